@@ -1,0 +1,199 @@
+"""Response and resolution deadlines for a ticket, with pauses.
+
+Two entry points share one calculation:
+
+* :func:`compute_deadlines` works from a policy and its live calendar (the API, the CLI's
+  ``sla preview``, benchmarks);
+* :class:`SlaSnapshot` freezes what one ticket needs when it opens (targets in
+  microseconds and the working windows ahead), so a workflow computes the same deadlines on
+  every replay, whatever later ``holidays`` releases or config edits say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from domain.sla.calendar import BusinessClock, business_clock
+from domain.sla.policy import (
+    Clock,
+    EscalationLevel,
+    MeasuredFrom,
+    Priority,
+    SlaPolicy,
+    Target,
+)
+from domain.sla.timeline import (
+    US,
+    HorizonExceeded,
+    Timeline,
+    TimelineSnapshot,
+    from_us,
+    merge_pauses,
+    to_us,
+)
+
+ALWAYS = Timeline.always()
+Pause = tuple[datetime, datetime | None]
+_MAX_COVER_YEARS = 40
+
+
+class SlaDeadlines(BaseModel):
+    """``None`` means no deadline: no target, not started yet (resolution from first
+    response before the response), or stopped (an open pause)."""
+
+    response_due: datetime | None = None
+    resolution_due: datetime | None = None
+
+
+class ResolvedTarget(BaseModel):
+    """A target with its length fixed in microseconds (business days resolved)."""
+
+    micros: int
+    business: bool
+    from_first_response: bool = False
+
+    @classmethod
+    def of(cls, target: Target | None, business_day_seconds: int) -> ResolvedTarget | None:
+        if target is None:
+            return None
+        return cls(
+            micros=round(target.seconds(business_day_seconds) * US),
+            business=target.clock is Clock.BUSINESS,
+            from_first_response=target.measured_from is MeasuredFrom.FIRST_RESPONSE,
+        )
+
+
+def split_pauses(pauses: Sequence[Pause]) -> tuple[list[tuple[int, int]], int | None]:
+    """Closed pauses as merged microsecond intervals, plus the start of an open one."""
+    closed: list[tuple[int, int]] = []
+    open_start: int | None = None
+    for start, end in pauses:
+        if end is None:
+            s = to_us(start)
+            open_start = s if open_start is None else min(open_start, s)
+        else:
+            closed.append((to_us(start), to_us(end)))
+    return merge_pauses(closed), open_start
+
+
+def due(target: ResolvedTarget | None, timeline: Timeline, opened: int,
+        first_response: int | None, closed: Sequence[tuple[int, int]],
+        open_start: int | None) -> int | None:
+    """One deadline in microseconds, or ``None`` (see :class:`SlaDeadlines`)."""
+    if target is None:
+        return None
+    start = first_response if target.from_first_response else opened
+    if start is None:
+        return None
+    clock = timeline if target.business else ALWAYS
+    deadline = clock.deadline(start, target.micros, closed)
+    if open_start is not None and max(open_start, start) < deadline:
+        return None  # the clock is stopped before the target is reached
+    return deadline
+
+
+def compute_deadlines(
+    policy: SlaPolicy,
+    priority: Priority,
+    opened_at: datetime,
+    first_response_at: datetime | None = None,
+    pauses: Sequence[Pause] = (),
+) -> SlaDeadlines:
+    clock = compiled_clock(policy)
+    targets = policy.targets[priority]
+    response = ResolvedTarget.of(targets.response, clock.business_day_seconds)
+    resolution = ResolvedTarget.of(targets.resolution, clock.business_day_seconds)
+    opened = to_us(opened_at)
+    first = to_us(first_response_at) if first_response_at is not None else None
+    closed, open_start = split_pauses(pauses)
+    latest = max([opened, first or opened, *(end for _, end in closed)])
+
+    first_year = from_us(opened).year
+    last_year = from_us(latest).year + 1
+    while True:
+        timeline = clock.cover(first_year, last_year)
+        try:
+            response_due = due(response, timeline, opened, first, closed, open_start)
+            resolution_due = due(resolution, timeline, opened, first, closed, open_start)
+        except HorizonExceeded:
+            if last_year - first_year > _MAX_COVER_YEARS:
+                raise
+            last_year += 2
+            continue
+        return SlaDeadlines(
+            response_due=None if response_due is None else from_us(response_due),
+            resolution_due=None if resolution_due is None else from_us(resolution_due),
+        )
+
+
+_COMPILED: dict[int, tuple[SlaPolicy, BusinessClock]] = {}
+
+
+def compiled_clock(policy: SlaPolicy) -> BusinessClock:
+    """The compiled calendar of ``policy``, found by identity first (fast path), then by
+    the calendar's content (shared across equal calendars)."""
+    hit = _COMPILED.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    clock = business_clock(policy.calendar)
+    if len(_COMPILED) > 1024:
+        _COMPILED.clear()
+    _COMPILED[id(policy)] = (policy, clock)
+    return clock
+
+
+class SlaSnapshot(BaseModel):
+    """Everything a ticket's SLA needs, frozen when it opens (workflow-safe: no zones)."""
+
+    policy: str
+    priority: Priority
+    timezone: str
+    business_day_seconds: int
+    response: ResolvedTarget | None
+    resolution: ResolvedTarget | None
+    windows: TimelineSnapshot
+    warnings: tuple[int, ...]
+    ladder: tuple[EscalationLevel, ...]
+
+    def timeline(self) -> Timeline:
+        return Timeline.from_snapshot(self.windows)
+
+    def deadlines(self, opened_at: datetime, first_response_at: datetime | None = None,
+                  pauses: Sequence[Pause] = ()) -> SlaDeadlines:
+        """Raises :class:`HorizonExceeded` if the ticket outlives its windows; the workflow
+        then asks for a longer snapshot through an activity."""
+        timeline = self.timeline()
+        opened = to_us(opened_at)
+        first = to_us(first_response_at) if first_response_at is not None else None
+        closed, open_start = split_pauses(pauses)
+        response = due(self.response, timeline, opened, first, closed, open_start)
+        resolution = due(self.resolution, timeline, opened, first, closed, open_start)
+        return SlaDeadlines(
+            response_due=None if response is None else from_us(response),
+            resolution_due=None if resolution is None else from_us(resolution),
+        )
+
+
+def snapshot_for(policy: SlaPolicy, priority: Priority, opened_at: datetime,
+                 horizon_days: int = 400) -> SlaSnapshot:
+    """Freeze ``policy`` for a ticket opened at ``opened_at``: windows from a day before
+    to ``horizon_days`` after (400 days outlasts 7 BD plus months of pauses)."""
+    clock = compiled_clock(policy)
+    start = opened_at - timedelta(days=1)
+    end = opened_at + timedelta(days=horizon_days)
+    timeline = clock.cover(start.year, end.year + 1)
+    targets = policy.targets[priority]
+    return SlaSnapshot(
+        policy=policy.name,
+        priority=priority,
+        timezone=policy.calendar.timezone,
+        business_day_seconds=clock.business_day_seconds,
+        response=ResolvedTarget.of(targets.response, clock.business_day_seconds),
+        resolution=ResolvedTarget.of(targets.resolution, clock.business_day_seconds),
+        windows=timeline.snapshot(to_us(start), to_us(end)),
+        warnings=policy.warnings,
+        ladder=policy.ladder,
+    )
