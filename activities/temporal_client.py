@@ -1,0 +1,69 @@
+"""The one place a Temporal client is made: API, worker, CLI and activities share it.
+
+Always with the pydantic data converter (house rule 2); a payload codec (encryption) slots
+in here later without touching callers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, TLSConfig
+
+from domain import search_attributes
+from domain.settings import Settings
+
+log = logging.getLogger(__name__)
+DATA_CONVERTER = pydantic_data_converter
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    if not settings.uses_tls:
+        return False
+    read = lambda path: path.read_bytes() if path else None  # noqa: E731
+    return TLSConfig(
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+        data_converter=DATA_CONVERTER,
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register any of our attributes the namespace lacks; returns the names added.
+
+    Temporal Cloud refuses the operator API: there, register them once with `tcld` or the
+    Cloud UI; this logs what is missing instead of failing start-up.
+    """
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace))
+    except RPCError as exc:
+        log.warning("cannot list search attributes (%s); register them by hand", exc.message)
+        return []
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+        for key in search_attributes.ALL_KEYS if key.name not in known
+    }
+    if missing:
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+        except RPCError as exc:
+            log.warning("cannot register search attributes %s (%s)", sorted(missing), exc.message)
+            return []
+    return sorted(missing)

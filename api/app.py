@@ -1,0 +1,47 @@
+"""The FastAPI application. It performs no side effect itself: it starts, queries and
+messages workflows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from activities.temporal_client import connect
+from api import problems
+from api.auth import Authenticator
+from api.routes import health, incidents, sla, tickets
+from api.state import AppState
+from api.ticket_numbers import TicketNumbers
+from domain.settings import Settings
+from domain.tenants import TempodeskConfig, load_config
+
+DESCRIPTION = """Service-desk processes as durable Temporal workflows.
+
+Every route except `/healthz` needs `Authorization: Bearer <API key>`; the demo keys are
+listed in README.md (e.g. `td_belton_agent_demo`). Errors are RFC 9457 problem+json."""
+
+
+def create_app(settings: Settings | None = None, config: TempodeskConfig | None = None,
+               temporal: Client | None = None) -> FastAPI:
+    settings = settings or Settings()
+    config = config or load_config(settings.config_path)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = temporal or await connect(settings)
+        app.state.tempodesk = AppState(
+            settings=settings, config=config, temporal=client,
+            auth=Authenticator(settings, config),
+            numbers=TicketNumbers(client, settings.task_queue),
+        )
+        app.state.auth = app.state.tempodesk.auth
+        yield
+
+    app = FastAPI(title="Tempodesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    for module in (health, incidents, tickets, sla):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,100 @@
+"""Who is calling: a bearer API key (stored as a hash) or, if configured, an OIDC JWT.
+
+The tenant always comes from the credential, never from the request. 401: no or bad
+credential; 403: the role may not act; 404 (in the routes): another client's resource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import Problem
+from domain.roles import Action, Role, allowed, roles_for
+from domain.settings import Settings
+from domain.tenants import TempodeskConfig, hash_api_key
+
+_bearer = HTTPBearer(auto_error=False, description="an API key or an OIDC access token")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tempodesk"'}
+_JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    client_id: str
+    role: Role
+    subject: str  # the key's id or the token's `sub`, for the audit trail
+    method: str   # "api_key" or "oidc"
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail, headers=_CHALLENGE)
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, config: TempodeskConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self._keys = {
+            key.sha256: Principal(client.id, key.role, key.id, "api_key")
+            for client in config.clients for key in client.api_keys
+        }
+        self._jwks = (jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=300)
+                      if settings.oidc_enabled and settings.oidc_jwks_url else None)
+
+    async def authenticate(self, token: str) -> Principal:
+        if self._jwks is not None and token.count(".") == 2:
+            return await self._from_jwt(token)
+        # Hash first, then look up: timing reveals nothing about stored keys.
+        principal = self._keys.get(hash_api_key(token))
+        if principal is None:
+            raise unauthorized("the API key is not valid: check the Authorization header "
+                               "('Authorization: Bearer <key>')")
+        return principal
+
+    async def _from_jwt(self, token: str) -> Principal:
+        assert self._jwks is not None
+        try:
+            signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            claims = jwt.decode(
+                token, signing_key.key, algorithms=_JWT_ALGORITHMS,
+                audience=self.settings.oidc_audience, issuer=self.settings.oidc_issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWKClientError as exc:
+            raise unauthorized(f"the token's signing key is unknown: {exc}") from exc
+        except jwt.InvalidTokenError as exc:
+            raise unauthorized(f"the token is not valid: {exc}") from exc
+        client_id = claims.get(self.settings.oidc_client_claim)
+        role = claims.get(self.settings.oidc_role_claim)
+        if self.config.client(str(client_id)) is None:
+            raise Problem(403, "Forbidden",
+                          f"the token's {self.settings.oidc_client_claim!r} claim names no "
+                          "client of this desk")
+        try:
+            return Principal(str(client_id), Role(role), str(claims["sub"]), "oidc")
+        except ValueError as exc:
+            raise Problem(403, "Forbidden", f"the token's {self.settings.oidc_role_claim!r} "
+                          f"claim must be one of: {', '.join(r.value for r in Role)}") from exc
+
+
+def require(action: Action):
+    """A route dependency: the caller's principal, if its role may perform ``action``."""
+
+    async def dependency(request: Request,
+                         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+                         ) -> Principal:
+        if credentials is None or not credentials.credentials:
+            raise unauthorized("no credential: send 'Authorization: Bearer <API key>'")
+        principal = await request.app.state.auth.authenticate(credentials.credentials)
+        if not allowed(principal.role, action):
+            raise Problem(403, "Forbidden",
+                          f"role {principal.role.value!r} may not {action.value}; "
+                          f"allowed roles: {', '.join(roles_for(action))}")
+        return principal
+
+    return Depends(dependency)

@@ -1,0 +1,174 @@
+"""RFC 9457 problem+json for every error: the field at fault and how to fix it.
+
+No input may produce a 500: validation, auth, Temporal and unexpected errors all map here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.errors import FieldError
+
+log = logging.getLogger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str, *, slug: str | None = None,
+                 errors: list[dict[str, str]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.slug = slug or title.lower().replace(" ", "-")
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+def field_problem(status: int, field: str, message: str, fix: str, title: str) -> Problem:
+    return Problem(status, title, f"{field}: {message}",
+                   errors=[{"field": field, "message": message, "fix": fix}])
+
+
+def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:tempodesk:problem:{problem.slug}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": instance,
+    }
+    if problem.errors:
+        body["errors"] = problem.errors
+    return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE,
+                        headers=problem.headers)
+
+
+_FIXES = {
+    "missing": "add '{field}'",
+    "extra_forbidden": "remove '{field}': it is not a field of this request",
+    "string_too_short": "give at least {min_length} characters",
+    "string_too_long": "shorten it to at most {max_length} characters",
+    "enum": "use one of: {expected}",
+    "literal_error": "use one of: {expected}",
+    "datetime_from_date_parsing": "write an ISO 8601 date-time with offset, e.g. "
+                                  "2026-03-02T09:00:00+11:00",
+    "datetime_parsing": "write an ISO 8601 date-time with offset, e.g. 2026-03-02T09:00:00+11:00",
+    "timezone_aware": "add the UTC offset, e.g. 2026-03-02T09:00:00+11:00",
+    "greater_than_equal": "use a value of at least {ge}",
+    "less_than_equal": "use a value of at most {le}",
+    "int_parsing": "give a whole number",
+    "float_parsing": "give a number",
+    "bool_parsing": "give true or false",
+    "string_type": "give a string",
+    "model_type": "give a JSON object",
+    "dict_type": "give a JSON object",
+    "list_type": "give a JSON array",
+    "string_pattern_mismatch": "match the pattern {pattern}",
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> tuple[str, str]:
+    where = str(loc[0]) if loc else "body"
+    parts = [str(p) for p in loc[1:] if not str(p).startswith(("function-", "tagged-union"))]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    return where, path
+
+
+def validation_errors(exc: RequestValidationError) -> tuple[list[dict[str, str]], bool]:
+    """The errors as {field, in, message, fix}; True if the body was not JSON at all."""
+    errors: list[dict[str, str]] = []
+    malformed = False
+    for error in exc.errors():
+        where, field = _field_name(tuple(error.get("loc", ())))
+        ctx = error.get("ctx") or {}
+        cause = ctx.get("error")
+        if error.get("type") == "json_invalid":
+            malformed = True
+            errors.append({"field": "(body)", "in": where,
+                           "message": f"not valid JSON: {ctx.get('error', '')}",
+                           "fix": "send a JSON object with Content-Type: application/json"})
+            continue
+        if isinstance(cause, FieldError):
+            errors.append({"field": cause.field if not field else f"{field}.{cause.field}",
+                           "in": where, "message": cause.message, "fix": cause.fix})
+            continue
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        template = _FIXES.get(str(error.get("type")))
+        leaf = field.rsplit(".", 1)[-1] if field else where
+        try:
+            fix = template.format(field=leaf, **ctx) if template else message
+        except (KeyError, IndexError):
+            fix = message
+        errors.append({"field": field or "(body)", "in": where, "message": message, "fix": fix})
+    return errors, malformed
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors, malformed = validation_errors(exc)
+        status = 400 if malformed else 422
+        title = "Malformed request" if malformed else "Request is not valid"
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(Problem(status, title, detail, slug="validation", errors=errors),
+                                request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed"}
+        detail = str(exc.detail) if exc.detail else titles.get(exc.status_code, "HTTP error")
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            detail = f"no route {request.url.path}: see /docs for the routes"
+        return problem_response(
+            Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), detail,
+                    headers=dict(exc.headers or {})), request.url.path)
+
+    @app.exception_handler(WorkflowUpdateFailedError)
+    async def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
+        reason = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
+        return problem_response(Problem(409, "Transition refused", reason, slug="conflict"),
+                                request.url.path)
+
+    @app.exception_handler(RPCError)
+    async def _rpc(request: Request, exc: RPCError) -> JSONResponse:
+        return problem_response(rpc_problem(exc), request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            Problem(500, "Internal error", "an unexpected error occurred; it has been logged"),
+            request.url.path)
+
+
+def rpc_problem(exc: RPCError) -> Problem:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return Problem(404, "Not found", "no such ticket")
+    if exc.status == RPCStatusCode.ALREADY_EXISTS:
+        return Problem(409, "Conflict", exc.message, slug="conflict")
+    if "already completed" in exc.message:
+        return Problem(409, "Ticket is closed", "the ticket's workflow has completed",
+                       slug="conflict")
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                      RPCStatusCode.RESOURCE_EXHAUSTED):
+        return Problem(503, "Temporal unavailable", "the workflow engine did not answer; retry",
+                       headers={"Retry-After": "5"})
+    if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+        return Problem(400, "Bad request", exc.message)
+    return Problem(502, "Workflow engine error", exc.message)

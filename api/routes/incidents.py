@@ -1,0 +1,84 @@
+"""Raising incidents: portal, taskbar agent, API, and phone calls logged by agents."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Header, Response
+from temporalio.client import WorkflowHandle
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.auth import Principal, require
+from api.problems import Problem, field_problem
+from api.state import AppState, app_state
+from domain import search_attributes as sa
+from domain.ids import TicketKind, workflow_id
+from domain.incidents import (
+    Channel,
+    IncidentReport,
+    IncidentStart,
+    IncidentView,
+    decide_priority,
+)
+from domain.roles import Action, allowed
+from domain.sla.deadlines import snapshot_for
+from workflows.incident import IncidentWorkflow
+
+router = APIRouter(prefix="/v1", tags=["incidents"])
+
+
+def fingerprint(report: IncidentReport) -> str:
+    return hashlib.sha256(report.model_dump_json().encode()).hexdigest()
+
+
+@router.post("/incidents", status_code=201, response_model=IncidentView,
+             summary="Raise an incident",
+             responses={409: {"description": "conflict"}, 422: {"description": "invalid"}})
+async def raise_incident(
+    report: IncidentReport,
+    response: Response,
+    principal: Principal = require(Action.RAISE_INCIDENT),
+    state: AppState = Depends(app_state),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", min_length=1,
+                                         max_length=255),
+) -> IncidentView:
+    if report.channel is Channel.PHONE and not allowed(principal.role, Action.LOG_PHONE_INCIDENT):
+        raise Problem(403, "Forbidden", "a phone incident is logged by an agent: use "
+                      "channel 'portal' or 'api', or an agent's credential")
+    client = state.client_config(principal.client_id)
+    if idempotency_key is None:
+        ticket = await state.numbers.next(client.ticket_prefix)
+    else:
+        ticket, lease = await state.numbers.for_key(client.ticket_prefix, idempotency_key,
+                                                    fingerprint(report))
+        if lease.replayed and not lease.fingerprint_matches:
+            raise field_problem(422, "Idempotency-Key", "this key was used with a different body",
+                                "send the original body, or use a new key", "Idempotency conflict")
+    opened_at = datetime.now(UTC)
+    decision = decide_priority(report, client.priority_matrix)
+    start = IncidentStart(
+        ticket_id=ticket, client_id=client.id, opened_at=opened_at, report=report,
+        priority=decision, raised_by=f"{principal.method}:{principal.subject}",
+        sla=snapshot_for(client.sla, decision.priority, opened_at),
+    )
+    view = IncidentWorkflow.initial_view(start)
+    try:
+        await state.temporal.start_workflow(
+            IncidentWorkflow.run, start,
+            id=workflow_id(TicketKind.INCIDENT, ticket),
+            task_queue=state.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(sa.ticket_attributes("incident", view)),
+            static_summary=f"{ticket} {decision.priority} {report.subject[:100]}",
+        )
+    except WorkflowAlreadyStartedError:
+        if idempotency_key is None:
+            raise
+        handle: WorkflowHandle = state.temporal.get_workflow_handle_for(
+            IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
+        view = await handle.query(IncidentWorkflow.view)
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/tickets/{ticket}"
+    return view

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from api.auth import Principal, require
+from api.problems import field_problem
+from api.state import AppState, app_state
+from domain.roles import Action
+from domain.sla.preview import PreviewRequest, PreviewResult, preset_policy, preview
+
+router = APIRouter(prefix="/v1/sla", tags=["sla"])
+
+
+@router.post("/preview", response_model=PreviewResult,
+             summary="Deadlines a ticket would get under a policy")
+async def sla_preview(
+    request: PreviewRequest,
+    principal: Principal = require(Action.SLA_PREVIEW),
+    state: AppState = Depends(app_state),
+) -> PreviewResult:
+    policy = preset_policy(request.policy)
+    if policy is None and request.policy == principal.client_id:
+        policy = state.client_config(principal.client_id).sla
+    if policy is None:  # another client's policy is as invisible as an unknown one
+        raise field_problem(404, "policy", f"no policy {request.policy!r}",
+                            f"use a preset (belton, betterworld, plexacet) or your client id "
+                            f"{principal.client_id!r}", "Not found")
+    return preview(request, policy)

@@ -1,0 +1,127 @@
+"""Reading tickets: one by id (a workflow query), many by filter (Temporal visibility)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
+
+from api.auth import Principal, require
+from api.problems import Problem, field_problem
+from api.state import AppState, app_state
+from domain import search_attributes as sa
+from domain.ids import TICKET_ID, TicketKind, parse_ticket_id, workflow_id
+from domain.incidents import IncidentView, Status
+from domain.roles import Action
+from domain.sla.policy import Priority
+from workflows.incident import IncidentWorkflow
+
+router = APIRouter(prefix="/v1", tags=["tickets"])
+
+
+class TicketSummary(BaseModel):
+    ticket_id: str
+    kind: str | None
+    client_id: str | None
+    priority: str | None
+    status: str | None
+    response_due: datetime | None
+    resolution_due: datetime | None
+    breached: bool | None
+    escalation_level: int | None
+    assignee: str | None
+    opened_at: datetime | None
+    closed_at: datetime | None
+
+
+class TicketPage(BaseModel):
+    tickets: list[TicketSummary]
+    next_page_token: str | None
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def visibility_query(client_id: str, kind: TicketKind | None, status: Status | None,
+                     priority: Priority | None, breached: bool | None,
+                     assignee: str | None) -> str:
+    """A Temporal list filter; the client always comes from the credential."""
+    terms = [f"{sa.CLIENT_ID.name} = {_quote(client_id)}"]
+    if kind is not None:
+        terms.append(f"{sa.TICKET_KIND.name} = {_quote(kind.value)}")
+    if status is not None:
+        terms.append(f"{sa.TICKET_STATUS.name} = {_quote(status.value)}")
+    if priority is not None:
+        terms.append(f"{sa.TICKET_PRIORITY.name} = {_quote(priority.value)}")
+    if breached is not None:
+        terms.append(f"{sa.SLA_BREACHED.name} = {'true' if breached else 'false'}")
+    if assignee is not None:
+        terms.append(f"{sa.ASSIGNEE.name} = {_quote(assignee)}")
+    return " AND ".join(terms)
+
+
+@router.get("/tickets", response_model=TicketPage, summary="List the client's tickets")
+async def list_tickets(
+    principal: Principal = require(Action.VIEW_TICKETS),
+    state: AppState = Depends(app_state),
+    kind: TicketKind | None = None,
+    status: Status | None = None,
+    priority: Priority | None = None,
+    breached: bool | None = None,
+    assignee: str | None = Query(None, max_length=200),
+    limit: int = Query(50, ge=1, le=500),
+    page_token: str | None = Query(None, max_length=4096),
+) -> TicketPage:
+    token = None
+    if page_token:
+        try:
+            token = base64.urlsafe_b64decode(page_token.encode())
+        except (binascii.Error, ValueError) as exc:
+            raise field_problem(400, "page_token", "not a page token from this API",
+                                "pass next_page_token from the previous page unchanged",
+                                "Bad request") from exc
+    query = visibility_query(principal.client_id, kind, status, priority, breached, assignee)
+    iterator = state.temporal.list_workflows(query, page_size=limit, next_page_token=token)
+    await iterator.fetch_next_page()
+    tickets = []
+    for execution in iterator.current_page or []:
+        attrs = execution.typed_search_attributes
+        tickets.append(TicketSummary(
+            ticket_id=execution.id.split(":", 1)[-1],
+            kind=attrs.get(sa.TICKET_KIND), client_id=attrs.get(sa.CLIENT_ID),
+            priority=attrs.get(sa.TICKET_PRIORITY), status=attrs.get(sa.TICKET_STATUS),
+            response_due=attrs.get(sa.SLA_RESPONSE_DUE),
+            resolution_due=attrs.get(sa.SLA_RESOLUTION_DUE),
+            breached=attrs.get(sa.SLA_BREACHED), escalation_level=attrs.get(sa.ESCALATION_LEVEL),
+            assignee=attrs.get(sa.ASSIGNEE), opened_at=execution.start_time,
+            closed_at=execution.close_time,
+        ))
+    next_token = iterator.next_page_token
+    return TicketPage(tickets=tickets, next_page_token=(
+        base64.urlsafe_b64encode(next_token).decode() if next_token else None))
+
+
+def owned_ticket(ticket_id: str, principal: Principal, state: AppState) -> str:
+    """The ticket id if it belongs to the caller's client; 404 otherwise (never 403, so
+    another client's ticket ids cannot be probed)."""
+    prefix, _ = parse_ticket_id(ticket_id)
+    client = state.config.client_by_prefix(prefix)
+    if client is None or client.id != principal.client_id:
+        raise Problem(404, "Not found", f"no ticket {ticket_id}")
+    return ticket_id
+
+
+@router.get("/tickets/{ticket_id}", response_model=IncidentView, summary="Show one ticket")
+async def show_ticket(
+    ticket_id: str = Path(pattern=TICKET_ID.pattern, examples=["BEL-000123"]),
+    principal: Principal = require(Action.VIEW_TICKETS),
+    state: AppState = Depends(app_state),
+) -> IncidentView:
+    owned_ticket(ticket_id, principal, state)
+    handle = state.temporal.get_workflow_handle_for(
+        IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket_id))
+    return await handle.query(IncidentWorkflow.view)

@@ -1,0 +1,42 @@
+"""Who may do what. Every credential carries exactly one client and one role."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"      # client staff raising tickets
+    HR = "hr"                    # client HR / managers: onboarding and offboarding
+    DIRECTOR = "director"        # client directors: quote approvals
+    AGENT = "agent"              # MSP service-desk staff working the client's tickets
+    ADMIN = "admin"              # MSP administrators for the client
+    INTEGRATION = "integration"  # machines: monitoring, HR systems, e-mail gateways
+
+
+class Action(StrEnum):
+    RAISE_INCIDENT = "incident.raise"
+    LOG_PHONE_INCIDENT = "incident.raise.phone"
+    VIEW_TICKETS = "tickets.view"
+    WORK_TICKETS = "tickets.work"
+    SLA_PREVIEW = "sla.preview"
+
+
+_STAFF = frozenset({Role.AGENT, Role.ADMIN})
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.RAISE_INCIDENT: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
+                                      Role.ADMIN, Role.INTEGRATION}),
+    Action.LOG_PHONE_INCIDENT: _STAFF,  # a phone call is logged by an agent
+    Action.VIEW_TICKETS: frozenset(Role),
+    Action.WORK_TICKETS: _STAFF,
+    Action.SLA_PREVIEW: frozenset(Role),
+}
+
+
+def allowed(role: Role, action: Action) -> bool:
+    return role in PERMISSIONS[action]
+
+
+def roles_for(action: Action) -> list[str]:
+    return sorted(r.value for r in PERMISSIONS[action])

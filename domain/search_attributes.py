@@ -1,0 +1,53 @@
+"""Typed search-attribute keys: what operators filter on in the Temporal Web UI, e.g.
+``TicketPriority = 'P1' AND SlaBreached = true``. Names are a public interface."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair
+
+TICKET_KIND = SearchAttributeKey.for_keyword("TicketKind")
+CLIENT_ID = SearchAttributeKey.for_keyword("ClientId")
+TICKET_PRIORITY = SearchAttributeKey.for_keyword("TicketPriority")
+TICKET_STATUS = SearchAttributeKey.for_keyword("TicketStatus")
+SLA_RESPONSE_DUE = SearchAttributeKey.for_datetime("SlaResponseDue")
+SLA_RESOLUTION_DUE = SearchAttributeKey.for_datetime("SlaResolutionDue")
+SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
+ASSIGNEE = SearchAttributeKey.for_keyword("Assignee")
+
+ALL_KEYS: tuple[SearchAttributeKey, ...] = (
+    TICKET_KIND, CLIENT_ID, TICKET_PRIORITY, TICKET_STATUS, SLA_RESPONSE_DUE,
+    SLA_RESOLUTION_DUE, SLA_BREACHED, ESCALATION_LEVEL, ASSIGNEE,
+)
+
+# Names as the `temporal` CLI writes the types (`--search-attribute Name=Type`).
+CLI_TYPE_NAMES = {
+    "KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int",
+    "TEXT": "Text", "DOUBLE": "Double", "KEYWORD_LIST": "KeywordList",
+}
+
+
+def cli_flags() -> list[str]:
+    flags: list[str] = []
+    for key in ALL_KEYS:
+        flags += ["--search-attribute", f"{key.name}={CLI_TYPE_NAMES[key.indexed_value_type.name]}"]
+    return flags
+
+
+def ticket_attributes(kind: str, view) -> list[SearchAttributePair]:
+    """The attribute pairs describing a ticket view (used at start and on every change)."""
+    pairs = [
+        SearchAttributePair(TICKET_KIND, kind),
+        SearchAttributePair(CLIENT_ID, view.client_id),
+        SearchAttributePair(TICKET_PRIORITY, view.priority.value),
+        SearchAttributePair(TICKET_STATUS, view.status.value),
+        SearchAttributePair(SLA_BREACHED, view.breached),
+        SearchAttributePair(ESCALATION_LEVEL, view.escalation_level),
+    ]
+    if view.response_due is not None:
+        pairs.append(SearchAttributePair(SLA_RESPONSE_DUE, view.response_due))
+    if view.resolution_due is not None:
+        pairs.append(SearchAttributePair(SLA_RESOLUTION_DUE, view.resolution_due))
+    if view.assignee:
+        pairs.append(SearchAttributePair(ASSIGNEE, view.assignee))
+    return pairs

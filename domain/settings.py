@@ -1,0 +1,79 @@
+"""Process settings from the environment (prefix ``TEMPODESK_``) or a ``.env`` file.
+
+Everything about *where* Tempodesk runs lives here; everything about *whom* it serves
+(clients, contracts, credentials) lives in the config file (:mod:`domain.tenants`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SIGNING_SECRET = "tempodesk-dev-only-signing-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TEMPODESK_", env_file=".env", extra="ignore")
+
+    # Temporal: a local dev server, a self-hosted cluster or Temporal Cloud.
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = Field(False, description="use TLS even without a client certificate")
+    temporal_tls_cert: Path | None = Field(None, description="mTLS client certificate (PEM)")
+    temporal_tls_key: Path | None = Field(None, description="mTLS client private key (PEM)")
+    temporal_tls_ca: Path | None = Field(None, description="CA bundle for the server (PEM)")
+    temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key")
+    task_queue: str = "tempodesk"
+
+    config_path: Path = Path("tempodesk.yaml")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # `tempodesk dev` only: the embedded Temporal dev server.
+    data_dir: Path = Path(".data")
+    ui_port: int = 8233
+
+    # Signs survey and approval links; the default is refused outside `tempodesk dev`.
+    signing_secret: SecretStr = SecretStr(DEV_SIGNING_SECRET)
+
+    # Outbound e-mail; with no host, e-mail notifications are skipped (and recorded so).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "Tempodesk Service Desk <servicedesk@tempodesk.invalid>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
+    # Optional OIDC: bearer JWTs validated against the issuer's JWKS.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_client_claim: str = "tempodesk_client"
+    oidc_role_claim: str = "tempodesk_role"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError(
+                "TEMPODESK_TEMPORAL_TLS_CERT and TEMPODESK_TEMPORAL_TLS_KEY go together: "
+                "set both for mTLS, or neither"
+            )
+        oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
+        if any(oidc) and not all(oidc):
+            raise ValueError(
+                "OIDC needs TEMPODESK_OIDC_ISSUER, TEMPODESK_OIDC_AUDIENCE and "
+                "TEMPODESK_OIDC_JWKS_URL together"
+            )
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.temporal_tls or self.temporal_tls_cert is not None or (
+            self.temporal_api_key is not None)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None

@@ -1,0 +1,182 @@
+"""Clients and their contracts, from the YAML config file (default ``tempodesk.yaml``).
+
+A client's ``sla`` block names a preset and overrides any part of it in place: the two are
+deep-merged *before* validation, so an error points at the exact key the user wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from domain.roles import Role
+from domain.sla.durations import parse_duration
+from domain.sla.policy import SlaPolicy
+from domain.sla.presets import PRESETS, deep_merge
+from domain.sla.priority import PriorityMatrix
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def hash_api_key(key: str) -> str:
+    """API keys are long random tokens, so a plain SHA-256 is enough to store them safely
+    (a slow password hash would only slow every request down)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="a name for the key, shown in audit records")
+    role: Role
+    sha256: str = Field(description="hex SHA-256 of the key: `tempodesk config hash-key KEY`")
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _HEX64.match(value):
+            raise ValueError("not a SHA-256: store 64 hex characters from "
+                             "`tempodesk config hash-key KEY`, never the key itself")
+        return value
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value.lower()
+
+
+class Webhook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    secret: str = Field(description="Standard Webhooks secret, 'whsec_' + base64")
+    format: str = Field("standard", pattern="^(standard|slack|teams)$")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("webhook url must start with https:// (or http:// for testing)")
+        return value
+
+
+class Notifications(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: list[str] = Field(default_factory=list, description="service-desk mailboxes")
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+
+class ClientConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
+    name: str
+    ticket_prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$")
+    sla: SlaPolicy
+    priority_matrix: PriorityMatrix = PriorityMatrix()
+    onboarding_notice: str = Field("3bd", description="e.g. '3bd' (Belton) or '48h'")
+    directors: list[Person] = Field(default_factory=list, description="quote approvers")
+    notifications: Notifications = Notifications()
+    api_keys: list[ApiKey] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("sla"), dict):
+            return data
+        sla = dict(data["sla"])
+        preset = sla.pop("preset", None)
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ValueError(f"sla.preset {preset!r} is unknown: choose one of "
+                                 f"{', '.join(sorted(PRESETS))}")
+            sla = deep_merge(PRESETS[preset], sla)
+        sla.setdefault("name", data.get("id", preset or "custom"))
+        return {**data, "sla": sla}
+
+    @field_validator("onboarding_notice")
+    @classmethod
+    def _notice(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class TempodeskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    clients: list[ClientConfig]
+
+    @model_validator(mode="after")
+    def _unique(self) -> TempodeskConfig:
+        for attribute in ("id", "ticket_prefix"):
+            seen: set[str] = set()
+            for client in self.clients:
+                value = getattr(client, attribute)
+                if value in seen:
+                    raise ValueError(f"two clients have {attribute} {value!r}: each must be unique")
+                seen.add(value)
+        hashes: set[str] = set()
+        for client in self.clients:
+            for key in client.api_keys:
+                if key.sha256 in hashes:
+                    raise ValueError(f"api key {key.id!r} of {client.id!r} is used twice: "
+                                     "a key belongs to one client and one role")
+                hashes.add(key.sha256)
+        return self
+
+    def client(self, client_id: str) -> ClientConfig | None:
+        return next((c for c in self.clients if c.id == client_id), None)
+
+    def client_by_prefix(self, prefix: str) -> ClientConfig | None:
+        return next((c for c in self.clients if c.ticket_prefix == prefix), None)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``problems`` are 'path: what to change' lines."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part not in ("function-after", "function-before") and not str(part).startswith(
+                ("function-", "tagged-union")):
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def load_config(path: Path) -> TempodeskConfig:
+    if not path.is_file():
+        raise ConfigError(path, [f"no such file: create it (see tempodesk.yaml in the repository) "
+                                 "or point TEMPODESK_CONFIG_PATH at one"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(path, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(path, ["the file must be a mapping with a 'clients' list"])
+    try:
+        return TempodeskConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()]
+        raise ConfigError(path, problems) from exc
