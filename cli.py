@@ -79,13 +79,15 @@ def config_hash_key(key: str) -> None:
 
 
 def _policy(name: str, config_path: Path) -> SlaPolicy:
-    policy = preset_policy(name)
-    if policy is not None:
-        return policy
+    """A client id names that client's own policy (its preset plus overrides), so it wins
+    over a preset of the same name."""
     if config_path.is_file():
         client = _config(config_path).client(name)
         if client is not None:
             return client.sla
+    policy = preset_policy(name)
+    if policy is not None:
+        return policy
     raise ValueError(f"no policy {name!r}: use a preset (belton, betterworld, plexacet) or a "
                      f"client id from {config_path}")
 
@@ -170,7 +172,7 @@ def find_temporal() -> str:
 def _die_with_parent() -> None:
     """Linux: the dev server gets SIGTERM if we die, so no orphan survives a kill -9."""
     with contextlib.suppress(Exception):
-        import ctypes  # noqa: PLC0415
+        import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -183,7 +185,7 @@ def start_dev_server(settings: Settings) -> subprocess.Popen:
         "--ip", host or "127.0.0.1", "--port", port or "7233", "--ui-port", str(settings.ui_port),
         "--db-filename", str(settings.data_dir / "temporal.db"),
         "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-        "--log-level", "warn", *search_attributes.cli_flags(),
+        "--log-level", "warn", "--ui-disable-news-fetch", *search_attributes.cli_flags(),
     ]
     if settings.temporal_namespace != "default":
         command += ["--namespace", settings.temporal_namespace]
@@ -193,7 +195,7 @@ def start_dev_server(settings: Settings) -> subprocess.Popen:
 
 
 async def _connect_when_ready(settings: Settings, server: subprocess.Popen | None, timeout: float):
-    from activities.temporal_client import connect  # noqa: PLC0415
+    from activities.temporal_client import connect
 
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -210,11 +212,11 @@ async def _connect_when_ready(settings: Settings, server: subprocess.Popen | Non
 
 async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool,
                  run_api: bool, server: subprocess.Popen | None = None) -> None:
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    import worker  # noqa: PLC0415
-    from activities.temporal_client import ensure_search_attributes  # noqa: PLC0415
-    from api.app import create_app  # noqa: PLC0415
+    import worker
+    from activities.temporal_client import ensure_search_attributes
+    from api.app import create_app
 
     client = await _connect_when_ready(settings, server, timeout=60)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
@@ -305,7 +307,7 @@ def api_command() -> None:
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     table = Table(*columns)
     for row in rows:
@@ -323,7 +325,7 @@ def tickets_list(
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
 ) -> None:
     """List tickets from Temporal visibility (all clients unless --client)."""
-    from activities.temporal_client import connect  # noqa: PLC0415
+    from activities.temporal_client import connect
 
     terms = ["TicketKind IS NOT NULL"]
     for name, value in (("ClientId", client), ("TicketStatus", status),
@@ -364,9 +366,9 @@ def tickets_show(
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
 ) -> None:
     """Show one ticket's current state (a workflow query)."""
-    from activities.temporal_client import connect  # noqa: PLC0415
-    from domain.ids import TicketKind, workflow_id  # noqa: PLC0415
-    from workflows.incident import IncidentWorkflow  # noqa: PLC0415
+    from activities.temporal_client import connect
+    from domain.ids import TicketKind, workflow_id
+    from workflows.incident import IncidentWorkflow
 
     async def fetch():
         temporal = await connect(_settings())

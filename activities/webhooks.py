@@ -27,7 +27,8 @@ def headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[s
     }
 
 
-def verify(secret: str, message_id: str, timestamp: int, body: bytes, signature_header: str) -> bool:
+def verify(secret: str, message_id: str, timestamp: int, body: bytes,
+           signature_header: str) -> bool:
     expected = sign(secret, message_id, timestamp, body).split(",", 1)[1]
     return any(
         hmac.compare_digest(expected, candidate.split(",", 1)[1])

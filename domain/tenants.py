@@ -164,7 +164,7 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 def load_config(path: Path) -> TempodeskConfig:
     if not path.is_file():
-        raise ConfigError(path, [f"no such file: create it (see tempodesk.yaml in the repository) "
+        raise ConfigError(path, ["no such file: create it (see tempodesk.yaml in the repository) "
                                  "or point TEMPODESK_CONFIG_PATH at one"])
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

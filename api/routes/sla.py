@@ -18,9 +18,11 @@ async def sla_preview(
     principal: Principal = require(Action.SLA_PREVIEW),
     state: AppState = Depends(app_state),
 ) -> PreviewResult:
-    policy = preset_policy(request.policy)
-    if policy is None and request.policy == principal.client_id:
+    # The caller's own client id names its own policy; otherwise only presets are visible.
+    if request.policy == principal.client_id:
         policy = state.client_config(principal.client_id).sla
+    else:
+        policy = preset_policy(request.policy)
     if policy is None:  # another client's policy is as invisible as an unknown one
         raise field_problem(404, "policy", f"no policy {request.policy!r}",
                             f"use a preset (belton, betterworld, plexacet) or your client id "

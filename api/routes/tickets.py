@@ -79,7 +79,7 @@ async def list_tickets(
     token = None
     if page_token:
         try:
-            token = base64.urlsafe_b64decode(page_token.encode())
+            token = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True)
         except (binascii.Error, ValueError) as exc:
             raise field_problem(400, "page_token", "not a page token from this API",
                                 "pass next_page_token from the previous page unchanged",

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
@@ -39,7 +40,8 @@ class Shift(BaseModel):
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if m1 > 59 or m2 > 59 or start >= 24 * 60 or end > 24 * 60:
-            raise ValueError(f"{text!r} has an impossible time: hours 00-23 (24:00 as an end)")
+            raise ValueError(
+                f"{text!r} has an impossible time: hours 00-23 (24:00 as an end)")
         if end <= start:
             raise ValueError(
                 f"{text!r} ends before it starts: split an overnight shift into "
@@ -68,7 +70,8 @@ class HolidaySpec(BaseModel):
         try:
             holidays_lib.country_holidays(self.country, subdiv=self.subdivision, years=2026)
         except NotImplementedError as exc:
-            raise ValueError(f"unknown country {self.country!r}: use ISO codes like AU, US") from exc
+            raise ValueError(
+                f"unknown country {self.country!r}: use ISO codes like AU, US") from exc
         except Exception as exc:  # the holidays package raises plain errors for bad subdivisions
             raise ValueError(
                 f"unknown subdivision {self.subdivision!r} for {self.country}: {exc}"
@@ -117,7 +120,7 @@ class CalendarSpec(BaseModel):
             raise ValueError("hours has no working time: add e.g. 'mon-fri: 08:30-17:30'")
         for day, shifts in self.hours.items():
             ordered = sorted(shifts, key=lambda s: s.start_minute)
-            for a, b in zip(ordered, ordered[1:], strict=False):
+            for a, b in pairwise(ordered):
                 if b.start_minute < a.end_minute:
                     raise ValueError(f"{day}: shifts {a} and {b} overlap")
         if self.business_day is not None:

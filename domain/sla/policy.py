@@ -29,7 +29,8 @@ class MeasuredFrom(StrEnum):
 
 
 _TARGET_TEXT = re.compile(
-    r"^(?P<duration>\S+)(?:\s+(?P<clock>24x7|business))?(?:\s+from\s+(?P<origin>creation|first[ _]response))?$"
+    r"^(?P<duration>\S+)(?:\s+(?P<clock>24x7|business))?"
+    r"(?:\s+from\s+(?P<origin>creation|first[ _]response))?$"
 )
 
 
@@ -93,14 +94,15 @@ class EscalationLevel(BaseModel):
     @field_validator("after")
     @classmethod
     def _valid_after(cls, value: str) -> str:
-        if value.strip() not in ("0", "0m", "0s"):
-            if parse_duration(value).business_days:
-                raise ValueError("ladder delays run on the 24x7 clock: use h/m, not bd")
+        if value.strip() not in ("0", "0m", "0s") and parse_duration(value).business_days:
+            raise ValueError("ladder delays run on the 24x7 clock: use h/m, not bd")
         return value
 
     @property
     def after_seconds(self) -> float:
-        return 0.0 if self.after.strip() in ("0", "0m", "0s") else parse_duration(self.after).seconds
+        if self.after.strip() in ("0", "0m", "0s"):
+            return 0.0
+        return parse_duration(self.after).seconds
 
 
 DEFAULT_LADDER: tuple[EscalationLevel, ...] = tuple(

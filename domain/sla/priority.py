@@ -40,13 +40,14 @@ class PriorityMatrix(BaseModel):
     """impact -> urgency -> priority (ITIL's 3x3 folded onto P1..P4 by default)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    cells: dict[Level, dict[Level, Priority]] = Field(
-        default_factory=lambda: {
-            Level.HIGH: {Level.HIGH: Priority.P1, Level.MEDIUM: Priority.P2, Level.LOW: Priority.P3},
-            Level.MEDIUM: {Level.HIGH: Priority.P2, Level.MEDIUM: Priority.P3, Level.LOW: Priority.P4},
-            Level.LOW: {Level.HIGH: Priority.P3, Level.MEDIUM: Priority.P4, Level.LOW: Priority.P4},
-        }
-    )
+    cells: dict[Level, dict[Level, Priority]] = Field(default_factory=lambda: {
+        Level.HIGH: {Level.HIGH: Priority.P1, Level.MEDIUM: Priority.P2,
+                     Level.LOW: Priority.P3},
+        Level.MEDIUM: {Level.HIGH: Priority.P2, Level.MEDIUM: Priority.P3,
+                       Level.LOW: Priority.P4},
+        Level.LOW: {Level.HIGH: Priority.P3, Level.MEDIUM: Priority.P4,
+                    Level.LOW: Priority.P4},
+    })
 
     @model_validator(mode="after")
     def _complete(self) -> PriorityMatrix:

@@ -71,7 +71,8 @@ def test_belton(priority, response, resolution):
 @pytest.mark.parametrize(("priority", "response", "resolution"), BETTERWORLD)
 def test_betterworld(priority, response, resolution):
     got = compute_deadlines(policy_from_preset("betterworld"), priority,
-                            at(NY, 2026, 11, 20, 16, 30), first_response_at=at(NY, 2026, 11, 23, 10))
+                            at(NY, 2026, 11, 20, 16, 30),
+                            first_response_at=at(NY, 2026, 11, 23, 10))
     assert (got.response_due, got.resolution_due) == (response, resolution)
 
 

