@@ -18,11 +18,12 @@ from activities.notifications import NotificationActivities
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
 from workflows.incident import IncidentWorkflow
+from workflows.post_mortem import PostMortemWorkflow
 from workflows.ticket_sequence import TicketSequenceWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (IncidentWorkflow, TicketSequenceWorkflow)
+WORKFLOWS: Sequence[type] = (IncidentWorkflow, PostMortemWorkflow, TicketSequenceWorkflow)
 
 
 def activities(settings: Settings, config: TempodeskConfig,

@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import webhooks
+from domain import tokens
 from domain.notifications import Notice, NoticeReceipt
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
@@ -65,6 +66,9 @@ class NotificationActivities:
         if client is None:
             raise ApplicationError(f"unknown client {notice.client_id!r}", non_retryable=True)
         receipt = NoticeReceipt()
+        if notice.survey_expires_at is not None:
+            notice = notice.model_copy(update={"context": {
+                **notice.context, "survey_url": self.survey_url(notice)}})
         recipients = sorted(set(notice.recipients) | set(client.notifications.email))
         if recipients and self.settings.smtp_host:
             receipt.message_id = await self._email(notice, recipients)
@@ -75,6 +79,12 @@ class NotificationActivities:
             await self._webhook(notice, hook)
             receipt.webhooks.append(hook.url)
         return receipt
+
+    def survey_url(self, notice: Notice) -> str:
+        assert notice.survey_expires_at is not None
+        token = tokens.sign(self.settings.signing_secret.get_secret_value(), "csat",
+                            notice.ticket_id, notice.survey_expires_at)
+        return f"{self.settings.public_url}/v1/surveys/{token}"
 
     async def _email(self, notice: Notice, recipients: list[str]) -> str:
         message = EmailMessage()

@@ -19,6 +19,8 @@ class Notice(BaseModel):
     subject: str
     context: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     recipients: list[str] = Field(default_factory=list, description="besides the desk mailboxes")
+    survey_expires_at: datetime | None = Field(
+        None, description="when set, the activity adds a signed survey link")
     thread_root: str | None = Field(None, description="Message-ID the e-mail replies to")
 
 

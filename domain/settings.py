@@ -31,6 +31,7 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    public_url: str = Field("http://127.0.0.1:8000", description="base of links in e-mails")
 
     # `tempodesk dev` only: the embedded Temporal dev server.
     data_dir: Path = Path(".data")

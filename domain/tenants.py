@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from domain.incidents import IncidentRules
 from domain.roles import Role
 from domain.sla.durations import parse_duration
 from domain.sla.policy import SlaPolicy
@@ -89,6 +90,7 @@ class ClientConfig(BaseModel):
     onboarding_notice: str = Field("3bd", description="e.g. '3bd' (Belton) or '48h'")
     directors: list[Person] = Field(default_factory=list, description="quote approvers")
     notifications: Notifications = Notifications()
+    incidents: IncidentRules = IncidentRules()
     api_keys: list[ApiKey] = Field(default_factory=list)
 
     @model_validator(mode="before")

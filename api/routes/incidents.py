@@ -61,7 +61,7 @@ async def raise_incident(
     start = IncidentStart(
         ticket_id=ticket, client_id=client.id, opened_at=opened_at, report=report,
         priority=decision, raised_by=f"{principal.method}:{principal.subject}",
-        sla=snapshot_for(client.sla, decision.priority, opened_at),
+        sla=snapshot_for(client.sla, opened_at), rules=client.incidents,
     )
     view = IncidentWorkflow.initial_view(start)
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from domain.sla.calendar import BusinessClock, business_clock
 from domain.sla.policy import (
@@ -145,54 +145,102 @@ def compiled_clock(policy: SlaPolicy) -> BusinessClock:
     return clock
 
 
+class TargetPair(BaseModel):
+    response: ResolvedTarget | None = None
+    resolution: ResolvedTarget | None = None
+
+
 class SlaSnapshot(BaseModel):
-    """Everything a ticket's SLA needs, frozen when it opens (workflow-safe: no zones)."""
+    """Everything a ticket's SLA needs, frozen when it opens (workflow-safe: no zones).
+
+    Targets for every priority are frozen too, so a reprioritised ticket gets the targets
+    of the policy it opened under, recomputed from its original open time."""
 
     policy: str
-    priority: Priority
     timezone: str
     business_day_seconds: int
-    response: ResolvedTarget | None
-    resolution: ResolvedTarget | None
+    targets: dict[Priority, TargetPair]
     windows: TimelineSnapshot
     warnings: tuple[int, ...]
     ladder: tuple[EscalationLevel, ...]
+    _timeline: Timeline | None = PrivateAttr(None)
 
     def timeline(self) -> Timeline:
-        return Timeline.from_snapshot(self.windows)
+        if self._timeline is None:
+            self._timeline = Timeline.from_snapshot(self.windows)
+        return self._timeline
 
-    def deadlines(self, opened_at: datetime, first_response_at: datetime | None = None,
-                  pauses: Sequence[Pause] = ()) -> SlaDeadlines:
-        """Raises :class:`HorizonExceeded` if the ticket outlives its windows; the workflow
-        then asks for a longer snapshot through an activity."""
+    def deadlines(self, priority: Priority, opened_at: datetime,
+                  first_response_at: datetime | None = None, pauses: Sequence[Pause] = (),
+                  resolution_pauses: Sequence[Pause] = ()) -> SlaDeadlines:
+        """Raises :class:`HorizonExceeded` if the ticket outlives its windows.
+
+        ``resolution_pauses`` stop only the resolution clock (e.g. while resolved, before a
+        reopen)."""
         timeline = self.timeline()
+        pair = self.targets[priority]
         opened = to_us(opened_at)
         first = to_us(first_response_at) if first_response_at is not None else None
         closed, open_start = split_pauses(pauses)
-        response = due(self.response, timeline, opened, first, closed, open_start)
-        resolution = due(self.resolution, timeline, opened, first, closed, open_start)
+        response = due(pair.response, timeline, opened, first, closed, open_start)
+        closed_r, open_r = split_pauses([*pauses, *resolution_pauses])
+        resolution = due(pair.resolution, timeline, opened, first, closed_r, open_r)
         return SlaDeadlines(
             response_due=None if response is None else from_us(response),
             resolution_due=None if resolution is None else from_us(resolution),
         )
 
 
-def snapshot_for(policy: SlaPolicy, priority: Priority, opened_at: datetime,
-                 horizon_days: int = 400) -> SlaSnapshot:
+class Milestone(BaseModel):
+    """An instant on one SLA clock: a warning threshold, or the breach (``percent=100``)."""
+
+    clock: str  # "response" or "resolution"
+    percent: int
+    at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.clock}:{self.percent}"
+
+
+def milestones(snapshot: SlaSnapshot, priority: Priority, opened_at: datetime,
+               first_response_at: datetime | None, pauses: Sequence[Pause] = (),
+               resolution_pauses: Sequence[Pause] = ()) -> list[Milestone]:
+    """Every warning and breach instant still defined (none while a clock is stopped),
+    earliest first."""
+    timeline = snapshot.timeline()
+    pair = snapshot.targets[priority]
+    opened = to_us(opened_at)
+    first = to_us(first_response_at) if first_response_at is not None else None
+    found: list[Milestone] = []
+    for clock, target, stops in (("response", pair.response, pauses),
+                                 ("resolution", pair.resolution, [*pauses, *resolution_pauses])):
+        if target is None:
+            continue
+        closed, open_start = split_pauses(stops)
+        for percent in (*snapshot.warnings, 100):
+            part = target.model_copy(update={"micros": target.micros * percent // 100})
+            at = due(part, timeline, opened, first, closed, open_start)
+            if at is not None:
+                found.append(Milestone(clock=clock, percent=percent, at=from_us(at)))
+    return sorted(found, key=lambda m: (m.at, m.clock != "response", m.percent))
+
+
+def snapshot_for(policy: SlaPolicy, opened_at: datetime, horizon_days: int = 400) -> SlaSnapshot:
     """Freeze ``policy`` for a ticket opened at ``opened_at``: windows from a day before
     to ``horizon_days`` after (400 days outlasts 7 BD plus months of pauses)."""
     clock = compiled_clock(policy)
     start = opened_at - timedelta(days=1)
     end = opened_at + timedelta(days=horizon_days)
     timeline = clock.cover(start.year, end.year + 1)
-    targets = policy.targets[priority]
+    bd = clock.business_day_seconds
     return SlaSnapshot(
         policy=policy.name,
-        priority=priority,
         timezone=policy.calendar.timezone,
-        business_day_seconds=clock.business_day_seconds,
-        response=ResolvedTarget.of(targets.response, clock.business_day_seconds),
-        resolution=ResolvedTarget.of(targets.resolution, clock.business_day_seconds),
+        business_day_seconds=bd,
+        targets={p: TargetPair(response=ResolvedTarget.of(t.response, bd),
+                               resolution=ResolvedTarget.of(t.resolution, bd))
+                 for p, t in policy.targets.items()},
         windows=timeline.snapshot(to_us(start), to_us(end)),
         warnings=policy.warnings,
         ladder=policy.ladder,

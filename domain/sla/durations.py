@@ -28,7 +28,7 @@ class Duration:
         return format_duration(self)
 
 
-def parse_duration(text: str) -> Duration:
+def parse_duration(text: str, *, allow_zero: bool = False) -> Duration:
     """Parse ``15m``, ``4h``, ``1bd``, ``2d``, ``1h30m``. Raises ``ValueError`` with the fix."""
     compact = text.strip().lower().replace(" ", "")
     if not compact or not _WHOLE.match(compact):
@@ -43,7 +43,7 @@ def parse_duration(text: str) -> Duration:
             business_days += float(number)
         else:
             seconds += float(number) * _SECONDS[unit]
-    if business_days == 0 and seconds == 0:
+    if business_days == 0 and seconds == 0 and not allow_zero:
         raise ValueError(f"{text!r} is zero: an SLA target must be longer than nothing")
     return Duration(business_days, seconds)
 

@@ -94,15 +94,13 @@ class EscalationLevel(BaseModel):
     @field_validator("after")
     @classmethod
     def _valid_after(cls, value: str) -> str:
-        if value.strip() not in ("0", "0m", "0s") and parse_duration(value).business_days:
+        if parse_duration(value, allow_zero=True).business_days:
             raise ValueError("ladder delays run on the 24x7 clock: use h/m, not bd")
         return value
 
     @property
     def after_seconds(self) -> float:
-        if self.after.strip() in ("0", "0m", "0s"):
-            return 0.0
-        return parse_duration(self.after).seconds
+        return parse_duration(self.after, allow_zero=True).seconds
 
 
 DEFAULT_LADDER: tuple[EscalationLevel, ...] = tuple(

@@ -1,0 +1,87 @@
+"""Running incident workflows directly against a Temporal server (no API)."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import TypedSearchAttributes
+from temporalio.worker import Worker
+
+from activities.notifications import NotificationActivities
+from domain import search_attributes as sa
+from domain.incidents import IncidentReport, IncidentRules, IncidentStart, IncidentView
+from domain.settings import Settings
+from domain.sla import Priority, SlaPolicy, policy_from_preset, snapshot_for
+from domain.sla.priority import PriorityDecision
+from domain.tenants import TempodeskConfig
+from tests.conftest import make_settings
+from tests.web.helpers import incident_body
+from workflows.incident import IncidentWorkflow
+from workflows.post_mortem import PostMortemWorkflow
+
+MELBOURNE = ZoneInfo("Australia/Melbourne")
+LADDER = [  # the demo Belton ladder with contacts
+    ("Service Desk Team Lead", 0), ("Senior IT Operations Manager", 1),
+    ("IT Operations Director", 2), ("Account Manager", 4), ("Chief Operating Officer", 8),
+    ("Chief Executive Officer", 24)]
+
+
+def belton_without_holidays() -> SlaPolicy:
+    """Belton's contract with weekends only, so tests that skip weeks ahead never land on a
+    public holiday whose date depends on when CI runs."""
+    return policy_from_preset("belton", {
+        "calendar": {"holidays": {"country": None, "subdivision": None}},
+        "ladder": [{"role": role, "contact": f"rung{i}@belton.example", "after": f"{h}h"}
+                   for i, (role, h) in enumerate(LADDER)]})
+
+
+def next_local(now: datetime, weekday: int, hour: int, minute: int = 0,
+               zone: ZoneInfo = MELBOURNE) -> datetime:
+    """The first local ``weekday`` (0 = Monday) at ``hour:minute`` strictly after ``now``."""
+    local = now.astimezone(zone)
+    day = local.date() + timedelta(days=(weekday - local.weekday()) % 7)
+    candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    if candidate <= local:
+        candidate += timedelta(days=7)
+    return candidate
+
+
+def make_start(opened_at: datetime, priority: Priority = Priority.P1,
+               policy: SlaPolicy | None = None, client_id: str = "belton",
+               rules: IncidentRules | None = None) -> IncidentStart:
+    return IncidentStart(
+        ticket_id=f"TST-{uuid.uuid4().int % 10**6:06d}", client_id=client_id, opened_at=opened_at,
+        report=IncidentReport.model_validate(incident_body()),
+        priority=PriorityDecision(priority=priority, rule="test"), raised_by="test",
+        sla=snapshot_for(policy or belton_without_holidays(), opened_at),
+        rules=rules or IncidentRules())
+
+
+@contextlib.asynccontextmanager
+async def incident_worker(client: Client, config: TempodeskConfig, task_queue: str,
+                          settings: Settings | None = None) -> AsyncIterator[Worker]:
+    async with httpx.AsyncClient() as http:
+        activities = NotificationActivities(settings or make_settings(), config, http)
+        async with Worker(client, task_queue=task_queue,
+                          workflows=[IncidentWorkflow, PostMortemWorkflow],
+                          activities=[activities.notify]) as worker:
+            yield worker
+
+
+async def start_incident(client: Client, start: IncidentStart, task_queue: str,
+                         ) -> WorkflowHandle[IncidentWorkflow, IncidentView]:
+    view = IncidentWorkflow.initial_view(start)
+    return await client.start_workflow(
+        IncidentWorkflow.run, start, id=f"incident:{start.ticket_id}", task_queue=task_queue,
+        search_attributes=TypedSearchAttributes(sa.ticket_attributes("incident", view)),
+        execution_timeout=timedelta(days=60))
+
+
+def events(view: IncidentView, prefix: str) -> list:
+    return [e for e in view.events if e.kind.startswith(prefix)]
