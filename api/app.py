@@ -12,7 +12,7 @@ from temporalio.client import Client
 from activities.temporal_client import connect
 from api import problems
 from api.auth import Authenticator
-from api.routes import health, incidents, sla, tickets
+from api.routes import health, incidents, sla, surveys, ticket_actions, tickets
 from api.state import AppState
 from api.ticket_numbers import TicketNumbers
 from domain.settings import Settings
@@ -42,6 +42,6 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
 
     app = FastAPI(title="Tempodesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
-    for module in (health, incidents, tickets, sla):
+    for module in (health, incidents, tickets, ticket_actions, sla, surveys):
         app.include_router(module.router)
     return app

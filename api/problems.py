@@ -158,13 +158,14 @@ def install(app: FastAPI) -> None:
 
 
 def rpc_problem(exc: RPCError) -> Problem:
+    # A message to a finished workflow comes back as NOT_FOUND "... already completed".
+    if "already completed" in exc.message:
+        return Problem(409, "Ticket is closed", "the ticket's workflow has completed: "
+                       "raise a new ticket", slug="conflict")
     if exc.status == RPCStatusCode.NOT_FOUND:
         return Problem(404, "Not found", "no such ticket")
     if exc.status == RPCStatusCode.ALREADY_EXISTS:
         return Problem(409, "Conflict", exc.message, slug="conflict")
-    if "already completed" in exc.message:
-        return Problem(409, "Ticket is closed", "the ticket's workflow has completed",
-                       slug="conflict")
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
                       RPCStatusCode.RESOURCE_EXHAUSTED):
         return Problem(503, "Temporal unavailable", "the workflow engine did not answer; retry",

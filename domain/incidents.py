@@ -211,7 +211,7 @@ class Transition(BaseModel):
     reason: str = Field("", max_length=2000)
     preventable: bool | None = Field(None, description="on resolve: could it have been "
                                      "prevented? (P1/P2 then get a post-mortem)")
-    by: str = ""  # set by the API from the credential
+    by: str = Field("", description="set from the credential; a value sent is replaced")
 
 
 class Assignment(BaseModel):

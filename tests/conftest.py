@@ -23,7 +23,8 @@ from activities.temporal_client import DATA_CONVERTER
 from api.app import create_app
 from domain import search_attributes
 from domain.settings import Settings
-from domain.tenants import TempodeskConfig, load_config
+from domain.tenants import Notifications, TempodeskConfig, Webhook, load_config
+from tests.peers import Mailbox, WebhookReceiver
 from worker import build_worker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -190,3 +191,27 @@ async def desk(dev_client: Client, config: TempodeskConfig, task_queue: str,
     async with running_desk(dev_client, isolated(config),
                             make_settings(task_queue=task_queue)) as d:
         yield d
+
+
+@dataclass
+class WiredDesk:
+    desk: Desk
+    mailbox: Mailbox
+    hooks: WebhookReceiver
+
+
+@pytest.fixture
+async def wired_desk(dev_client: Client, config: TempodeskConfig, task_queue: str,
+                     ) -> AsyncIterator[WiredDesk]:
+    """A desk whose worker sends real e-mail to a local SMTP server and signed webhooks to a
+    local receiver (every client posts to it)."""
+    with Mailbox() as mailbox, WebhookReceiver() as hooks:
+        base = isolated(config)
+        hook = Webhook(url=hooks.url, secret=WebhookReceiver.SECRET)
+        wired = TempodeskConfig(clients=[
+            c.model_copy(update={"notifications": Notifications(
+                email=c.notifications.email, webhooks=[hook])}) for c in base.clients])
+        settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
+                                 smtp_port=mailbox.port)
+        async with running_desk(dev_client, wired, settings) as desk:
+            yield WiredDesk(desk, mailbox, hooks)

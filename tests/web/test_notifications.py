@@ -1,0 +1,130 @@
+"""E-mail over real SMTP (aiosmtpd) and signed webhooks to a real receiver, end to end."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from temporalio.testing import ActivityEnvironment
+
+from activities import webhooks
+from activities.notifications import NotificationActivities, webhook_payload
+from domain import tokens
+from domain.notifications import Notice
+from domain.tenants import Webhook
+from tests.conftest import make_settings
+from tests.peers import Mailbox, WebhookReceiver
+from tests.web.helpers import assert_problem, eventually, incident_body
+
+
+async def test_opened_ticket_emails_contact_and_desk_and_posts_signed_webhook(wired_desk):
+    desk, mailbox, hooks = wired_desk.desk, wired_desk.mailbox, wired_desk.hooks
+    created = (await desk.http.post("/v1/incidents", json=incident_body(),
+                                    headers=desk.as_("belton", "requester"))).json()
+    ticket = created["ticket_id"]
+
+    async def mails():
+        return mailbox.about(ticket)
+
+    [mail] = await eventually(mails, lambda m: len(m) == 1)
+    assert mail["Subject"] == f"[{ticket}] Logged: Whole office cannot send e-mail"
+    assert mail["Message-ID"] == f"<incident.{ticket}.1.ticket_opened@tempodesk>"
+    assert sorted(mailbox.envelopes[-1][1]) == ["jo.tran@harbourside.example",
+                                                "servicedesk@belton.example"]
+    body = mail.get_content()
+    assert f"We have logged your request as {ticket} (P1)" in body
+    assert "We will respond by " + created["response_due"][:16] in body
+
+    async def delivered():
+        return [h for h in hooks.received if h["body"]["data"]["ticket_id"] == ticket]
+
+    [hook] = await eventually(delivered, lambda h: len(h) == 1)
+    assert hook["valid"] and hook["id"] == f"incident:{ticket}:1:ticket_opened"
+    assert hook["body"]["type"] == "ticket.ticket_opened"
+    assert hook["body"]["data"]["priority"] == "P1"
+
+
+async def test_closing_sends_a_survey_link_that_records_the_score_once(wired_desk):
+    desk, mailbox = wired_desk.desk, wired_desk.mailbox
+    agent = desk.as_("belton", "agent")
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(impact="low"),
+                                   headers=desk.as_("belton", "requester"))).json()["ticket_id"]
+    await desk.http.post(f"/v1/tickets/{ticket}/transition", json={"to": "resolved"},
+                         headers=agent)
+    closed = await desk.http.post(f"/v1/tickets/{ticket}/transition", json={"to": "closed"},
+                                  headers=agent)
+    assert closed.status_code == 200, closed.text
+
+    async def survey_mail():
+        return [m for m in mailbox.about(ticket) if "how did we do" in m["Subject"]]
+
+    [mail] = await eventually(survey_mail, lambda m: len(m) == 1)
+    link = re.search(r"http://\S+/v1/surveys/(\S+)", mail.get_content())
+    assert link, mail.get_content()
+    token = link.group(1)
+
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    assert_problem(await desk.http.post(f"/v1/surveys/{tampered}", json={"score": 5}), 401)
+    bad_score = assert_problem(await desk.http.post(f"/v1/surveys/{token}",
+                                                    json={"score": 9}), 422)
+    assert bad_score["errors"][0]["field"] == "score"
+
+    answered = await desk.http.post(f"/v1/surveys/{token}",
+                                    json={"score": 4, "comment": "Quick fix, thanks"})
+    assert answered.status_code == 200, answered.text
+    assert answered.json() == {"ticket_id": ticket, "score": 4}
+    again = assert_problem(await desk.http.post(f"/v1/surveys/{token}", json={"score": 1}), 409)
+    assert again["detail"] == "the survey was already answered"
+    view = (await desk.http.get(f"/v1/tickets/{ticket}", headers=agent)).json()
+    assert (view["csat_score"], view["csat_comment"]) == (4, "Quick fix, thanks")
+
+
+async def test_expired_survey_link_is_410(wired_desk):
+    desk = wired_desk.desk
+    secret = desk.settings.signing_secret.get_secret_value()
+    stale = tokens.sign(secret, "csat", "BEL-000001", datetime.now(UTC) - timedelta(minutes=1))
+    assert_problem(await desk.http.post(f"/v1/surveys/{stale}", json={"score": 3}), 410)
+    forged = tokens.sign("not-our-secret", "csat", "BEL-000001",
+                         datetime.now(UTC) + timedelta(days=1))
+    assert_problem(await desk.http.post(f"/v1/surveys/{forged}", json={"score": 3}), 401)
+
+
+async def test_activity_run_twice_sends_the_same_message_id(config):
+    """Safe to run twice: a retried delivery is recognisably the same message."""
+    notice = Notice(notice_id="incident:BEL-000042:3:sla_breached", client_id="belton",
+                    ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
+                    event="sla_breached", subject="SLA breached", recipients=["a@b.example"])
+    with Mailbox() as mailbox, WebhookReceiver() as hooks:
+        hooked = config.model_copy(update={"clients": [
+            c.model_copy(update={"notifications": c.notifications.model_copy(update={
+                "webhooks": [Webhook(url=hooks.url, secret=WebhookReceiver.SECRET)]})})
+            for c in config.clients]})
+        async with httpx.AsyncClient() as http:
+            activity = NotificationActivities(
+                make_settings(smtp_host="127.0.0.1", smtp_port=mailbox.port), hooked, http)
+            env = ActivityEnvironment()
+            first = await env.run(activity.notify, notice)
+            second = await env.run(activity.notify, notice)
+    assert first.message_id == second.message_id == "<incident.BEL-000042.3.sla_breached@tempodesk>"
+    assert [m["Message-ID"] for m in mailbox.messages] == [first.message_id] * 2
+    assert [h["id"] for h in hooks.received] == [notice.notice_id] * 2
+    assert all(h["valid"] for h in hooks.received)
+
+
+def test_signature_scheme_and_chat_formats():
+    body = b'{"a":1}'
+    signed = webhooks.headers(WebhookReceiver.SECRET, "msg_1", 1_700_000_000, body)
+    assert webhooks.verify(WebhookReceiver.SECRET, "msg_1", 1_700_000_000, body,
+                           signed["webhook-signature"])
+    assert not webhooks.verify(WebhookReceiver.SECRET, "msg_1", 1_700_000_001, body,
+                               signed["webhook-signature"])
+    assert not webhooks.verify("whsec_" + "b3RoZXI=", "msg_1", 1_700_000_000, body,
+                               signed["webhook-signature"])
+    notice = Notice(notice_id="n", client_id="c", ticket_id="BEL-000001",
+                    occurred_at=datetime(2026, 1, 1, tzinfo=UTC), event="escalated",
+                    subject="Escalated to COO")
+    slack = webhook_payload(notice, Webhook(url="https://x", secret="s", format="slack"))
+    teams = webhook_payload(notice, Webhook(url="https://x", secret="s", format="teams"))
+    assert slack == {"text": "[BEL-000001] Escalated to COO"}
+    assert teams == {"type": "message", "text": "[BEL-000001] Escalated to COO"}
