@@ -262,6 +262,18 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
             raise result
 
 
+def _run(main) -> None:
+    """Run ``main`` on uvloop where it is installed (uvicorn[standard] brings it)."""
+    try:
+        import uvloop  # noqa: PLC0415
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
 def _logging() -> None:
     logging.basicConfig(level=os.environ.get("TEMPODESK_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -275,7 +287,7 @@ def dev() -> None:
     config = _config(settings.config_path)
     server = start_dev_server(settings)
     try:
-        asyncio.run(_serve(settings, config, run_worker=True, run_api=True, server=server))
+        _run(_serve(settings, config, run_worker=True, run_api=True, server=server))
     except KeyboardInterrupt:
         pass
     finally:
@@ -292,7 +304,7 @@ def worker_command() -> None:
     """Run a worker against TEMPODESK_TEMPORAL_ADDRESS (any cluster or Temporal Cloud)."""
     _logging()
     settings = _settings()
-    asyncio.run(_serve(settings, _config(settings.config_path), run_worker=True, run_api=False))
+    _run(_serve(settings, _config(settings.config_path), run_worker=True, run_api=False))
 
 
 @app.command("api")
@@ -300,7 +312,7 @@ def api_command() -> None:
     """Run the HTTP API against TEMPODESK_TEMPORAL_ADDRESS."""
     _logging()
     settings = _settings()
-    asyncio.run(_serve(settings, _config(settings.config_path), run_worker=False, run_api=True))
+    _run(_serve(settings, _config(settings.config_path), run_worker=False, run_api=True))
 
 
 # ---------------------------------------------------------------- tickets

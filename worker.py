@@ -6,6 +6,7 @@ Scale out by running more of these (and more API replicas) against the same clus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.notifications import NotificationActivities
+from domain.ids import sequence_task_queue
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
 from workflows.incident import IncidentWorkflow
@@ -32,13 +34,16 @@ def activities(settings: Settings, config: TempodeskConfig,
     return [notifications.notify]
 
 
-def build_worker(client: Client, settings: Settings, config: TempodeskConfig,
-                 http: httpx.AsyncClient, *, task_queue: str | None = None,
-                 max_cached_workflows: int = 2000) -> Worker:
-    return Worker(
+def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
+                  http: httpx.AsyncClient, *, task_queue: str | None = None,
+                  max_cached_workflows: int = 2000) -> list[Worker]:
+    """The ticket workers, plus a small one for the ticket-number sequences on their own
+    queue, so a lease never waits behind a burst of new tickets."""
+    queue = task_queue or settings.task_queue
+    tickets = Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
-        workflows=list(WORKFLOWS),
+        task_queue=queue,
+        workflows=[w for w in WORKFLOWS if w is not TicketSequenceWorkflow],
         activities=activities(settings, config, http),
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
         max_cached_workflows=max_cached_workflows,
@@ -46,12 +51,15 @@ def build_worker(client: Client, settings: Settings, config: TempodeskConfig,
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(10),
         nonsticky_to_sticky_poll_ratio=1.0,
     )
+    sequences = Worker(client, task_queue=sequence_task_queue(queue),
+                       workflows=[TicketSequenceWorkflow], max_cached_workflows=100)
+    return [tickets, sequences]
 
 
 async def run_worker(client: Client, settings: Settings, config: TempodeskConfig,
                      stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient() as http:
-        worker = build_worker(client, settings, config, http)
-        async with worker:
-            log.info("worker polling task queue %r", settings.task_queue)
-            await stop.wait()
+    async with httpx.AsyncClient() as http, contextlib.AsyncExitStack() as stack:
+        for worker in build_workers(client, settings, config, http):
+            await stack.enter_async_context(worker)
+        log.info("worker polling task queue %r", settings.task_queue)
+        await stop.wait()

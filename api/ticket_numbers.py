@@ -1,29 +1,40 @@
 """Ticket numbers leased in blocks from each client's sequence workflow.
 
-One update per block keeps intake fast; numbers left in a block when the API stops are
-never reused (a gap, never a duplicate). Idempotent requests get one number each,
-remembered by the sequence for 24 hours.
+A block is leased by one update; the next block is fetched in the background once half of
+the current one is used, so requests do not wait on the sequence. The sequence runs on its
+own task queue, so a lease never queues behind a burst of new tickets. Numbers left in a
+block when the API stops are never reused (a gap, never a duplicate). Idempotent requests
+get one number each, remembered by the sequence for 24 hours.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from domain.ids import sequence_workflow_id, ticket_id
+from domain.ids import sequence_task_queue, sequence_workflow_id, ticket_id
 from domain.sequence import Lease, LeaseRequest, SequenceState
 from workflows.ticket_sequence import TicketSequenceWorkflow
 
 
+@dataclass
+class _Pool:
+    ranges: list[list[int]] = field(default_factory=list)  # [next, end) pairs
+    refill: asyncio.Task[Lease] | None = None
+
+    def remaining(self) -> int:
+        return sum(end - start for start, end in self.ranges)
+
+
 class TicketNumbers:
-    def __init__(self, client: Client, task_queue: str, block: int = 25) -> None:
+    def __init__(self, client: Client, task_queue: str, block: int = 100) -> None:
         self.client = client
-        self.task_queue = task_queue
+        self.task_queue = sequence_task_queue(task_queue)
         self.block = block
-        self._blocks: dict[str, tuple[int, int]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._pools: dict[str, _Pool] = {}
 
     async def _lease(self, prefix: str, request: LeaseRequest) -> Lease:
         start = WithStartWorkflowOperation(
@@ -34,15 +45,28 @@ class TicketNumbers:
         return await self.client.execute_update_with_start_workflow(
             TicketSequenceWorkflow.lease, request, start_workflow_operation=start)
 
+    def _refill(self, prefix: str, pool: _Pool) -> asyncio.Task[Lease]:
+        if pool.refill is None:
+            pool.refill = asyncio.create_task(self._lease(prefix, LeaseRequest(count=self.block)))
+        return pool.refill
+
     async def next(self, prefix: str) -> str:
-        lock = self._locks.setdefault(prefix, asyncio.Lock())
-        async with lock:
-            first, end = self._blocks.get(prefix, (0, 0))
-            if first >= end:
-                lease = await self._lease(prefix, LeaseRequest(count=self.block))
-                first, end = lease.first, lease.first + lease.count
-            self._blocks[prefix] = (first + 1, end)
-            return ticket_id(prefix, first)
+        pool = self._pools.setdefault(prefix, _Pool())
+        while True:
+            if pool.refill is not None and pool.refill.done():
+                task, pool.refill = pool.refill, None
+                lease = task.result()  # a failed lease fails this request; the next retries
+                pool.ranges.append([lease.first, lease.first + lease.count])
+            if pool.ranges:
+                current = pool.ranges[0]
+                number = current[0]
+                current[0] += 1
+                if current[0] >= current[1]:
+                    pool.ranges.pop(0)
+                if pool.remaining() < self.block // 2:
+                    self._refill(prefix, pool)
+                return ticket_id(prefix, number)
+            await asyncio.wait([self._refill(prefix, pool)])
 
     async def for_key(self, prefix: str, key: str, fingerprint: str) -> tuple[str, Lease]:
         lease = await self._lease(prefix, LeaseRequest(idempotency_key=key,

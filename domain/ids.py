@@ -35,3 +35,8 @@ def workflow_id(kind: TicketKind, ticket: str) -> str:
 
 def sequence_workflow_id(prefix: str) -> str:
     return f"ticket-sequence:{prefix}"
+
+
+def sequence_task_queue(task_queue: str) -> str:
+    """The sequences' own queue: a lease never waits behind a burst of new tickets."""
+    return f"{task_queue}.sequence"

@@ -25,7 +25,7 @@ from domain import search_attributes
 from domain.settings import Settings
 from domain.tenants import Notifications, TempodeskConfig, Webhook, load_config
 from tests.peers import Mailbox, WebhookReceiver
-from worker import build_worker
+from worker import build_workers
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -153,26 +153,26 @@ class Desk:
 @contextlib.asynccontextmanager
 async def running_desk(client: Client, config: TempodeskConfig, settings: Settings,
                        ) -> AsyncIterator[Desk]:
-    async with httpx.AsyncClient() as worker_http:
-        worker = build_worker(client, settings, config, worker_http)
+    async with httpx.AsyncClient() as worker_http, contextlib.AsyncExitStack() as workers:
+        for worker in build_workers(client, settings, config, worker_http):
+            await workers.enter_async_context(worker)
         server = uvicorn.Server(uvicorn.Config(
             create_app(settings, config, client), host="127.0.0.1", port=0,
             log_level="warning", access_log=False))
         server.capture_signals = contextlib.nullcontext  # tests own the signals
-        async with worker:
-            serving = asyncio.create_task(server.serve())
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                await asyncio.sleep(0.02)
-            port = server.servers[0].sockets[0].getsockname()[1]
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-                try:
-                    yield Desk(client, settings, config, base, http)
-                finally:
-                    server.should_exit = True
-                    await serving
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            try:
+                yield Desk(client, settings, config, base, http)
+            finally:
+                server.should_exit = True
+                await serving
 
 
 def isolated(config: TempodeskConfig) -> TempodeskConfig:

@@ -1,0 +1,68 @@
+"""Record a workflow history for the replay tests (house rule 8).
+
+    .venv/bin/python -m tests.histories.record NAME
+
+Runs one scripted incident lifecycle on a time-skipping server (timers, activities,
+updates and signals all appear) and writes tests/histories/NAME.json. Commit the file
+before changing the incident workflow's command sequence; test_replay.py then proves the
+change is replay-safe (or behind workflow.patched()).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.temporal_client import DATA_CONVERTER
+from domain.incidents import CommentIn, Status, Transition
+from domain.sla import Priority
+from domain.tenants import load_config
+from tests.conftest import BIN, DEMO_CONFIG, register_search_attributes
+from tests.workflows.support import incident_worker, make_start, next_local, start_incident
+from workflows.incident import IncidentWorkflow
+
+HERE = Path(__file__).parent
+
+
+async def record(name: str) -> Path:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=DATA_CONVERTER)
+    try:
+        await register_search_attributes(env.client)
+        config = load_config(DEMO_CONFIG)
+        opened = next_local(await env.get_current_time(), weekday=0, hour=9)
+        await env.sleep(opened - await env.get_current_time())
+        async with incident_worker(env.client, config, "record"):
+            handle = await start_incident(env.client, make_start(opened, Priority.P1), "record")
+            await env.sleep(timedelta(minutes=16))  # response warnings, breach, first rung
+            await handle.execute_update(IncidentWorkflow.acknowledge,
+                                        Transition(to=Status.NEW, by="agent"))
+            await handle.execute_update(IncidentWorkflow.transition,
+                                        Transition(to=Status.PENDING, by="agent"))
+            await handle.signal(IncidentWorkflow.comment,
+                                CommentIn(body="screenshot attached", by="jo",
+                                          from_requester=True))
+            await env.sleep(timedelta(minutes=5))
+            await handle.execute_update(IncidentWorkflow.transition,
+                                        Transition(to=Status.IN_PROGRESS, by="agent"))
+            await env.sleep(timedelta(minutes=50))  # the second rung (breach + 1 h)
+            await handle.execute_update(IncidentWorkflow.transition,
+                                        Transition(to=Status.RESOLVED, by="agent",
+                                                   preventable=False))
+            await handle.execute_update(IncidentWorkflow.transition,
+                                        Transition(to=Status.CLOSED, by="agent"))
+            await handle.result()
+            history = await handle.fetch_history()
+        path = HERE / f"{name}.json"
+        path.write_text(history.to_json())
+        return path
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    print(asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "incident_v1")))

@@ -1,0 +1,31 @@
+"""Committed histories must replay on today's workflow code (house rule 8): a change to a
+workflow's command sequence that is not behind workflow.patched() fails here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from activities.temporal_client import DATA_CONVERTER
+from worker import WORKFLOWS
+
+HISTORIES = sorted(Path(__file__).parent.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays(path: Path):
+    raw = path.read_text()
+    workflow_id = json.loads(raw)["events"][0]["workflowExecutionStartedEventAttributes"].get(
+        "workflowId", path.stem)
+    history = WorkflowHistory.from_json(workflow_id, raw)
+    result = await Replayer(workflows=list(WORKFLOWS),
+                            data_converter=DATA_CONVERTER).replay_workflow(history)
+    assert result.replay_failure is None
+
+
+def test_there_is_a_history_for_the_incident_workflow():
+    assert any(p.stem.startswith("incident_") for p in HISTORIES)
