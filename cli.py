@@ -265,7 +265,7 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
 def _run(main) -> None:
     """Run ``main`` on uvloop where it is installed (uvicorn[standard] brings it)."""
     try:
-        import uvloop  # noqa: PLC0415
+        import uvloop
 
         factory = uvloop.new_event_loop
     except ImportError:

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.notifications import NotificationActivities
+from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
@@ -31,7 +32,8 @@ WORKFLOWS: Sequence[type] = (IncidentWorkflow, PostMortemWorkflow, TicketSequenc
 def activities(settings: Settings, config: TempodeskConfig,
                http: httpx.AsyncClient) -> list[Callable[..., Any]]:
     notifications = NotificationActivities(settings, config, http)
-    return [notifications.notify]
+    sla = SlaActivities(config)
+    return [notifications.notify, sla.extend_calendar]
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
+    from activities.sla import CalendarExtension, SlaActivities
     from domain import search_attributes as sa
     from domain.incidents import (
         ALLOWED,
@@ -37,13 +38,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import Notice
     from domain.post_mortems import PostMortemStart
-    from domain.sla.deadlines import Milestone, milestones
+    from domain.sla.deadlines import SNAPSHOT_DAYS, Milestone, milestones
     from domain.sla.durations import parse_duration
     from domain.sla.policy import Priority
-    from domain.sla.timeline import US, from_us, to_us
+    from domain.sla.timeline import US, HorizonExceeded, from_us, to_us
     from workflows.post_mortem import PostMortemWorkflow
 
 NOTIFY_TIMEOUT = timedelta(minutes=5)
+CALENDAR_MARGIN = timedelta(days=30)  # extend the frozen windows this long before they end
 WORKED = frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS})
 DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 
@@ -87,6 +89,8 @@ class IncidentWorkflow:
             self._notify("ticket_opened", f"Logged: {self.state.subject}",
                          [self.state.technical_contact])
         while True:
+            if self._calendar_ends() - workflow.now() < CALENDAR_MARGIN:
+                await self._extend_calendar()
             await self._send_outbox()
             self._refresh()
             finish_at = self._finish_at()
@@ -95,8 +99,10 @@ class IncidentWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self.start.model_copy(update={"state": self.state}))
-            wake = min((t for t in (self._next_moment(), finish_at) if t is not None),
-                       default=None)
+            moments = [self._next_moment(), finish_at]
+            if workflow.patched("sla-calendar-extension"):
+                moments.append(self._calendar_ends() - CALENDAR_MARGIN)
+            wake = min((t for t in moments if t is not None), default=None)
             self._changed = False
             timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
             with contextlib.suppress(TimeoutError):  # a timer fired: see _fire_due
@@ -110,8 +116,29 @@ class IncidentWorkflow:
 
     def _milestones(self) -> list[Milestone]:
         s = self.state
-        return milestones(self.start.sla, s.priority, s.opened_at, s.first_response_at,
-                          s.pauses, s.resolved_periods)
+        try:
+            return milestones(self.start.sla, s.priority, s.opened_at, s.first_response_at,
+                              s.pauses, s.resolved_periods)
+        except HorizonExceeded:  # the loop extends the calendar, then asks again
+            self._changed = True
+            return []
+
+    def _calendar_ends(self) -> datetime:
+        return from_us(self.start.sla.windows.valid_until)
+
+    async def _extend_calendar(self) -> None:
+        sla = self.start.sla
+        later = await workflow.execute_activity_method(
+            SlaActivities.extend_calendar,
+            CalendarExtension(client_id=self.state.client_id,
+                              valid_until=sla.windows.valid_until, days=SNAPSHOT_DAYS),
+            start_to_close_timeout=timedelta(minutes=1))
+        extended = sla.model_copy(update={"windows": sla.windows.extended(later)})
+        extended._timeline = None  # the copy must not keep the old compiled windows
+        self.start = self.start.model_copy(update={"sla": extended})
+        self._timeline = extended.timeline()
+        self._event("sla_calendar_extended",
+                    f"working windows known until {self._calendar_ends().isoformat()}")
 
     def _pending_milestones(self) -> list[Milestone]:
         s = self.state
@@ -440,10 +467,13 @@ class IncidentWorkflow:
     def _refresh(self) -> None:
         """Recompute deadlines and publish what changed as search attributes."""
         s = self.state
-        deadlines = self.start.sla.deadlines(s.priority, s.opened_at, s.first_response_at,
-                                             s.pauses, s.resolved_periods)
-        s.response_due = deadlines.response_due
-        s.resolution_due = deadlines.resolution_due
+        try:
+            deadlines = self.start.sla.deadlines(s.priority, s.opened_at, s.first_response_at,
+                                                 s.pauses, s.resolved_periods)
+            s.response_due = deadlines.response_due
+            s.resolution_due = deadlines.resolution_due
+        except HorizonExceeded:  # keep the last deadlines until the loop extends the calendar
+            self._changed = True
         updates = []
         wanted = {pair.key.name: pair for pair in sa.ticket_attributes("incident", s)}
         for key in sa.ALL_KEYS:

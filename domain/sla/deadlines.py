@@ -226,13 +226,22 @@ def milestones(snapshot: SlaSnapshot, priority: Priority, opened_at: datetime,
     return sorted(found, key=lambda m: (m.at, m.clock != "response", m.percent))
 
 
-def snapshot_for(policy: SlaPolicy, opened_at: datetime, horizon_days: int = 400) -> SlaSnapshot:
+SNAPSHOT_DAYS = 90  # a ticket living longer extends its windows (see windows_between)
+
+
+def windows_between(policy: SlaPolicy, start: datetime, end: datetime) -> TimelineSnapshot:
+    """The policy calendar's working windows from ``start`` to ``end``."""
+    timeline = compiled_clock(policy).cover(start.year, end.year + 1)
+    return timeline.snapshot(to_us(start), to_us(end))
+
+
+def snapshot_for(policy: SlaPolicy, opened_at: datetime,
+                 horizon_days: int = SNAPSHOT_DAYS) -> SlaSnapshot:
     """Freeze ``policy`` for a ticket opened at ``opened_at``: windows from a day before
-    to ``horizon_days`` after (400 days outlasts 7 BD plus months of pauses)."""
+    to ``horizon_days`` after; the workflow extends them before they run out."""
     clock = compiled_clock(policy)
     start = opened_at - timedelta(days=1)
     end = opened_at + timedelta(days=horizon_days)
-    timeline = clock.cover(start.year, end.year + 1)
     bd = clock.business_day_seconds
     return SlaSnapshot(
         policy=policy.name,
@@ -241,7 +250,7 @@ def snapshot_for(policy: SlaPolicy, opened_at: datetime, horizon_days: int = 400
         targets={p: TargetPair(response=ResolvedTarget.of(t.response, bd),
                                resolution=ResolvedTarget.of(t.resolution, bd))
                  for p, t in policy.targets.items()},
-        windows=timeline.snapshot(to_us(start), to_us(end)),
+        windows=windows_between(policy, start, end),
         warnings=policy.warnings,
         ladder=policy.ladder,
     )

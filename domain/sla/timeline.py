@@ -8,6 +8,7 @@ workflow carry one (as :class:`TimelineSnapshot`) and do SLA maths inside the sa
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,19 @@ class TimelineSnapshot(BaseModel):
     valid_from: int
     valid_until: int
 
+    def extended(self, later: TimelineSnapshot) -> TimelineSnapshot:
+        """These windows followed by ``later``'s (which must start where these end)."""
+        if later.valid_from != self.valid_until:
+            raise ValueError("an extension must start where the snapshot ends")
+        windows = list(self.windows)
+        for start, end in later.windows:
+            if windows and windows[-1][1] == start:  # a window cut at the seam
+                windows[-1] = (windows[-1][0], end)
+            else:
+                windows.append((start, end))
+        return TimelineSnapshot(windows=windows, valid_from=self.valid_from,
+                                valid_until=later.valid_until)
+
 
 class Timeline:
     """Working windows on one clock.
@@ -65,10 +79,8 @@ class Timeline:
         self.continuous = continuous
         self.valid_from = valid_from
         self.valid_until = valid_until
-        starts: list[int] = []
-        ends: list[int] = []
-        cum_start: list[int] = []
-        cum_end: list[int] = []
+        # array('q') keeps 8 bytes an entry: a cached ticket holds one of these.
+        starts, ends, cum_start, cum_end = (array("q") for _ in range(4))
         total = 0
         for start, end in windows:
             if end <= start:

@@ -14,6 +14,7 @@ from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
+from activities.sla import SlaActivities
 from domain import search_attributes as sa
 from domain.incidents import IncidentReport, IncidentRules, IncidentStart, IncidentView
 from domain.settings import Settings
@@ -70,7 +71,8 @@ async def incident_worker(client: Client, config: TempodeskConfig, task_queue: s
         activities = NotificationActivities(settings or make_settings(), config, http)
         async with Worker(client, task_queue=task_queue,
                           workflows=[IncidentWorkflow, PostMortemWorkflow],
-                          activities=[activities.notify]) as worker:
+                          activities=[activities.notify,
+                                      SlaActivities(config).extend_calendar]) as worker:
             yield worker
 
 
@@ -80,8 +82,15 @@ async def start_incident(client: Client, start: IncidentStart, task_queue: str,
     return await client.start_workflow(
         IncidentWorkflow.run, start, id=f"incident:{start.ticket_id}", task_queue=task_queue,
         search_attributes=TypedSearchAttributes(sa.ticket_attributes("incident", view)),
-        execution_timeout=timedelta(days=60))
+        execution_timeout=timedelta(days=400))  # a safety net: mistakes fail, not hang
 
 
 def events(view: IncidentView, prefix: str) -> list:
     return [e for e in view.events if e.kind.startswith(prefix)]
+
+
+def without_holidays(config: TempodeskConfig) -> TempodeskConfig:
+    """The demo config with Belton on ``belton_without_holidays`` (for calendar extension)."""
+    return config.model_copy(update={"clients": [
+        c.model_copy(update={"sla": belton_without_holidays()}) if c.id == "belton" else c
+        for c in config.clients]})

@@ -6,7 +6,7 @@ Melbourne; holidays removed so the dates do not depend on when CI runs)."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from domain.incidents import CommentIn, Status, Transition
 from domain.sla import Priority
@@ -214,4 +214,38 @@ async def test_p1_after_hours_work_is_billable_on_call(ts_env, config, task_queu
             Transition(to=Status.RESOLVED, by="oncall", preventable=True))
     assert abs(view.on_call_seconds - 90 * 60) <= 1
     assert events(view, "on_call")[0].detail == "90 min after hours, billable"
+    await handle.terminate("test done")
+
+
+async def test_a_ticket_outliving_its_calendar_extends_it(ts_env, config, task_queue):
+    """A ticket freezes 90 days of working windows. On hold for 30 weeks, it extends them
+    (an activity, recorded in history) before they run out, and its deadline stays exact:
+    opened Monday 09:00, acknowledged at once, on hold at 10:00 after 1 h of the 27 h
+    resolution target; resumed Monday 10:00 thirty weeks on, the remaining 26 h are
+    Mon 7.5 + Tue 9 + Wed 9 + Thu 0.5 -> Thursday 09:00."""
+    from tests.workflows.support import without_holidays
+
+    opened = next_local(await ts_env.get_current_time(), weekday=0, hour=9)
+    await skip_to(ts_env, opened)
+    async with incident_worker(ts_env.client, without_holidays(config), task_queue):
+        handle = await start_incident(ts_env.client, make_start(opened, Priority.P3), task_queue)
+        await handle.execute_update(IncidentWorkflow.acknowledge,
+                                    Transition(to=Status.NEW, by="agent"))
+        await skip_to(ts_env, opened + timedelta(hours=1))
+        await handle.execute_update(IncidentWorkflow.transition,
+                                    Transition(to=Status.ON_HOLD, by="agent"))
+        # Monday 10:00 wall-clock 30 weeks on (DST changes in between: not + 30 weeks + 1 h).
+        resume_at = next_local(opened + timedelta(weeks=30) - timedelta(days=1), weekday=0,
+                               hour=10)
+        await skip_to(ts_env, resume_at)
+        view = await handle.execute_update(IncidentWorkflow.transition,
+                                           Transition(to=Status.IN_PROGRESS, by="agent"))
+    extended = events(view, "sla_calendar_extended")
+    assert len(extended) >= 2, [e.kind for e in view.events]
+    # Exactly, with the milliseconds each update took to arrive: work counted before the
+    # hold (1 h + late) and the hold's end (resume + late) shift the deadline one for one.
+    held_from, held_to = view.pauses[0]
+    thursday = datetime.combine(resume_at.date() + timedelta(days=3), time(9), MELBOURNE)
+    expected = thursday + (held_to - resume_at) - (held_from - (opened + timedelta(hours=1)))
+    assert view.resolution_due == expected
     await handle.terminate("test done")
