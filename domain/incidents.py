@@ -188,6 +188,8 @@ class IncidentView(BaseModel):
     comments: list[TicketComment] = Field(default_factory=list)
     events: list[TicketEvent] = Field(default_factory=list)
     notices_sent: int = 0
+    thread_root: str | None = Field(None, description="Message-ID of the first e-mail; "
+                                    "later e-mails reply to it so mail clients thread them")
 
 
 # ---------------------------------------------------------------- messages

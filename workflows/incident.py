@@ -501,7 +501,7 @@ class IncidentWorkflow:
             notice_id=f"{workflow.info().workflow_id}:{s.notices_sent}:{event}",
             client_id=s.client_id, ticket_id=s.ticket_id, occurred_at=workflow.now(),
             event=event, subject=subject, recipients=recipients,
-            survey_expires_at=survey_expires_at,
+            survey_expires_at=survey_expires_at, thread_root=s.thread_root,
             context={"priority": s.priority.value, "subject": s.subject,
                      "status": s.status.value, "response_due": _iso(s.response_due),
                      "resolution_due": _iso(s.resolution_due),
@@ -515,6 +515,8 @@ class IncidentWorkflow:
                 NotificationActivities.notify, notice, start_to_close_timeout=NOTIFY_TIMEOUT)
             detail = ", ".join(receipt.emailed + receipt.webhooks + receipt.skipped)
             self._event(f"notified:{notice.event}", detail)
+            if receipt.message_id and self.state.thread_root is None:
+                self.state.thread_root = receipt.message_id
         s = self.state
         if s.post_mortem is not None and not any(e.kind == "post_mortem_opened"
                                                  for e in s.events):

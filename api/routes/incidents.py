@@ -38,12 +38,11 @@ def fingerprint(report: IncidentReport) -> str:
              responses={409: {"description": "conflict"}, 422: {"description": "invalid"}})
 async def raise_incident(
     report: IncidentReport,
-    response: Response,
     principal: Principal = require(Action.RAISE_INCIDENT),
     state: AppState = Depends(app_state),
     idempotency_key: str | None = Header(None, alias="Idempotency-Key", min_length=1,
                                          max_length=255),
-) -> IncidentView:
+) -> Response:
     if report.channel is Channel.PHONE and not allowed(principal.role, Action.LOG_PHONE_INCIDENT):
         raise Problem(403, "Forbidden", "a phone incident is logged by an agent: use "
                       "channel 'portal' or 'api', or an agent's credential")
@@ -64,6 +63,7 @@ async def raise_incident(
         sla=snapshot_for(client.sla, opened_at), rules=client.incidents,
     )
     view = IncidentWorkflow.initial_view(start)
+    headers = {"Location": f"/v1/tickets/{ticket}"}
     try:
         await state.temporal.start_workflow(
             IncidentWorkflow.run, start,
@@ -79,6 +79,7 @@ async def raise_incident(
         handle: WorkflowHandle = state.temporal.get_workflow_handle_for(
             IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
         view = await handle.query(IncidentWorkflow.view)
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/v1/tickets/{ticket}"
-    return view
+        headers["Idempotent-Replayed"] = "true"
+    # Already a validated model: serialize once rather than have FastAPI re-validate it.
+    return Response(view.model_dump_json(), status_code=201, media_type="application/json",
+                    headers=headers)

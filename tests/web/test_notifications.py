@@ -60,6 +60,8 @@ async def test_closing_sends_a_survey_link_that_records_the_score_once(wired_des
         return [m for m in mailbox.about(ticket) if "how did we do" in m["Subject"]]
 
     [mail] = await eventually(survey_mail, lambda m: len(m) == 1)
+    first = mailbox.about(ticket)[0]
+    assert mail["In-Reply-To"] == mail["References"] == first["Message-ID"]  # one thread
     link = re.search(r"http://\S+/v1/surveys/(\S+)", mail.get_content())
     assert link, mail.get_content()
     token = link.group(1)
