@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tempodesk needs Python 3.11+; found " + sys.version.split()[0])'
@@ -23,6 +23,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/sla_bench.py
+	$(VENV)/bin/python bench/intake_bench.py
+
+fuzz: $(STAMP)
+	TEMPODESK_FUZZ_RANDOM=1 TEMPODESK_FUZZ_EXAMPLES=200 $(VENV)/bin/python -m pytest tests/test_fuzz_api.py
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .hypothesis .ruff_cache *.egg-info

@@ -4,60 +4,14 @@ Runs the real command in a subprocess on free ports with its own data directory.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
-from tests.conftest import DEMO_CONFIG
+from tests.devrun import BIN, DevRun
 from tests.web.helpers import incident_body
-
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class DevRun:
-    def __init__(self, data_dir: Path) -> None:
-        self.grpc, self.ui, self.api = free_port(), free_port(), free_port()
-        self.env = {**os.environ, "TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.grpc}",
-                    "TEMPODESK_UI_PORT": str(self.ui), "TEMPODESK_API_PORT": str(self.api),
-                    "TEMPODESK_DATA_DIR": str(data_dir),
-                    "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
-                    "TEMPODESK_TASK_QUEUE": f"dev-{self.grpc}"}
-        self.base = f"http://127.0.0.1:{self.api}"
-
-    def start(self) -> subprocess.Popen:
-        self.process = subprocess.Popen([str(BIN / "tempodesk"), "dev"], env=self.env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.stdout.read().decode()
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return self.process
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        pytest.fail("GET /healthz was not 200 within 60 s")
-
-    def stop(self) -> list[psutil.Process]:
-        children = psutil.Process(self.process.pid).children(recursive=True)
-        self.process.send_signal(signal.SIGINT)
-        assert self.process.wait(timeout=30) == 0
-        _, alive = psutil.wait_procs(children, timeout=15)
-        return alive
 
 
 def test_dev_runs_everything_and_keeps_data(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
@@ -13,6 +13,7 @@ from api.auth import Principal, require
 from api.problems import Problem, field_problem
 from api.state import AppState, app_state
 from domain import search_attributes as sa
+from domain import tokens
 from domain.ids import TICKET_ID, TicketKind, parse_ticket_id, workflow_id
 from domain.incidents import IncidentView, Status
 from domain.roles import Action
@@ -76,14 +77,8 @@ async def list_tickets(
     limit: int = Query(50, ge=1, le=500),
     page_token: str | None = Query(None, max_length=4096),
 ) -> TicketPage:
-    token = None
-    if page_token:
-        try:
-            token = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise field_problem(400, "page_token", "not a page token from this API",
-                                "pass next_page_token from the previous page unchanged",
-                                "Bad request") from exc
+    secret = state.settings.signing_secret.get_secret_value()
+    token = read_page_token(secret, page_token, principal.client_id) if page_token else None
     query = visibility_query(principal.client_id, kind, status, priority, breached, assignee)
     iterator = state.temporal.list_workflows(query, page_size=limit, next_page_token=token)
     await iterator.fetch_next_page()
@@ -102,7 +97,26 @@ async def list_tickets(
         ))
     next_token = iterator.next_page_token
     return TicketPage(tickets=tickets, next_page_token=(
-        base64.urlsafe_b64encode(next_token).decode() if next_token else None))
+        make_page_token(secret, next_token, principal.client_id) if next_token else None))
+
+
+def make_page_token(secret: str, temporal_token: bytes, client_id: str) -> str:
+    """Temporal's cursor, signed and bound to the client: garbage never reaches Temporal
+    (which answers it with an internal error), and one client's cursor is no use to another."""
+    return tokens.sign(secret, "page", client_id, datetime.now(UTC) + timedelta(days=1),
+                       t=base64.urlsafe_b64encode(temporal_token).decode())
+
+
+def read_page_token(secret: str, page_token: str, client_id: str) -> bytes:
+    try:
+        payload = tokens.verify(secret, page_token, "page")
+        if payload["s"] != client_id:
+            raise tokens.InvalidToken("the page token belongs to another client")
+        return base64.urlsafe_b64decode(payload["t"])
+    except (tokens.InvalidToken, KeyError, ValueError, binascii.Error) as exc:
+        raise field_problem(400, "page_token", "not a page token from this API (or expired)",
+                            "pass next_page_token from the previous page unchanged",
+                            "Bad request") from exc
 
 
 def owned_ticket(ticket_id: str, principal: Principal, state: AppState) -> str:

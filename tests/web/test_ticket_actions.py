@@ -155,3 +155,23 @@ async def test_preventable_p1_opens_a_post_mortem_with_the_technical_contact(des
     wrong = assert_problem(await act(desk, ticket, "transition", {"to": "in_progress",
                                                                   "preventable": True}), 409)
     assert wrong["detail"] == "'preventable' is given when resolving"
+
+
+async def test_pages_carry_a_signed_cursor_bound_to_the_client(desk):
+    made = {await raise_ticket(desk) for _ in range(3)}
+    agent = desk.as_("belton", "agent")
+
+    async def first_page():
+        return (await desk.http.get("/v1/tickets?limit=2", headers=agent)).json()
+
+    page = await eventually(first_page, lambda p: p["next_page_token"] is not None)
+    rest = (await desk.http.get("/v1/tickets", headers=agent,
+                                params={"limit": 2, "page_token": page["next_page_token"]})).json()
+    seen = [t["ticket_id"] for t in page["tickets"] + rest["tickets"]]
+    assert set(seen) == made and len(seen) == 3
+    stolen = await desk.http.get("/v1/tickets", headers=desk.as_("plexacet", "agent"),
+                                 params={"page_token": page["next_page_token"]})
+    assert assert_problem(stolen, 400)["errors"][0]["field"] == "page_token"
+    forged = await desk.http.get("/v1/tickets", headers=agent,
+                                 params={"page_token": "eyJ4IjoxfQ.AAAA"})
+    assert_problem(forged, 400)

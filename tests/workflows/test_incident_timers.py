@@ -249,3 +249,27 @@ async def test_a_ticket_outliving_its_calendar_extends_it(ts_env, config, task_q
     expected = thursday + (held_to - resume_at) - (held_from - (opened + timedelta(hours=1)))
     assert view.resolution_due == expected
     await handle.terminate("test done")
+
+
+async def test_merge_closes_the_duplicate_and_links_the_survivor(ts_env, config, task_queue):
+    """Two reports of one outage: the older merges into the newest, closes at once without
+    a survey and completes; the survivor records it and keeps its own SLA."""
+    opened = next_local(await ts_env.get_current_time(), weekday=2, hour=9)
+    await skip_to(ts_env, opened)
+    async with incident_worker(ts_env.client, config, task_queue):
+        older = await start_incident(ts_env.client, make_start(opened, Priority.P2), task_queue)
+        await skip_to(ts_env, opened + timedelta(minutes=10))
+        newest_start = make_start(opened + timedelta(minutes=10), Priority.P2)
+        newest = await start_incident(ts_env.client, newest_start, task_queue)
+        from domain.incidents import MergeRequest
+
+        merged = await older.execute_update(IncidentWorkflow.merge_into, MergeRequest(
+            survivor=newest_start.ticket_id, by="agent"))
+        result = await older.result()
+        survivor = await newest.query(IncidentWorkflow.view)
+    assert merged.status is Status.CLOSED and merged.merged_into == newest_start.ticket_id
+    assert result.survey_expires_at is None and not events(result, "notified:ticket_closed")
+    assert survivor.duplicates == [result.ticket_id]
+    assert survivor.status is Status.NEW
+    assert survivor.response_due == newest_start.opened_at + timedelta(hours=1)
+    await newest.terminate("test done")
