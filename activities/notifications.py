@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import webhooks
 from domain import tokens
-from domain.notifications import Notice, NoticeReceipt
+from domain.notifications import Notice, NoticeReceipt, message_id
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
 
@@ -29,10 +29,6 @@ _TEMPLATES = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",)),
     keep_trailing_newline=True,
 )
-
-
-def message_id(notice_id: str) -> str:
-    return f"<{notice_id.replace(':', '.')}@tempodesk>"
 
 
 def render_body(notice: Notice) -> str:

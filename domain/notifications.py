@@ -29,3 +29,8 @@ class NoticeReceipt(BaseModel):
     emailed: list[str] = Field(default_factory=list)
     webhooks: list[str] = Field(default_factory=list)
     skipped: list[str] = Field(default_factory=list)
+
+
+def message_id(notice_id: str) -> str:
+    """The e-mail Message-ID of a notice: derived, so a workflow knows it before sending."""
+    return f"<{notice_id.replace(':', '.')}@tempodesk>"

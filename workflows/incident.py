@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
         is_thanks_only,
     )
-    from domain.notifications import Notice
+    from domain.notifications import Notice, message_id
     from domain.post_mortems import PostMortemStart
     from domain.sla.deadlines import SNAPSHOT_DAYS, Milestone, milestones
     from domain.sla.durations import parse_duration
@@ -497,11 +497,15 @@ class IncidentWorkflow:
         s = self.state
         s.notices_sent += 1
         self._changed = True
+        notice_id = f"{workflow.info().workflow_id}:{s.notices_sent}:{event}"
+        thread_root = s.thread_root
+        if thread_root is None:  # this notice starts the ticket's e-mail thread
+            s.thread_root = message_id(notice_id)
         self._outbox.append(Notice(
-            notice_id=f"{workflow.info().workflow_id}:{s.notices_sent}:{event}",
+            notice_id=notice_id,
             client_id=s.client_id, ticket_id=s.ticket_id, occurred_at=workflow.now(),
             event=event, subject=subject, recipients=recipients,
-            survey_expires_at=survey_expires_at, thread_root=s.thread_root,
+            survey_expires_at=survey_expires_at, thread_root=thread_root,
             context={"priority": s.priority.value, "subject": s.subject,
                      "status": s.status.value, "response_due": _iso(s.response_due),
                      "resolution_due": _iso(s.resolution_due),
@@ -515,8 +519,6 @@ class IncidentWorkflow:
                 NotificationActivities.notify, notice, start_to_close_timeout=NOTIFY_TIMEOUT)
             detail = ", ".join(receipt.emailed + receipt.webhooks + receipt.skipped)
             self._event(f"notified:{notice.event}", detail)
-            if receipt.message_id and self.state.thread_root is None:
-                self.state.thread_root = receipt.message_id
         s = self.state
         if s.post_mortem is not None and not any(e.kind == "post_mortem_opened"
                                                  for e in s.events):
