@@ -37,8 +37,7 @@ def activities(settings: Settings, config: TempodeskConfig,
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
-                  http: httpx.AsyncClient, *, task_queue: str | None = None,
-                  max_cached_workflows: int = 2000) -> list[Worker]:
+                  http: httpx.AsyncClient, *, task_queue: str | None = None) -> list[Worker]:
     """The ticket workers, plus a small one for the ticket-number sequences on their own
     queue, so a lease never waits behind a burst of new tickets."""
     queue = task_queue or settings.task_queue
@@ -48,7 +47,7 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
         workflows=[w for w in WORKFLOWS if w is not TicketSequenceWorkflow],
         activities=activities(settings, config, http),
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
-        max_cached_workflows=max_cached_workflows,
+        max_cached_workflows=settings.max_cached_workflows,
         # Bursts of new tickets: more pollers for first workflow tasks (TEMPORAL_NOTES.md).
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(10),
         nonsticky_to_sticky_poll_ratio=1.0,

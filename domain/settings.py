@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = Field(None, description="CA bundle for the server (PEM)")
     temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key")
     task_queue: str = "tempodesk"
+    max_cached_workflows: int = Field(
+        2000, ge=0, description="tickets a worker keeps in memory (~270 KiB each, about 110 "
+        "of it the SDK sandbox); evicted ones replay when they next wake")
 
     config_path: Path = Path("tempodesk.yaml")
 

@@ -29,11 +29,13 @@ def test_values_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("TEMPODESK_TEMPORAL_TLS_CERT", str(cert))
     monkeypatch.setenv("TEMPODESK_TEMPORAL_TLS_KEY", str(key))
     monkeypatch.setenv("TEMPODESK_TASK_QUEUE", "desk-eu")
+    monkeypatch.setenv("TEMPODESK_MAX_CACHED_WORKFLOWS", "500")
     monkeypatch.setenv("TEMPODESK_CONFIG_PATH", "/etc/tempodesk/clients.yaml")
     settings = Settings(_env_file=None)
     assert settings.temporal_address == "acme.a1b2c.tmprl.cloud:7233"
     assert settings.temporal_namespace == "acme.a1b2c"
     assert settings.task_queue == "desk-eu"
+    assert settings.max_cached_workflows == 500
     assert settings.config_path == Path("/etc/tempodesk/clients.yaml")
     tls = tls_config(settings)
     assert tls.client_cert == b"CERT" and tls.client_private_key == b"KEY"
