@@ -174,7 +174,13 @@ class IncidentWorkflow:
 
     def _next_moment(self) -> datetime | None:
         moments = [m.at for m in self._pending_milestones()[:1]]
-        moments += [t for t in (self._ladder_moment(), self._auto_close_at()) if t is not None]
+        rung = self._ladder_moment()
+        # The ladder waits while the ticket is paused (_fire_due skips it); without this a
+        # rung falling due mid-pause woke the loop again and again at a past instant.
+        if (rung is not None and self.state.status in PAUSED
+                and workflow.patched("ladder-waits-while-paused")):
+            rung = None
+        moments += [t for t in (rung, self._auto_close_at()) if t is not None]
         return min(moments, default=None)
 
     def _fire_due(self) -> None:

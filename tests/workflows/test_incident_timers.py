@@ -274,3 +274,35 @@ async def test_merge_closes_the_duplicate_and_links_the_survivor(ts_env, config,
     assert survivor.status is Status.NEW
     assert survivor.response_due == newest_start.opened_at + timedelta(hours=1)
     await newest.terminate("test done")
+
+
+async def test_the_ladder_waits_while_paused_and_climbs_on_resume(ts_env, config, task_queue):
+    """Breached P1 (response 15 min, no acknowledgement until 09:20) put on pending at 09:25;
+    rung 2 (breach + 1 h = 10:15) falls inside the pause: it must neither fire nor wake the
+    workflow (it once woke it in a tight loop), and fires as soon as work resumes."""
+    opened = next_local(await ts_env.get_current_time(), weekday=0, hour=9)
+    await skip_to(ts_env, opened)
+    async with incident_worker(ts_env.client, config, task_queue):
+        handle = await start_incident(ts_env.client, make_start(opened, Priority.P1), task_queue)
+        await skip_to(ts_env, opened + timedelta(minutes=20))
+        await handle.execute_update(IncidentWorkflow.acknowledge,
+                                    Transition(to=Status.NEW, by="agent"))
+        await skip_to(ts_env, opened + timedelta(minutes=25))
+        await handle.execute_update(IncidentWorkflow.transition,
+                                    Transition(to=Status.PENDING, by="agent"))
+        await skip_to(ts_env, opened + timedelta(minutes=26))
+        history_at_pause = len((await handle.fetch_history()).events)
+        await skip_to(ts_env, opened + timedelta(hours=2))
+        paused = await handle.query(IncidentWorkflow.view)
+        added_while_paused = len((await handle.fetch_history()).events) - history_at_pause
+        resumed_at = await ts_env.get_current_time()
+        await handle.execute_update(IncidentWorkflow.transition,
+                                    Transition(to=Status.IN_PROGRESS, by="agent"))
+        await ts_env.sleep(timedelta(seconds=5))
+        view = await handle.query(IncidentWorkflow.view)
+    assert paused.escalation_level == 1
+    assert added_while_paused == 0, f"{added_while_paused} history events while paused"
+    second = events(view, "escalated")[1]
+    assert second.due == opened + timedelta(minutes=15, hours=1)
+    assert timedelta(0) <= second.at - resumed_at < timedelta(seconds=5)
+    await handle.terminate("test done")
