@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from temporalio.common import SearchAttributeKey, SearchAttributePair
+
+if TYPE_CHECKING:
+    from domain.incidents import IncidentView
 
 TICKET_KIND = SearchAttributeKey.for_keyword("TicketKind")
 CLIENT_ID = SearchAttributeKey.for_keyword("ClientId")
@@ -34,7 +39,7 @@ def cli_flags() -> list[str]:
     return flags
 
 
-def ticket_attributes(kind: str, view) -> list[SearchAttributePair]:
+def ticket_attributes(kind: str, view: IncidentView) -> list[SearchAttributePair]:
     """The attribute pairs describing a ticket view (used at start and on every change)."""
     pairs = [
         SearchAttributePair(TICKET_KIND, kind),

@@ -133,8 +133,7 @@ class IncidentWorkflow:
             CalendarExtension(client_id=self.state.client_id,
                               valid_until=sla.windows.valid_until, days=SNAPSHOT_DAYS),
             start_to_close_timeout=timedelta(minutes=1))
-        extended = sla.model_copy(update={"windows": sla.windows.extended(later)})
-        extended._timeline = None  # the copy must not keep the old compiled windows
+        extended = sla.extended(later)
         self.start = self.start.model_copy(update={"sla": extended})
         self._timeline = extended.timeline()
         self._event("sla_calendar_extended",

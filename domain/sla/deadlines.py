@@ -165,6 +165,12 @@ class SlaSnapshot(BaseModel):
     ladder: tuple[EscalationLevel, ...]
     _timeline: Timeline | None = PrivateAttr(None)
 
+    def extended(self, later: TimelineSnapshot) -> SlaSnapshot:
+        """This snapshot with ``later``'s working windows appended."""
+        copy = self.model_copy(update={"windows": self.windows.extended(later)})
+        copy._timeline = None  # compile the longer windows on first use
+        return copy
+
     def timeline(self) -> Timeline:
         if self._timeline is None:
             self._timeline = Timeline.from_snapshot(self.windows)
