@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from domain import search_attributes
-from domain.settings import Settings
+from domain.settings import DEV_SIGNING_SECRET, Settings
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.preview import PreviewRequest, preset_policy, preview
 from domain.tenants import ConfigError, TempodeskConfig, hash_api_key, load_config
@@ -299,11 +299,23 @@ def dev() -> None:
         out.print("stopped: API, worker and Temporal dev server")
 
 
+def _production_settings() -> Settings:
+    """Settings for `worker` and `api`: the dev signing secret is public, so links and page
+    cursors signed with it could be forged; only `tempodesk dev` may use it."""
+    settings = _settings()
+    if settings.signing_secret.get_secret_value() == DEV_SIGNING_SECRET:
+        err.print("[red]TEMPODESK_SIGNING_SECRET is not set:[/] set it to a long random value "
+                  "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), the "
+                  "same on every worker and API replica")
+        raise typer.Exit(2)
+    return settings
+
+
 @app.command("worker")
 def worker_command() -> None:
     """Run a worker against TEMPODESK_TEMPORAL_ADDRESS (any cluster or Temporal Cloud)."""
     _logging()
-    settings = _settings()
+    settings = _production_settings()
     _run(_serve(settings, _config(settings.config_path), run_worker=True, run_api=False))
 
 
@@ -311,7 +323,7 @@ def worker_command() -> None:
 def api_command() -> None:
     """Run the HTTP API against TEMPODESK_TEMPORAL_ADDRESS."""
     _logging()
-    settings = _settings()
+    settings = _production_settings()
     _run(_serve(settings, _config(settings.config_path), run_worker=False, run_api=True))
 
 

@@ -146,7 +146,7 @@ async def main() -> None:
     child_env = {**os.environ, "TEMPODESK_TEMPORAL_ADDRESS": address,
                  "TEMPODESK_TASK_QUEUE": task_queue, "TEMPODESK_API_PORT": str(api_port),
                  "TEMPODESK_CONFIG_PATH": str(REPO / "tempodesk.yaml"),
-                 "TEMPODESK_LOG_LEVEL": "WARNING"}
+                 "TEMPODESK_LOG_LEVEL": "WARNING", "TEMPODESK_SIGNING_SECRET": "bench-only"}
     api = subprocess.Popen([str(BIN / "tempodesk"), "api"], env=child_env)
     sequences = Worker(env.client, task_queue=sequence_task_queue(task_queue),
                        workflows=[TicketSequenceWorkflow])

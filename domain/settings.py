@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     ui_port: int = 8233
 
-    # Signs survey and approval links; the default is refused outside `tempodesk dev`.
+    # Signs survey links and page cursors; `tempodesk api`/`worker` refuse the default.
     signing_secret: SecretStr = SecretStr(DEV_SIGNING_SECRET)
 
     # Outbound e-mail; with no host, e-mail notifications are skipped (and recorded so).

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,12 @@ def test_partial_oidc_is_refused(monkeypatch):
     monkeypatch.setenv("TEMPODESK_OIDC_ISSUER", "https://login.example")
     with pytest.raises(ValidationError, match="OIDC needs"):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize("command", ["api", "worker"])
+def test_production_commands_refuse_the_dev_signing_secret(command):
+    env = {k: v for k, v in os.environ.items() if k != "TEMPODESK_SIGNING_SECRET"}
+    done = subprocess.run([str(Path(sys.executable).parent / "tempodesk"), command], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "TEMPODESK_SIGNING_SECRET is not set" in done.stderr
