@@ -37,7 +37,6 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
             auth=Authenticator(settings, config),
             numbers=TicketNumbers(client, settings.task_queue),
         )
-        app.state.auth = app.state.tempodesk.auth
         yield
 
     app = FastAPI(title="Tempodesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

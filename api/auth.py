@@ -90,7 +90,7 @@ def require(action: Action):
                          ) -> Principal:
         if credentials is None or not credentials.credentials:
             raise unauthorized("no credential: send 'Authorization: Bearer <API key>'")
-        principal = await request.app.state.auth.authenticate(credentials.credentials)
+        principal = await request.app.state.tempodesk.auth.authenticate(credentials.credentials)
         if not allowed(principal.role, action):
             raise Problem(403, "Forbidden",
                           f"role {principal.role.value!r} may not {action.value}; "

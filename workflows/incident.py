@@ -92,6 +92,7 @@ class IncidentWorkflow:
             if self._calendar_ends() - workflow.now() < CALENDAR_MARGIN:
                 await self._extend_calendar()
             await self._send_outbox()
+            await self._start_post_mortem_if_due()
             self._refresh()
             finish_at = self._finish_at()
             if finish_at is not None and workflow.now() >= finish_at:
@@ -112,6 +113,7 @@ class IncidentWorkflow:
             self._fire_due()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._send_outbox()
+        await self._start_post_mortem_if_due()
         return self.state
 
     def _milestones(self) -> list[Milestone]:
@@ -400,10 +402,14 @@ class IncidentWorkflow:
             self._notify("ticket_closed", "Closed - how did we do?", [s.technical_contact],
                          survey_expires_at=expires)
         if s.preventable and s.priority in (Priority.P1, Priority.P2) and s.post_mortem is None:
-            s.post_mortem = f"postmortem:{s.ticket_id}"  # started by the main loop
+            s.post_mortem = f"postmortem:{s.ticket_id}"  # see _start_post_mortem_if_due
 
-    async def _open_post_mortem(self) -> None:
+    async def _start_post_mortem_if_due(self) -> None:
+        """_close is synchronous (timers close tickets too), so it only marks a post-mortem
+        as due; the loop starts it here, once."""
         s = self.state
+        if s.post_mortem is None or any(e.kind == "post_mortem_opened" for e in s.events):
+            return
         due = self._business_after(workflow.now(), "5bd")
         await workflow.start_child_workflow(
             PostMortemWorkflow.run,
@@ -524,10 +530,6 @@ class IncidentWorkflow:
                 NotificationActivities.notify, notice, start_to_close_timeout=NOTIFY_TIMEOUT)
             detail = ", ".join(receipt.emailed + receipt.webhooks + receipt.skipped)
             self._event(f"notified:{notice.event}", detail)
-        s = self.state
-        if s.post_mortem is not None and not any(e.kind == "post_mortem_opened"
-                                                 for e in s.events):
-            await self._open_post_mortem()
 
 
 _STATUS_SUBJECTS = {Status.PENDING: "We need something from you",

@@ -22,6 +22,7 @@ from domain.sla.policy import (
     EscalationLevel,
     MeasuredFrom,
     Priority,
+    PriorityTargets,
     SlaPolicy,
     Target,
 )
@@ -103,30 +104,18 @@ def compute_deadlines(
     pauses: Sequence[Pause] = (),
 ) -> SlaDeadlines:
     clock = compiled_clock(policy)
-    targets = policy.targets[priority]
-    response = ResolvedTarget.of(targets.response, clock.business_day_seconds)
-    resolution = ResolvedTarget.of(targets.resolution, clock.business_day_seconds)
-    opened = to_us(opened_at)
-    first = to_us(first_response_at) if first_response_at is not None else None
-    closed, open_start = split_pauses(pauses)
-    latest = max([opened, first or opened, *(end for _, end in closed)])
-
-    first_year = from_us(opened).year
-    last_year = from_us(latest).year + 1
+    pair = TargetPair.of(policy.targets[priority], clock.business_day_seconds)
+    latest = max([opened_at, first_response_at or opened_at,
+                  *(end for _, end in pauses if end is not None)])
+    first_year, last_year = opened_at.year, latest.year + 1
     while True:
-        timeline = clock.cover(first_year, last_year)
         try:
-            response_due = due(response, timeline, opened, first, closed, open_start)
-            resolution_due = due(resolution, timeline, opened, first, closed, open_start)
+            return pair.deadlines(clock.cover(first_year, last_year), opened_at,
+                                  first_response_at, pauses)
         except HorizonExceeded:
             if last_year - first_year > _MAX_COVER_YEARS:
                 raise
             last_year += 2
-            continue
-        return SlaDeadlines(
-            response_due=None if response_due is None else from_us(response_due),
-            resolution_due=None if resolution_due is None else from_us(resolution_due),
-        )
 
 
 _COMPILED: dict[int, tuple[SlaPolicy, BusinessClock]] = {}
@@ -148,6 +137,29 @@ def compiled_clock(policy: SlaPolicy) -> BusinessClock:
 class TargetPair(BaseModel):
     response: ResolvedTarget | None = None
     resolution: ResolvedTarget | None = None
+
+    @classmethod
+    def of(cls, targets: PriorityTargets, business_day_seconds: int) -> TargetPair:
+        return cls.model_construct(
+            response=ResolvedTarget.of(targets.response, business_day_seconds),
+            resolution=ResolvedTarget.of(targets.resolution, business_day_seconds))
+
+    def deadlines(self, timeline: Timeline, opened_at: datetime,
+                  first_response_at: datetime | None = None, pauses: Sequence[Pause] = (),
+                  resolution_pauses: Sequence[Pause] = ()) -> SlaDeadlines:
+        """Both deadlines on ``timeline``; ``resolution_pauses`` stop only the resolution
+        clock (e.g. while resolved, before a reopen)."""
+        opened = to_us(opened_at)
+        first = to_us(first_response_at) if first_response_at is not None else None
+        closed, open_start = split_pauses(pauses)
+        response = due(self.response, timeline, opened, first, closed, open_start)
+        if resolution_pauses:
+            closed, open_start = split_pauses([*pauses, *resolution_pauses])
+        resolution = due(self.resolution, timeline, opened, first, closed, open_start)
+        return SlaDeadlines(
+            response_due=None if response is None else from_us(response),
+            resolution_due=None if resolution is None else from_us(resolution),
+        )
 
 
 class SlaSnapshot(BaseModel):
@@ -179,22 +191,9 @@ class SlaSnapshot(BaseModel):
     def deadlines(self, priority: Priority, opened_at: datetime,
                   first_response_at: datetime | None = None, pauses: Sequence[Pause] = (),
                   resolution_pauses: Sequence[Pause] = ()) -> SlaDeadlines:
-        """Raises :class:`HorizonExceeded` if the ticket outlives its windows.
-
-        ``resolution_pauses`` stop only the resolution clock (e.g. while resolved, before a
-        reopen)."""
-        timeline = self.timeline()
-        pair = self.targets[priority]
-        opened = to_us(opened_at)
-        first = to_us(first_response_at) if first_response_at is not None else None
-        closed, open_start = split_pauses(pauses)
-        response = due(pair.response, timeline, opened, first, closed, open_start)
-        closed_r, open_r = split_pauses([*pauses, *resolution_pauses])
-        resolution = due(pair.resolution, timeline, opened, first, closed_r, open_r)
-        return SlaDeadlines(
-            response_due=None if response is None else from_us(response),
-            resolution_due=None if resolution is None else from_us(resolution),
-        )
+        """Raises :class:`HorizonExceeded` if the ticket outlives its windows."""
+        return self.targets[priority].deadlines(self.timeline(), opened_at, first_response_at,
+                                                pauses, resolution_pauses)
 
 
 class Milestone(BaseModel):
@@ -253,9 +252,7 @@ def snapshot_for(policy: SlaPolicy, opened_at: datetime,
         policy=policy.name,
         timezone=policy.calendar.timezone,
         business_day_seconds=bd,
-        targets={p: TargetPair(response=ResolvedTarget.of(t.response, bd),
-                               resolution=ResolvedTarget.of(t.resolution, bd))
-                 for p, t in policy.targets.items()},
+        targets={p: TargetPair.of(t, bd) for p, t in policy.targets.items()},
         windows=windows_between(policy, start, end),
         warnings=policy.warnings,
         ladder=policy.ladder,

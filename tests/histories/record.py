@@ -40,7 +40,7 @@ async def record(name: str) -> Path:
             handle = await start_incident(env.client, make_start(opened, Priority.P1), "record")
             await env.sleep(timedelta(minutes=16))  # response warnings, breach, first rung
             await handle.execute_update(IncidentWorkflow.acknowledge,
-                                        Transition(to=Status.NEW, by="agent"))
+                                        Transition(to=Status.ACKNOWLEDGED, by="agent"))
             await handle.execute_update(IncidentWorkflow.transition,
                                         Transition(to=Status.PENDING, by="agent"))
             await handle.signal(IncidentWorkflow.comment,

@@ -92,8 +92,8 @@ async def test_pause_moves_the_resolution_deadline_by_exactly_the_paused_time(
         assert (await handle.query(IncidentWorkflow.view)).resolution_due == thursday
 
         await skip_to(ts_env, opened + timedelta(minutes=30))
-        await handle.execute_update(IncidentWorkflow.acknowledge, Transition(to=Status.NEW,
-                                                                             by="agent"))
+        await handle.execute_update(IncidentWorkflow.acknowledge,
+                                    Transition(to=Status.ACKNOWLEDGED, by="agent"))
         await skip_to(ts_env, opened + timedelta(hours=1))
         paused = await handle.execute_update(IncidentWorkflow.transition,
                                              Transition(to=Status.PENDING, by="agent"))
@@ -207,8 +207,8 @@ async def test_p1_after_hours_work_is_billable_on_call(ts_env, config, task_queu
     await skip_to(ts_env, opened)
     async with incident_worker(ts_env.client, config, task_queue):
         handle = await start_incident(ts_env.client, make_start(opened, Priority.P1), task_queue)
-        await handle.execute_update(IncidentWorkflow.acknowledge, Transition(to=Status.NEW,
-                                                                             by="oncall"))
+        await handle.execute_update(IncidentWorkflow.acknowledge,
+                                    Transition(to=Status.ACKNOWLEDGED, by="oncall"))
         await skip_to(ts_env, opened + timedelta(minutes=90))
         view = await handle.execute_update(
             IncidentWorkflow.transition,
@@ -231,7 +231,7 @@ async def test_a_ticket_outliving_its_calendar_extends_it(ts_env, config, task_q
     async with incident_worker(ts_env.client, without_holidays(config), task_queue):
         handle = await start_incident(ts_env.client, make_start(opened, Priority.P3), task_queue)
         await handle.execute_update(IncidentWorkflow.acknowledge,
-                                    Transition(to=Status.NEW, by="agent"))
+                                    Transition(to=Status.ACKNOWLEDGED, by="agent"))
         await skip_to(ts_env, opened + timedelta(hours=1))
         await handle.execute_update(IncidentWorkflow.transition,
                                     Transition(to=Status.ON_HOLD, by="agent"))
@@ -286,7 +286,7 @@ async def test_the_ladder_waits_while_paused_and_climbs_on_resume(ts_env, config
         handle = await start_incident(ts_env.client, make_start(opened, Priority.P1), task_queue)
         await skip_to(ts_env, opened + timedelta(minutes=20))
         await handle.execute_update(IncidentWorkflow.acknowledge,
-                                    Transition(to=Status.NEW, by="agent"))
+                                    Transition(to=Status.ACKNOWLEDGED, by="agent"))
         await skip_to(ts_env, opened + timedelta(minutes=25))
         await handle.execute_update(IncidentWorkflow.transition,
                                     Transition(to=Status.PENDING, by="agent"))
