@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from domain import search_attributes
+from domain.incidents import Status
 from domain.settings import DEV_SIGNING_SECRET, Settings
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.preview import PreviewRequest, preset_policy, preview
 from domain.tenants import ConfigError, TempodeskConfig, hash_api_key, load_config
+from domain.ticket_list import TicketSummary, ticket_query
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Validate the clients-and-contracts file.", no_args_is_help=True)
@@ -330,88 +333,96 @@ def api_command() -> None:
 # ---------------------------------------------------------------- tickets
 
 
-def _table(rows: list[dict], columns: list[str]) -> None:
+def _table(rows: list[dict], columns: dict[str, str]) -> None:
+    """``columns``: field -> header. The first column (the ticket id, the field name) is
+    never cut; other cells wrap rather than end in an ellipsis."""
     from rich.table import Table
 
-    table = Table(*columns)
+    table = Table()
+    for i, header in enumerate(columns.values()):
+        table.add_column(header, no_wrap=i == 0, overflow="fold")
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     out.print(table)
 
 
+def _minutes(iso: str | None) -> str | None:
+    """'2026-11-23T05:45:00.123456Z' -> '2026-11-23 05:45Z' for narrow tables."""
+    return None if iso is None else iso[:16].replace("T", " ") + "Z"
+
+
+def _with_temporal(action):
+    """Run ``action(client)`` and drop the client before the interpreter shuts down: the
+    SDK's threads otherwise can abort it at exit (PyGILState_Release, TEMPORAL_NOTES.md)."""
+    from activities.temporal_client import connect
+
+    async def run():
+        temporal = await connect(_settings())
+        try:
+            return await action(temporal)
+        finally:
+            del temporal
+            gc.collect()
+
+    return asyncio.run(run())
+
+
+class Output(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
 @tickets_app.command("list")
 def tickets_list(
     client: Annotated[str | None, typer.Option(help="client id")] = None,
-    status: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[Status | None, typer.Option()] = None,
     priority: Annotated[Priority | None, typer.Option()] = None,
     breached: Annotated[bool | None, typer.Option("--breached/--not-breached")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
 ) -> None:
-    """List tickets from Temporal visibility (all clients unless --client)."""
-    from activities.temporal_client import connect
+    """List tickets from Temporal visibility (all clients unless --client); the JSON rows
+    are those of GET /v1/tickets."""
 
-    terms = ["TicketKind IS NOT NULL"]
-    for name, value in (("ClientId", client), ("TicketStatus", status),
-                        ("TicketPriority", priority.value if priority else None)):
-        if value is not None:
-            terms.append(f"{name} = '{value.replace(chr(39), '')}'")
-    if breached is not None:
-        terms.append(f"SlaBreached = {'true' if breached else 'false'}")
-    query = " AND ".join(terms)
+    query = ticket_query(client_id=client, status=status, priority=priority, breached=breached)
 
-    async def fetch() -> list[dict]:
-        temporal = await connect(_settings())
-        rows = []
-        async for execution in temporal.list_workflows(query, limit=limit):
-            attrs = {k.name: v for k, v in (
-                (key, execution.typed_search_attributes.get(key))
-                for key in search_attributes.ALL_KEYS) if v is not None}
-            rows.append({"ticket": execution.id.split(":", 1)[-1], "kind": attrs.get("TicketKind"),
-                         "client": attrs.get("ClientId"), "priority": attrs.get("TicketPriority"),
-                         "status": attrs.get("TicketStatus"),
-                         "resolution_due": _iso(attrs.get("SlaResolutionDue")),
-                         "breached": attrs.get("SlaBreached"),
-                         "escalation": attrs.get("EscalationLevel"),
-                         "assignee": attrs.get("Assignee")})
-        return rows
+    async def fetch(temporal) -> list[TicketSummary]:
+        return [TicketSummary.of(e) async for e in temporal.list_workflows(query, limit=limit)]
 
-    rows = asyncio.run(fetch())
-    if output == "json":
+    rows = [row.model_dump(mode="json") for row in _with_temporal(fetch)]
+    if output is Output.JSON:
         print(json.dumps(rows, indent=2))
-    else:
-        _table(rows, ["ticket", "kind", "client", "priority", "status", "resolution_due",
-                      "breached", "escalation", "assignee"])
+        return
+    for row in rows:
+        row["resolution_due"] = _minutes(row["resolution_due"])
+    _table(rows, {"ticket_id": "ticket", "kind": "kind", "client_id": "client",
+                  "priority": "prio", "status": "status", "resolution_due": "resolve by (UTC)",
+                  "breached": "breached", "escalation_level": "esc", "assignee": "assignee"})
 
 
 @tickets_app.command("show")
 def tickets_show(
     ticket: str,
-    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
 ) -> None:
     """Show one ticket's current state (a workflow query)."""
-    from activities.temporal_client import connect
     from domain.ids import TicketKind, workflow_id
     from workflows.incident import IncidentWorkflow
 
-    async def fetch():
-        temporal = await connect(_settings())
+    async def fetch(temporal):
         handle = temporal.get_workflow_handle_for(
             IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
         return await handle.query(IncidentWorkflow.view)
 
-    view = asyncio.run(fetch())
+    view = _with_temporal(fetch)
     data = view.model_dump(mode="json")
-    if output == "json":
+    if output is Output.JSON:
         print(json.dumps(data, indent=2))
         return
     events = data.pop("events")
-    _table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
-    _table(events, ["at", "kind", "by", "detail"])
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    _table([{"field": k, "value": v} for k, v in data.items()],
+           {"field": "field", "value": "value"})
+    _table(events, {"at": "at", "kind": "event", "by": "by", "detail": "detail"})
 
 
 if __name__ == "__main__":

@@ -12,57 +12,20 @@ from pydantic import BaseModel
 from api.auth import Principal, require
 from api.problems import Problem, field_problem
 from api.state import AppState, app_state
-from domain import search_attributes as sa
 from domain import tokens
 from domain.ids import TICKET_ID, TicketKind, parse_ticket_id, workflow_id
 from domain.incidents import IncidentView, Status
 from domain.roles import Action
 from domain.sla.policy import Priority
+from domain.ticket_list import TicketSummary, ticket_query
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
 
-class TicketSummary(BaseModel):
-    ticket_id: str
-    kind: str | None
-    client_id: str | None
-    priority: str | None
-    status: str | None
-    response_due: datetime | None
-    resolution_due: datetime | None
-    breached: bool | None
-    escalation_level: int | None
-    assignee: str | None
-    opened_at: datetime | None
-    closed_at: datetime | None
-
-
 class TicketPage(BaseModel):
     tickets: list[TicketSummary]
     next_page_token: str | None
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def visibility_query(client_id: str, kind: TicketKind | None, status: Status | None,
-                     priority: Priority | None, breached: bool | None,
-                     assignee: str | None) -> str:
-    """A Temporal list filter; the client always comes from the credential."""
-    terms = [f"{sa.CLIENT_ID.name} = {_quote(client_id)}"]
-    if kind is not None:
-        terms.append(f"{sa.TICKET_KIND.name} = {_quote(kind.value)}")
-    if status is not None:
-        terms.append(f"{sa.TICKET_STATUS.name} = {_quote(status.value)}")
-    if priority is not None:
-        terms.append(f"{sa.TICKET_PRIORITY.name} = {_quote(priority.value)}")
-    if breached is not None:
-        terms.append(f"{sa.SLA_BREACHED.name} = {'true' if breached else 'false'}")
-    if assignee is not None:
-        terms.append(f"{sa.ASSIGNEE.name} = {_quote(assignee)}")
-    return " AND ".join(terms)
 
 
 @router.get("/tickets", response_model=TicketPage, summary="List the client's tickets")
@@ -79,22 +42,11 @@ async def list_tickets(
 ) -> TicketPage:
     secret = state.settings.signing_secret.get_secret_value()
     token = read_page_token(secret, page_token, principal.client_id) if page_token else None
-    query = visibility_query(principal.client_id, kind, status, priority, breached, assignee)
+    # The client always comes from the credential.
+    query = ticket_query(principal.client_id, kind, status, priority, breached, assignee)
     iterator = state.temporal.list_workflows(query, page_size=limit, next_page_token=token)
     await iterator.fetch_next_page()
-    tickets = []
-    for execution in iterator.current_page or []:
-        attrs = execution.typed_search_attributes
-        tickets.append(TicketSummary(
-            ticket_id=execution.id.split(":", 1)[-1],
-            kind=attrs.get(sa.TICKET_KIND), client_id=attrs.get(sa.CLIENT_ID),
-            priority=attrs.get(sa.TICKET_PRIORITY), status=attrs.get(sa.TICKET_STATUS),
-            response_due=attrs.get(sa.SLA_RESPONSE_DUE),
-            resolution_due=attrs.get(sa.SLA_RESOLUTION_DUE),
-            breached=attrs.get(sa.SLA_BREACHED), escalation_level=attrs.get(sa.ESCALATION_LEVEL),
-            assignee=attrs.get(sa.ASSIGNEE), opened_at=execution.start_time,
-            closed_at=execution.close_time,
-        ))
+    tickets = [TicketSummary.of(execution) for execution in iterator.current_page or []]
     next_token = iterator.next_page_token
     return TicketPage(tickets=tickets, next_page_token=(
         make_page_token(secret, next_token, principal.client_id) if next_token else None))
