@@ -306,3 +306,49 @@ async def test_the_ladder_waits_while_paused_and_climbs_on_resume(ts_env, config
     assert second.due == opened + timedelta(minutes=15, hours=1)
     assert timedelta(0) <= second.at - resumed_at < timedelta(seconds=5)
     await handle.terminate("test done")
+
+
+async def resolved_and_auto_closed(ts_env, handle, opened):
+    """Resolve at Monday 10:00; the ticket auto-closes 3 BD later, Thursday 10:00."""
+    await skip_to(ts_env, opened + timedelta(hours=1))
+    resolved = await handle.execute_update(IncidentWorkflow.transition,
+                                           Transition(to=Status.RESOLVED, by="agent"))
+    await skip_to(ts_env, resolved.resolved_at + timedelta(days=3, minutes=1))
+    assert (await handle.query(IncidentWorkflow.view)).status is Status.CLOSED
+    return resolved
+
+
+async def test_a_reply_inside_the_reopen_window_reopens_a_closed_ticket(
+        ts_env, config, task_queue):
+    """The reopen window is 5 BD from resolution (Monday 10:00 -> next Monday 10:00): a
+    reply on Friday reopens the ticket although it already auto-closed on Thursday."""
+    opened = next_local(await ts_env.get_current_time(), weekday=0, hour=9)
+    await skip_to(ts_env, opened)
+    async with incident_worker(ts_env.client, config, task_queue):
+        handle = await start_incident(ts_env.client, make_start(opened, Priority.P3), task_queue)
+        await resolved_and_auto_closed(ts_env, handle, opened)
+        await skip_to(ts_env, opened + timedelta(days=4))  # Friday 09:00
+        await handle.signal(IncidentWorkflow.comment, CommentIn(
+            body="Printer jammed again", by="jo", from_requester=True))
+        await ts_env.sleep(timedelta(minutes=1))
+        view = await handle.query(IncidentWorkflow.view)
+    assert (view.status, view.reopen_count, view.closed_at) == (Status.IN_PROGRESS, 1, None)
+    await handle.terminate("test done")
+
+
+async def test_a_reply_after_the_reopen_window_does_not_reopen(ts_env, config, task_queue):
+    """Five business days after resolution (next Monday 10:00) the window is shut: a reply
+    at 10:01 is kept on the ticket but does not reopen it."""
+    opened = next_local(await ts_env.get_current_time(), weekday=0, hour=9)
+    await skip_to(ts_env, opened)
+    async with incident_worker(ts_env.client, config, task_queue):
+        handle = await start_incident(ts_env.client, make_start(opened, Priority.P3), task_queue)
+        resolved = await resolved_and_auto_closed(ts_env, handle, opened)
+        await skip_to(ts_env, resolved.resolved_at + timedelta(days=7, minutes=1))
+        await handle.signal(IncidentWorkflow.comment, CommentIn(
+            body="Printer jammed again", by="jo", from_requester=True))
+        await ts_env.sleep(timedelta(minutes=1))
+        view = await handle.query(IncidentWorkflow.view)
+    assert (view.status, view.reopen_count) == (Status.CLOSED, 0)
+    assert view.comments[-1].body == "Printer jammed again"
+    await handle.terminate("test done")
