@@ -21,12 +21,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from domain import search_attributes
-from domain.incidents import Status
 from domain.settings import DEV_SIGNING_SECRET, Settings
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.preview import PreviewRequest, preset_policy, preview
 from domain.tenants import ConfigError, TempodeskConfig, hash_api_key, load_config
 from domain.ticket_list import TicketSummary, ticket_query
+from domain.tickets import Status
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Validate the clients-and-contracts file.", no_args_is_help=True)
@@ -36,8 +36,15 @@ app.add_typer(config_app, name="config")
 app.add_typer(sla_app, name="sla")
 app.add_typer(tickets_app, name="tickets")
 
-out = Console()
-err = Console(stderr=True)
+def _console(stderr: bool = False) -> Console:
+    """Piped output (no terminal, no COLUMNS) is not cut to 80 columns: ids stay whole."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=200 if wide else None)
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def _settings() -> Settings:
@@ -333,16 +340,18 @@ def api_command() -> None:
 # ---------------------------------------------------------------- tickets
 
 
-def _table(rows: list[dict], columns: dict[str, str]) -> None:
-    """``columns``: field -> header. The first column (the ticket id, the field name) is
-    never cut; other cells wrap rather than end in an ellipsis."""
+def _table(rows: list[dict], columns: dict[str, str], wrap: frozenset[str] = frozenset()) -> None:
+    """``columns``: field -> header. Columns of ids and short codes are never cut; those in
+    ``wrap`` (free text) fold rather than end in an ellipsis. Cells are plain text: user
+    text such as ``[/bold]`` is printed as written, never read as markup."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table()
-    for i, header in enumerate(columns.values()):
-        table.add_column(header, no_wrap=i == 0, overflow="fold")
+    for field, header in columns.items():
+        table.add_column(header, no_wrap=field not in wrap, overflow="fold")
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in columns))
     out.print(table)
 
 
@@ -384,7 +393,8 @@ def tickets_list(
     """List tickets from Temporal visibility (all clients unless --client); the JSON rows
     are those of GET /v1/tickets."""
 
-    query = ticket_query(client_id=client, status=status, priority=priority, breached=breached)
+    query = ticket_query(client_ids=[client] if client else None, status=status,
+                         priority=priority, breached=breached)
 
     async def fetch(temporal) -> list[TicketSummary]:
         return [TicketSummary.of(e) async for e in temporal.list_workflows(query, limit=limit)]
@@ -397,7 +407,8 @@ def tickets_list(
         row["resolution_due"] = _minutes(row["resolution_due"])
     _table(rows, {"ticket_id": "ticket", "kind": "kind", "client_id": "client",
                   "priority": "prio", "status": "status", "resolution_due": "resolve by (UTC)",
-                  "breached": "breached", "escalation_level": "esc", "assignee": "assignee"})
+                  "breached": "breached", "escalation_level": "esc", "assignee": "assignee"},
+           wrap=frozenset({"resolution_due", "assignee"}))
 
 
 @tickets_app.command("show")
@@ -405,24 +416,35 @@ def tickets_show(
     ticket: str,
     output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
 ) -> None:
-    """Show one ticket's current state (a workflow query)."""
-    from domain.ids import TicketKind, workflow_id
-    from workflows.incident import IncidentWorkflow
+    """Show one ticket of any kind (a workflow query)."""
+    from api.ticket_directory import find_kind
+    from domain.ids import TICKET_ID, TICKET_ID_HINT, workflow_id
+    from workflows.kinds import TICKET_WORKFLOWS
+
+    if not TICKET_ID.match(ticket):
+        err.print(f"{ticket[:40]!r}: {TICKET_ID_HINT}", markup=False)
+        raise typer.Exit(2)
 
     async def fetch(temporal):
-        handle = temporal.get_workflow_handle_for(
-            IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
-        return await handle.query(IncidentWorkflow.view)
+        kind = await find_kind(temporal, ticket)
+        if kind is None:
+            return None
+        handle = temporal.get_workflow_handle(workflow_id(kind, ticket))
+        return await handle.query("view", result_type=TICKET_WORKFLOWS[kind].view_model)
 
     view = _with_temporal(fetch)
+    if view is None:
+        err.print(f"no ticket {ticket}", markup=False)
+        raise typer.Exit(1)
     data = view.model_dump(mode="json")
     if output is Output.JSON:
         print(json.dumps(data, indent=2))
         return
     events = data.pop("events")
     _table([{"field": k, "value": v} for k, v in data.items()],
-           {"field": "field", "value": "value"})
-    _table(events, {"at": "at", "kind": "event", "by": "by", "detail": "detail"})
+           {"field": "field", "value": "value"}, wrap=frozenset({"value"}))
+    _table(events, {"at": "at", "kind": "event", "by": "by", "detail": "detail"},
+           wrap=frozenset({"detail"}))
 
 
 if __name__ == "__main__":

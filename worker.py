@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,20 +21,21 @@ from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
-from workflows.incident import IncidentWorkflow
+from workflows.kinds import TICKET_WORKFLOWS
 from workflows.post_mortem import PostMortemWorkflow
 from workflows.ticket_sequence import TicketSequenceWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (IncidentWorkflow, PostMortemWorkflow, TicketSequenceWorkflow)
+WORKFLOWS: Sequence[type] = (*TICKET_WORKFLOWS.values(), PostMortemWorkflow,
+                             TicketSequenceWorkflow)
 
 
 def activities(settings: Settings, config: TempodeskConfig,
                http: httpx.AsyncClient) -> list[Callable[..., Any]]:
     notifications = NotificationActivities(settings, config, http)
     sla = SlaActivities(config)
-    return [notifications.notify, sla.extend_calendar]
+    return [notifications.deliver, notifications.notify, sla.extend_calendar]
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
@@ -51,6 +53,12 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
         # Bursts of new tickets: more pollers for first workflow tasks (TEMPORAL_NOTES.md).
         workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(10),
         nonsticky_to_sticky_poll_ratio=1.0,
+        # A worker that dies leaves its tickets' next tasks on its sticky queue; after this
+        # long they move to the shared queue, so a timer due meanwhile fires ~1 s late, not 10.
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.sticky_schedule_to_start_seconds),
+        # SIGTERM: stop polling, let running deliveries finish.
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
     sequences = Worker(client, task_queue=sequence_task_queue(queue),
                        workflows=[TicketSequenceWorkflow], max_cached_workflows=100)

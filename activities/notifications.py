@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import webhooks
 from domain import tokens
-from domain.notifications import Notice, NoticeReceipt, message_id
+from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt, message_id
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
 
@@ -57,21 +57,50 @@ class NotificationActivities:
         self.http = http
 
     @activity.defn
+    async def deliver(self, delivery: NoticeDelivery) -> NoticeReceipt:
+        """One notice on one lane. Errors a retry can never mend (a refused recipient, a
+        header no mail server accepts, a webhook answering 4xx) are non-retryable; the
+        workflow retries the rest with backoff, so a peer's outage holds back no clock."""
+        notice = self._with_survey_link(delivery.notice)
+        if delivery.lane is Lane.EMAIL:
+            return await self._email_lane(notice)
+        return await self._webhook_lane(notice)
+
+    @activity.defn
     async def notify(self, notice: Notice) -> NoticeReceipt:
+        """Both lanes in one go: only for tickets started before the lanes existed (their
+        histories replay with it); new tickets use :meth:`deliver`."""
+        notice = self._with_survey_link(notice)
+        receipt = await self._email_lane(notice)
+        receipt.webhooks = (await self._webhook_lane(notice)).webhooks
+        return receipt
+
+    def _client(self, notice: Notice):
         client = self.config.client(notice.client_id)
         if client is None:
             raise ApplicationError(f"unknown client {notice.client_id!r}", non_retryable=True)
+        return client
+
+    def _with_survey_link(self, notice: Notice) -> Notice:
+        if notice.survey_expires_at is None:
+            return notice
+        return notice.model_copy(update={"context": {
+            **notice.context, "survey_url": self.survey_url(notice)}})
+
+    async def _email_lane(self, notice: Notice) -> NoticeReceipt:
+        client = self._client(notice)
         receipt = NoticeReceipt()
-        if notice.survey_expires_at is not None:
-            notice = notice.model_copy(update={"context": {
-                **notice.context, "survey_url": self.survey_url(notice)}})
         recipients = sorted(set(notice.recipients) | set(client.notifications.email))
         if recipients and self.settings.smtp_host:
             receipt.message_id = await self._email(notice, recipients)
             receipt.emailed = recipients
         elif recipients:
             receipt.skipped.append("email: TEMPODESK_SMTP_HOST is not set")
-        for hook in client.notifications.webhooks:
+        return receipt
+
+    async def _webhook_lane(self, notice: Notice) -> NoticeReceipt:
+        receipt = NoticeReceipt()
+        for hook in self._client(notice).notifications.webhooks:
             await self._webhook(notice, hook)
             receipt.webhooks.append(hook.url)
         return receipt
@@ -82,17 +111,27 @@ class NotificationActivities:
                             notice.ticket_id, notice.survey_expires_at)
         return f"{self.settings.public_url}/v1/surveys/{token}"
 
-    async def _email(self, notice: Notice, recipients: list[str]) -> str:
+    def _message(self, notice: Notice, recipients: list[str]) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.settings.smtp_from
         message["To"] = ", ".join(recipients)
         message["Subject"] = f"[{notice.ticket_id}] {notice.subject}"
         message["Date"] = format_datetime(notice.occurred_at)
         message["Message-ID"] = message_id(notice.notice_id)
+        # Our own mail is automatic: auto-responders must not answer it (RFC 3834).
+        message["Auto-Submitted"] = "auto-generated"
         if notice.thread_root:
             message["In-Reply-To"] = notice.thread_root
             message["References"] = notice.thread_root
         message.set_content(render_body(notice))
+        return message
+
+    async def _email(self, notice: Notice, recipients: list[str]) -> str:
+        try:
+            message = self._message(notice, recipients)
+        except (ValueError, TypeError) as exc:  # e.g. a line break in a header value
+            raise ApplicationError(f"this notice cannot be written as an e-mail: {exc}",
+                                   type="BadContent", non_retryable=True) from exc
         try:
             await aiosmtplib.send(
                 message, hostname=self.settings.smtp_host, port=self.settings.smtp_port,

@@ -14,6 +14,7 @@ from api import problems
 from api.auth import Authenticator
 from api.routes import health, incidents, sla, surveys, ticket_actions, tickets
 from api.state import AppState
+from api.ticket_directory import TicketDirectory
 from api.ticket_numbers import TicketNumbers
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, load_config
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
             settings=settings, config=config, temporal=client,
             auth=Authenticator(settings, config),
             numbers=TicketNumbers(client, settings.task_queue),
+            tickets=TicketDirectory(client, config),
         )
         yield
 

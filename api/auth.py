@@ -25,10 +25,35 @@ _JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    client_id: str
+    """Who calls: a client's credential (``client_id`` set) or the MSP's staff
+    (``client_id`` None; ``clients`` the ones served, None for all)."""
+
+    client_id: str | None
     role: Role
     subject: str  # the key's id or the token's `sub`, for the audit trail
     method: str   # "api_key" or "oidc"
+    clients: frozenset[str] | None = None
+
+    @classmethod
+    def of_client(cls, client_id: str, role: Role, subject: str, method: str) -> Principal:
+        return cls(client_id, role, subject, method, frozenset({client_id}))
+
+    @property
+    def is_staff(self) -> bool:
+        return self.client_id is None
+
+    @property
+    def actor(self) -> str:
+        """How events name the caller: ``role:subject``, the same for every action."""
+        return f"{self.role.value}:{self.subject}"
+
+    @property
+    def scope(self) -> str:
+        """What page cursors are bound to: the client, or the staff member."""
+        return self.client_id or f"staff:{self.subject}"
+
+    def may_see(self, client_id: str) -> bool:
+        return self.clients is None or client_id in self.clients
 
 
 def unauthorized(detail: str) -> Problem:
@@ -40,9 +65,14 @@ class Authenticator:
         self.settings = settings
         self.config = config
         self._keys = {
-            key.sha256: Principal(client.id, key.role, key.id, "api_key")
+            key.sha256: Principal.of_client(client.id, key.role, key.id, "api_key")
             for client in config.clients for key in client.api_keys
         }
+        self._keys.update({
+            key.sha256: Principal(None, key.role, key.id, "api_key",
+                                  None if key.clients is None else frozenset(key.clients))
+            for key in config.staff
+        })
         self._jwks = (jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=300)
                       if settings.oidc_enabled and settings.oidc_jwks_url else None)
 
@@ -76,7 +106,7 @@ class Authenticator:
                           f"the token's {self.settings.oidc_client_claim!r} claim names no "
                           "client of this desk")
         try:
-            return Principal(str(client_id), Role(role), str(claims["sub"]), "oidc")
+            return Principal.of_client(str(client_id), Role(role), str(claims["sub"]), "oidc")
         except ValueError as exc:
             raise Problem(403, "Forbidden", f"the token's {self.settings.oidc_role_claim!r} "
                           f"claim must be one of: {', '.join(r.value for r in Role)}") from exc

@@ -8,6 +8,7 @@ from fastapi import Request
 from temporalio.client import Client
 
 from api.auth import Authenticator
+from api.ticket_directory import TicketDirectory
 from api.ticket_numbers import TicketNumbers
 from domain.settings import Settings
 from domain.tenants import ClientConfig, TempodeskConfig
@@ -20,6 +21,7 @@ class AppState:
     temporal: Client
     auth: Authenticator
     numbers: TicketNumbers
+    tickets: TicketDirectory
 
     def client_config(self, client_id: str) -> ClientConfig:
         client = self.config.client(client_id)

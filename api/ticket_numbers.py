@@ -51,6 +51,9 @@ class TicketNumbers:
         return pool.refill
 
     async def next(self, prefix: str) -> str:
+        return ticket_id(prefix, await self._take(prefix))
+
+    async def _take(self, prefix: str) -> int:
         pool = self._pools.setdefault(prefix, _Pool())
         while True:
             if pool.refill is not None and pool.refill.done():
@@ -65,10 +68,23 @@ class TicketNumbers:
                     pool.ranges.pop(0)
                 if pool.remaining() < self.block // 2:
                     self._refill(prefix, pool)
-                return ticket_id(prefix, number)
+                return number
             await asyncio.wait([self._refill(prefix, pool)])
 
     async def for_key(self, prefix: str, key: str, fingerprint: str) -> tuple[str, Lease]:
-        lease = await self._lease(prefix, LeaseRequest(idempotency_key=key,
-                                                       fingerprint=fingerprint))
+        """The number for an idempotent request: the next of this process's numbers (one
+        numbering path, in issue order), unless the sequence remembers the key - then the
+        number it had, and ours goes back to the front of the pool."""
+        number = await self._take(prefix)
+        try:
+            lease = await self._lease(prefix, LeaseRequest(
+                idempotency_key=key, fingerprint=fingerprint, number=number))
+        except BaseException:
+            self._give_back(prefix, number)
+            raise
+        if lease.first != number:
+            self._give_back(prefix, number)
         return ticket_id(prefix, lease.first), lease
+
+    def _give_back(self, prefix: str, number: int) -> None:
+        self._pools[prefix].ranges.insert(0, [number, number + 1])

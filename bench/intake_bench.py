@@ -38,7 +38,7 @@ from temporalio.worker import Worker  # noqa: E402
 
 from activities.temporal_client import DATA_CONVERTER  # noqa: E402
 from domain import search_attributes as sa  # noqa: E402
-from domain.ids import sequence_task_queue  # noqa: E402
+from domain.ids import TicketKind, sequence_task_queue, workflow_id  # noqa: E402
 from domain.incidents import IncidentReport, IncidentStart, decide_priority  # noqa: E402
 from domain.sla.deadlines import snapshot_for  # noqa: E402
 from domain.tenants import load_config  # noqa: E402
@@ -120,11 +120,12 @@ async def start_bare(client, config, task_queue: str, prefix: str, count: int,
     async def one(i: int) -> None:
         start = bare_start(config, i)
         start = start.model_copy(update={"ticket_id": f"{prefix}-{i:06d}"})
-        view = IncidentWorkflow.initial_view(start)
+        state = IncidentWorkflow.initial_state(start)
         await client.start_workflow(
-            IncidentWorkflow.run, start, id=f"incident:{start.ticket_id}", task_queue=task_queue,
+            IncidentWorkflow.run, start, id=workflow_id(TicketKind.INCIDENT, start.ticket_id),
+            task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(sa.ticket_attributes("incident", view)),
+            search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
             static_summary=f"{start.ticket_id} P1 {start.report.subject}")
 
     return await bounded(count, concurrency, one)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-TICKET_ID = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]{1,7})-(?P<number>\d{6,})$")
+# A client prefix and 6 to 9 digits: bounded, so no id can be longer than 18 characters.
+TICKET_ID_PATTERN = r"^[A-Z][A-Z0-9]{1,7}-\d{6,9}$"
+TICKET_ID = re.compile(r"^(?P<prefix>[A-Z][A-Z0-9]{1,7})-(?P<number>\d{6,9})$")
+TICKET_ID_HINT = "write a ticket id like BEL-000123: the client's prefix, '-', 6 to 9 digits"
 
 
 class TicketKind(StrEnum):
@@ -24,13 +27,25 @@ def ticket_id(prefix: str, number: int) -> str:
 def parse_ticket_id(text: str) -> tuple[str, int]:
     match = TICKET_ID.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a ticket id: expected e.g. 'BEL-000123'")
+        raise ValueError(f"{text[:40]!r} is not a ticket id: {TICKET_ID_HINT}")
     return match["prefix"], int(match["number"])
 
 
 def workflow_id(kind: TicketKind, ticket: str) -> str:
     """``incident:BEL-000123``: the workflow id is the business key."""
     return f"{kind.value}:{ticket}"
+
+
+def parse_workflow_id(text: str) -> tuple[TicketKind, str]:
+    """``incident:BEL-000123`` -> (INCIDENT, ``BEL-000123``)."""
+    kind, sep, ticket = text.partition(":")
+    if not sep:
+        raise ValueError(f"{text!r} is not a ticket workflow id (kind:TICKET)")
+    return TicketKind(kind), ticket
+
+
+def post_mortem_workflow_id(ticket: str) -> str:
+    return f"postmortem:{ticket}"
 
 
 def sequence_workflow_id(prefix: str) -> str:

@@ -1,16 +1,16 @@
-"""Incidents: the intake form, the workflow's input, state and messages."""
+"""Incidents: the intake form, the workflow's input, state and messages.
+
+The lifecycle, events, comments and SLA clock state are the ticket core's
+(:mod:`domain.tickets`); this module adds what only incidents have."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import FieldError
-from domain.sla.deadlines import SlaSnapshot
-from domain.sla.durations import parse_duration
+from domain.ids import TICKET_ID_PATTERN, TicketKind
 from domain.sla.policy import Priority
 from domain.sla.priority import (
     Level,
@@ -20,8 +20,16 @@ from domain.sla.priority import (
     priority_from_matrix,
     priority_from_severity,
 )
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from domain.tickets import (
+    Contact,
+    Period,
+    TicketRules,
+    TicketStart,
+    TicketState,
+    TicketView,
+    printable,
+    single_line,
+)
 
 
 class Channel(StrEnum):
@@ -33,38 +41,13 @@ class Channel(StrEnum):
     MONITORING = "monitoring"
 
 
-class Status(StrEnum):
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    IN_PROGRESS = "in_progress"
-    PENDING = "pending"      # waiting on the customer: SLA paused
-    ON_HOLD = "on_hold"      # SLA paused
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-PAUSED = frozenset({Status.PENDING, Status.ON_HOLD})
-
-
-class Contact(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(max_length=320)
-    phone: str | None = Field(None, max_length=50)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError("not an e-mail address: write it as name@example.com")
-        return value.lower()
-
-
 class IncidentReport(BaseModel):
     """What a requester must tell us (TechBento's request hygiene): a subject, the four
     questions, the technical contact, and either impact + urgency or severity criteria."""
 
     model_config = ConfigDict(extra="forbid")
+    client_id: str | None = Field(None, max_length=32, description="MSP staff: the client "
+                                  "the incident is for; a client's credential may omit it")
     subject: str = Field(min_length=3, max_length=200)
     doing: str = Field(min_length=1, max_length=10_000,
                        description="What were you doing or trying to accomplish?")
@@ -79,6 +62,16 @@ class IncidentReport(BaseModel):
     impact: Level | None = None
     urgency: Level | None = None
     severity: SeverityCriteria | None = None
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        return single_line(value)
+
+    @field_validator("doing", "expected", "actual", "tried")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return printable(value)
 
     @model_validator(mode="after")
     def _one_way_to_prioritise(self) -> IncidentReport:
@@ -101,126 +94,53 @@ class IncidentReport(BaseModel):
         return self
 
 
-class IncidentRules(BaseModel):
-    """Per-client incident rules, frozen into each ticket when it opens."""
-
-    model_config = ConfigDict(extra="forbid")
-    auto_close_after: str = Field("3bd", description="close this long after resolution")
-    reopen_window: str = Field("5bd", description="a reply may reopen this long after resolution")
-    survey_valid_for: str = Field("14d", description="how long a CSAT link stays valid")
-
-    @field_validator("auto_close_after", "reopen_window", "survey_valid_for")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+IncidentRules = TicketRules  # the config's ``incidents:`` block
 
 
-class IncidentStart(BaseModel):
-    """Workflow input: everything decided at intake, frozen for replay. ``state`` carries a
-    running ticket across continue-as-new."""
+class IncidentStart(TicketStart):
+    """Workflow input: the report and the priority decided at intake, besides the ticket
+    core's; ``state`` carries a running ticket across continue-as-new."""
 
-    ticket_id: str
-    client_id: str
-    opened_at: datetime
     report: IncidentReport
     priority: PriorityDecision
-    raised_by: str
-    sla: SlaSnapshot
-    rules: IncidentRules = IncidentRules()
-    state: IncidentView | None = None
+    state: IncidentState | None = None
 
 
-class TicketEvent(BaseModel):
-    at: datetime
-    kind: str
-    detail: str = ""
-    by: str = "system"
-    due: datetime | None = Field(None, description="for timer events: the exact instant the "
-                                 "SLA scheduled them for")
+class IncidentState(TicketState):
+    """The incident's whole mutable state: the ticket core's plus what only incidents have.
+    Continue-as-new carries it; queries answer :class:`IncidentView`."""
 
-
-class TicketComment(BaseModel):
-    at: datetime
-    by: str
-    body: str
-    from_requester: bool = False
-
-
-Period = tuple[datetime, datetime | None]
-
-
-class IncidentView(BaseModel):
-    """The ticket's whole state: what queries return, and what continue-as-new carries."""
-
-    ticket_id: str
-    client_id: str
-    status: Status
-    priority: Priority
+    kind: TicketKind = TicketKind.INCIDENT
     priority_rule: str
-    subject: str
     channel: Channel
-    technical_contact: str
-    opened_at: datetime
-    first_response_at: datetime | None = None
-    response_due: datetime | None = None
-    resolution_due: datetime | None = None
-    breached: bool = False
-    breached_at: datetime | None = None
-    escalation_level: int = 0
-    assignee: str | None = None
-    resolved_at: datetime | None = None
-    closed_at: datetime | None = None
     preventable: bool | None = None
-    reopen_count: int = 0
     merged_into: str | None = None
     duplicates: list[str] = Field(default_factory=list)
     on_call_seconds: int = 0
     post_mortem: str | None = None
-    csat_score: int | None = None
-    csat_comment: str | None = None
-    survey_expires_at: datetime | None = None
-    pauses: list[Period] = Field(default_factory=list, description="pending / on hold")
-    resolved_periods: list[Period] = Field(default_factory=list)
+    post_mortem_started: bool = False
     work_periods: list[Period] = Field(default_factory=list, description="acknowledged / in "
                                        "progress, for on-call billing")
-    warnings_sent: list[str] = Field(default_factory=list)
-    comments: list[TicketComment] = Field(default_factory=list)
-    events: list[TicketEvent] = Field(default_factory=list)
-    notices_sent: int = 0
-    thread_root: str | None = Field(None, description="Message-ID of the first e-mail; "
-                                    "later e-mails reply to it so mail clients thread them")
+
+    def view(self) -> IncidentView:
+        return IncidentView.model_validate(self.view_fields())
+
+
+class IncidentView(TicketView):
+    """What queries (and ``GET /v1/tickets/{id}``) answer for an incident."""
+
+    kind: TicketKind = TicketKind.INCIDENT
+    priority_rule: str
+    channel: Channel
+    preventable: bool | None = None
+    merged_into: str | None = None
+    duplicates: list[str] = Field(default_factory=list)
+    on_call_seconds: int = 0
+    post_mortem: str | None = None
+    work_periods: list[Period] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- messages
-
-ALLOWED: dict[Status, frozenset[Status]] = {
-    Status.NEW: frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.PENDING,
-                           Status.ON_HOLD, Status.RESOLVED}),
-    Status.ACKNOWLEDGED: frozenset({Status.IN_PROGRESS, Status.PENDING, Status.ON_HOLD,
-                                    Status.RESOLVED}),
-    Status.IN_PROGRESS: frozenset({Status.PENDING, Status.ON_HOLD, Status.RESOLVED}),
-    Status.PENDING: frozenset({Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED}),
-    Status.ON_HOLD: frozenset({Status.IN_PROGRESS, Status.PENDING, Status.RESOLVED}),
-    Status.RESOLVED: frozenset({Status.CLOSED, Status.IN_PROGRESS}),  # in_progress = reopen
-    Status.CLOSED: frozenset({Status.IN_PROGRESS}),                   # reopen, within window
-}
-
-
-class Transition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    to: Status
-    reason: str = Field("", max_length=2000)
-    preventable: bool | None = Field(None, description="on resolve: could it have been "
-                                     "prevented? (P1/P2 then get a post-mortem)")
-    by: str = Field("", description="set from the credential; a value sent is replaced")
-
-
-class Assignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    assignee: str = Field(min_length=1, max_length=200)
-    by: str = ""
-
 
 class Reprioritisation(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -233,7 +153,7 @@ class MergeRequest(BaseModel):
     """Merge this ticket (a duplicate) into ``survivor``, the newest report."""
 
     model_config = ConfigDict(extra="forbid")
-    survivor: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}-\d{6,}$")
+    survivor: str = Field(pattern=TICKET_ID_PATTERN, max_length=20, examples=["BEL-000123"])
     by: str = ""
 
 
@@ -241,45 +161,6 @@ class DuplicateMerged(BaseModel):
     ticket_id: str
     subject: str
     by: str
-
-
-class CommentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1, max_length=20_000)
-    by: str = ""
-    from_requester: bool = False
-
-
-class CsatAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    score: int = Field(ge=1, le=5)
-    comment: str = Field("", max_length=5000)
-
-
-# ---------------------------------------------------------------- rules
-
-_GRATITUDE = frozenset("""thanks thank you ty thx cheers much many so very a lot heaps great
-    perfect awesome brilliant lovely excellent wonderful fantastic amazing good all sorted works
-    working now that this it is its fixed again appreciated appreciate really legend mate guys
-    team kind regards best ok okay yes yep again for your help the""".split())
-_THANKS = frozenset({"thanks", "thank", "ty", "thx", "cheers", "appreciated", "appreciate"})
-_WORD = re.compile(r"[a-z']+")
-_SIGN_OFF = re.compile(r"^(sent from|regards|kind regards|best|cheers)\b", re.IGNORECASE)
-
-
-def is_thanks_only(text: str) -> bool:
-    """A reply that only says thanks: it must not reopen a resolved ticket (TechBento).
-    Quoted lines ("> ...") and the signature after a sign-off line are ignored."""
-    kept: list[str] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(">"):
-            continue
-        if kept and (stripped.startswith(("--", "__")) or _SIGN_OFF.match(stripped)):
-            break
-        kept.append(stripped.lower())
-    words = _WORD.findall(" ".join(kept).replace("\u2019", "'"))
-    return bool(words) and bool(_THANKS & set(words)) and all(w in _GRATITUDE for w in words)
 
 
 def decide_priority(report: IncidentReport, matrix: PriorityMatrix) -> PriorityDecision:

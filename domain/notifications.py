@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,3 +36,50 @@ class NoticeReceipt(BaseModel):
 def message_id(notice_id: str) -> str:
     """The e-mail Message-ID of a notice: derived, so a workflow knows it before sending."""
     return f"<{notice_id.replace(':', '.')}@tempodesk>"
+
+
+class Lane(StrEnum):
+    """Independent delivery lanes: an SMTP outage never holds back chat webhooks."""
+
+    EMAIL = "email"
+    WEBHOOKS = "webhooks"
+
+
+class NoticeDelivery(BaseModel):
+    """One notice on one lane: what the ``deliver`` activity is given."""
+
+    notice: Notice
+    lane: Lane
+
+
+class LaneProgress(BaseModel):
+    status: Literal["pending", "delivered", "failed"] = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    last_attempt_at: datetime | None = None
+
+
+class OutboxEntry(BaseModel):
+    """A notice waiting to be delivered, with its progress on each lane; it survives
+    continue-as-new inside the ticket's state."""
+
+    notice: Notice
+    lanes: dict[Lane, LaneProgress] = Field(
+        default_factory=lambda: {lane: LaneProgress() for lane in Lane})
+
+    def settled(self) -> bool:
+        return all(p.status != "pending" for p in self.lanes.values())
+
+    def failing(self) -> bool:
+        return any(p.status == "pending" and p.attempts > 0 for p in self.lanes.values())
+
+
+class FailedNotice(BaseModel):
+    """A notice one lane could never deliver (kept on the ticket for an agent)."""
+
+    notice_id: str
+    event: str
+    lane: Lane
+    attempts: int
+    error: str
+    at: datetime

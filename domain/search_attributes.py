@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from temporalio.common import SearchAttributeKey, SearchAttributePair
 
 if TYPE_CHECKING:
-    from domain.incidents import IncidentView
+    from domain.tickets import TicketState
 
 TICKET_KIND = SearchAttributeKey.for_keyword("TicketKind")
 CLIENT_ID = SearchAttributeKey.for_keyword("ClientId")
@@ -19,10 +19,12 @@ SLA_RESOLUTION_DUE = SearchAttributeKey.for_datetime("SlaResolutionDue")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 ASSIGNEE = SearchAttributeKey.for_keyword("Assignee")
+# Set (true) while a notice of the ticket keeps failing to reach its peer.
+NOTICE_FAILING = SearchAttributeKey.for_bool("NoticeFailing")
 
 ALL_KEYS: tuple[SearchAttributeKey, ...] = (
     TICKET_KIND, CLIENT_ID, TICKET_PRIORITY, TICKET_STATUS, SLA_RESPONSE_DUE,
-    SLA_RESOLUTION_DUE, SLA_BREACHED, ESCALATION_LEVEL, ASSIGNEE,
+    SLA_RESOLUTION_DUE, SLA_BREACHED, ESCALATION_LEVEL, ASSIGNEE, NOTICE_FAILING,
 )
 
 # Names as the `temporal` CLI writes the types (`--search-attribute Name=Type`).
@@ -39,20 +41,23 @@ def cli_flags() -> list[str]:
     return flags
 
 
-def ticket_attributes(kind: str, view: IncidentView) -> list[SearchAttributePair]:
-    """The attribute pairs describing a ticket view (used at start and on every change)."""
+def ticket_attributes(state: TicketState) -> list[SearchAttributePair]:
+    """The attribute pairs describing a ticket (used at start and on every change)."""
+    clock = state.clock
     pairs = [
-        SearchAttributePair(TICKET_KIND, kind),
-        SearchAttributePair(CLIENT_ID, view.client_id),
-        SearchAttributePair(TICKET_PRIORITY, view.priority.value),
-        SearchAttributePair(TICKET_STATUS, view.status.value),
-        SearchAttributePair(SLA_BREACHED, view.breached),
-        SearchAttributePair(ESCALATION_LEVEL, view.escalation_level),
+        SearchAttributePair(TICKET_KIND, state.kind.value),
+        SearchAttributePair(CLIENT_ID, state.client_id),
+        SearchAttributePair(TICKET_PRIORITY, clock.priority.value),
+        SearchAttributePair(TICKET_STATUS, state.status.value),
+        SearchAttributePair(SLA_BREACHED, clock.breached_at is not None),
+        SearchAttributePair(ESCALATION_LEVEL, clock.escalation_level),
     ]
-    if view.response_due is not None:
-        pairs.append(SearchAttributePair(SLA_RESPONSE_DUE, view.response_due))
-    if view.resolution_due is not None:
-        pairs.append(SearchAttributePair(SLA_RESOLUTION_DUE, view.resolution_due))
-    if view.assignee:
-        pairs.append(SearchAttributePair(ASSIGNEE, view.assignee))
+    if state.response_due is not None:
+        pairs.append(SearchAttributePair(SLA_RESPONSE_DUE, state.response_due))
+    if state.resolution_due is not None:
+        pairs.append(SearchAttributePair(SLA_RESOLUTION_DUE, state.resolution_due))
+    if state.assignee:
+        pairs.append(SearchAttributePair(ASSIGNEE, state.assignee))
+    if state.notice_failing():
+        pairs.append(SearchAttributePair(NOTICE_FAILING, True))
     return pairs

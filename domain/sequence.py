@@ -20,6 +20,8 @@ class LeaseRequest(BaseModel):
     count: int = Field(1, ge=1, le=1000)
     idempotency_key: str | None = Field(None, max_length=255)
     fingerprint: str | None = None
+    number: int | None = Field(None, description="with a key: the number the API took from "
+                               "its own block, remembered for the key unless it has one")
 
 
 class Lease(BaseModel):

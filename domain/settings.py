@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         2000, ge=0, description="tickets a worker keeps in memory (~270 KiB each, about 110 "
         "of it the SDK sandbox); evicted ones replay when they next wake")
 
+    sticky_schedule_to_start_seconds: float = Field(
+        1.0, gt=0, le=60, description="how long a ticket's next task waits for the worker "
+        "that cached it before any worker takes it (bounds the delay after a worker crash)")
+    graceful_shutdown_seconds: float = Field(
+        30.0, ge=0, le=600, description="on SIGTERM, how long running activities may finish")
+
     config_path: Path = Path("tempodesk.yaml")
 
     api_host: str = "127.0.0.1"

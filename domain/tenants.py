@@ -115,9 +115,29 @@ class ClientConfig(BaseModel):
         return value
 
 
+STAFF_ROLES = frozenset({Role.AGENT, Role.ADMIN})
+
+
+class StaffKey(ApiKey):
+    """A credential of the MSP's own staff: works the tickets of many clients (all of
+    them, or those listed in ``clients``)."""
+
+    clients: list[str] | None = Field(None, min_length=1,
+                                      description="client ids served; omit for all")
+
+    @field_validator("role")
+    @classmethod
+    def _staff_role(cls, value: Role) -> Role:
+        if value not in STAFF_ROLES:
+            raise ValueError("staff keys are for MSP agents and admins: use role agent or "
+                             "admin (client roles belong under a client's api_keys)")
+        return value
+
+
 class TempodeskConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     clients: list[ClientConfig]
+    staff: list[StaffKey] = Field(default_factory=list, description="MSP staff credentials")
 
     @model_validator(mode="after")
     def _unique(self) -> TempodeskConfig:
@@ -129,12 +149,19 @@ class TempodeskConfig(BaseModel):
                     raise ValueError(f"two clients have {attribute} {value!r}: each must be unique")
                 seen.add(value)
         hashes: set[str] = set()
-        for client in self.clients:
-            for key in client.api_keys:
-                if key.sha256 in hashes:
-                    raise ValueError(f"api key {key.id!r} of {client.id!r} is used twice: "
-                                     "a key belongs to one client and one role")
-                hashes.add(key.sha256)
+        keys = [(client.id, key) for client in self.clients for key in client.api_keys]
+        keys += [("staff", key) for key in self.staff]
+        for owner, key in keys:
+            if key.sha256 in hashes:
+                raise ValueError(f"api key {key.id!r} of {owner!r} is used twice: "
+                                 "a key belongs to one client (or the staff) and one role")
+            hashes.add(key.sha256)
+        known = {c.id for c in self.clients}
+        for key in self.staff:
+            unknown = sorted(set(key.clients or ()) - known)
+            if unknown:
+                raise ValueError(f"staff key {key.id!r} names unknown clients "
+                                 f"{', '.join(unknown)}: use ids from 'clients'")
         return self
 
     def client(self, client_id: str) -> ClientConfig | None:

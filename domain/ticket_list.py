@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from temporalio.client import WorkflowExecution
 
 from domain import search_attributes as sa
+from domain.ids import parse_workflow_id
 
 
 class TicketSummary(BaseModel):
@@ -24,12 +25,20 @@ class TicketSummary(BaseModel):
     assignee: str | None
     opened_at: datetime | None
     closed_at: datetime | None
+    notice_failing: bool = False
+
+    @property
+    def next_due(self) -> datetime | None:
+        """The next SLA instant: the response until it is given, then the resolution."""
+        if self.status == "new" and self.response_due is not None:
+            return self.response_due
+        return self.resolution_due
 
     @classmethod
     def of(cls, execution: WorkflowExecution) -> TicketSummary:
         attrs = execution.typed_search_attributes
         return cls(
-            ticket_id=execution.id.split(":", 1)[-1],
+            ticket_id=parse_workflow_id(execution.id)[1],
             kind=attrs.get(sa.TICKET_KIND), client_id=attrs.get(sa.CLIENT_ID),
             priority=attrs.get(sa.TICKET_PRIORITY), status=attrs.get(sa.TICKET_STATUS),
             response_due=attrs.get(sa.SLA_RESPONSE_DUE),
@@ -37,6 +46,7 @@ class TicketSummary(BaseModel):
             breached=attrs.get(sa.SLA_BREACHED), escalation_level=attrs.get(sa.ESCALATION_LEVEL),
             assignee=attrs.get(sa.ASSIGNEE), opened_at=execution.start_time,
             closed_at=execution.close_time,
+            notice_failing=bool(attrs.get(sa.NOTICE_FAILING)),
         )
 
 
@@ -44,19 +54,22 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def ticket_query(client_id: str | None = None, kind: str | None = None,
+def ticket_query(client_ids: list[str] | None = None, kind: str | None = None,
                  status: str | None = None, priority: str | None = None,
-                 breached: bool | None = None, assignee: str | None = None) -> str:
-    """A Temporal list filter over the ticket search attributes. Without a client or kind it
-    still matches tickets only (not, e.g., the ticket-number sequences)."""
-    terms = []
-    if client_id is None and kind is None:
-        terms.append(f"{sa.TICKET_KIND.name} IS NOT NULL")
-    for key, value in ((sa.CLIENT_ID, client_id), (sa.TICKET_KIND, kind),
-                       (sa.TICKET_STATUS, status), (sa.TICKET_PRIORITY, priority),
-                       (sa.ASSIGNEE, assignee)):
+                 breached: bool | None = None, assignee: str | None = None,
+                 open_only: bool = False) -> str:
+    """A Temporal list filter over the ticket search attributes. ``client_ids`` None means
+    every client; it still matches tickets only (not, e.g., the ticket-number sequences)."""
+    terms = [f"{sa.TICKET_KIND.name} IS NOT NULL"]
+    if client_ids is not None:
+        terms.append(f"{sa.CLIENT_ID.name} IN ({', '.join(_quote(c) for c in client_ids)})")
+    for key, value in ((sa.TICKET_KIND, kind), (sa.TICKET_STATUS, status),
+                       (sa.TICKET_PRIORITY, priority), (sa.ASSIGNEE, assignee)):
         if value is not None:
             terms.append(f"{key.name} = {_quote(value)}")
     if breached is not None:
         terms.append(f"{sa.SLA_BREACHED.name} = {'true' if breached else 'false'}")
+    if open_only:
+        terms.append("ExecutionStatus = 'Running'")
+        terms.append(f"{sa.TICKET_STATUS.name} != 'closed'")
     return " AND ".join(terms)

@@ -11,13 +11,14 @@ import httpx
 from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
 from domain import search_attributes as sa
+from domain.ids import TicketKind, workflow_id
 from domain.incidents import IncidentReport, IncidentStart
 from domain.sla import Priority, snapshot_for
 from domain.sla.priority import PriorityDecision
 from tests.conftest import REPO, make_settings
 from tests.web.helpers import incident_body
+from worker import activities
 from workflows.incident import IncidentWorkflow
 
 
@@ -34,14 +35,15 @@ def incident_start(config, client_id: str = "belton") -> IncidentStart:
 async def test_time_skipping_server_runs_a_workflow_with_search_attributes(ts_env, config,
                                                                           task_queue):
     start = incident_start(config)
-    view = IncidentWorkflow.initial_view(start)
+    state = IncidentWorkflow.initial_state(start)
     async with httpx.AsyncClient() as http, Worker(
         ts_env.client, task_queue=task_queue, workflows=[IncidentWorkflow],
-        activities=[NotificationActivities(make_settings(), config, http).notify],
+        activities=activities(make_settings(), config, http),
     ):
         handle = await ts_env.client.start_workflow(
-            IncidentWorkflow.run, start, id=f"incident:{start.ticket_id}", task_queue=task_queue,
-            search_attributes=TypedSearchAttributes(sa.ticket_attributes("incident", view)),
+            IncidentWorkflow.run, start, id=workflow_id(TicketKind.INCIDENT, start.ticket_id),
+            task_queue=task_queue,
+            search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
             execution_timeout=timedelta(minutes=5))
         shown = await handle.query(IncidentWorkflow.view)
         assert shown.ticket_id == start.ticket_id

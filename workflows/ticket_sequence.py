@@ -41,6 +41,9 @@ class TicketSequenceWorkflow:
             number, fingerprint, _ = self.state.remembered[key]
             return Lease(first=number, count=1, replayed=True,
                          fingerprint_matches=fingerprint == request.fingerprint)
+        if key is not None and request.number is not None:  # numbered from the API's block
+            self.state.remembered[key] = (request.number, request.fingerprint or "", now)
+            return Lease(first=request.number, count=1)
         first = self.state.next_number
         self.state.next_number += request.count
         if key is not None:

@@ -6,7 +6,6 @@ import hashlib
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Header, Response
-from temporalio.client import WorkflowHandle
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -24,6 +23,8 @@ from domain.incidents import (
 )
 from domain.roles import Action, allowed
 from domain.sla.deadlines import snapshot_for
+from domain.tenants import ClientConfig
+from domain.ticket_details import incident_details
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
@@ -31,6 +32,29 @@ router = APIRouter(prefix="/v1", tags=["incidents"])
 
 def fingerprint(report: IncidentReport) -> str:
     return hashlib.sha256(report.model_dump_json().encode()).hexdigest()
+
+
+def scoped_key(principal: Principal, idempotency_key: str) -> str:
+    """Keys belong to the credential that sent them (another credential's identical key is
+    another request), hashed so every remembered key has the same small size."""
+    raw = f"{principal.scope}\x00{principal.subject}\x00{idempotency_key}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def intake_client(principal: Principal, requested: str | None, state: AppState) -> ClientConfig:
+    """The client a new ticket is for: always the credential's own; MSP staff name one of
+    the clients they serve."""
+    if principal.client_id is not None:
+        if requested not in (None, principal.client_id):
+            raise field_problem(422, "client_id", "a client's credential raises tickets for "
+                                "its own client only", "remove 'client_id'", "Wrong client")
+        return state.client_config(principal.client_id)
+    client = state.config.client(requested) if requested else None
+    if client is None or not principal.may_see(client.id):
+        served = sorted(principal.clients or (c.id for c in state.config.clients))
+        raise field_problem(422, "client_id", "MSP staff name the client the ticket is for",
+                            f"add 'client_id', one of: {', '.join(served)}", "Which client?")
+    return client
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentView,
@@ -46,12 +70,12 @@ async def raise_incident(
     if report.channel is Channel.PHONE and not allowed(principal.role, Action.LOG_PHONE_INCIDENT):
         raise Problem(403, "Forbidden", "a phone incident is logged by an agent: use "
                       "channel 'portal' or 'api', or an agent's credential")
-    client = state.client_config(principal.client_id)
+    client = intake_client(principal, report.client_id, state)
     if idempotency_key is None:
         ticket = await state.numbers.next(client.ticket_prefix)
     else:
-        ticket, lease = await state.numbers.for_key(client.ticket_prefix, idempotency_key,
-                                                    fingerprint(report))
+        ticket, lease = await state.numbers.for_key(
+            client.ticket_prefix, scoped_key(principal, idempotency_key), fingerprint(report))
         if lease.replayed and not lease.fingerprint_matches:
             raise field_problem(422, "Idempotency-Key", "this key was used with a different body",
                                 "send the original body, or use a new key", "Idempotency conflict")
@@ -59,27 +83,29 @@ async def raise_incident(
     decision = decide_priority(report, client.priority_matrix)
     start = IncidentStart(
         ticket_id=ticket, client_id=client.id, opened_at=opened_at, report=report,
-        priority=decision, raised_by=f"{principal.method}:{principal.subject}",
+        priority=decision, raised_by=principal.actor,
         sla=snapshot_for(client.sla, opened_at), rules=client.incidents,
     )
-    view = IncidentWorkflow.initial_view(start)
+    state_at_intake = IncidentWorkflow.initial_state(start)
+    handle = state.temporal.get_workflow_handle_for(
+        IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
     headers = {"Location": f"/v1/tickets/{ticket}"}
     try:
         await state.temporal.start_workflow(
             IncidentWorkflow.run, start,
-            id=workflow_id(TicketKind.INCIDENT, ticket),
+            id=handle.id,
             task_queue=state.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(sa.ticket_attributes("incident", view)),
+            search_attributes=TypedSearchAttributes(sa.ticket_attributes(state_at_intake)),
             static_summary=f"{ticket} {decision.priority} {report.subject[:100]}",
+            static_details=incident_details(start, client),
         )
+        body = state_at_intake.view().model_dump_json()
     except WorkflowAlreadyStartedError:
         if idempotency_key is None:
             raise
-        handle: WorkflowHandle = state.temporal.get_workflow_handle_for(
-            IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
         view = await handle.query(IncidentWorkflow.view)
+        body = view.model_dump_json()
         headers["Idempotent-Replayed"] = "true"
     # Already a validated model: serialize once rather than have FastAPI re-validate it.
-    return Response(view.model_dump_json(), status_code=201, media_type="application/json",
-                    headers=headers)
+    return Response(body, status_code=201, media_type="application/json", headers=headers)

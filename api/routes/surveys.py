@@ -8,9 +8,8 @@ from pydantic import BaseModel
 from api.problems import Problem
 from api.state import AppState, app_state
 from domain import tokens
-from domain.ids import TicketKind, workflow_id
-from domain.incidents import CsatAnswer
-from workflows.incident import IncidentWorkflow
+from domain.tickets import CsatAnswer
+from workflows.kinds import TicketWorkflow
 
 router = APIRouter(prefix="/v1/surveys", tags=["surveys"])
 
@@ -32,7 +31,7 @@ async def answer_survey(answer: CsatAnswer, token: str = Path(max_length=2048),
     except tokens.InvalidToken as exc:
         raise Problem(401, "Unauthorized", str(exc)) from exc
     ticket = payload["s"]
-    handle = state.temporal.get_workflow_handle_for(
-        IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
-    view = await handle.execute_update(IncidentWorkflow.record_csat, answer)
+    ref = await state.tickets.locate(ticket, None)  # the signed link is the credential
+    view = await ref.handle.execute_update(TicketWorkflow.record_csat, answer,
+                                           result_type=ref.view_model)
     return SurveyRecorded(ticket_id=ticket, score=view.csat_score or answer.score)

@@ -1,95 +1,97 @@
-"""Working a ticket: every change is a workflow update, so an invalid transition is refused
-synchronously (409 with the reason); comments are fire-and-forget signals (202)."""
+"""Working a ticket of any kind: every change is a workflow update, so an invalid one is
+refused synchronously (409 with the reason); comments are fire-and-forget signals (202).
+Kind-specific actions (reprioritise, merge) answer 409 on kinds that do not have them."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
-from temporalio.client import WorkflowHandle
 
 from api.auth import Principal, require
 from api.problems import Problem, field_problem
-from api.routes.tickets import owned_ticket
+from api.routes.tickets import AnyTicketView, TicketPath
 from api.state import AppState, app_state
-from domain.ids import TICKET_ID, TicketKind, workflow_id
-from domain.incidents import (
-    Assignment,
-    CommentIn,
-    IncidentView,
-    MergeRequest,
-    Reprioritisation,
-    Status,
-    Transition,
-)
+from api.ticket_directory import TicketRef
+from domain.incidents import IncidentView, MergeRequest, Reprioritisation
 from domain.roles import Action, Role
+from domain.tickets import Assignment, CommentIn, Status, Transition
 from workflows.incident import IncidentWorkflow
+from workflows.kinds import TicketWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
-TicketPath = Path(pattern=TICKET_ID.pattern, examples=["BEL-000123"])
 CLIENT_SIDE = frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR})
 
 
-def who(principal: Principal) -> str:
-    return f"{principal.role.value}:{principal.subject}"
+async def update(ref: TicketRef, handler: Any, request: Any) -> Response:
+    """Run update ``handler`` on the ticket; answer with the kind's whole view."""
+    if not ref.supports(handler):
+        raise Problem(409, "Not for this kind", f"{ref.ticket_id} is a {ref.kind.value}: "
+                      f"'{handler.__name__}' is for incidents", slug="conflict")
+    view = await ref.handle.execute_update(handler, request, result_type=ref.view_model)
+    return Response(view.model_dump_json(), media_type="application/json")
 
 
-def incident(state: AppState, principal: Principal, ticket_id: str,
-             ) -> WorkflowHandle[IncidentWorkflow, IncidentView]:
-    owned_ticket(ticket_id, principal, state)
-    return state.temporal.get_workflow_handle_for(
-        IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket_id))
-
-
-@router.post("/{ticket_id}/acknowledge", response_model=IncidentView,
+@router.post("/{ticket_id}/acknowledge", response_model=AnyTicketView,
              summary="First response: the agent has picked the ticket up")
 async def acknowledge(ticket_id: str = TicketPath,
                       principal: Principal = require(Action.WORK_TICKETS),
-                      state: AppState = Depends(app_state)) -> IncidentView:
-    return await incident(state, principal, ticket_id).execute_update(
-        IncidentWorkflow.acknowledge, Transition(to=Status.ACKNOWLEDGED, by=who(principal)))
+                      state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, TicketWorkflow.acknowledge,
+                        Transition(to=Status.ACKNOWLEDGED, by=principal.actor))
 
 
-@router.post("/{ticket_id}/transition", response_model=IncidentView,
+@router.post("/{ticket_id}/transition", response_model=AnyTicketView,
              summary="Move the ticket: in_progress, pending, on_hold, resolved, closed "
                      "(in_progress from resolved/closed reopens)")
 async def transition(request: Transition, ticket_id: str = TicketPath,
                      principal: Principal = require(Action.WORK_TICKETS),
-                     state: AppState = Depends(app_state)) -> IncidentView:
-    return await incident(state, principal, ticket_id).execute_update(
-        IncidentWorkflow.transition, request.model_copy(update={"by": who(principal)}))
+                     state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, TicketWorkflow.transition,
+                        request.model_copy(update={"by": principal.actor}))
 
 
-@router.post("/{ticket_id}/assign", response_model=IncidentView, summary="Assign an agent")
+@router.post("/{ticket_id}/assign", response_model=AnyTicketView, summary="Assign an agent")
 async def assign(request: Assignment, ticket_id: str = TicketPath,
                  principal: Principal = require(Action.WORK_TICKETS),
-                 state: AppState = Depends(app_state)) -> IncidentView:
-    return await incident(state, principal, ticket_id).execute_update(
-        IncidentWorkflow.assign, request.model_copy(update={"by": who(principal)}))
+                 state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, TicketWorkflow.assign,
+                        request.model_copy(update={"by": principal.actor}))
 
 
 @router.post("/{ticket_id}/reprioritise", response_model=IncidentView,
-             summary="Change the priority, with a reason; targets are recomputed from the "
-                     "original open time")
+             summary="Incidents: change the priority, with a reason; targets are recomputed "
+                     "from the original open time")
 async def reprioritise(request: Reprioritisation, ticket_id: str = TicketPath,
                        principal: Principal = require(Action.WORK_TICKETS),
-                       state: AppState = Depends(app_state)) -> IncidentView:
-    return await incident(state, principal, ticket_id).execute_update(
-        IncidentWorkflow.reprioritise, request.model_copy(update={"by": who(principal)}))
+                       state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, IncidentWorkflow.reprioritise,
+                        request.model_copy(update={"by": principal.actor}))
 
 
 @router.post("/{ticket_id}/merge", response_model=IncidentView,
-             summary="Merge this duplicate into the newest report of the same issue")
+             summary="Incidents: merge this duplicate into the newest report of the same issue")
 async def merge(request: MergeRequest, ticket_id: str = TicketPath,
                 principal: Principal = require(Action.WORK_TICKETS),
-                state: AppState = Depends(app_state)) -> IncidentView:
-    duplicate = incident(state, principal, ticket_id)
+                state: AppState = Depends(app_state)) -> Response:
+    duplicate = await state.tickets.locate(ticket_id, principal)
     try:
-        survivor = await incident(state, principal, request.survivor).query(
-            IncidentWorkflow.view)
+        target = await state.tickets.locate(request.survivor, principal)
+        if target.client.id != duplicate.client.id:
+            raise Problem(404, "Not found", "another client's ticket")
+        survivor = await target.view()
     except Problem as exc:
-        raise field_problem(422, "survivor", f"no ticket {request.survivor} of this client",
-                            "name an open ticket of the same client", "Cannot merge") from exc
-    mine = await duplicate.query(IncidentWorkflow.view)
+        raise field_problem(422, "survivor", f"no incident {request.survivor} of this client",
+                            "name an open incident of the same client", "Cannot merge") from exc
+    mine = await duplicate.view()
+    if not isinstance(survivor, IncidentView):
+        raise field_problem(422, "survivor", f"{request.survivor} is a {target.kind.value}",
+                            "merge into an incident", "Cannot merge")
     if survivor.status is Status.CLOSED or survivor.merged_into is not None:
         raise field_problem(409, "survivor", f"{request.survivor} is closed",
                             "merge into an open ticket", "Cannot merge")
@@ -97,8 +99,8 @@ async def merge(request: MergeRequest, ticket_id: str = TicketPath,
         raise field_problem(409, "survivor", f"{request.survivor} is older than {ticket_id}",
                             f"merge the older ticket into the newest: merge "
                             f"{request.survivor} into {ticket_id}", "Cannot merge")
-    return await duplicate.execute_update(
-        IncidentWorkflow.merge_into, request.model_copy(update={"by": who(principal)}))
+    return await update(duplicate, IncidentWorkflow.merge_into,
+                        request.model_copy(update={"by": principal.actor}))
 
 
 @router.post("/{ticket_id}/comments", status_code=202,
@@ -107,7 +109,7 @@ async def merge(request: MergeRequest, ticket_id: str = TicketPath,
 async def comment(request: CommentIn, ticket_id: str = TicketPath,
                   principal: Principal = require(Action.VIEW_TICKETS),
                   state: AppState = Depends(app_state)) -> JSONResponse:
-    handle = incident(state, principal, ticket_id)
-    await handle.signal(IncidentWorkflow.comment, request.model_copy(update={
-        "by": who(principal), "from_requester": principal.role in CLIENT_SIDE}))
+    ref = await state.tickets.locate(ticket_id, principal)
+    await ref.handle.signal(TicketWorkflow.comment, request.model_copy(update={
+        "by": principal.actor, "from_requester": principal.role in CLIENT_SIDE}))
     return JSONResponse({"ticket_id": ticket_id, "accepted": True}, status_code=202)

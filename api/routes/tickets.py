@@ -1,26 +1,41 @@
-"""Reading tickets: one by id (a workflow query), many by filter (Temporal visibility)."""
+"""Reading tickets of any kind: one by id (a workflow query), many by filter (Temporal
+visibility). Client credentials see their own client's tickets; MSP staff see the clients
+they serve, in one queue."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Union
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
 from api.auth import Principal, require
-from api.problems import Problem, field_problem
+from api.problems import field_problem
 from api.state import AppState, app_state
 from domain import tokens
-from domain.ids import TICKET_ID, TicketKind, parse_ticket_id, workflow_id
-from domain.incidents import IncidentView, Status
+from domain.ids import TICKET_ID_PATTERN, TicketKind
 from domain.roles import Action
 from domain.sla.policy import Priority
 from domain.ticket_list import TicketSummary, ticket_query
-from workflows.incident import IncidentWorkflow
+from domain.tickets import Status
+from workflows.kinds import TICKET_WORKFLOWS
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
+
+# Every registered kind's view: what GET /v1/tickets/{id} may answer.
+AnyTicketView = Union[tuple(w.view_model for w in TICKET_WORKFLOWS.values())]  # noqa: UP007
+QUEUE_SCAN_MAX = 2000  # open tickets read to sort a queue by next due
+TicketPath = Path(pattern=TICKET_ID_PATTERN, max_length=18, examples=["BEL-000123"],
+                  description="the ticket id: the client's prefix, '-', 6 to 9 digits")
+
+
+class Sort(StrEnum):
+    OPENED = "opened"      # newest first, paged (Temporal's order)
+    NEXT_DUE = "next_due"  # open tickets, the next SLA instant first
 
 
 class TicketPage(BaseModel):
@@ -28,42 +43,63 @@ class TicketPage(BaseModel):
     next_page_token: str | None
 
 
-@router.get("/tickets", response_model=TicketPage, summary="List the client's tickets")
+def visible_clients(principal: Principal, state: AppState, client: str | None) -> list[str] | None:
+    """The client ids a listing may cover (None: all clients, for unrestricted staff)."""
+    if client is not None:
+        if state.config.client(client) is None or not principal.may_see(client):
+            raise field_problem(404, "client", f"no client {client!r} among yours",
+                                "omit 'client' to see every client you serve", "Not found")
+        return [client]
+    return None if principal.clients is None else sorted(principal.clients)
+
+
+@router.get("/tickets", response_model=TicketPage,
+            summary="List tickets: a client's own, or, for MSP staff, every client they serve")
 async def list_tickets(
     principal: Principal = require(Action.VIEW_TICKETS),
     state: AppState = Depends(app_state),
+    client: str | None = Query(None, max_length=32, description="staff: one client only"),
     kind: TicketKind | None = None,
     status: Status | None = None,
     priority: Priority | None = None,
     breached: bool | None = None,
     assignee: str | None = Query(None, max_length=200),
+    sort: Sort = Query(Sort.OPENED, description="next_due: open tickets whose next SLA "
+                       f"instant comes first (reads at most {QUEUE_SCAN_MAX}; no paging)"),
     limit: int = Query(50, ge=1, le=500),
     page_token: str | None = Query(None, max_length=4096),
 ) -> TicketPage:
     secret = state.settings.signing_secret.get_secret_value()
-    token = read_page_token(secret, page_token, principal.client_id) if page_token else None
-    # The client always comes from the credential.
-    query = ticket_query(principal.client_id, kind, status, priority, breached, assignee)
+    token = read_page_token(secret, page_token, principal.scope) if page_token else None
+    query = ticket_query(visible_clients(principal, state, client), kind, status, priority,
+                         breached, assignee, open_only=sort is Sort.NEXT_DUE)
+    if sort is Sort.NEXT_DUE:
+        rows = [TicketSummary.of(e) async for e in state.temporal.list_workflows(
+            query, limit=QUEUE_SCAN_MAX, page_size=500)]
+        far = datetime.max.replace(tzinfo=UTC)
+        rows.sort(key=lambda row: row.next_due or far)
+        return TicketPage(tickets=rows[:limit], next_page_token=None)
     iterator = state.temporal.list_workflows(query, page_size=limit, next_page_token=token)
     await iterator.fetch_next_page()
     tickets = [TicketSummary.of(execution) for execution in iterator.current_page or []]
     next_token = iterator.next_page_token
     return TicketPage(tickets=tickets, next_page_token=(
-        make_page_token(secret, next_token, principal.client_id) if next_token else None))
+        make_page_token(secret, next_token, principal.scope) if next_token else None))
 
 
-def make_page_token(secret: str, temporal_token: bytes, client_id: str) -> str:
-    """Temporal's cursor, signed and bound to the client: garbage never reaches Temporal
-    (which answers it with an internal error), and one client's cursor is no use to another."""
-    return tokens.sign(secret, "page", client_id, datetime.now(UTC) + timedelta(days=1),
+def make_page_token(secret: str, temporal_token: bytes, scope: str) -> str:
+    """Temporal's cursor, signed and bound to the caller's scope: garbage never reaches
+    Temporal (which answers it with an internal error), and one client's cursor is no use
+    to another."""
+    return tokens.sign(secret, "page", scope, datetime.now(UTC) + timedelta(days=1),
                        t=base64.urlsafe_b64encode(temporal_token).decode())
 
 
-def read_page_token(secret: str, page_token: str, client_id: str) -> bytes:
+def read_page_token(secret: str, page_token: str, scope: str) -> bytes:
     try:
         payload = tokens.verify(secret, page_token, "page")
-        if payload["s"] != client_id:
-            raise tokens.InvalidToken("the page token belongs to another client")
+        if payload["s"] != scope:
+            raise tokens.InvalidToken("the page token belongs to another caller")
         return base64.urlsafe_b64decode(payload["t"])
     except (tokens.InvalidToken, KeyError, ValueError, binascii.Error) as exc:
         raise field_problem(400, "page_token", "not a page token from this API (or expired)",
@@ -71,23 +107,13 @@ def read_page_token(secret: str, page_token: str, client_id: str) -> bytes:
                             "Bad request") from exc
 
 
-def owned_ticket(ticket_id: str, principal: Principal, state: AppState) -> str:
-    """The ticket id if it belongs to the caller's client; 404 otherwise (never 403, so
-    another client's ticket ids cannot be probed)."""
-    prefix, _ = parse_ticket_id(ticket_id)
-    client = state.config.client_by_prefix(prefix)
-    if client is None or client.id != principal.client_id:
-        raise Problem(404, "Not found", f"no ticket {ticket_id}")
-    return ticket_id
-
-
-@router.get("/tickets/{ticket_id}", response_model=IncidentView, summary="Show one ticket")
+@router.get("/tickets/{ticket_id}", response_model=AnyTicketView,
+            summary="Show one ticket, of any kind")
 async def show_ticket(
-    ticket_id: str = Path(pattern=TICKET_ID.pattern, examples=["BEL-000123"]),
+    ticket_id: str = TicketPath,
     principal: Principal = require(Action.VIEW_TICKETS),
     state: AppState = Depends(app_state),
-) -> IncidentView:
-    owned_ticket(ticket_id, principal, state)
-    handle = state.temporal.get_workflow_handle_for(
-        IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket_id))
-    return await handle.query(IncidentWorkflow.view)
+) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    view = await ref.view()
+    return Response(view.model_dump_json(), media_type="application/json")

@@ -215,20 +215,34 @@ def milestones(snapshot: SlaSnapshot, priority: Priority, opened_at: datetime,
     earliest first."""
     timeline = snapshot.timeline()
     pair = snapshot.targets[priority]
-    opened = to_us(opened_at)
-    first = to_us(first_response_at) if first_response_at is not None else None
     found: list[Milestone] = []
     for clock, target, stops in (("response", pair.response, pauses),
                                  ("resolution", pair.resolution, [*pauses, *resolution_pauses])):
-        if target is None:
-            continue
-        closed, open_start = split_pauses(stops)
-        for percent in (*snapshot.warnings, 100):
-            part = target.model_copy(update={"micros": target.micros * percent // 100})
-            at = due(part, timeline, opened, first, closed, open_start)
-            if at is not None:
-                found.append(Milestone(clock=clock, percent=percent, at=from_us(at)))
-    return sorted(found, key=lambda m: (m.at, m.clock != "response", m.percent))
+        if target is not None:
+            found += target_milestones(clock, target, timeline, opened_at, first_response_at,
+                                       stops, snapshot.warnings)
+    return sorted(found, key=milestone_order)
+
+
+def target_milestones(name: str, target: ResolvedTarget, timeline: Timeline,
+                      opened_at: datetime, first_response_at: datetime | None,
+                      stops: Sequence[Pause], warnings: Sequence[int]) -> list[Milestone]:
+    """The warning instants (``warnings`` % of the target) and the breach of one target."""
+    opened = to_us(opened_at)
+    first = to_us(first_response_at) if first_response_at is not None else None
+    closed, open_start = split_pauses(stops)
+    found = []
+    for percent in (*warnings, 100):
+        part = target.model_copy(update={"micros": target.micros * percent // 100})
+        at = due(part, timeline, opened, first, closed, open_start)
+        if at is not None:
+            found.append(Milestone(clock=name, percent=percent, at=from_us(at)))
+    return found
+
+
+def milestone_order(milestone: Milestone) -> tuple[datetime, bool, int]:
+    """Earliest first; at one instant the response clock before the others."""
+    return (milestone.at, milestone.clock != "response", milestone.percent)
 
 
 SNAPSHOT_DAYS = 90  # a ticket living longer extends its windows (see windows_between)

@@ -33,7 +33,7 @@ async def test_raise_incident_end_to_end(desk):
 
     shown = await eventually(show, lambda v: len(v.get("events", [])) == 2)
     assert shown["events"][1]["kind"] == "notified:ticket_opened"
-    assert shown["events"][0]["by"] == "api_key:belton-requester"
+    assert shown["events"][0]["by"] == "requester:belton-requester"  # one actor format
 
     # Visibility: the search attributes operators filter on.
     async def listed():

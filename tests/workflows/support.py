@@ -13,9 +13,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
-from activities.sla import SlaActivities
 from domain import search_attributes as sa
+from domain.ids import TicketKind, workflow_id
 from domain.incidents import IncidentReport, IncidentRules, IncidentStart, IncidentView
 from domain.settings import Settings
 from domain.sla import Priority, SlaPolicy, policy_from_preset, snapshot_for
@@ -23,6 +22,7 @@ from domain.sla.priority import PriorityDecision
 from domain.tenants import TempodeskConfig
 from tests.conftest import make_settings
 from tests.web.helpers import incident_body
+from worker import activities
 from workflows.incident import IncidentWorkflow
 from workflows.post_mortem import PostMortemWorkflow
 
@@ -67,21 +67,19 @@ def make_start(opened_at: datetime, priority: Priority = Priority.P1,
 @contextlib.asynccontextmanager
 async def incident_worker(client: Client, config: TempodeskConfig, task_queue: str,
                           settings: Settings | None = None) -> AsyncIterator[Worker]:
-    async with httpx.AsyncClient() as http:
-        activities = NotificationActivities(settings or make_settings(), config, http)
-        async with Worker(client, task_queue=task_queue,
-                          workflows=[IncidentWorkflow, PostMortemWorkflow],
-                          activities=[activities.notify,
-                                      SlaActivities(config).extend_calendar]) as worker:
-            yield worker
+    async with httpx.AsyncClient() as http, Worker(
+            client, task_queue=task_queue, workflows=[IncidentWorkflow, PostMortemWorkflow],
+            activities=activities(settings or make_settings(), config, http)) as worker:
+        yield worker
 
 
 async def start_incident(client: Client, start: IncidentStart, task_queue: str,
                          ) -> WorkflowHandle[IncidentWorkflow, IncidentView]:
-    view = IncidentWorkflow.initial_view(start)
+    state = IncidentWorkflow.initial_state(start)
     return await client.start_workflow(
-        IncidentWorkflow.run, start, id=f"incident:{start.ticket_id}", task_queue=task_queue,
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes("incident", view)),
+        IncidentWorkflow.run, start, id=workflow_id(TicketKind.INCIDENT, start.ticket_id),
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
         execution_timeout=timedelta(days=400))  # a safety net: mistakes fail, not hang
 
 

@@ -1,0 +1,348 @@
+"""The ticket contract every process shares: lifecycle, events, comments, the SLA clock's
+state and the notices on their way out.
+
+A ticket kind (incident, service request, ...) extends :class:`TicketState` with its own
+facts and :class:`TicketView` with what its queries add; the ticket surface (routes, CLI,
+search attributes) only ever needs what is declared here.
+
+Everything a client can send is bounded, so no ticket's state, query result or
+continue-as-new input can approach Temporal's 2 MB payload limit: comment bodies are
+capped, only the latest :data:`COMMENTS_KEPT` are kept whole (older ones as summaries),
+and the event log keeps its first entry and the latest :data:`EVENTS_KEPT`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.ids import TicketKind
+from domain.notifications import FailedNotice, OutboxEntry
+from domain.sla.clock import Period, SlaClockState
+from domain.sla.deadlines import SlaSnapshot
+from domain.sla.durations import parse_duration
+from domain.sla.policy import Priority
+
+COMMENT_MAX_CHARS = 10_000
+COMMENTS_KEPT = 10          # whole, newest last
+COMMENT_SUMMARIES_KEPT = 200
+EVENTS_KEPT = 300
+EVENT_DETAIL_CHARS = 500
+PAUSES_MAX = 200            # pending/on-hold periods one ticket may have
+FAILED_NOTICES_KEPT = 20
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
+
+
+def single_line(value: str) -> str:
+    """For text that ends up in e-mail headers and one-line displays (subjects, names):
+    refuse what a mail server can never accept, at intake rather than on delivery."""
+    if _LINE_BREAK.search(value) or _CONTROL.search(value):
+        raise ValueError("must be one line of text without control characters: remove line "
+                         "breaks and tabs")
+    return value
+
+
+def printable(value: str) -> str:
+    """For multi-line text: line breaks and tabs are fine, other control characters not."""
+    if _CONTROL.search(value):
+        raise ValueError("contains control characters (e.g. NUL): send plain text")
+    return value
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    PENDING = "pending"      # waiting on the customer: SLA paused
+    ON_HOLD = "on_hold"      # SLA paused
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+PAUSED = frozenset({Status.PENDING, Status.ON_HOLD})
+WORKED = frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS})
+DONE = frozenset({Status.RESOLVED, Status.CLOSED})
+
+# The shared lifecycle; a kind may declare a narrower table.
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.PENDING,
+                           Status.ON_HOLD, Status.RESOLVED}),
+    Status.ACKNOWLEDGED: frozenset({Status.IN_PROGRESS, Status.PENDING, Status.ON_HOLD,
+                                    Status.RESOLVED}),
+    Status.IN_PROGRESS: frozenset({Status.PENDING, Status.ON_HOLD, Status.RESOLVED}),
+    Status.PENDING: frozenset({Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED}),
+    Status.ON_HOLD: frozenset({Status.IN_PROGRESS, Status.PENDING, Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.IN_PROGRESS}),  # in_progress = reopen
+    Status.CLOSED: frozenset({Status.IN_PROGRESS}),                   # reopen, within window
+}
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=320)
+    phone: str | None = Field(None, max_length=50)
+
+    @field_validator("name", "phone")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else single_line(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value) or _CONTROL.search(value):
+            raise ValueError("not an e-mail address: write it as name@example.com")
+        return value.lower()
+
+
+# ---------------------------------------------------------------- state
+
+
+class TicketEvent(BaseModel):
+    at: datetime
+    kind: str
+    detail: str = ""
+    by: str = "system"
+    due: datetime | None = Field(None, description="for timer events: the exact instant the "
+                                 "SLA scheduled them for")
+
+
+class TicketComment(BaseModel):
+    at: datetime
+    by: str
+    body: str
+    from_requester: bool = False
+
+
+class CommentSummary(BaseModel):
+    """An older comment: who, when, how long, its start and a digest of the whole body."""
+
+    at: datetime
+    by: str
+    excerpt: str
+    chars: int
+    sha256: str
+    from_requester: bool = False
+
+    @classmethod
+    def of(cls, comment: TicketComment) -> CommentSummary:
+        return cls(at=comment.at, by=comment.by, excerpt=comment.body[:200],
+                   chars=len(comment.body), from_requester=comment.from_requester,
+                   sha256=hashlib.sha256(comment.body.encode()).hexdigest())
+
+
+class TicketState(BaseModel):
+    """What every ticket workflow keeps (and carries across continue-as-new)."""
+
+    kind: TicketKind
+    ticket_id: str
+    client_id: str
+    subject: str
+    status: Status = Status.NEW
+    opened_at: datetime
+    technical_contact: str = Field(description="who the ticket's notices go to")
+    clock: SlaClockState
+    response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    assignee: str | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    reopen_count: int = 0
+    csat_score: int | None = None
+    csat_comment: str | None = None
+    survey_expires_at: datetime | None = None
+    events: list[TicketEvent] = Field(default_factory=list)
+    events_dropped: int = 0
+    comments: list[TicketComment] = Field(default_factory=list)
+    older_comments: list[CommentSummary] = Field(default_factory=list)
+    comments_total: int = 0
+    outbox: list[OutboxEntry] = Field(default_factory=list)
+    failed_notices: list[FailedNotice] = Field(default_factory=list)
+    notices_sent: int = 0
+    thread_root: str | None = Field(None, description="Message-ID of the first e-mail; "
+                                    "later e-mails reply to it so mail clients thread them")
+
+    def add_event(self, event: TicketEvent) -> None:
+        if len(event.detail) > EVENT_DETAIL_CHARS:
+            event.detail = event.detail[:EVENT_DETAIL_CHARS - 1] + "…"
+        self.events.append(event)
+        if len(self.events) > EVENTS_KEPT + 1:  # keep "opened" and the newest
+            del self.events[1]
+            self.events_dropped += 1
+
+    def add_comment(self, comment: TicketComment) -> None:
+        self.comments.append(comment)
+        self.comments_total += 1
+        while len(self.comments) > COMMENTS_KEPT:
+            self.older_comments.append(CommentSummary.of(self.comments.pop(0)))
+        del self.older_comments[:-COMMENT_SUMMARIES_KEPT]
+
+    def notice_failing(self) -> bool:
+        return any(entry.failing() for entry in self.outbox)
+
+    def view(self) -> TicketView:
+        return TicketView.model_validate(self.view_fields())
+
+    def view_fields(self) -> dict:
+        """The contract's fields, flat, for a :class:`TicketView` (or a kind's subclass)."""
+        c = self.clock
+        data = self.model_dump(exclude={"clock"})
+        data.update(priority=c.priority, first_response_at=c.first_response_at,
+                    breached=c.breached_at is not None, breached_at=c.breached_at,
+                    escalation_level=c.escalation_level, pauses=c.pauses,
+                    resolved_periods=c.resolved_periods, warnings_sent=c.fired,
+                    notice_failing=self.notice_failing())
+        return data
+
+
+class TicketView(BaseModel):
+    """What ``GET /v1/tickets/{id}`` answers for any kind (a kind's view adds fields)."""
+
+    kind: TicketKind
+    ticket_id: str
+    client_id: str
+    subject: str
+    status: Status
+    priority: Priority
+    opened_at: datetime
+    technical_contact: str
+    first_response_at: datetime | None = None
+    response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    breached: bool = False
+    breached_at: datetime | None = None
+    escalation_level: int = 0
+    assignee: str | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    reopen_count: int = 0
+    csat_score: int | None = None
+    csat_comment: str | None = None
+    survey_expires_at: datetime | None = None
+    pauses: list[Period] = Field(default_factory=list, description="pending / on hold")
+    resolved_periods: list[Period] = Field(default_factory=list)
+    warnings_sent: list[str] = Field(default_factory=list)
+    events: list[TicketEvent] = Field(default_factory=list)
+    events_dropped: int = 0
+    comments: list[TicketComment] = Field(default_factory=list, description=(
+        f"the newest {COMMENTS_KEPT}, whole"))
+    older_comments: list[CommentSummary] = Field(default_factory=list)
+    comments_total: int = 0
+    outbox: list[OutboxEntry] = Field(default_factory=list, description="notices not yet "
+                                      "delivered, with attempts and the last error")
+    failed_notices: list[FailedNotice] = Field(default_factory=list)
+    notice_failing: bool = False
+    notices_sent: int = 0
+    thread_root: str | None = None
+
+
+# ---------------------------------------------------------------- input
+
+
+class TicketRules(BaseModel):
+    """Per-client lifecycle rules, frozen into each ticket when it opens."""
+
+    model_config = ConfigDict(extra="forbid")
+    auto_close_after: str = Field("3bd", description="close this long after resolution")
+    reopen_window: str = Field("5bd", description="a reply may reopen this long after resolution")
+    survey_valid_for: str = Field("14d", description="how long a CSAT link stays valid")
+    notice_retry_max: str = Field("5m", description="longest wait between attempts to "
+                                  "deliver a notice while its peer is down")
+
+    @field_validator("auto_close_after", "reopen_window", "survey_valid_for", "notice_retry_max")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class TicketStart(BaseModel):
+    """What every ticket workflow starts from: decided at intake, frozen for replay.
+    ``state`` carries a running ticket across continue-as-new."""
+
+    ticket_id: str
+    client_id: str
+    opened_at: datetime
+    raised_by: str
+    sla: SlaSnapshot
+    rules: TicketRules = TicketRules()
+
+
+# ---------------------------------------------------------------- messages
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: Status
+    reason: str = Field("", max_length=1000)
+    preventable: bool | None = Field(None, description="on resolve: could it have been "
+                                     "prevented? (P1/P2 incidents then get a post-mortem)")
+    by: str = Field("", description="set from the credential; a value sent is replaced")
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: str = Field(min_length=1, max_length=200)
+    by: str = ""
+
+    @field_validator("assignee")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return single_line(value)
+
+
+class CsatAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    score: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=5000)
+
+    @field_validator("comment")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return printable(value)
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1, max_length=COMMENT_MAX_CHARS)
+    by: str = ""
+    from_requester: bool = False
+
+    @field_validator("body")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return printable(value)
+
+
+# ---------------------------------------------------------------- rules
+
+_GRATITUDE = frozenset("""thanks thank you ty thx cheers much many so very a lot heaps great
+    perfect awesome brilliant lovely excellent wonderful fantastic amazing good all sorted works
+    working now that this it is its fixed again appreciated appreciate really legend mate guys
+    team kind regards best ok okay yes yep again for your help the""".split())
+_THANKS = frozenset({"thanks", "thank", "ty", "thx", "cheers", "appreciated", "appreciate"})
+_WORD = re.compile(r"[a-z']+")
+_SIGN_OFF = re.compile(r"^(sent from|regards|kind regards|best|cheers)\b", re.IGNORECASE)
+
+
+def is_thanks_only(text: str) -> bool:
+    """A reply that only says thanks: it must not reopen a resolved ticket (TechBento).
+    Quoted lines ("> ...") and the signature after a sign-off line are ignored."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">"):
+            continue
+        if kept and (stripped.startswith(("--", "__")) or _SIGN_OFF.match(stripped)):
+            break
+        kept.append(stripped.lower())
+    words = _WORD.findall(" ".join(kept).replace("\u2019", "'"))
+    return bool(words) and bool(_THANKS & set(words)) and all(w in _GRATITUDE for w in words)

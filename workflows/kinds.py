@@ -1,0 +1,14 @@
+"""Every ticket kind the desk runs, by :class:`domain.ids.TicketKind`.
+
+A new kind plugs in by declaring itself: write ``workflows/<kind>.py`` with a
+:class:`workflows.ticket.TicketWorkflow` subclass decorated with ``@ticket_kind(...)``
+and import it below. The ticket routes, ``tempodesk tickets show`` and the worker then
+serve it without further edits.
+"""
+
+from __future__ import annotations
+
+from workflows import incident  # noqa: F401  (registers itself)
+from workflows.ticket import TICKET_WORKFLOWS, TicketWorkflow
+
+__all__ = ["TICKET_WORKFLOWS", "TicketWorkflow"]

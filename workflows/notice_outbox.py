@@ -1,0 +1,128 @@
+"""Notices delivered beside the clock, never in its way (house rule 11).
+
+A ticket queues a notice and goes on: one lane per channel (e-mail, webhooks) runs as its
+own coroutine inside the workflow, delivering the ticket's notices in order, one activity
+per attempt. A failed attempt is recorded on the entry (attempts, last error) and retried
+after a backoff; an error no retry can mend fails that one delivery, recorded on the
+ticket, and the lane goes on. The queue lives in the ticket's state, so it survives
+continue-as-new; :meth:`NoticeOutbox.quiesce` waits until no attempt is in flight first,
+so a notice is never sent by two runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
+    from domain.notifications import (
+        FailedNotice,
+        Lane,
+        NoticeDelivery,
+        NoticeReceipt,
+        OutboxEntry,
+    )
+    from domain.tickets import FAILED_NOTICES_KEPT, TicketState
+
+ATTEMPT_TIMEOUT = timedelta(minutes=1)
+GIVE_UP_AFTER = timedelta(days=3)  # a notice this old tells nobody anything useful
+_ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)  # the lane retries, recording each attempt
+
+
+class NoticeOutbox:
+    def __init__(self, state: TicketState, retry_max: timedelta,
+                 record: Callable[[str, str], None], changed: Callable[[], None]) -> None:
+        """``record(kind, detail)`` adds a ticket event; ``changed()`` republishes the
+        ticket's search attributes (``NoticeFailing``)."""
+        self.state = state
+        self.retry_max = retry_max
+        self._record = record
+        self._changed = changed
+        self._in_flight = 0
+        self._draining = False
+        self._lanes: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._lanes = [asyncio.create_task(self._run_lane(lane), name=f"notice lane {lane}")
+                       for lane in Lane]
+
+    def settled(self) -> bool:
+        return not self.state.outbox
+
+    def idle(self) -> bool:
+        return self._in_flight == 0
+
+    async def quiesce(self) -> None:
+        """Stop starting attempts and wait for those in flight (before continue-as-new)."""
+        self._draining = True
+        await workflow.wait_condition(lambda: self._in_flight == 0)
+
+    def _next(self, lane: Lane) -> OutboxEntry | None:
+        return next((e for e in self.state.outbox if e.lanes[lane].status == "pending"), None)
+
+    async def _run_lane(self, lane: Lane) -> None:
+        while True:
+            await workflow.wait_condition(
+                lambda: not self._draining and self._next(lane) is not None)
+            entry = self._next(lane)
+            assert entry is not None
+            retry_in = await self._attempt(entry, lane)
+            if retry_in is not None:
+                await workflow.sleep(retry_in, summary=f"{lane.value}: retry "
+                                     f"{entry.notice.event} in {int(retry_in.total_seconds())}s")
+
+    async def _attempt(self, entry: OutboxEntry, lane: Lane) -> timedelta | None:
+        """One delivery attempt; returns the wait before the next one, if any."""
+        notice, progress = entry.notice, entry.lanes[lane]
+        was_failing = self.state.notice_failing()
+        progress.attempts += 1
+        progress.last_attempt_at = workflow.now()
+        retry_in: timedelta | None = None
+        self._in_flight += 1
+        try:
+            receipt: NoticeReceipt = await workflow.execute_activity_method(
+                NotificationActivities.deliver, NoticeDelivery(notice=notice, lane=lane),
+                start_to_close_timeout=ATTEMPT_TIMEOUT, retry_policy=_ONE_ATTEMPT,
+                summary=f"{lane.value}: {notice.event} - {notice.subject}"[:200])
+        except ActivityError as err:
+            self._in_flight -= 1
+            cause = err.cause
+            progress.last_error = str(getattr(cause, "message", None) or cause or err)[:500]
+            final = isinstance(cause, ApplicationError) and cause.non_retryable
+            if final or workflow.now() - notice.occurred_at > GIVE_UP_AFTER:
+                self._fail(entry, lane)
+            else:
+                retry_in = min(timedelta(seconds=2 ** min(progress.attempts - 1, 16)),
+                               self.retry_max)
+        else:
+            self._in_flight -= 1
+            progress.status = "delivered"
+            sent = {Lane.EMAIL: receipt.emailed, Lane.WEBHOOKS: receipt.webhooks}[lane]
+            detail = ", ".join(sent + receipt.skipped)
+            if progress.attempts > 1:
+                detail += f" (attempt {progress.attempts})"
+            if detail:
+                self._record(f"notified:{notice.event}", detail)
+        # (No `finally`: on eviction the coroutine is closed and must not touch the workflow.)
+        if entry.settled():
+            self.state.outbox.remove(entry)
+        if was_failing != self.state.notice_failing():
+            self._changed()
+        return retry_in
+
+    def _fail(self, entry: OutboxEntry, lane: Lane) -> None:
+        progress = entry.lanes[lane]
+        progress.status = "failed"
+        error = progress.last_error or "failed"
+        self.state.failed_notices.append(FailedNotice(
+            notice_id=entry.notice.notice_id, event=entry.notice.event, lane=lane,
+            attempts=progress.attempts, error=error, at=workflow.now()))
+        del self.state.failed_notices[:-FAILED_NOTICES_KEPT]
+        self._record(f"notice_failed:{entry.notice.event}",
+                     f"{lane.value} gave up after {progress.attempts} attempt(s): {error}")

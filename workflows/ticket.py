@@ -1,0 +1,499 @@
+"""The ticket core: what every ticket workflow (incident, service request, ...) shares.
+
+A kind subclasses :class:`TicketWorkflow`, declares itself with :func:`ticket_kind` and
+writes only what is its own (intake facts, extra messages, extra moments). The core owns:
+
+* the SLA clock (:class:`domain.sla.clock.SlaClock`): one loop sleeps until the next
+  warning, breach, ladder rung, auto-close or end of life, or until a message changes the
+  ticket, then fires what fell due - the same instant on every replay;
+* notices, delivered beside the clock by :class:`workflows.notice_outbox.NoticeOutbox`;
+* the lifecycle (acknowledge, transition, pause, resolve, close, reopen), assignment,
+  comments and CSAT, as updates with validators, signals and a query;
+* search attributes (upserted only when they change), Web UI details and the event log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
+    from activities.sla import CalendarExtension, SlaActivities
+    from domain import search_attributes as sa
+    from domain.ids import TicketKind
+    from domain.notifications import Notice, OutboxEntry, message_id
+    from domain.sla.clock import ClockEvent, SlaClock
+    from domain.sla.deadlines import SNAPSHOT_DAYS, SlaSnapshot
+    from domain.sla.durations import parse_duration
+    from domain.sla.timeline import US, from_us, to_us
+    from domain.tickets import (
+        ALLOWED,
+        DONE,
+        PAUSED,
+        PAUSES_MAX,
+        Assignment,
+        CommentIn,
+        CsatAnswer,
+        Status,
+        TicketComment,
+        TicketEvent,
+        TicketRules,
+        TicketState,
+        TicketView,
+        Transition,
+        is_thanks_only,
+    )
+    from workflows.notice_outbox import NoticeOutbox
+
+NOTIFY_TIMEOUT = timedelta(minutes=5)
+CALENDAR_MARGIN = timedelta(days=30)  # extend the frozen windows this long before they end
+# Tickets started before notices had their own lanes keep sending them inline (replay).
+NOTICE_LANES = "notices-beside-the-clock"
+
+W = TypeVar("W", bound=type)
+TICKET_WORKFLOWS: dict[TicketKind, type[TicketWorkflow]] = {}
+
+
+def ticket_kind(kind: TicketKind, view: type[TicketView]) -> Callable[[W], W]:
+    """Declare a ticket workflow: the ticket surface (routes, CLI, worker) finds it here."""
+
+    def register(cls: W) -> W:
+        cls.kind = kind
+        cls.view_model = view
+        TICKET_WORKFLOWS[kind] = cls
+        return cls
+
+    return register
+
+
+class TicketWorkflow:
+    """Base of every ticket workflow. Subclasses define ``@workflow.run`` (calling
+    :meth:`run_ticket`) and ``@workflow.init`` (calling :meth:`setup`)."""
+
+    kind: ClassVar[TicketKind]
+    view_model: ClassVar[type[TicketView]]
+    allowed: ClassVar[dict[Status, frozenset[Status]]] = ALLOWED
+
+    state: TicketState
+    sla: SlaSnapshot
+    rules: TicketRules
+
+    def setup(self, state: TicketState, sla: SlaSnapshot, rules: TicketRules) -> None:
+        self.state = state
+        self.sla = sla
+        self.rules = rules
+        self.clock = SlaClock(sla, state.clock, workflow.patched)
+        self._changed = False
+        self._published: dict[str, object] = {}
+        self._inline_outbox: list[Notice] = []
+        self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self._event,
+                                   self._refresh)
+        self._timeline = sla.timeline()
+
+    # ------------------------------------------------------------------ what kinds add
+
+    def continue_input(self) -> Any:
+        """The workflow input for continue-as-new, carrying ``self.state`` and ``self.sla``."""
+        raise NotImplementedError
+
+    def finish_at(self) -> datetime | None:
+        """A closed ticket lives on until its reopen window and its survey have ended."""
+        s = self.state
+        if s.status is not Status.CLOSED or s.closed_at is None:
+            return None
+        ends = [self._business_after(s.resolved_at or s.closed_at, self.rules.reopen_window)]
+        if s.csat_score is None and s.survey_expires_at is not None:
+            ends.append(s.survey_expires_at)
+        return max(ends)
+
+    async def between_moments(self) -> None:
+        """Work the loop does before each wait (e.g. start a child workflow)."""
+
+    def work_refused(self) -> str | None:
+        """Why no one may work this ticket any more (e.g. merged), if so."""
+        return None
+
+    def on_status(self, request: Transition, old: Status, now: datetime) -> None:
+        """Kind-specific effects of a status change (after the core's)."""
+
+    def on_closed(self) -> None:
+        """Kind-specific effects of closing (after the survey is sent)."""
+
+    def details(self) -> str:
+        """Markdown for the Web UI's current details."""
+        s = self.state
+        return (f"**{s.ticket_id}** {self.clock.state.priority.value} {s.status.value}"
+                + (" **BREACHED**" if self.clock.breached else "")
+                + (f" - escalation level {self.clock.state.escalation_level}"
+                   if self.clock.state.escalation_level else "")
+                + (" - **notices failing**" if s.notice_failing() else "")
+                + f"\n\n{s.subject}")
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run_ticket(self, fresh: bool) -> None:
+        """The loop every ticket runs until its end of life; then it returns."""
+        if fresh:
+            self._notify("ticket_opened", f"Logged: {self.state.subject}",
+                         [self.state.technical_contact])
+        if self._lanes():
+            self.outbox.start()
+        while True:
+            if self._calendar_ends() - workflow.now() < CALENDAR_MARGIN:
+                await self._extend_calendar()
+            await self._send_inline()
+            await self.between_moments()
+            self._refresh()
+            finish_at = self.finish_at()
+            if finish_at is not None and workflow.now() >= finish_at:
+                break
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
+            moments: list[tuple[datetime | None, str]] = [self._next_moment(),
+                                                          (finish_at, "end of life")]
+            if workflow.patched("sla-calendar-extension"):
+                moments.append((self._calendar_ends() - CALENDAR_MARGIN, "calendar extension"))
+            wake, why = min(((t, w) for t, w in moments if t is not None),
+                            default=(None, ""), key=lambda m: m[0])
+            self._changed = False
+            timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
+            with contextlib.suppress(TimeoutError):  # a timer fired: see _fire_due
+                await workflow.wait_condition(
+                    lambda: self._changed or workflow.info().is_continue_as_new_suggested(),
+                    timeout=timeout,
+                    timeout_summary=f"{why} due {_utc(wake)}" if wake is not None else None)
+            self._fire_due()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._send_inline()
+        await self.between_moments()
+        if self._lanes():
+            await workflow.wait_condition(self.outbox.settled)
+
+    async def _continue_as_new(self) -> None:
+        if self._lanes():
+            await self.outbox.quiesce()
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and self.outbox.idle())
+        workflow.continue_as_new(self.continue_input())
+
+    def _lanes(self) -> bool:
+        return workflow.patched(NOTICE_LANES)
+
+    def _next_moment(self) -> tuple[datetime | None, str]:
+        """The earliest SLA moment and what it is (for the timer's summary)."""
+        at = self.clock.next_moment()
+        close = self._auto_close_at()
+        if close is not None and (at is None or close < at):
+            return close, "auto-close"
+        if at is None:
+            return None, ""
+        pending = self.clock.pending()
+        if pending and pending[0].at == at:
+            m = pending[0]
+            what = "breach" if m.percent == 100 else f"{m.percent}% warning"
+            return at, f"{self.clock.state.priority.value} {m.clock} {what}"
+        return at, f"escalation level {self.clock.state.escalation_level + 1}"
+
+    def _fire_due(self) -> None:
+        now = workflow.now()
+        for event in self.clock.fire_due(now):  # one at a time: state moves as each fires
+            self._on_clock_event(event)
+        auto_close = self._auto_close_at()
+        if auto_close is not None and auto_close <= now:
+            self._close(by="system", reason="auto-closed after resolution", due=auto_close)
+
+    def _on_clock_event(self, event: ClockEvent) -> None:
+        if event.kind == "warning":
+            self._event(f"sla_warning:{event.target}:{event.percent}",
+                        f"{event.percent}% of the {event.target} target used; due "
+                        f"{self._due_text(event.target)}", due=event.due)
+            self._notify("sla_warning", f"{event.percent}% of the {event.target} SLA used",
+                         self._assignee_mail())
+        elif event.kind == "breach":
+            self._event(f"sla_breached:{event.target}", f"{event.target} target missed",
+                        due=event.due)
+            self._refresh()
+            self._notify("sla_breached", f"SLA breached: {event.target} target missed",
+                         self._assignee_mail())
+        else:
+            rung = event.rung
+            assert rung is not None
+            self._event("escalated", f"level {event.level}: {rung.role}"
+                        + (f" <{rung.contact}>" if rung.contact else ""), due=event.due)
+            self._refresh()
+            self._notify("escalated", f"Escalated to {rung.role}",
+                         [rung.contact] if rung.contact else [])
+
+    def _due_text(self, target: str) -> str:
+        if target in ("response", "resolution"):
+            due = self.state.response_due if target == "response" else self.state.resolution_due
+        else:
+            due = self.clock.due(target)
+        return due.isoformat() if due else "(paused)"
+
+    def _auto_close_at(self) -> datetime | None:
+        if self.state.status is not Status.RESOLVED or self.state.resolved_at is None:
+            return None
+        return self._business_after(self.state.resolved_at, self.rules.auto_close_after)
+
+    # ------------------------------------------------------------------ calendar
+
+    def _calendar_ends(self) -> datetime:
+        return from_us(self.sla.windows.valid_until)
+
+    async def _extend_calendar(self) -> None:
+        later = await workflow.execute_activity_method(
+            SlaActivities.extend_calendar,
+            CalendarExtension(client_id=self.state.client_id,
+                              valid_until=self.sla.windows.valid_until, days=SNAPSHOT_DAYS),
+            start_to_close_timeout=timedelta(minutes=1),
+            summary=f"SLA calendar: {SNAPSHOT_DAYS} more days of working windows")
+        self.sla = self.sla.extended(later)
+        self.clock.snapshot = self.sla
+        self._timeline = self.sla.timeline()
+        self._event("sla_calendar_extended",
+                    f"working windows known until {self._calendar_ends().isoformat()}")
+
+    def _business_after(self, moment: datetime, duration: str) -> datetime:
+        length = parse_duration(duration).to_seconds(self.sla.business_day_seconds)
+        return from_us(self._timeline.deadline(to_us(moment), round(length * US)))
+
+    # ------------------------------------------------------------------ messages
+
+    @workflow.query
+    def view(self) -> TicketView:
+        return self.state.view()
+
+    @workflow.update
+    def transition(self, request: Transition) -> TicketView:
+        self._apply_transition(request)
+        return self.state.view()
+
+    @transition.validator
+    def _validate_transition(self, request: Transition) -> None:
+        self._check_transition(request)
+
+    @workflow.update
+    def acknowledge(self, request: Transition) -> TicketView:
+        self._apply_transition(request.model_copy(update={"to": Status.ACKNOWLEDGED}))
+        return self.state.view()
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, request: Transition) -> None:
+        if self.state.status is not Status.NEW:
+            raise ApplicationError(f"already acknowledged (status {self.state.status.value})")
+        self._check_transition(request.model_copy(update={"to": Status.ACKNOWLEDGED}))
+
+    @workflow.update
+    def assign(self, request: Assignment) -> TicketView:
+        self.state.assignee = request.assignee
+        self._event("assigned", request.assignee, by=request.by)
+        self._changed = True
+        self._refresh()
+        return self.state.view()
+
+    @assign.validator
+    def _validate_assign(self, request: Assignment) -> None:
+        if self.state.status is Status.CLOSED:
+            raise ApplicationError("the ticket is closed: reopen it first, or raise a new one")
+
+    @workflow.signal
+    def comment(self, comment: CommentIn) -> None:
+        s = self.state
+        s.add_comment(TicketComment(at=workflow.now(), by=comment.by, body=comment.body,
+                                    from_requester=comment.from_requester))
+        self._changed = True
+        if (comment.from_requester and s.status in DONE and self.work_refused() is None
+                and not is_thanks_only(comment.body) and self._can_reopen()):
+            self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
+                                              reason="the requester replied"))
+
+    @workflow.update
+    def record_csat(self, answer: CsatAnswer) -> TicketView:
+        self.state.csat_score = answer.score
+        self.state.csat_comment = answer.comment or None
+        self._event("csat", f"{answer.score}/5", by="requester")
+        self._changed = True
+        return self.state.view()
+
+    @record_csat.validator
+    def _validate_csat(self, answer: CsatAnswer) -> None:
+        s = self.state
+        if s.survey_expires_at is None:
+            raise ApplicationError("no survey was sent for this ticket")
+        if s.csat_score is not None:
+            raise ApplicationError("the survey was already answered")
+        if workflow.now() > s.survey_expires_at:
+            raise ApplicationError("the survey link has expired")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _check_transition(self, request: Transition) -> None:
+        s = self.state
+        refused = self.work_refused()
+        if refused is not None:
+            raise ApplicationError(refused)
+        allowed = self.allowed[s.status]
+        if request.to not in allowed:
+            names = ", ".join(sorted(x.value for x in allowed)) or "none"
+            raise ApplicationError(f"cannot go from {s.status.value} to {request.to.value}; "
+                                   f"allowed: {names}")
+        if s.status in DONE and request.to is Status.IN_PROGRESS and not self._can_reopen():
+            raise ApplicationError("the reopen window has passed: raise a new ticket")
+        if request.preventable is not None and request.to is not Status.RESOLVED:
+            raise ApplicationError("'preventable' is given when resolving")
+        if request.to in PAUSED and len(self.clock.state.pauses) >= PAUSES_MAX:
+            raise ApplicationError(f"this ticket has been paused {PAUSES_MAX} times: resolve "
+                                   "it and raise a new ticket for the remaining work")
+
+    def _apply_transition(self, request: Transition) -> None:
+        """The one place a status changes on request (updates and replies share it)."""
+        s = self.state
+        now = workflow.now()
+        if request.to is Status.CLOSED:
+            self._close(by=request.by, reason=request.reason)
+            return
+        old = s.status
+        reopening = old in DONE
+        self._set_status(request.to, now)
+        if request.to is not Status.NEW:
+            self.clock.respond(now)
+        if request.to is Status.RESOLVED:
+            s.resolved_at = now
+        self.on_status(request, old, now)
+        self._event(f"status:{request.to.value}", request.reason, by=request.by)
+        self._changed = True
+        if reopening:
+            s.reopen_count += 1
+            s.resolved_at = None
+            s.closed_at = None
+            self._notify("reopened", "Your ticket was reopened", [s.technical_contact])
+        elif request.to in (Status.PENDING, Status.RESOLVED):
+            self._notify(f"ticket_{request.to.value}", _STATUS_SUBJECTS[request.to],
+                         [s.technical_contact])
+        self._refresh()
+
+    def _set_status(self, status: Status, now: datetime) -> None:
+        old = self.state.status
+        if old in PAUSED and status not in PAUSED:
+            self.clock.resume(now)
+        if old in DONE and status not in DONE:
+            self.clock.restart(now)
+        if status in PAUSED:
+            self.clock.pause(now)
+        if status in DONE:
+            self.clock.stop(now)
+        self.state.status = status
+
+    def _close(self, by: str, reason: str, survey: bool = True,
+               due: datetime | None = None) -> None:
+        s = self.state
+        now = workflow.now()
+        old = s.status
+        self._set_status(Status.CLOSED, now)
+        self.on_status(Transition(to=Status.CLOSED, by=by, reason=reason), old, now)
+        s.closed_at = now
+        self._event("status:closed", reason, by=by, due=due)
+        self._changed = True
+        self._refresh()
+        if not survey:
+            return
+        expires = now + _seconds(self.rules.survey_valid_for)
+        s.survey_expires_at = expires
+        self._notify("ticket_closed", "Closed - how did we do?", [s.technical_contact],
+                     survey_expires_at=expires)
+        self.on_closed()
+
+    def _can_reopen(self) -> bool:
+        resolved = self.state.resolved_at or self.state.closed_at
+        if resolved is None:
+            return True
+        return workflow.now() <= self._business_after(resolved, self.rules.reopen_window)
+
+    # ------------------------------------------------------------------ publishing
+
+    def _assignee_mail(self) -> list[str]:
+        assignee = self.state.assignee
+        return [assignee] if assignee and "@" in assignee else []
+
+    def _event(self, kind: str, detail: str = "", by: str = "system",
+               due: datetime | None = None) -> None:
+        self.state.add_event(TicketEvent(at=workflow.now(), kind=kind, detail=detail, by=by,
+                                         due=due))
+
+    def _refresh(self) -> None:
+        """Recompute deadlines and publish what changed as search attributes."""
+        s = self.state
+        deadlines = self.clock.deadlines()
+        if deadlines is not None:  # else: kept until the loop extends the calendar
+            s.response_due = deadlines.response_due
+            s.resolution_due = deadlines.resolution_due
+        updates = []
+        wanted = {pair.key.name: pair for pair in sa.ticket_attributes(s)}
+        for key in sa.ALL_KEYS:
+            pair: SearchAttributePair | None = wanted.get(key.name)
+            value = pair.value if pair is not None else None
+            if self._published.get(key.name, "unset") == value:
+                continue
+            updates.append(key.value_set(value) if value is not None else key.value_unset())
+            self._published[key.name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(self.details())
+
+    def _notify(self, event: str, subject: str, recipients: list[str],
+                survey_expires_at: datetime | None = None) -> None:
+        """Queue a notice; lanes deliver it beside the clock, so nothing waits on e-mail."""
+        s = self.state
+        s.notices_sent += 1
+        self._changed = True
+        notice_id = f"{workflow.info().workflow_id}:{s.notices_sent}:{event}"
+        thread_root = s.thread_root
+        if thread_root is None:  # this notice starts the ticket's e-mail thread
+            s.thread_root = message_id(notice_id)
+        notice = Notice(
+            notice_id=notice_id,
+            client_id=s.client_id, ticket_id=s.ticket_id, occurred_at=workflow.now(),
+            event=event, subject=subject, recipients=recipients,
+            survey_expires_at=survey_expires_at, thread_root=thread_root,
+            context={"priority": self.clock.state.priority.value, "subject": s.subject,
+                     "status": s.status.value, "response_due": _iso(s.response_due),
+                     "resolution_due": _iso(s.resolution_due),
+                     "escalation_level": self.clock.state.escalation_level},
+        )
+        if self._lanes():
+            s.outbox.append(OutboxEntry(notice=notice))
+        else:
+            self._inline_outbox.append(notice)
+
+    async def _send_inline(self) -> None:
+        """Tickets started before the lanes: send queued notices one by one, in the loop."""
+        while self._inline_outbox:
+            notice = self._inline_outbox.pop(0)
+            receipt = await workflow.execute_activity_method(
+                NotificationActivities.notify, notice, start_to_close_timeout=NOTIFY_TIMEOUT)
+            detail = ", ".join(receipt.emailed + receipt.webhooks + receipt.skipped)
+            self._event(f"notified:{notice.event}", detail)
+
+
+_STATUS_SUBJECTS = {Status.PENDING: "We need something from you",
+                    Status.RESOLVED: "Resolved - reply if it is not fixed"}
+
+
+def _seconds(duration: str) -> timedelta:
+    return timedelta(seconds=parse_duration(duration).seconds)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _utc(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
