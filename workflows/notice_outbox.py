@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -37,13 +37,18 @@ _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)  # the lane retries, recording ea
 
 class NoticeOutbox:
     def __init__(self, state: TicketState, retry_max: timedelta,
-                 record: Callable[[str, str], None], changed: Callable[[], None]) -> None:
+                 record: Callable[[str, str], None], changed: Callable[[], None],
+                 wake: Callable[[], None]) -> None:
         """``record(kind, detail)`` adds a ticket event; ``changed()`` republishes the
-        ticket's search attributes (``NoticeFailing``)."""
+        ticket's search attributes (``NoticeFailing``); ``wake()`` makes the ticket's loop
+        recompute its next moment, which includes :meth:`next_retry` - the ticket keeps one
+        timer, so a retry schedule never competes with an SLA timer."""
         self.state = state
         self.retry_max = retry_max
         self._record = record
         self._changed = changed
+        self._wake = wake
+        self._retry_at: dict[Lane, datetime] = {}
         self._in_flight = 0
         self._draining = False
         self._lanes: list[asyncio.Task[None]] = []
@@ -57,6 +62,11 @@ class NoticeOutbox:
 
     def idle(self) -> bool:
         return self._in_flight == 0
+
+    def next_retry(self) -> datetime | None:
+        """The next retry still to wait for (a due one runs once the loop yields)."""
+        now = workflow.now()
+        return min((t for t in self._retry_at.values() if t > now), default=None)
 
     async def quiesce(self) -> None:
         """Stop starting attempts and wait for those in flight (before continue-as-new)."""
@@ -73,9 +83,12 @@ class NoticeOutbox:
             entry = self._next(lane)
             assert entry is not None
             retry_in = await self._attempt(entry, lane)
-            if retry_in is not None:
-                await workflow.sleep(retry_in, summary=f"{lane.value}: retry "
-                                     f"{entry.notice.event} in {int(retry_in.total_seconds())}s")
+            if retry_in is not None:  # the ticket's loop wakes at next_retry()
+                self._retry_at[lane] = workflow.now() + retry_in
+                self._wake()
+                await workflow.wait_condition(
+                    lambda: workflow.now() >= self._retry_at[lane] or self._draining)
+                del self._retry_at[lane]
 
     async def _attempt(self, entry: OutboxEntry, lane: Lane) -> timedelta | None:
         """One delivery attempt; returns the wait before the next one, if any."""

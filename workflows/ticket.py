@@ -94,7 +94,7 @@ class TicketWorkflow:
         self._published: dict[str, object] = {}
         self._inline_outbox: list[Notice] = []
         self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self._event,
-                                   self._refresh)
+                                   self._refresh, self._wake)
         self._timeline = sla.timeline()
 
     # ------------------------------------------------------------------ what kinds add
@@ -160,6 +160,7 @@ class TicketWorkflow:
                                                           (finish_at, "end of life")]
             if workflow.patched("sla-calendar-extension"):
                 moments.append((self._calendar_ends() - CALENDAR_MARGIN, "calendar extension"))
+            moments.append((self.outbox.next_retry(), "notice retry"))
             wake, why = min(((t, w) for t, w in moments if t is not None),
                             default=(None, ""), key=lambda m: m[0])
             self._changed = False
@@ -182,6 +183,9 @@ class TicketWorkflow:
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and self.outbox.idle())
         workflow.continue_as_new(self.continue_input())
+
+    def _wake(self) -> None:
+        self._changed = True
 
     def _lanes(self) -> bool:
         return workflow.patched(NOTICE_LANES)

@@ -1,0 +1,74 @@
+"""A worker killed with SIGKILL while a ticket waits on its breach timer: a new worker
+fires the breach within 3 s of due, and every rung exactly once. (The ticket's next task
+sat on the dead worker's sticky queue; it moves to the shared queue after
+TEMPODESK_STICKY_SCHEDULE_TO_START_SECONDS, 1 s by default, instead of the SDK's 10 s.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from domain.incidents import IncidentView
+from domain.tenants import load_config
+from tests.fast_sla import RUNGS, write_fast_config
+from tests.web.helpers import eventually
+from tests.workflows.support import make_start, start_incident
+from workflows.incident import IncidentWorkflow
+
+TEMPODESK = str(Path(sys.executable).parent / "tempodesk")
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([TEMPODESK, "worker"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path, task_queue):
+    tag = uuid.uuid4().hex[:4]
+    config_path = write_fast_config(tmp_path / "fast.yaml", response="12s", resolution="10m",
+                                    tag=tag)
+    config = load_config(config_path)
+    env = {**os.environ, "TEMPODESK_TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
+           "TEMPODESK_TASK_QUEUE": task_queue, "TEMPODESK_CONFIG_PATH": str(config_path),
+           "TEMPODESK_SIGNING_SECRET": secrets.token_urlsafe(32)}
+    belton = next(c for c in config.clients if c.ticket_prefix.startswith("BEL"))
+    start = make_start(datetime.now(UTC), policy=belton.sla, client_id=belton.id)
+    first = start_worker(env)
+    try:
+        handle = await start_incident(dev_client, start, task_queue)
+
+        async def view() -> IncidentView:
+            return await handle.query(IncidentWorkflow.view)
+
+        await eventually(view, lambda v: v.notices_sent >= 1, timeout=30)  # first worker runs it
+        await asyncio.sleep(1)  # the ticket now waits on its SLA timers, cached by `first`
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert datetime.now(UTC) < start.opened_at + timedelta(seconds=9), "too slow to set up"
+        second = start_worker(env)
+        try:
+            breach_due = start.opened_at + timedelta(seconds=12)
+            final = await eventually(view, lambda v: v.escalation_level == len(RUNGS),
+                                     timeout=40)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    breach = next(e for e in final.events if e.kind == "sla_breached:response")
+    print(f"\nbreach fired {(breach.at - breach_due).total_seconds():.3f} s after due")
+    assert breach.due == breach_due and breach.at - breach_due < timedelta(seconds=3)
+    rungs = [e for e in final.events if e.kind == "escalated"]
+    assert [e.due for e in rungs] == [breach_due + timedelta(seconds=s) for _, s in RUNGS]
+    for rung in rungs:
+        print(f"rung {rung.detail}: {(rung.at - rung.due).total_seconds():.3f} s after due")
+        assert rung.at - rung.due < timedelta(seconds=3)
+    await handle.terminate("test done")
