@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from temporalio.client import WorkflowExecution
 
 from domain import search_attributes as sa
@@ -27,6 +27,7 @@ class TicketSummary(BaseModel):
     closed_at: datetime | None
     notice_failing: bool = False
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def next_due(self) -> datetime | None:
         """The next SLA instant: the response until it is given, then the resolution."""

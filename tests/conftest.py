@@ -179,10 +179,12 @@ def isolated(config: TempodeskConfig) -> TempodeskConfig:
     """The demo config with fresh client ids and ticket prefixes (same keys), so tests that
     share a dev server never share a ticket id or a sequence workflow."""
     tag = uuid.uuid4().hex[:4]
+    staff = [k.model_copy(update={"clients": k.clients and [f"{c}-{tag}" for c in k.clients]})
+             for k in config.staff]
     return TempodeskConfig(clients=[
         c.model_copy(update={"id": f"{c.id}-{tag}",
                              "ticket_prefix": f"{c.ticket_prefix}{tag.upper()}"})
-        for c in config.clients])
+        for c in config.clients], staff=staff)
 
 
 @pytest.fixture

@@ -161,10 +161,12 @@ async def test_pages_carry_a_signed_cursor_bound_to_the_client(desk):
     made = {await raise_ticket(desk) for _ in range(3)}
     agent = desk.as_("belton", "agent")
 
-    async def first_page():
-        return (await desk.http.get("/v1/tickets?limit=2", headers=agent)).json()
+    async def listed():
+        return (await desk.http.get("/v1/tickets", headers=agent)).json()["tickets"]
 
-    page = await eventually(first_page, lambda p: p["next_page_token"] is not None)
+    # Visibility is eventually consistent: page only once all three are listed.
+    await eventually(listed, lambda t: len(t) == 3)
+    page = (await desk.http.get("/v1/tickets?limit=2", headers=agent)).json()
     rest = (await desk.http.get("/v1/tickets", headers=agent,
                                 params={"limit": 2, "page_token": page["next_page_token"]})).json()
     seen = [t["ticket_id"] for t in page["tickets"] + rest["tickets"]]
