@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from domain import search_attributes
+from domain.errors import one_line
 from domain.settings import DEV_SIGNING_SECRET, Settings
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.preview import PreviewRequest, preset_policy, preview
@@ -111,9 +112,7 @@ def _preview_line(raw: dict, config_path: Path, policies: dict[str, SlaPolicy]) 
 
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'line'}: "
-            f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors())
+        return one_line(exc.errors())
     return str(exc)
 
 
@@ -205,7 +204,7 @@ def start_dev_server(settings: Settings) -> subprocess.Popen:
 
 
 async def _connect_when_ready(settings: Settings, server: subprocess.Popen | None, timeout: float):
-    from activities.temporal_client import connect
+    from temporal_client import connect
 
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -225,8 +224,8 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
     import uvicorn
 
     import worker
-    from activities.temporal_client import ensure_search_attributes
     from api.app import create_app
+    from temporal_client import ensure_search_attributes
 
     client = await _connect_when_ready(settings, server, timeout=60)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
@@ -363,7 +362,7 @@ def _minutes(iso: str | None) -> str | None:
 def _with_temporal(action):
     """Run ``action(client)`` and drop the client before the interpreter shuts down: the
     SDK's threads otherwise can abort it at exit (PyGILState_Release, TEMPORAL_NOTES.md)."""
-    from activities.temporal_client import connect
+    from temporal_client import connect
 
     async def run():
         temporal = await connect(_settings())

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
-from activities.temporal_client import connect
 from api import problems
 from api.auth import Authenticator
 from api.routes import health, incidents, sla, surveys, ticket_actions, tickets
@@ -18,6 +18,7 @@ from api.ticket_directory import TicketDirectory
 from api.ticket_numbers import TicketNumbers
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, load_config
+from temporal_client import connect
 
 DESCRIPTION = """Service-desk processes as durable Temporal workflows.
 
@@ -41,7 +42,9 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
         )
         yield
 
-    app = FastAPI(title="Tempodesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # The docs pages load Swagger UI / ReDoc from the app, not a CDN (offline machines).
+    app = FastAPIOffline(title="Tempodesk", version="0.1.0", description=DESCRIPTION,
+                         lifespan=lifespan)
     problems.install(app)
     for module in (health, incidents, tickets, ticket_actions, sla, surveys):
         app.include_router(module.router)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import FieldError
+from domain.errors import explain
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -53,65 +53,20 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
                         headers=problem.headers)
 
 
-_FIXES = {
-    "missing": "add '{field}'",
-    "extra_forbidden": "remove '{field}': it is not a field of this request",
-    "string_too_short": "give at least {min_length} characters",
-    "string_too_long": "shorten it to at most {max_length} characters",
-    "enum": "use one of: {expected}",
-    "literal_error": "use one of: {expected}",
-    "datetime_from_date_parsing": "write an ISO 8601 date-time with offset, e.g. "
-                                  "2026-03-02T09:00:00+11:00",
-    "datetime_parsing": "write an ISO 8601 date-time with offset, e.g. 2026-03-02T09:00:00+11:00",
-    "timezone_aware": "add the UTC offset, e.g. 2026-03-02T09:00:00+11:00",
-    "greater_than_equal": "use a value of at least {ge}",
-    "less_than_equal": "use a value of at most {le}",
-    "int_parsing": "give a whole number",
-    "float_parsing": "give a number",
-    "bool_parsing": "give true or false",
-    "string_type": "give a string",
-    "model_type": "give a JSON object",
-    "dict_type": "give a JSON object",
-    "list_type": "give a JSON array",
-    "string_pattern_mismatch": "match the pattern {pattern}",
-}
-
-
-def _field_name(loc: tuple[Any, ...]) -> tuple[str, str]:
-    where = str(loc[0]) if loc else "body"
-    parts = [str(p) for p in loc[1:] if not str(p).startswith(("function-", "tagged-union"))]
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
-    return where, path
-
-
 def validation_errors(exc: RequestValidationError) -> tuple[list[dict[str, str]], bool]:
     """The errors as {field, in, message, fix}; True if the body was not JSON at all."""
     errors: list[dict[str, str]] = []
     malformed = False
     for error in exc.errors():
-        where, field = _field_name(tuple(error.get("loc", ())))
-        ctx = error.get("ctx") or {}
-        cause = ctx.get("error")
         if error.get("type") == "json_invalid":
             malformed = True
-            errors.append({"field": "(body)", "in": where,
+            ctx = error.get("ctx") or {}
+            errors.append({"field": "(body)", "in": "body",
                            "message": f"not valid JSON: {ctx.get('error', '')}",
                            "fix": "send a JSON object with Content-Type: application/json"})
             continue
-        if isinstance(cause, FieldError):
-            errors.append({"field": cause.field if not field else f"{field}.{cause.field}",
-                           "in": where, "message": cause.message, "fix": cause.fix})
-            continue
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        template = _FIXES.get(str(error.get("type")))
-        leaf = field.rsplit(".", 1)[-1] if field else where
-        try:
-            fix = template.format(field=leaf, **ctx) if template else message
-        except (KeyError, IndexError):
-            fix = message
-        errors.append({"field": field or "(body)", "in": where, "message": message, "fix": fix})
+        e = explain(error, request=True)
+        errors.append({"field": e.field, "in": e.where, "message": e.message, "fix": e.fix})
     return errors, malformed
 
 

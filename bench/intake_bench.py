@@ -36,12 +36,12 @@ sys.path.insert(0, str(REPO))
 
 from temporalio.worker import Worker  # noqa: E402
 
-from activities.temporal_client import DATA_CONVERTER  # noqa: E402
 from domain import search_attributes as sa  # noqa: E402
 from domain.ids import TicketKind, sequence_task_queue, workflow_id  # noqa: E402
 from domain.incidents import IncidentReport, IncidentStart, decide_priority  # noqa: E402
 from domain.sla.deadlines import snapshot_for  # noqa: E402
 from domain.tenants import load_config  # noqa: E402
+from temporal_client import DATA_CONVERTER  # noqa: E402
 from workflows.incident import IncidentWorkflow  # noqa: E402
 from workflows.ticket_sequence import TicketSequenceWorkflow  # noqa: E402
 

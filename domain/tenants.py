@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from domain.errors import explain
 from domain.incidents import IncidentRules
 from domain.roles import Role
 from domain.sla.durations import parse_duration
@@ -180,17 +181,6 @@ class ConfigError(Exception):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part not in ("function-after", "function-before") and not str(part).startswith(
-                ("function-", "tagged-union")):
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
 def load_config(path: Path) -> TempodeskConfig:
     if not path.is_file():
         raise ConfigError(path, ["no such file: create it (see tempodesk.yaml in the repository) "
@@ -206,6 +196,8 @@ def load_config(path: Path) -> TempodeskConfig:
     try:
         return TempodeskConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                    for e in exc.errors()]
+        problems = []
+        for error in exc.errors():
+            e = explain(error)
+            problems.append(f"{e.field or '(top level)'}: {e.message}")
         raise ConfigError(path, problems) from exc

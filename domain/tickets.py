@@ -43,7 +43,7 @@ _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
 def single_line(value: str) -> str:
     """For text that ends up in e-mail headers and one-line displays (subjects, names):
     refuse what a mail server can never accept, at intake rather than on delivery."""
-    if _LINE_BREAK.search(value) or _CONTROL.search(value):
+    if _LINE_BREAK.search(value) or _CONTROL.search(value) or "\t" in value:
         raise ValueError("must be one line of text without control characters: remove line "
                          "breaks and tabs")
     return value

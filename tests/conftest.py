@@ -19,11 +19,11 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.temporal_client import DATA_CONVERTER
 from api.app import create_app
 from domain import search_attributes
 from domain.settings import Settings
 from domain.tenants import Notifications, TempodeskConfig, Webhook, load_config
+from temporal_client import DATA_CONVERTER
 from tests.peers import Mailbox, WebhookReceiver
 from worker import build_workers
 

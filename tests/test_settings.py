@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from activities.temporal_client import tls_config
 from domain.settings import Settings
+from temporal_client import tls_config
 
 
 def test_defaults_point_at_the_local_dev_server(monkeypatch):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.temporal_client import DATA_CONVERTER
 from domain.sla import Priority
 from domain.tenants import load_config
 from domain.tickets import CommentIn, Status, Transition
+from temporal_client import DATA_CONVERTER
 from tests.conftest import BIN, DEMO_CONFIG, register_search_attributes
 from tests.workflows.support import incident_worker, make_start, next_local, start_incident
 from workflows.incident import IncidentWorkflow

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from activities.temporal_client import DATA_CONVERTER
+from temporal_client import DATA_CONVERTER
 from worker import WORKFLOWS
 
 HISTORIES = sorted(Path(__file__).parent.glob("*.json"))

@@ -41,7 +41,7 @@ async def test_list_and_show(desk):
                                 "-o", "json")) == []
 
     narrow = await cli(desk, "list", "--client", client)
-    assert ticket in narrow  # ids are never cut, even at 80 columns
+    assert ticket in narrow and "incident" in narrow  # ids and kinds never cut at 80 columns
     wide = await cli(desk, "list", "--client", client, columns=160)
     line = next(row for row in wide.splitlines() if ticket in row)
     due = rows[0]["resolution_due"][:16].replace("T", " ") + "Z"
@@ -52,3 +52,11 @@ async def test_list_and_show(desk):
     assert (shown["ticket_id"], shown["priority"], shown["events"][0]["kind"]) == (
         ticket, "P1", "opened")
     assert "Whole office cannot send e-mail" in await cli(desk, "show", ticket)
+
+
+async def test_user_text_is_printed_as_text_not_markup(desk):
+    subject = "Printer [/bold] broken [link=https://evil.example]x[/link]"
+    made = await desk.http.post("/v1/incidents", json=incident_body(subject=subject),
+                                headers=desk.as_("belton", "requester"))
+    shown = await cli(desk, "show", made.json()["ticket_id"], columns=200)
+    assert subject in shown

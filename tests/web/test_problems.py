@@ -79,3 +79,64 @@ async def test_sla_preview_errors(desk):
 async def test_healthz_needs_no_credential(desk):
     response = await desk.http.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok", "temporal": "ok"}
+
+
+async def test_docs_pages_load_every_asset_from_the_app_itself(desk):
+    """/docs and /redoc work on a machine with no internet: every script, stylesheet and
+    icon they reference is served by the app (no CDN, no web fonts)."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = (await desk.http.get(page)).text
+        assets = re.findall(r"""(?:src|href|spec-url)=["']([^"']+)["']""", html)
+        assets += re.findall(r"""url:\s*['"]([^'"]+)['"]""", html)  # the OpenAPI document
+        assert assets, html
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            response = await desk.http.get(asset)
+            assert response.status_code == 200 and response.content, (page, asset)
+
+
+async def test_fixes_say_what_to_send_instead(desk):
+    """A fix that only repeats the problem helps nobody: each says what to send."""
+    headers = desk.as_("belton", "requester")
+    wrong_type = assert_problem(await desk.http.post(
+        "/v1/incidents", json=incident_body(technical_contact="Jo Tran"), headers=headers), 422)
+    [error] = wrong_type["errors"]
+    assert error["field"] == "technical_contact" and '"email"' in error["fix"]
+    empty = assert_problem(await desk.http.post("/v1/incidents", headers=headers), 422)
+    assert "JSON object" in empty["errors"][0]["fix"]
+    bad_id = assert_problem(await desk.http.get("/v1/tickets/BEL-12", headers=headers), 422)
+    assert bad_id["errors"][0]["fix"].startswith("write a ticket id like BEL-000123")
+    assert "^" not in bad_id["errors"][0]["fix"]  # no raw regex
+    long_id = await desk.http.get("/v1/tickets/BEL-" + "1" * 5000, headers=headers)
+    assert long_id.status_code in (404, 422)
+
+
+async def test_text_no_mail_server_accepts_is_refused_at_intake(desk):
+    """A line break in a subject would fail every e-mail of the ticket: 422 at intake."""
+    headers = desk.as_("belton", "requester")
+    for subject in ("Printer broken\r\nBcc: everyone@evil.example", "Tab\tin subject",
+                    "NUL\x00byte"):
+        refused = assert_problem(await desk.http.post(
+            "/v1/incidents", json=incident_body(subject=subject), headers=headers), 422)
+        assert refused["errors"][0]["field"] == "subject", refused
+
+
+async def test_idempotent_and_plain_intakes_share_one_numbering(desk):
+    headers = desk.as_("belton", "requester")
+    numbers = []
+    for key in (None, "retry-me", None):
+        extra = {"Idempotency-Key": key} if key else {}
+        made = await desk.http.post("/v1/incidents", json=incident_body(),
+                                    headers={**headers, **extra})
+        numbers.append(int(made.json()["ticket_id"].rsplit("-", 1)[1]))
+    assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]  # in issue order
+    again = await desk.http.post("/v1/incidents", json=incident_body(),
+                                 headers={**headers, "Idempotency-Key": "retry-me"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert int(again.json()["ticket_id"].rsplit("-", 1)[1]) == numbers[1]
+    other = await desk.http.post("/v1/incidents", json=incident_body(),
+                                 headers={**desk.as_("belton", "agent"),
+                                          "Idempotency-Key": "retry-me"})
+    assert "Idempotent-Replayed" not in other.headers  # keys belong to one credential

@@ -1,4 +1,4 @@
-"""The one place a Temporal client is made: API, worker, CLI and activities share it.
+"""The one place a Temporal client is made: the API, the worker and the CLI share it.
 
 Always with the pydantic data converter (house rule 2); a payload codec (encryption) slots
 in here later without touching callers.
