@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from domain.ids import TicketKind, workflow_id
 from domain.sla import Priority, compute_deadlines
 from tests.web.helpers import assert_problem, eventually, incident_body
 
@@ -34,6 +35,17 @@ async def test_raise_incident_end_to_end(desk):
     shown = await eventually(show, lambda v: len(v.get("events", [])) == 2)
     assert shown["events"][1]["kind"] == "notified:ticket_opened"
     assert shown["events"][0]["by"] == "requester:belton-requester"  # one actor format
+
+    # The Web UI's Details panel: intake facts and the targets the ticket opened under.
+    described = await desk.client.get_workflow_handle(
+        workflow_id(TicketKind.INCIDENT, ticket)).describe()
+    details = await described.static_details()
+    assert details is not None
+    for fact in ("Harbourside Legal", "Jo Tran <jo.tran@harbourside.example>",
+                 "| Response target | 15 min 24x7, due ", "| Resolution target | 4 h 24x7, due ",
+                 "**Tried:** Restarted Outlook and the PC",
+                 f"due {expected.response_due:%Y-%m-%d %H:%M} UTC"):
+        assert fact in details, (fact, details)
 
     # Visibility: the search attributes operators filter on.
     async def listed():
