@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.errors import FieldError
 from domain.ids import TICKET_ID_PATTERN, TicketKind
@@ -22,13 +22,13 @@ from domain.sla.priority import (
 )
 from domain.tickets import (
     Contact,
+    OneLine,
     Period,
+    PlainText,
     TicketRules,
     TicketStart,
     TicketState,
     TicketView,
-    printable,
-    single_line,
 )
 
 
@@ -48,30 +48,20 @@ class IncidentReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
     client_id: str | None = Field(None, max_length=32, description="MSP staff: the client "
                                   "the incident is for; a client's credential may omit it")
-    subject: str = Field(min_length=3, max_length=200)
-    doing: str = Field(min_length=1, max_length=10_000,
+    subject: OneLine = Field(min_length=3, max_length=200)
+    doing: PlainText = Field(min_length=1, max_length=10_000,
                        description="What were you doing or trying to accomplish?")
-    expected: str = Field(min_length=1, max_length=10_000,
+    expected: PlainText = Field(min_length=1, max_length=10_000,
                           description="What did you expect to happen?")
-    actual: str = Field(min_length=1, max_length=10_000,
+    actual: PlainText = Field(min_length=1, max_length=10_000,
                         description="What actually happened (error messages included)?")
-    tried: str = Field(min_length=1, max_length=10_000,
+    tried: PlainText = Field(min_length=1, max_length=10_000,
                        description="What did you do to try to solve it?")
     technical_contact: Contact
     channel: Channel = Channel.PORTAL
     impact: Level | None = None
     urgency: Level | None = None
     severity: SeverityCriteria | None = None
-
-    @field_validator("subject")
-    @classmethod
-    def _subject(cls, value: str) -> str:
-        return single_line(value)
-
-    @field_validator("doing", "expected", "actual", "tried")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return printable(value)
 
     @model_validator(mode="after")
     def _one_way_to_prioritise(self) -> IncidentReport:
@@ -106,9 +96,8 @@ class IncidentStart(TicketStart):
     state: IncidentState | None = None
 
 
-class IncidentState(TicketState):
-    """The incident's whole mutable state: the ticket core's plus what only incidents have.
-    Continue-as-new carries it; queries answer :class:`IncidentView`."""
+class IncidentFacts(BaseModel):
+    """What only incidents have, in their state and in their view alike."""
 
     kind: TicketKind = TicketKind.INCIDENT
     priority_rule: str
@@ -118,26 +107,22 @@ class IncidentState(TicketState):
     duplicates: list[str] = Field(default_factory=list)
     on_call_seconds: int = 0
     post_mortem: str | None = None
-    post_mortem_started: bool = False
     work_periods: list[Period] = Field(default_factory=list, description="acknowledged / in "
                                        "progress, for on-call billing")
+
+
+class IncidentState(IncidentFacts, TicketState):
+    """The incident's whole mutable state: the ticket core's plus its facts. Continue-as-new
+    carries it; queries answer :class:`IncidentView`."""
+
+    post_mortem_started: bool = False
 
     def view(self) -> IncidentView:
         return IncidentView.model_validate(self.view_fields())
 
 
-class IncidentView(TicketView):
+class IncidentView(IncidentFacts, TicketView):
     """What queries (and ``GET /v1/tickets/{id}``) answer for an incident."""
-
-    kind: TicketKind = TicketKind.INCIDENT
-    priority_rule: str
-    channel: Channel
-    preventable: bool | None = None
-    merged_into: str | None = None
-    duplicates: list[str] = Field(default_factory=list)
-    on_call_seconds: int = 0
-    post_mortem: str | None = None
-    work_periods: list[Period] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- messages
@@ -145,7 +130,7 @@ class IncidentView(TicketView):
 class Reprioritisation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     priority: Priority
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: PlainText = Field(min_length=3, max_length=1000)
     by: str = ""
 
 

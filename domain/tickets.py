@@ -17,8 +17,9 @@ import hashlib
 import re
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from domain.ids import TicketKind
 from domain.notifications import FailedNotice, OutboxEntry
@@ -56,6 +57,10 @@ def printable(value: str) -> str:
     return value
 
 
+OneLine = Annotated[str, AfterValidator(single_line)]
+PlainText = Annotated[str, AfterValidator(printable)]
+
+
 class Status(StrEnum):
     NEW = "new"
     ACKNOWLEDGED = "acknowledged"
@@ -86,14 +91,9 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 
 class Contact(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     email: str = Field(max_length=320)
-    phone: str | None = Field(None, max_length=50)
-
-    @field_validator("name", "phone")
-    @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        return None if value is None else single_line(value)
+    phone: OneLine | None = Field(None, max_length=50)
 
     @field_validator("email")
     @classmethod
@@ -282,7 +282,7 @@ class TicketStart(BaseModel):
 class Transition(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: Status
-    reason: str = Field("", max_length=1000)
+    reason: PlainText = Field("", max_length=1000)
     preventable: bool | None = Field(None, description="on resolve: could it have been "
                                      "prevented? (P1/P2 incidents then get a post-mortem)")
     by: str = Field("", description="set from the credential; a value sent is replaced")
@@ -290,36 +290,21 @@ class Transition(BaseModel):
 
 class Assignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    assignee: str = Field(min_length=1, max_length=200)
+    assignee: OneLine = Field(min_length=1, max_length=200)
     by: str = ""
-
-    @field_validator("assignee")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return single_line(value)
 
 
 class CsatAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     score: int = Field(ge=1, le=5)
-    comment: str = Field("", max_length=5000)
-
-    @field_validator("comment")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return printable(value)
+    comment: PlainText = Field("", max_length=5000)
 
 
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1, max_length=COMMENT_MAX_CHARS)
+    body: PlainText = Field(min_length=1, max_length=COMMENT_MAX_CHARS)
     by: str = ""
     from_requester: bool = False
-
-    @field_validator("body")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return printable(value)
 
 
 # ---------------------------------------------------------------- rules
