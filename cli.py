@@ -8,6 +8,7 @@ import gc
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -17,12 +18,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
 from domain import search_attributes
 from domain.errors import one_line
-from domain.settings import DEV_SIGNING_SECRET, Settings
+from domain.settings import Settings
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.preview import PreviewRequest, preset_policy, preview
 from domain.tenants import ConfigError, TempodeskConfig, hash_api_key, load_config
@@ -292,7 +293,7 @@ def _logging() -> None:
 def dev() -> None:
     """Embedded Temporal dev server (persisted in .data/) + worker + API, stopped by Ctrl-C."""
     _logging()
-    settings = _settings()
+    settings = _dev_secret(_settings())
     config = _config(settings.config_path)
     server = start_dev_server(settings)
     try:
@@ -308,11 +309,24 @@ def dev() -> None:
         out.print("stopped: API, worker and Temporal dev server")
 
 
+def _dev_secret(settings: Settings) -> Settings:
+    """`tempodesk dev` signs links with a random secret made on first start and kept in its
+    data directory (readable by this user only), unless TEMPODESK_SIGNING_SECRET is set."""
+    if settings.signing_secret is not None:
+        return settings
+    path = settings.data_dir / "signing-secret"
+    if not path.is_file():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return settings.model_copy(update={"signing_secret": SecretStr(path.read_text().strip())})
+
+
 def _production_settings() -> Settings:
-    """Settings for `worker` and `api`: the dev signing secret is public, so links and page
-    cursors signed with it could be forged; only `tempodesk dev` may use it."""
+    """Settings for `worker` and `api`: every replica needs the same secret, so it is set
+    in the environment, never made up here."""
     settings = _settings()
-    if settings.signing_secret.get_secret_value() == DEV_SIGNING_SECRET:
+    if settings.signing_secret is None:
         err.print("[red]TEMPODESK_SIGNING_SECRET is not set:[/] set it to a long random value "
                   "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), the "
                   "same on every worker and API replica")

@@ -107,7 +107,7 @@ class NotificationActivities:
 
     def survey_url(self, notice: Notice) -> str:
         assert notice.survey_expires_at is not None
-        token = tokens.sign(self.settings.signing_secret.get_secret_value(), "csat",
+        token = tokens.sign(self.settings.secret, "csat",
                             notice.ticket_id, notice.survey_expires_at)
         return f"{self.settings.public_url}/v1/surveys/{token}"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SIGNING_SECRET = "tempodesk-dev-only-signing-secret-change-me"
+# Once the default, published in the repository: a secret anyone can read signs nothing.
+PUBLIC_SIGNING_SECRETS = frozenset({"tempodesk-dev-only-signing-secret-change-me"})
 
 
 class Settings(BaseSettings):
@@ -46,8 +47,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     ui_port: int = 8233
 
-    # Signs survey links and page cursors; `tempodesk api`/`worker` refuse the default.
-    signing_secret: SecretStr = SecretStr(DEV_SIGNING_SECRET)
+    # Signs survey links and page cursors. `tempodesk api`/`worker` need it set (the same on
+    # every replica); `tempodesk dev` makes a random one in its data directory.
+    signing_secret: SecretStr | None = None
 
     # Outbound e-mail; with no host, e-mail notifications are skipped (and recorded so).
     smtp_host: str | None = None
@@ -71,6 +73,10 @@ class Settings(BaseSettings):
                 "TEMPODESK_TEMPORAL_TLS_CERT and TEMPODESK_TEMPORAL_TLS_KEY go together: "
                 "set both for mTLS, or neither"
             )
+        if (self.signing_secret is not None
+                and self.signing_secret.get_secret_value() in PUBLIC_SIGNING_SECRETS):
+            raise ValueError("TEMPODESK_SIGNING_SECRET is a value published in the repository: "
+                             "set a long random one of your own")
         oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
         if any(oidc) and not all(oidc):
             raise ValueError(
@@ -78,6 +84,13 @@ class Settings(BaseSettings):
                 "TEMPODESK_OIDC_JWKS_URL together"
             )
         return self
+
+    @property
+    def secret(self) -> str:
+        """The signing secret (present once a command has started: see cli.py)."""
+        if self.signing_secret is None:
+            raise RuntimeError("TEMPODESK_SIGNING_SECRET is not set")
+        return self.signing_secret.get_secret_value()
 
     @property
     def uses_tls(self) -> bool:

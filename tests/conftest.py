@@ -51,7 +51,11 @@ def config() -> TempodeskConfig:
     return load_config(DEMO_CONFIG)
 
 
+TEST_SECRET = "test-" + uuid.uuid4().hex  # made per run, like a real deployment's
+
+
 def make_settings(**overrides) -> Settings:
+    overrides.setdefault("signing_secret", TEST_SECRET)
     return Settings(_env_file=None, config_path=DEMO_CONFIG, **overrides)
 
 

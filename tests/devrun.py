@@ -22,7 +22,8 @@ BIN = Path(sys.executable).parent
 class DevRun:
     def __init__(self, data_dir: Path) -> None:
         self.grpc, self.ui, self.api = free_port(), free_port(), free_port()
-        self.env = {**os.environ, "TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.grpc}",
+        environ = {k: v for k, v in os.environ.items() if k != "TEMPODESK_SIGNING_SECRET"}
+        self.env = {**environ, "TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.grpc}",
                     "TEMPODESK_UI_PORT": str(self.ui), "TEMPODESK_API_PORT": str(self.api),
                     "TEMPODESK_DATA_DIR": str(data_dir),
                     "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),

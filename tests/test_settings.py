@@ -71,3 +71,8 @@ def test_production_commands_refuse_the_dev_signing_secret(command):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "TEMPODESK_SIGNING_SECRET is not set" in done.stderr
+
+
+def test_the_once_published_secret_is_refused_everywhere():
+    with pytest.raises(ValidationError, match="published in the repository"):
+        Settings(_env_file=None, signing_secret="tempodesk-dev-only-signing-secret-change-me")

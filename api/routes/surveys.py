@@ -23,7 +23,7 @@ class SurveyRecorded(BaseModel):
              summary="Record a 1-5 score and a comment from the survey link")
 async def answer_survey(answer: CsatAnswer, token: str = Path(max_length=2048),
                         state: AppState = Depends(app_state)) -> SurveyRecorded:
-    secret = state.settings.signing_secret.get_secret_value()
+    secret = state.settings.secret
     try:
         payload = tokens.verify(secret, token, "csat")
     except tokens.ExpiredToken as exc:

@@ -69,7 +69,7 @@ async def list_tickets(
     limit: int = Query(50, ge=1, le=500),
     page_token: str | None = Query(None, max_length=4096),
 ) -> TicketPage:
-    secret = state.settings.signing_secret.get_secret_value()
+    secret = state.settings.secret
     token = read_page_token(secret, page_token, principal.scope) if page_token else None
     query = ticket_query(visible_clients(principal, state, client), kind, status, priority,
                          breached, assignee, open_only=sort is Sort.NEXT_DUE)

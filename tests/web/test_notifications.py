@@ -84,7 +84,7 @@ async def test_closing_sends_a_survey_link_that_records_the_score_once(wired_des
 
 async def test_expired_survey_link_is_410(wired_desk):
     desk = wired_desk.desk
-    secret = desk.settings.signing_secret.get_secret_value()
+    secret = desk.settings.secret
     stale = tokens.sign(secret, "csat", "BEL-000001", datetime.now(UTC) - timedelta(minutes=1))
     assert_problem(await desk.http.post(f"/v1/surveys/{stale}", json={"score": 3}), 410)
     forged = tokens.sign("not-our-secret", "csat", "BEL-000001",
