@@ -226,6 +226,7 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
 
     import worker
     from api.app import create_app
+    from api.limits import uvicorn_options
     from temporal_client import ensure_search_attributes
 
     client = await _connect_when_ready(settings, server, timeout=60)
@@ -249,7 +250,8 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
 
         api_server = _Server(uvicorn.Config(
             create_app(settings, config, client), host=settings.api_host,
-            port=settings.api_port, log_level="warning", access_log=False))
+            port=settings.api_port, log_level="warning", access_log=False,
+            **uvicorn_options()))
         tasks.append(asyncio.create_task(api_server.serve()))
         while not api_server.started and not tasks[-1].done():
             await asyncio.sleep(0.05)

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from api import problems
 from api.auth import Authenticator
+from api.limits import RequestLimits
 from api.routes import health, incidents, sla, surveys, ticket_actions, tickets
 from api.state import AppState
 from api.ticket_directory import TicketDirectory
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     app = FastAPIOffline(title="Tempodesk", version="0.1.0", description=DESCRIPTION,
                          lifespan=lifespan)
     problems.install(app)
+    app.add_middleware(RequestLimits)
     for module in (health, incidents, tickets, ticket_actions, sla, surveys):
         app.include_router(module.router)
     return app

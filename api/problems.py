@@ -125,6 +125,10 @@ def rpc_problem(exc: RPCError) -> Problem:
                       RPCStatusCode.RESOURCE_EXHAUSTED):
         return Problem(503, "Temporal unavailable", "the workflow engine did not answer; retry",
                        headers={"Retry-After": "5"})
+    # Anything else: the engine's own words stay in our log, never in the answer.
+    log.warning("Temporal refused a request: %s (%s)", exc.message, exc.status)
     if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-        return Problem(400, "Bad request", exc.message)
-    return Problem(502, "Workflow engine error", exc.message)
+        return Problem(400, "Bad request", "the request could not be carried out as given: "
+                       "check the parameters against /docs")
+    return Problem(502, "Workflow engine error", "the workflow engine could not carry out "
+                   "the request; retry, and tell the MSP if it persists")

@@ -41,6 +41,16 @@ def cli_flags() -> list[str]:
     return flags
 
 
+_UNSEARCHABLE = str.maketrans({"%": "%25", "\\": "%5C", '"': "%22"})
+
+
+def keyword(text: str) -> str:
+    """A free-text value as stored in a Keyword attribute: the dev server's SQLite
+    visibility never matches a backslash or a double quote however the query escapes it,
+    so those (and %) are stored percent-encoded; list filters encode the same way."""
+    return text.translate(_UNSEARCHABLE)
+
+
 def ticket_attributes(state: TicketState) -> list[SearchAttributePair]:
     """The attribute pairs describing a ticket (used at start and on every change)."""
     clock = state.clock
@@ -57,7 +67,7 @@ def ticket_attributes(state: TicketState) -> list[SearchAttributePair]:
     if state.resolution_due is not None:
         pairs.append(SearchAttributePair(SLA_RESOLUTION_DUE, state.resolution_due))
     if state.assignee:
-        pairs.append(SearchAttributePair(ASSIGNEE, state.assignee))
+        pairs.append(SearchAttributePair(ASSIGNEE, keyword(state.assignee)))
     if state.notice_failing():
         pairs.append(SearchAttributePair(NOTICE_FAILING, True))
     return pairs

@@ -45,10 +45,17 @@ class TicketSummary(BaseModel):
             response_due=attrs.get(sa.SLA_RESPONSE_DUE),
             resolution_due=attrs.get(sa.SLA_RESOLUTION_DUE),
             breached=attrs.get(sa.SLA_BREACHED), escalation_level=attrs.get(sa.ESCALATION_LEVEL),
-            assignee=attrs.get(sa.ASSIGNEE), opened_at=execution.start_time,
+            assignee=_decoded(attrs.get(sa.ASSIGNEE)), opened_at=execution.start_time,
             closed_at=execution.close_time,
             notice_failing=bool(attrs.get(sa.NOTICE_FAILING)),
         )
+
+
+def _decoded(value: str | None) -> str | None:
+    """The assignee as written (see :func:`domain.search_attributes.keyword`)."""
+    if value is None:
+        return None
+    return value.replace("%22", '"').replace("%5C", "\\").replace("%25", "%")
 
 
 def _quote(value: str) -> str:
@@ -65,7 +72,8 @@ def ticket_query(client_ids: list[str] | None = None, kind: str | None = None,
     if client_ids is not None:
         terms.append(f"{sa.CLIENT_ID.name} IN ({', '.join(_quote(c) for c in client_ids)})")
     for key, value in ((sa.TICKET_KIND, kind), (sa.TICKET_STATUS, status),
-                       (sa.TICKET_PRIORITY, priority), (sa.ASSIGNEE, assignee)):
+                       (sa.TICKET_PRIORITY, priority),
+                       (sa.ASSIGNEE, None if assignee is None else sa.keyword(assignee))):
         if value is not None:
             terms.append(f"{key.name} = {_quote(value)}")
     if breached is not None:

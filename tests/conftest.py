@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.limits import uvicorn_options
 from domain import search_attributes
 from domain.settings import Settings
 from domain.tenants import Notifications, TempodeskConfig, Webhook, load_config
@@ -162,7 +163,7 @@ async def running_desk(client: Client, config: TempodeskConfig, settings: Settin
             await workers.enter_async_context(worker)
         server = uvicorn.Server(uvicorn.Config(
             create_app(settings, config, client), host="127.0.0.1", port=0,
-            log_level="warning", access_log=False))
+            log_level="warning", access_log=False, **uvicorn_options()))
         server.capture_signals = contextlib.nullcontext  # tests own the signals
         serving = asyncio.create_task(server.serve())
         while not server.started:

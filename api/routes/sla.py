@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require
 from api.problems import field_problem
@@ -27,4 +28,6 @@ async def sla_preview(
         raise field_problem(404, "policy", f"no policy {request.policy!r}",
                             f"use a preset (belton, betterworld, plexacet) or your client id "
                             f"{principal.client_id!r}", "Not found")
-    return preview(request, policy)
+    # Compiling a calendar can take a while: off the event loop, so no request can stall
+    # the API (or, in `tempodesk dev`, the worker sharing its loop).
+    return await run_in_threadpool(preview, request, policy)

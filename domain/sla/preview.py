@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -12,15 +12,41 @@ from domain.sla.deadlines import compute_deadlines
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.presets import PRESETS, policy_from_preset
 
+# The dates a preview accepts (documented in README "Security"): calendars are compiled
+# for the years a ticket spans, so an instant in year 9999 must never reach them.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+SPAN = timedelta(days=2 * 366)  # first response and pauses within 2 years of opening
+PAUSES_MAX = 500
+
 
 class PreviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    policy: str = Field(description="a preset (belton, betterworld, plexacet) or a client id")
+    policy: str = Field(max_length=64,
+                        description="a preset (belton, betterworld, plexacet) or a client id")
     priority: Priority
-    opened_at: AwareDatetime
-    first_response_at: AwareDatetime | None = None
+    opened_at: AwareDatetime = Field(description="between 2000-01-01 and 2099-12-31")
+    first_response_at: AwareDatetime | None = Field(None, description="within 2 years of "
+                                                    "opened_at")
     pauses: list[tuple[AwareDatetime, AwareDatetime]] = Field(
-        default_factory=list, description="[[start, end], ...] while pending or on hold")
+        default_factory=list, max_length=PAUSES_MAX,
+        description=f"[[start, end], ...] while pending or on hold; at most {PAUSES_MAX}, "
+                    "within 2 years of opened_at")
+
+    @model_validator(mode="after")
+    def _in_range(self) -> PreviewRequest:
+        if not EARLIEST <= self.opened_at < LATEST:
+            raise FieldError("opened_at", "outside the dates a preview covers",
+                             "give a date between 2000-01-01 and 2099-12-31")
+        limit = self.opened_at + SPAN
+        later = [("first_response_at", self.first_response_at)]
+        later += [(f"pauses[{i}]", moment) for i, pause in enumerate(self.pauses)
+                  for moment in pause]
+        for field, moment in later:
+            if moment is not None and not EARLIEST <= moment <= limit:
+                raise FieldError(field, "more than 2 years after opened_at (or before 2000)",
+                                 f"give a time before {limit:%Y-%m-%d}")
+        return self
 
     @model_validator(mode="after")
     def _ordered(self) -> PreviewRequest:

@@ -1,0 +1,104 @@
+"""Bounds on what a request may be, checked before anything parses or authenticates it.
+
+* Headers: uvicorn's h11 protocol refuses a request whose headers exceed
+  :data:`MAX_HEADER_BYTES` while reading them (httptools has no such limit).
+* Body: at most ``max_body_bytes`` (a declared Content-Length over it is refused at once;
+  a chunked body is counted as it arrives) -> 413 problem+json.
+* Query parameters: no control characters (a NUL reached Temporal's SQL) -> 422.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+MAX_HEADER_BYTES = 32 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+# A refused body is read on (and thrown away) up to this much, so the client, still
+# sending, gets the 413 rather than a reset connection; past it the connection is closed.
+DRAIN_BYTES = 16 * 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+Scope = dict[str, Any]
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """Protocol settings every server of this API uses (CLI and tests alike)."""
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+
+
+async def _problem(send, status: int, title: str, detail: str, instance: str,
+                   errors: list[dict[str, str]] | None = None) -> None:
+    body: dict[str, Any] = {"type": f"urn:tempodesk:problem:{title.lower().replace(' ', '-')}",
+                            "title": title, "status": status, "detail": detail,
+                            "instance": instance}
+    if errors:
+        body["errors"] = errors
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(payload)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class RequestLimits:
+    """ASGI middleware enforcing the body and query-string bounds."""
+
+    def __init__(self, app, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        query = scope.get("query_string", b"").decode("latin-1")
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if _CONTROL.search(value) or _CONTROL.search(name):
+                await _problem(send, 422, "Request is not valid",
+                               f"{name[:40]}: contains a control character", path,
+                               [{"field": name[:40], "in": "query",
+                                 "message": "contains a control character (e.g. NUL)",
+                                 "fix": "send printable text only"}])
+                return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        refused = declared is not None and (not declared.isdigit()
+                                            or int(declared) > self.max_body)
+        body = b""
+        seen = 0
+        more = True
+        while more and seen <= DRAIN_BYTES:  # bound the body before anything parses it
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            more = message.get("more_body", False)
+            refused = refused or seen > self.max_body
+            if not refused:
+                body += chunk
+        if refused:
+            await self._too_large(send, path)
+            return
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send, path: str) -> None:
+        await _problem(send, 413, "Request too large",
+                       f"the body is over {self.max_body:,} bytes", path,
+                       [{"field": "(body)", "in": "body",
+                         "message": f"over {self.max_body:,} bytes",
+                         "fix": "send a smaller body: text fields have their own limits "
+                                "(see /docs)"}])

@@ -1,0 +1,107 @@
+"""Regression tests for what an outside probe found (issue 8): each failed before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import rpc_problem
+from tests.web.helpers import assert_problem, eventually, incident_body
+
+PREVIEW = {"policy": "betterworld", "priority": "P2", "opened_at": "2026-01-05T00:00:00+00:00"}
+
+
+async def test_preview_refuses_dates_outside_its_range_at_once(desk):
+    headers = desk.as_("betterworld", "requester")
+    cases = [
+        ({"opened_at": "9998-01-05T00:00:00+00:00"}, "opened_at"),
+        ({"opened_at": "0001-01-01T00:00:00+00:00"}, "opened_at"),
+        ({"first_response_at": "9999-12-31T00:00:00+00:00"}, "first_response_at"),
+        ({"pauses": [["0001-01-01T00:00:00+00:00", "9999-01-01T00:00:00+00:00"]]},
+         "pauses[0]"),
+    ]
+    for change, field in cases:
+        response = await desk.http.post("/v1/sla/preview", json={**PREVIEW, **change},
+                                        headers=headers, timeout=5)
+        assert assert_problem(response, 422)["errors"][0]["field"] == field, change
+    many = [["2026-01-05T01:00:00+00:00", "2026-01-05T01:00:01+00:00"]] * 501
+    too_many = await desk.http.post("/v1/sla/preview", json={**PREVIEW, "pauses": many},
+                                    headers=headers)
+    assert assert_problem(too_many, 422)["errors"][0]["field"] == "pauses"
+    assert (await desk.http.get("/healthz")).status_code == 200
+
+
+async def test_bodies_are_bounded_before_authentication(desk):
+    huge = b'{"subject": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    declared = await desk.http.post("/v1/incidents", content=huge,
+                                    headers={"Content-Type": "application/json"})
+    assert_problem(declared, 413)  # not 401: nothing was read past the limit
+
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * 65536
+
+    streamed = await desk.http.post("/v1/incidents", content=chunks(),
+                                    headers={"Content-Type": "application/json"})
+    assert_problem(streamed, 413)
+
+
+async def test_oversized_headers_are_refused_while_being_read(desk):
+    """The server stops reading at 32 KiB of headers: a 400 or a closed connection, never
+    a 50 MB Authorization header parsed and looked up."""
+    try:
+        answer = await desk.http.get(
+            "/v1/tickets", headers={"Authorization": "Bearer " + "x" * (1024 * 1024)})
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+        return  # refused mid-request
+    assert answer.status_code in (400, 431), answer.text
+
+
+async def test_long_ticket_ids_are_refused_not_crashing(desk):
+    agent = desk.as_("belton", "agent")
+    shown = await desk.http.get("/v1/tickets/BEL-" + "1" * 5000, headers=agent)
+    assert_problem(shown, 422)
+    made = (await desk.http.post("/v1/incidents", json=incident_body(),
+                                 headers=desk.as_("belton", "requester"))).json()["ticket_id"]
+    merge = await desk.http.post(f"/v1/tickets/{made}/merge", headers=agent,
+                                 json={"survivor": "BEL-" + "1" * 5000})
+    assert assert_problem(merge, 422)["errors"][0]["field"] == "survivor"
+
+
+async def test_control_characters_in_filters_are_422_and_backslashes_are_findable(desk):
+    agent = desk.as_("belton", "agent")
+    nul = await desk.http.get("/v1/tickets", params={"assignee": "x\x00y"}, headers=agent)
+    assert assert_problem(nul, 422)["errors"][0]["field"] == "assignee"
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(),
+                                   headers=desk.as_("belton", "requester"))).json()["ticket_id"]
+    odd = "CORP\\jo 'o\"brien"
+    assigned = await desk.http.post(f"/v1/tickets/{ticket}/assign", headers=agent,
+                                    json={"assignee": odd})
+    assert assigned.status_code == 200, assigned.text
+
+    async def found():
+        response = await desk.http.get("/v1/tickets", params={"assignee": odd}, headers=agent)
+        assert response.status_code == 200, response.text
+        return [t["ticket_id"] for t in response.json()["tickets"]]
+
+    assert await eventually(found, lambda ids: ids == [ticket])
+
+
+def test_engine_errors_never_reach_the_caller():
+    internal = RPCError("sql: syntax error near 'x\\x00y' in visibility store",
+                        RPCStatusCode.INTERNAL, b"")
+    problem = rpc_problem(internal)
+    assert problem.status == 502 and "sql" not in problem.detail
+    invalid = rpc_problem(RPCError("invalid query: operation ORDER BY",
+                                   RPCStatusCode.INVALID_ARGUMENT, b""))
+    assert invalid.status == 400 and "ORDER BY" not in invalid.detail
+
+
+async def test_concurrent_huge_unauthenticated_posts_are_cheap(desk):
+    body = b"x" * (8 * 1024 * 1024)
+    answers = await asyncio.gather(*(
+        desk.http.post("/v1/incidents", content=body) for _ in range(4)))
+    assert all(a.status_code == 413 for a in answers)
+    assert isinstance(desk.http, httpx.AsyncClient)
