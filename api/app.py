@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api import problems
 from api.auth import Authenticator
 from api.limits import RequestLimits
+from api.rate_limits import RateLimiter
 from api.routes import health, incidents, sla, surveys, ticket_actions, tickets
 from api.state import AppState
 from api.ticket_directory import TicketDirectory
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
             auth=Authenticator(settings, config),
             numbers=TicketNumbers(client, settings.task_queue),
             tickets=TicketDirectory(client, config),
+            limiter=RateLimiter(config, settings.api_replicas),
         )
         yield
 

@@ -7,6 +7,7 @@ credential; 403: the role may not act; 404 (in the routes): another client's res
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 
 import jwt
@@ -112,6 +113,12 @@ class Authenticator:
                           f"claim must be one of: {', '.join(r.value for r in Role)}") from exc
 
 
+def describe_rate(state, principal: Principal) -> str:
+    count, per = state.config.rate_limit(principal.role, principal.client_id)
+    unit = {1: "second", 60: "minute", 3600: "hour"}[per]
+    return f"{count} requests a {unit}"
+
+
 def require(action: Action):
     """A route dependency: the caller's principal, if its role may perform ``action``."""
 
@@ -120,7 +127,14 @@ def require(action: Action):
                          ) -> Principal:
         if credentials is None or not credentials.credentials:
             raise unauthorized("no credential: send 'Authorization: Bearer <API key>'")
-        principal = await request.app.state.tempodesk.auth.authenticate(credentials.credentials)
+        state = request.app.state.tempodesk
+        principal = await state.auth.authenticate(credentials.credentials)
+        wait = state.limiter.wait_for(principal)
+        if wait:
+            raise Problem(429, "Too many requests",
+                          f"this credential may send {describe_rate(state, principal)}: "
+                          f"retry in {math.ceil(wait)} s",
+                          headers={"Retry-After": str(max(1, math.ceil(wait)))})
         if not allowed(principal.role, action):
             raise Problem(403, "Forbidden",
                           f"role {principal.role.value!r} may not {action.value}; "

@@ -8,6 +8,7 @@ from fastapi import Request
 from temporalio.client import Client
 
 from api.auth import Authenticator
+from api.rate_limits import RateLimiter
 from api.ticket_directory import TicketDirectory
 from api.ticket_numbers import TicketNumbers
 from domain.settings import Settings
@@ -22,6 +23,7 @@ class AppState:
     auth: Authenticator
     numbers: TicketNumbers
     tickets: TicketDirectory
+    limiter: RateLimiter
 
     def client_config(self, client_id: str) -> ClientConfig:
         client = self.config.client(client_id)

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_replicas: int = Field(1, ge=1, le=1000, description="API replicas behind the load "
+                              "balancer: each enforces its share of every rate limit")
     public_url: str = Field("http://127.0.0.1:8000", description="base of links in e-mails")
 
     # `tempodesk dev` only: the embedded Temporal dev server.

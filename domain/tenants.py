@@ -92,7 +92,14 @@ class ClientConfig(BaseModel):
     directors: list[Person] = Field(default_factory=list, description="quote approvers")
     notifications: Notifications = Notifications()
     incidents: IncidentRules = IncidentRules()
+    rate_limits: dict[Role, str] = Field(default_factory=dict, description="requests per "
+                                         "credential by role, e.g. {requester: 60/min}")
     api_keys: list[ApiKey] = Field(default_factory=list)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _valid_rates(cls, value: dict[Role, str]) -> dict[Role, str]:
+        return _rates(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -117,6 +124,28 @@ class ClientConfig(BaseModel):
 
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.ADMIN})
+_RATE = re.compile(r"^(?P<count>[1-9]\d{0,6})/(?P<unit>s|min|h)$")
+_UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600}
+
+# Requests per credential, by role, unless the config says otherwise.
+DEFAULT_RATE_LIMITS: dict[Role, str] = {
+    Role.REQUESTER: "60/min", Role.HR: "60/min", Role.DIRECTOR: "60/min",
+    Role.AGENT: "600/min", Role.ADMIN: "600/min", Role.INTEGRATION: "600/min",
+}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """``"60/min"`` -> (60, 60): that many requests per that many seconds."""
+    match = _RATE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a rate: write e.g. '60/min', '5/s' or '1000/h'")
+    return int(match["count"]), _UNIT_SECONDS[match["unit"]]
+
+
+def _rates(value: dict[Role, str]) -> dict[Role, str]:
+    for text in value.values():
+        parse_rate(text)
+    return value
 
 
 class StaffKey(ApiKey):
@@ -139,6 +168,20 @@ class TempodeskConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     clients: list[ClientConfig]
     staff: list[StaffKey] = Field(default_factory=list, description="MSP staff credentials")
+    rate_limits: dict[Role, str] = Field(default_factory=dict, description="the desk-wide "
+                                         "defaults by role (a client's own override them)")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _valid_rates(cls, value: dict[Role, str]) -> dict[Role, str]:
+        return _rates(value)
+
+    def rate_limit(self, role: Role, client_id: str | None) -> tuple[int, int]:
+        """(requests, per seconds) for one credential of ``role`` (of ``client_id``)."""
+        client = self.client(client_id) if client_id else None
+        text = ((client.rate_limits.get(role) if client else None)
+                or self.rate_limits.get(role) or DEFAULT_RATE_LIMITS[role])
+        return parse_rate(text)
 
     @model_validator(mode="after")
     def _unique(self) -> TempodeskConfig:

@@ -26,6 +26,7 @@ def fast_config_dict(response: str = "8s", resolution: str = "16s", tag: str = "
                 {"role": role, "contact": f"rung{i}@belton.example", "after": f"{s}s"}
                 for i, (role, s) in enumerate(RUNGS)]
             client["incidents"] = {"notice_retry_max": "1s"}
+    raw["rate_limits"] = {"requester": "5000/s", "agent": "5000/s"}  # tests fire fast
     for key in raw.get("staff", []):
         if key.get("clients"):
             key["clients"] = [c + (tag.lower() and f"-{tag.lower()}") for c in key["clients"]]

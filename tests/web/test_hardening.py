@@ -105,3 +105,38 @@ async def test_concurrent_huge_unauthenticated_posts_are_cheap(desk):
         desk.http.post("/v1/incidents", content=body) for _ in range(4)))
     assert all(a.status_code == 413 for a in answers)
     assert isinstance(desk.http, httpx.AsyncClient)
+
+
+async def test_each_credential_is_rate_limited_with_retry_after(dev_client, config, task_queue):
+    from tests.conftest import isolated, make_settings, running_desk
+
+    limited = isolated(config)
+    belton = limited.clients[0].model_copy(update={"rate_limits": {"requester": "5/min"}})
+    limited = limited.model_copy(update={"clients": [belton, *limited.clients[1:]]})
+    async with running_desk(dev_client, limited, make_settings(task_queue=task_queue)) as desk:
+        requester = desk.as_("belton", "requester")
+        answers = [await desk.http.post("/v1/sla/preview", json=PREVIEW, headers=requester)
+                   for _ in range(8)]
+        assert [a.status_code for a in answers] == [200] * 5 + [429] * 3
+        refused = assert_problem(answers[-1], 429)
+        assert "5 requests a minute" in refused["detail"]
+        assert 1 <= int(answers[-1].headers["Retry-After"]) <= 12
+        # Another credential of the same client has its own allowance.
+        other = await desk.http.post("/v1/sla/preview", json=PREVIEW,
+                                     headers=desk.as_("belton", "agent"))
+        assert other.status_code == 200
+
+
+def test_replicas_share_a_limit():
+    from api.auth import Principal
+    from api.rate_limits import RateLimiter
+    from domain.roles import Role
+    from domain.tenants import TempodeskConfig, load_config
+    from tests.conftest import DEMO_CONFIG
+
+    config: TempodeskConfig = load_config(DEMO_CONFIG)
+    who = Principal.of_client("belton", Role.REQUESTER, "belton-requester", "api_key")
+    replica = RateLimiter(config, replicas=3)  # 60/min in total: 20 each
+    waits = [replica.wait_for(who, now=100.0) for _ in range(21)]
+    assert waits[:20] == [0.0] * 20 and waits[20] == 3.0  # one token every 3 s
+    assert replica.wait_for(who, now=103.0) == 0.0
