@@ -90,7 +90,13 @@ class NotificationActivities:
     async def _email_lane(self, notice: Notice) -> NoticeReceipt:
         client = self._client(notice)
         receipt = NoticeReceipt()
-        recipients = sorted(set(notice.recipients) | set(client.notifications.email))
+        confirmed = {a.lower() for a in notice.confirmed}
+        held = sorted(a for a in notice.unverified
+                      if a.lower() not in confirmed and not self.config.may_mail(client, a))
+        wanted = {*notice.recipients, *notice.unverified, *client.notifications.email}
+        recipients = sorted(wanted - set(held))
+        if held:
+            receipt.skipped.append(f"held until an agent confirms: {', '.join(held)}")
         if recipients and self.settings.smtp_host:
             receipt.message_id = await self._email(notice, recipients)
             receipt.emailed = recipients

@@ -24,6 +24,11 @@ class Notice(BaseModel):
     survey_expires_at: datetime | None = Field(
         None, description="when set, the activity adds a signed survey link")
     thread_root: str | None = Field(None, description="Message-ID the e-mail replies to")
+    unverified: list[str] = Field(default_factory=list, description="addresses a client "
+                                  "gave (e.g. the technical contact): mailed only if known to "
+                                  "the config or confirmed by an agent")
+    confirmed: list[str] = Field(default_factory=list, description="addresses an agent "
+                                 "confirmed for this ticket, besides the client's known ones")
 
 
 class NoticeReceipt(BaseModel):

@@ -78,7 +78,17 @@ class Webhook(BaseModel):
 class Notifications(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: list[str] = Field(default_factory=list, description="service-desk mailboxes")
+    domains: list[str] = Field(default_factory=list, description="the client's own e-mail "
+                               "domains: its people may be mailed without confirmation")
     webhooks: list[Webhook] = Field(default_factory=list)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if "@" in domain or "." not in domain or " " in domain:
+                raise ValueError(f"{domain!r} is not a domain: write e.g. 'client.example'")
+        return [d.lower().strip(".") for d in value]
 
 
 class ClientConfig(BaseModel):
@@ -121,6 +131,12 @@ class ClientConfig(BaseModel):
     def _notice(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    def known_addresses(self) -> set[str]:
+        """Addresses named in the config: desk mailboxes, directors, ladder contacts."""
+        named = {*self.notifications.email, *(d.email for d in self.directors)}
+        named |= {r.contact for r in self.sla.ladder if r.contact and "@" in r.contact}
+        return {a.lower() for a in named}
 
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.ADMIN})
@@ -170,6 +186,16 @@ class TempodeskConfig(BaseModel):
     staff: list[StaffKey] = Field(default_factory=list, description="MSP staff credentials")
     rate_limits: dict[Role, str] = Field(default_factory=dict, description="the desk-wide "
                                          "defaults by role (a client's own override them)")
+    msp_domains: list[str] = Field(default_factory=list, description="the MSP's own e-mail "
+                                   "domains (its staff may be mailed about any ticket)")
+
+    def may_mail(self, client: ClientConfig, address: str) -> bool:
+        """Notices go only to the client's known people and domains and the MSP's staff;
+        any other address waits for an agent to confirm it on the ticket."""
+        address = address.lower()
+        domain = address.rpartition("@")[2]
+        return (address in client.known_addresses()
+                or domain in client.notifications.domains or domain in self.msp_domains)
 
     @field_validator("rate_limits")
     @classmethod

@@ -169,6 +169,8 @@ class TicketState(BaseModel):
     notices_sent: int = 0
     thread_root: str | None = Field(None, description="Message-ID of the first e-mail; "
                                     "later e-mails reply to it so mail clients thread them")
+    confirmed_recipients: list[str] = Field(default_factory=list, description="addresses "
+                                            "outside the client's known ones an agent confirmed")
 
     def add_event(self, event: TicketEvent) -> None:
         if len(event.detail) > EVENT_DETAIL_CHARS:
@@ -242,6 +244,7 @@ class TicketView(BaseModel):
     notice_failing: bool = False
     notices_sent: int = 0
     thread_root: str | None = None
+    confirmed_recipients: list[str] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- input
@@ -292,6 +295,24 @@ class Assignment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     assignee: OneLine = Field(min_length=1, max_length=200)
     by: str = ""
+
+
+RECIPIENTS_CONFIRMED_MAX = 10
+
+
+class RecipientConfirmation(BaseModel):
+    """An agent vouches for an address outside the client's known domains."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320)
+    by: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value) or _CONTROL.search(value) or "\t" in value:
+            raise ValueError("not an e-mail address: write it as name@example.com")
+        return value.lower()
 
 
 class CsatAnswer(BaseModel):

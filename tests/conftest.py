@@ -23,7 +23,7 @@ from api.app import create_app
 from api.limits import uvicorn_options
 from domain import search_attributes
 from domain.settings import Settings
-from domain.tenants import Notifications, TempodeskConfig, Webhook, load_config
+from domain.tenants import TempodeskConfig, Webhook, load_config
 from temporal_client import DATA_CONVERTER
 from tests.peers import Mailbox, WebhookReceiver
 from worker import build_workers
@@ -186,10 +186,10 @@ def isolated(config: TempodeskConfig) -> TempodeskConfig:
     tag = uuid.uuid4().hex[:4]
     staff = [k.model_copy(update={"clients": k.clients and [f"{c}-{tag}" for c in k.clients]})
              for k in config.staff]
-    return TempodeskConfig(clients=[
+    return config.model_copy(update={"staff": staff, "clients": [
         c.model_copy(update={"id": f"{c.id}-{tag}",
                              "ticket_prefix": f"{c.ticket_prefix}{tag.upper()}"})
-        for c in config.clients], staff=staff)
+        for c in config.clients]})
 
 
 @pytest.fixture
@@ -215,9 +215,9 @@ async def wired_desk(dev_client: Client, config: TempodeskConfig, task_queue: st
     with Mailbox() as mailbox, WebhookReceiver() as hooks:
         base = isolated(config)
         hook = Webhook(url=hooks.url, secret=WebhookReceiver.SECRET)
-        wired = TempodeskConfig(clients=[
-            c.model_copy(update={"notifications": Notifications(
-                email=c.notifications.email, webhooks=[hook])}) for c in base.clients])
+        wired = base.model_copy(update={"clients": [
+            c.model_copy(update={"notifications": c.notifications.model_copy(
+                update={"webhooks": [hook]})}) for c in base.clients]})
         settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
                                  smtp_port=mailbox.port)
         async with running_desk(dev_client, wired, settings) as desk:

@@ -23,4 +23,4 @@ def test_no_generated_input_gets_a_server_error(tmp_path):
     finally:
         run.stop()
     assert done.returncode == 0, done.stdout[-4000:]
-    assert "Tested: 12" in done.stdout  # every operation was exercised
+    assert "Tested: 13" in done.stdout  # every operation was exercised

@@ -64,7 +64,7 @@ class PostMortemWorkflow:
             notice_id=f"{workflow.info().workflow_id}:{event}:{self.state.reminders}",
             client_id=self.start.client_id, ticket_id=self.start.incident,
             occurred_at=workflow.now(), event=event, subject=subject,
-            recipients=[self.start.technical_contact],
+            unverified=[self.start.technical_contact],  # the client named them
             context={"due_at": self.start.due_at.isoformat()})
         await workflow.execute_activity_method(
             NotificationActivities.notify, notice, start_to_close_timeout=timedelta(minutes=5))

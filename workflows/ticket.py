@@ -38,9 +38,11 @@ with workflow.unsafe.imports_passed_through():
         DONE,
         PAUSED,
         PAUSES_MAX,
+        RECIPIENTS_CONFIRMED_MAX,
         Assignment,
         CommentIn,
         CsatAnswer,
+        RecipientConfirmation,
         Status,
         TicketComment,
         TicketEvent,
@@ -141,8 +143,8 @@ class TicketWorkflow:
     async def run_ticket(self, fresh: bool) -> None:
         """The loop every ticket runs until its end of life; then it returns."""
         if fresh:
-            self._notify("ticket_opened", f"Logged: {self.state.subject}",
-                         [self.state.technical_contact])
+            self._notify("ticket_opened", f"Logged: {self.state.subject}", [],
+                         requester=True)
         if self._lanes():
             self.outbox.start()
         while True:
@@ -308,6 +310,22 @@ class TicketWorkflow:
         if self.state.status is Status.CLOSED:
             raise ApplicationError("the ticket is closed: reopen it first, or raise a new one")
 
+    @workflow.update
+    def confirm_recipient(self, request: RecipientConfirmation) -> TicketView:
+        self.state.confirmed_recipients.append(request.email)
+        self._event("recipient_confirmed", request.email, by=request.by)
+        self._changed = True
+        return self.state.view()
+
+    @confirm_recipient.validator
+    def _validate_confirm_recipient(self, request: RecipientConfirmation) -> None:
+        confirmed = self.state.confirmed_recipients
+        if request.email in confirmed:
+            raise ApplicationError(f"{request.email} is already confirmed for this ticket")
+        if len(confirmed) >= RECIPIENTS_CONFIRMED_MAX:
+            raise ApplicationError(f"{RECIPIENTS_CONFIRMED_MAX} addresses are confirmed "
+                                   "already: add the client's domain to its config instead")
+
     @workflow.signal
     def comment(self, comment: CommentIn) -> None:
         s = self.state
@@ -378,10 +396,10 @@ class TicketWorkflow:
             s.reopen_count += 1
             s.resolved_at = None
             s.closed_at = None
-            self._notify("reopened", "Your ticket was reopened", [s.technical_contact])
+            self._notify("reopened", "Your ticket was reopened", [], requester=True)
         elif request.to in (Status.PENDING, Status.RESOLVED):
-            self._notify(f"ticket_{request.to.value}", _STATUS_SUBJECTS[request.to],
-                         [s.technical_contact])
+            self._notify(f"ticket_{request.to.value}", _STATUS_SUBJECTS[request.to], [],
+                         requester=True)
         self._refresh()
 
     def _set_status(self, status: Status, now: datetime) -> None:
@@ -411,7 +429,7 @@ class TicketWorkflow:
             return
         expires = now + _seconds(self.rules.survey_valid_for)
         s.survey_expires_at = expires
-        self._notify("ticket_closed", "Closed - how did we do?", [s.technical_contact],
+        self._notify("ticket_closed", "Closed - how did we do?", [], requester=True,
                      survey_expires_at=expires)
         self.on_closed()
 
@@ -452,9 +470,12 @@ class TicketWorkflow:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(self.details())
 
-    def _notify(self, event: str, subject: str, recipients: list[str],
+    def _notify(self, event: str, subject: str, recipients: list[str], requester: bool = False,
                 survey_expires_at: datetime | None = None) -> None:
-        """Queue a notice; lanes deliver it beside the clock, so nothing waits on e-mail."""
+        """Queue a notice; lanes deliver it beside the clock, so nothing waits on e-mail.
+        ``recipients`` come from the contract (ladder, assignee); ``requester`` adds the
+        technical contact, whom the client named (mailed only if the config knows the
+        address, or an agent confirmed it)."""
         s = self.state
         s.notices_sent += 1
         self._changed = True
@@ -462,17 +483,23 @@ class TicketWorkflow:
         thread_root = s.thread_root
         if thread_root is None:  # this notice starts the ticket's e-mail thread
             s.thread_root = message_id(notice_id)
+        contact = [s.technical_contact] if requester else []
+        lanes = self._lanes()
         notice = Notice(
             notice_id=notice_id,
             client_id=s.client_id, ticket_id=s.ticket_id, occurred_at=workflow.now(),
-            event=event, subject=subject, recipients=recipients,
+            event=event, subject=subject,
+            # Inline notices (tickets started before the lanes) keep their old shape.
+            recipients=recipients if lanes else recipients + contact,
+            unverified=contact if lanes else [],
             survey_expires_at=survey_expires_at, thread_root=thread_root,
+            confirmed=list(s.confirmed_recipients),
             context={"priority": self.clock.state.priority.value, "subject": s.subject,
                      "status": s.status.value, "response_due": _iso(s.response_due),
                      "resolution_due": _iso(s.resolution_due),
                      "escalation_level": self.clock.state.escalation_level},
         )
-        if self._lanes():
+        if lanes:
             s.outbox.append(OutboxEntry(notice=notice))
         else:
             self._inline_outbox.append(notice)

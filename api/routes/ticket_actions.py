@@ -16,7 +16,7 @@ from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
 from domain.incidents import IncidentView, MergeRequest, Reprioritisation
 from domain.roles import Action, Role
-from domain.tickets import Assignment, CommentIn, Status, Transition
+from domain.tickets import Assignment, CommentIn, RecipientConfirmation, Status, Transition
 from workflows.incident import IncidentWorkflow
 from workflows.kinds import TicketWorkflow
 
@@ -60,6 +60,17 @@ async def assign(request: Assignment, ticket_id: str = TicketPath,
                  state: AppState = Depends(app_state)) -> Response:
     ref = await state.tickets.locate(ticket_id, principal)
     return await update(ref, TicketWorkflow.assign,
+                        request.model_copy(update={"by": principal.actor}))
+
+
+@router.post("/{ticket_id}/recipients", response_model=AnyTicketView,
+             summary="Confirm an address outside the client's known domains: the ticket's "
+                     "notices may then go to it (until then they are held)")
+async def confirm_recipient(request: RecipientConfirmation, ticket_id: str = TicketPath,
+                            principal: Principal = require(Action.WORK_TICKETS),
+                            state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, TicketWorkflow.confirm_recipient,
                         request.model_copy(update={"by": principal.actor}))
 
 

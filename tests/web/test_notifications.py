@@ -130,3 +130,42 @@ def test_signature_scheme_and_chat_formats():
     teams = webhook_payload(notice, Webhook(url="https://x", secret="s", format="teams"))
     assert slack == {"text": "[BEL-000001] Escalated to COO"}
     assert teams == {"type": "message", "text": "[BEL-000001] Escalated to COO"}
+
+
+async def test_outsiders_are_not_mailed_until_an_agent_confirms_them(wired_desk):
+    """The desk mails only the client's known people and domains: a phishing subject with
+    an outside contact reaches the desk's mailbox, not the outsider, until an agent
+    confirms the address on the ticket."""
+    desk, mailbox = wired_desk.desk, wired_desk.mailbox
+    phishing = incident_body(
+        subject="Your mailbox is full - re-verify at https://evil.example/login",
+        technical_contact={"name": "Target", "email": "victim@outside.example"})
+    ticket = (await desk.http.post("/v1/incidents", json=phishing,
+                                   headers=desk.as_("belton", "integration"))).json()["ticket_id"]
+
+    async def mails():
+        return mailbox.about(ticket)
+
+    await eventually(mails, lambda m: len(m) == 1)
+    assert mailbox.envelopes[-1][1] == ["servicedesk@belton.example"]
+    agent = desk.as_("belton", "agent")
+
+    async def events():
+        view = (await desk.http.get(f"/v1/tickets/{ticket}", headers=agent)).json()
+        return [e["detail"] for e in view["events"] if e["kind"] == "notified:ticket_opened"]
+
+    details = await eventually(events, lambda d: any("held" in x for x in d))
+    assert any(d == "servicedesk@belton.example, held until an agent confirms: "
+               "victim@outside.example" for d in details), details
+
+    confirmed = await desk.http.post(f"/v1/tickets/{ticket}/recipients", headers=agent,
+                                     json={"email": "Victim@Outside.example"})
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["confirmed_recipients"] == ["victim@outside.example"]
+    assert (await desk.http.post(f"/v1/tickets/{ticket}/recipients",
+                                 headers=desk.as_("belton", "requester"),
+                                 json={"email": "x@outside.example"})).status_code == 403
+    await desk.http.post(f"/v1/tickets/{ticket}/transition", headers=agent,
+                         json={"to": "pending", "reason": "which mailbox?"})
+    pending = await eventually(mails, lambda m: len(m) == 2)
+    assert "victim@outside.example" in pending[1]["To"]
