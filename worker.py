@@ -21,6 +21,7 @@ from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
+from workflows.idempotency_shard import IdempotencyShardWorkflow
 from workflows.kinds import TICKET_WORKFLOWS
 from workflows.post_mortem import PostMortemWorkflow
 from workflows.ticket_sequence import TicketSequenceWorkflow
@@ -28,7 +29,9 @@ from workflows.ticket_sequence import TicketSequenceWorkflow
 log = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (*TICKET_WORKFLOWS.values(), PostMortemWorkflow,
-                             TicketSequenceWorkflow)
+                             TicketSequenceWorkflow, IdempotencyShardWorkflow)
+# Numbers and idempotency keys run on their own queue (see build_workers).
+_NUMBERING = (TicketSequenceWorkflow, IdempotencyShardWorkflow)
 
 
 def activities(settings: Settings, config: TempodeskConfig,
@@ -46,7 +49,7 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
     tickets = Worker(
         client,
         task_queue=queue,
-        workflows=[w for w in WORKFLOWS if w is not TicketSequenceWorkflow],
+        workflows=[w for w in WORKFLOWS if w not in _NUMBERING],
         activities=activities(settings, config, http),
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
         max_cached_workflows=settings.max_cached_workflows,
@@ -61,7 +64,8 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
     )
     sequences = Worker(client, task_queue=sequence_task_queue(queue),
-                       workflows=[TicketSequenceWorkflow], max_cached_workflows=100)
+                       workflows=[TicketSequenceWorkflow, IdempotencyShardWorkflow],
+                       max_cached_workflows=500)
     return [tickets, sequences]
 
 

@@ -4,7 +4,8 @@ A block is leased by one update; the next block is fetched in the background onc
 the current one is used, so requests do not wait on the sequence. The sequence runs on its
 own task queue, so a lease never queues behind a burst of new tickets. Numbers left in a
 block when the API stops are never reused (a gap, never a duplicate). Idempotent requests
-get one number each, remembered by the sequence for 24 hours.
+get the next number of the same pool; the key is remembered for 24 hours by one of the
+client's idempotency shards (see domain/idempotency.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from dataclasses import dataclass, field
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from domain.ids import sequence_task_queue, sequence_workflow_id, ticket_id
+from domain.idempotency import Claim, ClaimResult, ShardState
+from domain.ids import (
+    idempotency_workflow_id,
+    sequence_task_queue,
+    sequence_workflow_id,
+    ticket_id,
+)
 from domain.sequence import Lease, LeaseRequest, SequenceState
+from workflows.idempotency_shard import IdempotencyShardWorkflow
 from workflows.ticket_sequence import TicketSequenceWorkflow
 
 
@@ -71,20 +79,26 @@ class TicketNumbers:
                 return number
             await asyncio.wait([self._refill(prefix, pool)])
 
-    async def for_key(self, prefix: str, key: str, fingerprint: str) -> tuple[str, Lease]:
+    async def for_key(self, prefix: str, key: str, fingerprint: str,
+                      ) -> tuple[str, ClaimResult]:
         """The number for an idempotent request: the next of this process's numbers (one
-        numbering path, in issue order), unless the sequence remembers the key - then the
-        number it had, and ours goes back to the front of the pool."""
+        numbering path, in issue order), unless the key's shard remembers the key - then
+        the number it had, and ours goes back to the front of the pool."""
         number = await self._take(prefix)
+        start = WithStartWorkflowOperation(
+            IdempotencyShardWorkflow.run, ShardState(), id=idempotency_workflow_id(prefix, key),
+            task_queue=self.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
         try:
-            lease = await self._lease(prefix, LeaseRequest(
-                idempotency_key=key, fingerprint=fingerprint, number=number))
+            claimed = await self.client.execute_update_with_start_workflow(
+                IdempotencyShardWorkflow.claim,
+                Claim(key=key, fingerprint=fingerprint, number=number),
+                start_workflow_operation=start)
         except BaseException:
             self._give_back(prefix, number)
             raise
-        if lease.first != number:
+        if claimed.number != number:
             self._give_back(prefix, number)
-        return ticket_id(prefix, lease.first), lease
+        return ticket_id(prefix, claimed.number), claimed
 
     def _give_back(self, prefix: str, number: int) -> None:
         self._pools[prefix].ranges.insert(0, [number, number + 1])

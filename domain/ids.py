@@ -52,6 +52,11 @@ def sequence_workflow_id(prefix: str) -> str:
     return f"ticket-sequence:{prefix}"
 
 
+def idempotency_workflow_id(prefix: str, key: str) -> str:
+    """The shard remembering ``key`` (hex): one of 4,096 per client."""
+    return f"idempotency:{prefix}:{key[:3]}"
+
+
 def sequence_task_queue(task_queue: str) -> str:
     """The sequences' own queue: a lease never waits behind a burst of new tickets."""
     return f"{task_queue}.sequence"

@@ -13,6 +13,7 @@ from api.auth import Principal, require
 from api.problems import Problem, field_problem
 from api.state import AppState, app_state
 from domain import search_attributes as sa
+from domain.idempotency import FINGERPRINT_HEX, KEY_HEX
 from domain.ids import TicketKind, workflow_id
 from domain.incidents import (
     Channel,
@@ -31,14 +32,14 @@ router = APIRouter(prefix="/v1", tags=["incidents"])
 
 
 def fingerprint(report: IncidentReport) -> str:
-    return hashlib.sha256(report.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(report.model_dump_json().encode()).hexdigest()[:FINGERPRINT_HEX]
 
 
 def scoped_key(principal: Principal, idempotency_key: str) -> str:
     """Keys belong to the credential that sent them (another credential's identical key is
     another request), hashed so every remembered key has the same small size."""
     raw = f"{principal.scope}\x00{principal.subject}\x00{idempotency_key}"
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(raw.encode()).hexdigest()[:KEY_HEX]
 
 
 def intake_client(principal: Principal, requested: str | None, state: AppState) -> ClientConfig:
