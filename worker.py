@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.notifications import NotificationActivities
+from activities.providers import ProviderActivities
 from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
 from domain.settings import Settings
@@ -38,7 +39,9 @@ def activities(settings: Settings, config: TempodeskConfig,
                http: httpx.AsyncClient) -> list[Callable[..., Any]]:
     notifications = NotificationActivities(settings, config, http)
     sla = SlaActivities(config)
-    return [notifications.deliver, notifications.notify, sla.extend_calendar]
+    providers = ProviderActivities(settings, config, http)
+    return [notifications.deliver, notifications.notify, sla.extend_calendar,
+            *providers.all()]
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,

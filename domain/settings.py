@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
 
+    # Providers an MSP drives (offboarding, onboarding). Base URLs are settings so tests
+    # and `tempodesk dev` point the same adapters at local servers.
+    graph_url: str = "https://graph.microsoft.com"
+    graph_login_url: str = "https://login.microsoftonline.com"
+    graph_client_id: str | None = Field(None, description="the MSP's multi-tenant app")
+    graph_client_secret: SecretStr | None = None
+    sentinelone_url: str | None = None
+    sentinelone_token: SecretStr | None = None
+
     # Optional OIDC: bearer JWTs validated against the issuer's JWKS.
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

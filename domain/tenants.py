@@ -91,6 +91,12 @@ class Notifications(BaseModel):
         return [d.lower().strip(".") for d in value]
 
 
+class Providers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    graph_tenant: str | None = Field(None, max_length=64, description="the client's Entra "
+                                     "tenant id or domain (Microsoft Graph)")
+
+
 class ClientConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
@@ -102,6 +108,7 @@ class ClientConfig(BaseModel):
     directors: list[Person] = Field(default_factory=list, description="quote approvers")
     notifications: Notifications = Notifications()
     incidents: IncidentRules = IncidentRules()
+    providers: Providers = Providers()
     rate_limits: dict[Role, str] = Field(default_factory=dict, description="requests per "
                                          "credential by role, e.g. {requester: 60/min}")
     api_keys: list[ApiKey] = Field(default_factory=list)

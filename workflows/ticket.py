@@ -118,6 +118,14 @@ class TicketWorkflow:
     async def between_moments(self) -> None:
         """Work the loop does before each wait (e.g. start a child workflow)."""
 
+    def moments(self) -> list[tuple[datetime | None, str]]:
+        """A kind's own instants to wake at (with what they are, for the timer summary)."""
+        return []
+
+    def on_moments(self, now: datetime) -> None:
+        """Called after each wake, once the clock's events have fired: act on the kind's
+        own instants that are due (start work beside the loop; never await here)."""
+
     def work_refused(self) -> str | None:
         """Why no one may work this ticket any more (e.g. merged), if so."""
         return None
@@ -163,6 +171,7 @@ class TicketWorkflow:
             if workflow.patched("sla-calendar-extension"):
                 moments.append((self._calendar_ends() - CALENDAR_MARGIN, "calendar extension"))
             moments.append((self.outbox.next_retry(), "notice retry"))
+            moments += self.moments()
             wake, why = min(((t, w) for t, w in moments if t is not None),
                             default=(None, ""), key=lambda m: m[0])
             self._changed = False
@@ -211,6 +220,7 @@ class TicketWorkflow:
         now = workflow.now()
         for event in self.clock.fire_due(now):  # one at a time: state moves as each fires
             self._on_clock_event(event)
+        self.on_moments(now)
         auto_close = self._auto_close_at()
         if auto_close is not None and auto_close <= now:
             self._close(by="system", reason="auto-closed after resolution", due=auto_close)

@@ -51,6 +51,8 @@ class SlaClockState(BaseModel):
     """Everything the clock remembers; lives in the ticket's state."""
 
     priority: Priority
+    priority_targets: bool = Field(True, description="False: the priority's response and "
+                                   "resolution targets do not apply (a process with its own)")
     opened_at: datetime
     first_response_at: datetime | None = None
     pauses: list[Period] = Field(default_factory=list, description="pending / on hold")
@@ -101,6 +103,8 @@ class SlaClock:
         """Response and resolution due now (``None`` fields while stopped); ``None`` if
         the ticket outlived its frozen calendar (the workflow extends it)."""
         s = self.state
+        if not s.priority_targets:
+            return SlaDeadlines()
         try:
             return self.snapshot.deadlines(s.priority, s.opened_at, s.first_response_at,
                                            s.pauses, s.resolved_periods)
@@ -222,7 +226,7 @@ class SlaClock:
         s = self.state
         try:
             found = milestones(self.snapshot, s.priority, s.opened_at, s.first_response_at,
-                               s.pauses, s.resolved_periods)
+                               s.pauses, s.resolved_periods) if s.priority_targets else []
             for target in s.extra:
                 found += self._extra_milestones(target)
         except HorizonExceeded:  # the workflow extends the calendar, then asks again

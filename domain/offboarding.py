@@ -1,0 +1,179 @@
+"""User exits (offboarding): HR's form, the workflow's input, state and messages.
+
+Seed 000: "Raise User Exit ticket ASAP, include last workday. Belton disables accounts &
+revokes access within 1 hr. Client returns hardware / Belton remote-wipes; chain-of-custody
+doc provided. Licence recycling & 30-day data archive."
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.errors import FieldError
+from domain.ids import TicketKind
+from domain.tickets import (
+    Contact,
+    OneLine,
+    PlainText,
+    TicketStart,
+    TicketState,
+    TicketView,
+)
+
+ACCESS_TARGET = "access_revoked"   # the clock's target: 1 h after the effective time
+ACCESS_WITHIN_SECONDS = 3600
+ACCESS_WARNINGS = (50, 75)         # 30 and 45 minutes
+ARCHIVE_DAYS = 30
+RETURN_WINDOW_DAYS_MAX = 60
+HARDWARE_MAX = 20
+
+
+class DeviceKind(StrEnum):
+    LAPTOP = "laptop"
+    DESKTOP = "desktop"
+    PHONE = "phone"
+    TABLET = "tablet"
+    OTHER = "other"
+
+
+class Device(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: OneLine = Field(min_length=1, max_length=64)
+    kind: DeviceKind = DeviceKind.LAPTOP
+    managed_device_id: OneLine | None = Field(None, max_length=64, description="Intune id, "
+                                              "for a remote wipe if it is not returned")
+
+
+class ExitForm(BaseModel):
+    """HR's User Exit form."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_id: str | None = Field(None, max_length=32, description="MSP staff only")
+    employee: Contact
+    user_principal_name: str = Field(max_length=320, description="the account to disable, "
+                                     "e.g. jo.tran@client.example")
+    manager: Contact | None = None
+    last_working_day: date = Field(description="access ends at the close of this day, in "
+                                   "the client's time zone")
+    immediate: bool = Field(False, description="involuntary or urgent: revoke access now")
+    reason: PlainText = Field("", max_length=1000)
+    hardware: list[Device] = Field(default_factory=list, max_length=HARDWARE_MAX)
+    return_window_days: int = Field(14, ge=1, le=RETURN_WINDOW_DAYS_MAX, description="days "
+                                    "to return hardware before it is remote-wiped")
+    legal_hold: bool = Field(False, description="keep the archived mailbox and data")
+
+    @field_validator("user_principal_name")
+    @classmethod
+    def _upn(cls, value: str) -> str:
+        return Contact(name="x", email=value).email
+
+    @model_validator(mode="after")
+    def _devices_unique(self) -> ExitForm:
+        serials = [d.serial for d in self.hardware]
+        if len(serials) != len(set(serials)):
+            raise FieldError("hardware", "a serial number is listed twice",
+                             "list each device once")
+        return self
+
+
+class CustodyEntry(BaseModel):
+    """One hand-over in a device's chain of custody."""
+
+    serial: str
+    at: datetime
+    by: str
+    event: str          # returned, received, wiped, wipe_confirmed
+    condition: str = ""
+
+
+class DeviceState(BaseModel):
+    device: Device
+    returned_at: datetime | None = None
+    wiped_at: datetime | None = None
+
+
+class StepState(BaseModel):
+    """One revocation step (disable account, revoke sessions, ...)."""
+
+    name: str
+    done_at: datetime | None = None
+    attempts_failed: int = 0
+    last_error: str | None = None
+    needs_agent: bool = False
+
+
+class OffboardingStart(TicketStart):
+    form: ExitForm
+    effective_at: datetime = Field(description="end of the last working day in the client's "
+                                   "zone, or the intake instant for an immediate exit")
+    state: OffboardingState | None = None
+
+
+class OffboardingFacts(BaseModel):
+    kind: TicketKind = TicketKind.OFFBOARDING
+    employee: str
+    user_principal_name: str
+    effective_at: datetime
+    access_revoked_at: datetime | None = None
+    revoke_seconds: int | None = Field(None, description="access_revoked_at - effective_at")
+    steps: list[StepState] = Field(default_factory=list)
+    devices: list[DeviceState] = Field(default_factory=list)
+    custody: list[CustodyEntry] = Field(default_factory=list)
+    return_by: datetime
+    archived_at: datetime | None = None
+    purge_at: datetime
+    purged_at: datetime | None = None
+    legal_hold: bool = False
+
+
+class OffboardingState(OffboardingFacts, TicketState):
+    def view(self) -> OffboardingView:
+        return OffboardingView.model_validate(self.view_fields())
+
+
+class OffboardingView(OffboardingFacts, TicketView):
+    """What queries answer for a user exit."""
+
+
+class HardwareReturn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: OneLine = Field(min_length=1, max_length=64)
+    condition: PlainText = Field("", max_length=500)
+    by: str = ""
+
+
+class LegalHold(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hold: bool
+    reason: PlainText = Field(min_length=3, max_length=1000)
+    by: str = ""
+
+
+class RevocationStep(StrEnum):
+    """What ends a leaver's access, all at once at the effective time."""
+
+    DISABLE_ACCOUNT = "disable_account"
+    REVOKE_SESSIONS = "revoke_sessions"
+    REMOVE_LICENCES = "remove_licences"
+    DISCONNECT_EDR = "disconnect_edr"
+
+
+# Access is revoked once these are done (licences and EDR follow, but do not hold it open).
+ACCESS_STEPS = frozenset({RevocationStep.DISABLE_ACCOUNT, RevocationStep.REVOKE_SESSIONS})
+
+
+class ProviderCall(BaseModel):
+    """What a provider activity is given: the client (its provider settings) and the user."""
+
+    client_id: str
+    ticket_id: str
+    user_principal_name: str
+    step: str
+    device: Device | None = None
+
+
+class ProviderResult(BaseModel):
+    detail: str = ""

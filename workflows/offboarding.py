@@ -1,0 +1,292 @@
+"""A user exit: access revoked within 1 hour of the effective time, hardware back or
+wiped, licences recycled, data archived 30 days then purged (unless on legal hold).
+
+On the ticket core: the 1-hour promise is an extra target on the ticket's SLA clock
+(warnings at 30 and 45 minutes, breach, the escalation ladder). The provider calls run
+beside the clock, retried by Temporal for as long as a provider is down, so an outage
+delays no warning or escalation; a step a provider refuses outright ends with a note for
+an agent. When everything is done the ticket resolves itself (and closes 3 BD later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.providers import ProviderActivities
+    from domain.ids import TicketKind
+    from domain.offboarding import (
+        ACCESS_STEPS,
+        ACCESS_TARGET,
+        ACCESS_WARNINGS,
+        ACCESS_WITHIN_SECONDS,
+        ARCHIVE_DAYS,
+        CustodyEntry,
+        DeviceState,
+        HardwareReturn,
+        LegalHold,
+        OffboardingStart,
+        OffboardingState,
+        OffboardingView,
+        ProviderCall,
+        RevocationStep,
+        StepState,
+    )
+    from domain.sla.clock import ClockTarget, SlaClockState
+    from domain.sla.deadlines import ResolvedTarget
+    from domain.sla.policy import Priority
+    from domain.sla.timeline import US
+    from domain.tickets import DONE, Status, TicketEvent, Transition
+    from workflows.ticket import TicketWorkflow, ticket_kind
+
+STEP_TIMEOUT = timedelta(minutes=2)
+# Providers may be down for long: keep retrying, at least once a minute, until they answer.
+UNTIL_IT_WORKS = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2,
+                             maximum_interval=timedelta(minutes=1),
+                             non_retryable_error_types=["ProviderRefused",
+                                                        "ProviderNotConfigured"])
+_ACTIVITY = {
+    RevocationStep.DISABLE_ACCOUNT: ProviderActivities.disable_account,
+    RevocationStep.REVOKE_SESSIONS: ProviderActivities.revoke_sessions,
+    RevocationStep.REMOVE_LICENCES: ProviderActivities.remove_licences,
+    RevocationStep.DISCONNECT_EDR: ProviderActivities.disconnect_edr,
+}
+
+
+@ticket_kind(TicketKind.OFFBOARDING, OffboardingView)
+@workflow.defn
+class OffboardingWorkflow(TicketWorkflow):
+    state: OffboardingState
+
+    @workflow.init
+    def __init__(self, start: OffboardingStart) -> None:
+        self.start = start
+        self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        # Work started in this run (a new run after continue-as-new restarts what is not
+        # done: every step is safe to run twice).
+        self._work: list[asyncio.Task[None]] = []
+        self._revoking = False
+        self._wiping: set[str] = set()
+        self._purging = False
+
+    @staticmethod
+    def initial_state(start: OffboardingStart) -> OffboardingState:
+        form = start.form
+        access = ClockTarget(
+            name=ACCESS_TARGET, starts_at=start.effective_at, warnings=ACCESS_WARNINGS,
+            length=ResolvedTarget(micros=ACCESS_WITHIN_SECONDS * US, business=False))
+        state = OffboardingState(
+            ticket_id=start.ticket_id, client_id=start.client_id,
+            subject=f"User exit: {form.employee.name}", opened_at=start.opened_at,
+            technical_contact=(form.manager or form.employee).email,
+            clock=SlaClockState(priority=Priority.P2, priority_targets=False,
+                                opened_at=start.opened_at, extra=[access]),
+            employee=form.employee.name, user_principal_name=form.user_principal_name,
+            effective_at=start.effective_at,
+            steps=[StepState(name=step.value) for step in RevocationStep],
+            devices=[DeviceState(device=d) for d in form.hardware],
+            return_by=start.effective_at + timedelta(days=form.return_window_days),
+            purge_at=start.effective_at + timedelta(days=ARCHIVE_DAYS),
+            legal_hold=form.legal_hold)
+        when = "now" if form.immediate else f"at {start.effective_at.isoformat()}"
+        state.add_event(TicketEvent(at=start.opened_at, kind="opened", by=start.raised_by,
+                                    detail=f"access ends {when}; reason: {form.reason or '-'}"))
+        return state
+
+    @workflow.run
+    async def run(self, start: OffboardingStart) -> OffboardingView:
+        await self.run_ticket(fresh=start.state is None)
+        return self.state.view()
+
+    def continue_input(self) -> OffboardingStart:
+        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
+
+    # ------------------------------------------------------------------ the core's hooks
+
+    def moments(self) -> list[tuple[datetime | None, str]]:
+        """Instants still to act on in this run (one acted on is never returned again, or
+        the loop would wake at a past instant forever)."""
+        s = self.state
+        found: list[tuple[datetime | None, str]] = []
+        if self._revocation_due():
+            found.append((s.effective_at, "effective time: revoke access"))
+        if self._unreturned():
+            found.append((s.return_by, "hardware return window ends: remote wipe"))
+        if self._purge_due():
+            found.append((s.purge_at, f"{ARCHIVE_DAYS}-day archive ends: purge"))
+        return found
+
+    def on_moments(self, now: datetime) -> None:
+        s = self.state
+        if self._revocation_due() and now >= s.effective_at:
+            self._revoking = True
+            self._work.append(asyncio.create_task(self._revoke()))
+        if now >= s.return_by:
+            for device in self._unreturned():
+                self._wiping.add(device.device.serial)
+                s.custody.append(CustodyEntry(serial=device.device.serial, at=now,
+                                              by="system", event="wipe_requested",
+                                              condition="not returned in time"))
+                self._work.append(asyncio.create_task(self._wipe(device)))
+        if self._purge_due() and now >= s.purge_at:
+            self._purging = True
+            self._event("purge_started", f"the {ARCHIVE_DAYS}-day archive has ended")
+            self._work.append(asyncio.create_task(self._purge()))
+
+    def _revocation_due(self) -> bool:
+        return not self._revoking and any(st.done_at is None and not st.needs_agent
+                                          for st in self.state.steps)
+
+    def _unreturned(self) -> list[DeviceState]:
+        return [d for d in self.state.devices if d.returned_at is None and d.wiped_at is None
+                and d.device.serial not in self._wiping]
+
+    def _purge_due(self) -> bool:
+        s = self.state
+        return s.purged_at is None and not s.legal_hold and not self._purging
+
+    # ------------------------------------------------------------------ work beside the clock
+
+    def _call(self, step: str, device=None) -> ProviderCall:
+        s = self.state
+        return ProviderCall(client_id=s.client_id, ticket_id=s.ticket_id, step=step,
+                            user_principal_name=s.user_principal_name, device=device)
+
+    async def _run_step(self, step: StepState, activity, device=None) -> bool:
+        """One provider step with Temporal's retries; False if a provider refused it."""
+        try:
+            result = await workflow.execute_activity_method(
+                activity, self._call(step.name, device), start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=UNTIL_IT_WORKS, summary=f"{step.name} {self.state.employee}")
+        except ActivityError as err:
+            cause = err.cause
+            step.last_error = str(getattr(cause, "message", None) or cause or err)[:500]
+            step.needs_agent = True
+            self._event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
+                        "this by hand, then resolve the ticket")
+            self._notify("offboarding_step_failed", f"Do by hand: {step.name} for "
+                         f"{self.state.employee}", self._assignee_mail())
+            self._changed = True
+            return False
+        step.done_at = workflow.now()
+        self._event(f"done:{step.name}", result.detail)
+        self._changed = True
+        return True
+
+    async def _revoke(self) -> None:
+        s = self.state
+        self._event("revoking", "disable account, revoke sessions, recycle licences, "
+                    "disconnect EDR: all at once")
+        by_name = {step.name: step for step in s.steps}
+
+        async def one(name: RevocationStep) -> None:
+            step = by_name[name.value]
+            if step.done_at is None:
+                await self._run_step(step, _ACTIVITY[name])
+            if (s.access_revoked_at is None
+                    and all(by_name[n.value].done_at for n in ACCESS_STEPS)):
+                self._access_revoked()
+
+        await asyncio.gather(*(one(name) for name in RevocationStep))
+        self._maybe_resolve()
+
+    def _access_revoked(self) -> None:
+        s = self.state
+        now = workflow.now()
+        s.access_revoked_at = now
+        s.revoke_seconds = int((now - s.effective_at).total_seconds())
+        s.archived_at = now
+        self.clock.meet(ACCESS_TARGET, now)
+        self._event("access_revoked", f"{s.revoke_seconds} s after the effective time "
+                    f"(promise: {ACCESS_WITHIN_SECONDS // 60} min)")
+        self._notify("access_revoked", f"Access revoked: {s.employee}", [], requester=True)
+        self._refresh()
+
+    async def _wipe(self, device: DeviceState) -> None:
+        step = StepState(name=f"wipe {device.device.serial}")
+        if await self._run_step(step, ProviderActivities.wipe_device, device.device):
+            device.wiped_at = workflow.now()
+            self.state.custody.append(CustodyEntry(
+                serial=device.device.serial, at=device.wiped_at, by="system",
+                event="wiped", condition="not returned: remote wipe sent"))
+        self._maybe_resolve()
+
+    async def _purge(self) -> None:
+        step = StepState(name="purge mailbox and data")
+        if await self._run_step(step, ProviderActivities.purge_mailbox):
+            self.state.purged_at = workflow.now()
+        self._maybe_resolve()
+
+    def _maybe_resolve(self) -> None:
+        """All done (or handed to an agent): the ticket resolves itself."""
+        s = self.state
+        if s.status in DONE:
+            return
+        steps_done = all(st.done_at or st.needs_agent for st in s.steps)
+        devices_done = all(d.returned_at or d.wiped_at for d in s.devices)
+        data_done = s.purged_at is not None  # a legal hold keeps the ticket (and data) alive
+        if steps_done and devices_done and data_done and not any(
+                st.needs_agent for st in s.steps):
+            self._apply_transition(Transition(to=Status.RESOLVED, by="system",
+                                              reason="access revoked, hardware back or "
+                                                     "wiped, data purged or on hold"))
+
+    # ------------------------------------------------------------------ messages
+
+    @workflow.query
+    def view(self) -> OffboardingView:
+        return self.state.view()
+
+    @workflow.update
+    def hardware_returned(self, request: HardwareReturn) -> OffboardingView:
+        s = self.state
+        device = next(d for d in s.devices if d.device.serial == request.serial)
+        device.returned_at = workflow.now()
+        s.custody.append(CustodyEntry(serial=request.serial, at=device.returned_at,
+                                      by=request.by, event="returned",
+                                      condition=request.condition))
+        self._event("hardware_returned", f"{request.serial}: {request.condition or 'ok'}",
+                    by=request.by)
+        self._changed = True
+        self._maybe_resolve()
+        return s.view()
+
+    @hardware_returned.validator
+    def _validate_return(self, request: HardwareReturn) -> None:
+        device = next((d for d in self.state.devices if d.device.serial == request.serial),
+                      None)
+        if device is None:
+            serials = ", ".join(d.device.serial for d in self.state.devices) or "none"
+            raise ApplicationError(f"no device {request.serial} on this exit; listed: {serials}")
+        if device.returned_at is not None:
+            raise ApplicationError(f"{request.serial} was returned already")
+        if device.wiped_at is not None:
+            raise ApplicationError(f"{request.serial} was wiped already: record it as received "
+                                   "in a comment")
+
+    @workflow.update
+    def set_legal_hold(self, request: LegalHold) -> OffboardingView:
+        """On hold the archive is kept and the ticket waits on hold, alive, so releasing
+        the hold later still purges (at once if the 30 days are over)."""
+        s = self.state
+        s.legal_hold = request.hold
+        self._event("legal_hold" if request.hold else "legal_hold_released", request.reason,
+                    by=request.by)
+        status = Status.ON_HOLD if request.hold else Status.IN_PROGRESS
+        if s.status is not status and status in self.allowed[s.status]:
+            self._apply_transition(Transition(to=status, by=request.by, reason=request.reason))
+        self._changed = True
+        return s.view()
+
+    @set_legal_hold.validator
+    def _validate_hold(self, request: LegalHold) -> None:
+        if self.state.purged_at is not None:
+            raise ApplicationError("the data was purged already: nothing is left to hold")
+        if request.hold == self.state.legal_hold:
+            raise ApplicationError("the legal hold is already " + ("on" if request.hold
+                                                                   else "off"))
