@@ -14,7 +14,15 @@ from api import problems
 from api.auth import Authenticator
 from api.limits import RequestLimits
 from api.rate_limits import RateLimiter
-from api.routes import health, incidents, sla, surveys, ticket_actions, tickets
+from api.routes import (
+    health,
+    incidents,
+    offboarding,
+    sla,
+    surveys,
+    ticket_actions,
+    tickets,
+)
 from api.state import AppState
 from api.ticket_directory import TicketDirectory
 from api.ticket_numbers import TicketNumbers
@@ -50,6 +58,6 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
                          lifespan=lifespan)
     problems.install(app)
     app.add_middleware(RequestLimits)
-    for module in (health, incidents, tickets, ticket_actions, sla, surveys):
+    for module in (health, incidents, offboarding, tickets, ticket_actions, sla, surveys):
         app.include_router(module.router)
     return app

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import explain
+from domain.errors import FieldError, explain
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -83,6 +83,12 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(Problem(status, title, detail, slug="validation", errors=errors),
                                 request.url.path)
+
+    @app.exception_handler(FieldError)
+    async def _field(request: Request, exc: FieldError) -> JSONResponse:
+        """A rule checked in a route (not a model) that the request breaks: 422."""
+        return problem_response(field_problem(422, exc.field, exc.message, exc.fix,
+                                              "Request is not valid"), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

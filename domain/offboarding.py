@@ -7,13 +7,17 @@ doc provided. Licence recycling & 30-day data archive."
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import FieldError
 from domain.ids import TicketKind
+from domain.sla.deadlines import windows_between
+from domain.sla.policy import SlaPolicy
+from domain.sla.timeline import from_us
 from domain.tickets import (
     Contact,
     OneLine,
@@ -177,3 +181,26 @@ class ProviderCall(BaseModel):
 
 class ProviderResult(BaseModel):
     detail: str = ""
+
+
+NOTICE_AHEAD_MAX = timedelta(days=366)
+
+
+def effective_time(form: ExitForm, policy: SlaPolicy, now: datetime) -> datetime:
+    """When access ends: the close of the last working day in the client's zone (its last
+    working window that day; midnight if it is not a working day), or now for an
+    immediate exit or one raised after that moment."""
+    if form.immediate:
+        return now
+    zone = ZoneInfo(policy.calendar.timezone)
+    day_start = datetime.combine(form.last_working_day, time(), zone)
+    day_end = datetime.combine(form.last_working_day + timedelta(days=1), time(), zone)
+    windows = windows_between(policy, day_start, day_end).windows
+    close = from_us(windows[-1][1]) if windows else day_end
+    return max(close, now)
+
+
+def check_notice(form: ExitForm, effective: datetime, now: datetime) -> None:
+    if effective - now > NOTICE_AHEAD_MAX:
+        raise FieldError("last_working_day", "more than a year ahead",
+                         "raise the exit closer to the day (within 12 months)")

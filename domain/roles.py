@@ -20,6 +20,8 @@ class Action(StrEnum):
     VIEW_TICKETS = "tickets.view"
     WORK_TICKETS = "tickets.work"
     SLA_PREVIEW = "sla.preview"
+    OFFBOARD = "people.offboard"           # raise a user exit
+    WORK_OFFBOARDING = "people.offboard.work"  # hardware returns, legal hold
 
 
 _STAFF = frozenset({Role.AGENT, Role.ADMIN})
@@ -31,6 +33,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.VIEW_TICKETS: frozenset(Role),
     Action.WORK_TICKETS: _STAFF,
     Action.SLA_PREVIEW: frozenset(Role),
+    Action.OFFBOARD: frozenset({Role.HR, Role.DIRECTOR, Role.ADMIN}),
+    Action.WORK_OFFBOARDING: frozenset({Role.HR, Role.DIRECTOR, Role.AGENT, Role.ADMIN}),
 }
 
 

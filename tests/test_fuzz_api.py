@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+import httpx
+
 from tests.devrun import BIN, DevRun
 
 
@@ -13,6 +15,8 @@ def test_no_generated_input_gets_a_server_error(tmp_path):
     run = DevRun(tmp_path / "data")
     run.start()
     try:
+        schema = httpx.get(f"{run.base}/openapi.json", timeout=10).json()
+        operations = sum(len(methods) for methods in schema["paths"].values())
         done = subprocess.run(
             [str(BIN / "schemathesis"), "run", f"{run.base}/openapi.json",
              "-H", "Authorization: Bearer td_belton_agent_demo",
@@ -23,4 +27,4 @@ def test_no_generated_input_gets_a_server_error(tmp_path):
     finally:
         run.stop()
     assert done.returncode == 0, done.stdout[-4000:]
-    assert "Tested: 13" in done.stdout  # every operation was exercised
+    assert f"Tested: {operations}" in done.stdout  # every operation was exercised

@@ -10,10 +10,11 @@ from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import Principal, require
+from api.intake import intake_client, scoped_key
 from api.problems import Problem, field_problem
 from api.state import AppState, app_state
 from domain import search_attributes as sa
-from domain.idempotency import FINGERPRINT_HEX, KEY_HEX
+from domain.idempotency import FINGERPRINT_HEX
 from domain.ids import TicketKind, workflow_id
 from domain.incidents import (
     Channel,
@@ -24,7 +25,6 @@ from domain.incidents import (
 )
 from domain.roles import Action, allowed
 from domain.sla.deadlines import snapshot_for
-from domain.tenants import ClientConfig
 from domain.ticket_details import incident_details
 from workflows.incident import IncidentWorkflow
 
@@ -33,29 +33,6 @@ router = APIRouter(prefix="/v1", tags=["incidents"])
 
 def fingerprint(report: IncidentReport) -> str:
     return hashlib.sha256(report.model_dump_json().encode()).hexdigest()[:FINGERPRINT_HEX]
-
-
-def scoped_key(principal: Principal, idempotency_key: str) -> str:
-    """Keys belong to the credential that sent them (another credential's identical key is
-    another request), hashed so every remembered key has the same small size."""
-    raw = f"{principal.scope}\x00{principal.subject}\x00{idempotency_key}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:KEY_HEX]
-
-
-def intake_client(principal: Principal, requested: str | None, state: AppState) -> ClientConfig:
-    """The client a new ticket is for: always the credential's own; MSP staff name one of
-    the clients they serve."""
-    if principal.client_id is not None:
-        if requested not in (None, principal.client_id):
-            raise field_problem(422, "client_id", "a client's credential raises tickets for "
-                                "its own client only", "remove 'client_id'", "Wrong client")
-        return state.client_config(principal.client_id)
-    client = state.config.client(requested) if requested else None
-    if client is None or not principal.may_see(client.id):
-        served = sorted(principal.clients or (c.id for c in state.config.clients))
-        raise field_problem(422, "client_id", "MSP staff name the client the ticket is for",
-                            f"add 'client_id', one of: {', '.join(served)}", "Which client?")
-    return client
 
 
 @router.post("/incidents", status_code=201, response_model=IncidentView,

@@ -15,10 +15,12 @@ from api.routes.tickets import AnyTicketView, TicketPath
 from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
 from domain.incidents import IncidentView, MergeRequest, Reprioritisation
+from domain.offboarding import HardwareReturn, LegalHold, OffboardingView
 from domain.roles import Action, Role
 from domain.tickets import Assignment, CommentIn, RecipientConfirmation, Status, Transition
 from workflows.incident import IncidentWorkflow
 from workflows.kinds import TicketWorkflow
+from workflows.offboarding import OffboardingWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 CLIENT_SIDE = frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR})
@@ -28,7 +30,7 @@ async def update(ref: TicketRef, handler: Any, request: Any) -> Response:
     """Run update ``handler`` on the ticket; answer with the kind's whole view."""
     if not ref.supports(handler):
         raise Problem(409, "Not for this kind", f"{ref.ticket_id} is a {ref.kind.value}: "
-                      f"'{handler.__name__}' is for incidents", slug="conflict")
+                      f"'{handler.__name__}' is not one of its actions", slug="conflict")
     view = await ref.handle.execute_update(handler, request, result_type=ref.view_model)
     return Response(view.model_dump_json(), media_type="application/json")
 
@@ -111,6 +113,26 @@ async def merge(request: MergeRequest, ticket_id: str = TicketPath,
                             f"merge the older ticket into the newest: merge "
                             f"{request.survivor} into {ticket_id}", "Cannot merge")
     return await update(duplicate, IncidentWorkflow.merge_into,
+                        request.model_copy(update={"by": principal.actor}))
+
+
+@router.post("/{ticket_id}/hardware-returns", response_model=OffboardingView,
+             summary="User exits: record a device handed back (chain of custody)")
+async def hardware_returned(request: HardwareReturn, ticket_id: str = TicketPath,
+                            principal: Principal = require(Action.WORK_OFFBOARDING),
+                            state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, OffboardingWorkflow.hardware_returned,
+                        request.model_copy(update={"by": principal.actor}))
+
+
+@router.post("/{ticket_id}/legal-hold", response_model=OffboardingView,
+             summary="User exits: keep (or release) the archived mailbox and data")
+async def legal_hold(request: LegalHold, ticket_id: str = TicketPath,
+                     principal: Principal = require(Action.OFFBOARD),
+                     state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, OffboardingWorkflow.set_legal_hold,
                         request.model_copy(update={"by": principal.actor}))
 
 
