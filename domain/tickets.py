@@ -139,8 +139,8 @@ class CommentSummary(BaseModel):
                    sha256=hashlib.sha256(comment.body.encode()).hexdigest())
 
 
-class TicketState(BaseModel):
-    """What every ticket workflow keeps (and carries across continue-as-new)."""
+class TicketRecord(BaseModel):
+    """The fields a ticket's state and its view share."""
 
     kind: TicketKind
     ticket_id: str
@@ -149,7 +149,6 @@ class TicketState(BaseModel):
     status: Status = Status.NEW
     opened_at: datetime
     technical_contact: str = Field(description="who the ticket's notices go to")
-    clock: SlaClockState
     response_due: datetime | None = None
     resolution_due: datetime | None = None
     assignee: str | None = None
@@ -161,16 +160,24 @@ class TicketState(BaseModel):
     survey_expires_at: datetime | None = None
     events: list[TicketEvent] = Field(default_factory=list)
     events_dropped: int = 0
-    comments: list[TicketComment] = Field(default_factory=list)
+    comments: list[TicketComment] = Field(default_factory=list, description=(
+        f"the newest {COMMENTS_KEPT}, whole"))
     older_comments: list[CommentSummary] = Field(default_factory=list)
     comments_total: int = 0
-    outbox: list[OutboxEntry] = Field(default_factory=list)
+    outbox: list[OutboxEntry] = Field(default_factory=list, description="notices not yet "
+                                      "delivered, with attempts and the last error")
     failed_notices: list[FailedNotice] = Field(default_factory=list)
     notices_sent: int = 0
     thread_root: str | None = Field(None, description="Message-ID of the first e-mail; "
                                     "later e-mails reply to it so mail clients thread them")
     confirmed_recipients: list[str] = Field(default_factory=list, description="addresses "
                                             "outside the client's known ones an agent confirmed")
+
+
+class TicketState(TicketRecord):
+    """What every ticket workflow keeps (and carries across continue-as-new)."""
+
+    clock: SlaClockState
 
     def add_event(self, event: TicketEvent) -> None:
         if len(event.detail) > EVENT_DETAIL_CHARS:
@@ -205,46 +212,19 @@ class TicketState(BaseModel):
         return data
 
 
-class TicketView(BaseModel):
-    """What ``GET /v1/tickets/{id}`` answers for any kind (a kind's view adds fields)."""
+class TicketView(TicketRecord):
+    """What ``GET /v1/tickets/{id}`` answers for any kind (a kind's view adds fields): the
+    record, with the SLA clock's state flattened."""
 
-    kind: TicketKind
-    ticket_id: str
-    client_id: str
-    subject: str
-    status: Status
     priority: Priority
-    opened_at: datetime
-    technical_contact: str
     first_response_at: datetime | None = None
-    response_due: datetime | None = None
-    resolution_due: datetime | None = None
     breached: bool = False
     breached_at: datetime | None = None
     escalation_level: int = 0
-    assignee: str | None = None
-    resolved_at: datetime | None = None
-    closed_at: datetime | None = None
-    reopen_count: int = 0
-    csat_score: int | None = None
-    csat_comment: str | None = None
-    survey_expires_at: datetime | None = None
     pauses: list[Period] = Field(default_factory=list, description="pending / on hold")
     resolved_periods: list[Period] = Field(default_factory=list)
     warnings_sent: list[str] = Field(default_factory=list)
-    events: list[TicketEvent] = Field(default_factory=list)
-    events_dropped: int = 0
-    comments: list[TicketComment] = Field(default_factory=list, description=(
-        f"the newest {COMMENTS_KEPT}, whole"))
-    older_comments: list[CommentSummary] = Field(default_factory=list)
-    comments_total: int = 0
-    outbox: list[OutboxEntry] = Field(default_factory=list, description="notices not yet "
-                                      "delivered, with attempts and the last error")
-    failed_notices: list[FailedNotice] = Field(default_factory=list)
     notice_failing: bool = False
-    notices_sent: int = 0
-    thread_root: str | None = None
-    confirmed_recipients: list[str] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- input

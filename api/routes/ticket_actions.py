@@ -26,6 +26,13 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 CLIENT_SIDE = frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR})
 
 
+async def act(state: AppState, principal: Principal, ticket_id: str, handler: Any,
+              request: Any) -> Response:
+    """Run update ``handler`` on a ticket the caller may see, as the caller."""
+    ref = await state.tickets.locate(ticket_id, principal)
+    return await update(ref, handler, request.model_copy(update={"by": principal.actor}))
+
+
 async def update(ref: TicketRef, handler: Any, request: Any) -> Response:
     """Run update ``handler`` on the ticket; answer with the kind's whole view."""
     if not ref.supports(handler):
@@ -40,9 +47,8 @@ async def update(ref: TicketRef, handler: Any, request: Any) -> Response:
 async def acknowledge(ticket_id: str = TicketPath,
                       principal: Principal = require(Action.WORK_TICKETS),
                       state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    return await update(ref, TicketWorkflow.acknowledge,
-                        Transition(to=Status.ACKNOWLEDGED, by=principal.actor))
+    return await act(state, principal, ticket_id, TicketWorkflow.acknowledge,
+                     Transition(to=Status.ACKNOWLEDGED))
 
 
 @router.post("/{ticket_id}/transition", response_model=AnyTicketView,
@@ -51,18 +57,14 @@ async def acknowledge(ticket_id: str = TicketPath,
 async def transition(request: Transition, ticket_id: str = TicketPath,
                      principal: Principal = require(Action.WORK_TICKETS),
                      state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    return await update(ref, TicketWorkflow.transition,
-                        request.model_copy(update={"by": principal.actor}))
+    return await act(state, principal, ticket_id, TicketWorkflow.transition, request)
 
 
 @router.post("/{ticket_id}/assign", response_model=AnyTicketView, summary="Assign an agent")
 async def assign(request: Assignment, ticket_id: str = TicketPath,
                  principal: Principal = require(Action.WORK_TICKETS),
                  state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    return await update(ref, TicketWorkflow.assign,
-                        request.model_copy(update={"by": principal.actor}))
+    return await act(state, principal, ticket_id, TicketWorkflow.assign, request)
 
 
 @router.post("/{ticket_id}/recipients", response_model=AnyTicketView,
@@ -71,9 +73,7 @@ async def assign(request: Assignment, ticket_id: str = TicketPath,
 async def confirm_recipient(request: RecipientConfirmation, ticket_id: str = TicketPath,
                             principal: Principal = require(Action.WORK_TICKETS),
                             state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    return await update(ref, TicketWorkflow.confirm_recipient,
-                        request.model_copy(update={"by": principal.actor}))
+    return await act(state, principal, ticket_id, TicketWorkflow.confirm_recipient, request)
 
 
 @router.post("/{ticket_id}/reprioritise", response_model=IncidentView,
@@ -82,9 +82,7 @@ async def confirm_recipient(request: RecipientConfirmation, ticket_id: str = Tic
 async def reprioritise(request: Reprioritisation, ticket_id: str = TicketPath,
                        principal: Principal = require(Action.WORK_TICKETS),
                        state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    return await update(ref, IncidentWorkflow.reprioritise,
-                        request.model_copy(update={"by": principal.actor}))
+    return await act(state, principal, ticket_id, IncidentWorkflow.reprioritise, request)
 
 
 @router.post("/{ticket_id}/merge", response_model=IncidentView,
@@ -121,9 +119,7 @@ async def merge(request: MergeRequest, ticket_id: str = TicketPath,
 async def hardware_returned(request: HardwareReturn, ticket_id: str = TicketPath,
                             principal: Principal = require(Action.WORK_OFFBOARDING),
                             state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    return await update(ref, OffboardingWorkflow.hardware_returned,
-                        request.model_copy(update={"by": principal.actor}))
+    return await act(state, principal, ticket_id, OffboardingWorkflow.hardware_returned, request)
 
 
 @router.post("/{ticket_id}/legal-hold", response_model=OffboardingView,
@@ -131,9 +127,7 @@ async def hardware_returned(request: HardwareReturn, ticket_id: str = TicketPath
 async def legal_hold(request: LegalHold, ticket_id: str = TicketPath,
                      principal: Principal = require(Action.OFFBOARD),
                      state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    return await update(ref, OffboardingWorkflow.set_legal_hold,
-                        request.model_copy(update={"by": principal.actor}))
+    return await act(state, principal, ticket_id, OffboardingWorkflow.set_legal_hold, request)
 
 
 @router.post("/{ticket_id}/comments", status_code=202,
