@@ -1,6 +1,6 @@
 """Record a workflow history for the replay tests (house rule 8).
 
-    .venv/bin/python -m tests.histories.record NAME
+    .venv/bin/python -m tests.histories.record NAME    (offboarding_* for a user exit)
 
 Runs one scripted incident lifecycle on a time-skipping server (timers, activities,
 updates and signals all appear) and writes tests/histories/NAME.json. Commit the file
@@ -64,5 +64,40 @@ async def record(name: str) -> Path:
         await env.shutdown()
 
 
+async def record_offboarding(name: str) -> Path:
+    """A user exit: a 20-minute identity outage, a returned phone, a wiped laptop, the
+    30-day purge (stand-in providers, as in tests/workflows/test_offboarding_timers.py)."""
+    from temporalio.worker import Worker
+
+    from domain.offboarding import HardwareReturn
+    from tests.workflows import test_offboarding_timers as exits
+    from workflows.offboarding import OffboardingWorkflow
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=DATA_CONVERTER)
+    try:
+        await register_search_attributes(env.client)
+        effective = await exits.opened_now(env)
+        exits.identity_down_until = effective + timedelta(minutes=20)
+        form = exits.exit_form(hardware=[{"serial": "PF3X9K", "managed_device_id": "dev-1"},
+                                         {"serial": "PHONE-7", "kind": "phone"}])
+        async with Worker(env.client, task_queue="record", workflows=[OffboardingWorkflow],
+                          activities=exits.STAND_INS):
+            handle = await exits.start_exit(env, "record", form, effective)
+            await env.sleep(timedelta(hours=2))
+            await handle.execute_update(OffboardingWorkflow.hardware_returned,
+                                        HardwareReturn(serial="PHONE-7", by="agent"))
+            await env.sleep(timedelta(days=31))
+            await handle.terminate("recorded")
+            history = await handle.fetch_history()
+        path = HERE / f"{name}.json"
+        path.write_text(history.to_json())
+        return path
+    finally:
+        await env.shutdown()
+
+
 if __name__ == "__main__":
-    print(asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "incident_v1")))
+    name = sys.argv[1] if len(sys.argv) > 1 else "incident_v1"
+    recorder = record_offboarding if name.startswith("offboarding") else record
+    print(asyncio.run(recorder(name)))
