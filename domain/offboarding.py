@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.errors import FieldError
 from domain.ids import TicketKind
@@ -20,6 +20,7 @@ from domain.sla.policy import SlaPolicy
 from domain.sla.timeline import from_us
 from domain.tickets import (
     Contact,
+    EmailAddress,
     OneLine,
     PlainText,
     TicketStart,
@@ -57,8 +58,8 @@ class ExitForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     client_id: str | None = Field(None, max_length=32, description="MSP staff only")
     employee: Contact
-    user_principal_name: str = Field(max_length=320, description="the account to disable, "
-                                     "e.g. jo.tran@client.example")
+    user_principal_name: EmailAddress = Field(max_length=320, description="the account to "
+                                              "disable, e.g. jo.tran@client.example")
     manager: Contact | None = None
     last_working_day: date = Field(description="access ends at the close of this day, in "
                                    "the client's time zone")
@@ -68,11 +69,6 @@ class ExitForm(BaseModel):
     return_window_days: int = Field(14, ge=1, le=RETURN_WINDOW_DAYS_MAX, description="days "
                                     "to return hardware before it is remote-wiped")
     legal_hold: bool = Field(False, description="keep the archived mailbox and data")
-
-    @field_validator("user_principal_name")
-    @classmethod
-    def _upn(cls, value: str) -> str:
-        return Contact(name="x", email=value).email
 
     @model_validator(mode="after")
     def _devices_unique(self) -> ExitForm:
