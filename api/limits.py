@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl
+
+from api.problems import field_problem, problem_response
 
 MAX_HEADER_BYTES = 32 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,21 +28,6 @@ Scope = dict[str, Any]
 def uvicorn_options() -> dict[str, Any]:
     """Protocol settings every server of this API uses (CLI and tests alike)."""
     return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
-
-
-async def _problem(send, status: int, title: str, detail: str, instance: str,
-                   errors: list[dict[str, str]] | None = None) -> None:
-    body: dict[str, Any] = {"type": f"urn:tempodesk:problem:{title.lower().replace(' ', '-')}",
-                            "title": title, "status": status, "detail": detail,
-                            "instance": instance}
-    if errors:
-        body["errors"] = errors
-    payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(payload)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": payload})
 
 
 class RequestLimits:
@@ -59,16 +45,15 @@ class RequestLimits:
         query = scope.get("query_string", b"").decode("latin-1")
         for name, value in parse_qsl(query, keep_blank_values=True):
             if _CONTROL.search(value) or _CONTROL.search(name):
-                await _problem(send, 422, "Request is not valid",
-                               f"{name[:40]}: contains a control character", path,
-                               [{"field": name[:40], "in": "query",
-                                 "message": "contains a control character (e.g. NUL)",
-                                 "fix": "send printable text only"}])
+                problem = field_problem(422, name[:40], "contains a control character "
+                                        "(e.g. NUL)", "send printable text only",
+                                        "Request is not valid", where="query")
+                await problem_response(problem, path)(scope, receive, send)
                 return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         refused = declared is not None and (not declared.isdigit()
                                             or int(declared) > self.max_body)
-        body = b""
+        chunks: list[bytes] = []
         seen = 0
         more = True
         while more and seen <= DRAIN_BYTES:  # bound the body before anything parses it
@@ -80,9 +65,13 @@ class RequestLimits:
             more = message.get("more_body", False)
             refused = refused or seen > self.max_body
             if not refused:
-                body += chunk
+                chunks.append(chunk)
         if refused:
-            await self._too_large(send, path)
+            problem = field_problem(413, "(body)", f"over {self.max_body:,} bytes",
+                                    "send a smaller body: text fields have their own limits "
+                                    "(see /docs)", "Request too large", where="body")
+            problem.headers["Connection"] = "close"
+            await problem_response(problem, path)(scope, receive, send)
             return
         delivered = False
 
@@ -91,14 +80,6 @@ class RequestLimits:
             if delivered:
                 return await receive()
             delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         await self.app(scope, replay, send)
-
-    async def _too_large(self, send, path: str) -> None:
-        await _problem(send, 413, "Request too large",
-                       f"the body is over {self.max_body:,} bytes", path,
-                       [{"field": "(body)", "in": "body",
-                         "message": f"over {self.max_body:,} bytes",
-                         "fix": "send a smaller body: text fields have their own limits "
-                                "(see /docs)"}])

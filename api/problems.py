@@ -34,9 +34,12 @@ class Problem(Exception):
         self.headers = headers or {}
 
 
-def field_problem(status: int, field: str, message: str, fix: str, title: str) -> Problem:
-    return Problem(status, title, f"{field}: {message}",
-                   errors=[{"field": field, "message": message, "fix": fix}])
+def field_problem(status: int, field: str, message: str, fix: str, title: str,
+                  where: str | None = None) -> Problem:
+    error = {"field": field, "message": message, "fix": fix}
+    if where is not None:
+        error["in"] = where
+    return Problem(status, title, f"{field}: {message}", errors=[error])
 
 
 def problem_response(problem: Problem, instance: str) -> JSONResponse:
