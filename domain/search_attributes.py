@@ -51,6 +51,13 @@ def keyword(text: str) -> str:
     return text.translate(_UNSEARCHABLE)
 
 
+def keyword_text(value: str | None) -> str | None:
+    """The text a :func:`keyword` value was made from."""
+    if value is None:
+        return None
+    return value.replace("%22", '"').replace("%5C", "\\").replace("%25", "%")
+
+
 def ticket_attributes(state: TicketState) -> list[SearchAttributePair]:
     """The attribute pairs describing a ticket (used at start and on every change)."""
     clock = state.clock

@@ -45,17 +45,10 @@ class TicketSummary(BaseModel):
             response_due=attrs.get(sa.SLA_RESPONSE_DUE),
             resolution_due=attrs.get(sa.SLA_RESOLUTION_DUE),
             breached=attrs.get(sa.SLA_BREACHED), escalation_level=attrs.get(sa.ESCALATION_LEVEL),
-            assignee=_decoded(attrs.get(sa.ASSIGNEE)), opened_at=execution.start_time,
+            assignee=sa.keyword_text(attrs.get(sa.ASSIGNEE)), opened_at=execution.start_time,
             closed_at=execution.close_time,
             notice_failing=bool(attrs.get(sa.NOTICE_FAILING)),
         )
-
-
-def _decoded(value: str | None) -> str | None:
-    """The assignee as written (see :func:`domain.search_attributes.keyword`)."""
-    if value is None:
-        return None
-    return value.replace("%22", '"').replace("%5C", "\\").replace("%25", "%")
 
 
 def _quote(value: str) -> str:
