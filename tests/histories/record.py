@@ -11,7 +11,9 @@ change is replay-safe (or behind workflow.patched()).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,11 +30,26 @@ from workflows.incident import IncidentWorkflow
 HERE = Path(__file__).parent
 
 
-async def record(name: str) -> Path:
+@contextlib.asynccontextmanager
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server with the search attributes registered."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=DATA_CONVERTER)
     try:
         await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def save(name: str, history) -> Path:
+    path = HERE / f"{name}.json"
+    path.write_text(history.to_json())
+    return path
+
+
+async def record(name: str) -> Path:
+    async with time_skipping() as env:
         config = load_config(DEMO_CONFIG)
         opened = next_local(await env.get_current_time(), weekday=0, hour=9)
         await env.sleep(opened - await env.get_current_time())
@@ -57,11 +74,7 @@ async def record(name: str) -> Path:
                                         Transition(to=Status.CLOSED, by="agent"))
             await handle.result()
             history = await handle.fetch_history()
-        path = HERE / f"{name}.json"
-        path.write_text(history.to_json())
-        return path
-    finally:
-        await env.shutdown()
+        return save(name, history)
 
 
 async def record_offboarding(name: str) -> Path:
@@ -73,10 +86,7 @@ async def record_offboarding(name: str) -> Path:
     from tests.workflows import test_offboarding_timers as exits
     from workflows.offboarding import OffboardingWorkflow
 
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=DATA_CONVERTER)
-    try:
-        await register_search_attributes(env.client)
+    async with time_skipping() as env:
         effective = await exits.opened_now(env)
         exits.identity_down_until = effective + timedelta(minutes=20)
         form = exits.exit_form(hardware=[{"serial": "PF3X9K", "managed_device_id": "dev-1"},
@@ -90,11 +100,7 @@ async def record_offboarding(name: str) -> Path:
             await env.sleep(timedelta(days=31))
             await handle.terminate("recorded")
             history = await handle.fetch_history()
-        path = HERE / f"{name}.json"
-        path.write_text(history.to_json())
-        return path
-    finally:
-        await env.shutdown()
+        return save(name, history)
 
 
 if __name__ == "__main__":
