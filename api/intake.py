@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import hashlib
 
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+
 from api.auth import Principal
 from api.problems import field_problem
 from api.state import AppState
+from domain import search_attributes as sa
 from domain.idempotency import KEY_HEX
+from domain.ids import workflow_id
 from domain.tenants import ClientConfig
+from domain.tickets import TicketStart, TicketState
+from workflows.kinds import TicketWorkflow
 
 
 def scoped_key(principal: Principal, idempotency_key: str) -> str:
@@ -33,3 +39,17 @@ def intake_client(principal: Principal, requested: str | None, state: AppState) 
         raise field_problem(422, "client_id", "MSP staff name the client the ticket is for",
                             f"add 'client_id', one of: {', '.join(served)}", "Which client?")
     return client
+
+
+async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: TicketStart,
+                       at_intake: TicketState, summary: str, details: str | None = None) -> str:
+    """Start a ticket's workflow under its business key, with the search attributes of its
+    state at intake and the Web UI's summary and details; returns the workflow id. Raises
+    ``WorkflowAlreadyStartedError`` for a ticket id already used."""
+    workflow_key = workflow_id(workflow.kind, start.ticket_id)
+    await state.temporal.start_workflow(
+        workflow.run, start, id=workflow_key, task_queue=state.settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(sa.ticket_attributes(at_intake)),
+        static_summary=summary, static_details=details)
+    return workflow_key

@@ -6,14 +6,12 @@ import hashlib
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Header, Response
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import Principal, require
-from api.intake import intake_client, scoped_key
+from api.intake import intake_client, scoped_key, start_ticket
 from api.problems import Problem, field_problem
 from api.state import AppState, app_state
-from domain import search_attributes as sa
 from domain.idempotency import FINGERPRINT_HEX
 from domain.ids import TicketKind, workflow_id
 from domain.incidents import (
@@ -69,15 +67,9 @@ async def raise_incident(
         IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
     headers = {"Location": f"/v1/tickets/{ticket}"}
     try:
-        await state.temporal.start_workflow(
-            IncidentWorkflow.run, start,
-            id=handle.id,
-            task_queue=state.settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(sa.ticket_attributes(state_at_intake)),
-            static_summary=f"{ticket} {decision.priority} {report.subject[:100]}",
-            static_details=incident_details(start, client),
-        )
+        await start_ticket(state, IncidentWorkflow, start, state_at_intake,
+                           f"{ticket} {decision.priority} {report.subject[:100]}",
+                           incident_details(start, client))
         body = state_at_intake.view().model_dump_json()
     except WorkflowAlreadyStartedError:
         if idempotency_key is None:

@@ -6,13 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Response
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api.auth import Principal, require
-from api.intake import intake_client
+from api.intake import intake_client, start_ticket
 from api.state import AppState, app_state
-from domain import search_attributes as sa
-from domain.ids import TicketKind, workflow_id
 from domain.offboarding import (
     ExitForm,
     OffboardingStart,
@@ -41,11 +38,7 @@ async def raise_exit(form: ExitForm, principal: Principal = require(Action.OFFBO
                              raised_by=principal.actor, form=form, effective_at=effective,
                              sla=snapshot_for(client.sla, now), rules=client.incidents)
     at_intake = OffboardingWorkflow.initial_state(start)
-    await state.temporal.start_workflow(
-        OffboardingWorkflow.run, start, id=workflow_id(TicketKind.OFFBOARDING, ticket),
-        task_queue=state.settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes(at_intake)),
-        static_summary=f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
+    await start_ticket(state, OffboardingWorkflow, start, at_intake,
+                       f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
     return Response(at_intake.view().model_dump_json(), status_code=201,
                     media_type="application/json", headers={"Location": f"/v1/tickets/{ticket}"})
