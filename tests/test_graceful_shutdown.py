@@ -1,0 +1,69 @@
+"""SIGTERM lets a running delivery finish: the worker stops polling, waits for the e-mail
+being sent (TEMPODESK_GRACEFUL_SHUTDOWN_SECONDS) and exits cleanly; the message arrives
+once and its activity completes on its first attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+
+from domain.sla import Priority
+from tests.conftest import DEMO_CONFIG
+from tests.peers import Mailbox
+from tests.workflows.support import make_start, start_incident
+
+TEMPODESK = str(Path(sys.executable).parent / "tempodesk")
+
+
+class SlowMailbox(Mailbox):
+    """Takes 3 s to accept a message, and says when one starts arriving."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.receiving = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.receiving.set()
+        await asyncio.sleep(3)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_sigterm_lets_the_running_delivery_finish(dev_client, task_queue):
+    with SlowMailbox() as mailbox:
+        env = {**os.environ,
+               "TEMPODESK_TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
+               "TEMPODESK_TASK_QUEUE": task_queue, "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
+               "TEMPODESK_SIGNING_SECRET": secrets.token_urlsafe(32),
+               "TEMPODESK_SMTP_HOST": "127.0.0.1", "TEMPODESK_SMTP_PORT": str(mailbox.port),
+               "TEMPODESK_GRACEFUL_SHUTDOWN_SECONDS": "30"}
+        worker = subprocess.Popen([TEMPODESK, "worker"], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            start = make_start(datetime.now(UTC), Priority.P3)
+            handle = await start_incident(dev_client, start, task_queue)
+            assert await asyncio.to_thread(mailbox.receiving.wait, 30), "no e-mail started"
+            worker.send_signal(signal.SIGTERM)  # mid-delivery
+            assert await asyncio.to_thread(worker.wait, 60) == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        assert [m["Message-ID"] for m in mailbox.about(start.ticket_id)] == [
+            f"<incident.{start.ticket_id}.1.ticket_opened@tempodesk>"]
+        history = await handle.fetch_history()
+        kinds = [e.event_type for e in history.events]
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in kinds
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED not in kinds
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT not in kinds
+        started = [e.activity_task_started_event_attributes.attempt for e in history.events
+                   if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+        assert started and set(started) == {1}
+        await handle.terminate("test done")
