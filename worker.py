@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.notifications import NotificationActivities
+from activities.onboarding import OnboardingActivities
 from activities.providers import ProviderActivities
 from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
@@ -40,8 +41,9 @@ def activities(settings: Settings, config: TempodeskConfig,
     notifications = NotificationActivities(settings, config, http)
     sla = SlaActivities(config)
     providers = ProviderActivities(settings, config, http)
+    joiners = OnboardingActivities(settings, config, http)
     return [notifications.deliver, notifications.notify, sla.extend_calendar,
-            *providers.all()]
+            *providers.all(), *joiners.all()]
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,

@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import webhooks
+from activities.invites import invite_ics
 from domain import tokens
 from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt, message_id
 from domain.settings import Settings
@@ -130,6 +131,11 @@ class NotificationActivities:
             message["In-Reply-To"] = notice.thread_root
             message["References"] = notice.thread_root
         message.set_content(render_body(notice))
+        if notice.invite is not None:
+            message.add_attachment(
+                invite_ics(notice.invite, self.settings.smtp_from, notice.occurred_at),
+                maintype="text", subtype="calendar", filename="invite.ics",
+                params={"method": "REQUEST"})
         return message
 
     async def _email(self, notice: Notice, recipients: list[str]) -> str:

@@ -2,51 +2,23 @@
 Intune devices) and the EDR (SentinelOne), over their real HTTP APIs.
 
 Each step is an activity, safe to run twice (disabling a disabled account, revoking
-revoked sessions or wiping a wiping device changes nothing). Retries are Temporal's:
-a 429 asks for the next attempt after its ``Retry-After``; 5xx and network errors are
-retried with backoff; 400/401/403/404 end the step with a note for an agent (no retry
-mends a missing user or a refused permission).
+revoked sessions or wiping a wiping device changes nothing). Retries are Temporal's (see
+``activities.graph.raise_for``).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import quote
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.offboarding import ProviderCall, ProviderResult
+from activities.graph import Graph, raise_for
+from domain.offboarding import ProviderCall
+from domain.provider_steps import ProviderResult
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
-
-_REFUSED = (400, 401, 403, 404, 405, 409, 410, 422)
-
-
-@dataclass
-class _Token:
-    value: str
-    expires: float
-
-
-def raise_for(response: httpx.Response, what: str) -> None:
-    """Turn a provider's answer into Temporal's retry semantics."""
-    if response.status_code < 400:
-        return
-    if response.status_code == 429:
-        after = response.headers.get("Retry-After", "")
-        delay = timedelta(seconds=int(after)) if after.isdigit() else None
-        raise ApplicationError(f"{what}: throttled (429), retry after {after or '?'} s",
-                               type="ProviderThrottled", next_retry_delay=delay)
-    text = response.text[:300]
-    if response.status_code in _REFUSED:
-        raise ApplicationError(f"{what}: refused ({response.status_code}): {text}",
-                               type="ProviderRefused", non_retryable=True)
-    raise ApplicationError(f"{what}: provider error ({response.status_code}): {text}",
-                           type="ProviderUnavailable")
 
 
 class ProviderActivities:
@@ -55,48 +27,11 @@ class ProviderActivities:
         self.settings = settings
         self.config = config
         self.http = http
-        self._tokens: dict[str, _Token] = {}
-
-    # ------------------------------------------------------------------ Microsoft Graph
-
-    def _tenant(self, client_id: str) -> str:
-        client = self.config.client(client_id)
-        tenant = client.providers.graph_tenant if client else None
-        if not tenant or not self.settings.graph_client_id:
-            raise ApplicationError(
-                f"Microsoft Graph is not set up for {client_id}: set the client's "
-                "providers.graph_tenant and TEMPODESK_GRAPH_CLIENT_ID/_SECRET",
-                type="ProviderNotConfigured", non_retryable=True)
-        return tenant
-
-    async def _graph_token(self, tenant: str) -> str:
-        """OAuth 2.0 client credentials for the MSP's multi-tenant app, per client tenant."""
-        cached = self._tokens.get(tenant)
-        if cached and cached.expires > time.monotonic() + 60:
-            return cached.value
-        secret = self.settings.graph_client_secret
-        response = await self.http.post(
-            f"{self.settings.graph_login_url}/{quote(tenant)}/oauth2/v2.0/token",
-            data={"client_id": self.settings.graph_client_id,
-                  "client_secret": secret.get_secret_value() if secret else "",
-                  "scope": f"{self.settings.graph_url}/.default",
-                  "grant_type": "client_credentials"}, timeout=30)
-        raise_for(response, "Graph sign-in")
-        body = response.json()
-        token = _Token(body["access_token"], time.monotonic() + int(body.get("expires_in", 3599)))
-        self._tokens[tenant] = token
-        return token.value
+        self.graph = Graph(settings, config, http)
 
     async def _graph(self, call: ProviderCall, method: str, path: str,
                      json: dict | None = None) -> httpx.Response:
-        tenant = self._tenant(call.client_id)
-        token = await self._graph_token(tenant)
-        response = await self.http.request(
-            method, f"{self.settings.graph_url}/v1.0{path}", json=json, timeout=30,
-            headers={"Authorization": f"Bearer {token}",
-                     "client-request-id": activity.info().activity_id})
-        raise_for(response, f"Graph {method} {path.split('?')[0]}")
-        return response
+        return await self.graph.call(call.client_id, method, path, json)
 
     @activity.defn
     async def disable_account(self, call: ProviderCall) -> ProviderResult:

@@ -18,6 +18,7 @@ from api.routes import (
     health,
     incidents,
     offboarding,
+    onboarding,
     sla,
     surveys,
     ticket_actions,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
                          lifespan=lifespan)
     problems.install(app)
     app.add_middleware(RequestLimits)
-    for module in (health, incidents, offboarding, tickets, ticket_actions, sla, surveys):
+    for module in (health, incidents, onboarding, offboarding, tickets, ticket_actions, sla,
+                   surveys):
         app.include_router(module.router)
     return app

@@ -24,7 +24,8 @@ MEDIA_TYPE = "application/problem+json"
 class Problem(Exception):
     def __init__(self, status: int, title: str, detail: str, *, slug: str | None = None,
                  errors: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 extensions: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
@@ -32,6 +33,7 @@ class Problem(Exception):
         self.slug = slug or title.lower().replace(" ", "-")
         self.errors = errors or []
         self.headers = headers or {}
+        self.extensions = extensions or {}  # RFC 9457 extension members, e.g. earliest_start
 
 
 def field_problem(status: int, field: str, message: str, fix: str, title: str,
@@ -52,6 +54,7 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
     }
     if problem.errors:
         body["errors"] = problem.errors
+    body.update(problem.extensions)
     return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE,
                         headers=problem.headers)
 

@@ -9,6 +9,16 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class Invite(BaseModel):
+    """A meeting to send as an iCalendar invitation (text/calendar; method=REQUEST)."""
+
+    uid: str = Field(description="stable across retries: calendars update, not duplicate")
+    starts_at: datetime
+    minutes: int = Field(ge=5, le=480)
+    summary: str
+    attendees: list[str] = Field(default_factory=list)
+
+
 class Notice(BaseModel):
     """One event worth telling people about. ``notice_id`` is stable across retries, so
     receivers can de-duplicate (it becomes the Message-ID and the webhook-id)."""
@@ -29,6 +39,7 @@ class Notice(BaseModel):
                                   "the config or confirmed by an agent")
     confirmed: list[str] = Field(default_factory=list, description="addresses an agent "
                                  "confirmed for this ticket, besides the client's known ones")
+    invite: Invite | None = Field(None, description="attached as an .ics invitation")
 
 
 class NoticeReceipt(BaseModel):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.errors import FieldError
 from domain.ids import TicketKind
+from domain.provider_steps import StepState
 from domain.sla.deadlines import windows_between
 from domain.sla.policy import SlaPolicy
 from domain.sla.timeline import from_us
@@ -95,16 +96,6 @@ class DeviceState(BaseModel):
     wiped_at: datetime | None = None
 
 
-class StepState(BaseModel):
-    """One revocation step (disable account, revoke sessions, ...)."""
-
-    name: str
-    done_at: datetime | None = None
-    attempts_failed: int = 0
-    last_error: str | None = None
-    needs_agent: bool = False
-
-
 class OffboardingStart(TicketStart):
     form: ExitForm
     effective_at: datetime = Field(description="end of the last working day in the client's "
@@ -173,10 +164,6 @@ class ProviderCall(BaseModel):
     user_principal_name: str
     step: str
     device: Device | None = None
-
-
-class ProviderResult(BaseModel):
-    detail: str = ""
 
 
 NOTICE_AHEAD_MAX = timedelta(days=366)

@@ -20,7 +20,9 @@ class Action(StrEnum):
     VIEW_TICKETS = "tickets.view"
     WORK_TICKETS = "tickets.work"
     SLA_PREVIEW = "sla.preview"
+    ONBOARD = "people.onboard"             # raise (or cancel) a new user
     OFFBOARD = "people.offboard"           # raise a user exit
+    PEOPLE_SYNC = "people.scim"            # an HR system over SCIM 2.0
     WORK_OFFBOARDING = "people.offboard.work"  # hardware returns, legal hold
 
 
@@ -33,7 +35,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.VIEW_TICKETS: frozenset(Role),
     Action.WORK_TICKETS: _STAFF,
     Action.SLA_PREVIEW: frozenset(Role),
+    Action.ONBOARD: frozenset({Role.HR, Role.DIRECTOR, Role.ADMIN}),
     Action.OFFBOARD: frozenset({Role.HR, Role.DIRECTOR, Role.ADMIN}),
+    Action.PEOPLE_SYNC: frozenset({Role.INTEGRATION}),
     Action.WORK_OFFBOARDING: frozenset({Role.HR, Role.DIRECTOR, Role.AGENT, Role.ADMIN}),
 }
 

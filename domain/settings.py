@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     sentinelone_url: str | None = None
     sentinelone_token: SecretStr | None = None
+    datto_url: str | None = Field(None, description="Datto RMM API, e.g. "
+                                  "https://merlot-api.centrastage.net")
+    datto_api_key: str | None = None
+    datto_api_secret: SecretStr | None = None
 
     # Optional OIDC: bearer JWTs validated against the issuer's JWKS.
     oidc_issuer: str | None = None

@@ -95,6 +95,23 @@ class Providers(BaseModel):
     model_config = ConfigDict(extra="forbid")
     graph_tenant: str | None = Field(None, max_length=64, description="the client's Entra "
                                      "tenant id or domain (Microsoft Graph)")
+    datto_site_uid: str | None = Field(None, max_length=64, description="the client's site "
+                                       "in Datto RMM (new devices are enrolled there)")
+    usage_location: str | None = Field(None, pattern=r"^[A-Z]{2}$", description="new users' "
+                                       "licence country (ISO 3166); default: the calendar's")
+    edr_component: str | None = Field(None, max_length=64, description="Datto RMM component "
+                                      "uid that installs the EDR agent (SentinelOne)")
+    backup_component: str | None = Field(None, max_length=64, description="Datto RMM "
+                                         "component uid that sets up endpoint backups")
+
+
+class RoleTemplate(BaseModel):
+    """What a new user in a role gets: licences (Microsoft SKU part numbers, e.g.
+    SPE_E3) and groups (Entra object ids)."""
+
+    model_config = ConfigDict(extra="forbid")
+    licences: list[str] = Field(default_factory=list, max_length=10)
+    groups: list[str] = Field(default_factory=list, max_length=50)
 
 
 class ClientConfig(BaseModel):
@@ -109,6 +126,8 @@ class ClientConfig(BaseModel):
     notifications: Notifications = Notifications()
     incidents: IncidentRules = IncidentRules()
     providers: Providers = Providers()
+    role_templates: dict[str, RoleTemplate] = Field(default_factory=dict, description=(
+        "new users' licences and groups by role, e.g. {lawyer: {licences: [SPE_E3]}}"))
     rate_limits: dict[Role, str] = Field(default_factory=dict, description="requests per "
                                          "credential by role, e.g. {requester: 60/min}")
     api_keys: list[ApiKey] = Field(default_factory=list)

@@ -14,8 +14,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.providers import ProviderActivities
@@ -35,21 +34,16 @@ with workflow.unsafe.imports_passed_through():
         OffboardingView,
         ProviderCall,
         RevocationStep,
-        StepState,
-    )
+        )
+    from domain.provider_steps import StepState
     from domain.sla.clock import ClockTarget, SlaClockState
     from domain.sla.deadlines import ResolvedTarget
     from domain.sla.policy import Priority
     from domain.sla.timeline import US
     from domain.tickets import DONE, Status, TicketEvent, Transition
+    from workflows.provider_steps import ProviderSteps
     from workflows.ticket import TicketWorkflow, ticket_kind
 
-STEP_TIMEOUT = timedelta(minutes=2)
-# Providers may be down for long: keep retrying, at least once a minute, until they answer.
-UNTIL_IT_WORKS = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2,
-                             maximum_interval=timedelta(minutes=1),
-                             non_retryable_error_types=["ProviderRefused",
-                                                        "ProviderNotConfigured"])
 _ACTIVITY = {
     RevocationStep.DISABLE_ACCOUNT: ProviderActivities.disable_account,
     RevocationStep.REVOKE_SESSIONS: ProviderActivities.revoke_sessions,
@@ -60,7 +54,7 @@ _ACTIVITY = {
 
 @ticket_kind(TicketKind.OFFBOARDING, OffboardingView)
 @workflow.defn
-class OffboardingWorkflow(TicketWorkflow):
+class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     state: OffboardingState
 
     @workflow.init
@@ -157,26 +151,11 @@ class OffboardingWorkflow(TicketWorkflow):
         return ProviderCall(client_id=s.client_id, ticket_id=s.ticket_id, step=step,
                             user_principal_name=s.user_principal_name, device=device)
 
+    def step_subject(self) -> str:
+        return self.state.employee
+
     async def _run_step(self, step: StepState, activity, device=None) -> bool:
-        """One provider step with Temporal's retries; False if a provider refused it."""
-        try:
-            result = await workflow.execute_activity_method(
-                activity, self._call(step.name, device), start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_IT_WORKS, summary=f"{step.name} {self.state.employee}")
-        except ActivityError as err:
-            cause = err.cause
-            step.last_error = str(getattr(cause, "message", None) or cause or err)[:500]
-            step.needs_agent = True
-            self._event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
-                        "this by hand, then resolve the ticket")
-            self._notify("offboarding_step_failed", f"Do by hand: {step.name} for "
-                         f"{self.state.employee}", self._assignee_mail())
-            self._changed = True
-            return False
-        step.done_at = workflow.now()
-        self._event(f"done:{step.name}", result.detail)
-        self._changed = True
-        return True
+        return await self.run_step(step, activity, self._call(step.name, device)) is not None
 
     async def _revoke(self) -> None:
         s = self.state

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.sla import CalendarExtension, SlaActivities
     from domain import search_attributes as sa
     from domain.ids import TicketKind
-    from domain.notifications import Notice, OutboxEntry, message_id
+    from domain.notifications import Invite, Notice, OutboxEntry, message_id
     from domain.sla.clock import ClockEvent, SlaClock
     from domain.sla.deadlines import SNAPSHOT_DAYS, SlaSnapshot
     from domain.sla.durations import parse_duration
@@ -481,7 +481,8 @@ class TicketWorkflow:
         workflow.set_current_details(self.details())
 
     def _notify(self, event: str, subject: str, recipients: list[str], requester: bool = False,
-                survey_expires_at: datetime | None = None) -> None:
+                survey_expires_at: datetime | None = None, invite: Invite | None = None,
+                ) -> None:
         """Queue a notice; lanes deliver it beside the clock, so nothing waits on e-mail.
         ``recipients`` come from the contract (ladder, assignee); ``requester`` adds the
         technical contact, whom the client named (mailed only if the config knows the
@@ -503,7 +504,7 @@ class TicketWorkflow:
             recipients=recipients if lanes else recipients + contact,
             unverified=contact if lanes else [],
             survey_expires_at=survey_expires_at, thread_root=thread_root,
-            confirmed=list(s.confirmed_recipients),
+            confirmed=list(s.confirmed_recipients), invite=invite,
             context={"priority": self.clock.state.priority.value, "subject": s.subject,
                      "status": s.status.value, "response_due": _iso(s.response_due),
                      "resolution_due": _iso(s.resolution_due),

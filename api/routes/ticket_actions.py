@@ -16,11 +16,19 @@ from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
 from domain.incidents import IncidentView, MergeRequest, Reprioritisation
 from domain.offboarding import HardwareReturn, LegalHold, OffboardingView
+from domain.onboarding import (
+    Cancellation,
+    ExpediteDecision,
+    MfaEnrolled,
+    OnboardingView,
+    RetrySteps,
+)
 from domain.roles import Action, Role
 from domain.tickets import Assignment, CommentIn, RecipientConfirmation, Status, Transition
 from workflows.incident import IncidentWorkflow
 from workflows.kinds import TicketWorkflow
 from workflows.offboarding import OffboardingWorkflow
+from workflows.onboarding import OnboardingWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 CLIENT_SIDE = frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR})
@@ -128,6 +136,40 @@ async def legal_hold(request: LegalHold, ticket_id: str = TicketPath,
                      principal: Principal = require(Action.OFFBOARD),
                      state: AppState = Depends(app_state)) -> Response:
     return await act(state, principal, ticket_id, OffboardingWorkflow.set_legal_hold, request)
+
+
+@router.post("/{ticket_id}/cancel", response_model=OnboardingView,
+             summary="New users: HR withdraws the new user; what was done is undone, newest "
+                     "first (answers once it is)")
+async def cancel_new_user(request: Cancellation, ticket_id: str = TicketPath,
+                          principal: Principal = require(Action.ONBOARD),
+                          state: AppState = Depends(app_state)) -> Response:
+    return await act(state, principal, ticket_id, OnboardingWorkflow.cancel, request)
+
+
+@router.post("/{ticket_id}/expedite-decision", response_model=OnboardingView,
+             summary="New users with short notice: an agent approves (or declines) the expedite")
+async def expedite_decision(request: ExpediteDecision, ticket_id: str = TicketPath,
+                            principal: Principal = require(Action.WORK_TICKETS),
+                            state: AppState = Depends(app_state)) -> Response:
+    return await act(state, principal, ticket_id, OnboardingWorkflow.decide_expedite, request)
+
+
+@router.post("/{ticket_id}/retry-steps", response_model=OnboardingView,
+             summary="New users: run the steps that waited for an agent again (e.g. after "
+                     "buying licences)")
+async def retry_steps(request: RetrySteps, ticket_id: str = TicketPath,
+                      principal: Principal = require(Action.WORK_TICKETS),
+                      state: AppState = Depends(app_state)) -> Response:
+    return await act(state, principal, ticket_id, OnboardingWorkflow.retry_steps, request)
+
+
+@router.post("/{ticket_id}/mfa-enrolled", response_model=OnboardingView,
+             summary="New users: an agent saw the user set up multi-factor sign-in")
+async def mfa_enrolled(request: MfaEnrolled, ticket_id: str = TicketPath,
+                       principal: Principal = require(Action.WORK_TICKETS),
+                       state: AppState = Depends(app_state)) -> Response:
+    return await act(state, principal, ticket_id, OnboardingWorkflow.mfa_enrolled, request)
 
 
 @router.post("/{ticket_id}/comments", status_code=202,

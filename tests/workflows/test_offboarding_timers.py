@@ -23,8 +23,8 @@ from domain.offboarding import (
     OffboardingStart,
     OffboardingView,
     ProviderCall,
-    ProviderResult,
 )
+from domain.provider_steps import ProviderResult
 from domain.sla.deadlines import snapshot_for
 from tests.workflows.support import belton_without_holidays, next_local
 from workflows.offboarding import OffboardingWorkflow

@@ -1,0 +1,161 @@
+"""HTTP clients for the providers an MSP drives, shared by the provider activities:
+Microsoft Graph (OAuth 2.0 client credentials of the MSP's multi-tenant app, per client
+tenant) and Datto RMM (its OAuth password grant with the API key and secret).
+
+``raise_for`` turns a provider's answer into Temporal's retry semantics: 429 asks for the
+next attempt after ``Retry-After``; 5xx is retried with backoff; 400/401/403/404/409 end
+the step with a note for an agent (no retry mends a missing user or a refused permission).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import quote
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.settings import Settings
+from domain.tenants import ClientConfig, TempodeskConfig
+
+_REFUSED = (400, 401, 403, 404, 405, 409, 410, 422)
+
+
+@dataclass
+class _Token:
+    value: str
+    expires: float
+
+
+def raise_for(response: httpx.Response, what: str) -> None:
+    if response.status_code < 400:
+        return
+    if response.status_code == 429:
+        after = response.headers.get("Retry-After", "")
+        delay = timedelta(seconds=int(after)) if after.isdigit() else None
+        raise ApplicationError(f"{what}: throttled (429), retry after {after or '?'} s",
+                               type="ProviderThrottled", next_retry_delay=delay)
+    text = response.text[:300]
+    if response.status_code in _REFUSED:
+        raise ApplicationError(f"{what}: refused ({response.status_code}): {text}",
+                               type="ProviderRefused", non_retryable=True)
+    raise ApplicationError(f"{what}: provider error ({response.status_code}): {text}",
+                           type="ProviderUnavailable")
+
+
+class _Tokens:
+    def __init__(self) -> None:
+        self._tokens: dict[str, _Token] = {}
+
+    def get(self, key: str) -> str | None:
+        cached = self._tokens.get(key)
+        return cached.value if cached and cached.expires > time.monotonic() + 60 else None
+
+    def put(self, key: str, body: dict) -> str:
+        token = _Token(body["access_token"],
+                       time.monotonic() + int(body.get("expires_in", 3599)))
+        self._tokens[key] = token
+        return token.value
+
+
+class Graph:
+    """Microsoft Graph v1.0 for one MSP app, any client tenant."""
+
+    def __init__(self, settings: Settings, config: TempodeskConfig,
+                 http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.config = config
+        self.http = http
+        self._tokens = _Tokens()
+
+    def tenant(self, client_id: str) -> str:
+        client = self.config.client(client_id)
+        tenant = client.providers.graph_tenant if client else None
+        if not tenant or not self.settings.graph_client_id:
+            raise ApplicationError(
+                f"Microsoft Graph is not set up for {client_id}: set the client's "
+                "providers.graph_tenant and TEMPODESK_GRAPH_CLIENT_ID/_SECRET",
+                type="ProviderNotConfigured", non_retryable=True)
+        return tenant
+
+    async def _token(self, tenant: str) -> str:
+        cached = self._tokens.get(tenant)
+        if cached:
+            return cached
+        secret = self.settings.graph_client_secret
+        response = await self.http.post(
+            f"{self.settings.graph_login_url}/{quote(tenant)}/oauth2/v2.0/token",
+            data={"client_id": self.settings.graph_client_id,
+                  "client_secret": secret.get_secret_value() if secret else "",
+                  "scope": f"{self.settings.graph_url}/.default",
+                  "grant_type": "client_credentials"}, timeout=30)
+        raise_for(response, "Graph sign-in")
+        return self._tokens.put(tenant, response.json())
+
+    async def call(self, client_id: str, method: str, path: str, json: dict | None = None,
+                   params: dict | None = None) -> httpx.Response:
+        token = await self._token(self.tenant(client_id))
+        response = await self.http.request(
+            method, f"{self.settings.graph_url}/v1.0{path}", json=json, params=params,
+            timeout=30, headers={"Authorization": f"Bearer {token}",
+                                 "client-request-id": activity.info().activity_id})
+        raise_for(response, f"Graph {method} {path.split('?')[0]}")
+        return response
+
+    def object_url(self, object_id: str) -> str:
+        return f"{self.settings.graph_url}/v1.0/directoryObjects/{object_id}"
+
+
+class Datto:
+    """Datto RMM API v2: the client's site, its devices, user-defined fields, quick jobs."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.http = http
+        self._tokens = _Tokens()
+
+    def site(self, client: ClientConfig | None) -> str:
+        site = client.providers.datto_site_uid if client else None
+        if not site or not self.settings.datto_url or self.settings.datto_api_secret is None:
+            raise ApplicationError(
+                "Datto RMM is not set up: set the client's providers.datto_site_uid and "
+                "TEMPODESK_DATTO_URL/_API_KEY/_API_SECRET", type="ProviderNotConfigured",
+                non_retryable=True)
+        return site
+
+    async def _token(self) -> str:
+        cached = self._tokens.get("datto")
+        if cached:
+            return cached
+        secret = self.settings.datto_api_secret
+        response = await self.http.post(
+            f"{self.settings.datto_url}/auth/oauth/token", auth=("public-client", "public"),
+            data={"grant_type": "password", "username": self.settings.datto_api_key or "",
+                  "password": secret.get_secret_value() if secret else ""}, timeout=30)
+        raise_for(response, "Datto RMM sign-in")
+        return self._tokens.put("datto", response.json())
+
+    async def call(self, method: str, path: str, json: dict | None = None,
+                   params: dict | None = None) -> httpx.Response:
+        token = await self._token()
+        response = await self.http.request(
+            method, f"{self.settings.datto_url}/api{path}", json=json, params=params,
+            timeout=30, headers={"Authorization": f"Bearer {token}"})
+        raise_for(response, f"Datto RMM {method} {path}")
+        return response
+
+    async def device(self, site: str, hostname: str) -> dict | None:
+        """The site's device called ``hostname`` (pages through the site's devices)."""
+        page = 0
+        while True:
+            body = (await self.call("GET", f"/v2/site/{quote(site)}/devices",
+                                    params={"page": page, "max": 250})).json()
+            for device in body.get("devices", []):
+                if str(device.get("hostname", "")).lower() == hostname.lower():
+                    return device
+            if not body.get("pageDetails", {}).get("nextPageUrl"):
+                return None
+            page += 1

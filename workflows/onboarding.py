@@ -1,0 +1,386 @@
+"""A new user: account, licences, groups and devices ready by the start, then the account
+confirmation, the MFA walk-through (with reminders) and a 30-minute security induction.
+
+On the ticket core: "ready by the start" is an extra target on the ticket's SLA clock
+(warnings, breach, the escalation ladder). Provider calls run beside the clock, retried
+for as long as a provider is down. A licence pool that is exhausted, or a step a provider
+refuses, waits for an agent (``retry_steps`` once mended); it does not fail the ticket.
+HR's cancellation undoes every step that was started, newest first (a saga).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ActivityCancellationType
+
+with workflow.unsafe.imports_passed_through():
+    from activities.onboarding import OnboardingActivities
+    from activities.providers import ProviderActivities
+    from domain.ids import TicketKind
+    from domain.notifications import Invite
+    from domain.offboarding import ProviderCall
+    from domain.onboarding import (
+        INDUCTION_MINUTES,
+        MFA_REMINDERS_MAX,
+        READY_TARGET,
+        READY_WARNINGS,
+        Cancellation,
+        ExpediteDecision,
+        JoinerCall,
+        JoinerStep,
+        MfaEnrolled,
+        OnboardingStart,
+        OnboardingState,
+        OnboardingView,
+        RetrySteps,
+    )
+    from domain.provider_steps import StepState
+    from domain.sla.clock import ClockTarget, SlaClockState
+    from domain.sla.policy import Priority
+    from domain.tickets import DONE, Status, TicketEvent, Transition
+    from workflows.provider_steps import ProviderSteps
+    from workflows.ticket import TicketWorkflow, ticket_kind
+
+# A cancelled step's activity is allowed to finish before it is undone, so nothing it
+# creates outlives the compensation.
+WAIT = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+_UNDO = {
+    JoinerStep.CREATE_ACCOUNT: OnboardingActivities.delete_account,
+    JoinerStep.ADD_GROUPS: OnboardingActivities.remove_groups,
+    JoinerStep.BUILD_DEVICE: OnboardingActivities.release_device,
+}
+
+
+def _device_step(hostname: str) -> str:
+    return f"{JoinerStep.BUILD_DEVICE.value} {hostname}"
+
+
+@ticket_kind(TicketKind.ONBOARDING, OnboardingView)
+@workflow.defn
+class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
+    state: OnboardingState
+
+    @workflow.init
+    def __init__(self, start: OnboardingStart) -> None:
+        self.start = start
+        self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        self._provisioning: asyncio.Task[None] | None = None
+        self._work: list[asyncio.Task[None]] = []
+        self._checking_mfa = False
+
+    @staticmethod
+    def initial_state(start: OnboardingStart) -> OnboardingState:
+        form = start.form
+        ready = ClockTarget(name=READY_TARGET, due_at=start.starts_at, warnings=READY_WARNINGS)
+        steps = [StepState(name=step.value) for step in (
+            JoinerStep.CREATE_ACCOUNT, JoinerStep.ASSIGN_LICENCES, JoinerStep.ADD_GROUPS)]
+        steps += [StepState(name=_device_step(d.hostname)) for d in form.hardware]
+        state = OnboardingState(
+            ticket_id=start.ticket_id, client_id=start.client_id,
+            subject=f"New user: {form.employee.name}, {form.title}", opened_at=start.opened_at,
+            technical_contact=form.manager.email,
+            clock=SlaClockState(priority=Priority.P3, priority_targets=False,
+                                opened_at=start.opened_at, extra=[ready]),
+            employee=form.employee.name, user_principal_name=form.user_principal_name,
+            title=form.title, manager=form.manager.name, starts_at=start.starts_at,
+            expedited=start.expedited, steps=steps, induction_at=start.induction_at)
+        detail = f"starts {start.starts_at.isoformat()}"
+        if start.expedited:
+            detail += f"; less than the contract's {start.notice} notice: waits for an " \
+                      "agent to approve the expedite"
+        state.add_event(TicketEvent(at=start.opened_at, kind="opened", by=start.raised_by,
+                                    detail=detail))
+        return state
+
+    @workflow.run
+    async def run(self, start: OnboardingStart) -> OnboardingView:
+        await self.run_ticket(fresh=start.state is None)
+        return self.state.view()
+
+    def continue_input(self) -> OnboardingStart:
+        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
+
+    def step_subject(self) -> str:
+        return self.state.employee
+
+    # ------------------------------------------------------------------ the core's hooks
+
+    def moments(self) -> list[tuple[datetime | None, str]]:
+        found: list[tuple[datetime | None, str]] = []
+        if self._may_provision():
+            found.append((self.state.opened_at, "provision the account and devices"))
+        check = self._mfa_check_at()
+        if check is not None and not self._checking_mfa:
+            found.append((check, "MFA enrolment check"))
+        return found
+
+    def on_moments(self, now: datetime) -> None:
+        if self._may_provision():
+            self._provisioning = asyncio.create_task(self._provision())
+        check = self._mfa_check_at()
+        if check is not None and now >= check and not self._checking_mfa:
+            self._checking_mfa = True
+            self._work.append(asyncio.create_task(self._check_mfa()))
+
+    def details(self) -> str:
+        s = self.state
+        done = sum(1 for st in s.steps if st.done_at)
+        extra = f"\n\n{done}/{len(s.steps)} steps done"
+        if s.waiting_for_agent:
+            extra += f"\n\n**Waiting for an agent:** {s.waiting_for_agent}"
+        return super().details() + extra
+
+    def _may_provision(self) -> bool:
+        s = self.state
+        if self._provisioning is not None or s.cancelled_at is not None or s.status in DONE:
+            return False
+        if s.expedited and s.expedite_approved_at is None:
+            return False
+        return any(st.done_at is None and not st.needs_agent for st in s.steps)
+
+    def _mfa_check_at(self) -> datetime | None:
+        """After the induction (where the walk-through happens), then each business day."""
+        s = self.state
+        if (s.ready_at is None or s.mfa_enrolled_at is not None or s.induction_at is None
+                or s.cancelled_at is not None or s.mfa_reminders >= MFA_REMINDERS_MAX):
+            return None
+        first = s.induction_at + timedelta(minutes=INDUCTION_MINUTES)
+        return self._business_after(first, f"{s.mfa_reminders}bd") if s.mfa_reminders else first
+
+    # ------------------------------------------------------------------ provisioning
+
+    def _step(self, name: str) -> StepState:
+        return next(st for st in self.state.steps if st.name == name)
+
+    def _joiner_call(self, step: str, device=None) -> JoinerCall:
+        s, form, start = self.state, self.start.form, self.start
+        return JoinerCall(
+            client_id=s.client_id, ticket_id=s.ticket_id, step=step,
+            user_principal_name=s.user_principal_name, display_name=s.employee,
+            title=form.title, department=form.department,
+            usage_location=start.usage_location, licences=start.licences,
+            groups=start.groups, mailboxes=form.mailbox_access, device=device)
+
+    async def _provision(self) -> None:
+        """The account first; then licences, groups and every device at once."""
+        account = self._step(JoinerStep.CREATE_ACCOUNT.value)
+        if not await self._do(account, OnboardingActivities.create_account,
+                              self._joiner_call(account.name)):
+            self._provisioning = None
+            return
+        work = [self._do(self._step(JoinerStep.ASSIGN_LICENCES.value),
+                         OnboardingActivities.assign_licences,
+                         self._joiner_call(JoinerStep.ASSIGN_LICENCES.value)),
+                self._do(self._step(JoinerStep.ADD_GROUPS.value),
+                         OnboardingActivities.add_groups,
+                         self._joiner_call(JoinerStep.ADD_GROUPS.value))]
+        for device in self.start.form.hardware:
+            name = _device_step(device.hostname)
+            work.append(self._do(self._step(name), OnboardingActivities.build_device,
+                                 self._joiner_call(name, device)))
+        try:
+            await asyncio.gather(*work)
+        finally:
+            self._provisioning = None  # a retry after an agent's fix starts afresh
+        self._check_ready()
+
+    async def _do(self, step: StepState, activity, call: JoinerCall) -> bool:
+        if step.done_at is not None:
+            return True
+        result = await self.run_step(step, activity, call, cancellation=WAIT)
+        if result is None:
+            self.state.waiting_for_agent = f"{step.name}: {step.last_error}"
+            self._refresh()
+        return result is not None
+
+    def _check_ready(self) -> None:
+        s = self.state
+        if s.ready_at is not None or not all(st.done_at for st in s.steps):
+            return
+        now = workflow.now()
+        s.ready_at = now
+        s.waiting_for_agent = None
+        self.clock.meet(READY_TARGET, now)
+        early = s.starts_at - now
+        self._event("ready", "account, licences, groups and devices ready "
+                    + (f"{_hours(early)} before the start" if early >= timedelta(0)
+                       else f"{_hours(-early)} after the start"))
+        self._notify("account_confirmation", f"Account ready: {s.employee} "
+                     f"({s.user_principal_name})", [], requester=True)
+        s.confirmation_sent_at = now
+        if s.induction_at is not None:
+            self._notify("induction_invite", f"Security induction: {s.employee}", [],
+                         requester=True, invite=Invite(
+                             uid=f"{workflow.info().workflow_id}:induction",
+                             starts_at=s.induction_at, minutes=INDUCTION_MINUTES,
+                             summary=f"Security and MFA induction: {s.employee}",
+                             attendees=[s.user_principal_name, s.technical_contact]))
+        self._refresh()
+
+    async def _check_mfa(self) -> None:
+        s = self.state
+        step = StepState(name="check MFA enrolment")
+        result = await self.run_step(step, OnboardingActivities.check_mfa,
+                                     self._joiner_call(step.name))
+        self._checking_mfa = False
+        if s.mfa_enrolled_at is not None or s.cancelled_at is not None:
+            return
+        if result is not None and result.detail.startswith("enrolled"):
+            self._mfa_done(by="system", detail=result.detail)
+            return
+        s.mfa_reminders += 1
+        self._event("mfa_reminder", f"reminder {s.mfa_reminders} of {MFA_REMINDERS_MAX}")
+        self._notify("mfa_reminder", f"Please set up multi-factor sign-in: {s.employee}",
+                     [s.user_principal_name], requester=True)
+        if s.mfa_reminders >= MFA_REMINDERS_MAX:
+            s.waiting_for_agent = (f"{s.employee} has not enrolled in MFA after "
+                                   f"{MFA_REMINDERS_MAX} reminders: call them")
+            self._notify("mfa_overdue", f"MFA not set up: {s.employee}", self._assignee_mail())
+        self._changed = True
+        self._refresh()
+
+    def _mfa_done(self, by: str, detail: str) -> None:
+        s = self.state
+        s.mfa_enrolled_at = workflow.now()
+        s.waiting_for_agent = None
+        self._event("mfa_enrolled", detail, by=by)
+        self._changed = True
+        if s.status not in DONE:
+            self._apply_transition(Transition(to=Status.RESOLVED, by="system", reason=(
+                "account, licences, groups and devices ready; MFA enrolled")))
+
+    # ------------------------------------------------------------------ cancellation (saga)
+
+    async def _compensate(self, reason: str, by: str) -> None:
+        """Undo every step that was started, newest first. Each undo is safe to run twice
+        and on a step that never took effect (deleting a missing account is done)."""
+        if self._provisioning is not None:
+            self._provisioning.cancel()
+            # WAIT_CANCELLATION_COMPLETED: returns once every running activity has ended.
+            await asyncio.gather(self._provisioning, return_exceptions=True)
+        started = [st for st in self.state.steps if st.started_at is not None]
+        started.sort(key=lambda st: (st.started_at, self.state.steps.index(st)), reverse=True)
+        for step in started:
+            if step.undone_at is None:
+                await self._undo(step)
+        s = self.state
+        s.compensated_at = workflow.now()
+        undone = ", ".join(st.name for st in started) or "nothing had started"
+        self._event("compensated", f"undone, newest first: {undone}")
+        self._apply_transition(Transition(to=Status.RESOLVED, by=by,
+                                          reason=f"cancelled: {reason}"))
+
+    async def _undo(self, step: StepState) -> None:
+        kind = JoinerStep(step.name.split(" ")[0])
+        undo = StepState(name=f"undo {step.name}")
+        if kind is JoinerStep.ASSIGN_LICENCES:  # the leavers' activity, shared
+            call = ProviderCall(client_id=self.state.client_id, ticket_id=self.state.ticket_id,
+                                user_principal_name=self.state.user_principal_name,
+                                step=undo.name)
+            result = await self.run_step(undo, ProviderActivities.remove_licences, call)
+        else:
+            device = next((d for d in self.start.form.hardware
+                           if _device_step(d.hostname) == step.name), None)
+            result = await self.run_step(undo, _UNDO[kind], self._joiner_call(undo.name, device))
+        if result is not None:
+            step.undone_at = workflow.now()
+
+    # ------------------------------------------------------------------ messages
+
+    @workflow.query
+    def view(self) -> OnboardingView:
+        return self.state.view()
+
+    @workflow.update
+    def decide_expedite(self, request: ExpediteDecision) -> OnboardingView:
+        s = self.state
+        if request.approve:
+            s.expedite_approved_by = request.by
+            s.expedite_approved_at = workflow.now()
+            self._event("expedite_approved", request.reason, by=request.by)
+            self._changed = True
+        else:
+            self._event("expedite_declined", request.reason, by=request.by)
+            s.cancelled_at = workflow.now()
+            s.cancel_reason = f"expedite declined: {request.reason or 'no reason given'}"
+            self._apply_transition(Transition(to=Status.RESOLVED, by=request.by,
+                                              reason=s.cancel_reason))
+        return s.view()
+
+    @decide_expedite.validator
+    def _validate_expedite(self, request: ExpediteDecision) -> None:
+        s = self.state
+        if not s.expedited:
+            raise ApplicationError("this new user was given the contract's notice: there is "
+                                   "no expedite to decide")
+        if s.expedite_approved_at is not None:
+            raise ApplicationError(f"the expedite was approved already by "
+                                   f"{s.expedite_approved_by}")
+        self._check_open()
+        if not request.approve and not request.reason:
+            raise ApplicationError("say why the expedite is declined in 'reason': HR is told")
+
+    @workflow.update
+    async def cancel(self, request: Cancellation) -> OnboardingView:
+        """HR withdraws the new user: everything done so far is undone, newest first; the
+        answer comes once it is (a provider outage makes it wait, retried)."""
+        s = self.state
+        s.cancelled_at = workflow.now()
+        s.cancel_reason = request.reason
+        self._event("cancelled", request.reason, by=request.by)
+        self._changed = True
+        await self._compensate(request.reason, request.by)
+        return s.view()
+
+    @cancel.validator
+    def _validate_cancel(self, request: Cancellation) -> None:
+        self._check_open()
+
+    @workflow.update
+    def retry_steps(self, request: RetrySteps) -> OnboardingView:
+        s = self.state
+        for step in s.steps:
+            if step.needs_agent:
+                step.needs_agent = False
+                step.last_error = None
+        s.waiting_for_agent = None
+        self._event("steps_retried", request.note, by=request.by)
+        self._changed = True  # the loop's next pass starts provisioning again
+        return s.view()
+
+    @retry_steps.validator
+    def _validate_retry(self, request: RetrySteps) -> None:
+        self._check_open()
+        if not any(st.needs_agent for st in self.state.steps):
+            raise ApplicationError("no step is waiting for an agent")
+        if self._provisioning is not None:
+            raise ApplicationError("provisioning is still running: retry once it stops")
+
+    @workflow.update
+    def mfa_enrolled(self, request: MfaEnrolled) -> OnboardingView:
+        self._mfa_done(by=request.by, detail="seen by an agent")
+        return self.state.view()
+
+    @mfa_enrolled.validator
+    def _validate_mfa(self, request: MfaEnrolled) -> None:
+        self._check_open()
+        if self.state.ready_at is None:
+            raise ApplicationError("the account is not ready yet: MFA comes after it")
+        if self.state.mfa_enrolled_at is not None:
+            raise ApplicationError("MFA enrolment was recorded already")
+
+    def _check_open(self) -> None:
+        s = self.state
+        if s.cancelled_at is not None:
+            raise ApplicationError(f"this new user was cancelled: {s.cancel_reason}")
+        if s.status in DONE:
+            raise ApplicationError(f"the ticket is {s.status.value}: raise a new one")
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
