@@ -1,15 +1,23 @@
 """User exits (offboarding) from HR's form: access ends at the close of the last working
-day in the client's zone (or now, for an immediate exit) and is revoked within 1 hour."""
+day in the client's zone (or now, for an immediate exit) and is revoked within 1 hour; the
+chain-of-custody PDF of its hardware."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from datetime import UTC, datetime
+from email.utils import parseaddr
 
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, require
 from api.intake import intake_client, start_ticket
+from api.problems import Problem
+from api.routes.tickets import TicketPath
 from api.state import AppState, app_state
+from domain.documents.custody import as_of, custody_pdf
+from domain.ids import TicketKind
 from domain.offboarding import (
     ExitForm,
     OffboardingStart,
@@ -42,3 +50,27 @@ async def raise_exit(form: ExitForm, principal: Principal = require(Action.OFFBO
                        f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
     return Response(at_intake.view().model_dump_json(), status_code=201,
                     media_type="application/json", headers={"Location": f"/v1/tickets/{ticket}"})
+
+
+@router.get("/tickets/{ticket_id}/custody.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}},
+                             "description": "the chain-of-custody PDF"}},
+            summary="User exits: the chain-of-custody PDF of the leaver's hardware (the same "
+                    "ticket gives the same bytes; its custody log's SHA-256 is printed on it)")
+async def custody_document(ticket_id: str = TicketPath,
+                           principal: Principal = require(Action.VIEW_TICKETS),
+                           state: AppState = Depends(app_state)) -> Response:
+    ref = await state.tickets.locate(ticket_id, principal)
+    if ref.kind is not TicketKind.OFFBOARDING:
+        raise Problem(409, "Not for this kind", f"{ticket_id} is a {ref.kind.value}: only a "
+                      "user exit has a chain of custody", slug="conflict")
+    view = await ref.view()
+    assert isinstance(view, OffboardingView)
+    # Dated by the newest instant it shows, not by the clock: every read gives the same
+    # bytes (and ETag) until the custody record changes. No side effect: query, render.
+    msp_name = parseaddr(state.settings.smtp_from)[0] or "Tempodesk"
+    pdf = await asyncio.to_thread(custody_pdf, view, ref.client.name, as_of(view),
+                                  zone=ref.client.sla.calendar.timezone, msp_name=msp_name)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{ticket_id}-chain-of-custody.pdf"',
+        "ETag": f'"{hashlib.sha256(pdf).hexdigest()}"'})

@@ -1,0 +1,1 @@
+"""Documents Tempodesk renders for a ticket (PDF): pure functions of a view, no I/O."""
