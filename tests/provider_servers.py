@@ -1,9 +1,12 @@
 """Local servers that speak the request and response shapes of Microsoft Graph (with its
-OAuth token endpoint) and SentinelOne, with faults a test can schedule: 429 with
-Retry-After, 5xx outages, 404 for unknown users. Every request is recorded."""
+OAuth token endpoint), SentinelOne and Datto RMM (API v2, its OAuth password grant), with
+faults a test can schedule: 429 with Retry-After, 5xx outages, 404 for unknown users.
+Every request is recorded. Graph keeps users, licences (with seat counts per SKU), group
+members and authentication methods, so provisioning can be checked by its effect."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -29,17 +32,36 @@ class Faults:
     unknown_users: set[str] = field(default_factory=set)
 
 
+@dataclass
+class Sku:
+    sku_id: str
+    part_number: str
+    seats: int
+
+
 class ProviderServer:
-    """Graph at ``/graph``, its sign-in at ``/login``, SentinelOne at ``/s1``."""
+    """Graph at ``/graph``, its sign-in at ``/login``, SentinelOne at ``/s1``, Datto RMM
+    at ``/datto``."""
 
     TOKEN = "test-graph-token"
     S1_TOKEN = "test-s1-token"
+    DATTO_KEY, DATTO_SECRET, DATTO_TOKEN = "datto-key", "datto-secret", "test-datto-token"
+    SITE = "site-harbourside"
 
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self.faults = Faults()
         self.licences = {"jo.tran@harbourside.example": ["sku-e3", "sku-visio"]}
         self.disabled: set[str] = set()
+        self.skus = [Sku("sku-e3", "SPE_E3", 25), Sku("sku-visio", "VISIOCLIENT", 5)]
+        self.users: dict[str, dict] = {}          # upn -> the user as Graph returns it
+        self.members: dict[str, set[str]] = {}    # group id -> user ids
+        self.mail_groups = {"reception@harbourside.example": "g-reception"}
+        self.mfa: set[str] = set()                # upns with an authenticator registered
+        self.devices = [{"id": 1, "uid": "dev-uid-042", "siteUid": self.SITE,
+                         "hostname": "BEL-LT-042", "udf": {}}]
+        self.quickjobs: list[tuple[str, str]] = []  # (device uid, component uid)
+        self.edr_hosts: set[str] = set()          # hosts whose SentinelOne agent checked in
         self.lock = threading.Lock()
         server = self
 
@@ -76,7 +98,7 @@ class ProviderServer:
                                                            dict(self.headers))
                 self._answer(status, answer, headers)
 
-            do_GET = do_POST = do_PATCH = do_DELETE = _handle
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
 
             def log_message(self, *args):
                 pass
@@ -93,12 +115,14 @@ class ProviderServer:
             return 200, {"token_type": "Bearer", "expires_in": 3599,
                          "access_token": self.TOKEN}, {}
         if path.startswith("/graph/"):
-            return self.graph(method, path.removeprefix("/graph/v1.0"), body, headers)
+            return self.graph(method, path.removeprefix("/graph/v1.0"), query, body, headers)
         if path.startswith("/s1/"):
             return self.sentinelone(method, path.removeprefix("/s1"), query, body, headers)
+        if path.startswith("/datto/"):
+            return self.datto(method, path.removeprefix("/datto"), body, headers)
         return 404, {"error": "no such route"}, {}
 
-    def graph(self, method: str, path: str, body: dict, headers: dict):
+    def graph(self, method: str, path: str, query: dict, body: dict, headers: dict):
         if headers.get("Authorization") != f"Bearer {self.TOKEN}":
             return 401, {"error": {"code": "InvalidAuthenticationToken"}}, {}
         if self.faults.throttle > 0:
@@ -108,6 +132,9 @@ class ProviderServer:
         if time.monotonic() < self.faults.down_until:
             return 503, {"error": {"code": "ServiceUnavailable"}}, {}
         parts = path.strip("/").split("/")
+        joiner = self.joiners(method, [unquote(p) for p in parts], query, body)
+        if joiner is not None:
+            return joiner
         if parts[0] == "users":
             user = unquote(parts[1])
             if user in self.faults.unknown_users:
@@ -125,18 +152,127 @@ class ProviderServer:
                                         "skuPartNumber": sku.upper()}
                                        for sku in self.licences.get(user, [])]}, {}
             if method == "POST" and action == "assignLicense":
+                known = self.users.get(user)
+                if body["addLicenses"] and known is not None and not known.get("usageLocation"):
+                    return 400, {"error": {"code": "Request_BadRequest", "message": "License "
+                                 "assignment cannot be done for user with invalid usage "
+                                 "location."}}, {}
                 held = self.licences.get(user, [])
-                self.licences[user] = [s for s in held if s not in body["removeLicenses"]]
+                kept = [s for s in held if s not in body["removeLicenses"]]
+                self.licences[user] = kept + [a["skuId"] for a in body["addLicenses"]
+                                              if a["skuId"] not in kept]
                 return 200, {"id": "user-1", "userPrincipalName": user}, {}
             if method == "DELETE" and action is None:
+                if user in self.users:
+                    del self.users[user]
+                    self.licences.pop(user, None)
+                elif user not in self.licences:  # neither made here nor a known leaver
+                    return 404, {"error": {"code": "Request_ResourceNotFound"}}, {}
                 return 204, None, {}
         if parts[:2] == ["deviceManagement", "managedDevices"] and parts[-1] == "wipe":
             return 204, None, {}
         return 404, {"error": {"code": "BadRequest"}}, {}
 
+    def joiners(self, method: str, parts: list[str], query: dict, body: dict):
+        """What onboarding drives: users, SKUs, groups, authentication methods."""
+        def conflict():
+            return 400, {"error": {"code": "Request_BadRequest", "message": "Another object "
+                         "with the same value for property userPrincipalName already "
+                         "exists."}}, {}
+        if method == "POST" and parts == ["users"]:
+            upn = body["userPrincipalName"]
+            if upn in self.users:
+                return conflict()
+            user = {"id": f"uid-{len(self.users) + 1}", **{k: v for k, v in body.items()
+                                                          if k != "passwordProfile"}}
+            self.users[upn] = user
+            return 201, user, {}
+        if parts == ["subscribedSkus"] and method == "GET":
+            used = [sku for held in self.licences.values() for sku in held]
+            return 200, {"value": [{"skuId": k.sku_id, "skuPartNumber": k.part_number,
+                                    "prepaidUnits": {"enabled": k.seats, "suspended": 0},
+                                    "consumedUnits": used.count(k.sku_id)}
+                                   for k in self.skus]}, {}
+        if parts == ["groups"] and method == "GET":
+            mail = query.get("$filter", [""])[0].split("'")[1]
+            group = self.mail_groups.get(mail)
+            return 200, {"value": [{"id": group}] if group else []}, {}
+        if len(parts) >= 4 and parts[0] == "groups" and parts[2] == "members":
+            members = self.members.setdefault(parts[1], set())
+            if method == "POST":
+                user_id = body["@odata.id"].rsplit("/", 1)[-1]
+                if user_id in members:
+                    return 400, {"error": {"code": "Request_BadRequest", "message": "One or "
+                                 "more added object references already exist for the "
+                                 "following modified properties: 'members'."}}, {}
+                members.add(user_id)
+                return 204, None, {}
+            if method == "DELETE":
+                if parts[3] not in members:
+                    return 404, {"error": {"code": "Request_ResourceNotFound"}}, {}
+                members.discard(parts[3])
+                return 204, None, {}
+        if parts[0] == "users" and len(parts) >= 2 and parts[1] in self.users:
+            user = self.users[parts[1]]
+            if len(parts) == 2 and method == "GET":
+                return 200, user, {}
+            if len(parts) == 2 and method == "PATCH":
+                user.update(body)
+                return 204, None, {}
+            if parts[2:] == ["authentication", "methods"]:
+                methods = [{"@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
+                            "id": "28c10230-6103-485e-b985-444c60001490"}]
+                if parts[1] in self.mfa:
+                    methods.append({"@odata.type": "#microsoft.graph."
+                                    "microsoftAuthenticatorAuthenticationMethod",
+                                    "id": "6e8b1f3a", "displayName": "iPhone"})
+                return 200, {"value": methods}, {}
+        elif parts[0] == "users" and len(parts) == 2 and method == "GET":
+            return 404, {"error": {"code": "Request_ResourceNotFound"}}, {}
+        return None
+
+    def datto(self, method: str, path: str, body: dict, headers: dict):
+        if path == "/auth/oauth/token":
+            basic = base64.b64encode(b"public-client:public").decode()
+            if (headers.get("Authorization") != f"Basic {basic}"
+                    or body.get("grant_type") != "password"
+                    or (body.get("username"), body.get("password"))
+                    != (self.DATTO_KEY, self.DATTO_SECRET)):
+                return 401, {"error": "unauthorized"}, {}
+            return 200, {"access_token": self.DATTO_TOKEN, "token_type": "bearer",
+                         "expires_in": 359999, "scope": "default"}, {}
+        if headers.get("Authorization") != f"Bearer {self.DATTO_TOKEN}":
+            return 401, {"error": "unauthorized"}, {}
+        parts = path.strip("/").split("/")  # api v2 ...
+        if parts[:3] == ["api", "v2", "site"] and parts[4:] == ["devices"]:
+            devices = [d for d in self.devices if d["siteUid"] == parts[3]]
+            return 200, {"pageDetails": {"count": len(devices), "totalCount": len(devices),
+                                         "prevPageUrl": None, "nextPageUrl": None},
+                         "devices": devices}, {}
+        if parts[:3] == ["api", "v2", "device"] and len(parts) == 5:
+            device = next((d for d in self.devices if d["uid"] == parts[3]), None)
+            if device is None:
+                return 404, {"message": "Device not found"}, {}
+            if parts[4] == "udf" and method == "POST":
+                device["udf"] = {**device["udf"], **body}
+                return 200, None, {}
+            if parts[4] == "quickjob" and method == "PUT":
+                component = body["jobComponent"]["componentUid"]
+                self.quickjobs.append((device["uid"], component))
+                if component == "comp-s1":  # the EDR installer: the agent checks in
+                    self.edr_hosts.add(device["hostname"])
+                return 200, {"job": {"uid": f"job-{len(self.quickjobs)}", "status": "active",
+                                     "name": body["jobName"]}}, {}
+        return 404, {"message": "Not found"}, {}
+
     def sentinelone(self, method: str, path: str, query: dict, body: dict, headers: dict):
         if headers.get("Authorization") != f"ApiToken {self.S1_TOKEN}":
             return 401, {"errors": [{"code": 4010010, "title": "Authentication Failed"}]}, {}
+        if method == "GET" and path == "/web/api/v2.1/agents" and "computerName" in query:
+            host = query["computerName"][0]
+            agents = [{"id": "99", "computerName": host}] if host in self.edr_hosts else []
+            return 200, {"data": agents, "pagination": {"totalItems": len(agents),
+                                                        "nextCursor": None}}, {}
         if method == "GET" and path == "/web/api/v2.1/agents":
             user = query.get("query", [""])[0]
             agents = [{"id": "1234567890", "uuid": "ab12", "computerName": "PF3X9K",
