@@ -1,6 +1,7 @@
 """Record a workflow history for the replay tests (house rule 8).
 
-    .venv/bin/python -m tests.histories.record NAME    (offboarding_* for a user exit)
+    .venv/bin/python -m tests.histories.record NAME
+        (offboarding_* a user exit, onboarding_* / onboarding_cancel_* a new user)
 
 Runs one scripted incident lifecycle on a time-skipping server (timers, activities,
 updates and signals all appear) and writes tests/histories/NAME.json. Commit the file
@@ -103,7 +104,41 @@ async def record_offboarding(name: str) -> Path:
         return save(name, history)
 
 
+async def record_onboarding(name: str) -> Path:
+    """A new user (stand-in providers, as in tests/workflows/test_onboarding_timers.py):
+    onboarding_* - an exhausted licence pool, an agent's retry, ready, one MFA reminder,
+    enrolled, resolved; onboarding_cancel_* - HR cancels while the laptop is not enrolled."""
+    from temporalio.worker import Worker
+
+    from domain.onboarding import Cancellation, RetrySteps
+    from tests.workflows import test_onboarding_timers as joiners
+    from workflows.onboarding import OnboardingWorkflow
+
+    cancel = name.startswith("onboarding_cancel")
+    async with time_skipping() as env:
+        opened, starts = await joiners.monday_morning(env)
+        joiners.reset(pool_empty=not cancel,
+                      device_enrolled_at=None if cancel else opened + timedelta(hours=1),
+                      mfa_enrolled_at=starts + timedelta(days=3, hours=3))
+        async with Worker(env.client, task_queue="record", workflows=[OnboardingWorkflow],
+                          activities=joiners.STAND_INS):
+            handle = await joiners.start_joiner(env, "record", opened, starts)
+            await env.sleep(timedelta(hours=3))
+            if cancel:
+                await handle.execute_update(OnboardingWorkflow.cancel,
+                                            Cancellation(reason="offer withdrawn", by="hr"))
+            else:
+                joiners.behaviour["pool_empty"] = False
+                await handle.execute_update(OnboardingWorkflow.retry_steps,
+                                            RetrySteps(note="bought seats", by="agent"))
+            await env.sleep(starts + timedelta(days=5) - await env.get_current_time())
+            await handle.terminate("recorded")
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "incident_v1"
-    recorder = record_offboarding if name.startswith("offboarding") else record
+    recorder = (record_offboarding if name.startswith("offboarding")
+                else record_onboarding if name.startswith("onboarding") else record)
     print(asyncio.run(recorder(name)))
