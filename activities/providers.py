@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.graph import Graph, raise_for
+from activities.signed_webhook import WebhookProvider
 from domain.offboarding import ProviderCall
 from domain.provider_steps import ProviderResult
 from domain.settings import Settings
@@ -28,6 +29,7 @@ class ProviderActivities:
         self.config = config
         self.http = http
         self.graph = Graph(settings, config, http)
+        self.webhook = WebhookProvider(config, http)
 
     async def _graph(self, call: ProviderCall, method: str, path: str,
                      json: dict | None = None) -> httpx.Response:
@@ -35,12 +37,16 @@ class ProviderActivities:
 
     @activity.defn
     async def disable_account(self, call: ProviderCall) -> ProviderResult:
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
         upn = quote(call.user_principal_name)
         await self._graph(call, "PATCH", f"/users/{upn}", {"accountEnabled": False})
         return ProviderResult(detail=f"account {call.user_principal_name} disabled")
 
     @activity.defn
     async def revoke_sessions(self, call: ProviderCall) -> ProviderResult:
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
         upn = quote(call.user_principal_name)
         await self._graph(call, "POST", f"/users/{upn}/revokeSignInSessions")
         return ProviderResult(detail="sign-in sessions and refresh tokens revoked")
@@ -48,6 +54,8 @@ class ProviderActivities:
     @activity.defn
     async def remove_licences(self, call: ProviderCall) -> ProviderResult:
         """Licences back to the pool: what the user holds now, removed in one call."""
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
         upn = quote(call.user_principal_name)
         held = (await self._graph(call, "GET", f"/users/{upn}/licenseDetails")).json()["value"]
         skus = [item["skuId"] for item in held]
@@ -58,6 +66,8 @@ class ProviderActivities:
 
     @activity.defn
     async def wipe_device(self, call: ProviderCall) -> ProviderResult:
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
         device = call.device
         if device is None or not device.managed_device_id:
             raise ApplicationError(f"device {device.serial if device else '?'} has no Intune "
@@ -73,6 +83,8 @@ class ProviderActivities:
     @activity.defn
     async def disconnect_edr(self, call: ProviderCall) -> ProviderResult:
         """Network-quarantine the leaver's endpoints until their hardware comes back."""
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
         base, token = self.settings.sentinelone_url, self.settings.sentinelone_token
         if not base or token is None:
             raise ApplicationError("SentinelOne is not set up: set TEMPODESK_SENTINELONE_URL "
@@ -97,6 +109,8 @@ class ProviderActivities:
     async def purge_mailbox(self, call: ProviderCall) -> ProviderResult:
         """After the 30-day archive: delete the (disabled) user; Entra keeps it recoverable
         for 30 more days, which is the MSP's last safety net."""
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
         upn = quote(call.user_principal_name)
         try:
             await self._graph(call, "DELETE", f"/users/{upn}")

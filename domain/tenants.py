@@ -103,6 +103,9 @@ class Providers(BaseModel):
                                       "uid that installs the EDR agent (SentinelOne)")
     backup_component: str | None = Field(None, max_length=64, description="Datto RMM "
                                          "component uid that sets up endpoint backups")
+    webhook: Webhook | None = Field(None, description="the generic provider: every step "
+                                    "(accounts, licences, devices) is POSTed here, signed, "
+                                    "instead of Graph / Datto / SentinelOne")
 
 
 class RoleTemplate(BaseModel):

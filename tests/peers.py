@@ -52,8 +52,9 @@ class WebhookReceiver:
 
     SECRET = "whsec_" + "dGVtcG9kZXNrLXRlc3Qtd2ViaG9vay1zZWNyZXQ="
 
-    def __init__(self) -> None:
+    def __init__(self, fail_first: int = 0) -> None:
         self.received: list[dict] = []
+        self.fail_first = fail_first  # answer 503 to this many signed posts first
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,9 +63,11 @@ class WebhookReceiver:
                 valid = webhooks.verify(receiver.SECRET, self.headers["webhook-id"],
                                         int(self.headers["webhook-timestamp"]), body,
                                         self.headers["webhook-signature"])
+                failing = valid and receiver.fail_first > 0
+                receiver.fail_first -= failing
                 receiver.received.append({"id": self.headers["webhook-id"], "valid": valid,
-                                          "body": json.loads(body)})
-                self.send_response(204 if valid else 401)
+                                          "body": json.loads(body), "failed": failing})
+                self.send_response(503 if failing else 204 if valid else 401)
                 self.end_headers()
 
             def log_message(self, *args):
