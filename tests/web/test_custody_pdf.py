@@ -10,9 +10,9 @@ import json
 import pytest
 
 from domain.tenants import Providers
+from provider_sandbox import ProviderServer
 from tests.conftest import isolated, make_settings, running_desk
 from tests.documents.pdf_text import pdf_text
-from tests.provider_servers import ProviderServer
 from tests.web.helpers import assert_problem, eventually, incident_body
 from tests.web.test_offboarding import exit_form
 

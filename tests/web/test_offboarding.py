@@ -12,8 +12,8 @@ import pytest
 from domain.sla.deadlines import compiled_clock
 from domain.sla.timeline import to_us
 from domain.tenants import Providers
+from provider_sandbox import ProviderServer
 from tests.conftest import isolated, make_settings, running_desk
-from tests.provider_servers import ProviderServer
 from tests.web.helpers import assert_problem, eventually
 from tests.workflows.support import next_local
 

@@ -12,9 +12,9 @@ from datetime import date
 import pytest
 
 from domain.tenants import Providers, RoleTemplate
+from provider_sandbox import ProviderServer
 from tests.conftest import isolated, make_settings, running_desk
 from tests.peers import Mailbox
-from tests.provider_servers import ProviderServer
 from tests.web.helpers import assert_problem, eventually
 
 UPN = "sam.lee@harbourside.example"

@@ -1,7 +1,9 @@
-"""Local servers that speak the request and response shapes of Microsoft Graph (with its
-OAuth token endpoint), SentinelOne and Datto RMM (API v2, its OAuth password grant), with
-faults a test can schedule: 429 with Retry-After, 5xx outages, 404 for unknown users.
-Every request is recorded. Graph keeps users, licences (with seat counts per SKU), group
+"""The provider sandbox: one local server that speaks the request and response shapes of
+Microsoft Graph (with its OAuth token endpoint), SentinelOne and Datto RMM (API v2, its
+OAuth password grant), so `tempodesk dev` and the tests drive the real HTTP adapters
+without a Microsoft 365 tenant. Faults a test can schedule: 429 with Retry-After, 5xx
+outages, 404 for unknown users. Every request is recorded (the newest 1,000), and
+``GET /calls`` lists them as JSON. Graph keeps users, licences (with seat counts per SKU), group
 members and authentication methods, so provisioning can be checked by its effect."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import base64
 import json
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
@@ -21,7 +24,14 @@ class Seen:
     path: str
     body: dict
     headers: dict
-    at: float
+    at: float                   # monotonic, for tests' intervals
+    received: float = field(default_factory=time.time)
+
+
+def _redacted(body: dict) -> dict:
+    """Passwords and secrets never leave the sandbox's memory."""
+    return {k: "***" if any(w in k.lower() for w in ("password", "secret")) else v
+            for k, v in body.items()}
 
 
 @dataclass
@@ -48,8 +58,8 @@ class ProviderServer:
     DATTO_KEY, DATTO_SECRET, DATTO_TOKEN = "datto-key", "datto-secret", "test-datto-token"
     SITE = "site-harbourside"
 
-    def __init__(self) -> None:
-        self.seen: list[Seen] = []
+    def __init__(self, port: int = 0) -> None:
+        self.seen: deque[Seen] = deque(maxlen=1000)
         self.faults = Faults()
         self.licences = {"jo.tran@harbourside.example": ["sku-e3", "sku-visio"]}
         self.disabled: set[str] = set()
@@ -78,7 +88,15 @@ class ProviderServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _calls(self) -> None:
+                with server.lock:
+                    calls = [{"method": c.method, "path": c.path, "body": _redacted(c.body),
+                              "received": c.received} for c in server.seen]
+                self._answer(200, {"calls": calls})
+
             def _handle(self) -> None:
+                if self.command == "GET" and self.path == "/calls":
+                    return self._calls()
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 ctype = self.headers.get("Content-Type", "")
@@ -103,7 +121,7 @@ class ProviderServer:
             def log_message(self, *args):
                 pass
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.base = f"http://127.0.0.1:{self.http.server_address[1]}"
 
     # ------------------------------------------------------------------ routing
@@ -291,6 +309,14 @@ class ProviderServer:
     def __enter__(self) -> ProviderServer:
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         return self
+
+    def settings(self) -> dict[str, str]:
+        """The settings that point Tempodesk's adapters at this sandbox."""
+        return {"graph_url": f"{self.base}/graph", "graph_login_url": f"{self.base}/login",
+                "graph_client_id": "tempodesk-sandbox", "graph_client_secret": "sandbox",
+                "sentinelone_url": f"{self.base}/s1", "sentinelone_token": self.S1_TOKEN,
+                "datto_url": f"{self.base}/datto", "datto_api_key": self.DATTO_KEY,
+                "datto_api_secret": self.DATTO_SECRET}
 
     def __exit__(self, *exc) -> None:
         self.http.shutdown()
