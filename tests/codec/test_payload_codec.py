@@ -9,8 +9,12 @@ import os
 import pytest
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 
+from domain.offboarding import ExitForm
 from payload_codec import ENCODING, KEY_ID, CodecError, EncryptionCodec, UnknownKeyError
+from temporal_client import data_converter
 from tests.conftest import make_settings
 
 OLD, NEW = os.urandom(32), os.urandom(32)
@@ -99,3 +103,17 @@ def test_settings_refuse_unusable_keys_and_say_what_to_do(values, says):
     with pytest.raises(ValidationError) as caught:
         make_settings(**values)
     assert says in str(caught.value)
+
+
+async def test_data_converter_encrypts_only_with_keys():
+    assert data_converter(make_settings(codec_keys={}, codec_key_id=None)) is (
+        pydantic_data_converter)
+    converter = data_converter(make_settings(codec_keys={"k": b64(OLD)}, codec_key_id="k"))
+    assert isinstance(converter.payload_codec, EncryptionCodec)
+    assert converter.failure_converter_class is DefaultFailureConverterWithEncodedAttributes
+    form = ExitForm.model_validate({
+        "employee": {"name": "Jo Tran", "email": "jo.tran@harbourside.example"},
+        "user_principal_name": "jo.tran@harbourside.example", "last_working_day": "2026-12-04"})
+    [payload] = await converter.encode([form])
+    assert b"Jo Tran" not in payload.SerializeToString()
+    assert await converter.decode([payload], [ExitForm]) == [form]
