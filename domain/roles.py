@@ -22,6 +22,7 @@ class Action(StrEnum):
     SLA_PREVIEW = "sla.preview"
     OFFBOARD = "people.offboard"           # raise a user exit
     WORK_OFFBOARDING = "people.offboard.work"  # hardware returns, legal hold
+    USE_CODEC = "payloads.codec"           # decrypt history for the Web UI (MSP staff only)
 
 
 _STAFF = frozenset({Role.AGENT, Role.ADMIN})
@@ -35,6 +36,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.SLA_PREVIEW: frozenset(Role),
     Action.OFFBOARD: frozenset({Role.HR, Role.DIRECTOR, Role.ADMIN}),
     Action.WORK_OFFBOARDING: frozenset({Role.HR, Role.DIRECTOR, Role.AGENT, Role.ADMIN}),
+    # A client's own agent/admin credential is refused too: see api/codec_server.py.
+    Action.USE_CODEC: _STAFF,
 }
 
 
