@@ -52,8 +52,14 @@ err = _console(stderr=True)
 
 
 def _settings() -> Settings:
+    from pydantic_settings import SettingsError
+
     try:
         return Settings()
+    except SettingsError as exc:  # a value that is not JSON where JSON is expected
+        err.print(f"[red]settings:[/] {exc}: lists and maps are JSON, e.g. "
+                  """TEMPODESK_CODEC_KEYS='{"2026-01": "<base64 key>"}'""")
+        raise typer.Exit(2) from exc
     except ValidationError as exc:
         for error in exc.errors():
             err.print(f"[red]settings:[/] {error['msg'].removeprefix('Value error, ')}")
