@@ -22,10 +22,17 @@ from payload_codec import EncryptionCodec
 
 
 async def raw_history(client: Client, workflow_id: str) -> History:
-    """The history as the server stores it: nothing decoded (fetch_history decodes nothing;
-    pass a client without the codec to be sure of what is read)."""
-    fetched = await client.get_workflow_handle(workflow_id).fetch_history()
-    return History(events=fetched.events)
+    """Every run's events (a ticket continues-as-new), oldest first, as the server stores
+    them: fetch_history decodes nothing (pass a client without the codec to be sure)."""
+    runs: list[History] = []
+    run_id: str | None = None
+    while True:
+        fetched = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.insert(0, History(events=fetched.events))
+        started = fetched.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id
+        if not run_id:
+            return History(events=[e for run in runs for e in run.events])
 
 
 def _text_forms(needle: str) -> set[bytes]:
