@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gc
 import json
@@ -11,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from enum import StrEnum
@@ -50,8 +52,14 @@ err = _console(stderr=True)
 
 
 def _settings() -> Settings:
+    from pydantic_settings import SettingsError
+
     try:
         return Settings()
+    except SettingsError as exc:  # a value that is not JSON where JSON is expected
+        err.print(f"[red]settings:[/] {exc}: lists and maps are JSON, e.g. "
+                  """TEMPODESK_CODEC_KEYS='{"2026-01": "<base64 key>"}'""")
+        raise typer.Exit(2) from exc
     except ValidationError as exc:
         for error in exc.errors():
             err.print(f"[red]settings:[/] {error['msg'].removeprefix('Value error, ')}")
@@ -187,7 +195,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def start_dev_server(settings: Settings) -> subprocess.Popen:
+def _offers_codec_flag(temporal: str) -> bool:
+    """Older `temporal` CLIs found on PATH may lack --ui-codec-endpoint."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        shown = subprocess.run([temporal, "server", "start-dev", "--help"],
+                               capture_output=True, text=True, timeout=20)
+        return "--ui-codec-endpoint" in shown.stdout
+    return False
+
+
+def start_dev_server(settings: Settings, codec_endpoint: str | None = None) -> subprocess.Popen:
     host, _, port = settings.temporal_address.rpartition(":")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     command = [
@@ -199,6 +216,12 @@ def start_dev_server(settings: Settings) -> subprocess.Popen:
     ]
     if settings.temporal_namespace != "default":
         command += ["--namespace", settings.temporal_namespace]
+    if codec_endpoint is not None:
+        if _offers_codec_flag(command[0]):
+            command += ["--ui-codec-endpoint", codec_endpoint]
+        else:
+            err.print(f"this `temporal` CLI has no --ui-codec-endpoint: in the Web UI, set "
+                      f"the codec server to {codec_endpoint} by hand")
     log_file = (settings.data_dir / "temporal.log").open("ab")
     return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
                             preexec_fn=_die_with_parent, start_new_session=True)
@@ -221,11 +244,13 @@ async def _connect_when_ready(settings: Settings, server: subprocess.Popen | Non
 
 
 async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool,
-                 run_api: bool, server: subprocess.Popen | None = None) -> None:
+                 run_api: bool, server: subprocess.Popen | None = None,
+                 codec_socket: socket.socket | None = None) -> None:
     import uvicorn
 
     import worker
     from api.app import create_app
+    from api.codec_server import create_codec_app
     from api.limits import uvicorn_options
     from temporal_client import ensure_search_attributes
 
@@ -238,36 +263,47 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # our handlers stop worker and servers together
+            yield
+
     tasks = []
     if run_worker:
         tasks.append(asyncio.create_task(worker.run_worker(client, settings, config, stop)))
-    api_server = None
+    http_servers: list[uvicorn.Server] = []
     if run_api:
-        class _Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self):  # our handlers stop worker and API together
-                yield
-
         api_server = _Server(uvicorn.Config(
             create_app(settings, config, client), host=settings.api_host,
             port=settings.api_port, log_level="warning", access_log=False,
             **uvicorn_options()))
+        http_servers.append(api_server)
         tasks.append(asyncio.create_task(api_server.serve()))
         while not api_server.started and not tasks[-1].done():
             await asyncio.sleep(0.05)
+    codec_line = ""
+    if codec_socket is not None:
+        codec_server = _Server(uvicorn.Config(
+            create_codec_app(settings, config), log_level="warning", access_log=False,
+            **uvicorn_options()))
+        http_servers.append(codec_server)
+        tasks.append(asyncio.create_task(codec_server.serve(sockets=[codec_socket])))
+        codec_line = (f"  Codec server {_socket_url(codec_socket)} (the Web UI's decoder; "
+                      "MSP staff credentials only)\n")
     if server is not None:
         out.print(
             "\n[bold green]Tempodesk is running[/]\n"
             f"  API docs     http://{settings.api_host}:{settings.api_port}/docs\n"
             f"  Temporal UI  http://127.0.0.1:{settings.ui_port}\n"
+            f"{codec_line}"
             "  Demo keys    Authorization: Bearer td_belton_agent_demo "
             "(one per client and role, see README.md)\n"
             "Press Ctrl-C to stop.\n")
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     stop.set()
-    if api_server is not None:
-        api_server.should_exit = True
+    for http_server in http_servers:
+        http_server.should_exit = True
     results = await asyncio.gather(*tasks, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
@@ -291,18 +327,36 @@ def _logging() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _socket_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+def _loopback_socket() -> socket.socket:
+    """Bound now, served later: the port is known before the Web UI is told it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
 @app.command()
 def dev() -> None:
-    """Embedded Temporal dev server (persisted in .data/) + worker + API, stopped by Ctrl-C."""
+    """Embedded Temporal dev server (persisted in .data/) + worker + API + codec server,
+    stopped by Ctrl-C."""
     _logging()
-    settings = _dev_secret(_settings())
+    settings = _dev_codec(_dev_secret(_settings()))
     config = _config(settings.config_path)
-    server = start_dev_server(settings)
+    codec_socket = _loopback_socket()
+    server = start_dev_server(settings, codec_endpoint=_socket_url(codec_socket))
     try:
-        _run(_serve(settings, config, run_worker=True, run_api=True, server=server))
+        _run(_serve(settings, config, run_worker=True, run_api=True, server=server,
+                    codec_socket=codec_socket))
     except KeyboardInterrupt:
         pass
     finally:
+        codec_socket.close()
         server.terminate()
         try:
             server.wait(timeout=15)
@@ -324,6 +378,34 @@ def _dev_secret(settings: Settings) -> Settings:
     return settings.model_copy(update={"signing_secret": SecretStr(path.read_text().strip())})
 
 
+DEV_CODEC_KEY_ID = "dev"
+
+
+def _dev_codec(settings: Settings) -> Settings:
+    """`tempodesk dev` encrypts payloads with a random key made on first start and kept in
+    its data directory (0600) under id "dev", unless TEMPODESK_CODEC_KEYS is set; its codec
+    server accepts the Web UI on this UI port."""
+    origins = [*settings.codec_cors_origins, f"http://localhost:{settings.ui_port}",
+               f"http://127.0.0.1:{settings.ui_port}"]
+    update: dict = {"codec_cors_origins": list(dict.fromkeys(origins))}
+    if not settings.codec_keys:
+        path = settings.data_dir / "codec-key"
+        if not path.is_file():
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        update |= {"codec_keys": {DEV_CODEC_KEY_ID: SecretStr(path.read_text().strip())},
+                   "codec_key_id": DEV_CODEC_KEY_ID}
+    # Validated again: a hand-edited key file fails here, with the settings' message.
+    try:
+        return Settings.model_validate({**settings.model_dump(), **update})
+    except ValidationError as exc:
+        for error in exc.errors():
+            err.print(f"[red]{settings.data_dir / 'codec-key'}:[/] "
+                      f"{error['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(2) from exc
+
+
 def _production_settings() -> Settings:
     """Settings for `worker` and `api`: every replica needs the same secret, so it is set
     in the environment, never made up here."""
@@ -334,6 +416,31 @@ def _production_settings() -> Settings:
                   "same on every worker and API replica")
         raise typer.Exit(2)
     return settings
+
+
+@app.command("codec-server")
+def codec_server_command() -> None:
+    """Decode encrypted payloads for the Temporal Web UI (MSP staff credentials only)."""
+    import uvicorn
+
+    from api.codec_server import create_codec_app
+    from api.limits import uvicorn_options
+
+    _logging()
+    settings = _settings()
+    if not settings.encrypts:
+        err.print("[red]TEMPODESK_CODEC_KEYS is not set:[/] with no keys nothing is encrypted "
+                  "and there is nothing to decode; set TEMPODESK_CODEC_KEYS and "
+                  "TEMPODESK_CODEC_KEY_ID as on the workers")
+        raise typer.Exit(2)
+    app_ = create_codec_app(settings, _config(settings.config_path))
+    url = f"http://{settings.codec_host}:{settings.codec_port}"
+    out.print(f"codec server on {url}, for Web UI origins "
+              f"{', '.join(settings.codec_cors_origins)}; point the UI at it "
+              f"(TEMPORAL_CODEC_ENDPOINT={url}, with TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true "
+              "under OIDC sign-in)")
+    uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port, log_level="warning",
+                access_log=False, **uvicorn_options())
 
 
 @app.command("worker")

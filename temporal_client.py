@@ -1,11 +1,12 @@
 """The one place a Temporal client is made: the API, the worker and the CLI share it.
 
-Always with the pydantic data converter (house rule 2); a payload codec (encryption) slots
-in here later without touching callers.
+Always with the pydantic data converter (house rule 2), plus the payload codec when
+encryption keys are set (payload_codec.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -15,13 +16,25 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, TLSConfig
 
 from domain import search_attributes
 from domain.settings import Settings
+from payload_codec import EncryptionCodec
 
 log = logging.getLogger(__name__)
-DATA_CONVERTER = pydantic_data_converter
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic converter; with codec keys set, payloads are encrypted, and failure
+    messages and stack traces too (provider errors quote user names and addresses)."""
+    codec = EncryptionCodec.from_settings(settings)
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter, payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -41,7 +54,7 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         tls=tls_config(settings),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(settings),
     )
 
 

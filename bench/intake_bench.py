@@ -41,9 +41,10 @@ from temporalio.worker import Worker  # noqa: E402
 from domain import search_attributes as sa  # noqa: E402
 from domain.ids import TicketKind, sequence_task_queue, workflow_id  # noqa: E402
 from domain.incidents import IncidentReport, IncidentStart, decide_priority  # noqa: E402
+from domain.settings import Settings  # noqa: E402
 from domain.sla.deadlines import snapshot_for  # noqa: E402
 from domain.tenants import load_config  # noqa: E402
-from temporal_client import DATA_CONVERTER  # noqa: E402
+from temporal_client import data_converter  # noqa: E402
 from workflows.incident import IncidentWorkflow  # noqa: E402
 from workflows.ticket_sequence import TicketSequenceWorkflow  # noqa: E402
 
@@ -146,8 +147,9 @@ async def main() -> None:
     config_file = Path(tempfile.mkdtemp()) / "bench.yaml"
     config_file.write_text(yaml.safe_dump(raw))
     config = load_config(config_file)
+    converter = data_converter(Settings(_env_file=None))  # as the API child (same environment)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"), data_converter=DATA_CONVERTER,
+        dev_server_existing_path=str(BIN / "temporal"), data_converter=converter,
         search_attributes=sa.ALL_KEYS)
     address = env.client.service_client.config.target_host
     task_queue, api_port = "bench", free_port()

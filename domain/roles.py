@@ -24,6 +24,7 @@ class Action(StrEnum):
     OFFBOARD = "people.offboard"           # raise a user exit
     PEOPLE_SYNC = "people.scim"            # an HR system over SCIM 2.0
     WORK_OFFBOARDING = "people.offboard.work"  # hardware returns, legal hold
+    USE_CODEC = "payloads.codec"           # decrypt history for the Web UI (MSP staff only)
 
 
 _STAFF = frozenset({Role.AGENT, Role.ADMIN})
@@ -39,6 +40,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.OFFBOARD: frozenset({Role.HR, Role.DIRECTOR, Role.ADMIN}),
     Action.PEOPLE_SYNC: frozenset({Role.INTEGRATION}),
     Action.WORK_OFFBOARDING: frozenset({Role.HR, Role.DIRECTOR, Role.AGENT, Role.ADMIN}),
+    # A client's own agent/admin credential is refused too: see api/codec_server.py.
+    Action.USE_CODEC: _STAFF,
 }
 
 

@@ -6,13 +6,32 @@ Everything about *where* Tempodesk runs lives here; everything about *whom* it s
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Once the default, published in the repository: a secret anyone can read signs nothing.
 PUBLIC_SIGNING_SECRETS = frozenset({"tempodesk-dev-only-signing-secret-change-me"})
+CODEC_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CODEC_KEY_HINT = ("make one with `python -c 'import base64, os; "
+                  "print(base64.b64encode(os.urandom(32)).decode())'`")
+
+
+def decode_codec_key(key_id: str, value: str) -> bytes:
+    """A codec key from its base64 text; the error says which key and how to fix it."""
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"TEMPODESK_CODEC_KEYS[{key_id!r}] is not base64: "
+                         f"{CODEC_KEY_HINT}") from None
+    if len(key) != 32:
+        raise ValueError(f"TEMPODESK_CODEC_KEYS[{key_id!r}] decodes to {len(key)} bytes; "
+                         f"AES-256 needs exactly 32: {CODEC_KEY_HINT}")
+    return key
 
 
 class Settings(BaseSettings):
@@ -53,6 +72,19 @@ class Settings(BaseSettings):
     # every replica); `tempodesk dev` makes a random one in its data directory.
     signing_secret: SecretStr | None = None
 
+    # Payload encryption (PII in Temporal history): key id -> base64 32-byte AES key, as JSON
+    # (TEMPODESK_CODEC_KEYS='{"2026-01": "..."}'); TEMPODESK_CODEC_KEY_ID names the one that
+    # encrypts, the others only decrypt (rotation). No keys: payloads are stored in plain
+    # text. Every worker, API replica and codec server needs the same keys.
+    codec_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    codec_key_id: str | None = None
+    # `tempodesk codec-server`: decodes payloads for the Temporal Web UI (staff only).
+    codec_host: str = "127.0.0.1"
+    codec_port: int = 8234
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8233"],
+        description="Web UI origins allowed to call the codec server (JSON list)")
+
     # Outbound e-mail; with no host, e-mail notifications are skipped (and recorded so).
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -81,6 +113,16 @@ class Settings(BaseSettings):
     oidc_client_claim: str = "tempodesk_client"
     oidc_role_claim: str = "tempodesk_role"
 
+    @field_validator("codec_keys")
+    @classmethod
+    def _codec_keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key_id, key in value.items():
+            if not CODEC_KEY_ID.match(key_id):
+                raise ValueError(f"TEMPODESK_CODEC_KEYS: key id {key_id[:70]!r} must be 1-64 "
+                                 "letters, digits, '.', '_' or '-' (e.g. '2026-01')")
+            decode_codec_key(key_id, key.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
@@ -92,6 +134,14 @@ class Settings(BaseSettings):
                 and self.signing_secret.get_secret_value() in PUBLIC_SIGNING_SECRETS):
             raise ValueError("TEMPODESK_SIGNING_SECRET is a value published in the repository: "
                              "set a long random one of your own")
+        if self.codec_keys and self.codec_key_id is None:
+            raise ValueError("TEMPODESK_CODEC_KEYS is set but TEMPODESK_CODEC_KEY_ID is not: "
+                             "set it to the id of the key that encrypts, one of "
+                             f"{', '.join(sorted(self.codec_keys))}")
+        if self.codec_key_id is not None and self.codec_key_id not in self.codec_keys:
+            raise ValueError(f"TEMPODESK_CODEC_KEY_ID {self.codec_key_id!r} is not a key id "
+                             "in TEMPODESK_CODEC_KEYS: add that key there, or name one of "
+                             f"{', '.join(sorted(self.codec_keys)) or '(none set)'}")
         oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
         if any(oidc) and not all(oidc):
             raise ValueError(
@@ -106,6 +156,16 @@ class Settings(BaseSettings):
         if self.signing_secret is None:
             raise RuntimeError("TEMPODESK_SIGNING_SECRET is not set")
         return self.signing_secret.get_secret_value()
+
+    @property
+    def codec_key_bytes(self) -> dict[str, bytes]:
+        """The codec keys, decoded (checked when the settings were made)."""
+        return {key_id: decode_codec_key(key_id, key.get_secret_value())
+                for key_id, key in self.codec_keys.items()}
+
+    @property
+    def encrypts(self) -> bool:
+        return self.codec_key_id is not None
 
     @property
     def uses_tls(self) -> bool:

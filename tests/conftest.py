@@ -24,7 +24,7 @@ from api.limits import uvicorn_options
 from domain import search_attributes
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook, load_config
-from temporal_client import DATA_CONVERTER
+from temporal_client import data_converter
 from tests.peers import Mailbox, WebhookReceiver
 from worker import build_workers
 
@@ -58,6 +58,10 @@ TEST_SECRET = "test-" + uuid.uuid4().hex  # made per run, like a real deployment
 def make_settings(**overrides) -> Settings:
     overrides.setdefault("signing_secret", TEST_SECRET)
     return Settings(_env_file=None, config_path=DEMO_CONFIG, **overrides)
+
+
+# The shared servers' clients: encrypted only if TEMPODESK_CODEC_KEYS is set for the run.
+DATA_CONVERTER = data_converter(make_settings())
 
 
 @pytest.fixture

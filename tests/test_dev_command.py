@@ -4,6 +4,8 @@ Runs the real command in a subprocess on free ports with its own data directory.
 
 from __future__ import annotations
 
+import base64
+import json
 import stat
 import subprocess
 import time
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from domain import tokens
+from domain.ids import TicketKind, workflow_id
 from tests.devrun import BIN, DevRun
 from tests.web.helpers import incident_body
 
@@ -39,6 +42,7 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
                              datetime.now(UTC) + timedelta(days=1))
         forged = httpx.post(f"{run.base}/v1/surveys/{public}", json={"score": 5}, timeout=10)
         assert forged.status_code == 401, forged.text
+        codec = check_history_is_encrypted(run, ticket)
     finally:
         alive = run.stop()
     secret_file = tmp_path / "data" / "signing-secret"
@@ -48,11 +52,17 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
     output_so_far = run.process.stdout.read().decode()
     assert f"http://127.0.0.1:{run.api}/docs" in output_so_far
     assert f"http://127.0.0.1:{run.ui}" in output_so_far
+    assert f"Codec server {codec}" in output_so_far
+    key_file = tmp_path / "data" / "codec-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    first_key = key_file.read_text()
+    assert len(base64.b64decode(first_key)) == 32
     assert "td_belton_agent_demo" in output_so_far
     assert alive == [], f"orphans left running: {alive}"
 
     run.start()  # same data directory: the ticket is still there, the secret the same
     assert secret_file.read_text() == first_secret
+    assert key_file.read_text() == first_key  # else the history written before is unreadable
     try:
         shown = httpx.get(f"{run.base}/v1/tickets/{ticket}", headers=headers, timeout=10)
         assert shown.status_code == 200 and shown.json()["ticket_id"] == ticket
@@ -66,3 +76,29 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
             pytest.fail(f"{ticket} is not listed after a restart")
     finally:
         assert run.stop() == []
+
+
+def check_history_is_encrypted(run: DevRun, ticket: str) -> str:
+    """The Web UI is pointed at the codec server, which decodes the ticket's encrypted
+    input for MSP staff only. Returns the codec server's URL."""
+    settings = httpx.get(f"http://127.0.0.1:{run.ui}/api/v1/settings", timeout=5).json()
+    codec = settings["Codec"]["Endpoint"]
+    assert codec.startswith("http://127.0.0.1:"), settings["Codec"]
+    shown = subprocess.run(
+        [str(BIN / "temporal"), "workflow", "show", "--output", "json", "--address",
+         f"127.0.0.1:{run.grpc}", "-w", workflow_id(TicketKind.INCIDENT, ticket)],
+        capture_output=True, text=True, check=True)
+    assert "Whole office cannot send e-mail" not in shown.stdout
+    started = json.loads(shown.stdout)["events"][0]["workflowExecutionStartedEventAttributes"]
+    payloads = started["input"]["payloads"]
+    assert base64.b64decode(payloads[0]["metadata"]["encoding"]) == b"binary/encrypted"
+    ui = {"Origin": f"http://127.0.0.1:{run.ui}"}
+    refused = httpx.post(f"{codec}/decode", json={"payloads": payloads}, headers=ui, timeout=5)
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == ui["Origin"]
+    decoded = httpx.post(f"{codec}/decode", json={"payloads": payloads}, timeout=5, headers={
+        **ui, "Authorization": "Bearer td_msp_agent_demo", "X-Namespace": "default"})
+    assert decoded.status_code == 200, decoded.text
+    data = base64.b64decode(decoded.json()["payloads"][0]["data"])
+    assert b"Whole office cannot send e-mail" in data
+    return codec

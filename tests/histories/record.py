@@ -23,8 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from domain.sla import Priority
 from domain.tenants import load_config
 from domain.tickets import CommentIn, Status, Transition
-from temporal_client import DATA_CONVERTER
-from tests.conftest import BIN, DEMO_CONFIG, register_search_attributes
+from temporal_client import data_converter
+from tests.conftest import BIN, DEMO_CONFIG, make_settings, register_search_attributes
 from tests.workflows.support import incident_worker, make_start, next_local, start_incident
 from workflows.incident import IncidentWorkflow
 
@@ -34,8 +34,11 @@ HERE = Path(__file__).parent
 @contextlib.asynccontextmanager
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping server with the search attributes registered."""
+    # No codec even if keys are in the environment: committed histories must replay
+    # anywhere, without a key (their data is synthetic).
+    plain = data_converter(make_settings(codec_keys={}, codec_key_id=None))
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=DATA_CONVERTER)
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=plain)
     try:
         await register_search_attributes(env.client)
         yield env

@@ -10,7 +10,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from temporal_client import DATA_CONVERTER
+from temporal_client import data_converter
+from tests.conftest import make_settings
 from worker import WORKFLOWS
 
 HISTORIES = sorted(Path(__file__).parent.glob("*.json"))
@@ -23,7 +24,7 @@ async def test_history_replays(path: Path):
         "workflowId", path.stem)
     history = WorkflowHistory.from_json(workflow_id, raw)
     result = await Replayer(workflows=list(WORKFLOWS),
-                            data_converter=DATA_CONVERTER).replay_workflow(history)
+                            data_converter=data_converter(make_settings())).replay_workflow(history)
     assert result.replay_failure is None
 
 

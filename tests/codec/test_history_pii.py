@@ -1,0 +1,79 @@
+"""PII in history: with encryption on, a user exit raised over HTTP leaves no personal data
+readable in Temporal history; with the codec, the same history decodes and holds it."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from temporalio.client import Client
+
+from domain.ids import TicketKind, sequence_task_queue, workflow_id
+from domain.tenants import Providers
+from payload_codec import EncryptionCodec
+from temporal_client import data_converter
+from tests.conftest import isolated, make_settings, running_desk
+from tests.pii import assert_contains, assert_no_plaintext, decode_history, raw_history
+from tests.provider_servers import ProviderServer
+from tests.web.helpers import eventually
+from tests.web.test_offboarding import UPN, exit_form
+
+PHONE = "+61 400 123 456"
+PII = ["Jo Tran", UPN, PHONE, "Mia Chen", "mia.chen@harbourside.example"]
+
+
+async def test_a_user_exit_leaves_no_plaintext_pii_in_history(dev_client, config, task_queue):
+    key = base64.b64encode(os.urandom(32)).decode()
+    with ProviderServer() as providers:
+        providers.faults.throttle = 1  # one failed attempt: its error text is history too
+        base = isolated(config)
+        clients = [c.model_copy(update={"providers": Providers(graph_tenant="contoso-tenant")})
+                   for c in base.clients]
+        settings = make_settings(
+            task_queue=task_queue, graph_url=f"{providers.base}/graph",
+            graph_login_url=f"{providers.base}/login", graph_client_id="tempodesk-app",
+            graph_client_secret="app-secret", sentinelone_url=f"{providers.base}/s1",
+            sentinelone_token=ProviderServer.S1_TOKEN,
+            codec_keys={"test-1": key}, codec_key_id="test-1")
+        # The worker and the API encrypt; dev_client (no codec) reads what the server stores.
+        encrypted = await Client.connect(dev_client.service_client.config.target_host,
+                                         namespace=dev_client.namespace,
+                                         data_converter=data_converter(settings))
+        async with running_desk(encrypted, base.model_copy(update={"clients": clients}),
+                                settings) as desk:
+            form = exit_form(employee={"name": "Jo Tran", "email": UPN, "phone": PHONE})
+            made = await desk.http.post("/v1/offboarding", json=form,
+                                        headers=desk.as_("belton", "hr"))
+            assert made.status_code == 201, made.text
+            ticket = made.json()["ticket_id"]
+
+            async def view():
+                return (await desk.http.get(f"/v1/tickets/{ticket}",
+                                            headers=desk.as_("belton", "agent"))).json()
+
+            done = await eventually(view, lambda v: all(s["done_at"] for s in v["steps"]),
+                                    timeout=60)
+            assert done["employee"] == "Jo Tran"  # the API still reads it, decrypted
+            hold = await desk.http.post(f"/v1/tickets/{ticket}/legal-hold",
+                                        headers=desk.as_("belton", "director"),
+                                        json={"hold": True, "reason": "Jo Tran's dispute"})
+            assert hold.status_code == 200, hold.text
+        del encrypted
+
+    codec = EncryptionCodec.from_settings(settings)
+    assert codec is not None
+    exit_history = await raw_history(dev_client, workflow_id(TicketKind.OFFBOARDING, ticket))
+    assert_no_plaintext(exit_history.SerializeToString(), PII)
+    assert_contains(decode_history(exit_history, codec).SerializeToString(), PII)
+    # Timeline labels name the employee, so they are sealed too (the Web UI decodes them).
+    labels = [e.user_metadata.summary for e in exit_history.events
+              if e.HasField("activity_task_scheduled_event_attributes")]
+    assert labels and all(s.metadata["encoding"] == b"binary/encrypted" for s in labels)
+
+    # Every other workflow the desk ran for it (ticket numbers, notices) as well.
+    queues = " OR ".join(f"TaskQueue = '{q}'" for q in (task_queue,
+                                                         sequence_task_queue(task_queue)))
+    others = [w.id async for w in dev_client.list_workflows(queues)]
+    for other in others:
+        history = await raw_history(dev_client, other)
+        assert_no_plaintext(history.SerializeToString(), PII)
