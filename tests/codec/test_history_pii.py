@@ -1,5 +1,6 @@
-"""PII in history: with encryption on, a user exit raised over HTTP leaves no personal data
-readable in Temporal history; with the codec, the same history decodes and holds it."""
+"""PII in history: with encryption on, a user exit and a new user raised over HTTP leave no
+personal data readable in Temporal history; with the codec, the same history decodes and
+holds it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from temporalio.client import Client
 from domain.ids import TicketKind, sequence_task_queue, workflow_id
 from domain.tenants import Providers
 from payload_codec import EncryptionCodec
+from provider_sandbox import ProviderServer
 from temporal_client import data_converter
 from tests.conftest import isolated, make_settings, running_desk
 from tests.pii import assert_contains, assert_no_plaintext, decode_history, raw_history
-from tests.provider_servers import ProviderServer
 from tests.web.helpers import eventually
 from tests.web.test_offboarding import UPN, exit_form
 
@@ -77,3 +78,45 @@ async def test_a_user_exit_leaves_no_plaintext_pii_in_history(dev_client, config
     for other in others:
         history = await raw_history(dev_client, other)
         assert_no_plaintext(history.SerializeToString(), PII)
+
+
+async def test_a_new_user_leaves_no_plaintext_pii_in_history(dev_client, config, task_queue):
+    from datetime import date, timedelta
+
+    from tests.web.test_onboarding import new_user
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    joiner = ["Sam Lee", "sam.lee@harbourside.example", "sam.lee@personal.example",
+              "+61 400 000 000", "Mia Chen", "mia.chen@harbourside.example"]
+    with ProviderServer() as providers:
+        base = isolated(config)
+        clients = [c.model_copy(update={"providers": Providers(
+            graph_tenant="contoso-tenant", datto_site_uid=ProviderServer.SITE,
+            edr_component="comp-s1")})
+            for c in base.clients]
+        settings = make_settings(task_queue=task_queue, **providers.settings(),
+                                 codec_keys={"test-1": key}, codec_key_id="test-1")
+        encrypted = await Client.connect(dev_client.service_client.config.target_host,
+                                         namespace=dev_client.namespace,
+                                         data_converter=data_converter(settings))
+        async with running_desk(encrypted, base.model_copy(update={"clients": clients}),
+                                settings) as desk:
+            start = (date.today() + timedelta(days=30)).isoformat()
+            made = await desk.http.post("/v1/onboarding", headers=desk.as_("belton", "hr"),
+                                        json=new_user(start, role_template=None,
+                                                      licences=["SPE_E3"], mailbox_access=[]))
+            assert made.status_code == 201, made.text
+            ticket = made.json()["ticket_id"]
+
+            async def view():
+                return (await desk.http.get(f"/v1/tickets/{ticket}",
+                                            headers=desk.as_("belton", "agent"))).json()
+
+            ready = await eventually(view, lambda v: v["ready_at"], timeout=60)
+            assert ready["employee"] == "Sam Lee"
+        del encrypted
+
+    codec = EncryptionCodec.from_settings(settings)
+    history = await raw_history(dev_client, workflow_id(TicketKind.ONBOARDING, ticket))
+    assert_no_plaintext(history.SerializeToString(), joiner)
+    assert_contains(decode_history(history, codec).SerializeToString(), joiner)
