@@ -284,12 +284,13 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
     codec_line = ""
     if codec_socket is not None:
         codec_server = _Server(uvicorn.Config(
-            create_codec_app(settings, config), log_level="warning", access_log=False,
+            create_codec_app(settings, config, trust_local_ui=True), log_level="warning",
+            access_log=False,
             **uvicorn_options()))
         http_servers.append(codec_server)
         tasks.append(asyncio.create_task(codec_server.serve(sockets=[codec_socket])))
-        codec_line = (f"  Codec server {_socket_url(codec_socket)} (the Web UI's decoder; "
-                      "MSP staff credentials only)\n")
+        codec_line = (f"  Codec server {_socket_url(codec_socket)} (decodes for the Web UI "
+                      "on this machine; anyone else needs an MSP staff key)\n")
     if server is not None:
         out.print(
             "\n[bold green]Tempodesk is running[/]\n"

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
@@ -22,11 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import Payload
 
 from api import problems
-from api.auth import Authenticator, Principal, require
+from api.auth import Authenticator, Principal, _bearer, require
 from api.limits import RequestLimits
 from api.problems import Problem, field_problem
 from api.rate_limits import RateLimiter
-from domain.roles import Action
+from domain.roles import Action, Role
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
 from payload_codec import CodecError, EncryptionCodec
@@ -49,6 +49,7 @@ class CodecState:
     auth: Authenticator
     limiter: RateLimiter
     codec: EncryptionCodec
+    trust_local_ui: bool = False
 
 
 class PayloadsBody(BaseModel):
@@ -56,6 +57,21 @@ class PayloadsBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     payloads: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_PAYLOADS)
+
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+async def _local_dev_ui(request: Request) -> Principal | None:
+    """`tempodesk dev` only: the Web UI on this machine has no sign-in, so it sends no
+    credential. A call from loopback, from the dev UI's own origin, with no credential at
+    all, is the operator at this machine (who can read .data/codec-key anyway)."""
+    state = request.app.state.tempodesk
+    if (not state.trust_local_ui or request.headers.get("authorization")
+            or request.client is None or request.client.host not in LOOPBACK
+            or request.headers.get("origin") not in state.settings.codec_cors_origins):
+        return None
+    return Principal(None, Role.ADMIN, "local-dev-ui", "loopback")
 
 
 async def _staff(principal: Principal = require(Action.USE_CODEC)) -> Principal:
@@ -84,7 +100,10 @@ def _answer(payloads: list[Payload]) -> JSONResponse:
     return JSONResponse({"payloads": [MessageToDict(p) for p in payloads]})
 
 
-def create_codec_app(settings: Settings, config: TempodeskConfig) -> FastAPI:
+def create_codec_app(settings: Settings, config: TempodeskConfig,
+                     trust_local_ui: bool = False) -> FastAPI:
+    """``trust_local_ui``: `tempodesk dev` only (see :func:`_local_dev_ui`); the
+    `tempodesk codec-server` command always asks for a staff credential."""
     codec = EncryptionCodec.from_settings(settings)
     if codec is None:
         raise ValueError("the codec server needs TEMPODESK_CODEC_KEYS and "
@@ -92,7 +111,8 @@ def create_codec_app(settings: Settings, config: TempodeskConfig) -> FastAPI:
     app = FastAPI(title="Tempodesk codec server", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.tempodesk = CodecState(settings, config, Authenticator(settings, config),
-                                     RateLimiter(config, settings.api_replicas), codec)
+                                     RateLimiter(config, settings.api_replicas), codec,
+                                     trust_local_ui)
     problems.install(app)
     app.add_middleware(RequestLimits, max_body_bytes=MAX_BODY_BYTES)
     # Outermost, so refusals (401, 403, 413) reach the UI as answers, not as CORS errors.
@@ -100,11 +120,18 @@ def create_codec_app(settings: Settings, config: TempodeskConfig) -> FastAPI:
                        allow_methods=["POST"], allow_headers=UI_HEADERS,
                        allow_credentials=True, max_age=600)
 
-    async def encode(body: PayloadsBody, principal: Principal = Depends(_staff),
+    async def caller(request: Request) -> Principal:
+        local = await _local_dev_ui(request)
+        if local is not None:
+            return local
+        credentials = await _bearer(request)
+        return await _staff(await require(Action.USE_CODEC).dependency(request, credentials))
+
+    async def encode(body: PayloadsBody, principal: Principal = Depends(caller),
                      ) -> JSONResponse:
         return _answer(await codec.encode(_parse(body)))
 
-    async def decode(body: PayloadsBody, principal: Principal = Depends(_staff),
+    async def decode(body: PayloadsBody, principal: Principal = Depends(caller),
                      x_namespace: str | None = Header(None)) -> JSONResponse:
         payloads = _parse(body)
         try:
