@@ -349,6 +349,7 @@ def dev() -> None:
     _logging()
     settings = _dev_codec(_dev_secret(_settings()))
     config = _config(settings.config_path)
+    sandbox, settings = _dev_sandbox(settings)
     codec_socket = _loopback_socket()
     server = start_dev_server(settings, codec_endpoint=_socket_url(codec_socket))
     try:
@@ -358,6 +359,8 @@ def dev() -> None:
         pass
     finally:
         codec_socket.close()
+        if sandbox is not None:
+            sandbox.__exit__(None, None, None)
         server.terminate()
         try:
             server.wait(timeout=15)
@@ -377,6 +380,20 @@ def _dev_secret(settings: Settings) -> Settings:
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
     return settings.model_copy(update={"signing_secret": SecretStr(path.read_text().strip())})
+
+
+def _dev_sandbox(settings: Settings):
+    """`tempodesk dev` points the provider adapters (Graph, Datto RMM, SentinelOne) at a
+    local simulator on loopback, unless TEMPODESK_GRAPH_CLIENT_ID says a real tenant is
+    meant. Its calls are listed at <sandbox>/calls."""
+    if settings.graph_client_id is not None:
+        return None, settings
+    from provider_sandbox import ProviderServer
+
+    sandbox = ProviderServer(port=settings.sandbox_port).__enter__()
+    out.print(f"  Provider sandbox {sandbox.base}/calls (Graph, Datto RMM and SentinelOne "
+              "simulated; the adapters' real HTTP calls land here)")
+    return sandbox, Settings.model_validate({**settings.model_dump(), **sandbox.settings()})
 
 
 DEV_CODEC_KEY_ID = "dev"

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     sentinelone_url: str | None = None
     sentinelone_token: SecretStr | None = None
+    sandbox_port: int = Field(0, ge=0, le=65535, description="`tempodesk dev`'s provider "
+                              "sandbox port (0: any free one)")
     datto_url: str | None = Field(None, description="Datto RMM API, e.g. "
                                   "https://merlot-api.centrastage.net")
     datto_api_key: str | None = None

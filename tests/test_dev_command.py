@@ -20,6 +20,25 @@ from tests.devrun import BIN, DevRun
 from tests.web.helpers import incident_body
 
 
+def check_a_user_exit_reaches_the_sandbox(run: DevRun) -> str:
+    """The demo drives the real Graph adapter against the sandbox; returns its base URL."""
+    exit_form = {"employee": {"name": "Jo Tran", "email": "jo.tran@harbourside.example"},
+                 "user_principal_name": "jo.tran@harbourside.example",
+                 "last_working_day": "2026-12-04", "immediate": True}
+    made = httpx.post(f"{run.base}/v1/offboarding", json=exit_form, timeout=10,
+                      headers={"Authorization": "Bearer td_belton_hr_demo"})
+    assert made.status_code == 201, made.text
+    sandbox = run.sandbox
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        calls = httpx.get(f"{sandbox}/calls", timeout=5).json()["calls"]
+        if any(c["path"].endswith("/revokeSignInSessions") for c in calls):
+            assert any(c["body"].get("client_secret") == "***" for c in calls)
+            return sandbox
+        time.sleep(0.5)
+    raise AssertionError(f"no Graph call reached the sandbox: {calls}")
+
+
 def test_dev_runs_everything_and_keeps_data(tmp_path):
     run = DevRun(tmp_path / "data")
     run.start()
@@ -43,6 +62,7 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
         forged = httpx.post(f"{run.base}/v1/surveys/{public}", json={"score": 5}, timeout=10)
         assert forged.status_code == 401, forged.text
         codec = check_history_is_encrypted(run, ticket)
+        sandbox = check_a_user_exit_reaches_the_sandbox(run)
     finally:
         alive = run.stop()
     secret_file = tmp_path / "data" / "signing-secret"
@@ -53,6 +73,7 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
     assert f"http://127.0.0.1:{run.api}/docs" in output_so_far
     assert f"http://127.0.0.1:{run.ui}" in output_so_far
     assert f"Codec server {codec}" in output_so_far
+    assert f"Provider sandbox {sandbox}/calls" in output_so_far
     key_file = tmp_path / "data" / "codec-key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     first_key = key_file.read_text()
@@ -80,7 +101,7 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
 
 def check_history_is_encrypted(run: DevRun, ticket: str) -> str:
     """The Web UI is pointed at the codec server, which decodes the ticket's encrypted
-    input for MSP staff only. Returns the codec server's URL."""
+    input for the UI on this machine and MSP staff keys, no one else. Returns its URL."""
     settings = httpx.get(f"http://127.0.0.1:{run.ui}/api/v1/settings", timeout=5).json()
     codec = settings["Codec"]["Endpoint"]
     assert codec.startswith("http://127.0.0.1:"), settings["Codec"]
@@ -93,9 +114,13 @@ def check_history_is_encrypted(run: DevRun, ticket: str) -> str:
     payloads = started["input"]["payloads"]
     assert base64.b64decode(payloads[0]["metadata"]["encoding"]) == b"binary/encrypted"
     ui = {"Origin": f"http://127.0.0.1:{run.ui}"}
-    refused = httpx.post(f"{codec}/decode", json={"payloads": payloads}, headers=ui, timeout=5)
+    local_ui = httpx.post(f"{codec}/decode", json={"payloads": payloads}, headers=ui, timeout=5)
+    assert local_ui.status_code == 200, local_ui.text  # the dev UI has no sign-in
+    assert local_ui.headers["access-control-allow-origin"] == ui["Origin"]
+    elsewhere = {"Origin": "http://intranet.example"}
+    refused = httpx.post(f"{codec}/decode", json={"payloads": payloads}, headers=elsewhere,
+                         timeout=5)
     assert refused.status_code == 401
-    assert refused.headers["access-control-allow-origin"] == ui["Origin"]
     decoded = httpx.post(f"{codec}/decode", json={"payloads": payloads}, timeout=5, headers={
         **ui, "Authorization": "Bearer td_msp_agent_demo", "X-Namespace": "default"})
     assert decoded.status_code == 200, decoded.text
