@@ -184,6 +184,18 @@ async def running_desk(client: Client, config: TempodeskConfig, settings: Settin
                 await serving
 
 
+@contextlib.asynccontextmanager
+async def provider_desk(client: Client, config: TempodeskConfig, providers,
+                        client_providers, **settings) -> AsyncIterator[Desk]:
+    """A desk whose clients are provisioned through ``providers`` (a ProviderServer from
+    provider_sandbox), each with ``client_providers`` (a domain.tenants.Providers)."""
+    base = isolated(config)
+    clients = [c.model_copy(update={"providers": client_providers}) for c in base.clients]
+    async with running_desk(client, base.model_copy(update={"clients": clients}),
+                            make_settings(**providers.settings(), **settings)) as desk:
+        yield desk
+
+
 def isolated(config: TempodeskConfig) -> TempodeskConfig:
     """The demo config with fresh client ids and ticket prefixes (same keys), so tests that
     share a dev server never share a ticket id or a sequence workflow."""

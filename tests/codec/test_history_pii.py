@@ -5,6 +5,7 @@ holds it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 
 from temporalio.client import Client
@@ -14,7 +15,7 @@ from domain.tenants import Providers
 from payload_codec import EncryptionCodec
 from provider_sandbox import ProviderServer
 from temporal_client import data_converter
-from tests.conftest import isolated, make_settings, running_desk
+from tests.conftest import make_settings, provider_desk
 from tests.pii import assert_contains, assert_no_plaintext, decode_history, raw_history
 from tests.web.helpers import eventually
 from tests.web.test_offboarding import UPN, exit_form
@@ -23,25 +24,27 @@ PHONE = "+61 400 123 456"
 PII = ["Jo Tran", UPN, PHONE, "Mia Chen", "mia.chen@harbourside.example"]
 
 
-async def test_a_user_exit_leaves_no_plaintext_pii_in_history(dev_client, config, task_queue):
+@contextlib.asynccontextmanager
+async def encrypted_desk(dev_client, config, task_queue, providers, client_providers):
+    """The worker and the API encrypt with a fresh key; dev_client (no codec) reads what
+    the server stores."""
     key = base64.b64encode(os.urandom(32)).decode()
+    settings = make_settings(task_queue=task_queue, codec_keys={"test-1": key},
+                             codec_key_id="test-1")
+    encrypted = await Client.connect(dev_client.service_client.config.target_host,
+                                     namespace=dev_client.namespace,
+                                     data_converter=data_converter(settings))
+    async with provider_desk(encrypted, config, providers, client_providers,
+                             task_queue=task_queue, codec_keys={"test-1": key},
+                             codec_key_id="test-1") as desk:
+        yield desk, settings
+
+
+async def test_a_user_exit_leaves_no_plaintext_pii_in_history(dev_client, config, task_queue):
     with ProviderServer() as providers:
         providers.faults.throttle = 1  # one failed attempt: its error text is history too
-        base = isolated(config)
-        clients = [c.model_copy(update={"providers": Providers(graph_tenant="contoso-tenant")})
-                   for c in base.clients]
-        settings = make_settings(
-            task_queue=task_queue, graph_url=f"{providers.base}/graph",
-            graph_login_url=f"{providers.base}/login", graph_client_id="tempodesk-app",
-            graph_client_secret="app-secret", sentinelone_url=f"{providers.base}/s1",
-            sentinelone_token=ProviderServer.S1_TOKEN,
-            codec_keys={"test-1": key}, codec_key_id="test-1")
-        # The worker and the API encrypt; dev_client (no codec) reads what the server stores.
-        encrypted = await Client.connect(dev_client.service_client.config.target_host,
-                                         namespace=dev_client.namespace,
-                                         data_converter=data_converter(settings))
-        async with running_desk(encrypted, base.model_copy(update={"clients": clients}),
-                                settings) as desk:
+        async with encrypted_desk(dev_client, config, task_queue, providers,
+                                  Providers(graph_tenant="contoso-tenant")) as (desk, settings):
             form = exit_form(employee={"name": "Jo Tran", "email": UPN, "phone": PHONE})
             made = await desk.http.post("/v1/offboarding", json=form,
                                         headers=desk.as_("belton", "hr"))
@@ -59,7 +62,6 @@ async def test_a_user_exit_leaves_no_plaintext_pii_in_history(dev_client, config
                                         headers=desk.as_("belton", "director"),
                                         json={"hold": True, "reason": "Jo Tran's dispute"})
             assert hold.status_code == 200, hold.text
-        del encrypted
 
     codec = EncryptionCodec.from_settings(settings)
     assert codec is not None
@@ -85,22 +87,13 @@ async def test_a_new_user_leaves_no_plaintext_pii_in_history(dev_client, config,
 
     from tests.web.test_onboarding import new_user
 
-    key = base64.b64encode(os.urandom(32)).decode()
     joiner = ["Sam Lee", "sam.lee@harbourside.example", "sam.lee@personal.example",
               "+61 400 000 000", "Mia Chen", "mia.chen@harbourside.example"]
     with ProviderServer() as providers:
-        base = isolated(config)
-        clients = [c.model_copy(update={"providers": Providers(
-            graph_tenant="contoso-tenant", datto_site_uid=ProviderServer.SITE,
-            edr_component="comp-s1")})
-            for c in base.clients]
-        settings = make_settings(task_queue=task_queue, **providers.settings(),
-                                 codec_keys={"test-1": key}, codec_key_id="test-1")
-        encrypted = await Client.connect(dev_client.service_client.config.target_host,
-                                         namespace=dev_client.namespace,
-                                         data_converter=data_converter(settings))
-        async with running_desk(encrypted, base.model_copy(update={"clients": clients}),
-                                settings) as desk:
+        wired = Providers(graph_tenant="contoso-tenant", datto_site_uid=ProviderServer.SITE,
+                          edr_component="comp-s1")
+        async with encrypted_desk(dev_client, config, task_queue, providers,
+                                  wired) as (desk, settings):
             start = (date.today() + timedelta(days=30)).isoformat()
             made = await desk.http.post("/v1/onboarding", headers=desk.as_("belton", "hr"),
                                         json=new_user(start, role_template=None,
@@ -114,7 +107,6 @@ async def test_a_new_user_leaves_no_plaintext_pii_in_history(dev_client, config,
 
             ready = await eventually(view, lambda v: v["ready_at"], timeout=60)
             assert ready["employee"] == "Sam Lee"
-        del encrypted
 
     codec = EncryptionCodec.from_settings(settings)
     history = await raw_history(dev_client, workflow_id(TicketKind.ONBOARDING, ticket))

@@ -13,7 +13,7 @@ import pytest
 
 from domain.tenants import Providers, RoleTemplate
 from provider_sandbox import ProviderServer
-from tests.conftest import isolated, make_settings, running_desk
+from tests.conftest import provider_desk
 from tests.peers import Mailbox
 from tests.web.helpers import assert_problem, eventually
 
@@ -35,22 +35,15 @@ def new_user(start_date: str, **changes) -> dict:
 @pytest.fixture
 async def joiners(dev_client, config, task_queue):
     with ProviderServer() as providers, Mailbox() as mailbox:
-        base = isolated(config)
         wired = Providers(graph_tenant="contoso-tenant", datto_site_uid=ProviderServer.SITE,
                           edr_component="comp-s1", backup_component="comp-backup")
         templates = {"lawyer": RoleTemplate(licences=["SPE_E3", "VISIOCLIENT"],
                                             groups=["g-all-staff", "g-legal"])}
-        clients = [c.model_copy(update={"providers": wired, "role_templates": templates})
-                   for c in base.clients]
-        settings = make_settings(
-            task_queue=task_queue, graph_url=f"{providers.base}/graph",
-            graph_login_url=f"{providers.base}/login", graph_client_id="tempodesk-app",
-            graph_client_secret="app-secret", sentinelone_url=f"{providers.base}/s1",
-            sentinelone_token=ProviderServer.S1_TOKEN, datto_url=f"{providers.base}/datto",
-            datto_api_key=ProviderServer.DATTO_KEY, datto_api_secret=ProviderServer.DATTO_SECRET,
-            smtp_host="127.0.0.1", smtp_port=mailbox.port)
-        async with running_desk(dev_client, base.model_copy(update={"clients": clients}),
-                                settings) as desk:
+        with_templates = config.model_copy(update={"clients": [
+            c.model_copy(update={"role_templates": templates}) for c in config.clients]})
+        async with provider_desk(dev_client, with_templates, providers, wired,
+                                 task_queue=task_queue, smtp_host="127.0.0.1",
+                                 smtp_port=mailbox.port) as desk:
             yield desk, providers, mailbox
 
 
