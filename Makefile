@@ -24,6 +24,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/sla_bench.py
 	$(VENV)/bin/python bench/intake_bench.py
+	$(VENV)/bin/python bench/revoke_bench.py
 
 fuzz: $(STAMP)
 	TEMPODESK_FUZZ_RANDOM=1 TEMPODESK_FUZZ_EXAMPLES=200 $(VENV)/bin/python -m pytest tests/test_fuzz_api.py
