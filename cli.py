@@ -390,7 +390,7 @@ def _dev_sandbox(settings: Settings):
         return None, settings
     from provider_sandbox import ProviderServer
 
-    sandbox = ProviderServer(port=settings.sandbox_port).__enter__()
+    sandbox = ProviderServer(port=settings.sandbox_port, keep=1000).__enter__()
     out.print(f"  Provider sandbox {sandbox.base}/calls (Graph, Datto RMM and SentinelOne "
               "simulated; the adapters' real HTTP calls land here)")
     return sandbox, Settings.model_validate({**settings.model_dump(), **sandbox.settings()})

@@ -2,9 +2,10 @@
 Microsoft Graph (with its OAuth token endpoint), SentinelOne and Datto RMM (API v2, its
 OAuth password grant), so `tempodesk dev` and the tests drive the real HTTP adapters
 without a Microsoft 365 tenant. Faults a test can schedule: 429 with Retry-After, 5xx
-outages, 404 for unknown users. Every request is recorded (the newest 1,000), and
-``GET /calls`` lists them as JSON. Graph keeps users, licences (with seat counts per SKU), group
-members and authentication methods, so provisioning can be checked by its effect."""
+outages, 404 for unknown users. Every request is recorded (the newest ``keep`` of them in
+a long-running `tempodesk dev`), and ``GET /calls`` lists them as JSON. Graph keeps users,
+licences (with seat counts per SKU), group members and authentication methods, so
+provisioning can be checked by its effect."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ class ProviderServer:
     DATTO_KEY, DATTO_SECRET, DATTO_TOKEN = "datto-key", "datto-secret", "test-datto-token"
     SITE = "site-harbourside"
 
-    def __init__(self, port: int = 0) -> None:
-        self.seen: deque[Seen] = deque(maxlen=1000)
+    def __init__(self, port: int = 0, keep: int | None = None) -> None:
+        self.seen: deque[Seen] = deque(maxlen=keep)  # None: every call (tests, benches)
         self.faults = Faults()
         self.licences = {"jo.tran@harbourside.example": ["sku-e3", "sku-visio"]}
         self.disabled: set[str] = set()
