@@ -294,3 +294,51 @@ async def test_put_inactive_and_delete_each_open_one_exit(desk):
     # The name of a deleted user may be used again: a new user, a new id's workflow run.
     again = await create(desk, new_user("mia.chen@harbourside.example"))
     assert again["id"] == deleted["id"] and again["meta"]["version"] == 'W/"1"'
+
+
+ODD_PATCHES = [
+    {"op": "replace", "path": "emails", "value": "not-a-list"},
+    {"op": "add", "path": "name", "value": 42},
+    {"op": "replace", "path": "meta.created", "value": "2020-01-01T00:00:00Z"},
+    {"op": "remove", "path": "userName"},
+    {"op": "replace", "value": {"userName": None}},
+    {"op": "replace", "path": 'emails[type eq "work"', "value": "x@y.z"},
+    {"op": "remove", "path": f"{ENTERPRISE}:manager", "value": [{"value": "nobody"}]},
+    {"op": "add", "path": f"{ENTERPRISE}:manager", "value": 7},
+    {"op": "replace", "path": "active", "value": "perhaps"},
+    {"op": "replace", "path": "x509Certificates", "value": [{"value": "!!not base64"}]},
+    {"op": "replace", "path": "userName", "value": None},
+    {"op": "add", "path": "nickName", "value": "y" * 17_000},
+]
+
+
+async def test_odd_scim_input_is_refused_never_a_500(scim):
+    desk, _ = scim
+    user = await create(desk, new_user())
+    at = f"{SCIM}/Users/{user['id']}"
+    answers = []
+    for operation in ODD_PATCHES:
+        answers.append(await desk.http.patch(at, headers=hr_system(desk), json={
+            "schemas": [PATCH_OP], "Operations": [operation]}))
+    for body in ([], "x", {"Operations": "x"}, {"schemas": [PATCH_OP], "Operations": [7]}):
+        answers.append(await desk.http.patch(at, json=body, headers=hr_system(desk)))
+    for params in ({"startIndex": "x"}, {"count": "-3"}, {"count": "10000"},
+                   {"attributes": "no..such"}, {"sortBy": "emails"}, {"filter": "x" * 5000},
+                   {"filter": 'emails[type eq "work" and value co "@"]'}):
+        answers.append(await desk.http.get(f"{SCIM}/Users", params=params,
+                                           headers=hr_system(desk)))
+    for body in ({"userName": None}, {"schemas": ["urn:nope"], "userName": "a@b.c"},
+                 {**new_user("x@y.z"), "id": "chosen-by-client", "meta": {"version": "1"}},
+                 {**new_user("q@y.z"), ENTERPRISE: {"manager": "not-an-object"}}):
+        answers.append(await desk.http.post(f"{SCIM}/Users", json=body,
+                                            headers=hr_system(desk)))
+    answers.append(await desk.http.get(f"{SCIM}/Users/{'0' * 32}", headers=hr_system(desk)))
+    answers.append(await desk.http.get(f"{SCIM}/Users/..%2F..", headers=hr_system(desk)))
+    answers.append(await desk.http.post(f"{SCIM}/Schemas", headers=hr_system(desk)))
+    for answer in answers:
+        assert answer.status_code < 500, (answer.request.url, answer.text)
+        if answer.status_code >= 400:
+            assert_scim_error(answer, answer.status_code)
+    print("\n" + ", ".join(str(a.status_code) for a in answers))
+    still = await desk.http.get(at, headers=hr_system(desk))
+    assert still.status_code == 200 and still.json()["userName"] == UPN
