@@ -14,7 +14,7 @@ from domain.ids import TICKET_ID_PATTERN, TicketKind
 
 RESOURCE_MAX_BYTES = 16 * 1024   # a SCIM User as stored: far above what HR systems send
 NOTE_MAX_CHARS = 500
-EXIT_CLAIM_SECONDS = 120         # a claim not followed by a ticket by then was lost (a crash)
+EXIT_CLAIM_SECONDS = 30          # a claim not followed by a ticket by then was lost (a crash)
 
 
 def resource_size(resource: dict[str, Any]) -> int:

@@ -238,6 +238,14 @@ async def create_user(c: Call = Depends(call)) -> Response:
     return c.answer(user, 201)
 
 
+def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False) -> bool:
+    """A deactivation or deletion of someone who had access: not of a user created
+    inactive and never activated (a hire that did not start), unless an earlier attempt
+    to open the exit was cut short (its claim is still held)."""
+    had_access = current.resource.get("active") is not False
+    return (deleting or active is False) and (had_access or current.exit_claimed_at is not None)
+
+
 async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
     """Open the user's exit unless one is open (or being opened): once per leaver. The
     note says why none could be."""
@@ -271,7 +279,7 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
                 raise UniquenessException(detail="another user has this userName")
     user = await c.directory.update(c.client.id, current.user_id, Wf.replace,
                                     Replacement(resource=keep, expected_version=expected))
-    if resource.active is False:
+    if _leaving(current, resource.active):
         user, note = await _exit(c, user, resource)
         if note and note != user.note:
             user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
@@ -313,7 +321,8 @@ async def patch_user(user_id: str, c: Call = Depends(call)) -> Response:
 async def delete_user(user_id: str, c: Call = Depends(call)) -> Response:
     current = await c.directory.need(c.client.id, user_id)
     expected = c.expected(current)
-    await _exit(c, current, c.resource(current))
+    if _leaving(current, None, deleting=True):
+        await _exit(c, current, c.resource(current))
     await c.directory.update(c.client.id, user_id, Wf.delete,
                              Deletion(expected_version=expected))
     return Response(status_code=204)

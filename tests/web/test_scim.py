@@ -286,6 +286,15 @@ async def test_put_inactive_and_delete_each_open_one_exit(desk):
     deleted = await create(desk, new_user("mia.chen@harbourside.example"))
     gone = await desk.http.delete(f"{SCIM}/Users/{deleted['id']}", headers=hr_system(desk))
     assert gone.status_code == 204, gone.text
+    # A hire created inactive that never started: updated and deleted, it opens no exit.
+    hire = await create(desk, new_user("lee.wu@harbourside.example", active=False))
+    assert "inactive" in (await directory_user(desk, hire["id"])).note
+    kept = await desk.http.put(f"{SCIM}/Users/{hire['id']}", headers=hr_system(desk),
+                               json=new_user("lee.wu@harbourside.example", active=False,
+                                             title="Clerk"))
+    assert kept.status_code == 200, kept.text
+    assert (await desk.http.delete(f"{SCIM}/Users/{hire['id']}",
+                                   headers=hr_system(desk))).status_code == 204
     exits = await eventually(lambda: tickets(desk, "offboarding"), lambda t: len(t) >= 2)
     await asyncio.sleep(0.5)
     exits = await tickets(desk, "offboarding")
