@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request, Response
 from scim2_models import (
     Context,
+    ForbiddenException,
+    InvalidFilterException,
     InvalidSyntaxException,
+    InvalidValueException,
     ListResponse,
     PatchOp,
     PayloadTooLargeException,
@@ -66,6 +69,7 @@ from workflows.directory_user import DirectoryUserWorkflow as Wf
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, tags=["scim"])
 PATCH_ATTEMPTS = 3   # read, patch, write at that version; again if another write came first
+PATCH_OPERATIONS_MAX = 100
 _SEARCH_PARAMS = ("filter", "startIndex", "count", "attributes", "excludedAttributes",
                   "sortBy", "sortOrder")
 
@@ -74,7 +78,8 @@ class Call:
     """One SCIM request: the caller's client, its directory and where its users live."""
 
     def __init__(self, request: Request, principal: Principal, state: AppState) -> None:
-        assert principal.client_id is not None, "only a client's integration key syncs people"
+        if principal.client_id is None:  # staff keys are never 'integration'; still, say so
+            raise ForbiddenException(detail="a client's integration key syncs its people")
         self.request = request
         self.principal = principal
         self.state = state
@@ -154,7 +159,8 @@ async def _search(c: Call, search: SearchRequest[Any]) -> Response:
         users = await c.directory.read(c.client.id, ids[start - 1:start - 1 + count])
     else:
         if len(search.filter) > FILTER_MAX_CHARS:
-            raise TooManyException(detail=f"a filter is at most {FILTER_MAX_CHARS} characters")
+            raise InvalidFilterException(detail=f"a filter is at most {FILTER_MAX_CHARS} "
+                                         "characters")
         name = _user_name_eq(search.filter)
         if name is not None:
             found = await c.directory.named(c.client.id, name)
@@ -302,6 +308,8 @@ async def replace_user(user_id: str, c: Call = Depends(call)) -> Response:
               "active=false opens the user exit)")
 async def patch_user(user_id: str, c: Call = Depends(call)) -> Response:
     body = patch_with_manager_refs(await c.body(), c.location)
+    if isinstance(body, dict) and len(body.get("Operations") or ()) > PATCH_OPERATIONS_MAX:
+        raise InvalidValueException(detail=f"at most {PATCH_OPERATIONS_MAX} operations")
     patch = validated(PatchOp[ScimUser], body, Context.RESOURCE_PATCH_REQUEST)
     for attempt in range(PATCH_ATTEMPTS):
         current = await c.directory.need(c.client.id, user_id)

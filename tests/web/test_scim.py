@@ -329,7 +329,9 @@ async def test_odd_scim_input_is_refused_never_a_500(scim):
     for operation in ODD_PATCHES:
         answers.append(await desk.http.patch(at, headers=hr_system(desk), json={
             "schemas": [PATCH_OP], "Operations": [operation]}))
-    for body in ([], "x", {"Operations": "x"}, {"schemas": [PATCH_OP], "Operations": [7]}):
+    many = [{"op": "replace", "path": "title", "value": "t"}] * 101
+    for body in ([], "x", {"Operations": "x"}, {"schemas": [PATCH_OP], "Operations": [7]},
+                 {"schemas": [PATCH_OP], "Operations": many}):
         answers.append(await desk.http.patch(at, json=body, headers=hr_system(desk)))
     for params in ({"startIndex": "x"}, {"count": "-3"}, {"count": "10000"},
                    {"attributes": "no..such"}, {"sortBy": "emails"}, {"filter": "x" * 5000},
