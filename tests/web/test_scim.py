@@ -231,6 +231,9 @@ async def test_only_the_integration_role_and_errors_in_scim_format(scim):
     assert plain.status_code == 401
     assert plain.headers["content-type"] == "application/problem+json"
     user = await create(desk, new_user())
+    unchanged = {**hr_system(desk), "If-None-Match": user["meta"]["version"]}
+    same = await desk.http.get(f"{SCIM}/Users/{user['id']}", headers=unchanged)
+    assert same.status_code == 304 and same.headers["etag"] == user["meta"]["version"]
     twice = await desk.http.post(f"{SCIM}/Users", json=new_user(UPN.upper()),
                                  headers=hr_system(desk))
     assert assert_scim_error(twice, 409)["scimType"] == "uniqueness"
