@@ -23,6 +23,7 @@ from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
+from workflows.directory_user import DirectoryUserWorkflow
 from workflows.idempotency_shard import IdempotencyShardWorkflow
 from workflows.kinds import TICKET_WORKFLOWS
 from workflows.post_mortem import PostMortemWorkflow
@@ -31,7 +32,8 @@ from workflows.ticket_sequence import TicketSequenceWorkflow
 log = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (*TICKET_WORKFLOWS.values(), PostMortemWorkflow,
-                             TicketSequenceWorkflow, IdempotencyShardWorkflow)
+                             TicketSequenceWorkflow, IdempotencyShardWorkflow,
+                             DirectoryUserWorkflow)
 # Numbers and idempotency keys run on their own queue (see build_workers).
 _NUMBERING = (TicketSequenceWorkflow, IdempotencyShardWorkflow)
 

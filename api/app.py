@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
-from api import problems
+from api import problems, scim_errors
 from api.auth import Authenticator
 from api.limits import RequestLimits
 from api.rate_limits import RateLimiter
@@ -19,6 +19,8 @@ from api.routes import (
     incidents,
     offboarding,
     onboarding,
+    scim,
+    scim_discovery,
     sla,
     surveys,
     ticket_actions,
@@ -58,8 +60,9 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     app = FastAPIOffline(title="Tempodesk", version="0.1.0", description=DESCRIPTION,
                          lifespan=lifespan)
     problems.install(app)
+    scim_errors.install(app)
     app.add_middleware(RequestLimits)
     for module in (health, incidents, onboarding, offboarding, tickets, ticket_actions, sla,
-                   surveys):
+                   surveys, scim_discovery, scim):
         app.include_router(module.router)
     return app

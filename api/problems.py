@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.scim_errors import is_scim, scim_error
 from domain.errors import FieldError, explain
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def field_problem(status: int, field: str, message: str, fix: str, title: str,
 
 
 def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    if is_scim(instance):  # SCIM clients read SCIM's error format, not RFC 9457
+        return scim_error(problem.status, problem.detail, headers=problem.headers)
     body: dict[str, Any] = {
         "type": f"urn:tempodesk:problem:{problem.slug}",
         "title": problem.title,

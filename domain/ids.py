@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from enum import StrEnum
 
 # A client prefix and 6 to 9 digits: bounded, so no id can be longer than 18 characters.
@@ -55,6 +57,21 @@ def sequence_workflow_id(prefix: str) -> str:
 def idempotency_workflow_id(prefix: str, key: str) -> str:
     """The shard remembering ``key`` (hex): one of 4,096 per client."""
     return f"idempotency:{prefix}:{key[:3]}"
+
+
+DIRECTORY_USER_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def directory_user_key(client_id: str, user_name: str) -> str:
+    """A SCIM user's id: a hash of the client and the userName, compared as SCIM compares
+    it (NFC, lower case), so one client cannot hold two users of one name."""
+    folded = unicodedata.normalize("NFC", user_name).lower()
+    return hashlib.sha256(f"{client_id}\x00{folded}".encode()).hexdigest()[:32]
+
+
+def directory_user_workflow_id(client_id: str, user_id: str) -> str:
+    """``directory-user:<client>:<id>``: the workflow holding one SCIM user."""
+    return f"directory-user:{client_id}:{user_id}"
 
 
 def sequence_task_queue(task_queue: str) -> str:

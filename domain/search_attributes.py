@@ -21,11 +21,16 @@ ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 ASSIGNEE = SearchAttributeKey.for_keyword("Assignee")
 # Set (true) while a notice of the ticket keeps failing to reach its peer.
 NOTICE_FAILING = SearchAttributeKey.for_bool("NoticeFailing")
+# SCIM directory users: the hash of the current userName (domain.ids.directory_user_key),
+# so a renamed user is still found by name; a hash, as visibility is not encrypted.
+DIRECTORY_USER_KEY = SearchAttributeKey.for_keyword("DirectoryUserKey")
 
-ALL_KEYS: tuple[SearchAttributeKey, ...] = (
+# What a ticket publishes (workflows/ticket.py keeps exactly these up to date).
+TICKET_KEYS: tuple[SearchAttributeKey, ...] = (
     TICKET_KIND, CLIENT_ID, TICKET_PRIORITY, TICKET_STATUS, SLA_RESPONSE_DUE,
     SLA_RESOLUTION_DUE, SLA_BREACHED, ESCALATION_LEVEL, ASSIGNEE, NOTICE_FAILING,
 )
+ALL_KEYS: tuple[SearchAttributeKey, ...] = (*TICKET_KEYS, DIRECTORY_USER_KEY)
 
 # Names as the `temporal` CLI writes the types (`--search-attribute Name=Type`).
 CLI_TYPE_NAMES = {

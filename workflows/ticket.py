@@ -469,7 +469,7 @@ class TicketWorkflow:
             s.resolution_due = deadlines.resolution_due
         updates = []
         wanted = {pair.key.name: pair for pair in sa.ticket_attributes(s)}
-        for key in sa.ALL_KEYS:
+        for key in sa.TICKET_KEYS:
             pair: SearchAttributePair | None = wanted.get(key.name)
             value = pair.value if pair is not None else None
             if self._published.get(key.name, "unset") == value:

@@ -27,9 +27,26 @@ from domain.offboarding import (
 )
 from domain.roles import Action
 from domain.sla.deadlines import snapshot_for
+from domain.tenants import ClientConfig
 from workflows.offboarding import OffboardingWorkflow
 
 router = APIRouter(prefix="/v1", tags=["people"])
+
+
+async def open_exit(state: AppState, client: ClientConfig, form: ExitForm,
+                    raised_by: str) -> OffboardingView:
+    """A user exit for ``client`` (the form and SCIM share it)."""
+    now = datetime.now(UTC)
+    effective = effective_time(form, client.sla, now)
+    check_notice(form, effective, now)
+    ticket = await state.numbers.next(client.ticket_prefix)
+    start = OffboardingStart(ticket_id=ticket, client_id=client.id, opened_at=now,
+                             raised_by=raised_by, form=form, effective_at=effective,
+                             sla=snapshot_for(client.sla, now), rules=client.incidents)
+    at_intake = OffboardingWorkflow.initial_state(start)
+    await start_ticket(state, OffboardingWorkflow, start, at_intake,
+                       f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
+    return at_intake.view()
 
 
 @router.post("/offboarding", status_code=201, response_model=OffboardingView,
@@ -38,18 +55,9 @@ router = APIRouter(prefix="/v1", tags=["people"])
 async def raise_exit(form: ExitForm, principal: Principal = require(Action.OFFBOARD),
                      state: AppState = Depends(app_state)) -> Response:
     client = intake_client(principal, form.client_id, state)
-    now = datetime.now(UTC)
-    effective = effective_time(form, client.sla, now)
-    check_notice(form, effective, now)
-    ticket = await state.numbers.next(client.ticket_prefix)
-    start = OffboardingStart(ticket_id=ticket, client_id=client.id, opened_at=now,
-                             raised_by=principal.actor, form=form, effective_at=effective,
-                             sla=snapshot_for(client.sla, now), rules=client.incidents)
-    at_intake = OffboardingWorkflow.initial_state(start)
-    await start_ticket(state, OffboardingWorkflow, start, at_intake,
-                       f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
-    return Response(at_intake.view().model_dump_json(), status_code=201,
-                    media_type="application/json", headers={"Location": f"/v1/tickets/{ticket}"})
+    view = await open_exit(state, client, form, principal.actor)
+    return Response(view.model_dump_json(), status_code=201, media_type="application/json",
+                    headers={"Location": f"/v1/tickets/{view.ticket_id}"})
 
 
 @router.get("/tickets/{ticket_id}/custody.pdf", response_class=Response,

@@ -1,0 +1,336 @@
+"""SCIM 2.0 Users at /scim/v2/Users for HR systems (role 'integration'): a create opens an
+onboarding, a deactivation (PATCH or PUT active=false, in Okta's and Entra's dialects) or a
+DELETE opens one immediate user exit. Each user is a workflow
+(workflows/directory_user.py); this module starts, queries and messages them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request, Response
+from scim2_models import (
+    Context,
+    ForbiddenException,
+    InvalidFilterException,
+    InvalidSyntaxException,
+    InvalidValueException,
+    ListResponse,
+    PatchOp,
+    PayloadTooLargeException,
+    PreconditionFailedException,
+    ResponseParameters,
+    ScimFilter,
+    SearchRequest,
+    TooManyException,
+    UniquenessException,
+)
+from scim2_models.path import CompareOperator, Comparison
+
+from api.auth import Principal, require
+from api.routes.offboarding import open_exit
+from api.routes.onboarding import open_onboarding
+from api.routes.scim_discovery import base_url, scim_json
+from api.scim_directory import Directory, folded
+from api.state import AppState, app_state
+from domain.directory_user import (
+    RESOURCE_MAX_BYTES,
+    Deletion,
+    DirectoryUser,
+    ExitClaim,
+    Replacement,
+    TicketLink,
+    resource_size,
+)
+from domain.ids import TicketKind, directory_user_key
+from domain.roles import Action
+from domain.scim import (
+    DEFAULT_COUNT,
+    FILTER_MAX_CHARS,
+    MAX_RESULTS,
+    POLICY,
+    PREFIX,
+    ScimUser,
+    loaded,
+    patch_with_manager_refs,
+    stored,
+    validated,
+    versions,
+    with_manager_refs,
+)
+from domain.scim_forms import contact, exit_form, joiner_form, manager_id
+from domain.tenants import ClientConfig
+from domain.tickets import Contact
+from workflows.directory_user import DirectoryUserWorkflow as Wf
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix=PREFIX, tags=["scim"])
+PATCH_ATTEMPTS = 3   # read, patch, write at that version; again if another write came first
+PATCH_OPERATIONS_MAX = 100
+_SEARCH_PARAMS = ("filter", "startIndex", "count", "attributes", "excludedAttributes",
+                  "sortBy", "sortOrder")
+
+
+class Call:
+    """One SCIM request: the caller's client, its directory and where its users live."""
+
+    def __init__(self, request: Request, principal: Principal, state: AppState) -> None:
+        if principal.client_id is None:  # staff keys are never 'integration'; still, say so
+            raise ForbiddenException(detail="a client's integration key syncs its people")
+        self.request = request
+        self.principal = principal
+        self.state = state
+        self.client: ClientConfig = state.client_config(principal.client_id)
+        self.directory = Directory(state.temporal, state.settings.task_queue)
+
+    def location(self, user_id: str) -> str:
+        return f"{base_url(self.request)}/Users/{user_id}"
+
+    def resource(self, user: DirectoryUser) -> ScimUser:
+        return loaded(user, self.location(user.user_id))
+
+    async def body(self) -> Any:
+        try:
+            return json.loads(await self.request.body())
+        except (ValueError, RecursionError) as exc:
+            raise InvalidSyntaxException(detail="the body is not JSON") from exc
+
+    def expected(self, user: DirectoryUser) -> int | None:
+        """The version If-Match asks for (412 at once if it is not the current one)."""
+        header = self.request.headers.get("if-match")
+        if header is None:
+            return None
+        accepted = versions(header)
+        if accepted is not None and user.version not in accepted:
+            raise PreconditionFailedException(detail=f"If-Match {header[:80]}: the user is at "
+                                              f"{user.etag}")
+        return user.version
+
+    def answer(self, user: DirectoryUser, status: int = 200,
+               parameters: ResponseParameters[Any] | None = None) -> Response:
+        context = Context.RESOURCE_CREATION_RESPONSE if status == 201 else \
+            Context.RESOURCE_QUERY_RESPONSE
+        body = self.resource(user).model_dump(scim_ctx=context, response_parameters=parameters)
+        location = self.location(user.user_id)
+        return scim_json(body, status, {"ETag": user.etag, "Location": location})
+
+    async def manager(self, resource: ScimUser) -> Contact | None:
+        boss = manager_id(resource)
+        user = await self.directory.get(self.client.id, boss) if boss else None
+        return contact(self.resource(user)) if user else None
+
+
+def call(request: Request, principal: Principal = require(Action.PEOPLE_SYNC),
+         state: AppState = Depends(app_state)) -> Call:
+    return Call(request, principal, state)
+
+
+def _bounded(resource: ScimUser) -> dict[str, Any]:
+    keep = stored(resource)
+    if resource_size(keep) > RESOURCE_MAX_BYTES:
+        raise PayloadTooLargeException(detail=f"a user is at most {RESOURCE_MAX_BYTES} bytes "
+                                       "of JSON")
+    return keep
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _user_name_eq(scim_filter: ScimFilter[Any]) -> str | None:
+    """The name of a plain `userName eq "..."` filter (read at the user's workflow)."""
+    node = scim_filter.ast
+    if (isinstance(node, Comparison) and node.op is CompareOperator.eq
+            and node.attr_path.attr.lower() == "username" and node.attr_path.sub_attr is None
+            and node.attr_path.uri in (None, str(ScimUser.__schema__))
+            and isinstance(node.value, str)):
+        return node.value
+    return None
+
+
+async def _search(c: Call, search: SearchRequest[Any]) -> Response:
+    start = max(search.start_index or 1, 1)
+    count = max(0, min(DEFAULT_COUNT if search.count is None else search.count, MAX_RESULTS))
+    if search.filter is None:
+        ids = await c.directory.ids(c.client.id)
+        total = len(ids)
+        users = await c.directory.read(c.client.id, ids[start - 1:start - 1 + count])
+    else:
+        if len(search.filter) > FILTER_MAX_CHARS:
+            raise InvalidFilterException(detail=f"a filter is at most {FILTER_MAX_CHARS} "
+                                         "characters")
+        name = _user_name_eq(search.filter)
+        if name is not None:
+            found = await c.directory.named(c.client.id, name)
+            candidates = [found] if found else []
+        else:
+            ids = await c.directory.ids(c.client.id)
+            if len(ids) > MAX_RESULTS:
+                raise TooManyException(detail=f"this directory has {len(ids)} users: a filter "
+                                       f"reads at most {MAX_RESULTS}; filter on userName eq")
+            candidates = await c.directory.read(c.client.id, ids)
+        matched = [u for u in candidates if search.filter.match(c.resource(u))]
+        total = len(matched)
+        users = matched[start - 1:start - 1 + count]
+    listing = ListResponse[ScimUser](total_results=total, start_index=start,
+                                     items_per_page=len(users),
+                                     resources=[c.resource(u) for u in users])
+    return scim_json(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE,
+                                        response_parameters=search))
+
+
+@router.get("/Users", summary="SCIM: list or filter users (startIndex, count, filter, "
+            "attributes)")
+async def list_users(c: Call = Depends(call)) -> Response:
+    query = c.request.query_params
+    search = validated(SearchRequest[ScimUser],
+                       {k: query[k] for k in _SEARCH_PARAMS if k in query},
+                       Context.SEARCH_REQUEST)
+    return await _search(c, search)
+
+
+@router.post("/Users/.search", summary="SCIM: search users with a SearchRequest body")
+@router.post("/.search", summary="SCIM: search (users are the only resource type)")
+async def search_users(c: Call = Depends(call)) -> Response:
+    search = validated(SearchRequest[ScimUser], await c.body(), Context.SEARCH_REQUEST)
+    return await _search(c, search)
+
+
+@router.get("/Users/{user_id}", summary="SCIM: one user (ETag; If-None-Match answers 304)")
+async def get_user(user_id: str, c: Call = Depends(call)) -> Response:
+    user = await c.directory.need(c.client.id, user_id)
+    if_none_match = c.request.headers.get("if-none-match")
+    if if_none_match is not None and (accepted := versions(if_none_match)) is not None \
+            and user.version in accepted:
+        return Response(status_code=304, headers={"ETag": user.etag})
+    query = c.request.query_params
+    parameters = validated(ResponseParameters[ScimUser],
+                           {k: query[k] for k in ("attributes", "excludedAttributes")
+                            if k in query}, Context.RESOURCE_QUERY_REQUEST)
+    return c.answer(user, parameters=parameters)
+
+
+# ---------------------------------------------------------------- writing
+
+
+@router.post("/Users", status_code=201, summary="SCIM: create a user; opens an onboarding "
+             "when the user makes a New User form (else the reason is kept)")
+async def create_user(c: Call = Depends(call)) -> Response:
+    payload = with_manager_refs(await c.body(), c.location)
+    resource = validated(ScimUser, payload, Context.RESOURCE_CREATION_REQUEST)
+    keep = _bounded(resource)
+    name = str(resource.user_name)
+    if await c.directory.named(c.client.id, name) is not None:  # e.g. a user renamed to it
+        raise UniquenessException(detail="a user with this userName exists")
+    now = datetime.now(UTC)
+    form, note = joiner_form(resource, c.client, await c.manager(resource), now)
+    user = DirectoryUser(client_id=c.client.id, user_id=directory_user_key(c.client.id, name),
+                         resource=keep, created_at=now, modified_at=now, note=note)
+    await c.directory.create(user, name)
+    if form is not None:
+        try:
+            view = await open_onboarding(c.state, c.client, form, c.principal.actor)
+        except Exception as exc:  # the user stands; the note tells HR and the desk
+            log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
+            user = await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(
+                resource=keep, note=f"no onboarding: it could not be opened ({type(exc).__name__})"
+                "; raise it with POST /v1/onboarding"))
+        else:
+            user = await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
+                                            TicketLink(kind=TicketKind.ONBOARDING,
+                                                       ticket_id=view.ticket_id))
+    return c.answer(user, 201)
+
+
+def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False) -> bool:
+    """A deactivation or deletion of someone who had access: not of a user created
+    inactive and never activated (a hire that did not start), unless an earlier attempt
+    to open the exit was cut short (its claim is still held)."""
+    had_access = current.resource.get("active") is not False
+    return (deleting or active is False) and (had_access or current.exit_claimed_at is not None)
+
+
+async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
+    """Open the user's exit unless one is open (or being opened): once per leaver. The
+    note says why none could be."""
+    if user.offboarding_ticket is not None:
+        return user, ""
+    today = datetime.now(ZoneInfo(c.client.sla.calendar.timezone)).date()
+    form, note = exit_form(resource, await c.manager(resource), today)
+    if form is None:
+        return user, note
+    claim = await c.directory.update(c.client.id, user.user_id, Wf.claim_exit,
+                                     ExitClaim(by=c.principal.actor))
+    if not claim.granted:
+        return user, ""
+    view = await open_exit(c.state, c.client, form, c.principal.actor)
+    user = await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
+                                    TicketLink(kind=TicketKind.OFFBOARDING,
+                                               ticket_id=view.ticket_id))
+    return user, ""
+
+
+async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
+                 expected: int | None) -> DirectoryUser:
+    """Store a new state of the user; a deactivation opens its exit (once)."""
+    keep = _bounded(resource)
+    name = str(resource.user_name)
+    if folded(name) != folded(str(current.resource.get("userName", ""))):
+        # A rename: the name must be free, and so must the workflow id it would make.
+        for other in (await c.directory.named(c.client.id, name),
+                      await c.directory.get(c.client.id, directory_user_key(c.client.id, name))):
+            if other is not None and other.user_id != current.user_id:
+                raise UniquenessException(detail="another user has this userName")
+    user = await c.directory.update(c.client.id, current.user_id, Wf.replace,
+                                    Replacement(resource=keep, expected_version=expected))
+    if _leaving(current, resource.active):
+        user, note = await _exit(c, user, resource)
+        if note and note != user.note:
+            user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
+                                            Replacement(resource=keep, note=note))
+    return user
+
+
+@router.put("/Users/{user_id}", summary="SCIM: replace a user (active=false opens the user "
+            "exit)")
+async def replace_user(user_id: str, c: Call = Depends(call)) -> Response:
+    current = await c.directory.need(c.client.id, user_id)
+    expected = c.expected(current)
+    payload = with_manager_refs(await c.body(), c.location)
+    resource = validated(ScimUser, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
+    resource.replace(c.resource(current))  # read-only kept, immutable checked
+    return c.answer(await _write(c, current, resource, expected))
+
+
+@router.patch("/Users/{user_id}", summary="SCIM: patch a user (Okta's and Entra's dialects; "
+              "active=false opens the user exit)")
+async def patch_user(user_id: str, c: Call = Depends(call)) -> Response:
+    body = patch_with_manager_refs(await c.body(), c.location)
+    if isinstance(body, dict) and len(body.get("Operations") or ()) > PATCH_OPERATIONS_MAX:
+        raise InvalidValueException(detail=f"at most {PATCH_OPERATIONS_MAX} operations")
+    patch = validated(PatchOp[ScimUser], body, Context.RESOURCE_PATCH_REQUEST)
+    for attempt in range(PATCH_ATTEMPTS):
+        current = await c.directory.need(c.client.id, user_id)
+        pinned = c.expected(current)
+        resource = c.resource(current)
+        patch.patch(resource, scim_policy=POLICY)
+        try:
+            return c.answer(await _write(c, current, resource, current.version))
+        except PreconditionFailedException:
+            if pinned is not None or attempt == PATCH_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@router.delete("/Users/{user_id}", status_code=204, summary="SCIM: delete a user (opens the "
+               "user exit unless one is open)")
+async def delete_user(user_id: str, c: Call = Depends(call)) -> Response:
+    current = await c.directory.need(c.client.id, user_id)
+    expected = c.expected(current)
+    if _leaving(current, None, deleting=True):
+        await _exit(c, current, c.resource(current))
+    await c.directory.update(c.client.id, user_id, Wf.delete,
+                             Deletion(expected_version=expected))
+    return Response(status_code=204)

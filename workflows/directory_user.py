@@ -1,0 +1,144 @@
+"""One SCIM user of one client: the resource, its version (ETag), and the onboarding and
+user exit it opened, so a leaver gets one exit however often HR deactivates them.
+
+Started by the API's SCIM create under ``directory-user:<client>:<id>`` (the id hashes the
+userName, so the workflow id keeps names unique per client); runs until deleted,
+continuing as new when its history grows. Every change is an update whose validator
+refuses a stale version, so concurrent writers never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import search_attributes as sa
+    from domain.directory_user import (
+        EXIT_CLAIM_SECONDS,
+        ClaimResult,
+        Deletion,
+        DirectoryUser,
+        DirectoryUserStart,
+        ExitClaim,
+        Replacement,
+        TicketLink,
+    )
+    from domain.ids import TicketKind, directory_user_key
+
+VERSION_MISMATCH = "VersionMismatch"
+DELETED = "Deleted"
+
+
+@workflow.defn
+class DirectoryUserWorkflow:
+    @workflow.init
+    def __init__(self, start: DirectoryUserStart) -> None:
+        self.user = start.user
+
+    @workflow.run
+    async def run(self, start: DirectoryUserStart) -> None:
+        workflow.set_current_details(self._details())
+        await workflow.wait_condition(
+            lambda: self.user.deleted_at is not None
+            or workflow.info().is_continue_as_new_suggested())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.user.deleted_at is None:
+            workflow.continue_as_new(DirectoryUserStart(user=self.user))
+
+    @workflow.query
+    def view(self) -> DirectoryUser:
+        return self.user
+
+    # ------------------------------------------------------------------ updates
+
+    def _check(self, expected_version: int | None) -> None:
+        if self.user.deleted_at is not None:
+            raise ApplicationError("the user was deleted", type=DELETED)
+        if expected_version is not None and expected_version != self.user.version:
+            raise ApplicationError(f"the user is at version {self.user.version}, not "
+                                   f"{expected_version}: read it again", type=VERSION_MISMATCH)
+
+    @workflow.update
+    def replace(self, change: Replacement) -> DirectoryUser:
+        user = self.user
+        renamed = (str(change.resource.get("userName", ""))
+                   != str(user.resource.get("userName", "")))
+        changed = change.resource != user.resource or (
+            change.note is not None and change.note != user.note)
+        if changed:
+            user.resource = change.resource
+            if change.note is not None:
+                user.note = change.note
+            user.version += 1
+            user.modified_at = workflow.now()
+        if renamed:
+            name = str(change.resource.get("userName", ""))
+            workflow.upsert_search_attributes(
+                [sa.DIRECTORY_USER_KEY.value_set(directory_user_key(user.client_id, name))])
+        workflow.set_current_details(self._details())
+        return user
+
+    @replace.validator
+    def _replace_allowed(self, change: Replacement) -> None:
+        self._check(change.expected_version)
+
+    @workflow.update
+    def claim_exit(self, claim: ExitClaim) -> ClaimResult:
+        """Granted once per leaver (again only if a claim was never followed by a ticket
+        within EXIT_CLAIM_SECONDS: the API that held it died)."""
+        user = self.user
+        now = workflow.now()
+        fresh = (user.exit_claimed_at is not None
+                 and now - user.exit_claimed_at < timedelta(seconds=EXIT_CLAIM_SECONDS))
+        if user.offboarding_ticket is not None or fresh:
+            return ClaimResult(granted=False, offboarding_ticket=user.offboarding_ticket)
+        user.exit_claimed_at = now
+        return ClaimResult(granted=True)
+
+    @claim_exit.validator
+    def _claim_allowed(self, claim: ExitClaim) -> None:
+        self._check(None)
+
+    @workflow.update
+    def link_ticket(self, link: TicketLink) -> DirectoryUser:
+        user = self.user
+        if link.kind is TicketKind.ONBOARDING:
+            user.onboarding_ticket = link.ticket_id
+        else:
+            user.offboarding_ticket = link.ticket_id
+            user.exit_claimed_at = None
+        workflow.set_current_details(self._details())
+        return user
+
+    @link_ticket.validator
+    def _link_allowed(self, link: TicketLink) -> None:
+        self._check(None)
+        if link.kind not in (TicketKind.ONBOARDING, TicketKind.OFFBOARDING):
+            raise ApplicationError(f"a directory user opens onboardings and user exits, "
+                                   f"not a {link.kind.value}")
+
+    @workflow.update
+    def delete(self, deletion: Deletion) -> DirectoryUser:
+        self.user.deleted_at = workflow.now()
+        self.user.version += 1
+        workflow.set_current_details(self._details())
+        return self.user
+
+    @delete.validator
+    def _delete_allowed(self, deletion: Deletion) -> None:
+        self._check(deletion.expected_version)
+
+    def _details(self) -> str:
+        """The Web UI's current details: what this user opened, or why nothing."""
+        user = self.user
+        lines = [f"version {user.version}",
+                 f"onboarding: {user.onboarding_ticket or '-'}",
+                 f"user exit: {user.offboarding_ticket or '-'}"]
+        if user.note:
+            lines.append(f"note: {user.note}")
+        if user.deleted_at is not None:
+            lines.append(f"deleted {user.deleted_at:%Y-%m-%d %H:%M} UTC")
+        return "\n".join(lines)
