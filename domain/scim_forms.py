@@ -85,9 +85,11 @@ def _zone(name: str | None) -> str | None:
 
 def joiner_form(user: ScimUser, client: ClientConfig, manager: Contact | None,
                 now: datetime) -> tuple[JoinerForm | None, str]:
-    """The New User form a SCIM create stands for, or None and why not. With no start
-    date the start is the earliest the contract's notice allows; a start inside the notice
-    is opened as expedited (it waits for an agent's approval), never refused."""
+    """The New User form a SCIM create stands for, or None and why not. Only a create
+    with a start date (the Tempodesk onboarding extension's startDate) is a new hire: an
+    HR system's first sync sends every existing employee as a create, and none of them
+    must be provisioned again. A start inside the notice is opened as expedited (it waits
+    for an agent's approval), never refused; a start in the past is an existing person."""
     if user.active is False:
         return None, "no onboarding: created inactive"
     if refused := _upn_refused(user):
@@ -99,21 +101,24 @@ def joiner_form(user: ScimUser, client: ClientConfig, manager: Contact | None,
     if boss is None:
         return None, ("no onboarding: enterprise manager: not a user of this directory "
                       "(or send onboarding managerEmail)")
-    start: date | None = None
-    if extra.start_date:
-        try:
-            start = date.fromisoformat(extra.start_date)
-        except ValueError:
-            return None, "no onboarding: onboarding startDate: not a date: write YYYY-MM-DD"
+    if not extra.start_date:
+        return None, ("no onboarding: no startDate (onboarding extension), so an existing "
+                      "person: send startDate for a new hire")
+    try:
+        start = date.fromisoformat(extra.start_date)
+    except ValueError:
+        return None, "no onboarding: onboarding startDate: not a date: write YYYY-MM-DD"
     zone = _zone(user.timezone)
     local = ZoneInfo(zone or client.sla.calendar.timezone)
+    if start < now.astimezone(local).date():
+        return None, f"no onboarding: started {start.isoformat()}, an existing person"
     enterprise = user[EnterpriseUser]
     fields = {
         "employee": {"name": display_name(user), "email": _email(user, "home") or user.user_name},
         "user_principal_name": user.user_name, "title": user.title or "",
         "department": (enterprise.department if enterprise else None) or "",
         "manager": boss, "time_zone": zone,
-        "start_date": start or now.astimezone(local).date(),
+        "start_date": start,
         "role_template": extra.role_template, "usage_location": None,
     }
     phone = next((p.value for p in user.phone_numbers or [] if p.value), None)
@@ -122,10 +127,6 @@ def joiner_form(user: ScimUser, client: ClientConfig, manager: Contact | None,
     try:
         form = JoinerForm.model_validate(fields)
         planned = schedule(form, client, now)
-        if start is None:
-            day = planned.earliest_start.astimezone(local).date()
-            form = form.model_copy(update={"start_date": day})
-            planned = schedule(form, client, now)
         licences_and_groups(form, client)
         usage_location(form, client)
     except (ValidationError, FieldError) as exc:

@@ -17,8 +17,8 @@ from scim2_client import BaseSyncSCIMClient
 from scim2_tester import Status, check_server
 
 from domain.tenants import Providers
+from provider_sandbox import ProviderServer
 from tests.conftest import isolated, make_settings, running_desk
-from tests.provider_servers import ProviderServer
 from tests.web.helpers import eventually
 
 SCIM = "/scim/v2"
@@ -208,13 +208,22 @@ async def test_a_create_with_a_start_date_opens_an_onboarding(desk):
     starts = datetime.fromisoformat(view["starts_at"])
     assert starts.astimezone(ZoneInfo("Australia/Melbourne")).date() == start
     assert not view["expedited"]
-    # No start date: the earliest the contract (3 business days) allows, never refused.
-    later = new_user("lee.wu@harbourside.example", displayName="Lee Wu")
-    later[ENTERPRISE] = {"manager": {"value": boss["id"]}}
-    made = await create(desk, later)
+    # No start date: an existing employee (an HR system's first sync): stored, nothing
+    # provisioned, the reason kept.
+    existing = new_user("lee.wu@harbourside.example", displayName="Lee Wu")
+    existing[ENTERPRISE] = {"manager": {"value": boss["id"]}}
+    made = await create(desk, existing)
+    stored = await directory_user(desk, made["id"])
+    assert stored.onboarding_ticket is None and "existing person" in stored.note
+    # A start inside the notice (tomorrow): opened, flagged, waiting for an agent.
+    rushed = new_user("ana.ruiz@harbourside.example", displayName="Ana Ruiz")
+    rushed["schemas"].append(ONBOARDING)
+    rushed[ENTERPRISE] = {"manager": {"value": boss["id"]}}
+    rushed[ONBOARDING] = {"startDate": (datetime.now(UTC) + timedelta(days=1)).date()
+                          .isoformat()}
+    made = await create(desk, rushed)
     view = await ticket(desk, (await directory_user(desk, made["id"])).onboarding_ticket)
-    assert datetime.fromisoformat(view["starts_at"]) > datetime.now(UTC) + timedelta(days=2)
-    assert not view["expedited"]
+    assert view["expedited"] and view["expedite_approved_at"] is None
 
 
 async def test_only_the_integration_role_and_errors_in_scim_format(scim):
