@@ -18,7 +18,7 @@ from scim2_tester import Status, check_server
 
 from domain.tenants import Providers
 from provider_sandbox import ProviderServer
-from tests.conftest import isolated, make_settings, running_desk
+from tests.conftest import provider_desk
 from tests.web.helpers import eventually
 
 SCIM = "/scim/v2"
@@ -51,16 +51,9 @@ class HttpxScimClient(BaseSyncSCIMClient):
 @pytest.fixture
 async def scim(dev_client, config, task_queue):
     with ProviderServer() as providers:
-        base = isolated(config)
-        clients = [c.model_copy(update={"providers": Providers(graph_tenant="contoso-tenant")})
-                   for c in base.clients]
-        settings = make_settings(
-            task_queue=task_queue, graph_url=f"{providers.base}/graph",
-            graph_login_url=f"{providers.base}/login", graph_client_id="tempodesk-app",
-            graph_client_secret="app-secret", sentinelone_url=f"{providers.base}/s1",
-            sentinelone_token=ProviderServer.S1_TOKEN)
-        async with running_desk(dev_client, base.model_copy(update={"clients": clients}),
-                                settings) as desk:
+        async with provider_desk(dev_client, config, providers,
+                                 Providers(graph_tenant="contoso-tenant"),
+                                 task_queue=task_queue) as desk:
             yield desk, providers
 
 
