@@ -61,7 +61,9 @@ def ticket_query(client_ids: list[str] | None = None, kind: str | None = None,
                  open_only: bool = False) -> str:
     """A Temporal list filter over the ticket search attributes. ``client_ids`` None means
     every client; it still matches tickets only (not, e.g., the ticket-number sequences)."""
-    terms = [f"{sa.TICKET_KIND.name} IS NOT NULL"]
+    # A ticket that continued as new has one closed run per continuation: list the
+    # ticket once (its latest run).
+    terms = [f"{sa.TICKET_KIND.name} IS NOT NULL", "ExecutionStatus != 'ContinuedAsNew'"]
     if client_ids is not None:
         terms.append(f"{sa.CLIENT_ID.name} IN ({', '.join(_quote(c) for c in client_ids)})")
     for key, value in ((sa.TICKET_KIND, kind), (sa.TICKET_STATUS, status),

@@ -56,3 +56,13 @@ async def test_flooded_ticket_stays_queryable_updatable_and_on_time(dev_client, 
         acked = await desk.http.post(f"/v1/tickets/{ticket}/acknowledge", headers=agent)
         assert acked.status_code == 200, acked.text
         assert acked.json()["status"] == "acknowledged"
+
+        # It continued as new along the way; the queue still lists it once.
+        runs = [w async for w in desk.client.list_workflows(f"WorkflowId = 'incident:{ticket}'")]
+        assert len(runs) > 1
+
+        async def listed():
+            page = await desk.http.get("/v1/tickets", headers=agent)
+            return [t["ticket_id"] for t in page.json()["tickets"]]
+
+        assert (await eventually(listed, lambda ids: ticket in ids)).count(ticket) == 1
