@@ -65,8 +65,13 @@ class ProviderServer:
         self.licences = {"jo.tran@harbourside.example": ["sku-e3", "sku-visio"]}
         self.disabled: set[str] = set()
         self.skus = [Sku("sku-e3", "SPE_E3", 25), Sku("sku-visio", "VISIOCLIENT", 5)]
-        self.users: dict[str, dict] = {}          # upn -> the user as Graph returns it
-        self.members: dict[str, set[str]] = {}    # group id -> user ids
+        # upn -> the user as Graph returns it; a leaver to be exits the demo and the tests
+        self.users: dict[str, dict] = {"jo.tran@harbourside.example": {
+            "id": "uid-jo", "userPrincipalName": "jo.tran@harbourside.example",
+            "displayName": "Jo Tran", "accountEnabled": True, "usageLocation": "AU"}}
+        self.members: dict[str, set[str]] = {     # group id -> user ids
+            "g-all-staff": {"uid-jo"}, "g-legal": {"uid-jo"}, "g-dynamic-au": {"uid-jo"}}
+        self.dynamic = {"g-dynamic-au"}           # membership by rule: not edited by hand
         self.mail_groups = {"reception@harbourside.example": "g-reception"}
         self.mfa: set[str] = set()                # upns with an authenticator registered
         self.devices = [{"id": 1, "uid": "dev-uid-042", "siteUid": self.SITE,
@@ -229,6 +234,9 @@ class ProviderServer:
             if method == "DELETE":
                 if parts[3] not in members:
                     return 404, {"error": {"code": "Request_ResourceNotFound"}}, {}
+                if parts[1] in self.dynamic:
+                    return 400, {"error": {"code": "Request_BadRequest", "message": "Cannot "
+                                 "update members of a dynamic group."}}, {}
                 members.discard(parts[3])
                 return 204, None, {}
         if parts[0] == "users" and len(parts) >= 2 and parts[1] in self.users:
@@ -237,7 +245,14 @@ class ProviderServer:
                 return 200, user, {}
             if len(parts) == 2 and method == "PATCH":
                 user.update(body)
+                if body.get("accountEnabled") is False:
+                    self.disabled.add(parts[1])
                 return 204, None, {}
+            if parts[2:] == ["memberOf"] and method == "GET":
+                return 200, {"value": [
+                    {"@odata.type": "#microsoft.graph.group", "id": group,
+                     "groupTypes": ["DynamicMembership"] if group in self.dynamic else []}
+                    for group, members in self.members.items() if user["id"] in members]}, {}
             if parts[2:] == ["authentication", "methods"]:
                 methods = [{"@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
                             "id": "28c10230-6103-485e-b985-444c60001490"}]

@@ -52,6 +52,30 @@ class ProviderActivities:
         return ProviderResult(detail="sign-in sessions and refresh tokens revoked")
 
     @activity.defn
+    async def remove_all_groups(self, call: ProviderCall) -> ProviderResult:
+        """Out of every group (and so every shared mailbox, Teams team and app role given
+        through one); dynamic groups follow the disabled account by themselves."""
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
+        upn = quote(call.user_principal_name)
+        user_id = (await self._graph(call, "GET", f"/users/{upn}?$select=id")).json()["id"]
+        groups = (await self._graph(call, "GET", f"/users/{upn}/memberOf?$select=id,"
+                                    "groupTypes")).json()["value"]
+        removed = 0
+        for group in groups:
+            if (group.get("@odata.type") != "#microsoft.graph.group"
+                    or "DynamicMembership" in group.get("groupTypes", [])):
+                continue
+            try:
+                await self._graph(call, "DELETE", f"/groups/{quote(group['id'])}/members/"
+                                  f"{quote(user_id)}/$ref")
+            except ApplicationError as exc:
+                if "(404)" not in str(exc):  # already out: safe to run twice
+                    raise
+            removed += 1
+        return ProviderResult(detail=f"removed from {removed} group(s)")
+
+    @activity.defn
     async def remove_licences(self, call: ProviderCall) -> ProviderResult:
         """Licences back to the pool: what the user holds now, removed in one call."""
         if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
@@ -121,5 +145,6 @@ class ProviderActivities:
         return ProviderResult(detail=f"{call.user_principal_name} and its mailbox purged")
 
     def all(self) -> list:
-        return [self.disable_account, self.revoke_sessions, self.remove_licences,
-                self.disconnect_edr, self.wipe_device, self.purge_mailbox]
+        return [self.disable_account, self.revoke_sessions, self.remove_all_groups,
+                self.remove_licences, self.disconnect_edr, self.wipe_device,
+                self.purge_mailbox]

@@ -249,8 +249,10 @@ async def tempodesk_phase(env, config, child_env: dict, workdir: Path, providers
         effective = datetime.fromtimestamp(instant, UTC)
         users = [upn(i) for i in range(count)]
         with providers.lock:
-            for who in users:  # each leaver holds a licence and has an EDR agent
+            for n, who in enumerate(users):  # a licence, a group, an EDR agent each
                 providers.licences[who] = ["sku-e3"]
+                providers.users[who] = {"id": f"uid-{n}", "userPrincipalName": who}
+                providers.members.setdefault("g-all-staff", set()).add(f"uid-{n}")
         handles: list = [None] * count
 
         async def begin(i: int) -> None:

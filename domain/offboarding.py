@@ -148,6 +148,7 @@ class RevocationStep(StrEnum):
 
     DISABLE_ACCOUNT = "disable_account"
     REVOKE_SESSIONS = "revoke_sessions"
+    REMOVE_GROUPS = "remove_groups"
     REMOVE_LICENCES = "remove_licences"
     DISCONNECT_EDR = "disconnect_edr"
 

@@ -47,9 +47,14 @@ with workflow.unsafe.imports_passed_through():
 _ACTIVITY = {
     RevocationStep.DISABLE_ACCOUNT: ProviderActivities.disable_account,
     RevocationStep.REVOKE_SESSIONS: ProviderActivities.revoke_sessions,
+    RevocationStep.REMOVE_GROUPS: ProviderActivities.remove_all_groups,
     RevocationStep.REMOVE_LICENCES: ProviderActivities.remove_licences,
     RevocationStep.DISCONNECT_EDR: ProviderActivities.disconnect_edr,
 }
+
+
+# Group removal joined the revocation steps later: exits recorded before it replay without.
+LEAVER_GROUPS = "leaver-groups"
 
 
 @ticket_kind(TicketKind.OFFBOARDING, OffboardingView)
@@ -159,19 +164,20 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     async def _revoke(self) -> None:
         s = self.state
-        self._event("revoking", "disable account, revoke sessions, recycle licences, "
-                    "disconnect EDR: all at once")
+        if not workflow.patched(LEAVER_GROUPS):  # exits started before groups were removed
+            s.steps = [st for st in s.steps if st.name != RevocationStep.REMOVE_GROUPS]
+        self._event("revoking", "disable account, revoke sessions, remove groups, recycle "
+                    "licences, disconnect EDR: all at once")
         by_name = {step.name: step for step in s.steps}
 
-        async def one(name: RevocationStep) -> None:
-            step = by_name[name.value]
+        async def one(step: StepState) -> None:
             if step.done_at is None:
-                await self._run_step(step, _ACTIVITY[name])
+                await self._run_step(step, _ACTIVITY[RevocationStep(step.name)])
             if (s.access_revoked_at is None
                     and all(by_name[n.value].done_at for n in ACCESS_STEPS)):
                 self._access_revoked()
 
-        await asyncio.gather(*(one(name) for name in RevocationStep))
+        await asyncio.gather(*(one(step) for step in s.steps))
         self._maybe_resolve()
 
     def _access_revoked(self) -> None:

@@ -71,6 +71,9 @@ async def test_access_is_revoked_through_throttling_and_an_outage(exits):
     done = await eventually(revoked, lambda v: all(s["done_at"] for s in v["steps"]),
                             timeout=60)
     assert providers.licences[UPN] == []  # recycled to the pool
+    # Out of every group it was put in; the dynamic group follows the disabled account.
+    assert {g for g, members in providers.members.items() if "uid-jo" in members} == {
+        "g-dynamic-au"}
     assert providers.calls("POST", "/agents/actions/disconnect")[0].body == {
         "filter": {"ids": ["1234567890"]}}
     assert {e["kind"] for e in done["events"]} >= {"done:disable_account",

@@ -43,7 +43,8 @@ async def test_a_user_exit_through_the_clients_webhook(scripted):
     assert done["access_revoked_at"] and not any(s["needs_agent"] for s in done["steps"])
     steps = Counter(r["body"]["type"] for r in receiver.received if not r["failed"])
     assert steps == Counter({"provider.disable_account": 1, "provider.revoke_sessions": 1,
-                             "provider.remove_licences": 1, "provider.disconnect_edr": 1})
+                             "provider.remove_all_groups": 1, "provider.remove_licences": 1,
+                             "provider.disconnect_edr": 1})
     assert all(r["valid"] for r in receiver.received)  # signed with the client's secret
     assert all(r["body"]["data"]["user_principal_name"] == UPN for r in receiver.received)
     # The three refused posts were retried under the same webhook-id.

@@ -58,6 +58,12 @@ async def remove_licences(call: ProviderCall) -> ProviderResult:
     return ProviderResult(detail="2 licence(s) returned to the pool")
 
 
+@activity.defn(name="remove_all_groups")
+async def remove_all_groups(call: ProviderCall) -> ProviderResult:
+    calls.append(("remove_all_groups", activity.info().current_attempt_scheduled_time))
+    return ProviderResult(detail="removed from 3 group(s)")
+
+
 @activity.defn(name="disconnect_edr")
 async def disconnect_edr(call: ProviderCall) -> ProviderResult:
     calls.append(("disconnect_edr", activity.info().current_attempt_scheduled_time))
@@ -82,8 +88,8 @@ async def deliver(delivery) -> dict:
     return {}
 
 
-STAND_INS = [disable_account, revoke_sessions, remove_licences, disconnect_edr, wipe_device,
-             purge_mailbox, deliver]
+STAND_INS = [disable_account, revoke_sessions, remove_all_groups, remove_licences, disconnect_edr,
+             wipe_device, purge_mailbox, deliver]
 
 
 def exit_form(**changes) -> ExitForm:
@@ -137,7 +143,8 @@ async def test_a_20_minute_identity_outage_still_revokes_within_the_hour(ts_env,
     assert not events(view, "sla_breached") and not events(view, "escalated")
     # Licences and EDR did not wait for the identity provider.
     assert all(t - effective < timedelta(seconds=5)
-               for name, t in calls if name in ("remove_licences", "disconnect_edr"))
+               for name, t in calls if name in ("remove_all_groups", "remove_licences",
+                                                 "disconnect_edr"))
     await handle.terminate("test done")
 
 
