@@ -41,6 +41,8 @@ class Faults:
     retry_after: int = 1
     down_until: float = 0.0           # Graph API answers 503 until this monotonic time
     unknown_users: set[str] = field(default_factory=set)
+    datto_throttle: int = 0           # the next N Datto API calls answer 429
+    datto_down_until: float = 0.0     # Datto answers 503 until this monotonic time
 
 
 @dataclass
@@ -277,6 +279,11 @@ class ProviderServer:
                          "expires_in": 359999, "scope": "default"}, {}
         if headers.get("Authorization") != f"Bearer {self.DATTO_TOKEN}":
             return 401, {"error": "unauthorized"}, {}
+        if self.faults.datto_throttle > 0:
+            self.faults.datto_throttle -= 1
+            return 429, {"message": "Rate limit exceeded"}, {"Retry-After": "1"}
+        if time.monotonic() < self.faults.datto_down_until:
+            return 503, {"message": "Service Unavailable"}, {}
         parts = path.strip("/").split("/")  # api v2 ...
         if parts[:3] == ["api", "v2", "site"] and parts[4:] == ["devices"]:
             devices = [d for d in self.devices if d["siteUid"] == parts[3]]
