@@ -66,6 +66,7 @@ class ProviderServer:
         self.faults = Faults()
         self.licences = {"jo.tran@harbourside.example": ["sku-e3", "sku-visio"]}
         self.disabled: set[str] = set()
+        self.wiped: set[str] = set()               # Intune managed device ids
         self.skus = [Sku("sku-e3", "SPE_E3", 25), Sku("sku-visio", "VISIOCLIENT", 5)]
         # upn -> the user as Graph returns it; a leaver to be exits the demo and the tests
         self.users: dict[str, dict] = {"jo.tran@harbourside.example": {
@@ -196,7 +197,13 @@ class ProviderServer:
                     return 404, {"error": {"code": "Request_ResourceNotFound"}}, {}
                 return 204, None, {}
         if parts[:2] == ["deviceManagement", "managedDevices"] and parts[-1] == "wipe":
+            self.wiped.add(unquote(parts[2]))
             return 204, None, {}
+        if parts[:2] == ["deviceManagement", "managedDevices"] and len(parts) == 3:
+            device = unquote(parts[2])
+            results = [{"actionName": "wipe", "actionState": "done",
+                        "startDateTime": "2026-01-01T00:00:00Z"}] if device in self.wiped else []
+            return 200, {"id": device, "deviceActionResults": results}, {}
         return 404, {"error": {"code": "BadRequest"}}, {}
 
     def joiners(self, method: str, parts: list[str], query: dict, body: dict):

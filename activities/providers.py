@@ -102,6 +102,29 @@ class ProviderActivities:
                           "/wipe", {"keepEnrollmentData": False, "keepUserData": False})
         return ProviderResult(detail=f"wipe sent to {device.serial}")
 
+    @activity.defn
+    async def confirm_wipe(self, call: ProviderCall) -> ProviderResult:
+        """Done when Intune's ``deviceActionResults`` says the wipe is; retried until then."""
+        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
+            return delegated
+        device = call.device
+        if device is None or not device.managed_device_id:
+            raise ApplicationError("no Intune device to confirm: check it by hand",
+                                   type="ProviderRefused", non_retryable=True)
+        found = (await self._graph(
+            call, "GET", f"/deviceManagement/managedDevices/{quote(device.managed_device_id)}"
+            "?$select=id,deviceActionResults")).json()
+        wipes = [r for r in found.get("deviceActionResults") or []
+                 if r.get("actionName") == "wipe"]
+        state = wipes[-1].get("actionState") if wipes else "none"
+        if state == "done":
+            return ProviderResult(detail=f"{device.serial}: wipe confirmed by Intune")
+        if state == "failed":
+            raise ApplicationError(f"{device.serial}: Intune reports the wipe failed: wipe it "
+                                   "by hand", type="ProviderRefused", non_retryable=True)
+        raise ApplicationError(f"{device.serial}: wipe {state} (the device has not checked "
+                               "in yet)", type="WipePending")
+
     # ------------------------------------------------------------------ SentinelOne
 
     @activity.defn
@@ -147,4 +170,4 @@ class ProviderActivities:
     def all(self) -> list:
         return [self.disable_account, self.revoke_sessions, self.remove_all_groups,
                 self.remove_licences, self.disconnect_edr, self.wipe_device,
-                self.purge_mailbox]
+                self.confirm_wipe, self.purge_mailbox]

@@ -94,6 +94,7 @@ class DeviceState(BaseModel):
     device: Device
     returned_at: datetime | None = None
     wiped_at: datetime | None = None
+    wipe_confirmed_at: datetime | None = Field(None, description="Intune reported it done")
 
 
 class OffboardingStart(TicketStart):

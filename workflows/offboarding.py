@@ -55,6 +55,7 @@ _ACTIVITY = {
 
 # Group removal joined the revocation steps later: exits recorded before it replay without.
 LEAVER_GROUPS = "leaver-groups"
+WIPE_CONFIRMATION = "wipe-confirmation"  # likewise: the wipe's confirmation came later
 
 
 @ticket_kind(TicketKind.OFFBOARDING, OffboardingView)
@@ -199,7 +200,19 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
             self.state.custody.append(CustodyEntry(
                 serial=device.device.serial, at=device.wiped_at, by="system",
                 event="wiped", condition="not returned: remote wipe sent"))
+            if workflow.patched(WIPE_CONFIRMATION):
+                await self._confirm_wipe(device)
         self._maybe_resolve()
+
+    async def _confirm_wipe(self, device: DeviceState) -> None:
+        """Intune reports the wipe done once the device has checked in and erased itself
+        (retried until then: a device kept offline stays unconfirmed, and says so)."""
+        step = StepState(name=f"confirm wipe {device.device.serial}")
+        if await self._run_step(step, ProviderActivities.confirm_wipe, device.device):
+            device.wipe_confirmed_at = workflow.now()
+            self.state.custody.append(CustodyEntry(
+                serial=device.device.serial, at=device.wipe_confirmed_at, by="Intune",
+                event="wipe_confirmed", condition="the device reported the wipe done"))
 
     async def _purge(self) -> None:
         step = StepState(name="purge mailbox and data")

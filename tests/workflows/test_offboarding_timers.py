@@ -77,6 +77,13 @@ async def wipe_device(call: ProviderCall) -> ProviderResult:
     return ProviderResult(detail="wipe sent")
 
 
+@activity.defn(name="confirm_wipe")
+async def confirm_wipe(call: ProviderCall) -> ProviderResult:
+    calls.append((f"confirm_wipe {call.device.serial}",
+                  activity.info().current_attempt_scheduled_time))
+    return ProviderResult(detail="wipe confirmed")
+
+
 @activity.defn(name="purge_mailbox")
 async def purge_mailbox(call: ProviderCall) -> ProviderResult:
     calls.append(("purge_mailbox", activity.info().current_attempt_scheduled_time))
@@ -89,7 +96,7 @@ async def deliver(delivery) -> dict:
 
 
 STAND_INS = [disable_account, revoke_sessions, remove_all_groups, remove_licences, disconnect_edr,
-             wipe_device, purge_mailbox, deliver]
+             wipe_device, confirm_wipe, purge_mailbox, deliver]
 
 
 def exit_form(**changes) -> ExitForm:
@@ -194,7 +201,8 @@ async def test_unreturned_laptop_is_wiped_and_data_purged_at_30_days(ts_env, tas
     assert wipes and wipes[0][0] == "wipe_device PF3X9K"
     assert timedelta(days=14) <= wipes[0][1] < timedelta(days=14, seconds=5)
     assert [(c.serial, c.event) for c in view.custody] == [
-        ("PHONE-7", "returned"), ("PF3X9K", "wipe_requested"), ("PF3X9K", "wiped")]
+        ("PHONE-7", "returned"), ("PF3X9K", "wipe_requested"), ("PF3X9K", "wiped"),
+        ("PF3X9K", "wipe_confirmed")]
     purges = [t - effective for name, t in calls if name == "purge_mailbox"]
     assert len(purges) == 1 and timedelta(days=30) <= purges[0] < timedelta(days=30, seconds=5)
     assert view.purged_at is not None and view.status.value in ("resolved", "closed")
