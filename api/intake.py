@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from fastapi import Response
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api.auth import Principal
@@ -14,7 +15,7 @@ from domain import search_attributes as sa
 from domain.idempotency import KEY_HEX
 from domain.ids import workflow_id
 from domain.tenants import ClientConfig
-from domain.tickets import TicketStart, TicketState
+from domain.tickets import TicketStart, TicketState, TicketView
 from workflows.kinds import TicketWorkflow
 
 
@@ -39,6 +40,12 @@ def intake_client(principal: Principal, requested: str | None, state: AppState) 
         raise field_problem(422, "client_id", "MSP staff name the client the ticket is for",
                             f"add 'client_id', one of: {', '.join(served)}", "Which client?")
     return client
+
+
+def created(view: TicketView) -> Response:
+    """201 with the new ticket's view and where to find it."""
+    return Response(view.model_dump_json(), status_code=201, media_type="application/json",
+                    headers={"Location": f"/v1/tickets/{view.ticket_id}"})
 
 
 async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: TicketStart,

@@ -12,7 +12,7 @@ from email.utils import parseaddr
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, require
-from api.intake import intake_client, start_ticket
+from api.intake import created, intake_client, start_ticket
 from api.problems import Problem
 from api.routes.tickets import TicketPath
 from api.state import AppState, app_state
@@ -56,8 +56,7 @@ async def raise_exit(form: ExitForm, principal: Principal = require(Action.OFFBO
                      state: AppState = Depends(app_state)) -> Response:
     client = intake_client(principal, form.client_id, state)
     view = await open_exit(state, client, form, principal.actor)
-    return Response(view.model_dump_json(), status_code=201, media_type="application/json",
-                    headers={"Location": f"/v1/tickets/{view.ticket_id}"})
+    return created(view)
 
 
 @router.get("/tickets/{ticket_id}/custody.pdf", response_class=Response,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, require
-from api.intake import intake_client, start_ticket
+from api.intake import created, intake_client, start_ticket
 from api.problems import Problem
 from api.state import AppState, app_state
 from domain.onboarding import (
@@ -70,5 +70,4 @@ async def raise_new_user(form: JoinerForm, principal: Principal = require(Action
                          state: AppState = Depends(app_state)) -> Response:
     client = intake_client(principal, form.client_id, state)
     view = await open_onboarding(state, client, form, principal.actor)
-    return Response(view.model_dump_json(), status_code=201, media_type="application/json",
-                    headers={"Location": f"/v1/tickets/{view.ticket_id}"})
+    return created(view)
