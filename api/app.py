@@ -21,6 +21,7 @@ from api.routes import (
     onboarding,
     scim,
     scim_discovery,
+    service_requests,
     sla,
     surveys,
     ticket_actions,
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     problems.install(app)
     scim_errors.install(app)
     app.add_middleware(RequestLimits)
-    for module in (health, incidents, onboarding, offboarding, tickets, ticket_actions, sla,
-                   surveys, scim_discovery, scim):
+    for module in (health, incidents, service_requests, onboarding, offboarding, tickets,
+                   ticket_actions, sla, surveys, scim_discovery, scim):
         app.include_router(module.router)
     return app

@@ -17,6 +17,7 @@ class Role(StrEnum):
 class Action(StrEnum):
     RAISE_INCIDENT = "incident.raise"
     LOG_PHONE_INCIDENT = "incident.raise.phone"
+    RAISE_REQUEST = "request.raise"
     VIEW_TICKETS = "tickets.view"
     WORK_TICKETS = "tickets.work"
     SLA_PREVIEW = "sla.preview"
@@ -32,7 +33,9 @@ _STAFF = frozenset({Role.AGENT, Role.ADMIN})
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.RAISE_INCIDENT: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                       Role.ADMIN, Role.INTEGRATION}),
-    Action.LOG_PHONE_INCIDENT: _STAFF,  # a phone call is logged by an agent
+    Action.LOG_PHONE_INCIDENT: _STAFF,
+    Action.RAISE_REQUEST: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
+                                     Role.ADMIN}),  # a phone call is logged by an agent
     Action.VIEW_TICKETS: frozenset(Role),
     Action.WORK_TICKETS: _STAFF,
     Action.SLA_PREVIEW: frozenset(Role),

@@ -126,6 +126,11 @@ class TicketWorkflow:
         """Called after each wake, once the clock's events have fired: act on the kind's
         own instants that are due (start work beside the loop; never await here)."""
 
+    def due_instead(self) -> datetime | None:
+        """A kind whose promise is its own target (not the priority's resolution) names
+        its due instant here: it is published as SlaResolutionDue, so queues sort by it."""
+        return None
+
     def work_refused(self) -> str | None:
         """Why no one may work this ticket any more (e.g. merged), if so."""
         return None
@@ -466,7 +471,7 @@ class TicketWorkflow:
         deadlines = self.clock.deadlines()
         if deadlines is not None:  # else: kept until the loop extends the calendar
             s.response_due = deadlines.response_due
-            s.resolution_due = deadlines.resolution_due
+            s.resolution_due = deadlines.resolution_due or self.due_instead()
         updates = []
         wanted = {pair.key.name: pair for pair in sa.ticket_attributes(s)}
         for key in sa.TICKET_KEYS:

@@ -24,11 +24,13 @@ from domain.onboarding import (
     RetrySteps,
 )
 from domain.roles import Action, Role
+from domain.service_requests import RequestView, ScheduleAgreed
 from domain.tickets import Assignment, CommentIn, RecipientConfirmation, Status, Transition
 from workflows.incident import IncidentWorkflow
 from workflows.kinds import TicketWorkflow
 from workflows.offboarding import OffboardingWorkflow
 from workflows.onboarding import OnboardingWorkflow
+from workflows.service_request import ServiceRequestWorkflow
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 CLIENT_SIDE = frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR})
@@ -170,6 +172,16 @@ async def mfa_enrolled(request: MfaEnrolled, ticket_id: str = TicketPath,
                        principal: Principal = require(Action.WORK_TICKETS),
                        state: AppState = Depends(app_state)) -> Response:
     return await act(state, principal, ticket_id, OnboardingWorkflow.mfa_enrolled, request)
+
+
+@router.post("/{ticket_id}/schedule", response_model=RequestView,
+             summary="Service requests: the date agreed with the client (enhanced work, a "
+                     "mini-consult or a workshop); the request is due then")
+async def agree_schedule(request: ScheduleAgreed, ticket_id: str = TicketPath,
+                         principal: Principal = require(Action.WORK_TICKETS),
+                         state: AppState = Depends(app_state)) -> Response:
+    return await act(state, principal, ticket_id, ServiceRequestWorkflow.agree_schedule,
+                     request)
 
 
 @router.post("/{ticket_id}/comments", status_code=202,
