@@ -140,10 +140,13 @@ class Document(FPDF):
             self.multi_cell(0, self.LINE, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def grid(self, headings: Sequence[str], rows: Sequence[Sequence[str]],
-             col_widths: Sequence[float], *, size: float = 8) -> None:
-        """A bordered table, headings repeated on every page it spans."""
+             col_widths: Sequence[float], *, size: float = 8,
+             align: str | Sequence[str] = "LEFT") -> None:
+        """A bordered table, headings repeated on every page it spans; ``align`` is one
+        alignment for every column or one per column (e.g. "RIGHT" for amounts)."""
         self.set_font("Helvetica", "", size)
-        with self.table(col_widths=tuple(col_widths), text_align="LEFT", line_height=4.2,
+        text_align = align if isinstance(align, str) else tuple(align)
+        with self.table(col_widths=tuple(col_widths), text_align=text_align, line_height=4.2,
                         padding=1, headings_style=FontFace(emphasis="BOLD", fill_color=230),
                         cell_fill_mode=TableCellFillMode.NONE) as table:
             table.row(list(headings))
