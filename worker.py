@@ -18,6 +18,7 @@ from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.notifications import NotificationActivities
 from activities.onboarding import OnboardingActivities
+from activities.procurement import ProcurementActivities
 from activities.providers import ProviderActivities
 from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
@@ -44,8 +45,9 @@ def activities(settings: Settings, config: TempodeskConfig,
     sla = SlaActivities(config)
     providers = ProviderActivities(settings, config, http)
     joiners = OnboardingActivities(settings, config, http)
+    procurement = ProcurementActivities(settings, http)
     return [notifications.deliver, notifications.notify, sla.extend_calendar,
-            *providers.all(), *joiners.all()]
+            *providers.all(), *joiners.all(), procurement.place_order]
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities import webhooks
 from activities.invites import invite_ics
 from domain import tokens
+from domain.documents.quote import quote_pdf
 from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt, message_id
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
@@ -83,6 +84,14 @@ class NotificationActivities:
         return client
 
     def _with_survey_link(self, notice: Notice) -> Notice:
+        if notice.approval is not None:
+            link = notice.approval
+            token = tokens.sign(self.settings.secret, "quote", link.quote_id, link.expires_at,
+                                director=link.director_email)
+            notice = notice.model_copy(update={"context": {
+                **notice.context,
+                "approval_url": f"{self.settings.public_url}/v1/quotes/{link.quote_id}"
+                                f"/review?token={token}"}})
         if notice.survey_expires_at is None:
             return notice
         return notice.model_copy(update={"context": {
@@ -131,6 +140,12 @@ class NotificationActivities:
             message["In-Reply-To"] = notice.thread_root
             message["References"] = notice.thread_root
         message.set_content(render_body(notice))
+        if notice.document is not None:
+            doc = notice.document
+            message.add_attachment(
+                quote_pdf(doc.quote_id, doc.draft, doc.totals, doc.client_name, doc.issued_at,
+                          doc.valid_until, doc.zone),
+                maintype="application", subtype="pdf", filename=f"{doc.quote_id}.pdf")
         if notice.invite is not None:
             message.add_attachment(
                 invite_ics(notice.invite, self.settings.smtp_from, notice.occurred_at),

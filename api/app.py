@@ -19,6 +19,7 @@ from api.routes import (
     incidents,
     offboarding,
     onboarding,
+    quotes,
     scim,
     scim_discovery,
     service_requests,
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     problems.install(app)
     scim_errors.install(app)
     app.add_middleware(RequestLimits)
-    for module in (health, incidents, service_requests, onboarding, offboarding, tickets,
-                   ticket_actions, sla, surveys, scim_discovery, scim):
+    for module in (health, incidents, service_requests, quotes, onboarding, offboarding,
+                   tickets, ticket_actions, sla, surveys, scim_discovery, scim):
         app.include_router(module.router)
     return app

@@ -34,10 +34,13 @@ class Principal:
     subject: str  # the key's id or the token's `sub`, for the audit trail
     method: str   # "api_key" or "oidc"
     clients: frozenset[str] | None = None
+    email: str | None = None  # whose mailbox (a director approving a quote is named by it)
 
     @classmethod
-    def of_client(cls, client_id: str, role: Role, subject: str, method: str) -> Principal:
-        return cls(client_id, role, subject, method, frozenset({client_id}))
+    def of_client(cls, client_id: str, role: Role, subject: str, method: str,
+                  email: str | None = None) -> Principal:
+        return cls(client_id, role, subject, method, frozenset({client_id}),
+                   email.lower() if email else None)
 
     @property
     def is_staff(self) -> bool:
@@ -66,7 +69,7 @@ class Authenticator:
         self.settings = settings
         self.config = config
         self._keys = {
-            key.sha256: Principal.of_client(client.id, key.role, key.id, "api_key")
+            key.sha256: Principal.of_client(client.id, key.role, key.id, "api_key", key.email)
             for client in config.clients for key in client.api_keys
         }
         self._keys.update({
@@ -107,7 +110,8 @@ class Authenticator:
                           f"the token's {self.settings.oidc_client_claim!r} claim names no "
                           "client of this desk")
         try:
-            return Principal.of_client(str(client_id), Role(role), str(claims["sub"]), "oidc")
+            return Principal.of_client(str(client_id), Role(role), str(claims["sub"]), "oidc",
+                                       claims.get("email"))
         except ValueError as exc:
             raise Problem(403, "Forbidden", f"the token's {self.settings.oidc_role_claim!r} "
                           f"claim must be one of: {', '.join(r.value for r in Role)}") from exc

@@ -57,6 +57,7 @@ async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: T
     await state.temporal.start_workflow(
         workflow.run, start, id=workflow_key, task_queue=state.settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes(at_intake)),
+        search_attributes=TypedSearchAttributes([*sa.ticket_attributes(at_intake),
+                                                 *workflow.kind_attributes(at_intake)]),
         static_summary=summary, static_details=details)
     return workflow_key

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.quote_lines import ApprovalLink, QuoteDocument
+
 
 class Invite(BaseModel):
     """A meeting to send as an iCalendar invitation (text/calendar; method=REQUEST)."""
@@ -40,6 +42,8 @@ class Notice(BaseModel):
     confirmed: list[str] = Field(default_factory=list, description="addresses an agent "
                                  "confirmed for this ticket, besides the client's known ones")
     invite: Invite | None = Field(None, description="attached as an .ics invitation")
+    approval: ApprovalLink | None = Field(None, description="adds a signed approval link")
+    document: QuoteDocument | None = Field(None, description="attached as the quote's PDF")
 
 
 class NoticeReceipt(BaseModel):

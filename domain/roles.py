@@ -18,6 +18,8 @@ class Action(StrEnum):
     RAISE_INCIDENT = "incident.raise"
     LOG_PHONE_INCIDENT = "incident.raise.phone"
     RAISE_REQUEST = "request.raise"
+    ISSUE_QUOTE = "quote.issue"
+    DECIDE_QUOTE = "quote.decide"
     VIEW_TICKETS = "tickets.view"
     WORK_TICKETS = "tickets.work"
     SLA_PREVIEW = "sla.preview"
@@ -34,6 +36,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.RAISE_INCIDENT: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                       Role.ADMIN, Role.INTEGRATION}),
     Action.LOG_PHONE_INCIDENT: _STAFF,
+    Action.ISSUE_QUOTE: _STAFF,
+    Action.DECIDE_QUOTE: frozenset({Role.DIRECTOR}),
     Action.RAISE_REQUEST: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                      Role.ADMIN}),  # a phone call is logged by an agent
     Action.VIEW_TICKETS: frozenset(Role),

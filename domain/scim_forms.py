@@ -16,7 +16,8 @@ from domain.offboarding import ExitForm
 from domain.onboarding import JoinerForm, licences_and_groups, schedule, usage_location
 from domain.scim import ScimUser, TempodeskOnboarding
 from domain.tenants import ClientConfig
-from domain.tickets import Contact, email_address
+from domain.text import email_address
+from domain.tickets import Contact
 
 EXIT_REASON = "deactivated by the HR system over SCIM"
 # The form's fields as the SCIM attributes they come from, for notes HR can act on.

@@ -25,12 +25,18 @@ NOTICE_FAILING = SearchAttributeKey.for_bool("NoticeFailing")
 # so a renamed user is still found by name; a hash, as visibility is not encrypted.
 DIRECTORY_USER_KEY = SearchAttributeKey.for_keyword("DirectoryUserKey")
 
+# Quotes: where each stands (sent, approved, declined, expired, superseded) and until when
+# it may be approved, e.g. `TicketKind = 'quote' AND QuoteState = 'sent'`.
+QUOTE_STATE = SearchAttributeKey.for_keyword("QuoteState")
+QUOTE_VALID_UNTIL = SearchAttributeKey.for_datetime("QuoteValidUntil")
+
 # What a ticket publishes (workflows/ticket.py keeps exactly these up to date).
 TICKET_KEYS: tuple[SearchAttributeKey, ...] = (
     TICKET_KIND, CLIENT_ID, TICKET_PRIORITY, TICKET_STATUS, SLA_RESPONSE_DUE,
     SLA_RESOLUTION_DUE, SLA_BREACHED, ESCALATION_LEVEL, ASSIGNEE, NOTICE_FAILING,
 )
-ALL_KEYS: tuple[SearchAttributeKey, ...] = (*TICKET_KEYS, DIRECTORY_USER_KEY)
+QUOTE_KEYS: tuple[SearchAttributeKey, ...] = (QUOTE_STATE, QUOTE_VALID_UNTIL)
+ALL_KEYS: tuple[SearchAttributeKey, ...] = (*TICKET_KEYS, *QUOTE_KEYS, DIRECTORY_USER_KEY)
 
 # Names as the `temporal` CLI writes the types (`--search-attribute Name=Type`).
 CLI_TYPE_NAMES = {

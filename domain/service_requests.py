@@ -119,6 +119,7 @@ class RequestFacts(BaseModel):
     fulfilment_due: datetime | None = Field(None, description="when the request is due")
     scheduled_for: datetime | None = Field(None, description="the agreed date (enhanced, "
                                            "mini-consult, workshop)")
+    quotes: list[str] = Field(default_factory=list, description="its quotes, newest last")
 
 
 class RequestState(RequestFacts, TicketState):

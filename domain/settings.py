@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     sentinelone_url: str | None = None
     sentinelone_token: SecretStr | None = None
+    # The MSP's procurement (distributor / purchasing) hook: approved quotes are ordered
+    # through it, as a signed webhook (Standard Webhooks, whsec_ secret).
+    procurement_url: str | None = None
+    procurement_secret: SecretStr | None = None
     sandbox_port: int = Field(0, ge=0, le=65535, description="`tempodesk dev`'s provider "
                               "sandbox port (0: any free one)")
     datto_url: str | None = Field(None, description="Datto RMM API, e.g. "

@@ -37,6 +37,8 @@ class ApiKey(BaseModel):
     id: str = Field(description="a name for the key, shown in audit records")
     role: Role
     sha256: str = Field(description="hex SHA-256 of the key: `tempodesk config hash-key KEY`")
+    email: str | None = Field(None, description="whose key it is (a director's key names "
+                              "the director, one of the client's `directors`)")
 
     @field_validator("sha256")
     @classmethod

@@ -17,9 +17,8 @@ import hashlib
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.ids import TicketKind
 from domain.notifications import FailedNotice, OutboxEntry
@@ -27,6 +26,7 @@ from domain.sla.clock import Period, SlaClockState
 from domain.sla.deadlines import SlaSnapshot
 from domain.sla.durations import parse_duration
 from domain.sla.policy import Priority
+from domain.text import EmailAddress, OneLine, PlainText
 
 COMMENT_MAX_CHARS = 10_000
 COMMENTS_KEPT = 10          # whole, newest last
@@ -35,39 +35,6 @@ EVENTS_KEPT = 300
 EVENT_DETAIL_CHARS = 500
 PAUSES_MAX = 200            # pending/on-hold periods one ticket may have
 FAILED_NOTICES_KEPT = 20
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
-
-
-def single_line(value: str) -> str:
-    """For text that ends up in e-mail headers and one-line displays (subjects, names):
-    refuse what a mail server can never accept, at intake rather than on delivery."""
-    if _LINE_BREAK.search(value) or _CONTROL.search(value) or "\t" in value:
-        raise ValueError("must be one line of text without control characters: remove line "
-                         "breaks and tabs")
-    return value
-
-
-def printable(value: str) -> str:
-    """For multi-line text: line breaks and tabs are fine, other control characters not."""
-    if _CONTROL.search(value):
-        raise ValueError("contains control characters (e.g. NUL): send plain text")
-    return value
-
-
-def email_address(value: str) -> str:
-    """An e-mail address as we store it (lower case); refused with the form to use."""
-    if not _EMAIL.match(value) or _CONTROL.search(value):
-        raise ValueError("not an e-mail address: write it as name@example.com")
-    return value.lower()
-
-
-OneLine = Annotated[str, AfterValidator(single_line)]
-PlainText = Annotated[str, AfterValidator(printable)]
-EmailAddress = Annotated[str, AfterValidator(email_address)]
-
 
 class Status(StrEnum):
     NEW = "new"

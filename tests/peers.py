@@ -82,3 +82,49 @@ class WebhookReceiver:
 
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
+
+
+class ProcurementReceiver:
+    """The MSP's purchasing system: verifies the signed order, answers its order id, ETA
+    and install date; the same webhook-id twice is the same order (counted once)."""
+
+    SECRET = "whsec_" + "cHJvY3VyZW1lbnQtdGVzdC1zZWNyZXQtMzItYnl0ZXM="
+
+    def __init__(self) -> None:
+        self.orders: dict[str, dict] = {}   # webhook-id -> the order's data
+        self.posts = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                valid = webhooks.verify(receiver.SECRET, self.headers["webhook-id"],
+                                        int(self.headers["webhook-timestamp"]), body,
+                                        self.headers["webhook-signature"])
+                receiver.posts += 1
+                if not valid:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                data = json.loads(body)["data"]
+                receiver.orders.setdefault(self.headers["webhook-id"], data)
+                answer = json.dumps({"order_id": f"PO-{data['quote_id']}",
+                                     "eta": "2027-01-15", "install_on": "2027-01-20"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
+
+    def __enter__(self) -> ProcurementReceiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()

@@ -8,7 +8,13 @@ serve it without further edits.
 
 from __future__ import annotations
 
-from workflows import incident, offboarding, onboarding, service_request  # noqa: F401  (each registers itself)
+from workflows import (  # noqa: F401  (each registers itself)
+    incident,
+    offboarding,
+    onboarding,
+    quote,
+    service_request,
+)
 from workflows.ticket import TICKET_WORKFLOWS, TicketWorkflow
 
 __all__ = ["TICKET_WORKFLOWS", "TicketWorkflow"]

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.ids import TicketKind
+    from domain.quotes import QuoteNews
     from domain.service_requests import (
         FULFILMENT,
         SCHEDULE_AHEAD_MAX,
@@ -80,20 +81,34 @@ class ServiceRequestWorkflow(TicketWorkflow):
     def view(self) -> RequestView:
         return self.state.view()
 
+    @workflow.signal
+    def quote_news(self, news: QuoteNews) -> None:
+        """A quote of this request was decided, expired or ordered: recorded; an order's
+        install date becomes the date the request is due."""
+        s = self.state
+        if news.quote_id not in s.quotes:
+            s.quotes.append(news.quote_id)
+        self._event(f"quote_{news.quote_state.value}", f"{news.quote_id}: {news.detail}")
+        if news.install_at is not None and s.status not in DONE:
+            self._schedule(news.install_at, f"install per {news.quote_id}")
+        self._changed = True
+
     @workflow.update
     def agree_schedule(self, request: ScheduleAgreed) -> RequestView:
         """The date agreed with the client: the request is due then (a mini-consult's
         booking also meets its 3-business-day target)."""
-        s = self.state
+        self._schedule(request.at, request.note, request.by)
+        return self.state.view()
+
+    def _schedule(self, at: datetime, note: str = "", by: str = "system") -> None:
         now = workflow.now()
-        s.scheduled_for = request.at
+        self.state.scheduled_for = at
         self.clock.meet(SCHEDULED, now)
-        self.clock.set_target(ClockTarget(name=FULFILMENT, due_at=request.at), now)
-        self._event("scheduled", f"due {request.at.isoformat()}"
-                    + (f": {request.note}" if request.note else ""), by=request.by)
+        self.clock.set_target(ClockTarget(name=FULFILMENT, due_at=at), now)
+        self._event("scheduled", f"due {at.isoformat()}" + (f": {note}" if note else ""),
+                    by=by)
         self._changed = True
         self._refresh()
-        return s.view()
 
     @agree_schedule.validator
     def _validate_schedule(self, request: ScheduleAgreed) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair
+from temporalio.common import SearchAttributeKey, SearchAttributePair
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.ids import TicketKind
     from domain.notifications import Invite, Notice, OutboxEntry, message_id
+    from domain.quote_lines import ApprovalLink, QuoteDocument
     from domain.sla.clock import ClockEvent, SlaClock
     from domain.sla.deadlines import SNAPSHOT_DAYS, SlaSnapshot
     from domain.sla.durations import parse_duration
@@ -81,6 +82,7 @@ class TicketWorkflow:
 
     kind: ClassVar[TicketKind]
     view_model: ClassVar[type[TicketView]]
+    kind_keys: ClassVar[tuple[SearchAttributeKey, ...]] = ()  # a kind's own attributes
     allowed: ClassVar[dict[Status, frozenset[Status]]] = ALLOWED
 
     state: TicketState
@@ -125,6 +127,11 @@ class TicketWorkflow:
     def on_moments(self, now: datetime) -> None:
         """Called after each wake, once the clock's events have fired: act on the kind's
         own instants that are due (start work beside the loop; never await here)."""
+
+    @staticmethod
+    def kind_attributes(state: Any) -> list[SearchAttributePair]:
+        """Values of ``kind_keys`` for ``state`` (published at start and on change)."""
+        return []
 
     def due_instead(self) -> datetime | None:
         """A kind whose promise is its own target (not the priority's resolution) names
@@ -473,8 +480,9 @@ class TicketWorkflow:
             s.response_due = deadlines.response_due
             s.resolution_due = deadlines.resolution_due or self.due_instead()
         updates = []
-        wanted = {pair.key.name: pair for pair in sa.ticket_attributes(s)}
-        for key in sa.TICKET_KEYS:
+        wanted = {pair.key.name: pair
+                  for pair in [*sa.ticket_attributes(s), *self.kind_attributes(s)]}
+        for key in (*sa.TICKET_KEYS, *self.kind_keys):
             pair: SearchAttributePair | None = wanted.get(key.name)
             value = pair.value if pair is not None else None
             if self._published.get(key.name, "unset") == value:
@@ -487,6 +495,7 @@ class TicketWorkflow:
 
     def _notify(self, event: str, subject: str, recipients: list[str], requester: bool = False,
                 survey_expires_at: datetime | None = None, invite: Invite | None = None,
+                approval: ApprovalLink | None = None, document: QuoteDocument | None = None,
                 ) -> None:
         """Queue a notice; lanes deliver it beside the clock, so nothing waits on e-mail.
         ``recipients`` come from the contract (ladder, assignee); ``requester`` adds the
@@ -509,7 +518,8 @@ class TicketWorkflow:
             recipients=recipients if lanes else recipients + contact,
             unverified=contact if lanes else [],
             survey_expires_at=survey_expires_at, thread_root=thread_root,
-            confirmed=list(s.confirmed_recipients), invite=invite,
+            confirmed=list(s.confirmed_recipients), invite=invite, approval=approval,
+            document=document,
             context={"priority": self.clock.state.priority.value, "subject": s.subject,
                      "status": s.status.value, "response_due": _iso(s.response_due),
                      "resolution_due": _iso(s.resolution_due),

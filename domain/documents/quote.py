@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from fpdf.enums import XPos, YPos
 
 from domain.documents.pdf import Document, utc_text
-from domain.quotes import QuoteDraft, Totals
+from domain.quote_lines import QuoteDraft, Totals
 
 TITLE = "Quote"
 FINANCE_HEADING = "Finance options (rental / OPEX)"

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.documents.quote import FINANCE_HEADING, day_text, quote_pdf
-from domain.quotes import LINES_MAX, QuoteDraft, totals, valid_until
+from domain.quote_lines import LINES_MAX, QuoteDraft, totals, valid_until
 from tests.documents.pdf_text import pdf_text
 
 ZONE = "Australia/Melbourne"

@@ -1,0 +1,219 @@
+"""Quotes: issued by the MSP's agents, decided only by a director of the client - by the
+API, or from the signed link in the quote e-mail (a small server-rendered page, no
+JavaScript), which expires with the quote and cannot decide twice."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import cast
+from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from temporalio.client import WorkflowUpdateFailedError
+
+from api.auth import Principal, require
+from api.intake import created, intake_client, start_ticket
+from api.problems import Problem, field_problem
+from api.routes.ticket_actions import update
+from api.state import AppState, app_state
+from api.ticket_directory import TicketRef
+from domain import tokens
+from domain.documents.quote import quote_pdf
+from domain.ids import TicketKind
+from domain.quote_lines import QuoteDocument, QuoteDraft, totals, valid_until
+from domain.quotes import (
+    Channel,
+    Decision,
+    QuoteNews,
+    QuoteStart,
+    QuoteState,
+    QuoteView,
+    Supersede,
+)
+from domain.roles import Action
+from domain.sla.deadlines import snapshot_for
+from workflows.quote import QuoteWorkflow
+
+router = APIRouter(prefix="/v1", tags=["quotes"])
+QuotePath = Query
+_PAGES = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
+                     autoescape=select_autoescape(enabled_extensions=("html", "j2")))
+_PAGES.filters["money"] = lambda value: f"{Decimal(value):,.2f}"
+_PAGES.filters["number"] = lambda value: f"{Decimal(value).normalize():f}"
+FORM_MAX_BYTES = 4096
+
+
+async def _quote(state: AppState, quote_id: str, principal: Principal | None) -> TicketRef:
+    ref = await state.tickets.locate(quote_id, principal)
+    if ref.kind is not TicketKind.QUOTE:
+        raise Problem(409, "Not a quote", f"{quote_id} is a {ref.kind.value}", slug="conflict")
+    return ref
+
+
+def document_of(view: QuoteView, ref: TicketRef, draft: QuoteDraft) -> QuoteDocument:
+    return QuoteDocument(quote_id=view.ticket_id, draft=draft, totals=view.totals,
+                         client_name=ref.client.name, issued_at=view.opened_at,
+                         valid_until=view.valid_until, zone=ref.client.sla.calendar.timezone)
+
+
+@router.post("/quotes", status_code=201, response_model=QuoteView,
+             summary="Issue a quote (MSP staff): sent to the client's directors with the PDF "
+                     "and a signed link; valid to the end of day 14 in the client's zone")
+async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.ISSUE_QUOTE),
+                      state: AppState = Depends(app_state)) -> Response:
+    client = intake_client(principal, draft.client_id, state)
+    if not client.directors:
+        raise field_problem(422, "client_id", f"{client.id} has no directors to approve a "
+                            "quote", "add the client's directors to tempodesk.yaml", "No approver")
+    requester = client.directors[0].email
+    request_ref: TicketRef | None = None
+    if draft.request_id is not None:
+        request_ref = await state.tickets.locate(draft.request_id, principal)
+        if request_ref.kind is not TicketKind.SERVICE_REQUEST or request_ref.client.id != client.id:
+            raise field_problem(422, "request_id", f"{draft.request_id} is not a service "
+                                f"request of {client.id}", "name the request this quote prices",
+                                "Which request?")
+        requester = (await request_ref.view()).technical_contact
+    old: TicketRef | None = None
+    if draft.supersedes is not None:
+        old = await _quote(state, draft.supersedes, principal)
+        old_view = cast(QuoteView, await old.view())
+        if old_view.quote_state is not QuoteState.SENT or old.client.id != client.id:
+            raise field_problem(409, "supersedes", f"{draft.supersedes} is "
+                                f"{old_view.quote_state.value}", "revise a quote still "
+                                "waiting for a decision", "Cannot revise")
+    now = datetime.now(UTC)
+    ticket = await state.numbers.next(client.ticket_prefix)
+    zone = client.sla.calendar.timezone
+    document = QuoteDocument(quote_id=ticket, draft=draft, totals=totals(draft),
+                             client_name=client.name, issued_at=now,
+                             valid_until=valid_until(now, zone), zone=zone)
+    pdf = quote_pdf(ticket, draft, document.totals, client.name, now, document.valid_until,
+                    zone)
+    start = QuoteStart(ticket_id=ticket, client_id=client.id, opened_at=now,
+                       raised_by=principal.actor, sla=snapshot_for(client.sla, now),
+                       rules=client.incidents, document=document,
+                       pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+                       directors=[d.email for d in client.directors], requester=requester,
+                       zone=zone)
+    at_intake = QuoteWorkflow.initial_state(start)
+    await start_ticket(state, QuoteWorkflow, start, at_intake,
+                       f"{ticket} quote {draft.currency} {document.totals.total}, valid until "
+                       f"{document.valid_until:%Y-%m-%d %H:%M} UTC")
+    if old is not None:
+        await update(old, QuoteWorkflow.supersede, Supersede(by_quote=ticket,
+                                                             by=principal.actor))
+    if request_ref is not None:
+        await request_ref.handle.signal("quote_news", QuoteNews(
+            quote_id=ticket, quote_state=QuoteState.SENT,
+            detail=f"{draft.currency} {document.totals.total} sent to the directors"))
+    return created(at_intake.view())
+
+
+@router.post("/quotes/{quote_id}/decision", response_model=QuoteView,
+             summary="A director of the client approves, or declines with a reason")
+async def decide(decision: Decision, request: Request, quote_id: str,
+                 principal: Principal = require(Action.DECIDE_QUOTE),
+                 state: AppState = Depends(app_state)) -> Response:
+    ref = await _quote(state, quote_id, principal)
+    directors = {d.email.lower() for d in ref.client.directors}
+    if principal.email is None or principal.email not in directors:
+        raise Problem(403, "Forbidden", "only a director of the client may decide: this "
+                      "credential names no director (set the key's 'email' to one of the "
+                      "client's directors)")
+    return await update(ref, QuoteWorkflow.decide, decision.model_copy(update={
+        "by": principal.actor, "director_email": principal.email, "channel": Channel.API,
+        "ip": request.client.host if request.client else ""}))
+
+
+# ---------------------------------------------------------------- the signed link
+
+
+def _link(state: AppState, quote_id: str, token: str) -> str:
+    """The director the link was made for; refused if it is damaged, for another quote
+    or expired (it expires with the quote)."""
+    try:
+        payload = tokens.verify(state.settings.secret, token, "quote")
+    except tokens.ExpiredToken as exc:
+        raise Problem(410, "Link expired", "this quote has expired: ask for a new one",
+                      slug="expired") from exc
+    except tokens.InvalidToken as exc:
+        raise Problem(401, "Invalid link", str(exc), slug="invalid-link") from exc
+    if payload["s"] != quote_id or not payload.get("director"):
+        raise Problem(401, "Invalid link", "the link is not for this quote", slug="invalid-link")
+    return str(payload["director"])
+
+
+async def _page(state: AppState, quote_id: str, token: str, message: str = "",
+                status: int = 200) -> HTMLResponse:
+    ref = await _quote(state, quote_id, None)
+    view = cast(QuoteView, await ref.view())
+    zone = ref.client.sla.calendar.timezone
+    last_day = (view.valid_until.astimezone(ZoneInfo(zone)) - timedelta(seconds=1))
+    html = _PAGES.get_template("quote_review.html.j2").render(
+        quote=view, client_name=ref.client.name, zone=zone,
+        last_day=f"{last_day:%A} {last_day.day} {last_day:%B %Y}", message=message,
+        open=view.quote_state is QuoteState.SENT and view.decision is None, token=token,
+        form_url=f"/v1/quotes/{quote_id}/review",
+        pdf_url=f"/v1/quotes/{quote_id}/pdf?token={quote(token)}")
+    return HTMLResponse(html, status_code=status)
+
+
+@router.get("/quotes/{quote_id}/review", response_class=HTMLResponse,
+            summary="The approval page a director's signed link opens")
+async def review(quote_id: str, token: str = Query(max_length=2048),
+                 state: AppState = Depends(app_state)) -> HTMLResponse:
+    _link(state, quote_id, token)
+    return await _page(state, quote_id, token)
+
+
+@router.get("/quotes/{quote_id}/pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}},
+            summary="The quote's PDF, by the signed link (the bytes its SHA-256 names)")
+async def quote_document(quote_id: str, token: str = Query(max_length=2048),
+                         state: AppState = Depends(app_state)) -> Response:
+    _link(state, quote_id, token)
+    ref = await _quote(state, quote_id, None)
+    view = cast(QuoteView, await ref.view())
+    draft = QuoteDraft(title=view.title, currency=view.currency, lines=view.lines,
+                       request_id=view.request_id)
+    pdf = quote_pdf(view.ticket_id, draft, view.totals, ref.client.name, view.opened_at,
+                    view.valid_until, ref.client.sla.calendar.timezone)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{quote_id}.pdf"',
+        "ETag": f'"{hashlib.sha256(pdf).hexdigest()}"'})
+
+
+@router.post("/quotes/{quote_id}/review", response_class=HTMLResponse,
+             summary="The approval page's form: approve, or decline with a reason")
+async def review_decision(quote_id: str, request: Request,
+                          state: AppState = Depends(app_state)) -> HTMLResponse:
+    body = await request.body()
+    if len(body) > FORM_MAX_BYTES:
+        raise field_problem(413, "body", "the form is too large", "send the page's form",
+                            "Too large")
+    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    token = fields.get("token", "")
+    director = _link(state, quote_id, token)
+    if fields.get("decision") not in ("approve", "decline"):
+        raise field_problem(422, "decision", "approve or decline", "use the page's buttons",
+                            "Request is not valid")
+    ref = await _quote(state, quote_id, None)
+    decision = Decision(approve=fields["decision"] == "approve",
+                        reason=fields.get("reason", "")[:1000], by=f"director:{director}",
+                        director_email=director, channel=Channel.LINK,
+                        ip=request.client.host if request.client else "")
+    try:
+        await ref.handle.execute_update(QuoteWorkflow.decide, decision,
+                                        result_type=QuoteView)
+    except WorkflowUpdateFailedError as exc:
+        reason = str(getattr(exc.cause, "message", "") or "the decision was refused")
+        return await _page(state, quote_id, token, message=reason, status=409)
+    verb = "approved" if decision.approve else "declined"
+    return await _page(state, quote_id, token, message=f"Thank you: the quote is {verb}.")
