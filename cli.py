@@ -25,6 +25,7 @@ from rich.console import Console
 
 from domain import search_attributes
 from domain.errors import one_line
+from domain.ids import TicketKind
 from domain.settings import Settings
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.preview import PreviewRequest, preset_policy, preview
@@ -527,6 +528,8 @@ def tickets_list(
     status: Annotated[Status | None, typer.Option()] = None,
     priority: Annotated[Priority | None, typer.Option()] = None,
     breached: Annotated[bool | None, typer.Option("--breached/--not-breached")] = None,
+    kind: Annotated[TicketKind | None, typer.Option(help="incident, service_request, quote, "
+                                                    "onboarding, offboarding")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
 ) -> None:
@@ -534,7 +537,8 @@ def tickets_list(
     are those of GET /v1/tickets."""
 
     query = ticket_query(client_ids=[client] if client else None, status=status,
-                         priority=priority, breached=breached)
+                         priority=priority, breached=breached,
+                         kind=kind.value if kind else None)
 
     async def fetch(temporal) -> list[TicketSummary]:
         return [TicketSummary.of(e) async for e in temporal.list_workflows(query, limit=limit)]
@@ -545,10 +549,13 @@ def tickets_list(
         return
     for row in rows:
         row["resolution_due"] = _minutes(row["resolution_due"])
+        if row["quote_state"]:
+            row["quote"] = f"{row['quote_state']} until {_minutes(row['quote_valid_until'])}"
     _table(rows, {"ticket_id": "ticket", "kind": "kind", "client_id": "client",
                   "priority": "prio", "status": "status", "resolution_due": "resolve by (UTC)",
-                  "breached": "breached", "escalation_level": "esc", "assignee": "assignee"},
-           wrap=frozenset({"resolution_due", "assignee"}))
+                  "breached": "breached", "escalation_level": "esc", "assignee": "assignee",
+                  "quote": "quote"},
+           wrap=frozenset({"resolution_due", "assignee", "quote"}))
 
 
 @tickets_app.command("show")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel, Field, computed_field
 from temporalio.client import WorkflowExecution
 
 from domain import search_attributes as sa
@@ -26,6 +26,9 @@ class TicketSummary(BaseModel):
     opened_at: datetime | None
     closed_at: datetime | None
     notice_failing: bool = False
+    quote_state: str | None = Field(None, description="quotes: sent, approved, declined, "
+                                    "expired or superseded")
+    quote_valid_until: datetime | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -48,6 +51,8 @@ class TicketSummary(BaseModel):
             assignee=sa.keyword_text(attrs.get(sa.ASSIGNEE)), opened_at=execution.start_time,
             closed_at=execution.close_time,
             notice_failing=bool(attrs.get(sa.NOTICE_FAILING)),
+            quote_state=attrs.get(sa.QUOTE_STATE),
+            quote_valid_until=attrs.get(sa.QUOTE_VALID_UNTIL),
         )
 
 

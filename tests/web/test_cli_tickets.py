@@ -46,7 +46,7 @@ async def test_list_and_show(desk):
     line = next(row for row in wide.splitlines() if ticket in row)
     due = rows[0]["resolution_due"][:16].replace("T", " ") + "Z"
     assert [cell.strip() for cell in line.split("│")[1:-1]] == [
-        ticket, "incident", client, "P1", "new", due, "False", "0", ""]
+        ticket, "incident", client, "P1", "new", due, "False", "0", "", ""]
 
     shown = json.loads(await cli(desk, "show", ticket, "-o", "json"))
     assert (shown["ticket_id"], shown["priority"], shown["events"][0]["kind"]) == (

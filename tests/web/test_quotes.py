@@ -8,7 +8,9 @@ approval page needs a reason; a revised quote supersedes the old one."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from datetime import datetime
 from html import unescape
 
 import pytest
@@ -16,8 +18,10 @@ import pytest
 from tests.conftest import isolated, make_settings, running_desk
 from tests.peers import Mailbox, ProcurementReceiver
 from tests.web.helpers import assert_problem, eventually
+from tests.web.test_cli_tickets import cli
 
 DIRECTOR = "mia.chen@harbourside.example"
+
 
 
 def draft(**changes) -> dict:
@@ -106,6 +110,16 @@ async def test_only_the_clients_director_approves_once_and_parts_are_ordered(quo
     assert told["quotes"] == [quote_id]
     assert told["scheduled_for"].startswith("2027-01-20")
     assert any(e["kind"] == "quote_approved" for e in told["events"])
+
+    # Operators see requests and quotes beside incidents, with the quote's state and expiry.
+    rows = json.loads(await cli(desk, "list", "--client", desk.client_id("belton"),
+                                "--kind", "quote", "-o", "json"))
+    assert [(r["ticket_id"], r["kind"], r["quote_state"]) for r in rows] == [
+        (quote_id, "quote", "approved")]
+    assert (datetime.fromisoformat(rows[0]["quote_valid_until"])
+            == datetime.fromisoformat(quote["valid_until"]))
+    table = await cli(desk, "list", "--client", desk.client_id("belton"), columns=200)
+    assert "service_request" in table and "approved until" in table
 
     declined_late = await desk.http.post(f"/v1/quotes/{quote_id}/decision", json={
         "approve": False, "reason": "changed my mind"}, headers=desk.as_("belton", "director"))
