@@ -1,7 +1,8 @@
 """Record a workflow history for the replay tests (house rule 8).
 
     .venv/bin/python -m tests.histories.record NAME
-        (offboarding_* a user exit, onboarding_* / onboarding_cancel_* a new user)
+        (offboarding_* a user exit, onboarding_* / onboarding_cancel_* a new user,
+         quote_* a quote, service_request_* a service request)
 
 Runs one scripted incident lifecycle on a time-skipping server (timers, activities,
 updates and signals all appear) and writes tests/histories/NAME.json. Commit the file
@@ -140,8 +141,54 @@ async def record_onboarding(name: str) -> Path:
         return save(name, history)
 
 
+async def record_quote(name: str) -> Path:
+    """quote_*: a quote issued, reminded on day 7, approved, ordered; service_request_*:
+    a basic request paused a day, then resolved after its warnings."""
+    from temporalio.worker import Worker
+
+    from domain.quotes import Channel, Decision
+    from domain.tickets import Status, Transition
+    from tests.workflows import test_quote_timers as quotes
+    from tests.workflows import test_service_request_timers as requests
+    from workflows.quote import QuoteWorkflow
+    from workflows.service_request import ServiceRequestWorkflow
+
+    async with time_skipping() as env:
+        if name.startswith("quote"):
+            opened = await env.get_current_time()
+            async with Worker(env.client, task_queue="record", workflows=[QuoteWorkflow],
+                              activities=quotes.STAND_INS):
+                handle = await quotes.issue(env, "record", opened)
+                await env.sleep(timedelta(days=8))
+                await handle.execute_update(QuoteWorkflow.decide, Decision(
+                    approve=True, by="director:mia", director_email=quotes.DIRECTOR,
+                    channel=Channel.API, ip="127.0.0.1"))
+                await env.sleep(timedelta(hours=1))
+                await handle.terminate("recorded")
+                history = await handle.fetch_history()
+        else:
+            opened = await requests.monday_10(env)
+            async with Worker(env.client, task_queue="record",
+                              workflows=[ServiceRequestWorkflow], activities=[requests.deliver]):
+                handle = await requests.start_request(env, "record", opened, requests.form())
+                await handle.execute_update(ServiceRequestWorkflow.transition, Transition(
+                    to=Status.PENDING, by="agent", reason="which drive?"))
+                await env.sleep(timedelta(days=1))
+                await handle.execute_update(ServiceRequestWorkflow.transition, Transition(
+                    to=Status.IN_PROGRESS, by="agent"))
+                await env.sleep(timedelta(days=4))
+                await handle.execute_update(ServiceRequestWorkflow.transition, Transition(
+                    to=Status.RESOLVED, by="agent", reason="granted"))
+                await env.sleep(timedelta(hours=1))
+                await handle.terminate("recorded")
+                history = await handle.fetch_history()
+        return save(name, history)
+
+
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "incident_v1"
     recorder = (record_offboarding if name.startswith("offboarding")
-                else record_onboarding if name.startswith("onboarding") else record)
+                else record_onboarding if name.startswith("onboarding")
+                else record_quote if name.startswith(("quote", "service_request"))
+                else record)
     print(asyncio.run(recorder(name)))
