@@ -91,6 +91,10 @@ async def test_reminders_on_days_7_and_13_and_expiry_at_the_end_of_day_14(ts_env
                       activities=STAND_INS):
         handle = await issue(ts_env, task_queue, opened)
         await ts_env.sleep(timedelta(days=16))
+        late = Decision(approve=True, by=f"director:{DIRECTOR}", director_email=DIRECTOR,
+                        channel=Channel.EMAIL)
+        await handle.signal(QuoteWorkflow.decide_by_email, late)  # "Approved", too late
+        await ts_env.sleep(timedelta(seconds=5))
         view = await handle.query(QuoteWorkflow.view)
     expires = datetime(2027, 4, 9, tzinfo=MELBOURNE)
     assert view.valid_until == expires and expires.utcoffset() == timedelta(hours=10)
@@ -100,6 +104,8 @@ async def test_reminders_on_days_7_and_13_and_expiry_at_the_end_of_day_14(ts_env
     [expired] = events(view, "quote_expired")
     assert on_time(expired, expires)
     assert view.quote_state is QuoteState.EXPIRED and view.status.value == "closed"
+    assert view.decision is None and view.refused_decisions == 1
+    assert "expired" in events(view, "decision_refused")[0].detail
     await handle.terminate("test done")
 
 
