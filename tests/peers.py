@@ -47,84 +47,82 @@ class Mailbox:
         self.controller.stop()
 
 
-class WebhookReceiver:
-    """Accepts POSTs, verifying the Standard Webhooks signature with ``secret``."""
+class SignedReceiver:
+    """A local HTTP server that accepts POSTs signed as Standard Webhooks with ``SECRET``;
+    a subclass says what to answer each one."""
+
+    SECRET = ""
+    PATH = "/hooks"
+
+    def __init__(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                webhook_id = self.headers["webhook-id"]
+                valid = webhooks.verify(receiver.SECRET, webhook_id,
+                                        int(self.headers["webhook-timestamp"]), body,
+                                        self.headers["webhook-signature"])
+                status, answer = receiver.answer(webhook_id, json.loads(body), valid)
+                payload = b"" if answer is None else json.dumps(answer).encode()
+                self.send_response(status)
+                if payload:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.PATH}"
+
+    def answer(self, webhook_id: str, body: dict, valid: bool) -> tuple[int, dict | None]:
+        raise NotImplementedError
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+
+
+class WebhookReceiver(SignedReceiver):
+    """Records every delivery; answers 204 (503 to the first ``fail_first`` signed ones)."""
 
     SECRET = "whsec_" + "dGVtcG9kZXNrLXRlc3Qtd2ViaG9vay1zZWNyZXQ="
 
     def __init__(self, fail_first: int = 0) -> None:
         self.received: list[dict] = []
-        self.fail_first = fail_first  # answer 503 to this many signed posts first
-        receiver = self
+        self.fail_first = fail_first
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
-                valid = webhooks.verify(receiver.SECRET, self.headers["webhook-id"],
-                                        int(self.headers["webhook-timestamp"]), body,
-                                        self.headers["webhook-signature"])
-                failing = valid and receiver.fail_first > 0
-                receiver.fail_first -= failing
-                receiver.received.append({"id": self.headers["webhook-id"], "valid": valid,
-                                          "body": json.loads(body), "failed": failing})
-                self.send_response(503 if failing else 204 if valid else 401)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def __enter__(self) -> WebhookReceiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
+    def answer(self, webhook_id: str, body: dict, valid: bool) -> tuple[int, dict | None]:
+        failing = valid and self.fail_first > 0
+        self.fail_first -= failing
+        self.received.append({"id": webhook_id, "valid": valid, "body": body,
+                              "failed": failing})
+        return (503 if failing else 204 if valid else 401), None
 
 
-class ProcurementReceiver:
-    """The MSP's purchasing system: verifies the signed order, answers its order id, ETA
-    and install date; the same webhook-id twice is the same order (counted once)."""
+class ProcurementReceiver(SignedReceiver):
+    """The MSP's purchasing system: answers the order id, ETA and install date; the same
+    webhook-id twice is the same order (kept once)."""
 
     SECRET = "whsec_" + "cHJvY3VyZW1lbnQtdGVzdC1zZWNyZXQtMzItYnl0ZXM="
+    PATH = "/orders"
 
     def __init__(self) -> None:
         self.orders: dict[str, dict] = {}   # webhook-id -> the order's data
-        self.posts = 0
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
-                valid = webhooks.verify(receiver.SECRET, self.headers["webhook-id"],
-                                        int(self.headers["webhook-timestamp"]), body,
-                                        self.headers["webhook-signature"])
-                receiver.posts += 1
-                if not valid:
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                data = json.loads(body)["data"]
-                receiver.orders.setdefault(self.headers["webhook-id"], data)
-                answer = json.dumps({"order_id": f"PO-{data['quote_id']}",
-                                     "eta": "2027-01-15", "install_on": "2027-01-20"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/orders"
-
-    def __enter__(self) -> ProcurementReceiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
+    def answer(self, webhook_id: str, body: dict, valid: bool) -> tuple[int, dict | None]:
+        if not valid:
+            return 401, None
+        data = body["data"]
+        self.orders.setdefault(webhook_id, data)
+        return 200, {"order_id": f"PO-{data['quote_id']}", "eta": "2027-01-15",
+                     "install_on": "2027-01-20"}
