@@ -478,6 +478,32 @@ def api_command() -> None:
     _run(_serve(settings, _config(settings.config_path), run_worker=False, run_api=True))
 
 
+@app.command("smtp")
+def smtp_command() -> None:
+    """Listen for inbound mail (SMTP) on TEMPODESK_INBOUND_SMTP_HOST/_PORT: each message
+    becomes a ticket, a reply on one, or a director's decision on a quote."""
+    _logging()
+    settings = _production_settings()
+    config = _config(settings.config_path)
+
+    async def listen() -> None:
+        from api.app import create_app
+        from api.smtp import serve_smtp
+        from temporal_client import connect
+
+        client = await connect(settings)
+        state = create_app(settings, config, client).state.tempodesk
+        server = await serve_smtp(state, settings.inbound_smtp_host, settings.inbound_smtp_port)
+        out.print(f"taking mail on {settings.inbound_smtp_host}:{settings.inbound_smtp_port}")
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        async with server:
+            await stop.wait()
+
+    asyncio.run(listen())
+
+
 # ---------------------------------------------------------------- tickets
 
 

@@ -134,8 +134,9 @@ class NotificationActivities:
         message["Subject"] = f"[{notice.ticket_id}] {notice.subject}"
         message["Date"] = format_datetime(notice.occurred_at)
         message["Message-ID"] = message_id(notice.notice_id)
-        # Our own mail is automatic: auto-responders must not answer it (RFC 3834).
-        message["Auto-Submitted"] = "auto-generated"
+        # Our own mail answers tickets automatically: auto-responders must not answer it,
+        # and our own inbound path ignores it if it comes back (RFC 3834).
+        message["Auto-Submitted"] = "auto-replied"
         if notice.thread_root:
             message["In-Reply-To"] = notice.thread_root
             message["References"] = notice.thread_root

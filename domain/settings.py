@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     sentinelone_url: str | None = None
     sentinelone_token: SecretStr | None = None
+    # `tempodesk smtp`: where the inbound SMTP listener binds (put an MTA with TLS in front).
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = Field(2525, ge=1, le=65535)
     # The MSP's procurement (distributor / purchasing) hook: approved quotes are ordered
     # through it, as a signed webhook (Standard Webhooks, whsec_ secret).
     procurement_url: str | None = None

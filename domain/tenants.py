@@ -170,7 +170,8 @@ class ClientConfig(BaseModel):
         return {a.lower() for a in named}
 
 
-STAFF_ROLES = frozenset({Role.AGENT, Role.ADMIN})
+# The MSP's own credentials: people (agent, admin) and its machines (the mail gateway).
+STAFF_ROLES = frozenset({Role.AGENT, Role.ADMIN, Role.INTEGRATION})
 _RATE = re.compile(r"^(?P<count>[1-9]\d{0,6})/(?P<unit>s|min|h)$")
 _UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600}
 
@@ -206,8 +207,9 @@ class StaffKey(ApiKey):
     @classmethod
     def _staff_role(cls, value: Role) -> Role:
         if value not in STAFF_ROLES:
-            raise ValueError("staff keys are for MSP agents and admins: use role agent or "
-                             "admin (client roles belong under a client's api_keys)")
+            raise ValueError("staff keys are for MSP agents, admins and the MSP's integrations: "
+                             "use role agent, admin or integration (client roles belong "
+                             "under a client's api_keys)")
         return value
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -146,6 +147,7 @@ class Desk:
     config: TempodeskConfig
     base_url: str
     http: httpx.AsyncClient
+    state: Any = None  # the API's AppState (for in-process listeners such as SMTP)
 
     def as_(self, client: str, role: str) -> dict[str, str]:
         """Headers for the demo key of ``client`` (demo name, e.g. 'belton') and ``role``."""
@@ -165,8 +167,9 @@ async def running_desk(client: Client, config: TempodeskConfig, settings: Settin
     async with httpx.AsyncClient() as worker_http, contextlib.AsyncExitStack() as workers:
         for worker in build_workers(client, settings, config, worker_http):
             await workers.enter_async_context(worker)
+        app = create_app(settings, config, client)
         server = uvicorn.Server(uvicorn.Config(
-            create_app(settings, config, client), host="127.0.0.1", port=0,
+            app, host="127.0.0.1", port=0,
             log_level="warning", access_log=False, **uvicorn_options()))
         server.capture_signals = contextlib.nullcontext  # tests own the signals
         serving = asyncio.create_task(server.serve())
@@ -178,7 +181,7 @@ async def running_desk(client: Client, config: TempodeskConfig, settings: Settin
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             try:
-                yield Desk(client, settings, config, base, http)
+                yield Desk(client, settings, config, base, http, app.state.tempodesk)
             finally:
                 server.should_exit = True
                 await serving

@@ -1,0 +1,29 @@
+"""Inbound e-mail from a mail provider's inbound hook: the raw RFC 5322 message as the body
+(``message/rfc822``), authenticated by an integration credential: a client's (mail for
+that client only) or the MSP's (`staff:` with role integration: routed by sender)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from api.auth import Principal, require
+from api.email_intake import Outcome, take_message
+from api.problems import field_problem
+from api.state import AppState, app_state
+from domain.roles import Action
+
+router = APIRouter(prefix="/v1", tags=["channels"])
+
+
+@router.post("/email/inbound", status_code=202, response_model=Outcome,
+             openapi_extra={"requestBody": {"content": {"message/rfc822": {
+                 "schema": {"type": "string", "format": "binary"}}}, "required": True}},
+             summary="A raw e-mail in: a new ticket, a reply on its ticket, a director's "
+                     "'Approved' on a quote, or ignored (automatic mail, unknown senders)")
+async def inbound_email(request: Request, principal: Principal = require(Action.INBOUND_EMAIL),
+                        state: AppState = Depends(app_state)) -> Outcome:
+    raw = await request.body()
+    if not raw.strip():
+        raise field_problem(422, "(body)", "no message", "send the raw RFC 5322 message as "
+                            "the body (Content-Type: message/rfc822)", "Request is not valid")
+    return await take_message(state, raw, principal)

@@ -1,0 +1,166 @@
+"""Mail in, on the dev server: raw RFC 5322 messages posted by the MSP's mail gateway, and a
+real SMTP client (smtplib) talking to the inbound listener. A new ticket (once, however
+often the provider retries), a reply threaded by our acknowledgement's Message-ID, a
+thank-you that does not reopen, automatic mail and our own mail ignored, a director's
+"Approved" approving a quote and anyone else's kept as a note."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+
+from api.smtp import serve_smtp
+from tests.conftest import isolated, make_settings, running_desk
+from tests.peers import Mailbox, free_port
+from tests.web.helpers import eventually
+
+GATEWAY = {"Authorization": "Bearer td_msp_integration_demo",
+           "Content-Type": "message/rfc822"}
+JO = "jo.tran@harbourside.example"
+DIRECTOR = "mia.chen@harbourside.example"
+
+
+def mail(sender: str, subject: str, body: str, **headers: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "servicedesk@belton.example"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="harbourside.example")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+@pytest.fixture
+async def mailroom(dev_client, config, task_queue):
+    with Mailbox() as mailbox:
+        settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
+                                 smtp_port=mailbox.port)
+        async with running_desk(dev_client, isolated(config), settings) as desk:
+            yield desk, mailbox
+
+
+async def post(desk, message: EmailMessage) -> dict:
+    answer = await desk.http.post("/v1/email/inbound", content=bytes(message),
+                                  headers=GATEWAY)
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+async def ticket(desk, ticket_id: str) -> dict:
+    return (await desk.http.get(f"/v1/tickets/{ticket_id}",
+                                headers=desk.as_("belton", "agent"))).json()
+
+
+async def our_mail(mailbox, ticket_id: str, subject_part: str):
+    async def found():
+        return [m for m in mailbox.about(ticket_id) if subject_part in m["Subject"]]
+    return (await eventually(found, bool, timeout=30))[0]
+
+
+async def test_mail_opens_a_ticket_threads_replies_and_ignores_automatic_mail(mailroom):
+    desk, mailbox = mailroom
+    first = mail(JO, "Printer on level 3 jams on every job", "It jams at the fuser.")
+    opened = await post(desk, first)
+    assert opened["action"] == "opened"
+    ticket_id = opened["ticket_id"]
+    again = await post(desk, first)  # the provider retried its hook
+    assert again == {**opened, "detail": "the same message again: its ticket"}
+    view = await ticket(desk, ticket_id)
+    assert view["channel"] == "email" and view["technical_contact"] == JO
+
+    ack = await our_mail(mailbox, ticket_id, "Logged")
+    assert ack["Auto-Submitted"] == "auto-replied"
+    reply = mail(JO, f"Re: {ack['Subject']}", "It also shows error E-203.",
+                 In_Reply_To=ack["Message-ID"], References=ack["Message-ID"])
+    replied = await post(desk, reply)
+    assert replied == {"action": "replied", "ticket_id": ticket_id,
+                       "detail": "added to the ticket"}
+    await eventually(lambda: ticket(desk, ticket_id),
+                     lambda v: any("E-203" in c["body"] for c in v["comments"]))
+
+    resolved = await desk.http.post(f"/v1/tickets/{ticket_id}/transition", json={
+        "to": "resolved", "reason": "fuser replaced"}, headers=desk.as_("belton", "agent"))
+    assert resolved.status_code == 200
+    thanks = mail(JO, f"Re: [{ticket_id}] Resolved", "Thanks heaps, all good now!\n\n"
+                  "> Resolved - reply if it is not fixed")
+    assert (await post(desk, thanks))["action"] == "replied"  # threaded by the subject
+    view = await eventually(lambda: ticket(desk, ticket_id),
+                            lambda v: any("Thanks heaps" in c["body"] for c in v["comments"]))
+    assert view["status"] == "resolved"  # a bare thank-you does not reopen
+
+    out_of_office = mail(JO, f"Automatic reply: [{ticket_id}] Resolved", "I am away.",
+                         Auto_Submitted="auto-replied")
+    bulk = mail(JO, "Newsletter", "Our news", Precedence="bulk")
+    ours = mail("servicedesk@tempodesk.invalid", f"[{ticket_id}] Logged", "loop?",
+                Auto_Submitted="auto-replied")
+    stranger = mail("someone@gmail.example", "Help", "Is this the service desk?")
+    for message in (out_of_office, bulk, ours):
+        outcome = await post(desk, message)
+        assert outcome["action"] == "ignored" and "automatic" in outcome["detail"]
+    unknown = await post(desk, stranger)
+    assert unknown["action"] == "ignored" and "not one of a client's people" in unknown[
+        "detail"]
+    listed = (await desk.http.get("/v1/tickets", headers=desk.as_("belton", "agent"))).json()
+    assert [t["ticket_id"] for t in listed["tickets"]] == [ticket_id]  # nothing else opened
+    view = await ticket(desk, ticket_id)
+    assert len(view["comments"]) == 2
+
+
+async def test_a_directors_approved_approves_and_anyone_elses_is_a_note(mailroom):
+    desk, mailbox = mailroom
+    staff = desk.as_("belton", "agent")
+    quote_body = {"title": "Meeting room display", "lines": [
+        {"description": "75-inch display", "quantity": "1", "unit_price": "2400"}]}
+    first = (await desk.http.post("/v1/quotes", json=quote_body, headers=staff)).json()
+    second = (await desk.http.post("/v1/quotes", json={**quote_body, "title": "Spare display"},
+                                   headers=staff)).json()
+    to_director = await our_mail(mailbox, first["ticket_id"], "Quote for approval")
+    approved = mail(DIRECTOR, f"Re: {to_director['Subject']}",
+                    "Approved\n\nMia\n\n> Quote for approval", In_Reply_To=to_director[
+                        "Message-ID"])
+    outcome = await post(desk, approved)
+    assert outcome["action"] == "decided" and outcome["ticket_id"] == first["ticket_id"]
+    view = await eventually(lambda: ticket(desk, first["ticket_id"]),
+                            lambda v: v["decision"] is not None)
+    assert view["quote_state"] == "approved"
+    assert view["decision"]["channel"] == "email"
+    assert view["decision"]["director_email"] == DIRECTOR
+
+    # The same words from a client's employee who is not a director: a note, no decision.
+    not_a_director = mail(JO, f"Re: [{second['ticket_id']}] Quote for approval", "Approved")
+    noted = await post(desk, not_a_director)
+    assert noted["action"] == "noted"
+    view = await eventually(lambda: ticket(desk, second["ticket_id"]),
+                            lambda v: v["comments"])
+    assert view["quote_state"] == "sent" and view["decision"] is None
+    assert view["comments"][0]["body"] == "Approved"
+
+
+async def test_the_smtp_listener_takes_mail_from_a_real_smtp_client(mailroom):
+    desk, _ = mailroom
+    port = free_port()
+    server = await serve_smtp(desk.state, "127.0.0.1", port)
+    message = mail(JO, "VPN drops every 10 minutes", "Since this morning's update.")
+
+    def send() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            smtp.ehlo()
+            smtp.mail(JO)
+            smtp.rcpt("servicedesk@belton.example")
+            return smtp.data(bytes(message))
+
+    try:
+        code, reply = await asyncio.to_thread(send)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert code == 250 and reply.decode().startswith("2.0.0 opened ")
+    ticket_id = reply.decode().split()[-1]
+    view = await ticket(desk, ticket_id)
+    assert view["subject"] == "VPN drops every 10 minutes" and view["channel"] == "email"
