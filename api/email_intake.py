@@ -14,6 +14,7 @@ from email.utils import parseaddr
 from typing import Literal
 
 from pydantic import BaseModel
+from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import Principal
 from api.problems import Problem
@@ -27,7 +28,7 @@ from domain.quotes import Channel as DecisionChannel
 from domain.quotes import Decision
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
-from domain.tickets import CommentIn, Contact
+from domain.tickets import ClientEscalation, CommentIn, Contact
 from workflows.quote import QuoteWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -35,7 +36,7 @@ NOT_GIVEN = "(not given: raised by e-mail)"
 
 
 class Outcome(BaseModel):
-    action: Literal["opened", "replied", "decided", "noted", "ignored"]
+    action: Literal["opened", "replied", "decided", "escalated", "noted", "ignored"]
     ticket_id: str | None = None
     detail: str = ""
 
@@ -85,6 +86,19 @@ async def _on_ticket(state: AppState, ref: TicketRef, message: InboundMessage) -
     if not staff and not state.config.may_mail(ref.client, sender):
         return Outcome(action="ignored", ticket_id=ref.ticket_id,
                        detail=f"{sender} is not one of {ref.client.id}'s people")
+    if not staff and message.to_escalations(state.settings.escalations_mailbox):
+        try:
+            await ref.handle.execute_update(TicketWorkflow.escalate, ClientEscalation(
+                reason=(message.text or message.subject)[:2000].ljust(10, "."),
+                by=f"email:{sender}", channel="email"))
+        except WorkflowUpdateFailedError as exc:
+            await ref.handle.signal(TicketWorkflow.comment, CommentIn(
+                body=message.text or message.subject, by=f"email:{sender}",
+                from_requester=True))
+            return Outcome(action="noted", ticket_id=ref.ticket_id,
+                           detail=f"not escalated: {getattr(exc.cause, 'message', exc)}")
+        return Outcome(action="escalated", ticket_id=ref.ticket_id,
+                       detail="the ladder climbed one rung; the service delivery team told")
     directors = {d.email.lower() for d in ref.client.directors}
     if ref.kind is TicketKind.QUOTE and message.says_approved() and sender in directors:
         await ref.handle.signal(QuoteWorkflow.decide_by_email, Decision(

@@ -43,6 +43,7 @@ class InboundMessage(BaseModel):
     thread_ids: list[str] = Field(default_factory=list, description="In-Reply-To and "
                                   "References, newest first")
     automatic: str | None = Field(None, description="why this is automatic mail, if it is")
+    recipients: list[str] = Field(default_factory=list, description="To and Cc, lower case")
     attachments: list[Attachment] = Field(default_factory=list)
 
     def ticket_in_thread(self) -> tuple[str, str] | None:
@@ -56,6 +57,10 @@ class InboundMessage(BaseModel):
     def ticket_in_subject(self) -> str | None:
         found = _SUBJECT_TICKET.search(self.subject)
         return found.group(1) if found else None
+
+    def to_escalations(self, local_part: str) -> bool:
+        """Sent to the escalations mailbox (e.g. escalations@msp.example)."""
+        return any(r.split("@", 1)[0] == local_part for r in self.recipients)
 
     def says_approved(self) -> bool:
         """The reply's own first line is "Approved" (quoted text below is ignored)."""
@@ -106,11 +111,14 @@ def parse(raw: bytes) -> InboundMessage:
             content_type=part.get_content_type(), size=len(payload),
             sha256=hashlib.sha256(payload).hexdigest()))
     subject = " ".join(str(message.get("Subject", "")).split())[:200]
+    recipients = [addr.lower() for _, addr in getaddresses(
+        [str(v) for v in (*message.get_all("To", []), *message.get_all("Cc", []))]) if addr]
     return InboundMessage(
         message_id=str(message.get("Message-ID", "")).strip() or None,
         sender=sender.lower(), sender_name=name[:200], subject=subject or "(no subject)",
         text=_text(message), thread_ids=list(dict.fromkeys(thread_ids)),
-        automatic=automatic(message), attachments=attachments[:ATTACHMENTS_MAX])
+        automatic=automatic(message), attachments=attachments[:ATTACHMENTS_MAX],
+        recipients=recipients[:50])
 
 
 def with_attachments(text: str, attachments: list[Attachment]) -> str:

@@ -20,6 +20,7 @@ class Action(StrEnum):
     RAISE_REQUEST = "request.raise"
     ISSUE_QUOTE = "quote.issue"
     INBOUND_EMAIL = "email.inbound"
+    ESCALATE = "tickets.escalate"          # a client's manager: "not handled properly"
     DECIDE_QUOTE = "quote.decide"
     VIEW_TICKETS = "tickets.view"
     WORK_TICKETS = "tickets.work"
@@ -39,6 +40,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.LOG_PHONE_INCIDENT: _STAFF,
     Action.ISSUE_QUOTE: _STAFF,
     Action.INBOUND_EMAIL: frozenset({Role.INTEGRATION}),
+    Action.ESCALATE: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
+                                Role.ADMIN}),
     Action.DECIDE_QUOTE: frozenset({Role.DIRECTOR}),
     Action.RAISE_REQUEST: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                      Role.ADMIN}),  # a phone call is logged by an agent

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     sentinelone_url: str | None = None
     sentinelone_token: SecretStr | None = None
+    # Mail to this mailbox (any domain) on a ticket's thread escalates it (BetterWorld's
+    # "escalations" address).
+    escalations_mailbox: str = Field("escalations", pattern=r"^[a-z0-9._+-]{1,64}$")
     # `tempodesk smtp`: where the inbound SMTP listener binds (put an MTA with TLS in front).
     inbound_smtp_host: str = "127.0.0.1"
     inbound_smtp_port: int = Field(2525, ge=1, le=65535)

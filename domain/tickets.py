@@ -123,6 +123,7 @@ class TicketRecord(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     reopen_count: int = 0
+    client_escalations: int = 0
     csat_score: int | None = None
     csat_comment: str | None = None
     survey_expires_at: datetime | None = None
@@ -207,6 +208,8 @@ class TicketRules(BaseModel):
     survey_valid_for: str = Field("14d", description="how long a CSAT link stays valid")
     notice_retry_max: str = Field("5m", description="longest wait between attempts to "
                                   "deliver a notice while its peer is down")
+    escalations: list[EmailAddress] = Field(default_factory=list, max_length=10, description=(
+        "the service delivery team, told when the client escalates a ticket"))
 
     @field_validator("auto_close_after", "reopen_window", "survey_valid_for", "notice_retry_max")
     @classmethod
@@ -260,6 +263,15 @@ class CsatAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     score: int = Field(ge=1, le=5)
     comment: PlainText = Field("", max_length=5000)
+
+
+class ClientEscalation(BaseModel):
+    """A client's manager says the ticket is not being handled properly."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: PlainText = Field(min_length=10, max_length=2000)
+    by: str = ""
+    channel: str = Field("api", pattern="^(api|email)$")
 
 
 class CommentIn(BaseModel):

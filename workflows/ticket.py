@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         PAUSES_MAX,
         RECIPIENTS_CONFIRMED_MAX,
         Assignment,
+        ClientEscalation,
         CommentIn,
         CsatAnswer,
         RecipientConfirmation,
@@ -347,6 +348,31 @@ class TicketWorkflow:
         if len(confirmed) >= RECIPIENTS_CONFIRMED_MAX:
             raise ApplicationError(f"{RECIPIENTS_CONFIRMED_MAX} addresses are confirmed "
                                    "already: add the client's domain to its config instead")
+
+    @workflow.update
+    def escalate(self, request: ClientEscalation) -> TicketView:
+        """The client escalates: recorded, the service delivery team told, and the ladder
+        climbs one rung now (its timed rungs go on from there)."""
+        rung = self.clock.escalate()
+        if rung is None:  # the validator refuses this; a replayed race changes nothing
+            return self.state.view()
+        self.state.client_escalations += 1
+        self._event("client_escalation", f"level {self.clock.state.escalation_level}: "
+                    f"{rung.role} - {request.reason}", by=request.by)
+        self._notify("client_escalation", f"Escalated by the client: {self.state.subject}",
+                     [*self.rules.escalations, *([rung.contact] if rung.contact else [])])
+        self._changed = True
+        self._refresh()
+        return self.state.view()
+
+    @escalate.validator
+    def _validate_escalate(self, request: ClientEscalation) -> None:
+        s = self.state
+        if s.status is Status.CLOSED:
+            raise ApplicationError("the ticket is closed: reopen it, or raise a new one")
+        if self.clock.state.escalation_level >= len(self.sla.ladder):
+            raise ApplicationError("the ticket is at the top of the escalation ladder "
+                                   "already: call your account manager")
 
     @workflow.signal
     def comment(self, comment: CommentIn) -> None:

@@ -25,7 +25,14 @@ from domain.onboarding import (
 )
 from domain.roles import Action, Role
 from domain.service_requests import RequestView, ScheduleAgreed
-from domain.tickets import Assignment, CommentIn, RecipientConfirmation, Status, Transition
+from domain.tickets import (
+    Assignment,
+    ClientEscalation,
+    CommentIn,
+    RecipientConfirmation,
+    Status,
+    Transition,
+)
 from workflows.incident import IncidentWorkflow
 from workflows.kinds import TicketWorkflow
 from workflows.offboarding import OffboardingWorkflow
@@ -182,6 +189,16 @@ async def agree_schedule(request: ScheduleAgreed, ticket_id: str = TicketPath,
                          state: AppState = Depends(app_state)) -> Response:
     return await act(state, principal, ticket_id, ServiceRequestWorkflow.agree_schedule,
                      request)
+
+
+@router.post("/{ticket_id}/escalate", response_model=AnyTicketView,
+             summary="The client escalates a ticket not handled properly: the service "
+                     "delivery team is told and the ladder climbs one rung now")
+async def escalate(request: ClientEscalation, ticket_id: str = TicketPath,
+                   principal: Principal = require(Action.ESCALATE),
+                   state: AppState = Depends(app_state)) -> Response:
+    return await act(state, principal, ticket_id, TicketWorkflow.escalate,
+                     request.model_copy(update={"channel": "api"}))
 
 
 @router.post("/{ticket_id}/comments", status_code=202,

@@ -207,6 +207,17 @@ class SlaClock:
         passed = {m.key for m in self._all_milestones() if m.at <= now}
         self.state.fired = [k for k in self.state.fired if k in passed]
 
+    def escalate(self) -> EscalationLevel | None:
+        """One rung up the ladder now (a client's escalation); the timed rungs go on from
+        there. None when the ladder is already at its top."""
+        s = self.state
+        ladder = self.snapshot.ladder
+        if s.escalation_level >= len(ladder):
+            return None
+        step = ladder[s.escalation_level]
+        s.escalation_level += 1
+        return step
+
     def set_target(self, target: ClockTarget, now: datetime) -> None:
         """Add ``target``, or replace the one of that name; its milestones already passed
         under the new definition stay fired, later ones fire when due."""

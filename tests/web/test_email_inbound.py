@@ -31,6 +31,7 @@ def mail(sender: str, subject: str, body: str, **headers: str) -> EmailMessage:
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="harbourside.example")
     for name, value in headers.items():
+        del message[name.replace("_", "-")]
         message[name.replace("_", "-")] = value
     message.set_content(body)
     return message
@@ -164,3 +165,27 @@ async def test_the_smtp_listener_takes_mail_from_a_real_smtp_client(mailroom):
     ticket_id = reply.decode().split()[-1]
     view = await ticket(desk, ticket_id)
     assert view["subject"] == "VPN drops every 10 minutes" and view["channel"] == "email"
+
+
+async def test_a_client_escalates_by_api_and_by_mail_to_the_escalations_address(mailroom):
+    desk, mailbox = mailroom
+    opened = await post(desk, mail(JO, "Laptop still not repaired", "Third week now."))
+    ticket_id = opened["ticket_id"]
+    by_api = await desk.http.post(f"/v1/tickets/{ticket_id}/escalate", json={
+        "reason": "Nobody has called back in three weeks"}, headers=desk.as_("belton", "hr"))
+    assert by_api.status_code == 200, by_api.text
+    assert by_api.json()["escalation_level"] == 1 and by_api.json()["client_escalations"] == 1
+    rung = await our_mail(mailbox, ticket_id, "Escalated by the client")
+    assert "lead@belton.example" in rung["To"]  # the ladder's first rung
+    short = await desk.http.post(f"/v1/tickets/{ticket_id}/escalate", json={"reason": "bad"},
+                                 headers=desk.as_("belton", "hr"))
+    assert short.status_code == 422
+
+    by_mail = mail(JO, f"Re: [{ticket_id}] Logged", "Still nothing: please escalate.",
+                   To="escalations@belton.example")
+    outcome = await post(desk, by_mail)
+    assert outcome["action"] == "escalated"
+    view = await ticket(desk, ticket_id)
+    assert view["escalation_level"] == 2 and view["client_escalations"] == 2
+    assert [e["by"] for e in view["events"] if e["kind"] == "client_escalation"] == [
+        "hr:belton-hr", f"email:{JO}"]
