@@ -16,8 +16,10 @@ router = APIRouter(prefix="/v1", tags=["channels"])
 
 
 @router.post("/email/inbound", status_code=202, response_model=Outcome,
-             openapi_extra={"requestBody": {"content": {"message/rfc822": {
-                 "schema": {"type": "string", "format": "binary"}}}, "required": True}},
+             openapi_extra={"requestBody": {"content": {
+                 media: {"schema": {"type": "string", "format": "binary"}}
+                 for media in ("message/rfc822", "application/octet-stream")},
+                 "required": True}},
              summary="A raw e-mail in: a new ticket, a reply on its ticket, a director's "
                      "'Approved' on a quote, or ignored (automatic mail, unknown senders)")
 async def inbound_email(request: Request, principal: Principal = require(Action.INBOUND_EMAIL),
