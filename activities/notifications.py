@@ -40,12 +40,32 @@ def render_body(notice: Notice) -> str:
                            context=notice.context)
 
 
+def _facts(notice: Notice) -> list[tuple[str, str]]:
+    shown = ("priority", "status", "response_due", "resolution_due", "escalation_level")
+    return [(key.replace("_", " ").capitalize(), str(notice.context[key]))
+            for key in shown if notice.context.get(key) not in (None, "", 0)]
+
+
 def webhook_payload(notice: Notice, hook: Webhook) -> dict:
+    """The body for ``hook``: Slack blocks, a Teams Adaptive Card (Workflows webhook), or
+    our own JSON event; chat bodies carry a plain ``text`` fallback too."""
     text = f"[{notice.ticket_id}] {notice.subject}"
+    facts = _facts(notice)
     if hook.format == "slack":
-        return {"text": text}
+        detail = " · ".join(f"{name}: {value}" for name, value in facts)
+        return {"text": text, "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}},
+            {"type": "context", "elements": [{"type": "mrkdwn",
+                                              "text": detail or notice.event}]}]}
     if hook.format == "teams":
-        return {"type": "message", "text": text}
+        return {"type": "message", "text": text, "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+            "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard", "version": "1.4", "body": [
+                            {"type": "TextBlock", "text": text, "weight": "Bolder",
+                             "wrap": True},
+                            {"type": "FactSet", "facts": [{"title": name, "value": value}
+                                                          for name, value in facts]}]}}]}
     return {"type": f"ticket.{notice.event}", "timestamp": notice.occurred_at.isoformat(),
             "data": {"ticket_id": notice.ticket_id, "client_id": notice.client_id,
                      "subject": notice.subject, **notice.context}}
@@ -117,6 +137,8 @@ class NotificationActivities:
     async def _webhook_lane(self, notice: Notice) -> NoticeReceipt:
         receipt = NoticeReceipt()
         for hook in self._client(notice).notifications.webhooks:
+            if hook.events is not None and notice.event not in hook.events:
+                continue  # routed elsewhere (e.g. only breaches to the on-call channel)
             await self._webhook(notice, hook)
             receipt.webhooks.append(hook.url)
         return receipt

@@ -68,6 +68,8 @@ class Webhook(BaseModel):
     url: str
     secret: str = Field(description="Standard Webhooks secret, 'whsec_' + base64")
     format: str = Field("standard", pattern="^(standard|slack|teams)$")
+    events: list[str] | None = Field(None, max_length=50, description="only these notice "
+                                     "events (e.g. [sla_breached, escalated]); omit for all")
 
     @field_validator("url")
     @classmethod

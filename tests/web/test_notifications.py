@@ -125,11 +125,19 @@ def test_signature_scheme_and_chat_formats():
                                signed["webhook-signature"])
     notice = Notice(notice_id="n", client_id="c", ticket_id="BEL-000001",
                     occurred_at=datetime(2026, 1, 1, tzinfo=UTC), event="escalated",
-                    subject="Escalated to COO")
+                    subject="Escalated to COO",
+                    context={"priority": "P1", "status": "in_progress", "escalation_level": 5})
     slack = webhook_payload(notice, Webhook(url="https://x", secret="s", format="slack"))
     teams = webhook_payload(notice, Webhook(url="https://x", secret="s", format="teams"))
-    assert slack == {"text": "[BEL-000001] Escalated to COO"}
-    assert teams == {"type": "message", "text": "[BEL-000001] Escalated to COO"}
+    assert slack["text"] == "[BEL-000001] Escalated to COO"  # the notification's fallback
+    assert slack["blocks"][0]["text"] == {"type": "mrkdwn",
+                                          "text": "*[BEL-000001] Escalated to COO*"}
+    assert slack["blocks"][1]["elements"][0]["text"] == (
+        "Priority: P1 · Status: in_progress · Escalation level: 5")
+    card = teams["attachments"][0]
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert card["content"]["type"] == "AdaptiveCard"
+    assert card["content"]["body"][1]["facts"][0] == {"title": "Priority", "value": "P1"}
 
 
 async def test_outsiders_are_not_mailed_until_an_agent_confirms_them(wired_desk):
