@@ -24,6 +24,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python bench/sla_bench.py
 	$(VENV)/bin/python bench/intake_bench.py
+	$(VENV)/bin/python bench/email_bench.py
 	$(VENV)/bin/python bench/revoke_bench.py
 
 fuzz: $(STAMP)

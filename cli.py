@@ -487,12 +487,11 @@ def smtp_command() -> None:
     config = _config(settings.config_path)
 
     async def listen() -> None:
-        from api.app import create_app
+        from api.app import build_state
         from api.smtp import serve_smtp
         from temporal_client import connect
 
-        client = await connect(settings)
-        state = create_app(settings, config, client).state.tempodesk
+        state = build_state(settings, config, await connect(settings))
         server = await serve_smtp(state, settings.inbound_smtp_host, settings.inbound_smtp_port)
         out.print(f"taking mail on {settings.inbound_smtp_host}:{settings.inbound_smtp_port}")
         stop = asyncio.Event()

@@ -42,6 +42,15 @@ Every route except `/healthz` needs `Authorization: Bearer <API key>`; the demo 
 listed in README.md (e.g. `td_belton_agent_demo`). Errors are RFC 9457 problem+json."""
 
 
+def build_state(settings: Settings, config: TempodeskConfig, client: Client) -> AppState:
+    """What every surface works with (routes, the SMTP listener): one per process."""
+    return AppState(settings=settings, config=config, temporal=client,
+                    auth=Authenticator(settings, config),
+                    numbers=TicketNumbers(client, settings.task_queue),
+                    tickets=TicketDirectory(client, config),
+                    limiter=RateLimiter(config, settings.api_replicas))
+
+
 def create_app(settings: Settings | None = None, config: TempodeskConfig | None = None,
                temporal: Client | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -49,14 +58,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = temporal or await connect(settings)
-        app.state.tempodesk = AppState(
-            settings=settings, config=config, temporal=client,
-            auth=Authenticator(settings, config),
-            numbers=TicketNumbers(client, settings.task_queue),
-            tickets=TicketDirectory(client, config),
-            limiter=RateLimiter(config, settings.api_replicas),
-        )
+        app.state.tempodesk = build_state(settings, config, temporal or await connect(settings))
         yield
 
     # The docs pages load Swagger UI / ReDoc from the app, not a CDN (offline machines).

@@ -7,9 +7,13 @@ thank-you that does not reopen, automatic mail and our own mail ignored, a direc
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import smtplib
+import sys
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +193,36 @@ async def test_a_client_escalates_by_api_and_by_mail_to_the_escalations_address(
     assert view["escalation_level"] == 2 and view["client_escalations"] == 2
     assert [e["by"] for e in view["events"] if e["kind"] == "client_escalation"] == [
         "hr:belton-hr", f"email:{JO}"]
+
+
+async def test_the_tempodesk_smtp_command_takes_mail(mailroom):
+    """The console script itself (its own Temporal client and state), not only the
+    listener inside the test's process."""
+    desk, _ = mailroom
+    port = free_port()
+    env = {**os.environ, "TEMPODESK_TEMPORAL_ADDRESS": desk.client.service_client.config
+           .target_host, "TEMPODESK_TASK_QUEUE": desk.settings.task_queue,
+           "TEMPODESK_INBOUND_SMTP_PORT": str(port),
+           "TEMPODESK_SIGNING_SECRET": "smtp-command-test-" + "s" * 32}
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "tempodesk"), "smtp", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+        assert b"taking mail on" in line, line
+        message = mail(JO, "Monitor flickers", "Since Monday.")
+
+        def send() -> tuple[int, bytes]:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+                return smtp.sendmail(JO, ["servicedesk@belton.example"], bytes(message)) or (
+                    250, b"")
+
+        await asyncio.to_thread(send)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+    async def incidents():
+        return (await desk.client.count_workflows(
+            f"TaskQueue = '{desk.settings.task_queue}' AND TicketKind = 'incident'")).count
+
+    assert await eventually(incidents, lambda n: n >= 1) == 1
