@@ -19,6 +19,7 @@ class Action(StrEnum):
     LOG_PHONE_INCIDENT = "incident.raise.phone"
     RAISE_REQUEST = "request.raise"
     ISSUE_QUOTE = "quote.issue"
+    POST_ALERTS = "alerts.post"            # monitoring: Alertmanager and Events v2
     DECIDE_QUOTE = "quote.decide"
     VIEW_TICKETS = "tickets.view"
     WORK_TICKETS = "tickets.work"
@@ -37,6 +38,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
                                       Role.ADMIN, Role.INTEGRATION}),
     Action.LOG_PHONE_INCIDENT: _STAFF,
     Action.ISSUE_QUOTE: _STAFF,
+    Action.POST_ALERTS: frozenset({Role.INTEGRATION}),
     Action.DECIDE_QUOTE: frozenset({Role.DIRECTOR}),
     Action.RAISE_REQUEST: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                      Role.ADMIN}),  # a phone call is logged by an agent
