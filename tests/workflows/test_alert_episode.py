@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -161,3 +163,13 @@ async def test_a_quiet_alert_whose_incident_was_resolved_at_the_desk_ends(
         assert state.log[-1].kind == "incident_done"
         await env.sleep(timedelta(minutes=31))  # then the flap window runs out
         assert (await handle.result()).status is EpisodeStatus.RESOLVED
+
+
+def test_a_prepared_incident_serialises_in_a_fresh_process():
+    """A worker whose first task is an episode starting its incident serialises an
+    IncidentStart before anything validated one (a fresh interpreter: in this one, earlier
+    tests may have completed the class already)."""
+    code = ("from domain.alerts import AlertFiring; from domain.incidents import IncidentStart; "
+            "assert IncidentStart.__pydantic_complete__")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
