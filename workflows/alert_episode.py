@@ -85,9 +85,11 @@ class AlertEpisodeWorkflow:
                 async with self._lock:
                     await self._check_incident()
             if self._over():
+                # A message being handled may change the episode (a reopen): wait for it.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if self._over():  # no message arrived meanwhile
+                if self._over():
                     return self.state
+                continue
             if self._should_continue():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
@@ -290,7 +292,7 @@ class AlertEpisodeWorkflow:
 
     def _over(self) -> bool:
         end = self._end_of_life()
-        return end is not None and workflow.now() >= end and not self._lock.locked()
+        return end is not None and workflow.now() >= end
 
     def _check_due(self) -> datetime | None:
         s = self.state

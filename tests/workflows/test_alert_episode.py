@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -32,6 +34,8 @@ from domain.alerts import (
     EpisodeStart,
     EpisodeState,
     EpisodeStatus,
+    IncidentMove,
+    MoveOutcome,
 )
 from domain.ids import TicketKind, alert_workflow_id, workflow_id
 from domain.tenants import TempodeskConfig
@@ -173,3 +177,45 @@ def test_a_prepared_incident_serialises_in_a_fresh_process():
             "assert IncidentStart.__pydantic_complete__")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+async def test_an_end_of_life_falling_due_during_a_message_waits_for_it(dev_client, task_queue):
+    """The flap window runs out while a firing's reopen is still waiting on the incident:
+    the loop waits for the message (no busy loop, no failed workflow task), which reopens."""
+    held = asyncio.Event()
+
+    @activity.defn(name="alerts.move_incident")
+    async def move_incident(move: IncidentMove) -> MoveOutcome:
+        if move.to == "in_progress":
+            await held.wait()
+        return MoveOutcome(applied=True, status=move.to)
+
+    key = task_queue.removeprefix("tq-")
+    window = 2
+    handle = await dev_client.start_workflow(
+        AlertEpisodeWorkflow.run, EpisodeStart(state=EpisodeState(
+            client_id="belton", source=AlertSource.ALERTMANAGER, key=key,
+            flap_window_seconds=window)),
+        id=alert_workflow_id("belton", "alertmanager", key), task_queue=task_queue,
+        execution_timeout=timedelta(minutes=5))
+    async with Worker(dev_client, task_queue=task_queue,
+                      workflows=[AlertEpisodeWorkflow, IncidentWorkflow, PostMortemWorkflow],
+                      activities=[move_incident]):
+        first = firing(datetime.now(UTC), datetime.now(UTC))
+        first.flap_window_seconds = window
+        opened = await handle.execute_update(AlertEpisodeWorkflow.fire, first)
+        resolved = ending(first.starts_at)
+        resolved.flap_window_seconds = window
+        await handle.execute_update(AlertEpisodeWorkflow.resolve, resolved)
+        again = firing(datetime.now(UTC), datetime.now(UTC))
+        again.flap_window_seconds = window
+        reopening = asyncio.create_task(handle.execute_update(AlertEpisodeWorkflow.fire, again))
+        await asyncio.sleep(window + 1.5)  # the window ends while the reopen waits
+        held.set()
+        answer = await reopening
+        assert (answer.action, answer.ticket_id) == (EpisodeAction.REOPENED, opened.ticket_id)
+        assert (await handle.query(AlertEpisodeWorkflow.view)).status is EpisodeStatus.FIRING
+        failed = [e for e in (await handle.fetch_history()).events
+                  if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        assert failed == []
+        await handle.terminate("test over")
