@@ -25,7 +25,7 @@ from domain.alerts import AlertRules, AlertSource
 from domain.ids import alert_workflow_id
 from domain.tenants import TempodeskConfig
 from tests.conftest import Desk, isolated, make_settings, running_desk
-from tests.web.helpers import assert_problem, eventually
+from tests.web.helpers import assert_problem, eventually, incident_body
 
 AM = "/v1/alerts/alertmanager"
 
@@ -243,6 +243,12 @@ async def test_flapping_within_the_window_reopens_the_same_incident(desk):
         assert again.json()["alerts"][0]["action"] == expected
     shown = await ticket(desk, incident, "belton")
     assert shown["status"] == "resolved" and shown["reopen_count"] == 1
+
+    # The numbers the reopen and the stale copy took went back: no gap before the next ticket.
+    raised = await desk.http.post("/v1/incidents", json=incident_body(),
+                                  headers=desk.as_("belton", "requester"))
+    assert incident == f"{desk.prefix('belton')}-000001"
+    assert raised.json()["ticket_id"] == f"{desk.prefix('belton')}-000002"
 
 
 async def test_severity_maps_to_the_clients_priority(desk):
