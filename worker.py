@@ -16,6 +16,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
+from activities.alerts import AlertActivities
 from activities.notifications import NotificationActivities
 from activities.onboarding import OnboardingActivities
 from activities.procurement import ProcurementActivities
@@ -24,6 +25,7 @@ from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
+from workflows.alert_episode import AlertEpisodeWorkflow
 from workflows.directory_user import DirectoryUserWorkflow
 from workflows.idempotency_shard import IdempotencyShardWorkflow
 from workflows.kinds import TICKET_WORKFLOWS
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (*TICKET_WORKFLOWS.values(), PostMortemWorkflow,
                              TicketSequenceWorkflow, IdempotencyShardWorkflow,
-                             DirectoryUserWorkflow)
+                             DirectoryUserWorkflow, AlertEpisodeWorkflow)
 # Numbers and idempotency keys run on their own queue (see build_workers).
 _NUMBERING = (TicketSequenceWorkflow, IdempotencyShardWorkflow)
 
@@ -59,7 +61,7 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
         client,
         task_queue=queue,
         workflows=[w for w in WORKFLOWS if w not in _NUMBERING],
-        activities=activities(settings, config, http),
+        activities=[*activities(settings, config, http), *AlertActivities(client).all()],
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
         max_cached_workflows=settings.max_cached_workflows,
         # Bursts of new tickets: more pollers for first workflow tasks (TEMPORAL_NOTES.md).

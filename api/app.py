@@ -15,6 +15,7 @@ from api.auth import Authenticator
 from api.limits import RequestLimits
 from api.rate_limits import RateLimiter
 from api.routes import (
+    alerts,
     email,
     health,
     incidents,
@@ -68,6 +69,6 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     scim_errors.install(app)
     app.add_middleware(RequestLimits)
     for module in (health, incidents, service_requests, quotes, onboarding, offboarding,
-                   tickets, ticket_actions, sla, surveys, email, scim_discovery, scim):
+                   tickets, ticket_actions, sla, surveys, email, alerts, scim_discovery, scim):
         app.include_router(module.router)
     return app

@@ -19,6 +19,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from domain.idempotency import Claim, ClaimResult, ShardState
 from domain.ids import (
     idempotency_workflow_id,
+    parse_ticket_id,
     sequence_task_queue,
     sequence_workflow_id,
     ticket_id,
@@ -100,5 +101,13 @@ class TicketNumbers:
             self._give_back(prefix, number)
         return ticket_id(prefix, claimed.number), claimed
 
+    def give_back(self, ticket: str) -> None:
+        """A number taken but not used (e.g. an alert that joined an open incident) goes
+        back to this process's pool, in order, so the next ticket gets it."""
+        prefix, number = parse_ticket_id(ticket)
+        self._give_back(prefix, number)
+
     def _give_back(self, prefix: str, number: int) -> None:
-        self._pools[prefix].ranges.insert(0, [number, number + 1])
+        ranges = self._pools.setdefault(prefix, _Pool()).ranges
+        at = next((i for i, (start, _) in enumerate(ranges) if start > number), len(ranges))
+        ranges.insert(at, [number, number + 1])

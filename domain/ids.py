@@ -77,3 +77,10 @@ def directory_user_workflow_id(client_id: str, user_id: str) -> str:
 def sequence_task_queue(task_queue: str) -> str:
     """The sequences' own queue: a lease never waits behind a burst of new tickets."""
     return f"{task_queue}.sequence"
+
+
+def alert_workflow_id(client_id: str, source: str, key: str) -> str:
+    """``alert:<client>:<hash>``: the episode workflow of one alert of one client (its
+    Alertmanager fingerprint or Events v2 dedup_key, hashed: bounded and not free text)."""
+    digest = hashlib.sha256(f"{source}\x00{key}".encode()).hexdigest()[:32]
+    return f"alert:{client_id}:{digest}"

@@ -125,6 +125,11 @@ class IncidentView(IncidentFacts, TicketView):
     """What queries (and ``GET /v1/tickets/{id}``) answer for an incident."""
 
 
+# IncidentStart names IncidentState, defined after it: complete it now, or a process whose first
+# use is serialising one (an alert episode starting its incident) fails to.
+IncidentStart.model_rebuild()
+
+
 # ---------------------------------------------------------------- messages
 
 class Reprioritisation(BaseModel):

@@ -21,6 +21,7 @@ class Action(StrEnum):
     ISSUE_QUOTE = "quote.issue"
     INBOUND_EMAIL = "email.inbound"
     ESCALATE = "tickets.escalate"          # a client's manager: "not handled properly"
+    POST_ALERTS = "alerts.post"            # monitoring: Alertmanager and Events v2
     DECIDE_QUOTE = "quote.decide"
     VIEW_TICKETS = "tickets.view"
     WORK_TICKETS = "tickets.work"
@@ -37,14 +38,15 @@ _STAFF = frozenset({Role.AGENT, Role.ADMIN})
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.RAISE_INCIDENT: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                       Role.ADMIN, Role.INTEGRATION}),
-    Action.LOG_PHONE_INCIDENT: _STAFF,
+    Action.LOG_PHONE_INCIDENT: _STAFF,  # a phone call is logged by an agent
     Action.ISSUE_QUOTE: _STAFF,
     Action.INBOUND_EMAIL: frozenset({Role.INTEGRATION}),
     Action.ESCALATE: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                 Role.ADMIN}),
+    Action.POST_ALERTS: frozenset({Role.INTEGRATION}),
     Action.DECIDE_QUOTE: frozenset({Role.DIRECTOR}),
     Action.RAISE_REQUEST: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
-                                     Role.ADMIN}),  # a phone call is logged by an agent
+                                     Role.ADMIN}),
     Action.VIEW_TICKETS: frozenset(Role),
     Action.WORK_TICKETS: _STAFF,
     Action.SLA_PREVIEW: frozenset(Role),

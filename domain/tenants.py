@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from domain.alerts import AlertRules
 from domain.errors import explain
 from domain.incidents import IncidentRules
 from domain.roles import Role
@@ -132,6 +133,8 @@ class ClientConfig(BaseModel):
     directors: list[Person] = Field(default_factory=list, description="quote approvers")
     notifications: Notifications = Notifications()
     incidents: IncidentRules = IncidentRules()
+    alerts: AlertRules = Field(AlertRules(), description="monitoring alerts: severity -> "
+                               "priority, flap window, contact")
     providers: Providers = Providers()
     role_templates: dict[str, RoleTemplate] = Field(default_factory=dict, description=(
         "new users' licences and groups by role, e.g. {lawyer: {licences: [SPE_E3]}}"))

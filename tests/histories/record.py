@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.histories.record NAME
         (offboarding_* a user exit, onboarding_* / onboarding_cancel_* a new user,
-         quote_* a quote, service_request_* a service request)
+         quote_* a quote, service_request_* a service request, alert_episode_* an alert)
 
 Runs one scripted incident lifecycle on a time-skipping server (timers, activities,
 updates and signals all appear) and writes tests/histories/NAME.json. Commit the file
@@ -185,10 +185,40 @@ async def record_quote(name: str) -> Path:
         return save(name, history)
 
 
+async def record_alert_episode(name: str) -> Path:
+    """An alert: fired (an incident), repeated, resolved, fired again within the flap window
+    (reopened), resolved again; then the window runs out and the episode ends."""
+    from tests.workflows import test_alert_episode as alerts
+    from workflows.alert_episode import AlertEpisodeWorkflow
+
+    async with time_skipping() as env:
+        config = load_config(DEMO_CONFIG)
+        async with alerts.episode_worker(env.client, config, "record"):
+            now = await env.get_current_time()
+            handle = await env.client.start_workflow(
+                AlertEpisodeWorkflow.run, alerts.episode_start("record"),
+                id="alert:belton:record", task_queue="record",
+                execution_timeout=timedelta(days=30))
+            fire, resolve = AlertEpisodeWorkflow.fire, AlertEpisodeWorkflow.resolve
+            await handle.execute_update(fire, alerts.firing(now, now))         # opened
+            await env.sleep(timedelta(minutes=5))
+            await handle.execute_update(fire, alerts.firing(now, now))         # repeat
+            await handle.execute_update(resolve, alerts.ending(now))           # resolved
+            await env.sleep(timedelta(minutes=2))
+            again = await env.get_current_time()
+            await handle.execute_update(fire, alerts.firing(again, again))     # reopened
+            await env.sleep(timedelta(minutes=3))
+            await handle.execute_update(resolve, alerts.ending(again))         # resolved
+            await handle.result()
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "incident_v1"
     recorder = (record_offboarding if name.startswith("offboarding")
                 else record_onboarding if name.startswith("onboarding")
                 else record_quote if name.startswith(("quote", "service_request"))
+                else record_alert_episode if name.startswith("alert_episode")
                 else record)
     print(asyncio.run(recorder(name)))

@@ -1,0 +1,250 @@
+"""Monitoring: Prometheus Alertmanager's webhook (version 4) and PagerDuty-style Events v2.
+
+Both are posted with the client's integration key; every alert in them becomes one message
+to that alert's episode workflow (workflows/alert_episode.py), sent by update-with-start:
+the workflow decides whether it opens, repeats, reopens or resolves an incident, so
+repeats and HA duplicates never open a second one. A firing takes a ticket number from the
+client's sequence and prepares the incident; if the episode does not use it, the number
+goes back to the pool. Requests about one alert take turns in this replica (fewer numbers
+in flight, and Temporal's limit of 10 in-flight updates per workflow is not approached);
+across replicas the workflow alone keeps the count at one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from api.auth import Principal, require
+from api.problems import Problem
+from api.state import AppState, app_state
+from domain.alerts import (
+    ALERT_KEY_MAX,
+    AlertEnding,
+    AlertFiring,
+    AlertmanagerWebhook,
+    AlertSource,
+    AmAlert,
+    EpisodeAction,
+    EpisodeAnswer,
+    EpisodeStart,
+    EpisodeState,
+    EventAction,
+    EventIn,
+    alertmanager_report,
+    event_report,
+    levels_for,
+    one_line,
+)
+from domain.ids import alert_workflow_id
+from domain.incidents import IncidentReport, IncidentStart
+from domain.roles import Action
+from domain.sla.deadlines import snapshot_for
+from domain.sla.priority import PriorityDecision
+from domain.tenants import ClientConfig
+from domain.ticket_details import incident_details
+from domain.tickets import Contact
+from workflows.alert_episode import RETRY, TICKET_TAKEN, AlertEpisodeWorkflow
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+PARALLEL = 8  # alerts of one webhook sent at once
+
+
+class AlertResult(BaseModel):
+    fingerprint: str
+    status: str
+    ticket_id: str | None
+    action: EpisodeAction
+    detail: str = ""
+
+
+class AlertmanagerAnswer(BaseModel):
+    status: str = "success"
+    alerts: list[AlertResult]
+
+
+class EventAnswer(BaseModel):
+    status: str = "success"
+    message: str = "Event processed"
+    dedup_key: str
+    ticket_id: str | None
+    action: EpisodeAction
+    detail: str = ""
+
+
+@router.post("/alerts/alertmanager", response_model=AlertmanagerAnswer,
+             summary="Prometheus Alertmanager webhook (version 4): each alert opens, repeats, "
+                     "reopens or resolves its incident",
+             responses={403: {"description": "not the client's integration key"},
+                        422: {"description": "invalid"}, 503: {"description": "retry"}})
+async def alertmanager(hook: AlertmanagerWebhook,
+                       principal: Principal = require(Action.POST_ALERTS),
+                       state: AppState = Depends(app_state)) -> JSONResponse:
+    client = alert_client(principal, state)
+
+    async def one(alert: AmAlert) -> AlertResult:
+        if alert.status == "firing":
+            labels = {**hook.commonLabels, **alert.labels}
+            decision = client.alerts.priority_for(labels.get(client.alerts.severity_label))
+            report = alertmanager_report(hook, alert, alert_contact(client),
+                                         levels_for(client.priority_matrix, decision.priority))
+            answer = await fire(state, principal, client, AlertSource.ALERTMANAGER,
+                                alert.fingerprint, alert.startsAt, report, decision)
+        else:
+            answer = await end(state, principal, client, AlertSource.ALERTMANAGER,
+                               alert.fingerprint, alert.startsAt, AlertEpisodeWorkflow.resolve,
+                               resolve_note(hook, alert))
+        return AlertResult(fingerprint=alert.fingerprint, status=alert.status,
+                           ticket_id=answer.ticket_id, action=answer.action,
+                           detail=answer.detail)
+
+    results = await bounded([lambda a=alert: one(a) for alert in hook.alerts])
+    return JSONResponse(AlertmanagerAnswer(alerts=results).model_dump(mode="json"))
+
+
+@router.post("/events", status_code=202, response_model=EventAnswer,
+             summary="Events v2 (PagerDuty-style): trigger, acknowledge or resolve the alert "
+                     "named by dedup_key",
+             responses={403: {"description": "not the client's integration key"},
+                        422: {"description": "invalid"}, 503: {"description": "retry"}})
+async def events(event: EventIn, principal: Principal = require(Action.POST_ALERTS),
+                 state: AppState = Depends(app_state)) -> JSONResponse:
+    client = alert_client(principal, state)
+    key = event.key()
+    if event.event_action is EventAction.TRIGGER:
+        assert event.payload is not None
+        decision = client.alerts.priority_for(event.payload.severity.value)
+        report = event_report(event, alert_contact(client),
+                              levels_for(client.priority_matrix, decision.priority))
+        answer = await fire(state, principal, client, AlertSource.EVENTS, key, None, report,
+                            decision)
+    else:
+        handler = (AlertEpisodeWorkflow.resolve if event.event_action is EventAction.RESOLVE
+                   else AlertEpisodeWorkflow.acknowledge)
+        what = "resolved" if event.event_action is EventAction.RESOLVE else "acknowledged"
+        note = f"Alert {what} at the source (Events v2, dedup_key {one_line(key, 80)})"
+        if event.payload is not None:
+            note += f": {one_line(event.payload.summary, 500)}"
+        answer = await end(state, principal, client, AlertSource.EVENTS, key, None, handler,
+                           note)
+    body = EventAnswer(dedup_key=key, ticket_id=answer.ticket_id, action=answer.action,
+                       detail=answer.detail)
+    return JSONResponse(body.model_dump(mode="json"), status_code=202)
+
+
+# ---------------------------------------------------------------- shared
+
+def alert_client(principal: Principal, state: AppState) -> ClientConfig:
+    """Alerts are the client's own: its integration key says which client they are for."""
+    if principal.client_id is None:
+        raise Problem(403, "Forbidden", "alerts are posted with the client's own integration "
+                      "key (the key names the client), not an MSP key")
+    return state.client_config(principal.client_id)
+
+
+def alert_contact(client: ClientConfig) -> Contact:
+    if client.alerts.contact is not None:
+        return client.alerts.contact
+    mailbox = (client.notifications.email or [f"monitoring@{client.id}.invalid"])[0]
+    return Contact(name="Monitoring", email=mailbox)
+
+
+def resolve_note(hook: AlertmanagerWebhook, alert: AmAlert) -> str:
+    labels = {**hook.commonLabels, **alert.labels}
+    summary = {**hook.commonAnnotations, **alert.annotations}.get("summary", "")
+    ended = alert.endsAt.isoformat() if alert.endsAt else "now"
+    note = (f"Alert {labels.get('alertname', alert.fingerprint)} resolved at {ended} "
+            f"(firing since {alert.startsAt.isoformat()}), per Alertmanager")
+    return one_line(note + (f": {summary}" if summary else ""), 1000)
+
+
+async def fire(state: AppState, principal: Principal, client: ClientConfig,
+               source: AlertSource, key: str, starts_at: datetime | None,
+               report: IncidentReport, decision: PriorityDecision) -> EpisodeAnswer:
+    """Tell the episode the alert fires, with an incident prepared in case it opens one."""
+    workflow_key = alert_workflow_id(client.id, source.value, key)
+    async with state.alert_turns.hold(workflow_key):
+        ticket = await state.numbers.next(client.ticket_prefix)
+        opened_at = datetime.now(UTC)
+        start = IncidentStart(
+            ticket_id=ticket, client_id=client.id, opened_at=opened_at, report=report,
+            priority=decision, raised_by=principal.actor,
+            sla=snapshot_for(client.sla, opened_at), rules=client.incidents)
+        firing = AlertFiring(
+            client_id=client.id, source=source, starts_at=starts_at,
+            flap_window_seconds=client.alerts.flap_window_seconds(), by=principal.actor,
+            incident=start, summary=f"{ticket} {decision.priority} {report.subject[:100]}",
+            details=incident_details(start, client))
+        try:
+            answer = await _send(state, client, source, key, AlertEpisodeWorkflow.fire, firing)
+        except (WorkflowUpdateFailedError, Problem) as exc:
+            if _cause_type(exc) != TICKET_TAKEN:  # refused by the workflow: number unused
+                state.numbers.give_back(ticket)
+            raise
+        # Any other failure leaves the number unknown: a gap, never a duplicate.
+        if answer.ticket_id != ticket:
+            state.numbers.give_back(ticket)
+    return answer
+
+
+async def end(state: AppState, principal: Principal, client: ClientConfig,
+              source: AlertSource, key: str, starts_at: datetime | None,
+              handler: Callable[..., Any], note: str) -> EpisodeAnswer:
+    ending = AlertEnding(client_id=client.id, source=source, starts_at=starts_at,
+                         flap_window_seconds=client.alerts.flap_window_seconds(),
+                         by=principal.actor, note=note)
+    async with state.alert_turns.hold(alert_workflow_id(client.id, source.value, key)):
+        return await _send(state, client, source, key, handler, ending)
+
+
+async def _send(state: AppState, client: ClientConfig, source: AlertSource, key: str,
+                handler: Callable[..., Any], message: BaseModel) -> EpisodeAnswer:
+    start = WithStartWorkflowOperation(
+        AlertEpisodeWorkflow.run,
+        EpisodeStart(state=EpisodeState(
+            client_id=client.id, source=source, key=key[:ALERT_KEY_MAX],
+            flap_window_seconds=client.alerts.flap_window_seconds())),
+        id=alert_workflow_id(client.id, source.value, key), task_queue=state.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"{source.value} alert {one_line(key, 80)} of {client.id}")
+    try:
+        return await state.temporal.execute_update_with_start_workflow(
+            handler, message, start_workflow_operation=start, result_type=EpisodeAnswer)
+    except WorkflowUpdateFailedError as exc:
+        if _cause_type(exc) in (RETRY, TICKET_TAKEN):
+            raise Problem(503, "Try again", str(getattr(exc.cause, "message", exc.cause)),
+                          headers={"Retry-After": "5"}) from exc
+        raise
+
+
+def _cause_type(exc: BaseException) -> str | None:
+    """The workflow's ApplicationError type behind a failed update (or a Problem from one)."""
+    if isinstance(exc, Problem):
+        exc = exc.__cause__ or exc
+    cause = getattr(exc, "cause", None)
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+async def bounded(calls: list[Callable[[], Awaitable[AlertResult]]]) -> list[AlertResult]:
+    """Run ``calls`` at most :data:`PARALLEL` at a time, all to the end; then raise the
+    first failure (the sender retries the whole webhook; what was done repeats harmlessly)."""
+    gate = asyncio.Semaphore(PARALLEL)
+
+    async def run(call: Callable[[], Awaitable[AlertResult]]) -> AlertResult:
+        async with gate:
+            return await call()
+
+    outcomes = await asyncio.gather(*(run(c) for c in calls), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return [o for o in outcomes if isinstance(o, AlertResult)]
