@@ -132,3 +132,4 @@ def nps_summary(period: str, invited: int, scores: list[int]) -> NpsSummary:
     nps = round(100 * (promoters - detractors) / len(scores)) if scores else None
     return NpsSummary(period=period, invited=invited, responses=len(scores),
                       promoters=promoters, passives=passives, detractors=detractors, nps=nps)
+

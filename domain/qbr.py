@@ -310,3 +310,43 @@ def duration_text(seconds: float | None) -> str:
 
 def pct_text(value: float | None) -> str:
     return "-" if value is None else f"{value:g}%"
+
+
+# ---------------------------------------------------------------- workflow messages
+
+
+class QbrStart(BaseModel):
+    """One client's report for one quarter: decided when the schedule fired."""
+
+    client_id: str
+    client_name: str
+    period: Period
+    generated_at: datetime
+    keep_until: datetime = Field(description="served at its URL until then")
+    recipients: list[str] = Field(max_length=20, description="the account manager")
+    url: str = Field(description="where the report is served (put in the e-mail)")
+    best_effort: list[Priority] = Field(default_factory=list)
+    answer_targets: list[AnswerTarget] = Field(default_factory=list)
+    risks: list[Risk] = Field(default_factory=list)
+    nps_workflow_ids: list[str] = Field(default_factory=list, max_length=2, description=(
+        "surveys to take the NPS from, the first sent before the quarter's end"))
+
+
+class QbrMail(BaseModel):
+    mail_id: str = Field(description="stable across retries: becomes the Message-ID")
+    recipients: list[str]
+    url: str
+    figures: QbrFigures
+
+
+class QbrReport(BaseModel):
+    """The report as the workflow keeps it (its query and its result): the figures, from
+    which the HTML and the PDF are drawn again on demand, the same bytes each time."""
+
+    client_id: str
+    quarter: str
+    status: str = Field("compiling", description="compiling, ready")
+    figures: QbrFigures | None = None
+    emailed: list[str] = Field(default_factory=list)
+    message_id: str | None = None
+    email_problem: str | None = None

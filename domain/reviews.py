@@ -284,6 +284,11 @@ def current_half(at: datetime, zone: str) -> Period:
     return half(half_label(at.astimezone(ZoneInfo(zone)).date()), zone)
 
 
+def quarter_half(label: str) -> str:
+    """The half-year a quarter is in: 2027-Q2 -> 2027-H1."""
+    return f"{label[:4]}-H{1 if int(label[-1]) <= 2 else 2}"
+
+
 def previous_half(label: str) -> str:
     year, number = int(label[:4]), int(label[-1])
     return f"{year - 1}-H2" if number == 1 else f"{year}-H1"
@@ -326,3 +331,28 @@ def schedule_id(job: Job, client_id: str) -> str:
 def scheduled_workflow_id(job: Job, client_id: str) -> str:
     """The id the schedule starts its runs under (Temporal appends the instant)."""
     return f"schedule:{job.value}:{client_id}"
+
+
+# ---------------------------------------------------------------- workflow messages
+
+
+class ReviewKickoff(BaseModel):
+    """What a client's schedule starts: the job, for the client (nothing else is frozen in
+    the schedule: the config at the moment it fires decides the rest)."""
+
+    client_id: str
+    job: Job
+
+
+class PlanRequest(BaseModel):
+    client_id: str
+    job: Job
+    fired_at: datetime = Field(description="the instant the schedule fired for (or the run "
+                               "started, when triggered by hand)")
+
+
+class KickoffResult(BaseModel):
+    job: Job
+    period: str
+    workflow_id: str
+    started: bool = Field(description="False: that period's run already existed")
