@@ -271,6 +271,7 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
 
     tasks = []
     if run_worker:
+        await _ensure_schedules(client, settings, config)
         tasks.append(asyncio.create_task(worker.run_worker(client, settings, config, stop)))
     http_servers: list[uvicorn.Server] = []
     if run_api:
@@ -310,6 +311,22 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
             raise result
+
+
+async def _ensure_schedules(client, settings: Settings, config: TempodeskConfig) -> None:
+    """The clients' review schedules (NPS, QBR) as the config says; a cluster that refuses
+    (e.g. no permission) is logged, never a reason not to start."""
+    from temporalio.service import RPCError
+
+    from schedules import ensure_schedules
+
+    try:
+        done = await ensure_schedules(client, config, task_queue=settings.task_queue)
+    except RPCError as exc:
+        logging.getLogger(__name__).warning("review schedules not made: %s", exc.message)
+        return
+    logging.getLogger(__name__).info("review schedules: %s", ", ".join(
+        f"{sid} {what}" for sid, what in done.items()) or "none")
 
 
 def _run(main) -> None:

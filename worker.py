@@ -21,6 +21,7 @@ from activities.notifications import NotificationActivities
 from activities.onboarding import OnboardingActivities
 from activities.procurement import ProcurementActivities
 from activities.providers import ProviderActivities
+from activities.reviews import ReviewActivities
 from activities.sla import SlaActivities
 from domain.ids import sequence_task_queue
 from domain.settings import Settings
@@ -30,13 +31,15 @@ from workflows.directory_user import DirectoryUserWorkflow
 from workflows.idempotency_shard import IdempotencyShardWorkflow
 from workflows.kinds import TICKET_WORKFLOWS
 from workflows.post_mortem import PostMortemWorkflow
+from workflows.reviews import NpsSurveyWorkflow, QbrWorkflow, ReviewKickoffWorkflow
 from workflows.ticket_sequence import TicketSequenceWorkflow
 
 log = logging.getLogger(__name__)
 
 WORKFLOWS: Sequence[type] = (*TICKET_WORKFLOWS.values(), PostMortemWorkflow,
                              TicketSequenceWorkflow, IdempotencyShardWorkflow,
-                             DirectoryUserWorkflow, AlertEpisodeWorkflow)
+                             DirectoryUserWorkflow, AlertEpisodeWorkflow, ReviewKickoffWorkflow,
+                             NpsSurveyWorkflow, QbrWorkflow)
 # Numbers and idempotency keys run on their own queue (see build_workers).
 _NUMBERING = (TicketSequenceWorkflow, IdempotencyShardWorkflow)
 
@@ -61,7 +64,8 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
         client,
         task_queue=queue,
         workflows=[w for w in WORKFLOWS if w not in _NUMBERING],
-        activities=[*activities(settings, config, http), *AlertActivities(client).all()],
+        activities=[*activities(settings, config, http), *AlertActivities(client).all(),
+                    *ReviewActivities(settings, config, client).all()],
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
         max_cached_workflows=settings.max_cached_workflows,
         # Bursts of new tickets: more pollers for first workflow tasks (TEMPORAL_NOTES.md).

@@ -22,6 +22,7 @@ from api.routes import (
     offboarding,
     onboarding,
     quotes,
+    reviews,
     scim,
     scim_discovery,
     service_requests,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     scim_errors.install(app)
     app.add_middleware(RequestLimits)
     for module in (health, incidents, service_requests, quotes, onboarding, offboarding,
-                   tickets, ticket_actions, sla, surveys, email, alerts, scim_discovery, scim):
+                   tickets, ticket_actions, sla, surveys, email, alerts, reviews,
+                   scim_discovery, scim):
         app.include_router(module.router)
     return app

@@ -37,6 +37,7 @@ class Channel(StrEnum):
     TASKBAR = "taskbar"
     EMAIL = "email"
     PHONE = "phone"
+    CHAT = "chat"
     API = "api"
     MONITORING = "monitoring"
 

@@ -31,6 +31,7 @@ class Action(StrEnum):
     PEOPLE_SYNC = "people.scim"            # an HR system over SCIM 2.0
     WORK_OFFBOARDING = "people.offboard.work"  # hardware returns, legal hold
     USE_CODEC = "payloads.codec"           # decrypt history for the Web UI (MSP staff only)
+    VIEW_REPORTS = "reports.view"          # a client's QBR
 
 
 _STAFF = frozenset({Role.AGENT, Role.ADMIN})
@@ -56,6 +57,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.WORK_OFFBOARDING: frozenset({Role.HR, Role.DIRECTOR, Role.AGENT, Role.ADMIN}),
     # A client's own agent/admin credential is refused too: see api/codec_server.py.
     Action.USE_CODEC: _STAFF,
+    Action.VIEW_REPORTS: frozenset({Role.DIRECTOR, Role.AGENT, Role.ADMIN}),
 }
 
 

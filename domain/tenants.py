@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from domain.alerts import AlertRules
 from domain.errors import explain
 from domain.incidents import IncidentRules
+from domain.reviews import ReviewConfig
 from domain.roles import Role
 from domain.sla.durations import parse_duration
 from domain.sla.policy import SlaPolicy
@@ -141,6 +142,8 @@ class ClientConfig(BaseModel):
     rate_limits: dict[Role, str] = Field(default_factory=dict, description="requests per "
                                          "credential by role, e.g. {requester: 60/min}")
     api_keys: list[ApiKey] = Field(default_factory=list)
+    reviews: ReviewConfig = Field(ReviewConfig(), description="NPS twice a year and the QBR "
+                                  "each quarter (see domain/reviews.py)")
 
     @field_validator("rate_limits")
     @classmethod

@@ -1,0 +1,102 @@
+"""Client reviews: the NPS answer (its signed link is the credential) and the QBR report,
+served to the client's directors and the MSP's agents and admins as HTML or PDF, drawn
+from the figures its workflow keeps."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Principal, require
+from api.problems import Problem
+from api.state import AppState, app_state
+from domain import nps, tokens
+from domain.documents.qbr import qbr_html, qbr_pdf
+from domain.nps import NpsAnswer, NpsReply
+from domain.qbr import QbrReport
+from domain.reviews import QUARTER_PATTERN, Job, review_workflow_id
+from domain.roles import Action
+from workflows.reviews import NpsSurveyWorkflow, QbrWorkflow
+
+router = APIRouter(tags=["reviews"])
+_RESPONDENT = re.compile(nps.RESPONDENT_PATTERN)
+
+
+class NpsRecorded(BaseModel):
+    period: str
+    score: int
+
+
+@router.post("/v1/surveys/nps/{token}", response_model=NpsRecorded,
+             summary="Record a 0-10 NPS score and a comment from the survey link")
+async def answer_nps(answer: NpsAnswer, token: str = Path(max_length=2048),
+                     state: AppState = Depends(app_state)) -> NpsRecorded:
+    try:
+        payload = tokens.verify(state.settings.secret, token, nps.TOKEN_PURPOSE)
+    except tokens.ExpiredToken as exc:
+        raise Problem(410, "Survey closed", "the survey has closed") from exc
+    except tokens.InvalidToken as exc:
+        raise Problem(401, "Unauthorized", str(exc)) from exc
+    client_id, period = nps.parse_token_subject(payload["s"])
+    respondent = payload.get("r")
+    if not isinstance(respondent, str) or not _RESPONDENT.match(respondent) or not period:
+        raise Problem(401, "Unauthorized", "the link is damaged: open it from the e-mail again")
+    handle = state.temporal.get_workflow_handle_for(
+        NpsSurveyWorkflow.run, review_workflow_id(Job.NPS, client_id, period))
+    reply = NpsReply.model_validate({"respondent": respondent, "score": answer.score,
+                                     "comment": answer.comment})
+    try:
+        recorded = await handle.execute_update(NpsSurveyWorkflow.answer, reply)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND or "already completed" in exc.message:
+            raise Problem(410, "Survey closed", "the survey has closed") from exc
+        raise
+    return NpsRecorded(period=period, score=recorded.score)
+
+
+class ReportFormat(StrEnum):
+    HTML = "html"
+    PDF = "pdf"
+
+
+@router.get("/v1/reports/qbr/{client}/{quarter}",
+            summary="A client's quarterly business review, as HTML (default) or PDF",
+            response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}, "application/pdf": {}}}})
+async def qbr_report(
+    request: Request,
+    client: str = Path(max_length=32, pattern=r"^[a-z0-9][a-z0-9-]{1,31}$",
+                       examples=["belton"]),
+    quarter: str = Path(max_length=7, pattern=QUARTER_PATTERN, examples=["2027-Q1"]),
+    format: ReportFormat | None = Query(None, description="pdf or html; default: from the "
+                                        "Accept header, else html"),
+    principal: Principal = require(Action.VIEW_REPORTS),
+    state: AppState = Depends(app_state),
+) -> Any:
+    missing = Problem(404, "Not found", f"no QBR for {client} {quarter}")
+    if state.config.client(client) is None or not principal.may_see(client):
+        raise missing
+    handle = state.temporal.get_workflow_handle_for(
+        QbrWorkflow.run, review_workflow_id(Job.QBR, client, quarter))
+    try:
+        report: QbrReport = await handle.query(QbrWorkflow.report)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise missing from exc
+        raise
+    if report.figures is None:
+        raise Problem(404, "Not found", f"the QBR for {client} {quarter} is being made: "
+                      "try again in a minute", headers={"Retry-After": "60"})
+    wanted = format or (ReportFormat.PDF if "application/pdf" in request.headers.get(
+        "accept", "") else ReportFormat.HTML)
+    if wanted is ReportFormat.PDF:
+        return Response(qbr_pdf(report.figures), media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="qbr-{client}-{quarter}.pdf"'})
+    url = f"{state.settings.public_url}/v1/reports/qbr/{client}/{quarter}"
+    return HTMLResponse(qbr_html(report.figures, url=url))
