@@ -1,0 +1,25 @@
+# One image for `tempodesk api`, `tempodesk worker`, `tempodesk smtp` and
+# `tempodesk codec-server`; the command picks the role. Configuration is environment
+# (TEMPODESK_*) plus the clients file mounted at TEMPODESK_CONFIG_PATH.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY domain domain
+COPY activities activities
+COPY workflows workflows
+COPY api api
+COPY *.py ./
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 tempodesk
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER tempodesk
+WORKDIR /home/tempodesk
+ENV TEMPODESK_CONFIG_PATH=/etc/tempodesk/tempodesk.yaml \
+    TEMPODESK_API_HOST=0.0.0.0 \
+    PYTHONUNBUFFERED=1
+EXPOSE 8000
+ENTRYPOINT ["tempodesk"]
+CMD ["api"]

@@ -1,0 +1,35 @@
+"""The deployment files stay in step with the code: every service of deploy/compose.yaml
+runs a real `tempodesk` command from the one image, and the image copies every package
+and top-level module pyproject.toml installs."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_compose_services_run_real_commands_from_one_image():
+    compose = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())
+    commands = {c.name for c in app.registered_commands}
+    ours = {name: s for name, s in compose["services"].items()
+            if s.get("image") == "tempodesk:latest"}
+    assert {"worker", "api", "codec-server"} <= set(ours)
+    for name, service in ours.items():
+        assert service["command"][0] in commands, (name, service["command"])
+        assert service["environment"]["TEMPODESK_TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert compose["services"]["temporal-ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"]
+
+
+def test_the_image_copies_what_the_package_installs():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dockerfile = (REPO / "Dockerfile").read_text()
+    for package in project["packages"]["find"]["include"]:
+        assert f"COPY {package.rstrip('*')} " in dockerfile, package
+    modules = project["py-modules"]
+    assert "COPY *.py ./" in dockerfile and all((REPO / f"{m}.py").is_file() for m in modules)
