@@ -365,7 +365,7 @@ def dev() -> None:
     """Embedded Temporal dev server (persisted in .data/) + worker + API + codec server,
     stopped by Ctrl-C."""
     _logging()
-    settings = _dev_codec(_dev_secret(_settings()))
+    settings = _dev_loopback(_dev_codec(_dev_secret(_settings())))
     config = _config(settings.config_path)
     sandbox, settings = _dev_sandbox(settings)
     codec_socket = _loopback_socket()
@@ -398,6 +398,14 @@ def _dev_secret(settings: Settings) -> Settings:
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
     return settings.model_copy(update={"signing_secret": SecretStr(path.read_text().strip())})
+
+
+def _dev_loopback(settings: Settings) -> Settings:
+    """`tempodesk dev` delivers webhooks to receivers on this machine: loopback is allowed
+    (TEMPODESK_OUTBOUND_ALLOW, if set, says otherwise)."""
+    if settings.outbound_allow:
+        return settings
+    return settings.model_copy(update={"outbound_allow": ["127.0.0.0/8", "::1"]})
 
 
 def _dev_sandbox(settings: Settings):
