@@ -85,6 +85,24 @@ def config_check(path: Annotated[Path, typer.Argument(help="the YAML file")] = P
         "tempodesk.yaml")) -> None:
     """Validate FILE; print each problem with its path and the fix."""
     config = _config(path)
+    from pydantic_settings import SettingsError
+
+    from activities.outbound import literal_private
+
+    try:
+        allow = Settings().outbound_allow
+    except (ValidationError, SettingsError):
+        allow = []
+    for client in config.clients:
+        hooks = [(f"notifications.webhooks[{i}]", h)
+                 for i, h in enumerate(client.notifications.webhooks)]
+        if client.providers.webhook is not None:
+            hooks.append(("providers.webhook", client.providers.webhook))
+        for where, hook in hooks:
+            if (address := literal_private(hook.url, allow)) is not None:
+                err.print(f"[yellow]warning:[/] client {client.id} {where}: {address} is a "
+                          "private, loopback or link-local address: deliveries will be "
+                          "refused unless TEMPODESK_OUTBOUND_ALLOW lists it")
     out.print(f"[green]{path}: OK[/] - {len(config.clients)} clients: "
               + ", ".join(f"{c.id} ({c.ticket_prefix}, {c.sla.calendar.timezone})"
                           for c in config.clients))

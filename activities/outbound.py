@@ -53,6 +53,20 @@ class OutboundRefused(ValueError):
     pass
 
 
+def literal_private(url: str, allow: list[str]) -> str | None:
+    """The address, if ``url`` names a private/loopback/link-local one literally (or is
+    ``localhost``) and ``allow`` does not list it: `tempodesk config check` warns of it.
+    Names are only resolved at delivery."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host == "localhost" and not _allowed(host, ipaddress.ip_address("127.0.0.1"), allow):
+        return host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return str(address) if forbidden(address) and not _allowed(host, address, allow) else None
+
+
 async def check_url(url: str, allow: list[str]) -> None:
     """Raise OutboundRefused if ``url`` leads (by any resolved address) into a private
     network that ``allow`` does not list."""

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import NotificationActivities
-from activities.outbound import OutboundRefused, check_url
+from activities.outbound import OutboundRefused, check_url, literal_private
 from activities.procurement import ProcurementActivities
 from activities.signed_webhook import WebhookProvider
 from domain.notifications import Notice
@@ -61,6 +61,32 @@ def test_the_setting_refuses_garbage():
         "10.0.0.0/8", "hooks.internal"]
     with pytest.raises(ValidationError, match="TEMPODESK_OUTBOUND_ALLOW"):
         make_settings(outbound_allow=["http://x y"])
+
+
+def test_config_check_warns_of_literal_private_addresses(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli import app
+    from tests.test_config import GOOD_CLIENT, write
+
+    assert literal_private("http://169.254.169.254/x", []) == "169.254.169.254"
+    assert literal_private("http://localhost:8080/", []) == "localhost"
+    assert literal_private("http://127.0.0.1/", ["127.0.0.0/8"]) is None
+    assert literal_private("https://hooks.example.com/", []) is None  # resolved at delivery
+    path = write(tmp_path, GOOD_CLIENT + """\
+    notifications:
+      webhooks:
+        - {url: "http://169.254.169.254/latest", secret: whsec_eA==}
+        - {url: "https://hooks.example.com/x", secret: whsec_eA==}
+""")
+    monkeypatch.delenv("TEMPODESK_OUTBOUND_ALLOW", raising=False)
+    checked = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert checked.exit_code == 0, checked.output
+    assert "notifications.webhooks[0]: 169.254.169.254" in checked.output
+    assert "webhooks[1]" not in checked.output
+    monkeypatch.setenv("TEMPODESK_OUTBOUND_ALLOW", '["169.254.0.0/16"]')
+    allowed = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert allowed.exit_code == 0 and "warning" not in allowed.output
 
 
 def _hooked(config, url):
