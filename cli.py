@@ -85,6 +85,24 @@ def config_check(path: Annotated[Path, typer.Argument(help="the YAML file")] = P
         "tempodesk.yaml")) -> None:
     """Validate FILE; print each problem with its path and the fix."""
     config = _config(path)
+    from pydantic_settings import SettingsError
+
+    from activities.outbound import literal_private
+
+    try:
+        allow = Settings().outbound_allow
+    except (ValidationError, SettingsError):
+        allow = []
+    for client in config.clients:
+        hooks = [(f"notifications.webhooks[{i}]", h)
+                 for i, h in enumerate(client.notifications.webhooks)]
+        if client.providers.webhook is not None:
+            hooks.append(("providers.webhook", client.providers.webhook))
+        for where, hook in hooks:
+            if (address := literal_private(hook.url, allow)) is not None:
+                err.print(f"[yellow]warning:[/] client {client.id} {where}: {address} is a "
+                          "private, loopback or link-local address: deliveries will be "
+                          "refused unless TEMPODESK_OUTBOUND_ALLOW lists it")
     out.print(f"[green]{path}: OK[/] - {len(config.clients)} clients: "
               + ", ".join(f"{c.id} ({c.ticket_prefix}, {c.sla.calendar.timezone})"
                           for c in config.clients))
@@ -380,7 +398,7 @@ def dev() -> None:
     """Embedded Temporal dev server (persisted in .data/) + worker + API + codec server,
     stopped by Ctrl-C."""
     _logging()
-    settings = _dev_codec(_dev_secret(_settings()))
+    settings = _dev_loopback(_dev_codec(_dev_secret(_settings())))
     config = _config(settings.config_path)
     sandbox, settings = _dev_sandbox(settings)
     codec_socket = _loopback_socket()
@@ -413,6 +431,14 @@ def _dev_secret(settings: Settings) -> Settings:
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(48))
     return settings.model_copy(update={"signing_secret": SecretStr(path.read_text().strip())})
+
+
+def _dev_loopback(settings: Settings) -> Settings:
+    """`tempodesk dev` delivers webhooks to receivers on this machine: loopback is allowed
+    (TEMPODESK_OUTBOUND_ALLOW, if set, says otherwise)."""
+    if settings.outbound_allow:
+        return settings
+    return settings.model_copy(update={"outbound_allow": ["127.0.0.0/8", "::1"]})
 
 
 def _dev_sandbox(settings: Settings):

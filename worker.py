@@ -16,6 +16,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
+import log_hygiene
 from activities.alerts import AlertActivities
 from activities.notifications import NotificationActivities
 from activities.onboarding import OnboardingActivities
@@ -59,6 +60,7 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
                   http: httpx.AsyncClient, *, task_queue: str | None = None) -> list[Worker]:
     """The ticket workers, plus a small one for the ticket-number sequences on their own
     queue, so a lease never waits behind a burst of new tickets."""
+    log_hygiene.install()
     queue = task_queue or settings.task_queue
     tickets = Worker(
         client,

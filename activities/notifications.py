@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import webhooks
+from activities import outbound, webhooks
 from activities.invites import invite_ics
 from domain import tokens
 from domain.documents.quote import quote_pdf
@@ -197,6 +197,7 @@ class NotificationActivities:
     async def _webhook(self, notice: Notice, hook: Webhook) -> None:
         body = json.dumps(webhook_payload(notice, hook), separators=(",", ":")).encode()
         headers = webhooks.headers(hook.secret, notice.notice_id, int(time.time()), body)
+        await outbound.guard(hook.url, self.settings, "webhook")
         response = await self.http.post(hook.url, content=body, headers=headers, timeout=15)
         if response.status_code in (400, 401, 403, 404, 410, 422):
             raise ApplicationError(

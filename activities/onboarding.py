@@ -41,7 +41,7 @@ class OnboardingActivities:
         self.config = config
         self.http = http
         self.graph = Graph(settings, config, http)
-        self.webhook = WebhookProvider(config, http)
+        self.webhook = WebhookProvider(settings, config, http)
         self.datto = Datto(settings, http)
 
     async def _user_id(self, call: JoinerCall) -> str:

@@ -15,7 +15,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import webhooks
+from activities import outbound, webhooks
 from activities.graph import raise_for
 from domain.quotes import Order, OrderRequest
 from domain.settings import Settings
@@ -39,6 +39,7 @@ class ProcurementActivities:
                           separators=(",", ":")).encode()
         headers = webhooks.headers(secret.get_secret_value(), f"order:{order.quote_id}",
                                    int(time.time()), body)
+        await outbound.guard(url, self.settings, "procurement")
         response = await self.http.post(url, content=body, headers=headers, timeout=30)
         raise_for(response, "procurement")
         try:

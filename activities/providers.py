@@ -29,7 +29,7 @@ class ProviderActivities:
         self.config = config
         self.http = http
         self.graph = Graph(settings, config, http)
-        self.webhook = WebhookProvider(config, http)
+        self.webhook = WebhookProvider(settings, config, http)
 
     async def _graph(self, call: ProviderCall, method: str, path: str,
                      json: dict | None = None) -> httpx.Response:

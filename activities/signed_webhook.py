@@ -19,14 +19,17 @@ import httpx
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities import webhooks
+from activities import outbound, webhooks
 from activities.graph import raise_for
 from domain.provider_steps import ProviderResult
+from domain.settings import Settings
 from domain.tenants import TempodeskConfig
 
 
 class WebhookProvider:
-    def __init__(self, config: TempodeskConfig, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, config: TempodeskConfig,
+                 http: httpx.AsyncClient) -> None:
+        self.settings = settings
         self.config = config
         self.http = http
 
@@ -44,6 +47,7 @@ class WebhookProvider:
                            "data": call.model_dump(mode="json")},
                           separators=(",", ":")).encode()
         message_id = f"{info.workflow_id}:{info.activity_id}"
+        await outbound.guard(hook.url, self.settings, f"{step} webhook")
         response = await self.http.post(
             hook.url, content=body, timeout=30,
             headers=webhooks.headers(hook.secret, message_id, int(time.time()), body))

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
+import log_hygiene
 from api import problems, scim_errors
 from api.auth import Authenticator
 from api.limits import RequestLimits
@@ -55,6 +56,7 @@ def build_state(settings: Settings, config: TempodeskConfig, client: Client) -> 
 
 def create_app(settings: Settings | None = None, config: TempodeskConfig | None = None,
                temporal: Client | None = None) -> FastAPI:
+    log_hygiene.install()
     settings = settings or Settings()
     config = config or load_config(settings.config_path)
 

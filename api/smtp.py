@@ -10,6 +10,7 @@ import logging
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+import log_hygiene
 from api.auth import Principal
 from api.email_intake import take_message
 from api.state import AppState
@@ -32,12 +33,13 @@ class InboundMail:
         try:
             outcome = await take_message(self.state, raw, LISTENER)
         except Exception:  # Temporal unreachable, ...: the sender's MTA retries
-            log.exception("inbound mail from %s not taken", envelope.mail_from)
+            log.exception("an inbound message was not taken")  # no address: PII
             return "451 4.3.0 not taken now: try again later"
         return f"250 2.0.0 {outcome.action} {outcome.ticket_id or ''}".rstrip()
 
 
 async def serve_smtp(state: AppState, host: str, port: int) -> asyncio.AbstractServer:
+    log_hygiene.install()
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: SMTP(InboundMail(state), data_size_limit=MESSAGE_MAX_BYTES,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 from pathlib import Path
 
@@ -111,6 +112,10 @@ class Settings(BaseSettings):
     # through it, as a signed webhook (Standard Webhooks, whsec_ secret).
     procurement_url: str | None = None
     procurement_secret: SecretStr | None = None
+    # Webhooks (clients', the generic provider's, procurement) may not reach loopback,
+    # link-local or private addresses unless listed here: host names or CIDRs, as JSON
+    # (TEMPODESK_OUTBOUND_ALLOW='["10.20.0.0/16", "hooks.internal"]').
+    outbound_allow: list[str] = Field(default_factory=list, max_length=100)
     sandbox_port: int = Field(0, ge=0, le=65535, description="`tempodesk dev`'s provider "
                               "sandbox port (0: any free one)")
     datto_url: str | None = Field(None, description="Datto RMM API, e.g. "
@@ -134,6 +139,19 @@ class Settings(BaseSettings):
                                  "letters, digits, '.', '_' or '-' (e.g. '2026-01')")
             decode_codec_key(key_id, key.get_secret_value())
         return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})\.?", entry.strip()):
+                    raise ValueError(f"TEMPODESK_OUTBOUND_ALLOW: {entry[:70]!r} is neither a "
+                                     "host name nor an address or CIDR (e.g. "
+                                     "'10.20.0.0/16')") from None
+        return [entry.strip().lower() for entry in value]
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -58,6 +58,7 @@ TEST_SECRET = "test-" + uuid.uuid4().hex  # made per run, like a real deployment
 
 def make_settings(**overrides) -> Settings:
     overrides.setdefault("signing_secret", TEST_SECRET)
+    overrides.setdefault("outbound_allow", ["127.0.0.1"])  # the receivers run on loopback
     return Settings(_env_file=None, config_path=DEMO_CONFIG, **overrides)
 
 

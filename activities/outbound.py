@@ -1,0 +1,102 @@
+"""Server-side request forgery: URLs a client or an operator configures (client webhooks,
+the generic provider's webhook, the procurement hook) must not reach the desk's own
+network: loopback, link-local (169.254.0.0/16, the cloud metadata address), private
+ranges, IPv6 loopback / ULA / link-local. TEMPODESK_OUTBOUND_ALLOW lists the exceptions
+(hosts or CIDRs; tests and `tempodesk dev` allow loopback).
+
+The check runs at delivery time, on every address the host name resolves to (a public name
+can point at a private address). A refusal is non-retryable: no retry mends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from temporalio.exceptions import ApplicationError
+
+from domain.settings import Settings
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def forbidden(address: Address) -> bool:
+    """Whether ``address`` is inside the desk's own network (or no real destination)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (address.is_loopback or address.is_link_local or address.is_private
+            or address.is_unspecified or address.is_multicast or address.is_reserved
+            or address in ipaddress.ip_network("100.64.0.0/10"))  # carrier-grade NAT
+
+
+def _allowed(host: str, address: Address | None, allow: list[str]) -> bool:
+    for entry in allow:
+        if "/" in entry or _is_ip(entry):
+            if address is not None and address in ipaddress.ip_network(entry, strict=False):
+                return True
+        elif host == entry.lower().rstrip("."):
+            return True
+    return False
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class OutboundRefused(ValueError):
+    pass
+
+
+def literal_private(url: str, allow: list[str]) -> str | None:
+    """The address, if ``url`` names a private/loopback/link-local one literally (or is
+    ``localhost``) and ``allow`` does not list it: `tempodesk config check` warns of it.
+    Names are only resolved at delivery."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host == "localhost" and not _allowed(host, ipaddress.ip_address("127.0.0.1"), allow):
+        return host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return str(address) if forbidden(address) and not _allowed(host, address, allow) else None
+
+
+async def check_url(url: str, allow: list[str]) -> None:
+    """Raise OutboundRefused if ``url`` leads (by any resolved address) into a private
+    network that ``allow`` does not list."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme not in ("http", "https") or not host:
+        raise OutboundRefused(f"{url!r} is not an http(s) URL with a host")
+    if _allowed(host, None, allow):
+        return
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError, ValueError) as exc:
+            raise OutboundRefused(f"{host!r} does not resolve: {exc}") from exc
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
+        if forbidden(address) and not _allowed(host, address, allow):
+            raise OutboundRefused(
+                f"{host} resolves to {address}, a private, loopback or link-local address: "
+                "refused (list it in TEMPODESK_OUTBOUND_ALLOW if it is meant)")
+
+
+async def guard(url: str, settings: Settings, what: str) -> None:
+    """:func:`check_url` for an activity: a refusal fails the delivery, non-retryably."""
+    try:
+        await check_url(url, settings.outbound_allow)
+    except OutboundRefused as exc:
+        raise ApplicationError(f"{what}: {exc}", type="OutboundRefused",
+                               non_retryable=True) from exc
