@@ -92,6 +92,9 @@ class QuoteStart(TicketStart):
     directors: list[str] = Field(description="e-mail addresses of the client's directors")
     requester: str = Field(description="who hears of the order's ETA and install")
     zone: str
+    reminders: list[datetime] | None = Field(None, description="the reminder instants, "
+                                             "worked out at intake (time zones stay outside "
+                                             "workflows); None for quotes issued before")
     state: QuoteRecordState | None = None
 
 

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.procurement import ProcurementActivities
     from domain import search_attributes as sa
     from domain.ids import TicketKind, workflow_id
-    from domain.quote_lines import ApprovalLink, reminders, valid_until
+    from domain.quote_lines import ApprovalLink, reminders
     from domain.quotes import (
         Decision,
         DecisionRecord,
@@ -66,7 +66,7 @@ class QuoteWorkflow(TicketWorkflow):
                                 opened_at=start.opened_at),
             title=doc.draft.title, request_id=doc.draft.request_id,
             currency=doc.draft.currency, lines=doc.draft.lines, totals=doc.totals,
-            valid_until=valid_until(start.opened_at, start.zone),
+            valid_until=doc.valid_until,
             pdf_sha256=start.pdf_sha256)
         state.resolution_due = state.valid_until  # queues and the Web UI show the expiry
         state.add_event(TicketEvent(
@@ -105,7 +105,10 @@ class QuoteWorkflow(TicketWorkflow):
         s = self.state
         if s.quote_state is not QuoteState.SENT:
             return []
-        return [r for r in reminders(s.opened_at, self.start.zone) if r not in s.reminders_sent]
+        planned = self.start.reminders
+        if planned is None:  # issued before intake worked them out: their replay needs this
+            planned = reminders(s.opened_at, self.start.zone)
+        return [r for r in planned if r not in s.reminders_sent]
 
     def moments(self) -> list[tuple[datetime | None, str]]:
         if self.state.quote_state is not QuoteState.SENT:

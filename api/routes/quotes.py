@@ -26,7 +26,7 @@ from api.ticket_directory import TicketRef
 from domain import tokens
 from domain.documents.quote import quote_pdf
 from domain.ids import TicketKind
-from domain.quote_lines import QuoteDocument, QuoteDraft, totals, valid_until
+from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
 from domain.quotes import (
     Channel,
     Decision,
@@ -101,7 +101,7 @@ async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.I
                        rules=client.incidents, document=document,
                        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
                        directors=[d.email for d in client.directors], requester=requester,
-                       zone=zone)
+                       zone=zone, reminders=reminders(now, zone))
     at_intake = QuoteWorkflow.initial_state(start)
     await start_ticket(state, QuoteWorkflow, start, at_intake,
                        f"{ticket} quote {draft.currency} {document.totals.total}, valid until "

@@ -16,7 +16,14 @@ from temporalio.worker import Worker
 
 from domain import search_attributes as sa
 from domain.ids import TicketKind, workflow_id
-from domain.quote_lines import LineItem, QuoteDocument, QuoteDraft, totals, valid_until
+from domain.quote_lines import (
+    LineItem,
+    QuoteDocument,
+    QuoteDraft,
+    reminders,
+    totals,
+    valid_until,
+)
 from domain.quotes import (
     Channel,
     Decision,
@@ -64,7 +71,7 @@ async def issue(env, task_queue: str, opened: datetime, title: str = "Website fe
     start = QuoteStart(ticket_id=ticket, client_id="belton", opened_at=opened,
                        raised_by="agent:test", sla=snapshot_for(belton_without_holidays(), opened),
                        document=document, pdf_sha256="ab" * 32, directors=[DIRECTOR],
-                       requester=DIRECTOR, zone=zone)
+                       requester=DIRECTOR, zone=zone, reminders=reminders(opened, zone))
     state = QuoteWorkflow.initial_state(start)
     return await env.client.start_workflow(
         QuoteWorkflow.run, start, task_queue=task_queue,
