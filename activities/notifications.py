@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities import outbound, webhooks
 from activities.invites import invite_ics
 from domain import tokens
-from domain.documents.quote import quote_pdf
+from domain.documents.quote import document_pdf
 from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt, message_id
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
@@ -164,11 +164,8 @@ class NotificationActivities:
             message["References"] = notice.thread_root
         message.set_content(render_body(notice))
         if notice.document is not None:
-            doc = notice.document
-            message.add_attachment(
-                quote_pdf(doc.quote_id, doc.draft, doc.totals, doc.client_name, doc.issued_at,
-                          doc.valid_until, doc.zone),
-                maintype="application", subtype="pdf", filename=f"{doc.quote_id}.pdf")
+            message.add_attachment(document_pdf(notice.document), maintype="application",
+                                   subtype="pdf", filename=f"{notice.document.quote_id}.pdf")
         if notice.invite is not None:
             message.add_attachment(
                 invite_ics(notice.invite, self.settings.smtp_from, notice.occurred_at),

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.procurement import ProcurementActivities
     from domain import search_attributes as sa
     from domain.ids import TicketKind, workflow_id
-    from domain.quote_lines import ApprovalLink, reminders
+    from domain.quote_lines import ApprovalLink, QuoteDocument, reminders
     from domain.quotes import (
         Decision,
         DecisionRecord,
@@ -139,6 +139,11 @@ class QuoteWorkflow(TicketWorkflow):
     @workflow.query
     def view(self) -> QuoteView:
         return self.state.view()
+
+    @workflow.query
+    def document(self) -> QuoteDocument:
+        """What the PDF is rendered from, exactly as issued (its SHA-256 is recorded)."""
+        return self.start.document
 
     @workflow.update
     def decide(self, decision: Decision) -> QuoteView:

@@ -24,7 +24,7 @@ from api.routes.ticket_actions import update
 from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
 from domain import tokens
-from domain.documents.quote import quote_pdf
+from domain.documents.quote import document_pdf
 from domain.ids import TicketKind
 from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
 from domain.quotes import (
@@ -41,7 +41,6 @@ from domain.sla.deadlines import snapshot_for
 from workflows.quote import QuoteWorkflow
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
-QuotePath = Query
 _PAGES = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
                      autoescape=select_autoescape(enabled_extensions=("html", "j2")))
 _PAGES.filters["money"] = lambda value: f"{Decimal(value):,.2f}"
@@ -54,12 +53,6 @@ async def _quote(state: AppState, quote_id: str, principal: Principal | None) ->
     if ref.kind is not TicketKind.QUOTE:
         raise Problem(409, "Not a quote", f"{quote_id} is a {ref.kind.value}", slug="conflict")
     return ref
-
-
-def document_of(view: QuoteView, ref: TicketRef, draft: QuoteDraft) -> QuoteDocument:
-    return QuoteDocument(quote_id=view.ticket_id, draft=draft, totals=view.totals,
-                         client_name=ref.client.name, issued_at=view.opened_at,
-                         valid_until=view.valid_until, zone=ref.client.sla.calendar.timezone)
 
 
 @router.post("/quotes", status_code=201, response_model=QuoteView,
@@ -94,8 +87,7 @@ async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.I
     document = QuoteDocument(quote_id=ticket, draft=draft, totals=totals(draft),
                              client_name=client.name, issued_at=now,
                              valid_until=valid_until(now, zone), zone=zone)
-    pdf = quote_pdf(ticket, draft, document.totals, client.name, now, document.valid_until,
-                    zone)
+    pdf = document_pdf(document)
     start = QuoteStart(ticket_id=ticket, client_id=client.id, opened_at=now,
                        raised_by=principal.actor, sla=snapshot_for(client.sla, now),
                        rules=client.incidents, document=document,
@@ -180,11 +172,7 @@ async def quote_document(quote_id: str, token: str = Query(max_length=2048),
                          state: AppState = Depends(app_state)) -> Response:
     _link(state, quote_id, token)
     ref = await _quote(state, quote_id, None)
-    view = cast(QuoteView, await ref.view())
-    draft = QuoteDraft(title=view.title, currency=view.currency, lines=view.lines,
-                       request_id=view.request_id)
-    pdf = quote_pdf(view.ticket_id, draft, view.totals, ref.client.name, view.opened_at,
-                    view.valid_until, ref.client.sla.calendar.timezone)
+    pdf = document_pdf(await ref.handle.query(QuoteWorkflow.document))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{quote_id}.pdf"',
         "ETag": f'"{hashlib.sha256(pdf).hexdigest()}"'})

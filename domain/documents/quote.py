@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from fpdf.enums import XPos, YPos
 
 from domain.documents.pdf import Document, utc_text
-from domain.quote_lines import QuoteDraft, Totals
+from domain.quote_lines import QuoteDocument, QuoteDraft, Totals
 
 TITLE = "Quote"
 FINANCE_HEADING = "Finance options (rental / OPEX)"
@@ -60,6 +60,13 @@ def validity_text(valid_until: datetime, zone: str) -> str:
     if local.time() == time():
         return f"Valid until the end of {day_text(local.date() - timedelta(days=1))} ({zone})"
     return f"Valid until {local:%H:%M} {local.tzname()} on {day_text(local.date())} ({zone})"
+
+
+def document_pdf(doc: QuoteDocument) -> bytes:
+    """The PDF of a quote as issued: the e-mail, the signed link and the recorded SHA-256
+    all come from this one rendering of the one document."""
+    return quote_pdf(doc.quote_id, doc.draft, doc.totals, doc.client_name, doc.issued_at,
+                     doc.valid_until, doc.zone)
 
 
 def quote_pdf(quote_id: str, draft: QuoteDraft, totals: Totals, client_name: str,

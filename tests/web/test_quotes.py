@@ -128,8 +128,10 @@ async def test_only_the_clients_director_approves_once_and_parts_are_ordered(quo
 
 async def test_the_approval_page_declines_with_a_reason_and_revisions_supersede(quoting):
     desk, mailbox, _ = quoting
-    first = (await desk.http.post("/v1/quotes", headers=desk.as_("belton", "agent"),
-                                  json=draft())).json()["ticket_id"]
+    issued = (await desk.http.post("/v1/quotes", headers=desk.as_("belton", "agent"),
+                                   json=draft(notes="Includes two rounds of design changes."))
+              ).json()
+    first = issued["ticket_id"]
 
     async def link():
         mails = [m for m in mailbox.about(first) if DIRECTOR in m["To"]]
@@ -147,6 +149,8 @@ async def test_the_approval_page_declines_with_a_reason_and_revisions_supersede(
     pdf = await desk.http.get(unescape(re.search(r'href="([^"]+/pdf\?token=[^"]+)"',
                                                  html).group(1)))
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # The very document the quote recorded (notes included), not a rendering of its view.
+    assert hashlib.sha256(pdf.content).hexdigest() == issued["pdf_sha256"]
 
     # Revised before anyone decided: the old link can no longer approve.
     revised = await desk.http.post("/v1/quotes", headers=desk.as_("belton", "agent"),
