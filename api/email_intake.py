@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import Principal
+from api.intake import open_incident
 from api.problems import Problem
-from api.routes.incidents import open_incident
 from api.state import AppState
 from api.ticket_directory import TicketRef
 from domain.email_inbound import InboundMessage, parse, with_attachments

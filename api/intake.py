@@ -4,18 +4,25 @@ scoped to the credential that sent them."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 from fastapi import Response
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import Principal
 from api.problems import field_problem
 from api.state import AppState
 from domain import search_attributes as sa
-from domain.idempotency import KEY_HEX
-from domain.ids import workflow_id
+from domain.idempotency import FINGERPRINT_HEX, KEY_HEX
+from domain.ids import TicketKind, workflow_id
+from domain.incidents import IncidentReport, IncidentStart, decide_priority
+from domain.sla.deadlines import snapshot_for
+from domain.sla.priority import PriorityDecision
 from domain.tenants import ClientConfig
+from domain.ticket_details import incident_details
 from domain.tickets import TicketStart, TicketState, TicketView
+from workflows.incident import IncidentWorkflow
 from workflows.kinds import TicketWorkflow
 
 
@@ -61,3 +68,50 @@ async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: T
                                                  *workflow.kind_attributes(at_intake)]),
         static_summary=summary, static_details=details)
     return workflow_key
+
+
+def incident_start(client: ClientConfig, ticket: str, report: IncidentReport,
+                   decision: PriorityDecision, raised_by: str) -> IncidentStart:
+    """An incident's workflow input, decided now (the form, e-mail and alerts share it)."""
+    opened_at = datetime.now(UTC)
+    return IncidentStart(ticket_id=ticket, client_id=client.id, opened_at=opened_at,
+                         report=report, priority=decision, raised_by=raised_by,
+                         sla=snapshot_for(client.sla, opened_at), rules=client.incidents)
+
+
+def incident_summary(start: IncidentStart) -> str:
+    """The Web UI's one-line summary of an incident."""
+    return f"{start.ticket_id} {start.priority.priority} {start.report.subject[:100]}"
+
+
+def fingerprint(report: IncidentReport) -> str:
+    return hashlib.sha256(report.model_dump_json().encode()).hexdigest()[:FINGERPRINT_HEX]
+
+
+async def open_incident(state: AppState, principal: Principal, client: ClientConfig,
+                        report: IncidentReport, idempotency_key: str | None,
+                        ) -> tuple[str, str, bool]:
+    """Open an incident (the form and e-mail share it): its id, its view as JSON, and
+    whether an earlier request with the same idempotency key had opened it already."""
+    if idempotency_key is None:
+        ticket = await state.numbers.next(client.ticket_prefix)
+    else:
+        ticket, lease = await state.numbers.for_key(
+            client.ticket_prefix, scoped_key(principal, idempotency_key), fingerprint(report))
+        if lease.replayed and not lease.fingerprint_matches:
+            raise field_problem(422, "Idempotency-Key", "this key was used with a different body",
+                                "send the original body, or use a new key", "Idempotency conflict")
+    start = incident_start(client, ticket, report, decide_priority(report,
+                                                                   client.priority_matrix),
+                           principal.actor)
+    state_at_intake = IncidentWorkflow.initial_state(start)
+    try:
+        await start_ticket(state, IncidentWorkflow, start, state_at_intake,
+                           incident_summary(start), incident_details(start, client))
+    except WorkflowAlreadyStartedError:
+        if idempotency_key is None:
+            raise
+        handle = state.temporal.get_workflow_handle_for(
+            IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
+        return ticket, (await handle.query(IncidentWorkflow.view)).model_dump_json(), True
+    return ticket, state_at_intake.view().model_dump_json(), False

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -25,6 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from api.auth import Principal, require
+from api.intake import incident_start, incident_summary
 from api.problems import Problem
 from api.state import AppState, app_state
 from domain.alerts import (
@@ -46,9 +47,8 @@ from domain.alerts import (
     one_line,
 )
 from domain.ids import alert_workflow_id
-from domain.incidents import IncidentReport, IncidentStart
+from domain.incidents import IncidentReport
 from domain.roles import Action
-from domain.sla.deadlines import snapshot_for
 from domain.sla.priority import PriorityDecision
 from domain.tenants import ClientConfig
 from domain.ticket_details import incident_details
@@ -174,15 +174,11 @@ async def fire(state: AppState, principal: Principal, client: ClientConfig,
     workflow_key = alert_workflow_id(client.id, source.value, key)
     async with state.alert_turns.hold(workflow_key):
         ticket = await state.numbers.next(client.ticket_prefix)
-        opened_at = datetime.now(UTC)
-        start = IncidentStart(
-            ticket_id=ticket, client_id=client.id, opened_at=opened_at, report=report,
-            priority=decision, raised_by=principal.actor,
-            sla=snapshot_for(client.sla, opened_at), rules=client.incidents)
+        start = incident_start(client, ticket, report, decision, principal.actor)
         firing = AlertFiring(
             client_id=client.id, source=source, starts_at=starts_at,
             flap_window_seconds=client.alerts.flap_window_seconds(), by=principal.actor,
-            incident=start, summary=f"{ticket} {decision.priority} {report.subject[:100]}",
+            incident=start, summary=incident_summary(start),
             details=incident_details(start, client))
         try:
             answer = await _send(state, client, source, key, AlertEpisodeWorkflow.fire, firing)
