@@ -18,7 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.graph import Datto, Graph, raise_for
-from activities.signed_webhook import WebhookProvider
+from activities.signed_webhook import WebhookProvider, or_by_webhook
 from domain.onboarding import JoinerCall
 from domain.provider_steps import ProviderResult
 from domain.settings import Settings
@@ -53,11 +53,10 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ account
 
     @activity.defn
+    @or_by_webhook
     async def create_account(self, call: JoinerCall) -> ProviderResult:
         """A cloud account with a random password nobody sees: the user signs in first with
         a Temporary Access Pass at the MFA walk-through."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         local = call.user_principal_name.split("@")[0]
         body = {"accountEnabled": True, "displayName": call.display_name,
                 "mailNickname": "".join(c for c in local if c.isalnum() or c in "._-")[:64],
@@ -76,9 +75,8 @@ class OnboardingActivities:
                               resource_id=created.json()["id"])
 
     @activity.defn
+    @or_by_webhook
     async def delete_account(self, call: JoinerCall) -> ProviderResult:
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         try:
             await self.graph.call(call.client_id, "DELETE",
                                   f"/users/{quote(call.user_principal_name)}")
@@ -92,11 +90,10 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ licences
 
     @activity.defn
+    @or_by_webhook
     async def assign_licences(self, call: JoinerCall) -> ProviderResult:
         """``usageLocation`` first (Graph refuses licences without it), then every licence
         the user lacks in one ``assignLicense``; a pool with no free seat is said plainly."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         if not call.licences:
             return ProviderResult(detail="no licences asked for")
         upn = quote(call.user_principal_name)
@@ -144,9 +141,8 @@ class OnboardingActivities:
         return list(dict.fromkeys(ids))
 
     @activity.defn
+    @or_by_webhook
     async def add_groups(self, call: JoinerCall) -> ProviderResult:
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         user_id = await self._user_id(call)
         groups = await self._group_ids(call)
         for group in groups:
@@ -160,9 +156,8 @@ class OnboardingActivities:
         return ProviderResult(detail=f"member of {len(groups)} group(s)")
 
     @activity.defn
+    @or_by_webhook
     async def remove_groups(self, call: JoinerCall) -> ProviderResult:
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         try:
             user_id = await self._user_id(call)
         except ApplicationError as exc:
@@ -182,12 +177,11 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ devices
 
     @activity.defn
+    @or_by_webhook
     async def build_device(self, call: JoinerCall) -> ProviderResult:
         """The technician installs the site's RMM agent on the device; this finds it in the
         client's site, tags it for the user (UDF 1) and this ticket (UDF 2), runs the EDR
         and backup components once, and waits for SentinelOne to see the agent."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         device = call.device
         if device is None:
             raise ApplicationError("no device given", type="ProviderRefused", non_retryable=True)
@@ -226,10 +220,9 @@ class OnboardingActivities:
                                    type="EdrNotReporting")
 
     @activity.defn
+    @or_by_webhook
     async def release_device(self, call: JoinerCall) -> ProviderResult:
         """Untag the device so it goes back to stock (its EDR and backups stay: harmless)."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         device = call.device
         if device is None:
             return ProviderResult(detail="no device")
@@ -244,9 +237,8 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ MFA
 
     @activity.defn
+    @or_by_webhook
     async def check_mfa(self, call: JoinerCall) -> ProviderResult:
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         upn = quote(call.user_principal_name)
         methods = (await self.graph.call(call.client_id, "GET",
                                          f"/users/{upn}/authentication/methods")).json()["value"]

@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.graph import Graph, raise_for
-from activities.signed_webhook import WebhookProvider
+from activities.signed_webhook import WebhookProvider, or_by_webhook
 from domain.offboarding import ProviderCall
 from domain.provider_steps import ProviderResult
 from domain.settings import Settings
@@ -36,27 +36,24 @@ class ProviderActivities:
         return await self.graph.call(call.client_id, method, path, json)
 
     @activity.defn
+    @or_by_webhook
     async def disable_account(self, call: ProviderCall) -> ProviderResult:
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         upn = quote(call.user_principal_name)
         await self._graph(call, "PATCH", f"/users/{upn}", {"accountEnabled": False})
         return ProviderResult(detail=f"account {call.user_principal_name} disabled")
 
     @activity.defn
+    @or_by_webhook
     async def revoke_sessions(self, call: ProviderCall) -> ProviderResult:
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         upn = quote(call.user_principal_name)
         await self._graph(call, "POST", f"/users/{upn}/revokeSignInSessions")
         return ProviderResult(detail="sign-in sessions and refresh tokens revoked")
 
     @activity.defn
+    @or_by_webhook
     async def remove_all_groups(self, call: ProviderCall) -> ProviderResult:
         """Out of every group (and so every shared mailbox, Teams team and app role given
         through one); dynamic groups follow the disabled account by themselves."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         upn = quote(call.user_principal_name)
         user_id = (await self._graph(call, "GET", f"/users/{upn}?$select=id")).json()["id"]
         groups = (await self._graph(call, "GET", f"/users/{upn}/memberOf?$select=id,"
@@ -76,10 +73,9 @@ class ProviderActivities:
         return ProviderResult(detail=f"removed from {removed} group(s)")
 
     @activity.defn
+    @or_by_webhook
     async def remove_licences(self, call: ProviderCall) -> ProviderResult:
         """Licences back to the pool: what the user holds now, removed in one call."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         upn = quote(call.user_principal_name)
         held = (await self._graph(call, "GET", f"/users/{upn}/licenseDetails")).json()["value"]
         skus = [item["skuId"] for item in held]
@@ -89,9 +85,8 @@ class ProviderActivities:
         return ProviderResult(detail=f"{len(skus)} licence(s) returned to the pool")
 
     @activity.defn
+    @or_by_webhook
     async def wipe_device(self, call: ProviderCall) -> ProviderResult:
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         device = call.device
         if device is None or not device.managed_device_id:
             raise ApplicationError(f"device {device.serial if device else '?'} has no Intune "
@@ -103,10 +98,9 @@ class ProviderActivities:
         return ProviderResult(detail=f"wipe sent to {device.serial}")
 
     @activity.defn
+    @or_by_webhook
     async def confirm_wipe(self, call: ProviderCall) -> ProviderResult:
         """Done when Intune's ``deviceActionResults`` says the wipe is; retried until then."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         device = call.device
         if device is None or not device.managed_device_id:
             raise ApplicationError("no Intune device to confirm: check it by hand",
@@ -128,10 +122,9 @@ class ProviderActivities:
     # ------------------------------------------------------------------ SentinelOne
 
     @activity.defn
+    @or_by_webhook
     async def disconnect_edr(self, call: ProviderCall) -> ProviderResult:
         """Network-quarantine the leaver's endpoints until their hardware comes back."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         base, token = self.settings.sentinelone_url, self.settings.sentinelone_token
         if not base or token is None:
             raise ApplicationError("SentinelOne is not set up: set TEMPODESK_SENTINELONE_URL "
@@ -153,11 +146,10 @@ class ProviderActivities:
     # ------------------------------------------------------------------ data
 
     @activity.defn
+    @or_by_webhook
     async def purge_mailbox(self, call: ProviderCall) -> ProviderResult:
         """After the 30-day archive: delete the (disabled) user; Entra keeps it recoverable
         for 30 more days, which is the MSP's last safety net."""
-        if (delegated := await self.webhook.perform(call.client_id, call)) is not None:
-            return delegated
         upn = quote(call.user_principal_name)
         try:
             await self._graph(call, "DELETE", f"/users/{upn}")

@@ -11,9 +11,12 @@ a second factor.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -24,6 +27,18 @@ from activities.graph import raise_for
 from domain.provider_steps import ProviderResult
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
+
+
+def or_by_webhook(step: Callable[[Any, Any], Awaitable[ProviderResult]]):
+    """A provider step a client with ``providers.webhook`` has its own script do: put it
+    under ``@activity.defn`` (the owner has a ``webhook: WebhookProvider``)."""
+
+    @functools.wraps(step)
+    async def delegated(self: Any, call: Any) -> ProviderResult:
+        done = await self.webhook.perform(call.client_id, call)
+        return done if done is not None else await step(self, call)
+
+    return delegated
 
 
 class WebhookProvider:
