@@ -35,6 +35,7 @@ from tests.workflows.support import belton_without_holidays, next_local
 from workflows.onboarding import OnboardingWorkflow
 
 calls: list[tuple[str, datetime]] = []
+delivered: list[str] = []  # notices, as "<lane> <event>"
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +120,8 @@ async def remove_licences(call: ProviderCall) -> ProviderResult:
 
 
 @activity.defn(name="deliver")
-async def deliver(delivery) -> dict:
+async def deliver(delivery: dict) -> dict:
+    delivered.append(f"{delivery['lane']} {delivery['notice']['event']}")
     return {}
 
 
@@ -169,6 +171,7 @@ def events(view: OnboardingView, prefix: str) -> list:
 
 def reset(**given) -> None:
     calls.clear()
+    delivered.clear()
     behaviour.clear()
     behaviour.update(given)
 
@@ -184,8 +187,7 @@ async def test_ready_before_the_start_then_mfa_reminded_until_enrolled(ts_env, t
         ready = await handle.query(OnboardingWorkflow.view)
         assert ready.ready_at is not None and ready.ready_at < starts
         assert not ready.breached and ready.confirmation_sent_at == ready.ready_at
-        outbox_events = [e.notice.event for e in ready.outbox]
-        assert "account_confirmation" in outbox_events or ready.notices_sent >= 3
+        assert {"email account_confirmation", "email induction_invite"} <= set(delivered)
         await ts_env.sleep(starts + timedelta(days=7) - await ts_env.get_current_time())
         view = await handle.query(OnboardingWorkflow.view)
     assert names()[0] == "create_account"  # the account before anything that needs it
