@@ -7,6 +7,7 @@ thank-you that does not reopen, automatic mail and our own mail ignored, a direc
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import smtplib
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from api.smtp import serve_smtp
+from domain.email_inbound import MESSAGE_MAX_BYTES
 from tests.conftest import isolated, make_settings, running_desk
 from tests.peers import Mailbox, free_port
 from tests.web.helpers import eventually
@@ -226,3 +228,37 @@ async def test_the_tempodesk_smtp_command_takes_mail(mailroom):
             f"TaskQueue = '{desk.settings.task_queue}' AND TicketKind = 'incident'")).count
 
     assert await eventually(incidents, lambda n: n >= 1) == 1
+
+
+async def test_attachments_are_kept_by_reference_and_size_is_limited(mailroom):
+    desk, _ = mailroom
+    photo = b"\x89PNG\r\n" + bytes(range(256)) * 40
+    message = mail(JO, "Cracked screen on my laptop", "Photo attached.")
+    message.add_attachment(photo, maintype="image", subtype="png", filename="screen.png")
+    opened = await post(desk, message)
+    described = await desk.client.get_workflow_handle(
+        f"incident:{opened['ticket_id']}").describe()
+    details = await described.static_details()  # the intake facts the Web UI shows
+    digest = hashlib.sha256(photo).hexdigest()
+    assert (f"- screen.png (image/png, {len(photo):,} bytes, sha256 {digest[:16]}…)"
+            .replace("\n", " ") in details)
+    assert "PNG" not in details  # the reference, not the bytes
+
+    port = free_port()
+    server = await serve_smtp(desk.state, "127.0.0.1", port)
+    huge = mail(JO, "Logs", "All of them.")
+    huge.add_attachment(b"x" * (MESSAGE_MAX_BYTES + 1), maintype="application",
+                        subtype="octet-stream", filename="all.log")
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            smtp.sendmail(JO, ["servicedesk@belton.example"], bytes(huge))
+
+    try:
+        # Refused at MAIL FROM when the client declares SIZE, else after DATA.
+        with pytest.raises((smtplib.SMTPSenderRefused, smtplib.SMTPDataError)) as refused:
+            await asyncio.to_thread(send)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert refused.value.smtp_code == 552  # too large: the sender's MTA tells the sender
