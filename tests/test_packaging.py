@@ -1,5 +1,5 @@
 """A real install (the container image) holds everything the editable install finds in the
-tree: every package and subpackage, and every template. (Subpackages such as `api.routes`
+tree: every package and subpackage, every template and every top-level module. (Subpackages such as `api.routes`
 were once missing from the wheel; only the editable install hid it.)"""
 
 from __future__ import annotations
@@ -27,4 +27,5 @@ def test_the_wheel_holds_every_module_and_template(tmp_path):
     packed = set(zipfile.ZipFile(wheel).namelist())
     wanted = {str(p.relative_to(REPO)) for top in TOP for p in (REPO / top).rglob("*")
               if p.suffix in (".py", ".j2") and "__pycache__" not in p.parts}
+    wanted |= {p.name for p in REPO.glob("*.py")}  # worker, cli, ...: py-modules
     assert wanted and wanted <= packed, sorted(wanted - packed)
