@@ -115,13 +115,19 @@ class ProcurementReceiver(SignedReceiver):
     SECRET = "whsec_" + "cHJvY3VyZW1lbnQtdGVzdC1zZWNyZXQtMzItYnl0ZXM="
     PATH = "/orders"
 
-    def __init__(self) -> None:
+    def __init__(self, fail_first: int = 0) -> None:
         self.orders: dict[str, dict] = {}   # webhook-id -> the order's data
+        self.posts: list[str] = []          # webhook-ids, every attempt
+        self.fail_first = fail_first        # answer 503 to this many first
         super().__init__()
 
     def answer(self, webhook_id: str, body: dict, valid: bool) -> tuple[int, dict | None]:
         if not valid:
             return 401, None
+        self.posts.append(webhook_id)
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return 503, None
         data = body["data"]
         self.orders.setdefault(webhook_id, data)
         return 200, {"order_id": f"PO-{data['quote_id']}", "eta": "2027-01-15",

@@ -35,7 +35,8 @@ def draft(**changes) -> dict:
 
 @pytest.fixture
 async def quoting(dev_client, config, task_queue):
-    with Mailbox() as mailbox, ProcurementReceiver() as procurement:
+    # Purchasing is down for the first attempt: retried under the same webhook-id.
+    with Mailbox() as mailbox, ProcurementReceiver(fail_first=1) as procurement:
         settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
                                  smtp_port=mailbox.port, procurement_url=procurement.url,
                                  procurement_secret=ProcurementReceiver.SECRET)
@@ -105,6 +106,7 @@ async def test_only_the_clients_director_approves_once_and_parts_are_ordered(quo
     ordered = await eventually(lambda: view(quote_id), lambda v: v["order"], timeout=30)
     assert ordered["order"]["install_on"] == "2027-01-20"
     assert list(procurement.orders) == [f"order:{quote_id}"]  # ordered once
+    assert procurement.posts == [f"order:{quote_id}"] * 2  # after a 503, the same id
     told = await eventually(lambda: view(request),
                             lambda v: v["scheduled_for"] is not None, timeout=30)
     assert told["quotes"] == [quote_id]
