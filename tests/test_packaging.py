@@ -1,6 +1,7 @@
 """A real install (the container image) holds everything the editable install finds in the
-tree: every package and subpackage, every template and every top-level module. (Subpackages such as `api.routes`
-were once missing from the wheel; only the editable install hid it.)"""
+tree: every package and subpackage, every template and every top-level module.
+(Subpackages such as `api.routes` were once missing from the wheel; only the editable
+install hid it.)"""
 
 from __future__ import annotations
 
