@@ -12,7 +12,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
-import aiosmtplib
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio import activity
@@ -20,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import outbound, webhooks
 from activities.invites import invite_ics
+from activities.smtp_send import send_mail
 from domain import tokens
 from domain.documents.quote import document_pdf
 from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt, message_id
@@ -179,17 +179,7 @@ class NotificationActivities:
         except (ValueError, TypeError) as exc:  # e.g. a line break in a header value
             raise ApplicationError(f"this notice cannot be written as an e-mail: {exc}",
                                    type="BadContent", non_retryable=True) from exc
-        try:
-            await aiosmtplib.send(
-                message, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
-                username=self.settings.smtp_username,
-                password=(self.settings.smtp_password.get_secret_value()
-                          if self.settings.smtp_password else None),
-                start_tls=self.settings.smtp_starttls, timeout=30,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise ApplicationError(f"recipients refused: {exc}", non_retryable=True) from exc
-        return message["Message-ID"]
+        return await send_mail(self.settings, message)
 
     async def _webhook(self, notice: Notice, hook: Webhook) -> None:
         body = json.dumps(webhook_payload(notice, hook), separators=(",", ":")).encode()

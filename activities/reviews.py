@@ -14,12 +14,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any, Protocol
 
-import aiosmtplib
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.smtp_send import send_mail
 from domain import nps as nps_domain
 from domain import reviews, tokens
 from domain.documents.qbr import qbr_html, qbr_pdf
@@ -242,16 +242,7 @@ class ReviewActivities:
         return message
 
     async def _send(self, message: EmailMessage) -> str:
-        try:
-            await aiosmtplib.send(
-                message, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
-                username=self.settings.smtp_username,
-                password=(self.settings.smtp_password.get_secret_value()
-                          if self.settings.smtp_password else None),
-                start_tls=self.settings.smtp_starttls, timeout=30)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise ApplicationError(f"recipients refused: {exc}", non_retryable=True) from exc
-        return message["Message-ID"]
+        return await send_mail(self.settings, message)
 
 
 def _elapsed(duration: str) -> float:
