@@ -163,29 +163,35 @@ class Desk:
 
 
 @contextlib.asynccontextmanager
+async def served(app) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """``app`` served by uvicorn on a free loopback port: its base URL and a client."""
+    server = uvicorn.Server(uvicorn.Config(
+        app, host="127.0.0.1", port=0,
+        log_level="warning", access_log=False, **uvicorn_options()))
+    server.capture_signals = contextlib.nullcontext  # tests own the signals
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.02)
+    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            yield base, http
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@contextlib.asynccontextmanager
 async def running_desk(client: Client, config: TempodeskConfig, settings: Settings,
                        ) -> AsyncIterator[Desk]:
     async with httpx.AsyncClient() as worker_http, contextlib.AsyncExitStack() as workers:
         for worker in build_workers(client, settings, config, worker_http):
             await workers.enter_async_context(worker)
         app = create_app(settings, config, client)
-        server = uvicorn.Server(uvicorn.Config(
-            app, host="127.0.0.1", port=0,
-            log_level="warning", access_log=False, **uvicorn_options()))
-        server.capture_signals = contextlib.nullcontext  # tests own the signals
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            try:
-                yield Desk(client, settings, config, base, http, app.state.tempodesk)
-            finally:
-                server.should_exit = True
-                await serving
+        async with served(app) as (base, http):
+            yield Desk(client, settings, config, base, http, app.state.tempodesk)
 
 
 @contextlib.asynccontextmanager

@@ -20,19 +20,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-import uvicorn
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.reviews import ReviewActivities
 from api.app import create_app
-from api.limits import uvicorn_options
 from domain.incidents import IncidentReport, IncidentStart
 from domain.reviews import Job, ReviewKickoff, fire_times, review_workflow_id
 from domain.sla import Priority, snapshot_for
 from domain.sla.priority import PriorityDecision
 from domain.tickets import CsatAnswer, Status, Transition
-from tests.conftest import make_settings
+from tests.conftest import make_settings, served
 from tests.documents.pdf_text import pdf_text
 from tests.peers import Mailbox
 from tests.web.helpers import incident_body
@@ -61,22 +59,8 @@ class KnownTickets:
 
 @contextlib.asynccontextmanager
 async def api(client: Client, config, settings) -> AsyncIterator[httpx.AsyncClient]:
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, config, client),
-                                           host="127.0.0.1", port=0, log_level="warning",
-                                           access_log=False, **uvicorn_options()))
-    server.capture_signals = contextlib.nullcontext
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        await serving
+    async with served(create_app(settings, config, client)) as (_, http):
+        yield http
 
 
 async def settle(probe, check, timeout: float = 30.0):

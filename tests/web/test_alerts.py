@@ -13,18 +13,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-import uvicorn
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
 from api.app import create_app
-from api.limits import uvicorn_options
 from domain.alerts import AlertRules, AlertSource
 from domain.ids import alert_workflow_id
 from domain.tenants import TempodeskConfig
-from tests.conftest import Desk, isolated, make_settings, running_desk
+from tests.conftest import Desk, isolated, make_settings, running_desk, served
 from tests.web.helpers import assert_problem, eventually, incident_body
 
 AM = "/v1/alerts/alertmanager"
@@ -47,22 +44,9 @@ async def api_replica(desk: Desk) -> AsyncIterator[Desk]:
     """A second API replica of ``desk`` (its own app: own number pool, own turns), served
     on loopback beside it; the worker stays ``desk``'s. What an HA pair of Alertmanagers
     behind a load balancer reaches."""
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(desk.settings, desk.config, desk.client), host="127.0.0.1", port=0,
-        log_level="warning", access_log=False, **uvicorn_options()))
-    server.capture_signals = contextlib.nullcontext
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.02)
-    base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        try:
-            yield Desk(desk.client, desk.settings, desk.config, base, http)
-        finally:
-            server.should_exit = True
-            await serving
+    app = create_app(desk.settings, desk.config, desk.client)
+    async with served(app) as (base, http):
+        yield Desk(desk.client, desk.settings, desk.config, base, http)
 
 
 @pytest.fixture
