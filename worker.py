@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 import log_hygiene
+from activities import outbound
 from activities.alerts import AlertActivities
 from activities.notifications import NotificationActivities
 from activities.onboarding import OnboardingActivities
@@ -88,7 +89,7 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
 
 async def run_worker(client: Client, settings: Settings, config: TempodeskConfig,
                      stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient() as http, contextlib.AsyncExitStack() as stack:
+    async with outbound.http_client(settings) as http, contextlib.AsyncExitStack() as stack:
         for worker in build_workers(client, settings, config, http):
             await stack.enter_async_context(worker)
         log.info("worker polling task queue %r", settings.task_queue)

@@ -346,7 +346,8 @@ async def main(args: argparse.Namespace) -> None:
                 "TEMPODESK_GRAPH_CLIENT_ID": "tempodesk-app",
                 "TEMPODESK_GRAPH_CLIENT_SECRET": "app-secret",
                 "TEMPODESK_SENTINELONE_URL": f"{providers.base}/s1",
-                "TEMPODESK_SENTINELONE_TOKEN": ProviderServer.S1_TOKEN})
+                "TEMPODESK_SENTINELONE_TOKEN": ProviderServer.S1_TOKEN,
+                "TEMPODESK_OUTBOUND_ALLOW": '["127.0.0.1"]'})  # the sandbox is on loopback
             record, provider, observed = await tempodesk_phase(
                 env, config, child_env, workdir, providers, args.count, args.lead_seconds)
         bare = await bare_phase(env, args.count, args.lead_seconds)

@@ -20,6 +20,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities import outbound
 from api.app import create_app
 from api.limits import uvicorn_options
 from domain import search_attributes
@@ -186,7 +187,8 @@ async def served(app) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
 @contextlib.asynccontextmanager
 async def running_desk(client: Client, config: TempodeskConfig, settings: Settings,
                        ) -> AsyncIterator[Desk]:
-    async with httpx.AsyncClient() as worker_http, contextlib.AsyncExitStack() as workers:
+    async with outbound.http_client(settings) as worker_http, \
+            contextlib.AsyncExitStack() as workers:
         for worker in build_workers(client, settings, config, worker_http):
             await workers.enter_async_context(worker)
         app = create_app(settings, config, client)

@@ -133,3 +133,73 @@ async def test_deliveries_to_loopback_fail_non_retryably_unless_allowed(config):
             assert len(hooks.received) == 2
             placed = await env.run(ProcurementActivities(opened, http).place_order, order)
             assert placed.order_id == "PO-BEL-000043"
+
+
+def _dns(monkeypatch, *answers: str) -> list[str]:
+    """Stand in for DNS: each lookup gets the next answer (the last one repeats)."""
+    import ipaddress
+
+    from activities import outbound
+
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int):
+        asked.append(host)
+        return [ipaddress.ip_address(answers[min(len(asked), len(answers)) - 1])]
+
+    monkeypatch.setattr(outbound, "_resolve", resolve)
+    return asked
+
+
+async def test_the_worker_client_connects_to_the_address_it_checked(monkeypatch, config):
+    """A name the system cannot resolve reaches the receiver: the connection went to the
+    address our check resolved and approved, not to a second lookup of the name."""
+    from activities.outbound import http_client
+
+    asked = _dns(monkeypatch, "127.0.0.1")
+    notice = Notice(notice_id="incident:BEL-000042:1:ticket_opened", client_id="belton",
+                    ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
+                    event="ticket_opened", subject="Logged")
+    with WebhookReceiver() as hooks:
+        port = hooks.url.split(":")[2].split("/")[0]
+        url = hooks.url.replace(f"127.0.0.1:{port}", f"hooks.belton.invalid:{port}")
+        settings = make_settings(outbound_allow=["127.0.0.1"])
+        async with http_client(settings) as http:
+            await ActivityEnvironment().run(
+                NotificationActivities(settings, _hooked(config, url), http).notify, notice)
+        assert [r["valid"] for r in hooks.received] == [True]
+    assert asked == ["hooks.belton.invalid", "hooks.belton.invalid"]  # the check, the connection
+
+
+async def test_dns_rebinding_between_check_and_connection_is_refused(monkeypatch, config):
+    """The name answers a public address to the delivery's check, then loopback: the
+    connection is refused non-retryably and nothing reaches the desk's own network."""
+    from activities.outbound import http_client
+
+    asked = _dns(monkeypatch, "93.184.216.34", "127.0.0.1")
+    notice = Notice(notice_id="incident:BEL-000042:2:sla_breached", client_id="belton",
+                    ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
+                    event="sla_breached", subject="SLA breached")
+    with WebhookReceiver() as hooks:
+        port = hooks.url.split(":")[2].split("/")[0]
+        url = hooks.url.replace(f"127.0.0.1:{port}", f"rebind.attacker.invalid:{port}")
+        settings = make_settings(outbound_allow=[])
+        async with http_client(settings) as http:
+            with pytest.raises(ApplicationError) as refused:
+                await ActivityEnvironment().run(
+                    NotificationActivities(settings, _hooked(config, url), http).notify,
+                    notice)
+        assert refused.value.non_retryable and refused.value.type == "OutboundRefused"
+        assert "127.0.0.1" in str(refused.value)
+        assert hooks.received == []
+    assert len(asked) == 2
+
+
+async def test_provider_calls_through_the_worker_client_are_held_to_the_same_rule():
+    """Graph, Datto and SentinelOne share the worker's client: a provider URL pointing at
+    the cloud metadata address is refused at connection (no network needed to show it)."""
+    from activities.outbound import http_client
+
+    async with http_client(make_settings(outbound_allow=[])) as http:
+        with pytest.raises(ApplicationError, match=r"169\.254\.169\.254"):
+            await http.get("http://169.254.169.254/metadata/identity/oauth2/token")
