@@ -39,7 +39,8 @@ def _redacted(body: dict) -> dict:
 class Faults:
     throttle: int = 0                 # the next N Graph API calls answer 429
     retry_after: int = 1
-    down_until: float = 0.0           # Graph API answers 503 until this monotonic time
+    down_until: float = 0.0           # Graph API answers outage_status until this monotonic time
+    outage_status: int = 503          # 503 (planned) or 500 (Graph's InternalServerError)
     unknown_users: set[str] = field(default_factory=set)
     datto_throttle: int = 0           # the next N Datto API calls answer 429
     datto_down_until: float = 0.0     # Datto answers 503 until this monotonic time
@@ -157,7 +158,9 @@ class ProviderServer:
             return 429, {"error": {"code": "TooManyRequests"}}, {
                 "Retry-After": str(self.faults.retry_after)}
         if time.monotonic() < self.faults.down_until:
-            return 503, {"error": {"code": "ServiceUnavailable"}}, {}
+            code = {500: "InternalServerError"}.get(self.faults.outage_status,
+                                                    "ServiceUnavailable")
+            return self.faults.outage_status, {"error": {"code": code}}, {}
         parts = path.strip("/").split("/")
         joiner = self.joiners(method, [unquote(p) for p in parts], query, body)
         if joiner is not None:

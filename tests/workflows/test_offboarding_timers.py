@@ -109,9 +109,10 @@ def exit_form(**changes) -> ExitForm:
     return ExitForm.model_validate(form)
 
 
-async def start_exit(env, task_queue: str, form: ExitForm, effective: datetime):
+async def start_exit(env, task_queue: str, form: ExitForm, effective: datetime,
+                     client_id: str = "belton"):
     start = OffboardingStart(
-        ticket_id=f"TST-{uuid.uuid4().int % 10**6:06d}", client_id="belton",
+        ticket_id=f"TST-{uuid.uuid4().int % 10**6:06d}", client_id=client_id,
         opened_at=effective, raised_by="hr:test", form=form, effective_at=effective,
         sla=snapshot_for(belton_without_holidays(), effective))
     state = OffboardingWorkflow.initial_state(start)
