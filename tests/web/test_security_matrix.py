@@ -318,3 +318,40 @@ async def test_unknown_fields_in_bodies_are_422(matrix_desk):
         assert {"is_admin", "client_id"} & fields, (endpoint.id, answer.text[:300])
         checked += 1
     assert checked >= 12
+
+
+async def test_size_and_rate_limits_hold_on_every_route(dev_client, task_queue):
+    """Under the matrix: every route that takes a body answers 413 to an oversized one
+    (before anything else reads it), and once a credential has spent its allowance every
+    protected route answers it 429 with Retry-After; the limit is checked before the role,
+    so no route, allowed or not, lets a spent credential through."""
+    from domain.tenants import load_config
+
+    base = isolated(load_config(DEMO_CONFIG))
+    strict = {role: "3/min" for role in Role}
+    config = base.model_copy(update={"rate_limits": strict, "clients": [
+        c.model_copy(update={"rate_limits": strict}) for c in base.clients]})
+    async with running_desk(dev_client, config, make_settings(task_queue=task_queue)) as desk:
+        values = {"ticket_id": f"{desk.prefix('belton')}-000001",
+                  "quote_id": f"{desk.prefix('belton')}-000002",
+                  "client": desk.client_id("belton"), "quarter": "2026-Q3",
+                  "user_id": "no-such-user", "type_id": "User", "schema_id": "User",
+                  "token": "not-a-signed-link"}
+        huge = b'{"subject": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        bodied = [e for e in TABLE if e.method in BODY_METHODS]
+        for endpoint in bodied:
+            answer = await desk.http.request(
+                endpoint.method, _url(endpoint, values), content=huge,
+                headers={"Content-Type": "application/json",
+                         **CALLERS[0].headers})
+            assert answer.status_code == 413, (endpoint.id, answer.status_code)
+        for caller in CALLERS:  # spend every credential's three requests
+            for _ in range(3):
+                await desk.http.get("/v1/tickets", headers=caller.headers)
+        protected = [e for e in TABLE if e.action is not None]
+        for endpoint in protected:
+            for caller in CALLERS:
+                answer = await _send(desk, endpoint, _url(endpoint, values), caller.headers)
+                assert answer.status_code == 429, (endpoint.id, caller.key, answer.text[:200])
+                assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    assert len(bodied) > 20 and len(protected) > 40
