@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     app = FastAPIOffline(title="Tempodesk", version="0.1.0", description=DESCRIPTION,
                          lifespan=lifespan)
     problems.install(app)
+    problems.document(app)
     scim_errors.install(app)
     app.add_middleware(RequestLimits)
     for module in (health, incidents, service_requests, quotes, onboarding, offboarding,

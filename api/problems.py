@@ -147,3 +147,56 @@ def rpc_problem(exc: RPCError) -> Problem:
                        "check the parameters against /docs")
     return Problem(502, "Workflow engine error", "the workflow engine could not carry out "
                    "the request; retry, and tell the MSP if it persists")
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem", "type": "object", "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"},
+                           "fix": {"type": "string"}, "in": {"type": "string"}}}},
+    },
+    "additionalProperties": True,  # extension members, e.g. earliest_start
+}
+SCIM_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ScimError", "type": "object", "required": ["schemas", "status"],
+    "properties": {"schemas": {"type": "array", "items": {"type": "string"}},
+                   "status": {"type": "string"}, "detail": {"type": "string"},
+                   "scimType": {"type": "string"}},
+}
+
+
+def document(app: FastAPI) -> None:
+    """Say in the OpenAPI document what errors really look like: every operation's 4xx is
+    problem+json (SCIM's are SCIM errors), not FastAPI's default application/json 422."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            {"Problem": PROBLEM_SCHEMA, "ScimError": SCIM_ERROR_SCHEMA})
+        for path, operations in schema.get("paths", {}).items():
+            scim = is_scim(path)
+            media = "application/scim+json" if scim else MEDIA_TYPE
+            ref = {"$ref": f"#/components/schemas/{'ScimError' if scim else 'Problem'}"}
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["4XX"] = {"description": "The request was refused: what is wrong "
+                                    "and how to fix it",
+                                    "content": {media: {"schema": ref}}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
