@@ -29,6 +29,7 @@ from scim2_models import (
     UniquenessException,
 )
 from scim2_models.path import CompareOperator, Comparison
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from api.auth import Principal, require
 from api.routes.offboarding import open_exit
@@ -45,7 +46,8 @@ from domain.directory_user import (
     TicketLink,
     resource_size,
 )
-from domain.ids import TicketKind, directory_user_key
+from domain.ids import TicketKind, directory_user_key, workflow_id
+from domain.onboarding import Cancellation
 from domain.roles import Action
 from domain.scim import (
     DEFAULT_COUNT,
@@ -63,8 +65,9 @@ from domain.scim import (
 )
 from domain.scim_forms import contact, exit_form, joiner_form, manager_id
 from domain.tenants import ClientConfig
-from domain.tickets import Contact
+from domain.tickets import DONE, Contact
 from workflows.directory_user import DirectoryUserWorkflow as Wf
+from workflows.onboarding import OnboardingWorkflow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, tags=["scim"])
@@ -252,11 +255,37 @@ def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False
     return (deleting or active is False) and (had_access or current.exit_claimed_at is not None)
 
 
+async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
+    """A hire deactivated or deleted before their first day has no access to lose, only an
+    account being set up for nobody: their onboarding is cancelled (what was done is undone,
+    newest first) instead of an exit opened. The note to keep; None if the hire has
+    started, their onboarding is finished, or there is none (then the exit is opened)."""
+    if user.onboarding_ticket is None:
+        return None
+    handle = c.state.temporal.get_workflow_handle(
+        workflow_id(TicketKind.ONBOARDING, user.onboarding_ticket))
+    view = await handle.query(OnboardingWorkflow.view)
+    if view.starts_at <= datetime.now(UTC) or view.status in DONE:
+        return None
+    try:  # accepted is enough: the undoing goes on in the workflow, retried
+        await handle.start_update(
+            OnboardingWorkflow.cancel, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            arg=Cancellation(reason="withdrawn by the HR system before the start date",
+                             by=c.principal.actor))
+    except WorkflowUpdateFailedError:
+        return None  # finished meanwhile: the exit it needs is opened instead
+    return (f"onboarding {user.onboarding_ticket} cancelled before the start date: what was "
+            "set up for this hire is undone; no user exit needed")
+
+
 async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
     """Open the user's exit unless one is open (or being opened): once per leaver. The
-    note says why none could be."""
+    note says why none could be. A hire who has not started is withdrawn instead."""
     if user.offboarding_ticket is not None:
         return user, ""
+    withdrawn = await _withdraw_hire(c, user)
+    if withdrawn is not None:
+        return user, withdrawn
     today = datetime.now(ZoneInfo(c.client.sla.calendar.timezone)).date()
     form, note = exit_form(resource, await c.manager(resource), today)
     if form is None:
@@ -325,7 +354,7 @@ async def patch_user(user_id: str, c: Call = Depends(call)) -> Response:
 
 
 @router.delete("/Users/{user_id}", status_code=204, summary="SCIM: delete a user (opens the "
-               "user exit unless one is open)")
+               "user exit unless one is open; a hire before the start: onboarding cancelled)")
 async def delete_user(user_id: str, c: Call = Depends(call)) -> Response:
     current = await c.directory.need(c.client.id, user_id)
     expected = c.expected(current)

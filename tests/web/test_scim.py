@@ -358,3 +358,31 @@ async def test_odd_scim_input_is_refused_never_a_500(scim):
     print("\n" + ", ".join(str(a.status_code) for a in answers))
     still = await desk.http.get(at, headers=hr_system(desk))
     assert still.status_code == 200 and still.json()["userName"] == UPN
+
+
+async def test_a_hire_deleted_before_the_start_is_withdrawn_not_exited(scim):
+    """HR deletes a hire whose first day has not come: the account being set up for them is
+    undone by cancelling the onboarding (no user exit for someone who never had access),
+    and the hire's account is gone from the directory."""
+    desk, providers = scim
+    boss = await create(desk, new_user("mia.chen@harbourside.example", displayName="Mia Chen",
+                                       name={"givenName": "Mia", "familyName": "Chen"}))
+    start = (datetime.now(UTC) + timedelta(days=28)).date()
+    start += timedelta(days=(7 - start.weekday()) % 7)
+    hire_upn = "sam.lee@harbourside.example"
+    hire = new_user(hire_upn, displayName="Sam Lee")
+    hire["schemas"].append(ONBOARDING)
+    hire[ENTERPRISE] = {"department": "Litigation", "manager": {"value": boss["id"]}}
+    hire[ONBOARDING] = {"startDate": start.isoformat()}
+    made = await create(desk, hire)
+    onboarding = (await directory_user(desk, made["id"])).onboarding_ticket
+    await eventually(lambda: ticket(desk, onboarding), lambda v: v["ready_at"], timeout=60)
+    assert hire_upn in providers.users  # the account was made weeks ahead
+    gone = await desk.http.delete(f"{SCIM}/Users/{made['id']}", headers=hr_system(desk))
+    assert gone.status_code == 204, gone.text
+    view = await eventually(lambda: ticket(desk, onboarding), lambda v: v["compensated_at"],
+                            timeout=60)
+    assert view["status"] == "resolved" and "before the start date" in view["cancel_reason"]
+    assert hire_upn not in providers.users
+    await asyncio.sleep(0.5)
+    assert await tickets(desk, "offboarding") == []
