@@ -151,22 +151,27 @@ def _dns(monkeypatch, *answers: str) -> list[str]:
     return asked
 
 
-async def test_the_worker_client_connects_to_the_address_it_checked(monkeypatch, config):
-    """A name the system cannot resolve reaches the receiver: the connection went to the
-    address our check resolved and approved, not to a second lookup of the name."""
+async def _notify_through_worker_client(config, hooks, host: str, allow: list[str]) -> None:
+    """A webhook notice to ``hooks`` under the name ``host``, sent by the worker's client."""
     from activities.outbound import http_client
 
-    asked = _dns(monkeypatch, "127.0.0.1")
     notice = Notice(notice_id="incident:BEL-000042:1:ticket_opened", client_id="belton",
                     ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
                     event="ticket_opened", subject="Logged")
+    url = hooks.url.replace("127.0.0.1:", f"{host}:")
+    settings = make_settings(outbound_allow=allow)
+    async with http_client(settings) as http:
+        await ActivityEnvironment().run(
+            NotificationActivities(settings, _hooked(config, url), http).notify, notice)
+
+
+async def test_the_worker_client_connects_to_the_address_it_checked(monkeypatch, config):
+    """A name the system cannot resolve reaches the receiver: the connection went to the
+    address our check resolved and approved, not to a second lookup of the name."""
+    asked = _dns(monkeypatch, "127.0.0.1")
     with WebhookReceiver() as hooks:
-        port = hooks.url.split(":")[2].split("/")[0]
-        url = hooks.url.replace(f"127.0.0.1:{port}", f"hooks.belton.invalid:{port}")
-        settings = make_settings(outbound_allow=["127.0.0.1"])
-        async with http_client(settings) as http:
-            await ActivityEnvironment().run(
-                NotificationActivities(settings, _hooked(config, url), http).notify, notice)
+        await _notify_through_worker_client(config, hooks, "hooks.belton.invalid",
+                                            allow=["127.0.0.1"])
         assert [r["valid"] for r in hooks.received] == [True]
     assert asked == ["hooks.belton.invalid", "hooks.belton.invalid"]  # the check, the connection
 
@@ -174,21 +179,11 @@ async def test_the_worker_client_connects_to_the_address_it_checked(monkeypatch,
 async def test_dns_rebinding_between_check_and_connection_is_refused(monkeypatch, config):
     """The name answers a public address to the delivery's check, then loopback: the
     connection is refused non-retryably and nothing reaches the desk's own network."""
-    from activities.outbound import http_client
-
     asked = _dns(monkeypatch, "93.184.216.34", "127.0.0.1")
-    notice = Notice(notice_id="incident:BEL-000042:2:sla_breached", client_id="belton",
-                    ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
-                    event="sla_breached", subject="SLA breached")
     with WebhookReceiver() as hooks:
-        port = hooks.url.split(":")[2].split("/")[0]
-        url = hooks.url.replace(f"127.0.0.1:{port}", f"rebind.attacker.invalid:{port}")
-        settings = make_settings(outbound_allow=[])
-        async with http_client(settings) as http:
-            with pytest.raises(ApplicationError) as refused:
-                await ActivityEnvironment().run(
-                    NotificationActivities(settings, _hooked(config, url), http).notify,
-                    notice)
+        with pytest.raises(ApplicationError) as refused:
+            await _notify_through_worker_client(config, hooks, "rebind.attacker.invalid",
+                                                allow=[])
         assert refused.value.non_retryable and refused.value.type == "OutboundRefused"
         assert "127.0.0.1" in str(refused.value)
         assert hooks.received == []
