@@ -47,7 +47,7 @@ from domain.directory_user import (
     resource_size,
 )
 from domain.ids import TicketKind, directory_user_key, workflow_id
-from domain.onboarding import Cancellation
+from domain.onboarding import Cancellation, JoinerForm
 from domain.roles import Action
 from domain.scim import (
     DEFAULT_COUNT,
@@ -233,18 +233,23 @@ async def create_user(c: Call = Depends(call)) -> Response:
                          resource=keep, created_at=now, modified_at=now, note=note)
     await c.directory.create(user, name)
     if form is not None:
-        try:
-            view = await open_onboarding(c.state, c.client, form, c.principal.actor)
-        except Exception as exc:  # the user stands; the note tells HR and the desk
-            log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
-            user = await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(
-                resource=keep, note=f"no onboarding: it could not be opened ({type(exc).__name__})"
-                "; raise it with POST /v1/onboarding"))
-        else:
-            user = await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
-                                            TicketLink(kind=TicketKind.ONBOARDING,
-                                                       ticket_id=view.ticket_id))
+        user = await _onboard(c, user, form, keep)
     return c.answer(user, 201)
+
+
+async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm,
+                   keep: dict[str, Any]) -> DirectoryUser:
+    """Open the hire's onboarding and link it to the user (or note why it could not be)."""
+    try:
+        view = await open_onboarding(c.state, c.client, form, c.principal.actor)
+    except Exception as exc:  # the user stands; the note tells HR and the desk
+        log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
+        return await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(
+            resource=keep, note=f"no onboarding: it could not be opened ({type(exc).__name__})"
+            "; raise it with POST /v1/onboarding"))
+    return await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
+                                    TicketLink(kind=TicketKind.ONBOARDING,
+                                               ticket_id=view.ticket_id))
 
 
 def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False) -> bool:
@@ -253,6 +258,11 @@ def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False
     to open the exit was cut short (its claim is still held)."""
     had_access = current.resource.get("active") is not False
     return (deleting or active is False) and (had_access or current.exit_claimed_at is not None)
+
+
+def _arriving(current: DirectoryUser, active: bool | None) -> bool:
+    """An activation of a user who was inactive (created so, or deactivated)."""
+    return active is True and current.resource.get("active") is False
 
 
 async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
@@ -314,11 +324,19 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
                 raise UniquenessException(detail="another user has this userName")
     user = await c.directory.update(c.client.id, current.user_id, Wf.replace,
                                     Replacement(resource=keep, expected_version=expected))
+    note = ""
     if _leaving(current, resource.active):
         user, note = await _exit(c, user, resource)
-        if note and note != user.note:
-            user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
-                                            Replacement(resource=keep, note=note))
+    elif _arriving(current, resource.active) and user.onboarding_ticket is None:
+        # A pre-hire created inactive (Okta's and Workday's staged users) is activated:
+        # now they are a new hire, with the start date they were sent with.
+        form, note = joiner_form(resource, c.client, await c.manager(resource),
+                                 datetime.now(UTC))
+        if form is not None:
+            return await _onboard(c, user, form, keep)
+    if note and note != user.note:
+        user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
+                                        Replacement(resource=keep, note=note))
     return user
 
 

@@ -386,3 +386,31 @@ async def test_a_hire_deleted_before_the_start_is_withdrawn_not_exited(scim):
     assert hire_upn not in providers.users
     await asyncio.sleep(0.5)
     assert await tickets(desk, "offboarding") == []
+
+
+async def test_a_pre_hire_created_inactive_is_onboarded_when_activated(scim):
+    """Okta and Workday stage pre-hires as inactive users: nothing is provisioned while
+    they are, and activation opens the onboarding with the start date they carry."""
+    desk, _ = scim
+    boss = await create(desk, new_user("mia.chen@harbourside.example", displayName="Mia Chen",
+                                       name={"givenName": "Mia", "familyName": "Chen"}))
+    start = (datetime.now(UTC) + timedelta(days=28)).date()
+    start += timedelta(days=(7 - start.weekday()) % 7)
+    staged = new_user("sam.lee@harbourside.example", displayName="Sam Lee", active=False)
+    staged["schemas"].append(ONBOARDING)
+    staged[ENTERPRISE] = {"department": "Litigation", "manager": {"value": boss["id"]}}
+    staged[ONBOARDING] = {"startDate": start.isoformat()}
+    made = await create(desk, staged)
+    assert (await directory_user(desk, made["id"])).onboarding_ticket is None
+    activated = await desk.http.patch(
+        f"{SCIM}/Users/{made['id']}", headers=hr_system(desk),
+        json={"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "value": {"active": True}}]})
+    assert activated.status_code == 200 and activated.json()["active"] is True, activated.text
+    opened = (await directory_user(desk, made["id"])).onboarding_ticket
+    assert opened is not None
+    view = await ticket(desk, opened)
+    assert view["kind"] == "onboarding" and view["user_principal_name"] == staged["userName"]
+    assert datetime.fromisoformat(view["starts_at"]).astimezone(
+        ZoneInfo("Australia/Melbourne")).date() == start
+    assert await tickets(desk, "offboarding") == []
