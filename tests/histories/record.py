@@ -2,7 +2,9 @@
 
     .venv/bin/python -m tests.histories.record NAME
         (offboarding_* a user exit, onboarding_* / onboarding_cancel_* a new user,
-         quote_* a quote, service_request_* a service request, alert_episode_* an alert)
+         quote_* a quote, service_request_* a service request, alert_episode_* an alert,
+         post_mortem_* a post-mortem, directory_user_* a SCIM user, numbering_v1 both
+         ticket_sequence_v1 and idempotency_shard_v1)
 
 Runs one scripted incident lifecycle on a time-skipping server (timers, activities,
 updates and signals all appear) and writes tests/histories/NAME.json. Commit the file
@@ -214,11 +216,141 @@ async def record_alert_episode(name: str) -> Path:
         return save(name, history)
 
 
+async def record_post_mortem(name: str) -> Path:
+    """A post-mortem as a preventable P1's close opens it (workflows/incident.py: due
+    5 business days later): nobody writes it, three daily overdue reminders, completed."""
+    from domain.post_mortems import PostMortemCompletion, PostMortemStart
+    from workflows.post_mortem import PostMortemWorkflow
+
+    async with time_skipping() as env:
+        config = load_config(DEMO_CONFIG)
+        closed = next_local(await env.get_current_time(), weekday=0, hour=11)
+        await env.sleep(closed - await env.get_current_time())
+        due = next_local(closed, weekday=0, hour=11)  # 5 business days (no holiday)
+        start = PostMortemStart(incident="BEL-000007", client_id="belton",
+                                subject="Email down for all staff",
+                                technical_contact="it@harbourside.example", due_at=due)
+        async with incident_worker(env.client, config, "record"):
+            handle = await env.client.start_workflow(
+                PostMortemWorkflow.run, start, id="postmortem:BEL-000007", task_queue="record",
+                static_summary=f"Post-mortem of BEL-000007, due {due:%Y-%m-%d}")
+            await env.sleep(due + timedelta(days=2, hours=1) - await env.get_current_time())
+            view = await handle.execute_update(PostMortemWorkflow.complete, PostMortemCompletion(
+                root_cause="expired certificate", actions="monitor expiry", by="it"))
+            assert view.reminders == 3, view
+            await handle.result()
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
+async def record_numbering(name: str) -> list[Path]:
+    """Two API replicas (api/ticket_numbers.py, blocks of 4) number tickets from one
+    client's sequence, each leasing several blocks; idempotent requests claim keys in one
+    shard: a repeat gets its number back, a key 25 hours old is forgotten, and after a
+    day without a claim the shard completes. Writes ticket_sequence_* and
+    idempotency_shard_* with NAME's suffix."""
+    from temporalio.worker import Worker
+
+    from api.ticket_numbers import TicketNumbers
+    from domain.ids import idempotency_workflow_id, sequence_task_queue, sequence_workflow_id
+    from workflows.idempotency_shard import IdempotencyShardWorkflow
+    from workflows.ticket_sequence import TicketSequenceWorkflow
+
+    suffix = name.removeprefix("numbering")
+    first, second = "abc" + "1" * 29, "abc" + "2" * 29  # one shard
+    async with time_skipping() as env:
+        replicas = [TicketNumbers(env.client, "record", block=4) for _ in range(2)]
+        async with Worker(env.client, task_queue=sequence_task_queue("record"),
+                          workflows=[TicketSequenceWorkflow, IdempotencyShardWorkflow]):
+            for _ in range(5):
+                for replica in replicas:
+                    await replica.next("REC")
+            number, _ = await replicas[0].for_key("REC", first, "1" * 16)
+            again, repeat = await replicas[1].for_key("REC", first, "1" * 16)
+            assert again == number and repeat.replayed, (number, again)
+            await env.sleep(timedelta(hours=23))
+            await replicas[1].for_key("REC", second, "2" * 16)
+            await env.sleep(timedelta(hours=2))  # the first key is 25 hours old now
+            fresh, forgotten = await replicas[0].for_key("REC", first, "1" * 16)
+            assert fresh != number and not forgotten.replayed, (number, fresh)
+            await env.sleep(timedelta(hours=25))  # a day without a claim: it completes
+            shard = env.client.get_workflow_handle(idempotency_workflow_id("REC", first))
+            await shard.result()
+            sequence = env.client.get_workflow_handle(sequence_workflow_id("REC"))
+            await sequence.terminate("recorded")
+            return [save(f"ticket_sequence{suffix}", await sequence.fetch_history()),
+                    save(f"idempotency_shard{suffix}", await shard.fetch_history())]
+
+
+async def record_directory_user(name: str) -> Path:
+    """A SCIM user as the routes drive it (api/routes/scim.py): created with a start date
+    and linked to its onboarding, PATCHed (a new title, then a rename), deactivated (the
+    user exit claimed once, a second claim refused, the exit linked), then deleted."""
+    from datetime import UTC, datetime
+
+    from temporalio.worker import Worker
+
+    from api.scim_directory import Directory
+    from domain.directory_user import (
+        Deletion,
+        DirectoryUser,
+        ExitClaim,
+        Replacement,
+        TicketLink,
+    )
+    from domain.ids import TicketKind, directory_user_key
+    from workflows.directory_user import DirectoryUserWorkflow as Wf
+
+    async with time_skipping() as env:
+        now = datetime.fromtimestamp((await env.get_current_time()).timestamp(), UTC)
+        name_ = "jo.tran@harbourside.example"
+        resource = {"userName": name_, "active": True, "title": "Analyst",
+                    "name": {"givenName": "Jo", "familyName": "Tran"}}
+        user = DirectoryUser(client_id="belton", user_id=directory_user_key("belton", name_),
+                             resource=resource, created_at=now, modified_at=now)
+        directory = Directory(env.client, "record")
+
+        async def unlisted(*_) -> None:  # the time-skipping server has no visibility store
+            return None
+
+        directory._listed = unlisted
+        async with Worker(env.client, task_queue="record", workflows=[Wf]):
+            await directory.create(user, name_)
+
+            async def update(message, arg):
+                return await directory.update("belton", user.user_id, message, arg)
+
+            await update(Wf.link_ticket, TicketLink(kind=TicketKind.ONBOARDING,
+                                                    ticket_id="BEL-000101"))
+            await env.sleep(timedelta(days=30))
+            resource = {**resource, "title": "Senior analyst"}
+            await update(Wf.replace, Replacement(resource=resource, expected_version=1))
+            resource = {**resource, "userName": "jo.nguyen@harbourside.example"}
+            await update(Wf.replace, Replacement(resource=resource, expected_version=2))
+            await env.sleep(timedelta(days=200))
+            resource = {**resource, "active": False}
+            await update(Wf.replace, Replacement(resource=resource, expected_version=3))
+            claim = await update(Wf.claim_exit, ExitClaim(by="integration:okta"))
+            second = await update(Wf.claim_exit, ExitClaim(by="integration:okta"))
+            assert claim.granted and not second.granted
+            await update(Wf.link_ticket, TicketLink(kind=TicketKind.OFFBOARDING,
+                                                    ticket_id="BEL-000188"))
+            await update(Wf.delete, Deletion(expected_version=4))
+            handle = directory.handle("belton", user.user_id)
+            await handle.result()
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
+RECORDERS = {"offboarding": record_offboarding, "onboarding": record_onboarding,
+             "quote": record_quote, "service_request": record_quote,
+             "alert_episode": record_alert_episode, "post_mortem": record_post_mortem,
+             "numbering": record_numbering, "directory_user": record_directory_user}
+
+
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "incident_v1"
-    recorder = (record_offboarding if name.startswith("offboarding")
-                else record_onboarding if name.startswith("onboarding")
-                else record_quote if name.startswith(("quote", "service_request"))
-                else record_alert_episode if name.startswith("alert_episode")
-                else record)
-    print(asyncio.run(recorder(name)))
+    recorder = next((r for prefix, r in RECORDERS.items() if name.startswith(prefix)), record)
+    written = asyncio.run(recorder(name))
+    for path in written if isinstance(written, list) else [written]:
+        print(path)
