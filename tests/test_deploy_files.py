@@ -55,3 +55,13 @@ def test_the_test_stack_overrides_only_what_compose_yaml_defines():
     for key, values in dynamic.items():
         if key.startswith("limit."):
             assert f'"{key}={values[0]["value"]}"' in conftest, key
+
+
+def test_the_readme_names_every_search_attribute_for_temporal_cloud():
+    """Temporal Cloud needs them registered by hand: the README's list must be whole."""
+    from domain import search_attributes
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("add them once"):readme.index("`tempodesk api` - any number")]
+    missing = [k.name for k in search_attributes.ALL_KEYS if f"`{k.name}`" not in section]
+    assert missing == [], f"README.md's Production list lacks {missing}"
