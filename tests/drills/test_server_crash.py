@@ -36,9 +36,9 @@ from tests.processes import (
 )
 from workflows.ticket_sequence import TicketSequenceWorkflow
 
-THROUGH = 100  # intakes on the first API, through the kill and the restart
-KILL_AFTER = 50  # of them answered before the SIGKILL
-FRESH = 40  # intakes on the second API after the restart
+THROUGH = 60  # intakes on the first API, through the kill and the restart
+KILL_AFTER = 30  # of them answered before the SIGKILL
+FRESH = 30  # intakes on the second API after the restart
 CONCURRENCY = 8
 
 
