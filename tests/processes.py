@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,11 +82,9 @@ class DevServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dev server exited {self.process.returncode}: "
                                    f"{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                import socket
-
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    break
+            with (contextlib.suppress(OSError),
+                  socket.create_connection(("127.0.0.1", self.port), timeout=0.5)):
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"dev server not listening after {timeout} s")
             time.sleep(0.05)
