@@ -136,8 +136,11 @@ def rpc_problem(exc: RPCError) -> Problem:
         return Problem(404, "Not found", "no such ticket")
     if exc.status == RPCStatusCode.ALREADY_EXISTS:
         return Problem(409, "Conflict", exc.message, slug="conflict")
+    # The client's "transport error" (status UNKNOWN) is a server it cannot reach, e.g. one
+    # whose connections a load balancer resets while it restarts: unavailable too.
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                      RPCStatusCode.RESOURCE_EXHAUSTED):
+                      RPCStatusCode.RESOURCE_EXHAUSTED) or (
+            exc.status == RPCStatusCode.UNKNOWN and exc.message == "transport error"):
         return Problem(503, "Temporal unavailable", "the workflow engine did not answer; retry",
                        headers={"Retry-After": "5"})
     # Anything else: the engine's own words stay in our log, never in the answer.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.idempotency import Claim, ClaimResult, ShardState
@@ -94,9 +94,11 @@ class TicketNumbers:
                 IdempotencyShardWorkflow.claim,
                 Claim(key=key, fingerprint=fingerprint, number=number),
                 start_workflow_operation=start)
-        except BaseException:
+        except WorkflowUpdateFailedError:  # refused by the shard: the number is unused
             self._give_back(prefix, number)
             raise
+        # Any other failure (e.g. the server died after recording the claim, before it
+        # answered) leaves the number possibly the key's: a gap, never a duplicate.
         if claimed.number != number:
             self._give_back(prefix, number)
         return ticket_id(prefix, claimed.number), claimed
