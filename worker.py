@@ -83,7 +83,13 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
     )
     sequences = Worker(client, task_queue=sequence_task_queue(queue),
                        workflows=[TicketSequenceWorkflow, IdempotencyShardWorkflow],
-                       max_cached_workflows=500)
+                       max_cached_workflows=500,
+                       # A dead worker's leases and key records must not wait 10 s on
+                       # its sticky queue while intakes hang on them.
+                       sticky_queue_schedule_to_start_timeout=timedelta(
+                           seconds=settings.sticky_schedule_to_start_seconds),
+                       graceful_shutdown_timeout=timedelta(
+                           seconds=settings.graceful_shutdown_seconds))
     return [tickets, sequences]
 
 
