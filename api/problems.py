@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.scim_errors import is_scim, scim_error
@@ -118,6 +118,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def _rpc(request: Request, exc: RPCError) -> JSONResponse:
         return problem_response(rpc_problem(exc), request.url.path)
+
+    @app.exception_handler(RPCTimeoutOrCancelledError)
+    async def _timed_out(request: Request, exc: RPCTimeoutOrCancelledError) -> JSONResponse:
+        """An update or query the engine took but did not answer in time (e.g. the worker
+        holding the ticket died): not done as far as the caller knows, so retry."""
+        return problem_response(Problem(
+            503, "Temporal unavailable", "the ticket did not answer in time; retry (an "
+            "Idempotency-Key or a repeated action is safe)", slug="temporal-unavailable",
+            headers={"Retry-After": "5"}), request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

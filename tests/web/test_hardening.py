@@ -139,3 +139,23 @@ def test_replicas_share_a_limit():
     waits = [replica.wait_for(who, now=100.0) for _ in range(21)]
     assert waits[:20] == [0.0] * 20 and waits[20] == 3.0  # one token every 3 s
     assert replica.wait_for(who, now=103.0) == 0.0
+
+
+def test_an_update_that_timed_out_is_a_503_to_retry_not_a_500():
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+
+    from api import problems
+
+    app = FastAPI()
+    problems.install(app)
+
+    @app.post("/v1/tickets/{ticket_id}/acknowledge")
+    async def acknowledge(ticket_id: str):
+        raise WorkflowUpdateRPCTimeoutOrCancelledError()
+
+    answer = TestClient(app).post("/v1/tickets/BEL-000001/acknowledge")
+    problem = assert_problem(answer, 503)
+    assert problem["type"] == "urn:tempodesk:problem:temporal-unavailable"
+    assert answer.headers["Retry-After"] == "5"
