@@ -258,9 +258,9 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
         first.wait(timeout=10)
         killed_at = time.time()
         if killed_at > first_due.timestamp() - 0.5:
-            raise DrillSetupError(f"the worker was killed {killed_at - first_due.timestamp():.1f}"
-                                  " s after the first timer fell due: give the drill a longer "
-                                  "response target")
+            raise DrillSetupError(f"the worker was killed at {killed_at:.1f}, the first timer "
+                                  f"fell due at {first_due.timestamp():.1f}: give the drill a "
+                                  "longer response target")
         log(f"parked {breach_due.timestamp() - parked_at:.1f} s before the breach; worker "
             f"killed (SIGKILL); down until {restart_after} s after the breach")
 
