@@ -26,11 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -46,10 +42,10 @@ from temporalio.service import RPCError
 from domain.incidents import IncidentView
 from domain.tenants import load_config
 from tests.fast_sla import RUNGS, fast_config_dict
+from tests.processes import Child, child_env, worker
 from tests.workflows.support import make_start, start_incident
 from workflows.incident import IncidentWorkflow
 
-TEMPODESK = str(Path(sys.executable).parent / "tempodesk")
 CONCURRENCY = 32  # client calls in flight (starts, describes, queries, terminations)
 BREACH = "sla_breached:response"
 
@@ -152,46 +148,37 @@ def write_drill_config(path: Path, response_seconds: int, tag: str, warnings: bo
 
 
 class Workers:
-    """`tempodesk worker` processes, each logging to its own file in ``workdir``."""
+    """The drill's `tempodesk worker` processes (tests/processes.py), one log file each."""
 
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
         self.env = env
         self.workdir = workdir
-        self.processes: list[subprocess.Popen] = []
+        self.children: list[Child] = []
 
-    def start(self) -> subprocess.Popen:
-        log = self.workdir / f"worker-{len(self.processes) + 1}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen([TEMPODESK, "worker"], env=self.env, cwd=self.workdir,
-                                       stdout=out, stderr=subprocess.STDOUT)
-        process.log = log  # type: ignore[attr-defined]
-        self.processes.append(process)
-        return process
+    def start(self) -> Child:
+        child = worker(self.env, self.workdir / f"worker-{len(self.children) + 1}.log")
+        self.children.append(child)
+        return child
 
-    async def polling(self, process: subprocess.Popen, timeout: float = 60) -> float | None:
-        """When ``process`` logged that it polls (epoch seconds), or None if it never did."""
+    async def polling(self, child: Child, timeout: float = 60) -> float | None:
+        """When ``child`` logged that it polls (epoch seconds), or None if it never did."""
         deadline = time.time() + timeout
-        while time.time() < deadline and process.poll() is None:
-            if b"worker polling" in process.log.read_bytes():  # type: ignore[attr-defined]
+        while time.time() < deadline and child.process.poll() is None:
+            if "worker polling" in child.log_tail(10_000):
                 return time.time()
             await asyncio.sleep(0.05)
         return None
 
     def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        for child in self.children:
+            if child.process.poll() is None:
+                child.process.terminate()
+        for child in self.children:
+            child.stop()
 
     def tail(self) -> str:
-        return "\n".join(f"--- {p.log.name} (exit {p.poll()}):\n"  # type: ignore[attr-defined]
-                         + p.log.read_text(errors="replace")[-2000:]  # type: ignore[attr-defined]
-                         for p in self.processes)
+        return "\n".join(f"--- {c.log.name} (exit {c.process.poll()}):\n{c.log_tail(2000)}"
+                         for c in self.children)
 
 
 async def wait_parked(handles: list[WorkflowHandle], until: float) -> None:
@@ -228,11 +215,10 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
     config = load_config(config_path)
     belton = next(c for c in config.clients if c.ticket_prefix.startswith("BEL"))
     warning_kinds = [f"sla_warning:response:{p}" for p in belton.sla.warnings]
-    env = {**os.environ,
-           "TEMPODESK_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-           "TEMPODESK_TEMPORAL_NAMESPACE": client.namespace, "TEMPODESK_TASK_QUEUE": task_queue,
-           "TEMPODESK_CONFIG_PATH": str(config_path), "TEMPODESK_LOG_LEVEL": "INFO",
-           "TEMPODESK_SIGNING_SECRET": secrets.token_urlsafe(32)}
+    env = child_env(client.service_client.config.target_host, task_queue, config_path,
+                    signing_secret=secrets.token_urlsafe(32),
+                    TEMPODESK_TEMPORAL_NAMESPACE=client.namespace,
+                    TEMPODESK_LOG_LEVEL="INFO")  # Workers.polling reads "worker polling"
     env.pop("TEMPODESK_SMTP_HOST", None)  # notices go nowhere, never retried
     env.update(worker_env or {})
     workers = Workers(env, workdir)
@@ -254,8 +240,7 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
         log(f"{tickets} tickets opened in {time.time() - opened_at.timestamp():.1f} s")
         await wait_parked(handles, until=first_due.timestamp() - 1)
         parked_at = time.time()
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.kill()  # SIGKILL
         killed_at = time.time()
         if killed_at > first_due.timestamp() - 0.5:
             raise DrillSetupError(f"the worker was killed at {killed_at:.1f}, the first timer "
@@ -273,7 +258,7 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
         on_top = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running' AND " \
                  f"EscalationLevel = {last_rung}"
         while (done := await count(client, on_top)) < tickets:
-            if time.time() - restarted_at > timeout or second.poll() is not None:
+            if time.time() - restarted_at > timeout or second.process.poll() is not None:
                 raise AssertionError(f"only {done}/{tickets} tickets reached rung {last_rung} "
                                      f"{time.time() - restarted_at:.0f} s after the restart\n"
                                      + workers.tail())
