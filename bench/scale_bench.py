@@ -30,7 +30,7 @@ TEMPODESK_MAX_CACHED_WORKFLOWS=--cache; its RSS and the server's by psutil).
    no-op activity and notes workflow.now() again (timer + activity: what a notice hand-off
    costs at the least).
 
-Time: about 25 min at the defaults on 2 cores shared with other work (the open tickets
+Time: 16-25 min at the defaults on 2 cores shared with other work (the open tickets
 dominate, ~20 started and parked per second); about 35 s at the smoke test's tiny size.
 """
 
