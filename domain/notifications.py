@@ -90,8 +90,14 @@ class OutboxEntry(BaseModel):
     def settled(self) -> bool:
         return all(p.status != "pending" for p in self.lanes.values())
 
-    def failing(self) -> bool:
-        return any(p.status == "pending" and p.attempts > 0 for p in self.lanes.values())
+    def failing(self, after_a_failure: bool = True) -> bool:
+        """A lane has failed and waits to try again. (Before the patch
+        "notice-failing-after-a-failure", an attempt merely in flight counted: every notice
+        flipped NoticeFailing on and off; histories of that time keep that rule.)"""
+        if not after_a_failure:
+            return any(p.status == "pending" and p.attempts > 0 for p in self.lanes.values())
+        return any(p.status == "pending" and p.last_error is not None
+                   for p in self.lanes.values())
 
 
 class FailedNotice(BaseModel):

@@ -69,8 +69,10 @@ def keyword_text(value: str | None) -> str | None:
     return value.replace("%22", '"').replace("%5C", "\\").replace("%25", "%")
 
 
-def ticket_attributes(state: TicketState) -> list[SearchAttributePair]:
-    """The attribute pairs describing a ticket (used at start and on every change)."""
+def ticket_attributes(state: TicketState, failing_after_a_failure: bool = True,
+                      ) -> list[SearchAttributePair]:
+    """The attribute pairs describing a ticket (used at start and on every change);
+    ``failing_after_a_failure`` False only for tickets from before that rule (replay)."""
     clock = state.clock
     pairs = [
         SearchAttributePair(TICKET_KIND, state.kind.value),
@@ -86,6 +88,6 @@ def ticket_attributes(state: TicketState) -> list[SearchAttributePair]:
         pairs.append(SearchAttributePair(SLA_RESOLUTION_DUE, state.resolution_due))
     if state.assignee:
         pairs.append(SearchAttributePair(ASSIGNEE, keyword(state.assignee)))
-    if state.notice_failing():
+    if state.notice_failing(failing_after_a_failure):
         pairs.append(SearchAttributePair(NOTICE_FAILING, True))
     return pairs

@@ -163,8 +163,8 @@ class TicketState(TicketRecord):
             self.older_comments.append(CommentSummary.of(self.comments.pop(0)))
         del self.older_comments[:-COMMENT_SUMMARIES_KEPT]
 
-    def notice_failing(self) -> bool:
-        return any(entry.failing() for entry in self.outbox)
+    def notice_failing(self, after_a_failure: bool = True) -> bool:
+        return any(entry.failing(after_a_failure) for entry in self.outbox)
 
     def view(self) -> TicketView:
         return TicketView.model_validate(self.view_fields())

@@ -38,16 +38,18 @@ _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)  # the lane retries, recording ea
 class NoticeOutbox:
     def __init__(self, state: TicketState, retry_max: timedelta,
                  record: Callable[[str, str], None], changed: Callable[[], None],
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], failing: Callable[[], bool]) -> None:
         """``record(kind, detail)`` adds a ticket event; ``changed()`` republishes the
         ticket's search attributes (``NoticeFailing``); ``wake()`` makes the ticket's loop
         recompute its next moment, which includes :meth:`next_retry` - the ticket keeps one
-        timer, so a retry schedule never competes with an SLA timer."""
+        timer, so a retry schedule never competes with an SLA timer; ``failing()`` says
+        whether the ticket's notices are failing, by the rule its history was made with."""
         self.state = state
         self.retry_max = retry_max
         self._record = record
         self._changed = changed
         self._wake = wake
+        self._failing = failing
         self._retry_at: dict[Lane, datetime] = {}
         self._in_flight = 0
         self._draining = False
@@ -93,7 +95,7 @@ class NoticeOutbox:
     async def _attempt(self, entry: OutboxEntry, lane: Lane) -> timedelta | None:
         """One delivery attempt; returns the wait before the next one, if any."""
         notice, progress = entry.notice, entry.lanes[lane]
-        was_failing = self.state.notice_failing()
+        was_failing = self._failing()
         progress.attempts += 1
         progress.last_attempt_at = workflow.now()
         retry_in: timedelta | None = None
@@ -125,7 +127,7 @@ class NoticeOutbox:
         # (No `finally`: on eviction the coroutine is closed and must not touch the workflow.)
         if entry.settled():
             self.state.outbox.remove(entry)
-        if was_failing != self.state.notice_failing():
+        if was_failing != self._failing():
             self._changed()
         return retry_in
 

@@ -60,6 +60,9 @@ NOTIFY_TIMEOUT = timedelta(minutes=5)
 CALENDAR_MARGIN = timedelta(days=30)  # extend the frozen windows this long before they end
 # Tickets started before notices had their own lanes keep sending them inline (replay).
 NOTICE_LANES = "notices-beside-the-clock"
+# NoticeFailing means a lane failed and waits to retry, not that an attempt is in flight
+# (which flipped it on and off for every notice: two visibility writes each, for nothing).
+NOTICE_FAILING = "notice-failing-after-a-failure"
 
 W = TypeVar("W", bound=type)
 TICKET_WORKFLOWS: dict[TicketKind, type[TicketWorkflow]] = {}
@@ -95,11 +98,14 @@ class TicketWorkflow:
         self.sla = sla
         self.rules = rules
         self.clock = SlaClock(sla, state.clock, workflow.patched)
+        # Decided once, in the run's first task, so a run keeps one rule throughout (a run
+        # replayed from before the patch keeps the old one).
+        self._failing_after_a_failure = workflow.patched(NOTICE_FAILING)
         self._changed = False
         self._published: dict[str, object] = {}
         self._inline_outbox: list[Notice] = []
         self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self._event,
-                                   self._refresh, self._wake)
+                                   self._refresh, self._wake, self._notice_failing)
         self._timeline = sla.timeline()
 
     # ------------------------------------------------------------------ what kinds add
@@ -156,7 +162,7 @@ class TicketWorkflow:
                 + (" **BREACHED**" if self.clock.breached else "")
                 + (f" - escalation level {self.clock.state.escalation_level}"
                    if self.clock.state.escalation_level else "")
-                + (" - **notices failing**" if s.notice_failing() else "")
+                + (" - **notices failing**" if self._notice_failing() else "")
                 + f"\n\n{s.subject}")
 
     # ------------------------------------------------------------------ main loop
@@ -213,6 +219,9 @@ class TicketWorkflow:
 
     def _lanes(self) -> bool:
         return workflow.patched(NOTICE_LANES)
+
+    def _notice_failing(self) -> bool:
+        return self.state.notice_failing(self._failing_after_a_failure)
 
     def _next_moment(self) -> tuple[datetime | None, str]:
         """The earliest SLA moment and what it is (for the timer's summary)."""
@@ -507,7 +516,8 @@ class TicketWorkflow:
             s.resolution_due = deadlines.resolution_due or self.due_instead()
         updates = []
         wanted = {pair.key.name: pair
-                  for pair in [*sa.ticket_attributes(s), *self.kind_attributes(s)]}
+                  for pair in [*sa.ticket_attributes(s, self._failing_after_a_failure),
+                               *self.kind_attributes(s)]}
         for key in (*sa.TICKET_KEYS, *self.kind_keys):
             pair: SearchAttributePair | None = wanted.get(key.name)
             value = pair.value if pair is not None else None

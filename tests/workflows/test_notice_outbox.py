@@ -44,6 +44,7 @@ async def run_p1(env, task_queue, deliver, hours: float):
         await env.sleep(timedelta(hours=hours))
         view = await handle.query(IncidentWorkflow.view)
     await handle.terminate("test done")
+    run_p1.handle = handle  # for the tests that read the history
     return opened, view
 
 
@@ -72,3 +73,44 @@ async def test_a_notice_that_never_gets_through_is_given_up_after_3_days(ts_env,
     for event in view.events:
         if event.due is not None:
             assert event.at - event.due < timedelta(seconds=1), event
+
+
+@activity.defn(name="deliver")
+async def always_delivered(delivery: NoticeDelivery) -> NoticeReceipt:
+    return NoticeReceipt(emailed=["desk@msp.example"] if delivery.lane is Lane.EMAIL else [])
+
+
+@activity.defn(name="deliver")
+async def smtp_down_twice(delivery: NoticeDelivery) -> NoticeReceipt:
+    attempts.append((delivery.notice.event, delivery.lane.value))
+    if delivery.lane is Lane.EMAIL and attempts.count(("ticket_opened", "email")) <= 2:
+        raise ConnectionRefusedError("Error connecting to smtp: connection refused")
+    return NoticeReceipt(emailed=["desk@msp.example"] if delivery.lane is Lane.EMAIL else [])
+
+
+async def notice_failing_published(handle) -> list[str]:
+    """Each NoticeFailing upsert in the history: its value, or "unset"."""
+    from temporalio.api.enums.v1 import EventType
+
+    published = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = (event.upsert_workflow_search_attributes_event_attributes
+                      .search_attributes.indexed_fields)
+            if "NoticeFailing" in fields:
+                published.append(fields["NoticeFailing"].data.decode() or "unset")
+    return published
+
+
+async def test_notice_failing_is_published_only_when_a_delivery_failed(ts_env, task_queue):
+    """A healthy ticket's notices never touch NoticeFailing (an attempt in flight used to
+    set it and clear it again: two visibility writes per notice); a failed delivery sets
+    it until the retry gets through."""
+    _, healthy = await run_p1(ts_env, task_queue, always_delivered, hours=1)
+    assert len(events(healthy, "notified:")) >= 5  # opened, warnings, breach, rungs
+    assert "true" not in await notice_failing_published(run_p1.handle)
+    attempts.clear()
+    _, mended = await run_p1(ts_env, task_queue, smtp_down_twice, hours=1)
+    assert attempts.count(("ticket_opened", "email")) == 3 and not mended.notice_failing
+    published = await notice_failing_published(run_p1.handle)
+    assert published.count("true") == 1 and published[-1] == "unset", published
