@@ -141,9 +141,8 @@ def test_replicas_share_a_limit():
     assert replica.wait_for(who, now=103.0) == 0.0
 
 
-def test_an_update_that_timed_out_is_a_503_to_retry_not_a_500():
+async def test_an_update_that_timed_out_is_a_503_to_retry_not_a_500():
     from fastapi import FastAPI
-    from fastapi.testclient import TestClient
     from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 
     from api import problems
@@ -155,7 +154,9 @@ def test_an_update_that_timed_out_is_a_503_to_retry_not_a_500():
     async def acknowledge(ticket_id: str):
         raise WorkflowUpdateRPCTimeoutOrCancelledError()
 
-    answer = TestClient(app).post("/v1/tickets/BEL-000001/acknowledge")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://desk") as http:
+        answer = await http.post("/v1/tickets/BEL-000001/acknowledge")
     problem = assert_problem(answer, 503)
     assert problem["type"] == "urn:tempodesk:problem:temporal-unavailable"
     assert answer.headers["Retry-After"] == "5"
