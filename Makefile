@@ -26,7 +26,10 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/intake_bench.py
 	$(VENV)/bin/python bench/email_bench.py
 	$(VENV)/bin/python bench/revoke_bench.py
+	$(VENV)/bin/python bench/preview_bench.py
 	$(VENV)/bin/python bench/drill_worker_kill.py
+	$(VENV)/bin/python bench/drill_cluster.py
+	$(VENV)/bin/python bench/scale_bench.py
 
 fuzz: $(STAMP)
 	TEMPODESK_FUZZ_RANDOM=1 TEMPODESK_FUZZ_EXAMPLES=200 $(VENV)/bin/python -m pytest tests/test_fuzz_api.py

@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -305,6 +306,8 @@ async def bare_phase(env, count: int, lead: float) -> list[float]:
         assert worker.stdout is not None
         if not (await asyncio.to_thread(worker.stdout.readline)).startswith("bare worker"):
             raise SystemExit("the bare worker did not start")
+        # Keep reading: the SDK core logs to stdout, and a full pipe would stall the worker.
+        threading.Thread(target=worker.stdout.read, daemon=True).start()
         client = env.client
         warm = await client.start_workflow(BareTimerWorkflow.run, time.time(), id="bare-warm",
                                            task_queue=task_queue)
