@@ -123,6 +123,18 @@ def describe_rate(state, principal: Principal) -> str:
     return f"{count} requests a {unit}"
 
 
+async def signed_link_limit(request: Request) -> None:
+    """A route dependency for signed links (no credential): a rate per client address."""
+    state = request.app.state.tempodesk
+    address = request.client.host if request.client else "unknown"
+    wait = state.limiter.wait_for_address(address)
+    if wait:
+        raise Problem(429, "Too many requests",
+                      f"signed links take {state.config.signed_link_rate} from one address: "
+                      f"retry in {math.ceil(wait)} s",
+                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
 def require(action: Action):
     """A route dependency: the caller's principal, if its role may perform ``action``."""
 

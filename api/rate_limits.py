@@ -3,6 +3,10 @@
 Shared across API replicas without a database: each replica enforces its share of the
 limit (``TEMPODESK_API_REPLICAS``), which a load balancer spreading requests evenly turns
 into the configured total. Over the limit: 429 with ``Retry-After``.
+
+Signed links (quote review pages, survey answers) carry no credential: they are limited
+per client address instead (the config's ``signed_link_rate``), so nobody can hammer them
+to guess or to load the desk.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from api.auth import Principal
-from domain.tenants import TempodeskConfig
+from domain.tenants import TempodeskConfig, parse_rate
+
+if TYPE_CHECKING:  # api.auth uses this module's rate
+    from api.auth import Principal
 
 _BUCKETS_MAX = 100_000  # OIDC subjects are not listed in the config: bound the memory
 
@@ -32,10 +39,19 @@ class RateLimiter:
     def wait_for(self, principal: Principal, now: float | None = None) -> float:
         """0 if the request may go ahead (and takes its token), else seconds to wait."""
         count, per = self.config.rate_limit(principal.role, principal.client_id)
+        return self._take((principal.scope, principal.method, principal.subject), count, per,
+                          now)
+
+    def wait_for_address(self, address: str, now: float | None = None) -> float:
+        """The same for a request without a credential, by its client address."""
+        count, per = parse_rate(self.config.signed_link_rate)
+        return self._take(("address", "", address), count, per, now)
+
+    def _take(self, key: tuple[str, str, str], count: int, per: int,
+              now: float | None) -> float:
         capacity = max(count / self.replicas, 1.0)
         rate = capacity / per
         now = time.monotonic() if now is None else now
-        key = (principal.scope, principal.method, principal.subject)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(capacity, now)

@@ -229,6 +229,8 @@ class TempodeskConfig(BaseModel):
                                          "defaults by role (a client's own override them)")
     msp_domains: list[str] = Field(default_factory=list, description="the MSP's own e-mail "
                                    "domains (its staff may be mailed about any ticket)")
+    signed_link_rate: str = Field("60/min", description="requests from one address to "
+                                  "signed links (quote pages, surveys), which carry no key")
 
     def may_mail(self, client: ClientConfig, address: str) -> bool:
         """Notices go only to the client's known people and domains and the MSP's staff;
@@ -242,6 +244,12 @@ class TempodeskConfig(BaseModel):
     @classmethod
     def _valid_rates(cls, value: dict[Role, str]) -> dict[Role, str]:
         return _rates(value)
+
+    @field_validator("signed_link_rate")
+    @classmethod
+    def _valid_signed_link_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
 
     def rate_limit(self, role: Role, client_id: str | None) -> tuple[int, int]:
         """(requests, per seconds) for one credential of ``role`` (of ``client_id``)."""

@@ -22,6 +22,7 @@ def test_no_generated_input_gets_a_server_error(tmp_path):
     config = yaml.safe_load(DEMO_CONFIG.read_text())
     for client in config["clients"]:
         client["rate_limits"] = {"agent": "1000000/min"}
+    config["signed_link_rate"] = "1000000/min"
     (tmp_path / "tempodesk.yaml").write_text(yaml.safe_dump(config))
     run.env["TEMPODESK_CONFIG_PATH"] = str(tmp_path / "tempodesk.yaml")
     run.start()

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio.client import WorkflowUpdateFailedError
 
-from api.auth import Principal, require
+from api.auth import Principal, require, signed_link_limit
 from api.intake import created, intake_client, start_ticket
 from api.problems import Problem, field_problem
 from api.routes.ticket_actions import update
@@ -158,6 +158,7 @@ async def _page(state: AppState, quote_id: str, token: str, message: str = "",
 
 
 @router.get("/quotes/{quote_id}/review", response_class=HTMLResponse,
+            dependencies=[Depends(signed_link_limit)],
             summary="The approval page a director's signed link opens")
 async def review(quote_id: str, token: str = Query(max_length=2048),
                  state: AppState = Depends(app_state)) -> HTMLResponse:
@@ -166,6 +167,7 @@ async def review(quote_id: str, token: str = Query(max_length=2048),
 
 
 @router.get("/quotes/{quote_id}/pdf", response_class=Response,
+            dependencies=[Depends(signed_link_limit)],
             responses={200: {"content": {"application/pdf": {}}}},
             summary="The quote's PDF, by the signed link (the bytes its SHA-256 names)")
 async def quote_document(quote_id: str, token: str = Query(max_length=2048),
@@ -179,6 +181,7 @@ async def quote_document(quote_id: str, token: str = Query(max_length=2048),
 
 
 @router.post("/quotes/{quote_id}/review", response_class=HTMLResponse,
+             dependencies=[Depends(signed_link_limit)],
              summary="The approval page's form: approve, or decline with a reason")
 async def review_decision(quote_id: str, request: Request,
                           state: AppState = Depends(app_state)) -> HTMLResponse:

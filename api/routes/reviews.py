@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Principal, require
+from api.auth import Principal, require, signed_link_limit
 from api.problems import Problem
 from api.state import AppState, app_state
 from domain import nps, tokens
@@ -34,6 +34,7 @@ class NpsRecorded(BaseModel):
 
 
 @router.post("/v1/surveys/nps/{token}", response_model=NpsRecorded,
+             dependencies=[Depends(signed_link_limit)],
              summary="Record a 0-10 NPS score and a comment from the survey link")
 async def answer_nps(answer: NpsAnswer, token: str = Path(max_length=2048),
                      state: AppState = Depends(app_state)) -> NpsRecorded:

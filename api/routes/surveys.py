@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 
+from api.auth import signed_link_limit
 from api.problems import Problem
 from api.state import AppState, app_state
 from domain import tokens
@@ -20,6 +21,7 @@ class SurveyRecorded(BaseModel):
 
 
 @router.post("/{token}", response_model=SurveyRecorded,
+             dependencies=[Depends(signed_link_limit)],
              summary="Record a 1-5 score and a comment from the survey link")
 async def answer_survey(answer: CsatAnswer, token: str = Path(max_length=2048),
                         state: AppState = Depends(app_state)) -> SurveyRecorded:

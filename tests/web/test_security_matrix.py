@@ -105,8 +105,9 @@ def isolated_config():
 
     base = isolated(load_config(DEMO_CONFIG))
     lavish = {role: "100000/min" for role in Role}  # the matrix is not a rate-limit test
-    return base.model_copy(update={"rate_limits": lavish, "clients": [
-        c.model_copy(update={"rate_limits": lavish}) for c in base.clients]})
+    return base.model_copy(update={"rate_limits": lavish, "signed_link_rate": "100000/min",
+                                   "clients": [c.model_copy(update={"rate_limits": lavish})
+                                               for c in base.clients]})
 
 
 TABLE = route_table()
@@ -329,8 +330,9 @@ async def test_size_and_rate_limits_hold_on_every_route(dev_client, task_queue):
 
     base = isolated(load_config(DEMO_CONFIG))
     strict = {role: "3/min" for role in Role}
-    config = base.model_copy(update={"rate_limits": strict, "clients": [
-        c.model_copy(update={"rate_limits": strict}) for c in base.clients]})
+    config = base.model_copy(update={"rate_limits": strict, "signed_link_rate": "3/min",
+                                     "clients": [c.model_copy(update={"rate_limits": strict})
+                                                 for c in base.clients]})
     async with running_desk(dev_client, config, make_settings(task_queue=task_queue)) as desk:
         values = {"ticket_id": f"{desk.prefix('belton')}-000001",
                   "quote_id": f"{desk.prefix('belton')}-000002",
@@ -354,4 +356,12 @@ async def test_size_and_rate_limits_hold_on_every_route(dev_client, task_queue):
                 answer = await _send(desk, endpoint, _url(endpoint, values), caller.headers)
                 assert answer.status_code == 429, (endpoint.id, caller.key, answer.text[:200])
                 assert 1 <= int(answer.headers["Retry-After"]) <= 60
-    assert len(bodied) > 20 and len(protected) > 40
+        # Signed links carry no key: limited by address. Spend this address's three.
+        linked = [e for e in TABLE if e.signed_link]
+        for _ in range(3):
+            await _send(desk, linked[0], _url(linked[0], values) + "?token=x", {})
+        for endpoint in linked:
+            query = "" if "token" in endpoint.path_params else "?token=not-a-signed-link"
+            answer = await _send(desk, endpoint, _url(endpoint, values) + query, {})
+            assert answer.status_code == 429, (endpoint.id, answer.text[:200])
+    assert len(bodied) > 20 and len(protected) > 40 and len(linked) >= 5
