@@ -18,6 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import outbound, webhooks
+from activities.heartbeats import heartbeating
 from activities.invites import invite_ics
 from activities.smtp_send import send_mail
 from domain import tokens
@@ -84,9 +85,10 @@ class NotificationActivities:
         header no mail server accepts, a webhook answering 4xx) are non-retryable; the
         workflow retries the rest with backoff, so a peer's outage holds back no clock."""
         notice = self._with_survey_link(delivery.notice)
-        if delivery.lane is Lane.EMAIL:
-            return await self._email_lane(notice)
-        return await self._webhook_lane(notice)
+        async with heartbeating():  # a worker killed mid-attempt is noticed in seconds
+            if delivery.lane is Lane.EMAIL:
+                return await self._email_lane(notice)
+            return await self._webhook_lane(notice)
 
     @activity.defn
     async def notify(self, notice: Notice) -> NoticeReceipt:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,4 +67,59 @@ async def test_sigterm_lets_the_running_delivery_finish(dev_client, task_queue):
         started = [e.activity_task_started_event_attributes.attempt for e in history.events
                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
         assert started and set(started) == {1}
+        await handle.terminate("test done")
+
+
+class HangingMailbox(Mailbox):
+    """Holds the first message without answering (its sender dies meanwhile); takes the
+    rest at once, noting when each arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_arrived = threading.Event()
+        self.arrivals: list[float] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.arrivals.append(time.monotonic())
+        if len(self.arrivals) == 1:
+            self.first_arrived.set()
+            await asyncio.sleep(120)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_a_notice_held_by_a_killed_worker_is_retried_in_seconds(dev_client, task_queue):
+    """SIGKILL while an e-mail is being sent: the attempt heartbeats, so the next worker
+    retries it after the 10 s heartbeat timeout, not the attempt's 1-minute timeout."""
+    with HangingMailbox() as mailbox:
+        env = {**os.environ,
+               "TEMPODESK_TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
+               "TEMPODESK_TASK_QUEUE": task_queue, "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
+               "TEMPODESK_SIGNING_SECRET": secrets.token_urlsafe(32),
+               "TEMPODESK_SMTP_HOST": "127.0.0.1", "TEMPODESK_SMTP_PORT": str(mailbox.port)}
+        first = subprocess.Popen([TEMPODESK, "worker"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        second = None
+        try:
+            start = make_start(datetime.now(UTC), Priority.P3)
+            handle = await start_incident(dev_client, start, task_queue)
+            assert await asyncio.to_thread(mailbox.first_arrived.wait, 30), "no e-mail started"
+            first.send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            first.wait(timeout=10)
+            second = subprocess.Popen([TEMPODESK, "worker"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(500):
+                if mailbox.about(start.ticket_id):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            for process in (first, second):
+                if process is not None and process.poll() is None:
+                    process.kill()
+        assert len(mailbox.arrivals) >= 2, "the held notice was never retried"
+        retried_after = mailbox.arrivals[1] - killed_at
+        print(f"\nthe held notice was retried {retried_after:.1f} s after the kill")
+        assert retried_after < 40  # without heartbeats: the 60 s attempt timeout at least
+        assert [m["Message-ID"] for m in mailbox.about(start.ticket_id)] == [
+            f"<incident.{start.ticket_id}.1.ticket_opened@tempodesk>"]
         await handle.terminate("test done")

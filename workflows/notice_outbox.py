@@ -31,6 +31,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.tickets import FAILED_NOTICES_KEPT, TicketState
 
 ATTEMPT_TIMEOUT = timedelta(minutes=1)
+# The activity heartbeats every 2 s: an attempt whose worker died is retried after this,
+# not after the whole minute (a worker killed mid-notice delayed it by 60 s).
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 GIVE_UP_AFTER = timedelta(days=3)  # a notice this old tells nobody anything useful
 _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)  # the lane retries, recording each attempt
 
@@ -103,7 +106,8 @@ class NoticeOutbox:
         try:
             receipt: NoticeReceipt = await workflow.execute_activity_method(
                 NotificationActivities.deliver, NoticeDelivery(notice=notice, lane=lane),
-                start_to_close_timeout=ATTEMPT_TIMEOUT, retry_policy=_ONE_ATTEMPT,
+                start_to_close_timeout=ATTEMPT_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=_ONE_ATTEMPT,
                 summary=f"{lane.value}: {notice.event} - {notice.subject}"[:200])
         except ActivityError as err:
             self._in_flight -= 1
