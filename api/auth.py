@@ -129,10 +129,14 @@ async def signed_link_limit(request: Request) -> None:
     address = request.client.host if request.client else "unknown"
     wait = state.limiter.wait_for_address(address)
     if wait:
-        raise Problem(429, "Too many requests",
-                      f"signed links take {state.config.signed_link_rate} from one address: "
-                      f"retry in {math.ceil(wait)} s",
-                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        raise too_many(f"signed links take {state.config.signed_link_rate} from one address",
+                       wait)
+
+
+def too_many(limit: str, wait: float) -> Problem:
+    """429: what the limit is and when to retry."""
+    return Problem(429, "Too many requests", f"{limit}: retry in {math.ceil(wait)} s",
+                   headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def require(action: Action):
@@ -147,10 +151,7 @@ def require(action: Action):
         principal = await state.auth.authenticate(credentials.credentials)
         wait = state.limiter.wait_for(principal)
         if wait:
-            raise Problem(429, "Too many requests",
-                          f"this credential may send {describe_rate(state, principal)}: "
-                          f"retry in {math.ceil(wait)} s",
-                          headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            raise too_many(f"this credential may send {describe_rate(state, principal)}", wait)
         if not allowed(principal.role, action):
             raise Problem(403, "Forbidden",
                           f"role {principal.role.value!r} may not {action.value}; "
