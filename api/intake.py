@@ -56,18 +56,20 @@ def created(view: TicketView) -> Response:
 
 
 async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: TicketStart,
-                       at_intake: TicketState, summary: str, details: str | None = None) -> str:
+                       summary: str, details: str | None = None) -> TicketState:
     """Start a ticket's workflow under its business key, with the search attributes of its
-    state at intake and the Web UI's summary and details; returns the workflow id. Raises
-    ``WorkflowAlreadyStartedError`` for a ticket id already used."""
-    workflow_key = workflow_id(workflow.kind, start.ticket_id)
+    state at intake and the Web UI's summary and details; returns that state (what the
+    caller answers with). Raises ``WorkflowAlreadyStartedError`` for a ticket id already
+    used."""
+    at_intake = workflow.initial_state(start)
     await state.temporal.start_workflow(
-        workflow.run, start, id=workflow_key, task_queue=state.settings.task_queue,
+        workflow.run, start, id=workflow_id(workflow.kind, start.ticket_id),
+        task_queue=state.settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes([*sa.ticket_attributes(at_intake),
                                                  *workflow.kind_attributes(at_intake)]),
         static_summary=summary, static_details=details)
-    return workflow_key
+    return at_intake
 
 
 def incident_start(client: ClientConfig, ticket: str, report: IncidentReport,
@@ -104,10 +106,10 @@ async def open_incident(state: AppState, principal: Principal, client: ClientCon
     start = incident_start(client, ticket, report, decide_priority(report,
                                                                    client.priority_matrix),
                            principal.actor)
-    state_at_intake = IncidentWorkflow.initial_state(start)
     try:
-        await start_ticket(state, IncidentWorkflow, start, state_at_intake,
-                           incident_summary(start), incident_details(start, client))
+        state_at_intake = await start_ticket(state, IncidentWorkflow, start,
+                                             incident_summary(start),
+                                             incident_details(start, client))
     except WorkflowAlreadyStartedError:
         if idempotency_key is None:
             raise

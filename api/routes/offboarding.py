@@ -43,9 +43,9 @@ async def open_exit(state: AppState, client: ClientConfig, form: ExitForm,
     start = OffboardingStart(ticket_id=ticket, client_id=client.id, opened_at=now,
                              raised_by=raised_by, form=form, effective_at=effective,
                              sla=snapshot_for(client.sla, now), rules=client.incidents)
-    at_intake = OffboardingWorkflow.initial_state(start)
-    await start_ticket(state, OffboardingWorkflow, start, at_intake,
-                       f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
+    at_intake = await start_ticket(
+        state, OffboardingWorkflow, start,
+        f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
     return at_intake.view()
 
 

@@ -56,10 +56,10 @@ async def open_onboarding(state: AppState, client: ClientConfig, form: JoinerFor
     planned = onboarding_start(form, client, raised_by, datetime.now(UTC))
     ticket = await state.numbers.next(client.ticket_prefix)
     start = planned.model_copy(update={"ticket_id": ticket})
-    at_intake = OnboardingWorkflow.initial_state(start)
     flag = " (EXPEDITED: awaiting approval)" if start.expedited else ""
-    await start_ticket(state, OnboardingWorkflow, start, at_intake,
-                       f"{ticket} new user starting {start.starts_at:%Y-%m-%d %H:%M} UTC{flag}")
+    at_intake = await start_ticket(
+        state, OnboardingWorkflow, start,
+        f"{ticket} new user starting {start.starts_at:%Y-%m-%d %H:%M} UTC{flag}")
     return at_intake.view()
 
 

@@ -94,10 +94,10 @@ async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.I
                        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
                        directors=[d.email for d in client.directors], requester=requester,
                        zone=zone, reminders=reminders(now, zone))
-    at_intake = QuoteWorkflow.initial_state(start)
-    await start_ticket(state, QuoteWorkflow, start, at_intake,
-                       f"{ticket} quote {draft.currency} {document.totals.total}, valid until "
-                       f"{document.valid_until:%Y-%m-%d %H:%M} UTC")
+    at_intake = await start_ticket(
+        state, QuoteWorkflow, start,
+        f"{ticket} quote {draft.currency} {document.totals.total}, valid until "
+        f"{document.valid_until:%Y-%m-%d %H:%M} UTC")
     if old is not None:
         await update(old, QuoteWorkflow.supersede, Supersede(by_quote=ticket,
                                                              by=principal.actor))

@@ -29,7 +29,7 @@ async def raise_request(form: RequestForm, principal: Principal = require(Action
     start = RequestStart(ticket_id=ticket, client_id=client.id, opened_at=now,
                          raised_by=principal.actor, form=form,
                          sla=snapshot_for(client.sla, now), rules=client.incidents)
-    at_intake = ServiceRequestWorkflow.initial_state(start)
-    await start_ticket(state, ServiceRequestWorkflow, start, at_intake,
-                       f"{ticket} {form.type.value} request: {form.subject[:100]}")
+    at_intake = await start_ticket(
+        state, ServiceRequestWorkflow, start,
+        f"{ticket} {form.type.value} request: {form.subject[:100]}")
     return created(at_intake.view())
