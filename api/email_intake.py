@@ -99,8 +99,8 @@ async def _on_ticket(state: AppState, ref: TicketRef, message: InboundMessage) -
                            detail=f"not escalated: {getattr(exc.cause, 'message', exc)}")
         return Outcome(action="escalated", ticket_id=ref.ticket_id,
                        detail="the ladder climbed one rung; the service delivery team told")
-    directors = {d.email.lower() for d in ref.client.directors}
-    if ref.kind is TicketKind.QUOTE and message.says_approved() and sender in directors:
+    if (ref.kind is TicketKind.QUOTE and message.says_approved()
+            and ref.client.is_director(sender)):
         await ref.handle.signal(QuoteWorkflow.decide_by_email, Decision(
             approve=True, by=f"email:{sender}", director_email=sender,
             channel=DecisionChannel.EMAIL))

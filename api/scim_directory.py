@@ -74,8 +74,18 @@ class Directory:
     async def named(self, client_id: str, user_name: str) -> DirectoryUser | None:
         """The user holding ``user_name`` now: at the workflow its name makes (unless
         renamed since), or a renamed user found by the hash it publishes."""
+        return (await self.holders(client_id, user_name))[1]
+
+    async def holders(self, client_id: str, user_name: str,
+                      ) -> tuple[DirectoryUser | None, DirectoryUser | None]:
+        """The user at the workflow id ``user_name`` makes (whatever its name now), and
+        the user holding ``user_name`` now (see :meth:`named`): a rename needs both free."""
         key = directory_user_key(client_id, user_name)
         user = await self.get(client_id, key)
+        return user, await self._holding(client_id, user_name, key, user)
+
+    async def _holding(self, client_id: str, user_name: str, key: str,
+                       user: DirectoryUser | None) -> DirectoryUser | None:
         if user is not None and folded(str(user.resource.get("userName", ""))) == folded(
                 user_name):
             return user

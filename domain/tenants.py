@@ -171,6 +171,11 @@ class ClientConfig(BaseModel):
         parse_duration(value)
         return value
 
+    def is_director(self, address: str | None) -> bool:
+        """Whether ``address`` is one of the client's directors (the quote approvers)."""
+        return address is not None and address.lower() in {d.email.lower()
+                                                            for d in self.directors}
+
     def known_addresses(self) -> set[str]:
         """Addresses named in the config: desk mailboxes, directors, ladder contacts."""
         named = {*self.notifications.email, *(d.email for d in self.directors)}

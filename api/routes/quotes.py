@@ -114,8 +114,7 @@ async def decide(decision: Decision, request: Request, quote_id: str,
                  principal: Principal = require(Action.DECIDE_QUOTE),
                  state: AppState = Depends(app_state)) -> Response:
     ref = await _quote(state, quote_id, principal)
-    directors = {d.email.lower() for d in ref.client.directors}
-    if principal.email is None or principal.email not in directors:
+    if not ref.client.is_director(principal.email):
         raise Problem(403, "Forbidden", "only a director of the client may decide: this "
                       "credential names no director (set the key's 'email' to one of the "
                       "client's directors)")
@@ -142,10 +141,11 @@ def _link(state: AppState, quote_id: str, token: str) -> str:
     return str(payload["director"])
 
 
-async def _page(state: AppState, quote_id: str, token: str, message: str = "",
-                status: int = 200) -> HTMLResponse:
-    ref = await _quote(state, quote_id, None)
-    view = cast(QuoteView, await ref.view())
+async def _page(ref: TicketRef, token: str, message: str = "", status: int = 200,
+                view: QuoteView | None = None) -> HTMLResponse:
+    """The review page of the quote ``ref`` names (``view`` if the caller has it)."""
+    quote_id = ref.ticket_id
+    view = view or cast(QuoteView, await ref.view())
     zone = ref.client.sla.calendar.timezone
     last_day = (view.valid_until.astimezone(ZoneInfo(zone)) - timedelta(seconds=1))
     html = _PAGES.get_template("quote_review.html.j2").render(
@@ -163,7 +163,7 @@ async def _page(state: AppState, quote_id: str, token: str, message: str = "",
 async def review(quote_id: str, token: str = Query(max_length=2048),
                  state: AppState = Depends(app_state)) -> HTMLResponse:
     _link(state, quote_id, token)
-    return await _page(state, quote_id, token)
+    return await _page(await _quote(state, quote_id, None), token)
 
 
 @router.get("/quotes/{quote_id}/pdf", response_class=Response,
@@ -201,10 +201,10 @@ async def review_decision(quote_id: str, request: Request,
                         director_email=director, channel=Channel.LINK,
                         ip=request.client.host if request.client else "")
     try:
-        await ref.handle.execute_update(QuoteWorkflow.decide, decision,
-                                        result_type=QuoteView)
+        decided = await ref.handle.execute_update(QuoteWorkflow.decide, decision,
+                                                  result_type=QuoteView)
     except WorkflowUpdateFailedError as exc:
         reason = str(getattr(exc.cause, "message", "") or "the decision was refused")
-        return await _page(state, quote_id, token, message=reason, status=409)
+        return await _page(ref, token, message=reason, status=409)
     verb = "approved" if decision.approve else "declined"
-    return await _page(state, quote_id, token, message=f"Thank you: the quote is {verb}.")
+    return await _page(ref, token, message=f"Thank you: the quote is {verb}.", view=decided)

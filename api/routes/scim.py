@@ -318,8 +318,7 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
     name = str(resource.user_name)
     if folded(name) != folded(str(current.resource.get("userName", ""))):
         # A rename: the name must be free, and so must the workflow id it would make.
-        for other in (await c.directory.named(c.client.id, name),
-                      await c.directory.get(c.client.id, directory_user_key(c.client.id, name))):
+        for other in await c.directory.holders(c.client.id, name):
             if other is not None and other.user_id != current.user_id:
                 raise UniquenessException(detail="another user has this userName")
     user = await c.directory.update(c.client.id, current.user_id, Wf.replace,
