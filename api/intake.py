@@ -49,10 +49,11 @@ def intake_client(principal: Principal, requested: str | None, state: AppState) 
     return client
 
 
-def created(view: TicketView) -> Response:
-    """201 with the new ticket's view and where to find it."""
+def created(view: TicketView, headers: dict[str, str] | None = None) -> Response:
+    """201 with the new ticket's view and where to find it (the view is already validated:
+    serialised once, not re-validated by FastAPI)."""
     return Response(view.model_dump_json(), status_code=201, media_type="application/json",
-                    headers={"Location": f"/v1/tickets/{view.ticket_id}"})
+                    headers={"Location": f"/v1/tickets/{view.ticket_id}", **(headers or {})})
 
 
 async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: TicketStart,
@@ -92,9 +93,9 @@ def fingerprint(report: IncidentReport) -> str:
 
 async def open_incident(state: AppState, principal: Principal, client: ClientConfig,
                         report: IncidentReport, idempotency_key: str | None,
-                        ) -> tuple[str, str, bool]:
-    """Open an incident (the form and e-mail share it): its id, its view as JSON, and
-    whether an earlier request with the same idempotency key had opened it already."""
+                        ) -> tuple[str, TicketView, bool]:
+    """Open an incident (the form and e-mail share it): its id, its view, and whether an
+    earlier request with the same idempotency key had opened it already."""
     if idempotency_key is None:
         ticket = await state.numbers.next(client.ticket_prefix)
     else:
@@ -115,5 +116,5 @@ async def open_incident(state: AppState, principal: Principal, client: ClientCon
             raise
         handle = state.temporal.get_workflow_handle_for(
             IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket))
-        return ticket, (await handle.query(IncidentWorkflow.view)).model_dump_json(), True
-    return ticket, state_at_intake.view().model_dump_json(), False
+        return ticket, await handle.query(IncidentWorkflow.view), True
+    return ticket, state_at_intake.view(), False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Response
 
 from api.auth import Principal, require
-from api.intake import intake_client, open_incident
+from api.intake import created, intake_client, open_incident
 from api.problems import Problem
 from api.state import AppState, app_state
 from domain.incidents import (
@@ -32,10 +32,5 @@ async def raise_incident(
         raise Problem(403, "Forbidden", "a phone incident is logged by an agent: use "
                       "channel 'portal' or 'api', or an agent's credential")
     client = intake_client(principal, report.client_id, state)
-    ticket, body, replayed = await open_incident(state, principal, client, report,
-                                                 idempotency_key)
-    headers = {"Location": f"/v1/tickets/{ticket}"}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    # Already a validated model: serialize once rather than have FastAPI re-validate it.
-    return Response(body, status_code=201, media_type="application/json", headers=headers)
+    _, view, replayed = await open_incident(state, principal, client, report, idempotency_key)
+    return created(view, {"Idempotent-Replayed": "true"} if replayed else None)
