@@ -64,9 +64,6 @@ class IncidentWorkflow(TicketWorkflow):
         await self.run_ticket(fresh=start.state is None)
         return self.state.view()
 
-    def continue_input(self) -> IncidentStart:
-        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
-
     # ------------------------------------------------------------------ the core's hooks
 
     def finish_at(self) -> datetime | None:

@@ -103,9 +103,6 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         await self.run_ticket(fresh=start.state is None)
         return self.state.view()
 
-    def continue_input(self) -> OffboardingStart:
-        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
-
     # ------------------------------------------------------------------ the core's hooks
 
     def moments(self) -> list[tuple[datetime | None, str]]:

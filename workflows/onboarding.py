@@ -101,9 +101,6 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         await self.run_ticket(fresh=start.state is None)
         return self.state.view()
 
-    def continue_input(self) -> OnboardingStart:
-        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
-
     def step_subject(self) -> str:
         return self.state.employee
 

@@ -88,9 +88,6 @@ class QuoteWorkflow(TicketWorkflow):
         await self.run_ticket(fresh=False)  # the directors' e-mail is the opening notice
         return self.state.view()
 
-    def continue_input(self) -> QuoteStart:
-        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
-
     def due_instead(self) -> datetime | None:
         return self.state.valid_until if self.state.quote_state is QuoteState.SENT else None
 

@@ -67,9 +67,6 @@ class ServiceRequestWorkflow(TicketWorkflow):
         await self.run_ticket(fresh=start.state is None)
         return self.state.view()
 
-    def continue_input(self) -> RequestStart:
-        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
-
     def due_instead(self) -> datetime | None:
         due = self.clock.due(FULFILMENT) or self.clock.due(SCHEDULED)
         self.state.fulfilment_due = due

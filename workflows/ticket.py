@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         TicketComment,
         TicketEvent,
         TicketRules,
+        TicketStart,
         TicketState,
         TicketView,
         Transition,
@@ -89,6 +90,7 @@ class TicketWorkflow:
     kind_keys: ClassVar[tuple[SearchAttributeKey, ...]] = ()  # a kind's own attributes
     allowed: ClassVar[dict[Status, frozenset[Status]]] = ALLOWED
 
+    start: TicketStart  # the kind's own start model, set in its @workflow.init
     state: TicketState
     sla: SlaSnapshot
     rules: TicketRules
@@ -111,8 +113,9 @@ class TicketWorkflow:
     # ------------------------------------------------------------------ what kinds add
 
     def continue_input(self) -> Any:
-        """The workflow input for continue-as-new, carrying ``self.state`` and ``self.sla``."""
-        raise NotImplementedError
+        """The workflow input for continue-as-new: the kind's start (``self.start``, which
+        every kind keeps) carrying ``self.state`` and ``self.sla``."""
+        return self.start.model_copy(update={"state": self.state, "sla": self.sla})
 
     def finish_at(self) -> datetime | None:
         """A closed ticket lives on until its reopen window and its survey have ended."""
