@@ -13,7 +13,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.auth import Principal
 from api.problems import field_problem
 from api.state import AppState
-from domain import search_attributes as sa
 from domain.idempotency import FINGERPRINT_HEX, KEY_HEX
 from domain.ids import TicketKind, workflow_id
 from domain.incidents import IncidentReport, IncidentStart, decide_priority
@@ -67,8 +66,7 @@ async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: T
         workflow.run, start, id=workflow_id(workflow.kind, start.ticket_id),
         task_queue=state.settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes([*sa.ticket_attributes(at_intake),
-                                                 *workflow.kind_attributes(at_intake)]),
+        search_attributes=TypedSearchAttributes(workflow.search_attributes(at_intake)),
         static_summary=summary, static_details=details)
     return at_intake
 

@@ -30,7 +30,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertActivities
-    from domain import search_attributes as sa
     from domain.alerts import (
         EPISODE_TICKETS_KEPT,
         AlertEnding,
@@ -174,8 +173,7 @@ class AlertEpisodeWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(
-                    [*sa.ticket_attributes(at_intake),
-                     *IncidentWorkflow.kind_attributes(at_intake)]),
+                    IncidentWorkflow.search_attributes(at_intake)),
                 static_summary=firing.summary or None, static_details=firing.details or None)
         except WorkflowAlreadyStartedError as exc:
             raise ApplicationError(f"ticket number {start.ticket_id} is taken: retry",

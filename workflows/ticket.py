@@ -143,6 +143,14 @@ class TicketWorkflow:
         """Values of ``kind_keys`` for ``state`` (published at start and on change)."""
         return []
 
+    @classmethod
+    def search_attributes(cls, state: TicketState, failing_after_a_failure: bool = True,
+                          ) -> list[SearchAttributePair]:
+        """Every attribute a ticket of this kind publishes for ``state``: at its start (by
+        whoever starts it) and, on change, by the ticket itself."""
+        return [*sa.ticket_attributes(state, failing_after_a_failure),
+                *cls.kind_attributes(state)]
+
     def due_instead(self) -> datetime | None:
         """A kind whose promise is its own target (not the priority's resolution) names
         its due instant here: it is published as SlaResolutionDue, so queues sort by it."""
@@ -519,8 +527,7 @@ class TicketWorkflow:
             s.resolution_due = deadlines.resolution_due or self.due_instead()
         updates = []
         wanted = {pair.key.name: pair
-                  for pair in [*sa.ticket_attributes(s, self._failing_after_a_failure),
-                               *self.kind_attributes(s)]}
+                  for pair in self.search_attributes(s, self._failing_after_a_failure)}
         for key in (*sa.TICKET_KEYS, *self.kind_keys):
             pair: SearchAttributePair | None = wanted.get(key.name)
             value = pair.value if pair is not None else None
