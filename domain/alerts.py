@@ -37,6 +37,7 @@ from domain.incidents import Channel, IncidentReport, IncidentStart
 from domain.sla.durations import parse_duration
 from domain.sla.policy import Priority
 from domain.sla.priority import Level, PriorityDecision, PriorityMatrix
+from domain.text import CONTROL
 from domain.tickets import Contact
 
 ALERTS_MAX = 100            # per webhook: Alertmanager's `max_alerts: 100` keeps under it
@@ -239,7 +240,6 @@ class EventIn(BaseModel):
 # ---------------------------------------------------------------- text
 
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def one_line(text: str, limit: int) -> str:
@@ -249,7 +249,7 @@ def one_line(text: str, limit: int) -> str:
 
 
 def plain(text: str, limit: int) -> str:
-    body = _CONTROL.sub(" ", text)
+    body = CONTROL.sub(" ", text)
     return body if len(body) <= limit else body[:limit - 1] + "…"
 
 

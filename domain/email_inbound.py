@@ -19,7 +19,8 @@ from domain.ids import TICKET_ID_PATTERN
 MESSAGE_MAX_BYTES = 10 * 1024 * 1024   # the SMTP listener's limit; the API's is 1 MiB
 TEXT_MAX_CHARS = 10_000                # a comment's limit
 ATTACHMENTS_MAX = 20
-_OUR_MESSAGE_ID = re.compile(r"<([a-z_]+)\.([A-Z][A-Z0-9]{1,11}-\d{6,9})\.\d+\.[a-z_]+@tempodesk>")
+_OUR_MESSAGE_ID = re.compile(r"<([a-z_]+)\.(" + TICKET_ID_PATTERN.strip("^$")
+                             + r")\.\d+\.[a-z_]+@tempodesk>")  # notifications.message_id
 _SUBJECT_TICKET = re.compile(r"\[(" + TICKET_ID_PATTERN.strip("^$") + r")\]")
 _APPROVED = re.compile(r"^\s*approved\b[\s.!]*$", re.IGNORECASE)
 _BULK = frozenset({"bulk", "junk", "list", "auto_reply"})

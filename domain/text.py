@@ -9,14 +9,14 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not tab, CR, LF
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
 
 
 def single_line(value: str) -> str:
     """For text that ends up in e-mail headers and one-line displays (subjects, names):
     refuse what a mail server can never accept, at intake rather than on delivery."""
-    if _LINE_BREAK.search(value) or _CONTROL.search(value) or "\t" in value:
+    if _LINE_BREAK.search(value) or CONTROL.search(value) or "\t" in value:
         raise ValueError("must be one line of text without control characters: remove line "
                          "breaks and tabs")
     return value
@@ -24,14 +24,14 @@ def single_line(value: str) -> str:
 
 def printable(value: str) -> str:
     """For multi-line text: line breaks and tabs are fine, other control characters not."""
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise ValueError("contains control characters (e.g. NUL): send plain text")
     return value
 
 
 def email_address(value: str) -> str:
     """An e-mail address as we store it (lower case); refused with the form to use."""
-    if not _EMAIL.match(value) or _CONTROL.search(value):
+    if not _EMAIL.match(value) or CONTROL.search(value):
         raise ValueError("not an e-mail address: write it as name@example.com")
     return value.lower()
 

@@ -63,6 +63,12 @@ def drawable(text: str) -> tuple[str, bool]:
     return "".join(out), changed
 
 
+# Names for dates, whatever the host's locale.
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
 def utc_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

@@ -15,12 +15,10 @@ from zoneinfo import ZoneInfo
 from fpdf.enums import XPos, YPos
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from domain.documents.pdf import Document, utc_text
+from domain.documents.pdf import MONTHS, Document, utc_text
 from domain.qbr import QbrFigures, duration_text, pct_text
 
 TITLE = "Quarterly business review"
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
 _GREEN, _AMBER, _RED, _GREY = (46, 125, 50), (239, 160, 0), (198, 40, 40), (120, 120, 120)
 _BLUE = (33, 102, 172)
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent),
@@ -30,7 +28,7 @@ _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent),
 
 def date_text(at: datetime, zone: str) -> str:
     local = at.astimezone(ZoneInfo(zone))
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 def period_text(f: QbrFigures) -> str:

@@ -17,14 +17,11 @@ from zoneinfo import ZoneInfo
 
 from fpdf.enums import XPos, YPos
 
-from domain.documents.pdf import Document, utc_text
+from domain.documents.pdf import DAYS, MONTHS, Document, utc_text
 from domain.quote_lines import QuoteDocument, QuoteDraft, Totals
 
 TITLE = "Quote"
 FINANCE_HEADING = "Finance options (rental / OPEX)"
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
 # Description, quantity, unit price, amount, tax rate: the 180 mm between A4's margins.
 _LINE_WIDTHS = (78, 20, 30, 32, 20)
 _LINE_ALIGN = ("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
@@ -32,7 +29,7 @@ _LINE_ALIGN = ("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
 
 def day_text(day: date) -> str:
     """"Wednesday 8 April 2026", whatever the host's locale."""
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def amount_text(value: Decimal) -> str:
