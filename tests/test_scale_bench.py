@@ -43,4 +43,10 @@ def test_scale_bench_at_a_tiny_size():
             # lateness: never before the deadline, never absurd, percentiles in order
             assert 0 <= float(p50) <= float(p99) <= float(top) < 120, rows
         assert re.search(rf"ratio tempodesk/bare: notice vs timer\+activity p50 {NUMBER}x", block)
-    assert re.search(r"worker RSS flat past the cache .* (met|NOT met)$", out, re.M)
+    # The verdict agrees with the figure it prints (at this size the figure is noise).
+    flat = re.search(rf"worker RSS flat past the cache \(<= 1\.10x .*?\) +{NUMBER}x .*? "
+                     r"(met|NOT met)$", out, re.M)
+    assert flat, out[-2000:]
+    ratio = float(flat.group(1))
+    if ratio != 1.10:  # printed rounded: 1.10 itself may be either side
+        assert (flat.group(2) == "met") == (ratio < 1.10), flat.group(0)

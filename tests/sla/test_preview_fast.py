@@ -96,3 +96,26 @@ def test_fast_path_answers_the_common_line():
     expected = json.dumps(_preview_line(json.loads(line), DEMO_CONFIG, policies))
     assert fast.answer(line) == expected
     assert json.loads(expected)["response_due"] == "2026-11-23T14:30:00+11:00"
+
+
+WELL_FORMED = [  # the shapes the fast path exists for: each must be answered, not declined
+    {"policy": "belton", "priority": "P1", "opened_at": "2026-11-23T09:00:00+11:00"},
+    {"policy": "betterworld", "priority": "P2", "opened_at": "2026-11-26T14:30:00Z"},
+    {"policy": "plexacet", "priority": "P4", "opened_at": "2026-11-23T22:15:00.250000+00:00",
+     "first_response_at": "2026-11-24T01:00:00Z"},
+    {"policy": "belton", "priority": "P3", "opened_at": "2026-11-23T09:00:00+11:00",
+     "pauses": [["2026-11-23T10:00:00+11:00", "2026-11-23T11:30:00+11:00"],
+                ["2026-11-24T02:00:00Z", "2026-11-24T03:00:00Z"]]},
+]
+
+
+def test_the_fast_path_answers_the_shapes_it_exists_for():
+    """Without this, a fast path that declined every line would pass the property above."""
+    policies: dict = {}
+    fast = FastPreview(policies)
+    for request in WELL_FORMED:
+        line = json.dumps(request)
+        fast.answer(line)  # the first line of a policy resolves it (the reference path)
+        expected = json.dumps(_preview_line(json.loads(line), Path("/nonexistent.yaml"),
+                                            policies))
+        assert fast.answer(line) == expected, request

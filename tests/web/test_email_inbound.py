@@ -104,10 +104,11 @@ async def test_mail_opens_a_ticket_threads_replies_and_ignores_automatic_mail(ma
     out_of_office = mail(JO, f"Automatic reply: [{ticket_id}] Resolved", "I am away.",
                          Auto_Submitted="auto-replied")
     bulk = mail(JO, "Newsletter", "Our news", Precedence="bulk")
+    mailing_list = mail(JO, "Weekly digest", "This week", List_Id="<news.harbourside.example>")
     ours = mail("servicedesk@tempodesk.invalid", f"[{ticket_id}] Logged", "loop?",
                 Auto_Submitted="auto-replied")
     stranger = mail("someone@gmail.example", "Help", "Is this the service desk?")
-    for message in (out_of_office, bulk, ours):
+    for message in (out_of_office, bulk, mailing_list, ours):
         outcome = await post(desk, message)
         assert outcome["action"] == "ignored" and "automatic" in outcome["detail"]
     unknown = await post(desk, stranger)
