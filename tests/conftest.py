@@ -245,6 +245,20 @@ async def provider_desk(client: Client, config: TempodeskConfig, providers,
         yield desk
 
 
+@pytest.fixture
+async def graph_desk(dev_client: Client, config: TempodeskConfig, task_queue: str):
+    """A desk whose clients' identity provider is the local Graph (provider_sandbox):
+    the desk and the provider server, to fault and to inspect."""
+    from domain.tenants import Providers
+    from provider_sandbox import ProviderServer
+
+    with ProviderServer() as providers:
+        async with provider_desk(dev_client, config, providers,
+                                 Providers(graph_tenant="contoso-tenant"),
+                                 task_queue=task_queue) as desk:
+            yield desk, providers
+
+
 def isolated(config: TempodeskConfig) -> TempodeskConfig:
     """The demo config with fresh client ids and ticket prefixes (same keys), so tests that
     share a dev server never share a ticket id or a sequence workflow."""

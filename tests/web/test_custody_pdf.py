@@ -9,21 +9,14 @@ import json
 
 import pytest
 
-from domain.tenants import Providers
-from provider_sandbox import ProviderServer
-from tests.conftest import provider_desk
 from tests.documents.pdf_text import pdf_text
 from tests.web.helpers import assert_problem, eventually, incident_body
 from tests.web.test_offboarding import exit_form
 
 
 @pytest.fixture
-async def exits(dev_client, config, task_queue):
-    with ProviderServer() as providers:
-        async with provider_desk(dev_client, config, providers,
-                                 Providers(graph_tenant="contoso-tenant"),
-                                 task_queue=task_queue) as desk:
-            yield desk
+def exits(graph_desk):
+    return graph_desk[0]
 
 
 async def test_the_custody_pdf_of_a_user_exit(exits):

@@ -11,9 +11,6 @@ import pytest
 
 from domain.sla.deadlines import compiled_clock
 from domain.sla.timeline import to_us
-from domain.tenants import Providers
-from provider_sandbox import ProviderServer
-from tests.conftest import provider_desk
 from tests.web.helpers import assert_problem, eventually
 from tests.workflows.support import next_local
 
@@ -30,12 +27,8 @@ def exit_form(**changes) -> dict:
 
 
 @pytest.fixture
-async def exits(dev_client, config, task_queue):
-    with ProviderServer() as providers:
-        async with provider_desk(dev_client, config, providers,
-                                 Providers(graph_tenant="contoso-tenant"),
-                                 task_queue=task_queue) as desk:
-            yield desk, providers
+def exits(graph_desk):
+    return graph_desk
 
 
 async def view_of(desk, ticket):

@@ -16,9 +16,6 @@ import pytest
 from scim2_client import BaseSyncSCIMClient
 from scim2_tester import Status, check_server
 
-from domain.tenants import Providers
-from provider_sandbox import ProviderServer
-from tests.conftest import provider_desk
 from tests.web.helpers import eventually
 
 SCIM = "/scim/v2"
@@ -49,12 +46,8 @@ class HttpxScimClient(BaseSyncSCIMClient):
 
 
 @pytest.fixture
-async def scim(dev_client, config, task_queue):
-    with ProviderServer() as providers:
-        async with provider_desk(dev_client, config, providers,
-                                 Providers(graph_tenant="contoso-tenant"),
-                                 task_queue=task_queue) as desk:
-            yield desk, providers
+def scim(graph_desk):
+    return graph_desk
 
 
 def hr_system(desk) -> dict[str, str]:

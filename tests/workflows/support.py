@@ -20,6 +20,7 @@ from domain.settings import Settings
 from domain.sla import Priority, SlaPolicy, policy_from_preset, snapshot_for
 from domain.sla.priority import PriorityDecision
 from domain.tenants import TempodeskConfig
+from domain.tickets import TicketView
 from tests.conftest import make_settings
 from tests.web.helpers import incident_body
 from worker import activities
@@ -83,7 +84,8 @@ async def start_incident(client: Client, start: IncidentStart, task_queue: str,
         execution_timeout=timedelta(days=400))  # a safety net: mistakes fail, not hang
 
 
-def events(view: IncidentView, prefix: str) -> list:
+def events(view: TicketView, prefix: str) -> list:
+    """A ticket's events (any kind) whose kind starts with ``prefix``."""
     return [e for e in view.events if e.kind.startswith(prefix)]
 
 

@@ -21,12 +21,11 @@ from domain.offboarding import (
     HardwareReturn,
     LegalHold,
     OffboardingStart,
-    OffboardingView,
     ProviderCall,
 )
 from domain.provider_steps import ProviderResult
 from domain.sla.deadlines import snapshot_for
-from tests.workflows.support import belton_without_holidays, next_local
+from tests.workflows.support import belton_without_holidays, events, next_local
 from workflows.offboarding import OffboardingWorkflow
 
 calls: list[tuple[str, datetime]] = []
@@ -127,10 +126,6 @@ async def opened_now(env) -> datetime:
     effective = next_local(await env.get_current_time(), weekday=4, hour=17, minute=30)
     await env.sleep(effective - await env.get_current_time())
     return effective
-
-
-def events(view: OffboardingView, prefix: str) -> list:
-    return [e for e in view.events if e.kind.startswith(prefix)]
 
 
 async def test_a_20_minute_identity_outage_still_revokes_within_the_hour(ts_env, task_queue):

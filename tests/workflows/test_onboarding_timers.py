@@ -25,13 +25,12 @@ from domain.onboarding import (
     JoinerCall,
     JoinerForm,
     OnboardingStart,
-    OnboardingView,
     RetrySteps,
     induction_slot,
 )
 from domain.provider_steps import ProviderResult
 from domain.sla.deadlines import snapshot_for
-from tests.workflows.support import belton_without_holidays, next_local
+from tests.workflows.support import belton_without_holidays, events, next_local
 from workflows.onboarding import OnboardingWorkflow
 
 calls: list[tuple[str, datetime]] = []
@@ -163,10 +162,6 @@ async def monday_morning(env) -> tuple[datetime, datetime]:
 
 def names() -> list[str]:
     return [name for name, _ in calls]
-
-
-def events(view: OnboardingView, prefix: str) -> list:
-    return [e for e in view.events if e.kind.startswith(prefix)]
 
 
 def reset(**given) -> None:

@@ -17,7 +17,8 @@ from activities import outbound
 from domain.tenants import Providers
 from provider_sandbox import ProviderServer
 from tests.conftest import make_settings
-from tests.workflows.test_offboarding_timers import events, exit_form, opened_now, start_exit
+from tests.workflows.support import events
+from tests.workflows.test_offboarding_timers import exit_form, opened_now, start_exit
 from worker import activities
 from workflows.offboarding import OffboardingWorkflow
 

@@ -31,11 +31,10 @@ from domain.quotes import (
     OrderRequest,
     QuoteStart,
     QuoteState,
-    QuoteView,
     Supersede,
 )
 from domain.sla.deadlines import snapshot_for
-from tests.workflows.support import belton_without_holidays
+from tests.workflows.support import belton_without_holidays, events
 from workflows.quote import QuoteWorkflow
 
 MELBOURNE = ZoneInfo("Australia/Melbourne")
@@ -79,10 +78,6 @@ async def issue(env, task_queue: str, opened: datetime, title: str = "Website fe
         search_attributes=TypedSearchAttributes([*sa.ticket_attributes(state),
                                                  *QuoteWorkflow.kind_attributes(state)]),
         execution_timeout=timedelta(days=60))
-
-
-def events(view: QuoteView, prefix: str) -> list:
-    return [e for e in view.events if e.kind.startswith(prefix)]
 
 
 def on_time(event, due: datetime) -> bool:

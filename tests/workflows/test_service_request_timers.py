@@ -14,10 +14,10 @@ from temporalio.worker import Worker
 
 from domain import search_attributes as sa
 from domain.ids import TicketKind, workflow_id
-from domain.service_requests import RequestForm, RequestStart, RequestView, ScheduleAgreed
+from domain.service_requests import RequestForm, RequestStart, ScheduleAgreed
 from domain.sla.deadlines import snapshot_for
 from domain.tickets import Status, Transition
-from tests.workflows.support import belton_without_holidays, next_local
+from tests.workflows.support import belton_without_holidays, events, next_local
 from workflows.service_request import ServiceRequestWorkflow
 
 
@@ -50,10 +50,6 @@ async def monday_10(env) -> datetime:
     opened = next_local(await env.get_current_time(), weekday=0, hour=10)
     await env.sleep(opened - await env.get_current_time())
     return opened
-
-
-def events(view: RequestView, prefix: str) -> list:
-    return [e for e in view.events if e.kind.startswith(prefix)]
 
 
 def on_time(event, due: datetime) -> bool:
