@@ -45,6 +45,7 @@ from domain.settings import Settings  # noqa: E402
 from domain.sla.deadlines import snapshot_for  # noqa: E402
 from domain.tenants import load_config  # noqa: E402
 from temporal_client import data_converter  # noqa: E402
+from tests.processes import bounded  # noqa: E402
 from workflows.incident import IncidentWorkflow  # noqa: E402
 from workflows.ticket_sequence import TicketSequenceWorkflow  # noqa: E402
 
@@ -92,19 +93,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-async def bounded(count: int, concurrency: int, make) -> float:
-    """Run ``make(i)`` for i < count with at most ``concurrency`` in flight; seconds taken."""
-    queue = iter(range(count))
-
-    async def lane() -> None:
-        for i in queue:
-            await make(i)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
-    return time.perf_counter() - began
 
 
 def bare_start(config, n: int) -> IncidentStart:

@@ -65,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.tenants import load_config
     from provider_sandbox import ProviderServer
     from temporal_client import data_converter
+    from tests.processes import bounded, pct
     from workflows.offboarding import OffboardingWorkflow
 
 BIN = Path(sys.executable).parent
@@ -105,26 +106,9 @@ async def bare_worker(address: str, task_queue: str) -> None:
 
 # ------------------------------------------------------------------ helpers
 
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
-
-
 def line(label: str, values: list[float]) -> str:
     return (f"  {label:<46} p50 {pct(values, 50):6.3f} s   p99 {pct(values, 99):6.3f} s   "
             f"max {max(values):6.3f} s")
-
-
-async def bounded(count: int, concurrency: int, make) -> None:
-    queue = iter(range(count))
-
-    async def lane() -> None:
-        for i in queue:
-            await make(i)
-
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
 
 
 def upn(i: int) -> str:

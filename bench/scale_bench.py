@@ -63,7 +63,6 @@ with workflow.unsafe.sandbox_unrestricted():  # the sandbox runs this module aga
 
 with workflow.unsafe.imports_passed_through():
     from bench.intake_bench import BODY
-    from bench.revoke_bench import bounded, pct
     from domain import search_attributes as sa
     from domain.ids import TicketKind, workflow_id
     from domain.incidents import IncidentReport, IncidentStart
@@ -72,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.sla.priority import PriorityDecision
     from domain.tenants import load_config
     from temporal_client import data_converter
+    from tests.processes import bounded, pct
     from workflows.incident import IncidentWorkflow
 
 BIN = Path(sys.executable).parent

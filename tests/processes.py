@@ -416,3 +416,25 @@ async def assert_listed_once(client, client_id: str, tickets: list[str],
     assert listed == expected, (f"visibility lists {len(listed)}, expected {len(expected)}: "
                                 f"missing {sorted(set(expected) - set(listed))[:5]}, extra "
                                 f"{sorted(set(listed) - set(expected))[:5]}")
+
+
+# ------------------------------------------------------------------ measuring
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+async def bounded(count: int, concurrency: int, make) -> float:
+    """Run ``make(i)`` for i < count with at most ``concurrency`` in flight; seconds taken."""
+    queue = iter(range(count))
+
+    async def lane() -> None:
+        for i in queue:
+            await make(i)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - began

@@ -29,7 +29,7 @@ import contextlib
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +42,7 @@ from temporalio.service import RPCError
 from domain.incidents import IncidentView
 from domain.tenants import load_config
 from tests.fast_sla import RUNGS, fast_config_dict
-from tests.processes import Child, child_env, worker
+from tests.processes import Child, bounded, child_env, pct, worker
 from tests.workflows.support import make_start, start_incident
 from workflows.incident import IncidentWorkflow
 
@@ -52,13 +52,6 @@ BREACH = "sla_breached:response"
 
 class DrillSetupError(RuntimeError):
     """The drill could not be set up as designed (e.g. tickets not parked in time)."""
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
 
 
 def response_seconds_for(count: int) -> int:
@@ -127,15 +120,6 @@ class DrillResult:
         return "\n".join(lines)
 
 
-async def bounded(count: int, make: Callable[[int], Awaitable[None]],
-                  concurrency: int = CONCURRENCY) -> None:
-    queue = iter(range(count))
-
-    async def lane() -> None:
-        for i in queue:
-            await make(i)
-
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
 
 
 def write_drill_config(path: Path, response_seconds: int, tag: str, warnings: bool) -> Path:
@@ -194,7 +178,7 @@ async def wait_parked(handles: list[WorkflowHandle], until: float) -> None:
                                       "longer response target")
             await asyncio.sleep(0.2)
 
-    await bounded(len(handles), one)
+    await bounded(len(handles), CONCURRENCY, one)
 
 
 async def count(client: Client, query: str) -> int:
@@ -236,7 +220,7 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
             start = template.model_copy(update={"ticket_id": f"DRL{tag.upper()}-{i:05d}"})
             handles[i] = await start_incident(client, start, task_queue)
 
-        await bounded(tickets, begin)
+        await bounded(tickets, CONCURRENCY, begin)
         log(f"{tickets} tickets opened in {time.time() - opened_at.timestamp():.1f} s")
         await wait_parked(handles, until=first_due.timestamp() - 1)
         parked_at = time.time()
@@ -313,7 +297,7 @@ async def check_events(client: Client, handles: list[WorkflowHandle], result: Dr
                 failure = event.workflow_task_failed_event_attributes.failure
                 tasks[f"failed: {failure.message[:80]}"] += 1
 
-    await bounded(len(handles), look)
+    await bounded(len(handles), CONCURRENCY, look)
     for handle, view, status in zip(handles, views, statuses, strict=True):
         if status is not WorkflowExecutionStatus.RUNNING:
             result.problems.append(f"{handle.id}: {status.name if status else 'no status'}")
@@ -355,4 +339,4 @@ async def terminate_all(handles: list[WorkflowHandle | None]) -> None:
         with contextlib.suppress(RPCError):
             await live[i].terminate("drill done")
 
-    await bounded(len(live), end)
+    await bounded(len(live), CONCURRENCY, end)
