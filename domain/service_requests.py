@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from domain.errors import FieldError
 from domain.ids import TicketKind
@@ -89,8 +89,13 @@ class RequestForm(BaseModel):
 
     @property
     def billable(self) -> bool:
-        return self.type is RequestType.ENHANCED or self.advisory_tier in (
-            AdvisoryTier.MINI_CONSULT, AdvisoryTier.SCOPING_WORKSHOP)
+        return is_billable(self.type, self.advisory_tier)
+
+
+def is_billable(request_type: RequestType, tier: AdvisoryTier | None) -> bool:
+    """Enhanced requests, mini-consults and workshops are billed; the rest are covered."""
+    return request_type is RequestType.ENHANCED or tier in (AdvisoryTier.MINI_CONSULT,
+                                                            AdvisoryTier.SCOPING_WORKSHOP)
 
 
 def promised_target(form: RequestForm, business_day_seconds: int) -> ClockTarget | None:
@@ -115,8 +120,6 @@ class RequestFacts(BaseModel):
     change: Change | None = None
     advisory_tier: AdvisoryTier | None = None
     description: str = ""
-    billable: bool = False
-    fulfilment_due: datetime | None = Field(None, description="when the request is due")
     scheduled_for: datetime | None = Field(None, description="the agreed date (enhanced, "
                                            "mini-consult, workshop)")
     quotes: list[str] = Field(default_factory=list, description="its quotes, newest last")
@@ -129,6 +132,17 @@ class RequestState(RequestFacts, TicketState):
 
 class RequestView(RequestFacts, TicketView):
     """What queries answer for a service request."""
+
+    @computed_field(description="enhanced requests, mini-consults and workshops are billed")
+    @property
+    def billable(self) -> bool:
+        return is_billable(self.request_type, self.advisory_tier)
+
+    @computed_field(description="when the request is due (its resolution_due: queues sort "
+                                "requests beside incidents by it)")
+    @property
+    def fulfilment_due(self) -> datetime | None:
+        return self.resolution_due
 
 
 class ScheduleAgreed(BaseModel):

@@ -52,10 +52,10 @@ class ServiceRequestWorkflow(TicketWorkflow):
                                 opened_at=start.opened_at,
                                 extra=[target] if target is not None else []),
             request_type=form.type, change=form.change, advisory_tier=form.advisory_tier,
-            description=form.description, billable=form.billable)
+            description=form.description)
         if target is not None and target.length is not None:  # due, as the clock will say
             due = start.sla.timeline().deadline(to_us(start.opened_at), target.length.micros)
-            state.fulfilment_due = state.resolution_due = from_us(due)
+            state.resolution_due = from_us(due)
         promise = (f"{target.name} target set" if target is not None
                    else "waits for the schedule agreed with the client")
         state.add_event(TicketEvent(at=start.opened_at, kind="opened", by=start.raised_by,
@@ -68,9 +68,7 @@ class ServiceRequestWorkflow(TicketWorkflow):
         return self.state.view()
 
     def due_instead(self) -> datetime | None:
-        due = self.clock.due(FULFILMENT) or self.clock.due(SCHEDULED)
-        self.state.fulfilment_due = due
-        return due
+        return self.clock.due(FULFILMENT) or self.clock.due(SCHEDULED)
 
     # ------------------------------------------------------------------ messages
 
