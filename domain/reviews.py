@@ -249,18 +249,19 @@ def _bounds(year: int, first_month: int, months: int, zone: str) -> tuple[dateti
 
 
 def quarter(label: str, zone: str) -> Period:
-    if not re.match(QUARTER_PATTERN, label):
-        raise ValueError(f"{label!r} is not a quarter: write e.g. '2027-Q1'")
-    year, number = int(label[:4]), int(label[-1])
-    start, end = _bounds(year, 3 * number - 2, 3, zone)
-    return Period(label=label, start=start, end=end, zone=zone)
+    return _period(label, zone, QUARTER_PATTERN, 3, "a quarter: write e.g. '2027-Q1'")
 
 
 def half(label: str, zone: str) -> Period:
-    if not re.match(HALF_PATTERN, label):
-        raise ValueError(f"{label!r} is not a half-year: write e.g. '2027-H1'")
+    return _period(label, zone, HALF_PATTERN, 6, "a half-year: write e.g. '2027-H1'")
+
+
+def _period(label: str, zone: str, pattern: str, months: int, what: str) -> Period:
+    """The ``months``-long period ``label`` (e.g. 2027-Q2, 2027-H1) names, in ``zone``."""
+    if not re.match(pattern, label):
+        raise ValueError(f"{label!r} is not {what}")
     year, number = int(label[:4]), int(label[-1])
-    start, end = _bounds(year, 6 * number - 5, 6, zone)
+    start, end = _bounds(year, months * (number - 1) + 1, months, zone)
     return Period(label=label, start=start, end=end, zone=zone)
 
 
