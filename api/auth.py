@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
+from domain import tokens
 from domain.roles import Action, Role, allowed, roles_for
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, hash_api_key
@@ -131,6 +133,19 @@ async def signed_link_limit(request: Request) -> None:
     if wait:
         raise too_many(f"signed links take {state.config.signed_link_rate} from one address",
                        wait)
+
+
+def signed_payload(state: Any, token: str, purpose: str, expired: Problem,
+                   invalid_title: str = "Unauthorized", invalid_slug: str | None = None,
+                   ) -> dict[str, Any]:
+    """A signed link's payload (domain/tokens.py): ``expired`` (a 410 worded for the
+    link) once it has expired, 401 if it is forged, damaged or for another purpose."""
+    try:
+        return tokens.verify(state.settings.secret, token, purpose)
+    except tokens.ExpiredToken as exc:
+        raise expired from exc
+    except tokens.InvalidToken as exc:
+        raise Problem(401, invalid_title, str(exc), slug=invalid_slug) from exc
 
 
 def too_many(limit: str, wait: float) -> Problem:

@@ -17,13 +17,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio.client import WorkflowUpdateFailedError
 
-from api.auth import Principal, require, signed_link_limit
+from api.auth import Principal, require, signed_link_limit, signed_payload
 from api.intake import created, intake_client, start_ticket
 from api.problems import Problem, field_problem
 from api.routes.ticket_actions import update
 from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
-from domain import tokens
 from domain.documents.quote import document_pdf
 from domain.ids import TicketKind
 from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
@@ -129,13 +128,10 @@ async def decide(decision: Decision, request: Request, quote_id: str,
 def _link(state: AppState, quote_id: str, token: str) -> str:
     """The director the link was made for; refused if it is damaged, for another quote
     or expired (it expires with the quote)."""
-    try:
-        payload = tokens.verify(state.settings.secret, token, "quote")
-    except tokens.ExpiredToken as exc:
-        raise Problem(410, "Link expired", "this quote has expired: ask for a new one",
-                      slug="expired") from exc
-    except tokens.InvalidToken as exc:
-        raise Problem(401, "Invalid link", str(exc), slug="invalid-link") from exc
+    payload = signed_payload(
+        state, token, "quote", Problem(410, "Link expired", "this quote has expired: ask for "
+                                       "a new one", slug="expired"),
+        invalid_title="Invalid link", invalid_slug="invalid-link")
     if payload["s"] != quote_id or not payload.get("director"):
         raise Problem(401, "Invalid link", "the link is not for this quote", slug="invalid-link")
     return str(payload["director"])

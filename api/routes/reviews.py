@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Principal, require, signed_link_limit
+from api.auth import Principal, require, signed_link_limit, signed_payload
 from api.problems import Problem
 from api.state import AppState, app_state
-from domain import nps, tokens
+from domain import nps
 from domain.documents.qbr import qbr_html, qbr_pdf
 from domain.nps import NpsAnswer, NpsReply
 from domain.qbr import QbrReport
@@ -38,12 +38,8 @@ class NpsRecorded(BaseModel):
              summary="Record a 0-10 NPS score and a comment from the survey link")
 async def answer_nps(answer: NpsAnswer, token: str = Path(max_length=2048),
                      state: AppState = Depends(app_state)) -> NpsRecorded:
-    try:
-        payload = tokens.verify(state.settings.secret, token, nps.TOKEN_PURPOSE)
-    except tokens.ExpiredToken as exc:
-        raise Problem(410, "Survey closed", "the survey has closed") from exc
-    except tokens.InvalidToken as exc:
-        raise Problem(401, "Unauthorized", str(exc)) from exc
+    payload = signed_payload(state, token, nps.TOKEN_PURPOSE,
+                             Problem(410, "Survey closed", "the survey has closed"))
     client_id, period = nps.parse_token_subject(payload["s"])
     respondent = payload.get("r")
     if not isinstance(respondent, str) or not _RESPONDENT.match(respondent) or not period:
