@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
@@ -20,10 +19,10 @@ from temporalio.exceptions import ApplicationError
 from activities import outbound, webhooks
 from activities.heartbeats import heartbeating
 from activities.invites import invite_ics
-from activities.smtp_send import send_mail
+from activities.smtp_send import new_message, send_mail
 from domain import tokens
 from domain.documents.quote import document_pdf
-from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt, message_id
+from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
 
@@ -152,15 +151,10 @@ class NotificationActivities:
         return f"{self.settings.public_url}/v1/surveys/{token}"
 
     def _message(self, notice: Notice, recipients: list[str]) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = self.settings.smtp_from
-        message["To"] = ", ".join(recipients)
-        message["Subject"] = f"[{notice.ticket_id}] {notice.subject}"
-        message["Date"] = format_datetime(notice.occurred_at)
-        message["Message-ID"] = message_id(notice.notice_id)
-        # Our own mail answers tickets automatically: auto-responders must not answer it,
-        # and our own inbound path ignores it if it comes back (RFC 3834).
-        message["Auto-Submitted"] = "auto-replied"
+        # Our own mail answers tickets automatically ("auto-replied", RFC 3834).
+        message = new_message(self.settings, notice.notice_id, recipients, notice.occurred_at,
+                              f"[{notice.ticket_id}] {notice.subject}", "auto-replied",
+                              "this notice")
         if notice.thread_root:
             message["In-Reply-To"] = notice.thread_root
             message["References"] = notice.thread_root
@@ -176,12 +170,7 @@ class NotificationActivities:
         return message
 
     async def _email(self, notice: Notice, recipients: list[str]) -> str:
-        try:
-            message = self._message(notice, recipients)
-        except (ValueError, TypeError) as exc:  # e.g. a line break in a header value
-            raise ApplicationError(f"this notice cannot be written as an e-mail: {exc}",
-                                   type="BadContent", non_retryable=True) from exc
-        return await send_mail(self.settings, message)
+        return await send_mail(self.settings, self._message(notice, recipients))
 
     async def _webhook(self, notice: Notice, hook: Webhook) -> None:
         body = json.dumps(webhook_payload(notice, hook), separators=(",", ":")).encode()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any, Protocol
 
 from temporalio import activity
@@ -19,12 +17,11 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.smtp_send import send_mail
+from activities.smtp_send import new_message, send_mail
 from domain import nps as nps_domain
 from domain import reviews, tokens
 from domain.documents.qbr import qbr_html, qbr_pdf
 from domain.ids import parse_workflow_id
-from domain.notifications import message_id
 from domain.nps import InviteReceipt, NpsInvite, NpsResult, NpsStart, NpsSummary
 from domain.qbr import (
     QBR_TICKETS_MAX,
@@ -136,8 +133,10 @@ class ReviewActivities:
                             nps_domain.token_subject(invite.client_id, invite.period),
                             invite.closes_at, r=invite.respondent)
         url = f"{self.settings.public_url}/v1/surveys/nps/{token}"
-        message = self._message(invite.invite_id, [invite.contact.email], invite.sent_at,
-                                f"How likely are you to recommend us? ({invite.period})")
+        message = new_message(self.settings, invite.invite_id, [invite.contact.email],
+                              invite.sent_at,
+                              f"How likely are you to recommend us? ({invite.period})",
+                              "auto-generated", "this survey")
         message.set_content(
             f"Dear {invite.contact.name},\n\n"
             f"How likely are you to recommend our service to a colleague of "
@@ -147,7 +146,7 @@ class ReviewActivities:
             'POST {"score": 0-10, "comment": "..."} to that link; it works until '
             f"{invite.closes_at:%Y-%m-%d %H:%M} UTC and only for you.\n"
             "-- \nTempodesk service desk\n")
-        return InviteReceipt(message_id=await self._send(message),
+        return InviteReceipt(message_id=await send_mail(self.settings, message),
                              emailed=[invite.contact.email])
 
     # ------------------------------------------------------------------ QBR
@@ -214,35 +213,17 @@ class ReviewActivities:
             return InviteReceipt(skipped=["no account manager or desk mailbox in the config"])
         if not self.settings.smtp_host:
             return InviteReceipt(skipped=["email: TEMPODESK_SMTP_HOST is not set"])
-        message = self._message(mail.mail_id, mail.recipients, f.generated_at,
-                                f"Quarterly business review {f.quarter}: {f.client_name}")
+        message = new_message(self.settings, mail.mail_id, mail.recipients, f.generated_at,
+                              f"Quarterly business review {f.quarter}: {f.client_name}",
+                              "auto-generated", "this report")
         message.set_content(
             f"The quarterly business review of {f.client_name} for {f.quarter} is attached "
             f"(PDF) and kept at {mail.url} (sign in with your API key).\n")
         message.add_alternative(qbr_html(f, url=mail.url), subtype="html")
         message.add_attachment(qbr_pdf(f), maintype="application", subtype="pdf",
                                filename=f"qbr-{f.client_id}-{f.quarter}.pdf")
-        return InviteReceipt(message_id=await self._send(message), emailed=mail.recipients)
-
-    # ------------------------------------------------------------------ e-mail
-
-    def _message(self, mail_id: str, recipients: list[str], at: datetime,
-                 subject: str) -> EmailMessage:
-        message = EmailMessage()
-        try:
-            message["From"] = self.settings.smtp_from
-            message["To"] = ", ".join(recipients)
-            message["Subject"] = subject
-        except (ValueError, TypeError) as exc:
-            raise ApplicationError(f"this e-mail cannot be written: {exc}", type="BadContent",
-                                   non_retryable=True) from exc
-        message["Date"] = format_datetime(at)
-        message["Message-ID"] = message_id(mail_id)
-        message["Auto-Submitted"] = "auto-generated"
-        return message
-
-    async def _send(self, message: EmailMessage) -> str:
-        return await send_mail(self.settings, message)
+        return InviteReceipt(message_id=await send_mail(self.settings, message),
+                             emailed=mail.recipients)
 
 
 def _elapsed(duration: str) -> float:
