@@ -186,8 +186,9 @@ SCIM_ERROR_SCHEMA: dict[str, Any] = {
 
 
 def document(app: FastAPI) -> None:
-    """Say in the OpenAPI document what errors really look like: every operation's 4xx is
-    problem+json (SCIM's are SCIM errors), not FastAPI's default application/json 422."""
+    """Say in the OpenAPI document what answers really look like: every operation's 4xx is
+    problem+json (SCIM's are SCIM errors), not FastAPI's default application/json 422, and
+    SCIM answers are application/scim+json."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -203,6 +204,11 @@ def document(app: FastAPI) -> None:
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
+                if scim:  # SCIM answers in its own media type (RFC 7644 §3.1)
+                    for answer in responses.values():
+                        content = answer.get("content", {})
+                        if "application/json" in content:
+                            content[media] = content.pop("application/json")
                 responses["4XX"] = {"description": "The request was refused: what is wrong "
                                     "and how to fix it",
                                     "content": {media: {"schema": ref}}}
