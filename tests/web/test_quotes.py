@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
 
-from tests.conftest import isolated, make_settings, running_desk
+from domain import tokens
+from tests.conftest import TEST_SECRET, isolated, make_settings, running_desk
 from tests.peers import Mailbox, ProcurementReceiver
 from tests.web.helpers import assert_problem, eventually
 from tests.web.test_cli_tickets import cli
@@ -183,3 +184,10 @@ async def test_the_approval_page_declines_with_a_reason_and_revisions_supersede(
     assert view["decision"]["reason"] == "over budget this quarter"
     forged = await desk.http.get(f"/v1/quotes/{second}/review?token={token2[:-2]}xx")
     assert forged.status_code == 401
+    # The page fits a phone, and a link past its quote's end is refused as expired.
+    assert '<meta name="viewport"' in html
+    stale = tokens.sign(TEST_SECRET, "quote", second, datetime.now(UTC) - timedelta(minutes=1),
+                        director=DIRECTOR)
+    expired = await desk.http.post(f"/v1/quotes/{second}/review",
+                                   data={"token": stale, "decision": "approve"})
+    assert assert_problem(expired, 410)["type"].endswith(":expired")
