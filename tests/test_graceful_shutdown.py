@@ -5,24 +5,21 @@ once and its activity completes on its first attempt."""
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import secrets
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
 from domain.sla import Priority
+from tests import processes
 from tests.conftest import DEMO_CONFIG
 from tests.peers import Mailbox
+from tests.web.helpers import eventually
 from tests.workflows.support import make_start, start_incident
-
-TEMPODESK = str(Path(sys.executable).parent / "tempodesk")
 
 
 class SlowMailbox(Mailbox):
@@ -38,16 +35,20 @@ class SlowMailbox(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-async def test_sigterm_lets_the_running_delivery_finish(dev_client, task_queue):
+def mailing_worker_env(dev_client, task_queue: str, mailbox: Mailbox,
+                       **extra: str) -> dict[str, str]:
+    """A `tempodesk worker` child's environment, mailing through ``mailbox``."""
+    return processes.child_env(
+        dev_client.service_client.config.target_host, task_queue, DEMO_CONFIG,
+        signing_secret=secrets.token_urlsafe(32), TEMPODESK_SMTP_HOST="127.0.0.1",
+        TEMPODESK_SMTP_PORT=str(mailbox.port), **extra)
+
+
+async def test_sigterm_lets_the_running_delivery_finish(dev_client, task_queue, tmp_path):
     with SlowMailbox() as mailbox:
-        env = {**os.environ,
-               "TEMPODESK_TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
-               "TEMPODESK_TASK_QUEUE": task_queue, "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
-               "TEMPODESK_SIGNING_SECRET": secrets.token_urlsafe(32),
-               "TEMPODESK_SMTP_HOST": "127.0.0.1", "TEMPODESK_SMTP_PORT": str(mailbox.port),
-               "TEMPODESK_GRACEFUL_SHUTDOWN_SECONDS": "30"}
-        worker = subprocess.Popen([TEMPODESK, "worker"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        env = mailing_worker_env(dev_client, task_queue, mailbox,
+                                 TEMPODESK_GRACEFUL_SHUTDOWN_SECONDS="30")
+        worker = processes.worker(env, tmp_path / "worker.log").process
         try:
             start = make_start(datetime.now(UTC), Priority.P3)
             handle = await start_incident(dev_client, start, task_queue)
@@ -87,17 +88,13 @@ class HangingMailbox(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
-async def test_a_notice_held_by_a_killed_worker_is_retried_in_seconds(dev_client, task_queue):
+async def test_a_notice_held_by_a_killed_worker_is_retried_in_seconds(dev_client, task_queue,
+                                                                    tmp_path):
     """SIGKILL while an e-mail is being sent: the attempt heartbeats, so the next worker
     retries it after the 10 s heartbeat timeout, not the attempt's 1-minute timeout."""
     with HangingMailbox() as mailbox:
-        env = {**os.environ,
-               "TEMPODESK_TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
-               "TEMPODESK_TASK_QUEUE": task_queue, "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
-               "TEMPODESK_SIGNING_SECRET": secrets.token_urlsafe(32),
-               "TEMPODESK_SMTP_HOST": "127.0.0.1", "TEMPODESK_SMTP_PORT": str(mailbox.port)}
-        first = subprocess.Popen([TEMPODESK, "worker"], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        env = mailing_worker_env(dev_client, task_queue, mailbox)
+        first = processes.worker(env, tmp_path / "first.log").process
         second = None
         try:
             start = make_start(datetime.now(UTC), Priority.P3)
@@ -106,12 +103,10 @@ async def test_a_notice_held_by_a_killed_worker_is_retried_in_seconds(dev_client
             first.send_signal(signal.SIGKILL)
             killed_at = time.monotonic()
             first.wait(timeout=10)
-            second = subprocess.Popen([TEMPODESK, "worker"], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(500):
-                if mailbox.about(start.ticket_id):
-                    break
-                await asyncio.sleep(0.1)
+            second = processes.worker(env, tmp_path / "second.log").process
+            with contextlib.suppress(AssertionError):  # judged below, with its reason
+                await eventually(lambda: mailbox.about(start.ticket_id), bool,
+                                 timeout=50)
         finally:
             for process in (first, second):
                 if process is not None and process.poll() is None:

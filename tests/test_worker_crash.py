@@ -6,11 +6,9 @@ TEMPODESK_STICKY_SCHEDULE_TO_START_SECONDS, 1 s by default, instead of the SDK's
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import signal
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,16 +18,14 @@ from temporalio.service import RPCError
 from domain.incidents import IncidentView
 from domain.tenants import load_config
 from tests.fast_sla import RUNGS, write_fast_config
+from tests.processes import child_env, worker
 from tests.web.helpers import eventually
 from tests.workflows.support import make_start, start_incident
 from workflows.incident import IncidentWorkflow
 
-TEMPODESK = str(Path(sys.executable).parent / "tempodesk")
 
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([TEMPODESK, "worker"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return worker(env, log).process
 
 
 async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path, task_queue):
@@ -37,12 +33,11 @@ async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path
     config_path = write_fast_config(tmp_path / "fast.yaml", response="12s", resolution="10m",
                                     tag=tag)
     config = load_config(config_path)
-    env = {**os.environ, "TEMPODESK_TEMPORAL_ADDRESS": dev_client.service_client.config.target_host,
-           "TEMPODESK_TASK_QUEUE": task_queue, "TEMPODESK_CONFIG_PATH": str(config_path),
-           "TEMPODESK_SIGNING_SECRET": secrets.token_urlsafe(32)}
+    env = child_env(dev_client.service_client.config.target_host, task_queue, config_path,
+                    signing_secret=secrets.token_urlsafe(32))
     belton = next(c for c in config.clients if c.ticket_prefix.startswith("BEL"))
     start = make_start(datetime.now(UTC), policy=belton.sla, client_id=belton.id)
-    first = start_worker(env)
+    first = start_worker(env, tmp_path / "first.log")
     try:
         handle = await start_incident(dev_client, start, task_queue)
 
@@ -57,7 +52,7 @@ async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         assert datetime.now(UTC) < start.opened_at + timedelta(seconds=9), "too slow to set up"
-        second = start_worker(env)
+        second = start_worker(env, tmp_path / "second.log")
         try:
             breach_due = start.opened_at + timedelta(seconds=12)
             final = await eventually(

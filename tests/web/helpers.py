@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -22,12 +23,15 @@ def incident_body(**overrides) -> dict:
     return {k: v for k, v in body.items() if v is not None}
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool],
+async def eventually(probe: Callable[[], Awaitable[T] | T], check: Callable[[T], bool],
                      timeout: float = 15.0) -> T:
-    """Poll ``probe`` until ``check`` holds (visibility and activities are asynchronous)."""
+    """Poll ``probe`` (a coroutine function, or a plain one reading local state) until
+    ``check`` holds (visibility and activities are asynchronous)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        value = await probe()
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
         if check(value):
             return value
         if asyncio.get_running_loop().time() > deadline:

@@ -102,7 +102,7 @@ async def test_no_secret_or_contact_detail_is_ever_logged(dev_client, config, ta
                                          json={"email": "not an address"})).status_code == 422
 
             # The contact is mailed (the SMTP lane runs), and a leaver goes through Graph.
-            await eventually(lambda: _async(mailbox.envelopes),
+            await eventually(lambda: mailbox.envelopes,
                              lambda envs: any(CANARIES["contact e-mail"].lower() in rcpts
                                               for _, rcpts in envs), timeout=30)
             exit_form = {"employee": {"name": "Lee Ver", "email": UPN},
@@ -132,6 +132,3 @@ async def test_no_secret_or_contact_detail_is_ever_logged(dev_client, config, ta
              for record in captured.records if found(record.encode(), [canary])]
     assert leaks == [], "\n".join(f"{name}: {record}" for name, record in leaks)
 
-
-async def _async(value):
-    return value
