@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -22,7 +23,17 @@ from activities.invites import invite_ics
 from activities.smtp_send import new_message, send_mail
 from domain import tokens
 from domain.documents.quote import document_pdf
-from domain.notifications import Lane, Notice, NoticeDelivery, NoticeReceipt
+from domain.notifications import (
+    DeliveryFailure,
+    Lane,
+    LaneReceipts,
+    Notice,
+    NoticeBatch,
+    NoticeDelivery,
+    NoticeReceipt,
+    WebhookQuery,
+    WebhookRoutes,
+)
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
 
@@ -71,6 +82,26 @@ def webhook_payload(notice: Notice, hook: Webhook) -> dict:
                      "subject": notice.subject, **notice.context}}
 
 
+async def deliver_in_order(batch: NoticeBatch,
+                           one: Callable[[NoticeDelivery], Awaitable[NoticeReceipt]],
+                           ) -> LaneReceipts:
+    """Deliver a lane's notices one by one, in order (a thread's root mail goes first),
+    stopping at the first that fails: when nothing got through the error is raised, as a
+    single delivery's would be; after a delivered one it is returned beside their receipts,
+    so what was sent is recorded and only the rest is tried again."""
+    receipts: list[NoticeReceipt] = []
+    for notice in batch.notices:
+        try:
+            receipts.append(await one(NoticeDelivery(notice=notice, lane=batch.lane)))
+        except Exception as err:
+            if not receipts:
+                raise
+            final = isinstance(err, ApplicationError) and err.non_retryable
+            return LaneReceipts(receipts=receipts,
+                                failure=DeliveryFailure(error=str(err)[:500], final=final))
+    return LaneReceipts(receipts=receipts)
+
+
 class NotificationActivities:
     def __init__(self, settings: Settings, config: TempodeskConfig,
                  http: httpx.AsyncClient) -> None:
@@ -83,11 +114,33 @@ class NotificationActivities:
         """One notice on one lane. Errors a retry can never mend (a refused recipient, a
         header no mail server accepts, a webhook answering 4xx) are non-retryable; the
         workflow retries the rest with backoff, so a peer's outage holds back no clock."""
-        notice = self._with_survey_link(delivery.notice)
         async with heartbeating():  # a worker killed mid-attempt is noticed in seconds
-            if delivery.lane is Lane.EMAIL:
-                return await self._email_lane(notice)
-            return await self._webhook_lane(notice)
+            return await self._deliver_one(delivery)
+
+    @activity.defn
+    async def deliver_notices(self, batch: NoticeBatch) -> LaneReceipts:
+        """A lane's pending notices in one attempt (see :func:`deliver_in_order`)."""
+        async with heartbeating():
+            return await deliver_in_order(batch, self._deliver_one)
+
+    @activity.defn
+    async def webhook_routes(self, query: WebhookQuery) -> WebhookRoutes:
+        """The events some webhook of the client receives (run as a local activity: the
+        webhook lane asks before each batch, so a client without hooks costs no activity,
+        and a hook added to the config is used by every open ticket from then on). An
+        unknown client answers every event: the delivery then reports the error."""
+        client = self.config.client(query.client_id)
+        if client is None:
+            return WebhookRoutes(events=query.events)
+        hooks = client.notifications.webhooks
+        return WebhookRoutes(events=[event for event in query.events if any(
+            hook.events is None or event in hook.events for hook in hooks)])
+
+    async def _deliver_one(self, delivery: NoticeDelivery) -> NoticeReceipt:
+        notice = self._with_survey_link(delivery.notice)
+        if delivery.lane is Lane.EMAIL:
+            return await self._email_lane(notice)
+        return await self._webhook_lane(notice)
 
     @activity.defn
     async def notify(self, notice: Notice) -> NoticeReceipt:

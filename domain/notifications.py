@@ -72,6 +72,44 @@ class NoticeDelivery(BaseModel):
     lane: Lane
 
 
+BATCH_MAX = 8  # notices one lane hands one activity, at most (bounds an attempt's time)
+
+
+class NoticeBatch(BaseModel):
+    """A lane's pending notices, oldest first: what the ``deliver_notices`` activity is
+    given. One activity for what one moment queued (a breach and its first rung) instead
+    of one each: a cohort of deadlines falling due at once costs the worker half the work."""
+
+    notices: list[Notice] = Field(min_length=1, max_length=BATCH_MAX)
+    lane: Lane
+
+
+class DeliveryFailure(BaseModel):
+    """Why the notice after the delivered ones failed; ``final`` when no retry can mend it."""
+
+    error: str
+    final: bool = False
+
+
+class LaneReceipts(BaseModel):
+    """One receipt per notice delivered, in order; delivery stopped at ``failure``, if any
+    (the failed notice and those after it stay pending)."""
+
+    receipts: list[NoticeReceipt] = Field(default_factory=list)
+    failure: DeliveryFailure | None = None
+
+
+class WebhookQuery(BaseModel):
+    """Which of these events would any of the client's webhooks receive?"""
+
+    client_id: str
+    events: list[str] = Field(max_length=BATCH_MAX)
+
+
+class WebhookRoutes(BaseModel):
+    events: list[str] = Field(default_factory=list, description="events some hook receives")
+
+
 class LaneProgress(BaseModel):
     status: Literal["pending", "delivered", "failed"] = "pending"
     attempts: int = 0

@@ -1,10 +1,13 @@
 """Notices delivered beside the clock, never in its way (house rule 11).
 
 A ticket queues a notice and goes on: one lane per channel (e-mail, webhooks) runs as its
-own coroutine inside the workflow, delivering the ticket's notices in order, one activity
-per attempt. A failed attempt is recorded on the entry (attempts, last error) and retried
-after a backoff; an error no retry can mend fails that one delivery, recorded on the
-ticket, and the lane goes on. The queue lives in the ticket's state, so it survives
+own coroutine inside the workflow, delivering the ticket's notices in order: all a lane has
+pending in one activity (up to ``BATCH_MAX``; tickets from before "notices-batched-per-lane"
+keep one activity per notice). The webhook lane first asks a local activity which of those
+events any hook receives, so a client without hooks costs no activity at all. A failed
+attempt is recorded on the entry (attempts, last error) and retried, with the notices
+behind it, after a backoff; an error no retry can mend fails that one delivery, recorded
+on the ticket, and the lane goes on. The queue lives in the ticket's state, so it survives
 continue-as-new; :meth:`NoticeOutbox.quiesce` waits until no attempt is in flight first,
 so a notice is never sent by two runs.
 """
@@ -22,11 +25,18 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from domain.notifications import (
+        BATCH_MAX,
+        DeliveryFailure,
         FailedNotice,
         Lane,
+        LaneReceipts,
+        Notice,
+        NoticeBatch,
         NoticeDelivery,
         NoticeReceipt,
         OutboxEntry,
+        WebhookQuery,
+        WebhookRoutes,
     )
     from domain.tickets import FAILED_NOTICES_KEPT, TicketState
 
@@ -36,23 +46,28 @@ ATTEMPT_TIMEOUT = timedelta(minutes=1)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 GIVE_UP_AFTER = timedelta(days=3)  # a notice this old tells nobody anything useful
 _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)  # the lane retries, recording each attempt
+ROUTES_TIMEOUT = timedelta(seconds=10)  # a config lookup; past it, the delivery decides
 
 
 class NoticeOutbox:
     def __init__(self, state: TicketState, retry_max: timedelta,
                  record: Callable[[str, str], None], changed: Callable[[], None],
-                 wake: Callable[[], None], failing: Callable[[], bool]) -> None:
+                 wake: Callable[[], None], failing: Callable[[], bool],
+                 batched: bool = True) -> None:
         """``record(kind, detail)`` adds a ticket event; ``changed()`` republishes the
         ticket's search attributes (``NoticeFailing``); ``wake()`` makes the ticket's loop
         recompute its next moment, which includes :meth:`next_retry` - the ticket keeps one
         timer, so a retry schedule never competes with an SLA timer; ``failing()`` says
-        whether the ticket's notices are failing, by the rule its history was made with."""
+        whether the ticket's notices are failing, by the rule its history was made with;
+        ``batched``: whether this run delivers a lane's pending notices in one activity (the
+        rule its history was made with, like ``failing``)."""
         self.state = state
         self.retry_max = retry_max
         self._record = record
         self._changed = changed
         self._wake = wake
         self._failing = failing
+        self._batched = batched
         self._retry_at: dict[Lane, datetime] = {}
         self._in_flight = 0
         self._draining = False
@@ -85,15 +100,96 @@ class NoticeOutbox:
         while True:
             await workflow.wait_condition(
                 lambda: not self._draining and self._next(lane) is not None)
-            entry = self._next(lane)
-            assert entry is not None
-            retry_in = await self._attempt(entry, lane)
+            if self._batched:
+                retry_in = await self._attempt_batch(lane)
+            else:
+                entry = self._next(lane)
+                assert entry is not None
+                retry_in = await self._attempt(entry, lane)
             if retry_in is not None:  # the ticket's loop wakes at next_retry()
                 self._retry_at[lane] = workflow.now() + retry_in
                 self._wake()
                 await workflow.wait_condition(
                     lambda: workflow.now() >= self._retry_at[lane] or self._draining)
                 del self._retry_at[lane]
+
+    async def _attempt_batch(self, lane: Lane) -> timedelta | None:
+        """One attempt at the lane's pending notices; returns the wait before the next."""
+        entries = [e for e in self.state.outbox if e.lanes[lane].status == "pending"]
+        entries = entries[:BATCH_MAX]
+        was_failing = self._failing()
+        if lane is Lane.WEBHOOKS:
+            entries = await self._routed(entries)
+        retry_in = await self._deliver(entries, lane) if entries else None
+        self.state.outbox[:] = [e for e in self.state.outbox if not e.settled()]
+        if was_failing != self._failing():
+            self._changed()
+        return retry_in
+
+    async def _deliver(self, entries: list[OutboxEntry], lane: Lane) -> timedelta | None:
+        started = workflow.now()
+        notices = [e.notice for e in entries]
+        failure: DeliveryFailure | None = None
+        self._in_flight += 1
+        try:
+            result: LaneReceipts = await workflow.execute_activity_method(
+                NotificationActivities.deliver_notices, NoticeBatch(notices=notices, lane=lane),
+                start_to_close_timeout=ATTEMPT_TIMEOUT * len(notices),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=_ONE_ATTEMPT,
+                summary=_summary(lane, notices))
+            receipts, failure = result.receipts[:len(entries)], result.failure
+        except ActivityError as err:
+            receipts, failure = [], _failure(err)
+        self._in_flight -= 1
+        for entry, receipt in zip(entries, receipts, strict=False):
+            entry.lanes[lane].attempts += 1
+            entry.lanes[lane].last_attempt_at = started
+            self._delivered(entry, lane, receipt)
+        retry_in: timedelta | None = None
+        if failure is not None and len(receipts) < len(entries):
+            entry = entries[len(receipts)]
+            progress = entry.lanes[lane]
+            progress.attempts += 1
+            progress.last_attempt_at = started
+            progress.last_error = failure.error
+            retry_in = self._after_failure(entry, lane, failure.final)
+        return retry_in
+
+    async def _routed(self, entries: list[OutboxEntry]) -> list[OutboxEntry]:
+        """The entries some webhook receives; the others are done on this lane."""
+        events = sorted({e.notice.event for e in entries})
+        self._in_flight += 1
+        try:
+            routes: WebhookRoutes = await workflow.execute_local_activity_method(
+                NotificationActivities.webhook_routes,
+                WebhookQuery(client_id=entries[0].notice.client_id, events=events),
+                start_to_close_timeout=ROUTES_TIMEOUT)
+            routed = set(routes.events)
+        except ActivityError:
+            routed = set(events)  # the delivery itself finds out what holds
+        self._in_flight -= 1
+        for entry in entries:
+            if entry.notice.event not in routed:
+                entry.lanes[Lane.WEBHOOKS].status = "delivered"
+        return [e for e in entries if e.notice.event in routed]
+
+    def _delivered(self, entry: OutboxEntry, lane: Lane, receipt: NoticeReceipt) -> None:
+        progress = entry.lanes[lane]
+        progress.status = "delivered"
+        sent = {Lane.EMAIL: receipt.emailed, Lane.WEBHOOKS: receipt.webhooks}[lane]
+        detail = ", ".join(sent + receipt.skipped)
+        if progress.attempts > 1:
+            detail += f" (attempt {progress.attempts})"
+        if detail:
+            self._record(f"notified:{entry.notice.event}", detail)
+
+    def _after_failure(self, entry: OutboxEntry, lane: Lane, final: bool) -> timedelta | None:
+        """Fail the delivery for good, or say how long to wait before trying it again."""
+        progress = entry.lanes[lane]
+        if final or workflow.now() - entry.notice.occurred_at > GIVE_UP_AFTER:
+            self._fail(entry, lane)
+            return None
+        return min(timedelta(seconds=2 ** min(progress.attempts - 1, 16)), self.retry_max)
 
     async def _attempt(self, entry: OutboxEntry, lane: Lane) -> timedelta | None:
         """One delivery attempt; returns the wait before the next one, if any."""
@@ -108,26 +204,15 @@ class NoticeOutbox:
                 NotificationActivities.deliver, NoticeDelivery(notice=notice, lane=lane),
                 start_to_close_timeout=ATTEMPT_TIMEOUT, heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=_ONE_ATTEMPT,
-                summary=f"{lane.value}: {notice.event} - {notice.subject}"[:200])
+                summary=_summary(lane, [notice]))
         except ActivityError as err:
             self._in_flight -= 1
-            cause = err.cause
-            progress.last_error = str(getattr(cause, "message", None) or cause or err)[:500]
-            final = isinstance(cause, ApplicationError) and cause.non_retryable
-            if final or workflow.now() - notice.occurred_at > GIVE_UP_AFTER:
-                self._fail(entry, lane)
-            else:
-                retry_in = min(timedelta(seconds=2 ** min(progress.attempts - 1, 16)),
-                               self.retry_max)
+            failure = _failure(err)
+            progress.last_error = failure.error
+            retry_in = self._after_failure(entry, lane, failure.final)
         else:
             self._in_flight -= 1
-            progress.status = "delivered"
-            sent = {Lane.EMAIL: receipt.emailed, Lane.WEBHOOKS: receipt.webhooks}[lane]
-            detail = ", ".join(sent + receipt.skipped)
-            if progress.attempts > 1:
-                detail += f" (attempt {progress.attempts})"
-            if detail:
-                self._record(f"notified:{notice.event}", detail)
+            self._delivered(entry, lane, receipt)
         # (No `finally`: on eviction the coroutine is closed and must not touch the workflow.)
         if entry.settled():
             self.state.outbox.remove(entry)
@@ -145,3 +230,16 @@ class NoticeOutbox:
         del self.state.failed_notices[:-FAILED_NOTICES_KEPT]
         self._record(f"notice_failed:{entry.notice.event}",
                      f"{lane.value} gave up after {progress.attempts} attempt(s): {error}")
+
+
+def _failure(err: ActivityError) -> DeliveryFailure:
+    cause = err.cause
+    return DeliveryFailure(error=str(getattr(cause, "message", None) or cause or err)[:500],
+                           final=isinstance(cause, ApplicationError) and cause.non_retryable)
+
+
+def _summary(lane: Lane, notices: list[Notice]) -> str:
+    """The activity's line in the Web UI."""
+    first = notices[0]
+    more = f" (+{len(notices) - 1} more)" if len(notices) > 1 else ""
+    return f"{lane.value}: {first.event} - {first.subject}{more}"[:200]

@@ -64,6 +64,9 @@ NOTICE_LANES = "notices-beside-the-clock"
 # NoticeFailing means a lane failed and waits to retry, not that an attempt is in flight
 # (which flipped it on and off for every notice: two visibility writes each, for nothing).
 NOTICE_FAILING = "notice-failing-after-a-failure"
+# A lane delivers all its pending notices in one activity, and the webhook lane asks first
+# whether any hook wants them: a breach and its first rung cost one activity, not four.
+NOTICE_BATCHES = "notices-batched-per-lane"
 
 W = TypeVar("W", bound=type)
 TICKET_WORKFLOWS: dict[TicketKind, type[TicketWorkflow]] = {}
@@ -103,11 +106,13 @@ class TicketWorkflow:
         # Decided once, in the run's first task, so a run keeps one rule throughout (a run
         # replayed from before the patch keeps the old one).
         self._failing_after_a_failure = workflow.patched(NOTICE_FAILING)
+        batched = workflow.patched(NOTICE_BATCHES)
         self._changed = False
         self._published: dict[str, object] = {}
         self._inline_outbox: list[Notice] = []
         self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self._event,
-                                   self._refresh, self._wake, self._notice_failing)
+                                   self._refresh, self._wake, self._notice_failing,
+                                   batched=batched)
         self._timeline = sla.timeline()
 
     # ------------------------------------------------------------------ what kinds add

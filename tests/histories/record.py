@@ -171,7 +171,7 @@ async def record_quote(name: str) -> Path:
         else:
             opened = await requests.monday_10(env)
             async with Worker(env.client, task_queue="record",
-                              workflows=[ServiceRequestWorkflow], activities=[requests.deliver]):
+                              workflows=[ServiceRequestWorkflow], activities=requests.NOTICES):
                 handle = await requests.start_request(env, "record", opened, requests.form())
                 await handle.execute_update(ServiceRequestWorkflow.transition, Transition(
                     to=Status.PENDING, by="agent", reason="which drive?"))

@@ -6,12 +6,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import webhooks
 from activities.notifications import NotificationActivities, webhook_payload
 from domain import tokens
-from domain.notifications import Notice
+from domain.notifications import Lane, Notice, NoticeBatch, WebhookQuery
 from domain.tenants import Webhook
 from tests.conftest import make_settings
 from tests.peers import Mailbox, WebhookReceiver
@@ -112,6 +114,60 @@ async def test_activity_run_twice_sends_the_same_message_id(config):
     assert [m["Message-ID"] for m in mailbox.messages] == [first.message_id] * 2
     assert [h["id"] for h in hooks.received] == [notice.notice_id] * 2
     assert all(h["valid"] for h in hooks.received)
+
+
+def _notice(n: int, event: str, subject: str) -> Notice:
+    return Notice(notice_id=f"incident:BEL-000042:{n}:{event}", client_id="belton",
+                  ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
+                  event=event, subject=subject, recipients=["a@b.example"])
+
+
+async def test_a_lane_batch_is_sent_in_order_and_stops_at_the_first_failure(config):
+    """Over real SMTP: the breach is sent, the rung's subject cannot be an e-mail header
+    (final), the note after it is not tried; a batch failing at its first notice raises as
+    a single delivery would."""
+    breach = _notice(3, "sla_breached", "SLA breached")
+    broken = _notice(4, "escalated", "Escalated\r\nBcc: everyone@example.com")
+    after = _notice(5, "note_added", "A note")
+    with Mailbox() as mailbox:
+        async with httpx.AsyncClient() as http:
+            activity = NotificationActivities(
+                make_settings(smtp_host="127.0.0.1", smtp_port=mailbox.port), config, http)
+            env = ActivityEnvironment()
+            sent = await env.run(activity.deliver_notices, NoticeBatch(
+                notices=[breach, broken, after], lane=Lane.EMAIL))
+            with pytest.raises(ApplicationError) as first_fails:
+                await env.run(activity.deliver_notices,
+                              NoticeBatch(notices=[broken, after], lane=Lane.EMAIL))
+    assert [r.message_id for r in sent.receipts] == [
+        "<incident.BEL-000042.3.sla_breached@tempodesk>"]
+    assert sent.failure is not None and sent.failure.final
+    assert "cannot be written as an e-mail" in sent.failure.error
+    assert first_fails.value.non_retryable and first_fails.value.type == "BadContent"
+    assert [m["Message-ID"] for m in mailbox.messages] == [sent.receipts[0].message_id]
+
+
+async def test_webhook_routes_name_the_events_some_hook_receives(config):
+    """A client without hooks: none (its tickets run no webhook activity); a hook for
+    breaches only: just those; a hook for everything: all; an unknown client: all (its
+    delivery then reports the error)."""
+    asked = ["ticket_opened", "sla_breached", "escalated"]
+
+    async def routes(hooks: list[Webhook], client: str = "belton") -> list[str]:
+        hooked = config.model_copy(update={"clients": [
+            c.model_copy(update={"notifications": c.notifications.model_copy(update={
+                "webhooks": hooks})}) for c in config.clients]})
+        async with httpx.AsyncClient() as http:
+            activity = NotificationActivities(make_settings(), hooked, http)
+            return (await ActivityEnvironment().run(
+                activity.webhook_routes, WebhookQuery(client_id=client, events=asked))).events
+
+    breaches = Webhook(url="https://chat.example/oncall", secret="s", events=["sla_breached"])
+    everything = Webhook(url="https://chat.example/desk", secret="s")
+    assert await routes([]) == []
+    assert await routes([breaches]) == ["sla_breached"]
+    assert await routes([breaches, everything]) == asked
+    assert await routes([], client="nobody") == asked
 
 
 def test_signature_scheme_and_chat_formats():

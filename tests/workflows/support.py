@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
+from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
+from activities.notifications import deliver_in_order
 from domain import search_attributes as sa
 from domain.ids import TicketKind, workflow_id
 from domain.incidents import IncidentReport, IncidentRules, IncidentStart, IncidentView
+from domain.notifications import (
+    LaneReceipts,
+    NoticeBatch,
+    NoticeDelivery,
+    NoticeReceipt,
+    WebhookQuery,
+    WebhookRoutes,
+)
 from domain.settings import Settings
 from domain.sla import Priority, SlaPolicy, policy_from_preset, snapshot_for
 from domain.sla.priority import PriorityDecision
@@ -41,6 +51,29 @@ def belton_without_holidays() -> SlaPolicy:
         "calendar": {"holidays": {"country": None, "subdivision": None}},
         "ladder": [{"role": role, "contact": f"rung{i}@belton.example", "after": f"{h}h"}
                    for i, (role, h) in enumerate(LADDER)]})
+
+
+def notice_stand_ins(deliver: Callable[[NoticeDelivery], Awaitable[NoticeReceipt]],
+                     ) -> list[Callable]:
+    """The notice activities of a time-skipping test whose stand-in ``deliver`` takes one
+    notice on one lane: ``deliver_notices`` hands it each notice of a batch through the
+    real loop (in order, stopping at the first failure), and ``webhook_routes`` says every
+    event has a hook, so both lanes deliver everything as the stand-in expects."""
+
+    @activity.defn(name="deliver_notices")
+    async def deliver_notices(batch: NoticeBatch) -> LaneReceipts:
+        return await deliver_in_order(batch, deliver)
+
+    @activity.defn(name="webhook_routes")
+    async def webhook_routes(query: WebhookQuery) -> WebhookRoutes:
+        return WebhookRoutes(events=query.events)
+
+    return [deliver_notices, webhook_routes]
+
+
+async def delivered_quietly(delivery: NoticeDelivery) -> NoticeReceipt:
+    """A stand-in for tests about something else than notices: each is delivered."""
+    return NoticeReceipt()
 
 
 def next_local(now: datetime, weekday: int, hour: int, minute: int = 0,

@@ -1,6 +1,9 @@
-"""The outbox under time skipping, with a stand-in for the `deliver` activity (the outbox,
-not the activity, is under test): a delivery no retry can mend fails alone and is recorded;
-one that keeps failing is given up after 3 days; the clock never waits for either."""
+"""The outbox under time skipping, with stand-ins delivering one notice on one lane (the
+outbox, not the activity, is under test; `support.notice_stand_ins` batches them as the
+real `deliver_notices` does): a delivery no retry can mend fails alone and is recorded;
+one that keeps failing is given up after 3 days; the clock never waits for either. What
+one moment queues goes to each lane in one activity; a client without webhooks runs none
+on that lane."""
 
 from __future__ import annotations
 
@@ -10,16 +13,29 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from domain.notifications import Lane, NoticeDelivery, NoticeReceipt
+from domain.notifications import (
+    Lane,
+    LaneReceipts,
+    NoticeBatch,
+    NoticeDelivery,
+    NoticeReceipt,
+    WebhookQuery,
+    WebhookRoutes,
+)
 from domain.sla import Priority
-from tests.workflows.support import events, make_start, next_local, start_incident
+from tests.workflows.support import (
+    events,
+    make_start,
+    next_local,
+    notice_stand_ins,
+    start_incident,
+)
 from workflows.incident import IncidentWorkflow
 from workflows.post_mortem import PostMortemWorkflow
 
 attempts: list[tuple[str, str]] = []
 
 
-@activity.defn(name="deliver")
 async def refuse_the_first_email(delivery: NoticeDelivery) -> NoticeReceipt:
     attempts.append((delivery.notice.event, delivery.lane.value))
     if delivery.lane is Lane.EMAIL and delivery.notice.event == "ticket_opened":
@@ -27,19 +43,19 @@ async def refuse_the_first_email(delivery: NoticeDelivery) -> NoticeReceipt:
     return NoticeReceipt(emailed=["desk@msp.example"] if delivery.lane is Lane.EMAIL else [])
 
 
-@activity.defn(name="deliver")
 async def smtp_down_forever(delivery: NoticeDelivery) -> NoticeReceipt:
     if delivery.lane is Lane.EMAIL:
         raise ConnectionRefusedError("Error connecting to smtp: connection refused")
     return NoticeReceipt()
 
 
-async def run_p1(env, task_queue, deliver, hours: float):
+async def run_p1(env, task_queue, deliver, hours: float, notices=None):
     opened = next_local(await env.get_current_time(), weekday=6, hour=3)
     now = await env.get_current_time()
     await env.sleep(opened - now)
     async with Worker(env.client, task_queue=task_queue,
-                      workflows=[IncidentWorkflow, PostMortemWorkflow], activities=[deliver]):
+                      workflows=[IncidentWorkflow, PostMortemWorkflow],
+                      activities=notices or notice_stand_ins(deliver)):
         handle = await start_incident(env.client, make_start(opened, Priority.P1), task_queue)
         await env.sleep(timedelta(hours=hours))
         view = await handle.query(IncidentWorkflow.view)
@@ -75,12 +91,10 @@ async def test_a_notice_that_never_gets_through_is_given_up_after_3_days(ts_env,
             assert event.at - event.due < timedelta(seconds=1), event
 
 
-@activity.defn(name="deliver")
 async def always_delivered(delivery: NoticeDelivery) -> NoticeReceipt:
     return NoticeReceipt(emailed=["desk@msp.example"] if delivery.lane is Lane.EMAIL else [])
 
 
-@activity.defn(name="deliver")
 async def smtp_down_twice(delivery: NoticeDelivery) -> NoticeReceipt:
     attempts.append((delivery.notice.event, delivery.lane.value))
     if delivery.lane is Lane.EMAIL and attempts.count(("ticket_opened", "email")) <= 2:
@@ -114,3 +128,82 @@ async def test_notice_failing_is_published_only_when_a_delivery_failed(ts_env, t
     assert attempts.count(("ticket_opened", "email")) == 3 and not mended.notice_failing
     published = await notice_failing_published(run_p1.handle)
     assert published.count("true") == 1 and published[-1] == "unset", published
+
+
+batches: list[tuple[str, list[str]]] = []  # (lane, events) of each deliver_notices attempt
+
+
+def recording_batches(deliver, hooked: bool = True) -> list:
+    """``notice_stand_ins(deliver)``, noting each batch; ``hooked=False``: the client has no
+    webhook, as the real ``webhook_routes`` answers for one."""
+    batch_twin, routes = notice_stand_ins(deliver)
+
+    @activity.defn(name="deliver_notices")
+    async def deliver_notices(batch: NoticeBatch) -> LaneReceipts:
+        batches.append((batch.lane.value, [n.event for n in batch.notices]))
+        return await batch_twin(batch)
+
+    @activity.defn(name="webhook_routes")
+    async def no_hooks(query: WebhookQuery) -> WebhookRoutes:
+        return WebhookRoutes()
+
+    return [deliver_notices, routes if hooked else no_hooks]
+
+
+async def activities_scheduled(handle) -> list[str]:
+    from temporalio.api.enums.v1 import EventType
+
+    return [event.activity_task_scheduled_event_attributes.activity_type.name
+            async for event in handle.fetch_history_events()
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+
+
+async def test_a_breach_and_its_first_rung_go_to_each_lane_in_one_activity(ts_env, task_queue):
+    """The breach and the ladder's first rung (0 minutes after it) are queued by one
+    timer: each lane hands both to one activity, in order."""
+    batches.clear()
+    _, view = await run_p1(ts_env, task_queue, always_delivered, hours=1,
+                           notices=recording_batches(always_delivered))
+    at_breach = [b for b in batches if "sla_breached" in b[1]]
+    assert sorted(at_breach) == [("email", ["sla_breached", "escalated"]),
+                                 ("webhooks", ["sla_breached", "escalated"])], batches
+    assert [b for b in batches if len(b[1]) > 1] == at_breach  # the other moments: one each
+    sent = [e.kind for e in events(view, "notified:")]
+    assert sent.index("notified:sla_breached") < sent.index("notified:escalated")
+    assert len(await activities_scheduled(run_p1.handle)) == len(batches)
+
+
+async def test_a_failure_inside_a_batch_keeps_what_was_sent_and_retries_the_rest(
+        ts_env, task_queue):
+    """The rung's e-mail fails once after the breach's went: the breach is not sent again;
+    the rung is retried (with any notice behind it) and recorded as a second attempt."""
+    attempts.clear()
+
+    async def rung_mail_fails_once(delivery: NoticeDelivery) -> NoticeReceipt:
+        attempts.append((delivery.notice.event, delivery.lane.value))
+        if (delivery.lane is Lane.EMAIL and delivery.notice.event == "escalated"
+                and attempts.count(("escalated", "email")) == 1):
+            raise ConnectionResetError("smtp: connection reset by peer")
+        return await always_delivered(delivery)
+
+    _, view = await run_p1(ts_env, task_queue, rung_mail_fails_once, hours=1)
+    assert attempts.count(("sla_breached", "email")) == 1
+    first_rung = [e for e in events(view, "notified:escalated") if "(attempt 2)" in e.detail]
+    assert len(first_rung) == 1, events(view, "notified:escalated")
+    assert not view.outbox and not view.failed_notices and not view.notice_failing
+
+
+async def test_a_client_without_webhooks_runs_no_webhook_activity(ts_env, task_queue):
+    batches.clear()
+    attempts.clear()
+
+    async def noting(delivery: NoticeDelivery) -> NoticeReceipt:
+        attempts.append((delivery.notice.event, delivery.lane.value))
+        return await always_delivered(delivery)
+
+    _, view = await run_p1(ts_env, task_queue, noting, hours=1,
+                           notices=recording_batches(noting, hooked=False))
+    assert {lane for lane, _ in batches} == {"email"}
+    assert {lane for _, lane in attempts} == {"email"}
+    assert len(events(view, "notified:")) >= 5 and not view.outbox
+    assert set(await activities_scheduled(run_p1.handle)) == {"deliver_notices"}

@@ -25,7 +25,13 @@ from domain.offboarding import (
 )
 from domain.provider_steps import ProviderResult
 from domain.sla.deadlines import snapshot_for
-from tests.workflows.support import belton_without_holidays, events, next_local
+from tests.workflows.support import (
+    belton_without_holidays,
+    delivered_quietly,
+    events,
+    next_local,
+    notice_stand_ins,
+)
 from workflows.offboarding import OffboardingWorkflow
 
 calls: list[tuple[str, datetime]] = []
@@ -89,13 +95,8 @@ async def purge_mailbox(call: ProviderCall) -> ProviderResult:
     return ProviderResult(detail="purged")
 
 
-@activity.defn(name="deliver")
-async def deliver(delivery) -> dict:
-    return {}
-
-
 STAND_INS = [disable_account, revoke_sessions, remove_all_groups, remove_licences, disconnect_edr,
-             wipe_device, confirm_wipe, purge_mailbox, deliver]
+             wipe_device, confirm_wipe, purge_mailbox, *notice_stand_ins(delivered_quietly)]
 
 
 def exit_form(**changes) -> ExitForm:

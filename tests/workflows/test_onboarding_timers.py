@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from domain import search_attributes as sa
 from domain.ids import TicketKind, workflow_id
+from domain.notifications import NoticeDelivery, NoticeReceipt
 from domain.offboarding import ProviderCall
 from domain.onboarding import (
     Cancellation,
@@ -30,7 +31,7 @@ from domain.onboarding import (
 )
 from domain.provider_steps import ProviderResult
 from domain.sla.deadlines import snapshot_for
-from tests.workflows.support import belton_without_holidays, events, next_local
+from tests.workflows.support import belton_without_holidays, events, next_local, notice_stand_ins
 from workflows.onboarding import OnboardingWorkflow
 
 calls: list[tuple[str, datetime]] = []
@@ -118,14 +119,14 @@ async def remove_licences(call: ProviderCall) -> ProviderResult:
     return ProviderResult(detail="returned")
 
 
-@activity.defn(name="deliver")
-async def deliver(delivery: dict) -> dict:
-    delivered.append(f"{delivery['lane']} {delivery['notice']['event']}")
-    return {}
+async def deliver(delivery: NoticeDelivery) -> NoticeReceipt:
+    delivered.append(f"{delivery.lane.value} {delivery.notice.event}")
+    return NoticeReceipt()
 
 
 STAND_INS = [create_account, assign_licences, add_groups, build_device, check_mfa,
-             delete_account, remove_groups, release_device, remove_licences, deliver]
+             delete_account, remove_groups, release_device, remove_licences,
+             *notice_stand_ins(deliver)]
 
 
 def joiner_form(**changes) -> JoinerForm:

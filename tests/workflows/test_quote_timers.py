@@ -34,17 +34,17 @@ from domain.quotes import (
     Supersede,
 )
 from domain.sla.deadlines import snapshot_for
-from tests.workflows.support import belton_without_holidays, events
+from tests.workflows.support import (
+    belton_without_holidays,
+    delivered_quietly,
+    events,
+    notice_stand_ins,
+)
 from workflows.quote import QuoteWorkflow
 
 MELBOURNE = ZoneInfo("Australia/Melbourne")
 DIRECTOR = "mia.chen@harbourside.example"
 orders: list[OrderRequest] = []
-
-
-@activity.defn(name="deliver")
-async def deliver(delivery) -> dict:
-    return {}
 
 
 @activity.defn(name="place_order")
@@ -55,7 +55,7 @@ async def place_order(order: OrderRequest) -> Order:
                  install_at=datetime(2027, 4, 26, 17, tzinfo=MELBOURNE))
 
 
-STAND_INS = [deliver, place_order]
+STAND_INS = [*notice_stand_ins(delivered_quietly), place_order]
 
 
 async def issue(env, task_queue: str, opened: datetime, title: str = "Website feature"):

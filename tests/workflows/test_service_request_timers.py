@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from temporalio import activity
 from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
@@ -17,13 +16,16 @@ from domain.ids import TicketKind, workflow_id
 from domain.service_requests import RequestForm, RequestStart, ScheduleAgreed
 from domain.sla.deadlines import snapshot_for
 from domain.tickets import Status, Transition
-from tests.workflows.support import belton_without_holidays, events, next_local
+from tests.workflows.support import (
+    belton_without_holidays,
+    delivered_quietly,
+    events,
+    next_local,
+    notice_stand_ins,
+)
 from workflows.service_request import ServiceRequestWorkflow
 
-
-@activity.defn(name="deliver")
-async def deliver(delivery) -> dict:
-    return {}
+NOTICES = notice_stand_ins(delivered_quietly)
 
 
 def form(**changes) -> RequestForm:
@@ -60,7 +62,7 @@ async def test_a_basic_request_has_5_business_days(ts_env, task_queue):
     opened = await monday_10(ts_env)
     five_bd = opened + timedelta(days=7)  # Mon 10:00 + 5 x 9 h of 08:30-17:30 = Mon 10:00
     async with Worker(ts_env.client, task_queue=task_queue,
-                      workflows=[ServiceRequestWorkflow], activities=[deliver]):
+                      workflows=[ServiceRequestWorkflow], activities=NOTICES):
         handle = await start_request(ts_env, task_queue, opened, form())
         first = await handle.query(ServiceRequestWorkflow.view)
         assert first.fulfilment_due == five_bd and first.resolution_due == five_bd
@@ -82,7 +84,7 @@ async def test_a_basic_request_has_5_business_days(ts_env, task_queue):
 async def test_a_pending_business_day_moves_the_breach_by_one(ts_env, task_queue):
     opened = await monday_10(ts_env)
     async with Worker(ts_env.client, task_queue=task_queue,
-                      workflows=[ServiceRequestWorkflow], activities=[deliver]):
+                      workflows=[ServiceRequestWorkflow], activities=NOTICES):
         handle = await start_request(ts_env, task_queue, opened, form())
         await ts_env.sleep(timedelta(hours=1))
         await handle.execute_update(ServiceRequestWorkflow.transition,
@@ -104,7 +106,7 @@ async def test_a_quick_answer_has_15_minutes(ts_env, task_queue):
     quick = form(type="advisory", change=None, advisory_tier="quick_answer",
                  subject="Is Teams Premium worth it for us?")
     async with Worker(ts_env.client, task_queue=task_queue,
-                      workflows=[ServiceRequestWorkflow], activities=[deliver]):
+                      workflows=[ServiceRequestWorkflow], activities=NOTICES):
         handle = await start_request(ts_env, task_queue, opened, quick)
         await ts_env.sleep(timedelta(minutes=20))
         view = await handle.query(ServiceRequestWorkflow.view)
@@ -120,7 +122,7 @@ async def test_a_mini_consult_is_booked_within_3_business_days_then_due_then(ts_
     consult = form(type="advisory", change=None, advisory_tier="mini_consult",
                    subject="Help us plan the office move")
     async with Worker(ts_env.client, task_queue=task_queue,
-                      workflows=[ServiceRequestWorkflow], activities=[deliver]):
+                      workflows=[ServiceRequestWorkflow], activities=NOTICES):
         handle = await start_request(ts_env, task_queue, opened, consult)
         first = await handle.query(ServiceRequestWorkflow.view)
         assert first.billable and first.fulfilment_due == opened + timedelta(days=3)
