@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 import log_hygiene
 from activities import outbound
@@ -46,6 +46,17 @@ WORKFLOWS: Sequence[type] = (*TICKET_WORKFLOWS.values(), PostMortemWorkflow,
 _NUMBERING = (TicketSequenceWorkflow, IdempotencyShardWorkflow)
 
 
+# Pollers scale with the work the server has (Temporal's poller autoscaling): a burst of
+# new tickets, or of timers falling due at one instant, is fetched by as many pollers as
+# there are free slots, not by a fixed few (TEMPORAL_NOTES.md; bench/scale_bench.py gives the
+# bare SDK worker the same).
+POLLING: dict[str, Any] = {
+    "workflow_task_poller_behavior": PollerBehaviorAutoscaling(initial=10),
+    "activity_task_poller_behavior": PollerBehaviorAutoscaling(initial=10),
+    "nonsticky_to_sticky_poll_ratio": 1.0,
+}
+
+
 def activities(settings: Settings, config: TempodeskConfig,
                http: httpx.AsyncClient) -> list[Callable[..., Any]]:
     notifications = NotificationActivities(settings, config, http)
@@ -72,9 +83,7 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
                     *ReviewActivities(settings, config, client).all()],
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
         max_cached_workflows=settings.max_cached_workflows,
-        # Bursts of new tickets: more pollers for first workflow tasks (TEMPORAL_NOTES.md).
-        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(10),
-        nonsticky_to_sticky_poll_ratio=1.0,
+        **POLLING,
         # A worker that dies leaves its tickets' next tasks on its sticky queue; after this
         # long they move to the shared queue, so a timer due meanwhile fires ~1 s late, not 10.
         sticky_queue_schedule_to_start_timeout=timedelta(

@@ -21,7 +21,7 @@ TEMPODESK_MAX_CACHED_WORKFLOWS=--cache; its RSS and the server's by psutil).
      * breach notice handed out: `notified:sla_breached` event at - due: the notice's e-mail
        lane activity has returned (no SMTP host: the address is recorded as skipped, so this
        is the hand-off, not SMTP) and the ticket recorded it. This is the headline figure.
-   Read after the cohort has been left alone for `settle(size)` seconds (bare cohorts too):
+   Read after the cohort has been left alone for `settle(size, --settle)` seconds (bare too):
    reading is a query per ticket, work for the worker being measured.
    Each cohort ticket must have exactly one of each; open tickets checked (all if --open
    <= 2000, else a sample of 500) must have none.
@@ -56,7 +56,7 @@ from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker import Worker
 
 with workflow.unsafe.sandbox_unrestricted():  # the sandbox runs this module again
     REPO = Path(__file__).resolve().parent.parent
@@ -74,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.tenants import load_config
     from temporal_client import data_converter
     from tests.processes import bounded, pct
+    from worker import POLLING
     from workflows.incident import IncidentWorkflow
 
 BIN = Path(sys.executable).parent
@@ -108,9 +109,7 @@ async def bare_worker(address: str, task_queue: str, cache: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with Worker(client, task_queue=task_queue, workflows=[BareDeadlineWorkflow],
                       activities=[noop], max_cached_workflows=int(cache),
-                      # the poller options of the tempodesk worker (worker.build_workers)
-                      workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(10),
-                      nonsticky_to_sticky_poll_ratio=1.0):
+                      **POLLING):  # the tempodesk worker's poller options
         print("bare worker polling", flush=True)
         await stop.wait()
 
@@ -122,12 +121,12 @@ def figures(values: list[float]) -> str:
             f"max {max(values):7.3f} s")
 
 
-def settle(size: int) -> float:
+def settle(size: int, at_least: float) -> float:
     """Seconds to leave a cohort alone after its instant before reading its results.
     Reading them means a query per ticket, which its worker answers: polling while the
     cohort is still being handled would slow what is measured (it did, by up to 3 s at
     1,000). Each ticket's events carry their own times, so reading late changes nothing."""
-    return max(10.0, size / 25)
+    return max(at_least, size / 25)
 
 
 def rss(process: psutil.Process) -> int:
@@ -276,7 +275,7 @@ async def open_phase(client: Client, task_queue: str, config, count: int, window
 
 
 async def tempodesk_cohort(client: Client, task_queue: str, config, size: int, tag: str,
-                           rate: float, min_lead: float, factor: float,
+                           rate: float, min_lead: float, factor: float, quiet: float,
                            ) -> tuple[list[float], list[float]]:
     belton = config.client(CLIENT)
     lead = min_lead + factor * size / rate  # time to start and park them all
@@ -300,7 +299,7 @@ async def tempodesk_cohort(client: Client, task_queue: str, config, size: int, t
                          "raise --min-lead")
     print(f"tempodesk: cohort of {size} started and parked {spare:.1f} s before its "
           "response deadline", flush=True)
-    await asyncio.sleep(spare + settle(size))  # quiet: the events carry their own times
+    await asyncio.sleep(spare + settle(size, quiet))  # the events carry their own times
     deadline = time.monotonic() + 600
     while True:  # every ticket has fired its breach and handed out its notices
         parking.parked = 0
@@ -340,7 +339,7 @@ async def check_open(handles: list) -> int:
 
 
 async def bare_cohorts(env, workdir: Path, sizes: list[int], cache: int, rate: float,
-                       min_lead: float, factor: float,
+                       min_lead: float, factor: float, quiet: float,
                        ) -> dict[int, tuple[list[float], list[float]]]:
     address = env.client.service_client.config.target_host
     task_queue = "bench-bare"
@@ -382,7 +381,7 @@ async def bare_cohorts(env, workdir: Path, sizes: list[int], cache: int, rate: f
                                  "instant: raise --min-lead")
             print(f"bare SDK: cohort of {size} started and parked {spare:.1f} s before the "
                   "instant", flush=True)
-            await asyncio.sleep(spare + settle(size))  # as the tempodesk cohort waits
+            await asyncio.sleep(spare + settle(size, quiet))  # as the tempodesk cohort
             results = await asyncio.gather(*(h.result() for h in parking.handles))
             out[size] = ([r[0] - instant for r in results], [r[1] - instant for r in results])
             print(f"bare SDK: cohort of {size}: timer {figures(out[size][0])}; timer + "
@@ -430,14 +429,15 @@ async def main(args: argparse.Namespace) -> int:
         server_open = rss(server)
         for n, size in enumerate(sizes):
             results[size] = await tempodesk_cohort(client, "bench", config, size, str(n),
-                                                   rate, args.min_lead, args.lead_factor)
+                                                   rate, args.min_lead, args.lead_factor,
+                                                   args.settle)
         checked = await check_open(handles)
         worker_end = rss(process)
     finally:
         stop(worker)
     try:
         bare = await bare_cohorts(env, workdir, sizes, args.cache, rate, args.min_lead,
-                                  args.lead_factor)
+                                  args.lead_factor, args.settle)
         server_end = rss(server)
     finally:
         await env.shutdown()
@@ -506,6 +506,8 @@ if __name__ == "__main__":
                         help="seconds between a cohort's first start and its instant, at least")
     parser.add_argument("--lead-factor", type=float, default=2.5,
                         help="plus this many times the cohort's size / the open start rate")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds to leave a cohort alone before reading it, at least")
     parser.add_argument("--bare-worker", nargs=3, metavar=("ADDRESS", "TASK_QUEUE", "CACHE"),
                         help=argparse.SUPPRESS)
     parsed = parser.parse_args()

@@ -17,7 +17,8 @@ NUMBER = r"(-?\d+(?:\.\d+)?)"
 def test_scale_bench_at_a_tiny_size():
     run = subprocess.run(
         [sys.executable, str(BENCH), "--open", "120", "--cohorts", "10,30", "--cache", "30",
-         "--min-lead", "3", "--lead-factor", "1"], capture_output=True, text=True, timeout=240)
+         "--min-lead", "3", "--lead-factor", "1", "--settle", "2"],
+        capture_output=True, text=True, timeout=240)
     out = run.stdout
     print(out)  # the figures, for -s / the failure report
     assert run.returncode == 0, out + run.stderr[-3000:]
