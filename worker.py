@@ -64,9 +64,8 @@ def activities(settings: Settings, config: TempodeskConfig,
     providers = ProviderActivities(settings, config, http)
     joiners = OnboardingActivities(settings, config, http)
     procurement = ProcurementActivities(settings, http)
-    return [notifications.deliver, notifications.deliver_notices,
-            notifications.webhook_routes, notifications.notify, sla.extend_calendar,
-            *providers.all(), *joiners.all(), procurement.place_order]
+    return [notifications.deliver, notifications.deliver_notices, notifications.notify,
+            sla.extend_calendar, *providers.all(), *joiners.all(), procurement.place_order]
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,

@@ -31,8 +31,7 @@ from domain.notifications import (
     NoticeBatch,
     NoticeDelivery,
     NoticeReceipt,
-    WebhookQuery,
-    WebhookRoutes,
+    WebhookRouting,
 )
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
@@ -119,22 +118,23 @@ class NotificationActivities:
 
     @activity.defn
     async def deliver_notices(self, batch: NoticeBatch) -> LaneReceipts:
-        """A lane's pending notices in one attempt (see :func:`deliver_in_order`)."""
+        """A lane's pending notices in one attempt (see :func:`deliver_in_order`), with the
+        client's webhook routing: the ticket's webhook lane runs no activity for events no
+        hook receives, and learns of a hook added to the config from the next result."""
         async with heartbeating():
-            return await deliver_in_order(batch, self._deliver_one)
+            result = await deliver_in_order(batch, self._deliver_one)
+        result.routing = self.routing(batch.notices[0].client_id)
+        return result
 
-    @activity.defn
-    async def webhook_routes(self, query: WebhookQuery) -> WebhookRoutes:
-        """The events some webhook of the client receives (run as a local activity: the
-        webhook lane asks before each batch, so a client without hooks costs no activity,
-        and a hook added to the config is used by every open ticket from then on). An
-        unknown client answers every event: the delivery then reports the error."""
-        client = self.config.client(query.client_id)
+    def routing(self, client_id: str) -> WebhookRouting | None:
+        """The client's webhook routing now (None for an unknown client: the delivery
+        reports that)."""
+        client = self.config.client(client_id)
         if client is None:
-            return WebhookRoutes(events=query.events)
+            return None
         hooks = client.notifications.webhooks
-        return WebhookRoutes(events=[event for event in query.events if any(
-            hook.events is None or event in hook.events for hook in hooks)])
+        return WebhookRouting(every_event=any(h.events is None for h in hooks),
+                              events=sorted({e for h in hooks for e in h.events or []}))
 
     async def _deliver_one(self, delivery: NoticeDelivery) -> NoticeReceipt:
         notice = self._with_survey_link(delivery.notice)

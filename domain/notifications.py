@@ -91,27 +91,30 @@ class DeliveryFailure(BaseModel):
     final: bool = False
 
 
+class WebhookRouting(BaseModel):
+    """Which notice events the client's webhooks receive, as the worker's config says at
+    the time of a delivery: every event if some hook takes all, else those listed."""
+
+    every_event: bool = False
+    events: list[str] = Field(default_factory=list, max_length=500)
+
+    def receives(self, event: str) -> bool:
+        return self.every_event or event in self.events
+
+
 class LaneReceipts(BaseModel):
     """One receipt per notice delivered, in order; delivery stopped at ``failure``, if any
-    (the failed notice and those after it stay pending)."""
+    (the failed notice and those after it stay pending). ``routing``: the client's webhook
+    routing read by this attempt, after its notices were queued."""
 
     receipts: list[NoticeReceipt] = Field(default_factory=list)
     failure: DeliveryFailure | None = None
-
-
-class WebhookQuery(BaseModel):
-    """Which of these events would any of the client's webhooks receive?"""
-
-    client_id: str
-    events: list[str] = Field(max_length=BATCH_MAX)
-
-
-class WebhookRoutes(BaseModel):
-    events: list[str] = Field(default_factory=list, description="events some hook receives")
+    routing: WebhookRouting | None = None
 
 
 class LaneProgress(BaseModel):
-    status: Literal["pending", "delivered", "failed"] = "pending"
+    # "skipped": no webhook of the client receives the event (webhook lane only)
+    status: Literal["pending", "delivered", "failed", "skipped"] = "pending"
     attempts: int = 0
     last_error: str | None = None
     last_attempt_at: datetime | None = None

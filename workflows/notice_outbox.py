@@ -3,8 +3,10 @@
 A ticket queues a notice and goes on: one lane per channel (e-mail, webhooks) runs as its
 own coroutine inside the workflow, delivering the ticket's notices in order: all a lane has
 pending in one activity (up to ``BATCH_MAX``; tickets from before "notices-batched-per-lane"
-keep one activity per notice). The webhook lane first asks a local activity which of those
-events any hook receives, so a client without hooks costs no activity at all. A failed
+keep one activity per notice). Each result carries the client's webhook routing as the
+worker's config has it; the webhook lane runs no activity for events no hook receives, and
+a notice it skipped on older routing is delivered after all when a later result (read
+after that notice was queued) says a hook wants it. A failed
 attempt is recorded on the entry (attempts, last error) and retried, with the notices
 behind it, after a backoff; an error no retry can mend fails that one delivery, recorded
 on the ticket, and the lane goes on. The queue lives in the ticket's state, so it survives
@@ -35,8 +37,7 @@ with workflow.unsafe.imports_passed_through():
         NoticeDelivery,
         NoticeReceipt,
         OutboxEntry,
-        WebhookQuery,
-        WebhookRoutes,
+        WebhookRouting,
     )
     from domain.tickets import FAILED_NOTICES_KEPT, TicketState
 
@@ -46,7 +47,6 @@ ATTEMPT_TIMEOUT = timedelta(minutes=1)
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 GIVE_UP_AFTER = timedelta(days=3)  # a notice this old tells nobody anything useful
 _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)  # the lane retries, recording each attempt
-ROUTES_TIMEOUT = timedelta(seconds=10)  # a config lookup; past it, the delivery decides
 
 
 class NoticeOutbox:
@@ -68,6 +68,10 @@ class NoticeOutbox:
         self._wake = wake
         self._failing = failing
         self._batched = batched
+        # The client's webhook routing from the newest result, and the newest notice that
+        # result's attempt carried (it read the config after that notice was queued).
+        self._routing: WebhookRouting | None = None
+        self._routing_as_of: datetime | None = None
         self._retry_at: dict[Lane, datetime] = {}
         self._in_flight = 0
         self._draining = False
@@ -118,8 +122,11 @@ class NoticeOutbox:
         entries = [e for e in self.state.outbox if e.lanes[lane].status == "pending"]
         entries = entries[:BATCH_MAX]
         was_failing = self._failing()
-        if lane is Lane.WEBHOOKS:
-            entries = await self._routed(entries)
+        if lane is Lane.WEBHOOKS and self._routing is not None:
+            for entry in entries:
+                if not self._routing.receives(entry.notice.event):
+                    entry.lanes[lane].status = "skipped"
+            entries = [e for e in entries if e.lanes[lane].status == "pending"]
         retry_in = await self._deliver(entries, lane) if entries else None
         self.state.outbox[:] = [e for e in self.state.outbox if not e.settled()]
         if was_failing != self._failing():
@@ -138,6 +145,7 @@ class NoticeOutbox:
                 heartbeat_timeout=HEARTBEAT_TIMEOUT, retry_policy=_ONE_ATTEMPT,
                 summary=_summary(lane, notices))
             receipts, failure = result.receipts[:len(entries)], result.failure
+            self._learn(result.routing, notices)
         except ActivityError as err:
             receipts, failure = [], _failure(err)
         self._in_flight -= 1
@@ -155,23 +163,18 @@ class NoticeOutbox:
             retry_in = self._after_failure(entry, lane, failure.final)
         return retry_in
 
-    async def _routed(self, entries: list[OutboxEntry]) -> list[OutboxEntry]:
-        """The entries some webhook receives; the others are done on this lane."""
-        events = sorted({e.notice.event for e in entries})
-        self._in_flight += 1
-        try:
-            routes: WebhookRoutes = await workflow.execute_local_activity_method(
-                NotificationActivities.webhook_routes,
-                WebhookQuery(client_id=entries[0].notice.client_id, events=events),
-                start_to_close_timeout=ROUTES_TIMEOUT)
-            routed = set(routes.events)
-        except ActivityError:
-            routed = set(events)  # the delivery itself finds out what holds
-        self._in_flight -= 1
-        for entry in entries:
-            if entry.notice.event not in routed:
-                entry.lanes[Lane.WEBHOOKS].status = "delivered"
-        return [e for e in entries if e.notice.event in routed]
+    def _learn(self, routing: WebhookRouting | None, notices: list[Notice]) -> None:
+        """Keep the newest routing; a notice skipped on older routing that a hook now
+        receives goes back to the webhook lane (it is still in the outbox: an entry stays
+        until both lanes are done, and its e-mail attempt is one that reports routing)."""
+        as_of = max(n.occurred_at for n in notices)
+        if routing is None or (self._routing_as_of is not None and as_of < self._routing_as_of):
+            return
+        self._routing, self._routing_as_of = routing, as_of
+        for entry in self.state.outbox:
+            webhooks = entry.lanes[Lane.WEBHOOKS]
+            if webhooks.status == "skipped" and routing.receives(entry.notice.event):
+                webhooks.status = "pending"
 
     def _delivered(self, entry: OutboxEntry, lane: Lane, receipt: NoticeReceipt) -> None:
         progress = entry.lanes[lane]

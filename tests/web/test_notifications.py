@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities import webhooks
 from activities.notifications import NotificationActivities, webhook_payload
 from domain import tokens
-from domain.notifications import Lane, Notice, NoticeBatch, WebhookQuery
+from domain.notifications import Lane, Notice, NoticeBatch, WebhookRouting
 from domain.tenants import Webhook
 from tests.conftest import make_settings
 from tests.peers import Mailbox, WebhookReceiver
@@ -147,27 +147,33 @@ async def test_a_lane_batch_is_sent_in_order_and_stops_at_the_first_failure(conf
     assert [m["Message-ID"] for m in mailbox.messages] == [sent.receipts[0].message_id]
 
 
-async def test_webhook_routes_name_the_events_some_hook_receives(config):
-    """A client without hooks: none (its tickets run no webhook activity); a hook for
-    breaches only: just those; a hook for everything: all; an unknown client: all (its
-    delivery then reports the error)."""
-    asked = ["ticket_opened", "sla_breached", "escalated"]
+async def test_each_batch_reports_the_clients_webhook_routing(config):
+    """What the ticket's webhook lane decides by: none for a client without hooks, the
+    listed events for a breaches-only hook, every event once a hook takes all; an unknown
+    client reports nothing (its delivery reports the error)."""
+    notice = _notice(3, "sla_breached", "SLA breached")
 
-    async def routes(hooks: list[Webhook], client: str = "belton") -> list[str]:
+    async def routing(hooks: list[Webhook], client: str = "belton"):
         hooked = config.model_copy(update={"clients": [
             c.model_copy(update={"notifications": c.notifications.model_copy(update={
                 "webhooks": hooks})}) for c in config.clients]})
         async with httpx.AsyncClient() as http:
             activity = NotificationActivities(make_settings(), hooked, http)
-            return (await ActivityEnvironment().run(
-                activity.webhook_routes, WebhookQuery(client_id=client, events=asked))).events
+            if client != "belton":
+                return activity.routing(client)
+            result = await ActivityEnvironment().run(
+                activity.deliver_notices, NoticeBatch(notices=[notice], lane=Lane.EMAIL))
+            return result.routing
 
-    breaches = Webhook(url="https://chat.example/oncall", secret="s", events=["sla_breached"])
+    breaches = Webhook(url="https://chat.example/oncall", secret="s",
+                       events=["sla_breached", "escalated"])
     everything = Webhook(url="https://chat.example/desk", secret="s")
-    assert await routes([]) == []
-    assert await routes([breaches]) == ["sla_breached"]
-    assert await routes([breaches, everything]) == asked
-    assert await routes([], client="nobody") == asked
+    assert await routing([]) == WebhookRouting()
+    only = await routing([breaches])
+    assert (only.every_event, only.events) == (False, ["escalated", "sla_breached"])
+    assert only.receives("sla_breached") and not only.receives("ticket_opened")
+    assert (await routing([breaches, everything])).receives("ticket_opened")
+    assert await routing([], client="nobody") is None
 
 
 def test_signature_scheme_and_chat_formats():

@@ -23,8 +23,7 @@ from domain.notifications import (
     NoticeBatch,
     NoticeDelivery,
     NoticeReceipt,
-    WebhookQuery,
-    WebhookRoutes,
+    WebhookRouting,
 )
 from domain.settings import Settings
 from domain.sla import Priority, SlaPolicy, policy_from_preset, snapshot_for
@@ -54,21 +53,23 @@ def belton_without_holidays() -> SlaPolicy:
 
 
 def notice_stand_ins(deliver: Callable[[NoticeDelivery], Awaitable[NoticeReceipt]],
+                     routing: Callable[[], WebhookRouting] = lambda: EVERY_EVENT,
                      ) -> list[Callable]:
-    """The notice activities of a time-skipping test whose stand-in ``deliver`` takes one
+    """The notice activity of a time-skipping test whose stand-in ``deliver`` takes one
     notice on one lane: ``deliver_notices`` hands it each notice of a batch through the
-    real loop (in order, stopping at the first failure), and ``webhook_routes`` says every
-    event has a hook, so both lanes deliver everything as the stand-in expects."""
+    real loop (in order, stopping at the first failure) and reports ``routing()`` (by
+    default a hook for every event, so both lanes deliver everything)."""
 
     @activity.defn(name="deliver_notices")
     async def deliver_notices(batch: NoticeBatch) -> LaneReceipts:
-        return await deliver_in_order(batch, deliver)
+        result = await deliver_in_order(batch, deliver)
+        result.routing = routing()
+        return result
 
-    @activity.defn(name="webhook_routes")
-    async def webhook_routes(query: WebhookQuery) -> WebhookRoutes:
-        return WebhookRoutes(events=query.events)
+    return [deliver_notices]
 
-    return [deliver_notices, webhook_routes]
+
+EVERY_EVENT = WebhookRouting(every_event=True)
 
 
 async def delivered_quietly(delivery: NoticeDelivery) -> NoticeReceipt:

@@ -3,7 +3,7 @@ outbox, not the activity, is under test; `support.notice_stand_ins` batches them
 real `deliver_notices` does): a delivery no retry can mend fails alone and is recorded;
 one that keeps failing is given up after 3 days; the clock never waits for either. What
 one moment queues goes to each lane in one activity; a client without webhooks runs none
-on that lane."""
+on that lane, and a hook added to the config reaches the notices skipped before it."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from domain.notifications import (
     NoticeBatch,
     NoticeDelivery,
     NoticeReceipt,
-    WebhookQuery,
-    WebhookRoutes,
+    WebhookRouting,
 )
 from domain.sla import Priority
 from tests.workflows.support import (
+    EVERY_EVENT,
     events,
     make_start,
     next_local,
@@ -133,21 +133,16 @@ async def test_notice_failing_is_published_only_when_a_delivery_failed(ts_env, t
 batches: list[tuple[str, list[str]]] = []  # (lane, events) of each deliver_notices attempt
 
 
-def recording_batches(deliver, hooked: bool = True) -> list:
-    """``notice_stand_ins(deliver)``, noting each batch; ``hooked=False``: the client has no
-    webhook, as the real ``webhook_routes`` answers for one."""
-    batch_twin, routes = notice_stand_ins(deliver)
+def recording_batches(deliver, routing=lambda: EVERY_EVENT) -> list:
+    """``notice_stand_ins(deliver, routing)``, noting each batch."""
+    [batch_twin] = notice_stand_ins(deliver, routing)
 
     @activity.defn(name="deliver_notices")
     async def deliver_notices(batch: NoticeBatch) -> LaneReceipts:
         batches.append((batch.lane.value, [n.event for n in batch.notices]))
         return await batch_twin(batch)
 
-    @activity.defn(name="webhook_routes")
-    async def no_hooks(query: WebhookQuery) -> WebhookRoutes:
-        return WebhookRoutes()
-
-    return [deliver_notices, routes if hooked else no_hooks]
+    return [deliver_notices]
 
 
 async def activities_scheduled(handle) -> list[str]:
@@ -193,17 +188,40 @@ async def test_a_failure_inside_a_batch_keeps_what_was_sent_and_retries_the_rest
     assert not view.outbox and not view.failed_notices and not view.notice_failing
 
 
+async def noting(delivery: NoticeDelivery) -> NoticeReceipt:
+    attempts.append((delivery.notice.event, delivery.lane.value))
+    return await always_delivered(delivery)
+
+
 async def test_a_client_without_webhooks_runs_no_webhook_activity(ts_env, task_queue):
+    """The first results say no hook receives anything: from then on the webhook lane
+    runs no activity (only the opening notice, before anything was known, went to it)."""
     batches.clear()
     attempts.clear()
-
-    async def noting(delivery: NoticeDelivery) -> NoticeReceipt:
-        attempts.append((delivery.notice.event, delivery.lane.value))
-        return await always_delivered(delivery)
-
     _, view = await run_p1(ts_env, task_queue, noting, hours=1,
-                           notices=recording_batches(noting, hooked=False))
-    assert {lane for lane, _ in batches} == {"email"}
-    assert {lane for _, lane in attempts} == {"email"}
+                           notices=recording_batches(noting, lambda: WebhookRouting()))
+    assert [b for b in batches if b[0] == "webhooks"] == [("webhooks", ["ticket_opened"])]
     assert len(events(view, "notified:")) >= 5 and not view.outbox
-    assert set(await activities_scheduled(run_p1.handle)) == {"deliver_notices"}
+    assert len(await activities_scheduled(run_p1.handle)) == len(batches)
+
+
+async def test_a_hook_added_to_the_config_reaches_notices_skipped_before_it(ts_env, task_queue):
+    """No hooks until the breach e-mail goes out, then a hook for every event (the config
+    changed): the breach and its first rung, which the webhook lane had skipped on the old
+    routing, are posted after all, once each; the warnings before stay skipped."""
+    attempts.clear()
+    changed = []
+
+    async def config_changes_at_the_breach(delivery: NoticeDelivery) -> NoticeReceipt:
+        if delivery.notice.event == "sla_breached":
+            changed.append(True)
+        return await noting(delivery)
+
+    _, view = await run_p1(ts_env, task_queue, config_changes_at_the_breach, hours=1,
+                           notices=notice_stand_ins(
+                               config_changes_at_the_breach,
+                               lambda: EVERY_EVENT if changed else WebhookRouting()))
+    posted = [event for event, lane in attempts if lane == "webhooks"]
+    assert posted.count("sla_breached") == 1 and posted.count("escalated") >= 1, attempts
+    assert "sla_warning" not in posted and posted[0] == "ticket_opened"
+    assert not view.outbox and not view.failed_notices
