@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.tenants import load_config
     from provider_sandbox import ProviderServer
     from temporal_client import data_converter
-    from tests.processes import bounded, pct
+    from tests.processes import bounded, pct, stop_process
     from workflows.offboarding import OffboardingWorkflow
 
 BIN = Path(sys.executable).parent
@@ -205,12 +205,6 @@ def write_config(directory: Path) -> Path:
     return path
 
 
-def stop(process: subprocess.Popen | None) -> None:
-    if process is not None and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-
-
 # ------------------------------------------------------------------ the two phases
 
 async def tempodesk_phase(env, config, child_env: dict, workdir: Path, providers,
@@ -278,7 +272,7 @@ async def tempodesk_phase(env, config, child_env: dict, workdir: Path, providers
                 [reached[u] - instant for u in users],
                 [observed[i] - instant for i in range(count)])
     finally:
-        stop(worker)
+        stop_process(worker, timeout=60)
 
 
 async def bare_phase(env, count: int, lead: float) -> list[float]:
@@ -310,7 +304,7 @@ async def bare_phase(env, count: int, lead: float) -> list[float]:
         recorded = await asyncio.gather(*(h.result() for h in handles))
         return [t - instant for t in recorded]
     finally:
-        stop(worker)
+        stop_process(worker, timeout=60)
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -73,7 +73,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.sla.priority import PriorityDecision
     from domain.tenants import load_config
     from temporal_client import data_converter
-    from tests.processes import bounded, pct
+    from tests.processes import bounded, pct, stop_process
+    from tests.processes import worker as worker_child
     from worker import POLLING
     from workflows.incident import IncidentWorkflow
 
@@ -221,12 +222,6 @@ def cohort_policy(base: SlaPolicy, seconds: int) -> SlaPolicy:
     raw["warnings"] = []
     raw["targets"]["P1"] = {"response": f"{seconds}s 24x7", "resolution": "8h 24x7"}
     return SlaPolicy.model_validate(raw)
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is not None and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=120)
 
 
 # ------------------------------------------------------------------ the phases
@@ -387,7 +382,7 @@ async def bare_cohorts(env, workdir: Path, sizes: list[int], cache: int, rate: f
             print(f"bare SDK: cohort of {size}: timer {figures(out[size][0])}; timer + "
                   f"activity {figures(out[size][1])}", flush=True)
     finally:
-        stop(worker)
+        stop_process(worker, timeout=120)
     return out
 
 
@@ -407,14 +402,11 @@ async def main(args: argparse.Namespace) -> int:
         "TEMPODESK_CONFIG_PATH": str(config_file), "TEMPODESK_LOG_LEVEL": "WARNING",
         "TEMPODESK_SIGNING_SECRET": "bench-only-" + os.urandom(8).hex(),
         "TEMPODESK_MAX_CACHED_WORKFLOWS": str(args.cache)})
-    worker = None
     results: dict[int, tuple[list[float], list[float]]] = {}
+    tickets_worker = worker_child(child_env, workdir / "worker.log")  # the SDK core's warnings
+    print(f"tempodesk worker log: {tickets_worker.log}", flush=True)
     try:
-        log = (workdir / "worker.log").open("w")  # the SDK core's warnings, if any
-        print(f"tempodesk worker log: {log.name}", flush=True)
-        worker = subprocess.Popen([str(BIN / "tempodesk"), "worker"], env=child_env,
-                                  cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-        process = psutil.Process(worker.pid)
+        process = psutil.Process(tickets_worker.process.pid)
         client = env.client
         warm = await start_ticket(client, "bench", ticket_start(
             "WARM-000001", datetime.now(UTC), Priority.P4, config.client(CLIENT).sla,
@@ -434,7 +426,7 @@ async def main(args: argparse.Namespace) -> int:
         checked = await check_open(handles)
         worker_end = rss(process)
     finally:
-        stop(worker)
+        tickets_worker.stop(timeout=120)
     try:
         bare = await bare_cohorts(env, workdir, sizes, args.cache, rate, args.min_lead,
                                   args.lead_factor, args.settle)
