@@ -110,9 +110,8 @@ class NotificationActivities:
 
     @activity.defn
     async def deliver(self, delivery: NoticeDelivery) -> NoticeReceipt:
-        """One notice on one lane. Errors a retry can never mend (a refused recipient, a
-        header no mail server accepts, a webhook answering 4xx) are non-retryable; the
-        workflow retries the rest with backoff, so a peer's outage holds back no clock."""
+        """One notice on one lane: for tickets started before "notices-batched-per-lane"
+        (their histories replay with it); new tickets use :meth:`deliver_notices`."""
         async with heartbeating():  # a worker killed mid-attempt is noticed in seconds
             return await self._deliver_one(delivery)
 
@@ -137,6 +136,9 @@ class NotificationActivities:
                               events=sorted({e for h in hooks for e in h.events or []}))
 
     async def _deliver_one(self, delivery: NoticeDelivery) -> NoticeReceipt:
+        """Errors a retry can never mend (a refused recipient, a header no mail server
+        accepts, a webhook answering 4xx) are non-retryable; the workflow retries the rest
+        with backoff, so a peer's outage holds back no clock."""
         notice = self._with_survey_link(delivery.notice)
         if delivery.lane is Lane.EMAIL:
             return await self._email_lane(notice)

@@ -119,8 +119,8 @@ class NoticeOutbox:
 
     async def _attempt_batch(self, lane: Lane) -> timedelta | None:
         """One attempt at the lane's pending notices; returns the wait before the next."""
-        entries = [e for e in self.state.outbox if e.lanes[lane].status == "pending"]
-        entries = entries[:BATCH_MAX]
+        entries = [e for e in self.state.outbox
+                   if e.lanes[lane].status == "pending"][:BATCH_MAX]
         was_failing = self._failing()
         if lane is Lane.WEBHOOKS and self._routing is not None:
             for entry in entries:
