@@ -48,8 +48,8 @@ _NUMBERING = (TicketSequenceWorkflow, IdempotencyShardWorkflow)
 
 # Pollers scale with the work the server has (Temporal's poller autoscaling): a burst of
 # new tickets, or of timers falling due at one instant, is fetched by as many pollers as
-# there are free slots, not by a fixed few (TEMPORAL_NOTES.md; bench/scale_bench.py gives the
-# bare SDK worker the same).
+# there are free slots, not by a fixed few (TEMPORAL_NOTES.md found 10 twice as fast as the
+# default 5 for first tasks; bench/scale_bench.py gives the bare SDK worker these options).
 POLLING: dict[str, Any] = {
     "workflow_task_poller_behavior": PollerBehaviorAutoscaling(initial=10),
     "activity_task_poller_behavior": PollerBehaviorAutoscaling(initial=10),

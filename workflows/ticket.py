@@ -64,8 +64,9 @@ NOTICE_LANES = "notices-beside-the-clock"
 # NoticeFailing means a lane failed and waits to retry, not that an attempt is in flight
 # (which flipped it on and off for every notice: two visibility writes each, for nothing).
 NOTICE_FAILING = "notice-failing-after-a-failure"
-# A lane delivers all its pending notices in one activity, and the webhook lane asks first
-# whether any hook wants them: a breach and its first rung cost one activity, not four.
+# A lane delivers all its pending notices in one activity, and the webhook lane skips the
+# events no hook receives (each result reports the routing): a breach and its first rung
+# cost one activity, not four.
 NOTICE_BATCHES = "notices-batched-per-lane"
 
 W = TypeVar("W", bound=type)
