@@ -194,7 +194,7 @@ async def start_ticket(client: Client, task_queue: str, start: IncidentStart):
     return await client.start_workflow(
         IncidentWorkflow.run, start, id=workflow_id(TicketKind.INCIDENT, start.ticket_id),
         task_queue=task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
+        search_attributes=TypedSearchAttributes(IncidentWorkflow.search_attributes(state)),
         static_summary=f"{start.ticket_id} {start.priority.priority.value} (bench)")
 
 

@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -15,8 +16,7 @@ from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
 from activities.notifications import deliver_in_order
-from domain import search_attributes as sa
-from domain.ids import TicketKind, workflow_id
+from domain.ids import workflow_id
 from domain.incidents import IncidentReport, IncidentRules, IncidentStart, IncidentView
 from domain.notifications import (
     LaneReceipts,
@@ -29,12 +29,13 @@ from domain.settings import Settings
 from domain.sla import Priority, SlaPolicy, policy_from_preset, snapshot_for
 from domain.sla.priority import PriorityDecision
 from domain.tenants import TempodeskConfig
-from domain.tickets import TicketView
+from domain.tickets import TicketStart, TicketView
 from tests.conftest import make_settings
 from tests.web.helpers import incident_body
 from worker import activities
 from workflows.incident import IncidentWorkflow
 from workflows.post_mortem import PostMortemWorkflow
+from workflows.ticket import TicketWorkflow
 
 MELBOURNE = ZoneInfo("Australia/Melbourne")
 LADDER = [  # the demo Belton ladder with contacts
@@ -108,14 +109,22 @@ async def incident_worker(client: Client, config: TempodeskConfig, task_queue: s
         yield worker
 
 
+async def start_ticket(client: Client, workflow: type[TicketWorkflow], start: TicketStart,
+                       task_queue: str, days: int = 400, **options: Any) -> WorkflowHandle:
+    """Start a ticket of ``workflow``'s kind as the intake does (its business key, the
+    search attributes of its state at intake), with a safety net of ``days``: a mistake
+    fails the test instead of hanging it. ``options`` go to ``start_workflow``."""
+    state = workflow.initial_state(start)
+    return await client.start_workflow(
+        workflow.run, start, id=workflow_id(workflow.kind, start.ticket_id),
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes(workflow.search_attributes(state)),
+        execution_timeout=timedelta(days=days), **options)
+
+
 async def start_incident(client: Client, start: IncidentStart, task_queue: str,
                          ) -> WorkflowHandle[IncidentWorkflow, IncidentView]:
-    state = IncidentWorkflow.initial_state(start)
-    return await client.start_workflow(
-        IncidentWorkflow.run, start, id=workflow_id(TicketKind.INCIDENT, start.ticket_id),
-        task_queue=task_queue,
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
-        execution_timeout=timedelta(days=400))  # a safety net: mistakes fail, not hang
+    return await start_ticket(client, IncidentWorkflow, start, task_queue)
 
 
 def events(view: TicketView, prefix: str) -> list:

@@ -10,12 +10,9 @@ import uuid
 from datetime import datetime, timedelta
 
 from temporalio import activity
-from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from domain import search_attributes as sa
-from domain.ids import TicketKind, workflow_id
 from domain.offboarding import (
     ExitForm,
     HardwareReturn,
@@ -31,6 +28,7 @@ from tests.workflows.support import (
     events,
     next_local,
     notice_stand_ins,
+    start_ticket,
 )
 from workflows.offboarding import OffboardingWorkflow
 
@@ -115,12 +113,7 @@ async def start_exit(env, task_queue: str, form: ExitForm, effective: datetime,
         ticket_id=f"TST-{uuid.uuid4().int % 10**6:06d}", client_id=client_id,
         opened_at=effective, raised_by="hr:test", form=form, effective_at=effective,
         sla=snapshot_for(belton_without_holidays(), effective))
-    state = OffboardingWorkflow.initial_state(start)
-    return await env.client.start_workflow(
-        OffboardingWorkflow.run, start, task_queue=task_queue,
-        id=workflow_id(TicketKind.OFFBOARDING, start.ticket_id),
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
-        execution_timeout=timedelta(days=100))
+    return await start_ticket(env.client, OffboardingWorkflow, start, task_queue, days=100)
 
 
 async def opened_now(env) -> datetime:

@@ -12,12 +12,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from temporalio import activity
-from temporalio.common import TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from domain import search_attributes as sa
-from domain.ids import TicketKind, workflow_id
 from domain.notifications import NoticeDelivery, NoticeReceipt
 from domain.offboarding import ProviderCall
 from domain.onboarding import (
@@ -31,7 +28,13 @@ from domain.onboarding import (
 )
 from domain.provider_steps import ProviderResult
 from domain.sla.deadlines import snapshot_for
-from tests.workflows.support import belton_without_holidays, events, next_local, notice_stand_ins
+from tests.workflows.support import (
+    belton_without_holidays,
+    events,
+    next_local,
+    notice_stand_ins,
+    start_ticket,
+)
 from workflows.onboarding import OnboardingWorkflow
 
 calls: list[tuple[str, datetime]] = []
@@ -146,12 +149,7 @@ async def start_joiner(env, task_queue: str, opened: datetime, starts: datetime,
         raised_by="hr:test", form=joiner_form(**form), starts_at=starts, licences=["SPE_E3"],
         groups=["g-staff"], usage_location="AU", expedited=expedited, notice="3bd",
         induction_at=induction_slot(sla.timeline(), starts), sla=sla)
-    state = OnboardingWorkflow.initial_state(start)
-    return await env.client.start_workflow(
-        OnboardingWorkflow.run, start, task_queue=task_queue,
-        id=workflow_id(TicketKind.ONBOARDING, start.ticket_id),
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
-        execution_timeout=timedelta(days=100))
+    return await start_ticket(env.client, OnboardingWorkflow, start, task_queue, days=100)
 
 
 async def monday_morning(env) -> tuple[datetime, datetime]:

@@ -11,11 +11,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
-from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
-from domain import search_attributes as sa
-from domain.ids import TicketKind, workflow_id
 from domain.quote_lines import (
     LineItem,
     QuoteDocument,
@@ -39,6 +36,7 @@ from tests.workflows.support import (
     delivered_quietly,
     events,
     notice_stand_ins,
+    start_ticket,
 )
 from workflows.quote import QuoteWorkflow
 
@@ -71,13 +69,7 @@ async def issue(env, task_queue: str, opened: datetime, title: str = "Website fe
                        raised_by="agent:test", sla=snapshot_for(belton_without_holidays(), opened),
                        document=document, pdf_sha256="ab" * 32, directors=[DIRECTOR],
                        requester=DIRECTOR, zone=zone, reminders=reminders(opened, zone))
-    state = QuoteWorkflow.initial_state(start)
-    return await env.client.start_workflow(
-        QuoteWorkflow.run, start, task_queue=task_queue,
-        id=workflow_id(TicketKind.QUOTE, ticket),
-        search_attributes=TypedSearchAttributes([*sa.ticket_attributes(state),
-                                                 *QuoteWorkflow.kind_attributes(state)]),
-        execution_timeout=timedelta(days=60))
+    return await start_ticket(env.client, QuoteWorkflow, start, task_queue, days=60)
 
 
 def on_time(event, due: datetime) -> bool:

@@ -8,11 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from temporalio.common import TypedSearchAttributes
 from temporalio.worker import Worker
 
-from domain import search_attributes as sa
-from domain.ids import TicketKind, workflow_id
 from domain.service_requests import RequestForm, RequestStart, ScheduleAgreed
 from domain.sla.deadlines import snapshot_for
 from domain.tickets import Status, Transition
@@ -22,6 +19,7 @@ from tests.workflows.support import (
     events,
     next_local,
     notice_stand_ins,
+    start_ticket,
 )
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -40,12 +38,7 @@ async def start_request(env, task_queue: str, opened: datetime, request: Request
     start = RequestStart(ticket_id=f"TST-{uuid.uuid4().int % 10**6:06d}", client_id="belton",
                          opened_at=opened, raised_by="requester:test", form=request,
                          sla=snapshot_for(belton_without_holidays(), opened))
-    state = ServiceRequestWorkflow.initial_state(start)
-    return await env.client.start_workflow(
-        ServiceRequestWorkflow.run, start, task_queue=task_queue,
-        id=workflow_id(TicketKind.SERVICE_REQUEST, start.ticket_id),
-        search_attributes=TypedSearchAttributes(sa.ticket_attributes(state)),
-        execution_timeout=timedelta(days=60))
+    return await start_ticket(env.client, ServiceRequestWorkflow, start, task_queue, days=60)
 
 
 async def monday_10(env) -> datetime:
