@@ -13,7 +13,7 @@ from temporalio.client import Client
 import log_hygiene
 from api import problems, scim_errors
 from api.auth import Authenticator
-from api.limits import RequestLimits
+from api.limits import RequestDeadline, RequestLimits
 from api.rate_limits import RateLimiter
 from api.routes import (
     alerts,
@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     problems.install(app)
     problems.document(app)
     scim_errors.install(app)
+    # The deadline runs inside the limits: it starts once the body has been read.
+    app.add_middleware(RequestDeadline, seconds=settings.api_request_seconds)
     app.add_middleware(RequestLimits)
     for module in (health, incidents, service_requests, quotes, onboarding, offboarding,
                    tickets, ticket_actions, sla, surveys, email, alerts, reviews,

@@ -5,15 +5,18 @@
 * Body: at most ``max_body_bytes`` (a declared Content-Length over it is refused at once;
   a chunked body is counted as it arrives) -> 413 problem+json.
 * Query parameters: no control characters (a NUL reached Temporal's SQL) -> 422.
+* Time: once its body is read, a request is answered within ``seconds``
+  (:class:`RequestDeadline`) -> 503 problem+json with Retry-After.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from api.problems import field_problem, problem_response
+from api.problems import Problem, field_problem, problem_response
 
 MAX_HEADER_BYTES = 32 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -25,9 +28,47 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Scope = dict[str, Any]
 
 
+# On shutdown, requests still running get this long (each ends within its deadline anyway).
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
 def uvicorn_options() -> dict[str, Any]:
     """Protocol settings every server of this API uses (CLI and tests alike)."""
-    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+            "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS}
+
+
+class RequestDeadline:
+    """ASGI middleware answering 503 for a request still waiting after ``seconds``: an
+    update or query to a ticket whose worker is down, or whose task keeps failing, is
+    otherwise awaited for ever (the SDK polls an update's outcome without a deadline)."""
+
+    def __init__(self, app, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, tracked)
+        except TimeoutError:
+            if started:  # too late for a status: the client sees the body cut short
+                raise
+            problem = Problem(503, "Temporal unavailable", f"the ticket did not answer within "
+                              f"{self.seconds:g} s; retry (an Idempotency-Key or a repeated "
+                              "action is safe)", slug="temporal-unavailable",
+                              headers={"Retry-After": "5"})
+            await problem_response(problem, scope.get("path", ""))(scope, receive, send)
 
 
 class RequestLimits:

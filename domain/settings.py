@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_replicas: int = Field(1, ge=1, le=1000, description="API replicas behind the load "
                               "balancer: each enforces its share of every rate limit")
+    api_request_seconds: float = Field(
+        25.0, gt=0, le=300, description="longest a request waits on a ticket's answer; past "
+        "it the API answers 503 with Retry-After (a ticket whose worker is down or failing "
+        "must not hold the connection, nor a replica's shutdown, for ever)")
     public_url: str = Field("http://127.0.0.1:8000", description="base of links in e-mails")
 
     # `tempodesk dev` only: the embedded Temporal dev server.

@@ -65,6 +65,12 @@ def make_settings(**overrides) -> Settings:
     return Settings(_env_file=None, config_path=DEMO_CONFIG, **overrides)
 
 
+# Settings for a worker that keeps no ticket in memory: every task replays the ticket's
+# whole history, and the server may hand it an update in one task with the result of the
+# task before (as any worker gets them after a cache miss or a missed sticky queue).
+UNCACHED = {"max_cached_workflows": 0}
+
+
 # The shared servers' clients: encrypted only if TEMPODESK_CODEC_KEYS is set for the run.
 DATA_CONVERTER = data_converter(make_settings())
 
@@ -287,10 +293,11 @@ class WiredDesk:
 
 
 @pytest.fixture
-async def wired_desk(dev_client: Client, config: TempodeskConfig, task_queue: str,
-                     ) -> AsyncIterator[WiredDesk]:
+async def wired_desk(request: pytest.FixtureRequest, dev_client: Client,
+                     config: TempodeskConfig, task_queue: str) -> AsyncIterator[WiredDesk]:
     """A desk whose worker sends real e-mail to a local SMTP server and signed webhooks to a
-    local receiver (every client posts to it)."""
+    local receiver (every client posts to it); settings overridden by an indirect
+    parameter (e.g. ``UNCACHED``)."""
     with Mailbox() as mailbox, WebhookReceiver() as hooks:
         base = isolated(config)
         hook = Webhook(url=hooks.url, secret=WebhookReceiver.SECRET)
@@ -298,6 +305,6 @@ async def wired_desk(dev_client: Client, config: TempodeskConfig, task_queue: st
             c.model_copy(update={"notifications": c.notifications.model_copy(
                 update={"webhooks": [hook]})}) for c in base.clients]})
         settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
-                                 smtp_port=mailbox.port)
+                                 smtp_port=mailbox.port, **getattr(request, "param", {}))
         async with running_desk(dev_client, wired, settings) as desk:
             yield WiredDesk(desk, mailbox, hooks)

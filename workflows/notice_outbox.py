@@ -53,14 +53,15 @@ class NoticeOutbox:
     def __init__(self, state: TicketState, retry_max: timedelta,
                  record: Callable[[str, str], None], changed: Callable[[], None],
                  wake: Callable[[], None], failing: Callable[[], bool],
-                 batched: bool = True) -> None:
+                 batched: bool = True, held: Callable[[], bool] = lambda: False) -> None:
         """``record(kind, detail)`` adds a ticket event; ``changed()`` republishes the
         ticket's search attributes (``NoticeFailing``); ``wake()`` makes the ticket's loop
         recompute its next moment, which includes :meth:`next_retry` - the ticket keeps one
         timer, so a retry schedule never competes with an SLA timer; ``failing()`` says
         whether the ticket's notices are failing, by the rule its history was made with;
         ``batched``: whether this run delivers a lane's pending notices in one activity (the
-        rule its history was made with, like ``failing``)."""
+        rule its history was made with, like ``failing``); ``held()``: whether lanes must
+        wait before starting a delivery (the ticket's loop has a change to answer first)."""
         self.state = state
         self.retry_max = retry_max
         self._record = record
@@ -68,6 +69,7 @@ class NoticeOutbox:
         self._wake = wake
         self._failing = failing
         self._batched = batched
+        self._held = held
         # The client's webhook routing from the newest result, and the newest notice that
         # result's attempt carried (it read the config after that notice was queued).
         self._routing: WebhookRouting | None = None
@@ -103,7 +105,8 @@ class NoticeOutbox:
     async def _run_lane(self, lane: Lane) -> None:
         while True:
             await workflow.wait_condition(
-                lambda: not self._draining and self._next(lane) is not None)
+                lambda: not self._draining and not self._held()
+                and self._next(lane) is not None)
             if self._batched:
                 retry_in = await self._attempt_batch(lane)
             else:

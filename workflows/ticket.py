@@ -68,6 +68,12 @@ NOTICE_FAILING = "notice-failing-after-a-failure"
 # events no hook receives (each result reports the routing): a breach and its first rung
 # cost one activity, not four.
 NOTICE_BATCHES = "notices-batched-per-lane"
+# A lane starts a delivery only once the loop has answered a change (an update, a signal,
+# a notice queued beside it): the loop's timer commands come first whichever way the
+# server groups the task's events. Without it, an update arriving in the same task as an
+# earlier delivery's result (as a worker without the ticket in cache receives them) put
+# the lane's command before the timer's, and the ticket failed to replay.
+NOTICES_AFTER_THE_CLOCK = "notices-after-the-clock"
 
 W = TypeVar("W", bound=type)
 TICKET_WORKFLOWS: dict[TicketKind, type[TicketWorkflow]] = {}
@@ -108,12 +114,15 @@ class TicketWorkflow:
         # replayed from before the patch keeps the old one).
         self._failing_after_a_failure = workflow.patched(NOTICE_FAILING)
         batched = workflow.patched(NOTICE_BATCHES)
+        after_the_clock = workflow.patched(NOTICES_AFTER_THE_CLOCK)
         self._changed = False
+        self._in_loop = False
         self._published: dict[str, object] = {}
         self._inline_outbox: list[Notice] = []
         self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self._event,
                                    self._refresh, self._wake, self._notice_failing,
-                                   batched=batched)
+                                   batched=batched,
+                                   held=lambda: after_the_clock and self._answering())
         self._timeline = sla.timeline()
 
     # ------------------------------------------------------------------ what kinds add
@@ -191,6 +200,7 @@ class TicketWorkflow:
                          requester=True)
         if self._lanes():
             self.outbox.start()
+        self._in_loop = True
         while True:
             if self._calendar_ends() - workflow.now() < CALENDAR_MARGIN:
                 await self._extend_calendar()
@@ -218,6 +228,7 @@ class TicketWorkflow:
                     timeout=timeout,
                     timeout_summary=f"{why} due {_utc(wake)}" if wake is not None else None)
             self._fire_due()
+        self._in_loop = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._send_inline()
         await self.between_moments()
@@ -233,6 +244,10 @@ class TicketWorkflow:
 
     def _wake(self) -> None:
         self._changed = True
+
+    def _answering(self) -> bool:
+        """Whether the loop has a change to answer before it waits again."""
+        return self._in_loop and self._changed
 
     def _lanes(self) -> bool:
         return workflow.patched(NOTICE_LANES)

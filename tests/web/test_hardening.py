@@ -160,3 +160,26 @@ async def test_an_update_that_timed_out_is_a_503_to_retry_not_a_500():
     problem = assert_problem(answer, 503)
     assert problem["type"] == "urn:tempodesk:problem:temporal-unavailable"
     assert answer.headers["Retry-After"] == "5"
+
+
+async def test_a_ticket_that_never_answers_is_a_503_within_the_deadline(dev_client, config,
+                                                                        task_queue):
+    """No worker polls the desk's task queue (down, or every task failing): the intake's
+    update would be awaited for ever, holding the connection and the replica's shutdown;
+    the API answers 503 with Retry-After once its deadline passes."""
+    from api.app import create_app
+    from tests.conftest import isolated, make_settings, served
+
+    settings = make_settings(task_queue=task_queue, api_request_seconds=1.5)
+    app = create_app(settings, isolated(config), dev_client)
+    async with served(app) as (_, http):
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        answer = await http.post("/v1/incidents", json=incident_body(),
+                                 headers={"Authorization": "Bearer td_belton_integration_demo"})
+        waited = loop.time() - began
+        problem = assert_problem(answer, 503)
+        assert "did not answer within 1.5 s" in problem["detail"]
+        assert answer.headers["Retry-After"] == "5"
+        assert waited >= 1.5, waited
+        assert (await http.get("/healthz")).status_code == 200  # the replica serves on

@@ -15,7 +15,7 @@ from activities.notifications import NotificationActivities, webhook_payload
 from domain import tokens
 from domain.notifications import Lane, Notice, NoticeBatch, WebhookRouting
 from domain.tenants import Webhook
-from tests.conftest import make_settings
+from tests.conftest import UNCACHED, make_settings
 from tests.peers import Mailbox, WebhookReceiver
 from tests.web.helpers import assert_problem, eventually, incident_body
 
@@ -202,6 +202,8 @@ def test_signature_scheme_and_chat_formats():
     assert card["content"]["body"][1]["facts"][0] == {"title": "Priority", "value": "P1"}
 
 
+@pytest.mark.parametrize("wired_desk", [{}, UNCACHED], ids=["cached", "uncached"],
+                         indirect=True)
 async def test_outsiders_are_not_mailed_until_an_agent_confirms_them(wired_desk):
     """The desk mails only the client's known people and domains: a phishing subject with
     an outside contact reaches the desk's mailbox, not the outsider, until an agent

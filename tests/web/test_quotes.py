@@ -16,7 +16,7 @@ from html import unescape
 import pytest
 
 from domain import tokens
-from tests.conftest import TEST_SECRET, isolated, make_settings, running_desk
+from tests.conftest import TEST_SECRET, UNCACHED, isolated, make_settings, running_desk
 from tests.peers import Mailbox, ProcurementReceiver
 from tests.web.helpers import assert_problem, eventually
 from tests.web.test_cli_tickets import cli
@@ -35,12 +35,13 @@ def draft(**changes) -> dict:
 
 
 @pytest.fixture
-async def quoting(dev_client, config, task_queue):
+async def quoting(request, dev_client, config, task_queue):
     # Purchasing is down for the first attempt: retried under the same webhook-id.
     with Mailbox() as mailbox, ProcurementReceiver(fail_first=1) as procurement:
         settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
                                  smtp_port=mailbox.port, procurement_url=procurement.url,
-                                 procurement_secret=ProcurementReceiver.SECRET)
+                                 procurement_secret=ProcurementReceiver.SECRET,
+                                 **getattr(request, "param", {}))
         async with running_desk(dev_client, isolated(config), settings) as desk:
             yield desk, mailbox, procurement
 
@@ -129,6 +130,8 @@ async def test_only_the_clients_director_approves_once_and_parts_are_ordered(quo
     assert "approved already" in assert_problem(declined_late, 409)["detail"]
 
 
+@pytest.mark.parametrize("quoting", [{}, UNCACHED], ids=["cached", "uncached"],
+                         indirect=True)
 async def test_the_approval_page_declines_with_a_reason_and_revisions_supersede(quoting):
     desk, mailbox, _ = quoting
     issued = (await desk.http.post("/v1/quotes", headers=desk.as_("belton", "agent"),
