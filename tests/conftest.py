@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import shutil
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,6 +36,35 @@ from worker import build_workers
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEMO_CONFIG = REPO / "tempodesk.yaml"
+
+
+# pytest-timeout (pyproject: 240 s a test) prints the threads' stacks and ends the run; the
+# tests share one event loop, whose threads all sit in select(). This prints what every
+# asyncio task awaits a little before, so a stuck test says where it is stuck.
+TASKS_DUMPED_AFTER = 200
+
+
+def _dump_asyncio_tasks(test: str) -> None:
+    loops = [o for o in gc.get_objects()
+             if isinstance(o, asyncio.AbstractEventLoop) and o.is_running()]
+    out = sys.__stderr__
+    print(f"\n+++ {test} still running after {TASKS_DUMPED_AFTER} s: asyncio tasks +++",
+          file=out)
+    for loop in loops:
+        for task in list(asyncio.all_tasks(loop)):
+            task.print_stack(limit=8, file=out)
+    out.flush()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    watchdog = threading.Timer(TASKS_DUMPED_AFTER, _dump_asyncio_tasks, (item.nodeid,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
