@@ -62,9 +62,11 @@ POLLING: dict[str, Any] = {
 # with its sandboxed copies of the workflow modules) one took 0.6-1.3 s, with no workflow
 # task run meanwhile (bench/scale_bench.py caught four inside one 1,000-deadline burst).
 # What a worker loads at start is frozen out of every collection, and the youngest
-# generation is collected every 20,000 allocations rather than 700, so full collections
-# (every 10 x 10 young ones) come ~30 times less often. Cycles are still collected.
-GC_THRESHOLDS = (20_000, 10, 10)
+# generation is collected every 5,000 allocations rather than 700, so full collections
+# (every 10 x 10 young ones) come ~7 times less often. Evicted tickets are cyclic garbage
+# only a full collection frees: 20,000 (full collections ~30 times rarer) cut the tail
+# further but left ~500 MiB more of it and the worker's memory grew with open tickets.
+GC_THRESHOLDS = (5_000, 10, 10)
 
 
 def tune_gc() -> None:
