@@ -95,9 +95,10 @@ class WebhookReceiver(SignedReceiver):
 
     SECRET = "whsec_" + "dGVtcG9kZXNrLXRlc3Qtd2ViaG9vay1zZWNyZXQ="
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, hold: threading.Event | None = None) -> None:
         self.received: list[dict] = []
         self.fail_first = fail_first
+        self.hold = hold  # if given, each answer waits (up to 20 s) until it is set
         super().__init__()
 
     def answer(self, webhook_id: str, body: dict, valid: bool) -> tuple[int, dict | None]:
@@ -105,6 +106,8 @@ class WebhookReceiver(SignedReceiver):
         self.fail_first -= failing
         self.received.append({"id": webhook_id, "valid": valid, "body": body,
                               "failed": failing})
+        if self.hold is not None:
+            self.hold.wait(20)
         return (503 if failing else 204 if valid else 401), None
 
 

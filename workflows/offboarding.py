@@ -67,9 +67,6 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     def __init__(self, start: OffboardingStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
-        # Work started in this run (a new run after continue-as-new restarts what is not
-        # done: every step is safe to run twice).
-        self._work: list[asyncio.Task[None]] = []
         self._revoking = False
         self._wiping: set[str] = set()
         self._purging = False

@@ -69,8 +69,10 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
         self._provisioning: asyncio.Task[None] | None = None
-        self._work: list[asyncio.Task[None]] = []
         self._checking_mfa = False
+
+    def busy_beside(self) -> bool:
+        return super().busy_beside() or self._provisioning is not None
 
     @staticmethod
     def initial_state(start: OnboardingStart) -> OnboardingState:

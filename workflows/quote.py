@@ -53,7 +53,6 @@ class QuoteWorkflow(TicketWorkflow):
     def __init__(self, start: QuoteStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
-        self._work: list[asyncio.Task[None]] = []
 
     @staticmethod
     def initial_state(start: QuoteStart) -> QuoteRecordState:

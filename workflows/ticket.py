@@ -14,6 +14,7 @@ writes only what is its own (intake facts, extra messages, extra moments). The c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -74,6 +75,13 @@ NOTICE_BATCHES = "notices-batched-per-lane"
 # earlier delivery's result (as a worker without the ticket in cache receives them) put
 # the lane's command before the timer's, and the ticket failed to replay.
 NOTICES_AFTER_THE_CLOCK = "notices-after-the-clock"
+# A run continues as new only once no work beside the loop is in flight (a provider step,
+# an order): continuing mid-call abandoned the call and the next run made it again under
+# another webhook-id, which the provider cannot recognise as the same.
+CONTINUE_AFTER_WORK = "continue-as-new-after-work-beside"
+# Past this many events a run continues as new even with work in flight (that work then
+# restarts in the next run); Temporal ends a run at 51,200.
+DEFER_CONTINUE_AS_NEW_UNTIL_EVENTS = 10_000
 
 W = TypeVar("W", bound=type)
 TICKET_WORKFLOWS: dict[TicketKind, type[TicketWorkflow]] = {}
@@ -115,6 +123,10 @@ class TicketWorkflow:
         self._failing_after_a_failure = workflow.patched(NOTICE_FAILING)
         batched = workflow.patched(NOTICE_BATCHES)
         after_the_clock = workflow.patched(NOTICES_AFTER_THE_CLOCK)
+        self._continue_after_work = workflow.patched(CONTINUE_AFTER_WORK)
+        # Work beside the loop started in this run (a new run after continue-as-new
+        # restarts what is not done: every step is safe to run twice).
+        self._work: list[asyncio.Task[None]] = []
         self._changed = False
         self._in_loop = False
         self._published: dict[str, object] = {}
@@ -210,7 +222,7 @@ class TicketWorkflow:
             finish_at = self.finish_at()
             if finish_at is not None and workflow.now() >= finish_at:
                 break
-            if workflow.info().is_continue_as_new_suggested():
+            if self._continue_as_new_due():
                 await self._continue_as_new()
             moments: list[tuple[datetime | None, str]] = [self._next_moment(),
                                                           (finish_at, "end of life")]
@@ -224,7 +236,7 @@ class TicketWorkflow:
             timeout = None if wake is None else max(wake - workflow.now(), timedelta(0))
             with contextlib.suppress(TimeoutError):  # a timer fired: see _fire_due
                 await workflow.wait_condition(
-                    lambda: self._changed or workflow.info().is_continue_as_new_suggested(),
+                    lambda: self._changed or self._continue_as_new_due(),
                     timeout=timeout,
                     timeout_summary=f"{why} due {_utc(wake)}" if wake is not None else None)
             self._fire_due()
@@ -244,6 +256,17 @@ class TicketWorkflow:
 
     def _wake(self) -> None:
         self._changed = True
+
+    def busy_beside(self) -> bool:
+        """Whether work beside the loop is in flight (kinds with more say so)."""
+        return any(not task.done() for task in self._work)
+
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        if not info.is_continue_as_new_suggested():
+            return False
+        return not (self._continue_after_work and self.busy_beside()
+                    and info.get_current_history_length() < DEFER_CONTINUE_AS_NEW_UNTIL_EVENTS)
 
     def _answering(self) -> bool:
         """Whether the loop has a change to answer before it waits again."""
