@@ -16,7 +16,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from api.problems import Problem, field_problem, problem_response
+from api.problems import field_problem, problem_response, unanswered
 
 MAX_HEADER_BYTES = 32 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -64,10 +64,7 @@ class RequestDeadline:
         except TimeoutError:
             if started:  # too late for a status: the client sees the body cut short
                 raise
-            problem = Problem(503, "Temporal unavailable", f"the ticket did not answer within "
-                              f"{self.seconds:g} s; retry (an Idempotency-Key or a repeated "
-                              "action is safe)", slug="temporal-unavailable",
-                              headers={"Retry-After": "5"})
+            problem = unanswered(f"within {self.seconds:g} s")
             await problem_response(problem, scope.get("path", ""))(scope, receive, send)
 
 

@@ -123,10 +123,7 @@ def install(app: FastAPI) -> None:
     async def _timed_out(request: Request, exc: RPCTimeoutOrCancelledError) -> JSONResponse:
         """An update or query the engine took but did not answer in time (e.g. the worker
         holding the ticket died): not done as far as the caller knows, so retry."""
-        return problem_response(Problem(
-            503, "Temporal unavailable", "the ticket did not answer in time; retry (an "
-            "Idempotency-Key or a repeated action is safe)", slug="temporal-unavailable",
-            headers={"Retry-After": "5"}), request.url.path)
+        return problem_response(unanswered(), request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -134,6 +131,14 @@ def install(app: FastAPI) -> None:
         return problem_response(
             Problem(500, "Internal error", "an unexpected error occurred; it has been logged"),
             request.url.path)
+
+
+def unanswered(when: str = "in time") -> Problem:
+    """503 for a ticket that did not answer (its worker down, or its task failing): not done
+    as far as the caller knows, so retry."""
+    return Problem(503, "Temporal unavailable", f"the ticket did not answer {when}; retry "
+                   "(an Idempotency-Key or a repeated action is safe)",
+                   slug="temporal-unavailable", headers={"Retry-After": "5"})
 
 
 def rpc_problem(exc: RPCError) -> Problem:
