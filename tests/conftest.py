@@ -31,6 +31,7 @@ from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook, load_config
 from temporal_client import data_converter, ensure_search_attributes
 from tests.peers import Mailbox, WebhookReceiver
+from tests.tags import unique_tag
 from worker import build_workers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -299,7 +300,7 @@ async def graph_desk(dev_client: Client, config: TempodeskConfig, task_queue: st
 def isolated(config: TempodeskConfig) -> TempodeskConfig:
     """The demo config with fresh client ids and ticket prefixes (same keys), so tests that
     share a dev server never share a ticket id or a sequence workflow."""
-    tag = uuid.uuid4().hex[:4]
+    tag = unique_tag()
     staff = [k.model_copy(update={"clients": k.clients and [f"{c}-{tag}" for c in k.clients]})
              for k in config.staff]
     return config.model_copy(update={"staff": staff, "clients": [

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import httpx
 import yaml
 
 from tests.peers import free_port
+from tests.tags import unique_tag
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -44,7 +44,7 @@ def drill_config(path: Path, tag: str | None = None) -> tuple[Path, str, str]:
     """The demo config with every client id and ticket prefix made unique by ``tag`` (runs
     sharing a server never share a sequence) and the rate limits lifted (drills fire fast).
     Returns the file, Belton's client id and Belton's ticket prefix."""
-    tag = (tag or uuid.uuid4().hex[:4]).lower()
+    tag = (tag or unique_tag()).lower()
     raw = yaml.safe_load(DEMO_CONFIG.read_text())
     for client in raw["clients"]:
         client["id"] += f"-{tag}"

@@ -9,7 +9,6 @@ import asyncio
 import secrets
 import signal
 import subprocess
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from domain.incidents import IncidentView
 from domain.tenants import load_config
 from tests.fast_sla import RUNGS, write_fast_config
 from tests.processes import child_env, worker
+from tests.tags import unique_tag
 from tests.web.helpers import eventually
 from tests.workflows.support import make_start, start_incident
 from workflows.incident import IncidentWorkflow
@@ -29,7 +29,7 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path, task_queue):
-    tag = uuid.uuid4().hex[:4]
+    tag = unique_tag()
     config_path = write_fast_config(tmp_path / "fast.yaml", response="12s", resolution="10m",
                                     tag=tag)
     config = load_config(config_path)

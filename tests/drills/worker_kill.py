@@ -28,7 +28,6 @@ import collections
 import contextlib
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from domain.incidents import IncidentView
 from domain.tenants import load_config
 from tests.fast_sla import RUNGS, fast_config_dict
 from tests.processes import Child, bounded, child_env, pct, worker
+from tests.tags import unique_tag
 from tests.workflows.support import make_start, start_incident
 from workflows.incident import IncidentWorkflow
 
@@ -192,7 +192,7 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
                     log: Callable[[str], None] = print) -> DrillResult:
     """Run the drill against ``client``'s server; problems are listed in the result (the
     caller asserts or prints them); DrillSetupError if it could not be staged."""
-    tag = uuid.uuid4().hex[:4]
+    tag = unique_tag()
     task_queue = task_queue or f"drill-{tag}"
     response = response_seconds or response_seconds_for(tickets)
     config_path = write_drill_config(workdir / "drill.yaml", response, tag, warnings)

@@ -3,19 +3,18 @@ breaches and escalations to the on-call channel), beside e-mail and the other ho
 
 from __future__ import annotations
 
-import uuid
-
 from domain.tenants import TempodeskConfig, Webhook
 from tests.conftest import make_settings, running_desk
 from tests.fast_sla import fast_config_dict
 from tests.peers import WebhookReceiver
+from tests.tags import unique_tag
 from tests.web.helpers import eventually, incident_body
 
 
 async def test_a_hook_takes_only_its_events(dev_client, task_queue):
     with WebhookReceiver() as everything, WebhookReceiver() as on_call:
         base = TempodeskConfig.model_validate(
-            fast_config_dict(response="3s", resolution="5m", tag=uuid.uuid4().hex[:4]))
+            fast_config_dict(response="3s", resolution="5m", tag=unique_tag()))
         hooks = [Webhook(url=everything.url, secret=WebhookReceiver.SECRET, format="slack"),
                  Webhook(url=on_call.url, secret=WebhookReceiver.SECRET, format="teams",
                          events=["sla_breached", "escalated"])]

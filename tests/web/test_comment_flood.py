@@ -5,13 +5,13 @@ updatable and on time."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta
 
 from domain.tenants import TempodeskConfig
 from domain.tickets import COMMENT_MAX_CHARS, COMMENTS_KEPT
 from tests.conftest import make_settings, running_desk
 from tests.fast_sla import fast_config_dict
+from tests.tags import unique_tag
 from tests.web.helpers import assert_problem, eventually, incident_body
 
 PAYLOAD_LIMIT = 2 * 1024 * 1024
@@ -19,7 +19,7 @@ PAYLOAD_LIMIT = 2 * 1024 * 1024
 
 async def test_flooded_ticket_stays_queryable_updatable_and_on_time(dev_client, task_queue):
     config = TempodeskConfig.model_validate(
-        fast_config_dict(response="20s", resolution="5m", tag=uuid.uuid4().hex[:4]))
+        fast_config_dict(response="20s", resolution="5m", tag=unique_tag()))
     async with running_desk(dev_client, config, make_settings(task_queue=task_queue)) as desk:
         requester, agent = desk.as_("belton", "requester"), desk.as_("belton", "agent")
         ticket = (await desk.http.post("/v1/incidents", json=incident_body(),

@@ -6,7 +6,6 @@ arrives exactly once, in the order the ticket queued it."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 from domain import search_attributes as sa
@@ -14,6 +13,7 @@ from domain.tenants import TempodeskConfig
 from tests.conftest import make_settings, running_desk
 from tests.fast_sla import RUNGS, fast_config_dict
 from tests.peers import Mailbox, free_port
+from tests.tags import unique_tag
 from tests.web.helpers import eventually, incident_body
 
 # Temporal fires a timer after a whole number of seconds (a 0.35 s wait fires after ~1 s),
@@ -22,7 +22,7 @@ LATE_AT_MOST = timedelta(seconds=1.25)
 
 
 async def test_smtp_outage_delays_no_sla_event_and_loses_no_notice(dev_client, task_queue):
-    config = TempodeskConfig.model_validate(fast_config_dict(tag=uuid.uuid4().hex[:4]))
+    config = TempodeskConfig.model_validate(fast_config_dict(tag=unique_tag()))
     smtp_port = free_port()  # nothing listens here yet: connections are refused
     settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port)
     async with running_desk(dev_client, config, settings) as desk:
