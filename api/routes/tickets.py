@@ -43,14 +43,18 @@ class TicketPage(BaseModel):
     next_page_token: str | None
 
 
-def visible_clients(principal: Principal, state: AppState, client: str | None) -> list[str] | None:
-    """The client ids a listing may cover (None: all clients, for unrestricted staff)."""
+def visible_clients(principal: Principal, state: AppState, client: str | None) -> list[str]:
+    """The client ids a listing may cover: unrestricted staff see every client in this
+    desk's configuration, not every ticket in the namespace (another desk may share it, and a
+    client taken out of the configuration is no longer served)."""
     if client is not None:
         if state.config.client(client) is None or not principal.may_see(client):
             raise field_problem(404, "client", f"no client {client!r} among yours",
                                 "omit 'client' to see every client you serve", "Not found")
         return [client]
-    return None if principal.clients is None else sorted(principal.clients)
+    if principal.clients is None:
+        return sorted(c.id for c in state.config.clients)
+    return sorted(principal.clients)
 
 
 @router.get("/tickets", response_model=TicketPage,
@@ -71,8 +75,11 @@ async def list_tickets(
 ) -> TicketPage:
     secret = state.settings.secret
     token = read_page_token(secret, page_token, principal.scope) if page_token else None
-    query = ticket_query(visible_clients(principal, state, client), kind, status, priority,
-                         breached, assignee, open_only=sort is Sort.NEXT_DUE)
+    clients = visible_clients(principal, state, client)
+    if not clients:  # a desk configured with no client yet
+        return TicketPage(tickets=[], next_page_token=None)
+    query = ticket_query(clients, kind, status, priority, breached, assignee,
+                         open_only=sort is Sort.NEXT_DUE)
     if sort is Sort.NEXT_DUE:
         rows = [TicketSummary.of(e) async for e in state.temporal.list_workflows(
             query, limit=QUEUE_SCAN_MAX, page_size=500)]
