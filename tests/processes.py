@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -296,10 +295,6 @@ async def load(ports: list[int], count: int, concurrency: int, run: str,
 
     await asyncio.gather(*(lane_loop(j) for j in range(concurrency)))
     return done
-
-
-def run_tag() -> str:
-    return secrets.token_hex(2)
 
 
 # ---------------------------------------------------------------- checks

@@ -20,9 +20,9 @@ from tests.processes import (
     child_env,
     drill_config,
     load,
-    run_tag,
     worker,
 )
+from tests.tags import unique_tag
 
 
 @dataclass
@@ -57,7 +57,7 @@ async def cluster_drill(client, work_dir: Path, count: int, concurrency: int = 1
     have worked them); earlier ones must be running and answer their query. A notice
     attempt the killed worker had taken is retried only after its attempt timeout (one
     minute): ``wait_notices`` waits for every ticket's notice too."""
-    tag = run_tag()
+    tag = unique_tag()
     address = client.service_client.config.target_host
     config, client_id, _ = drill_config(work_dir / "cluster.yaml", tag)
     env = child_env(address, f"cluster-{tag}", config)

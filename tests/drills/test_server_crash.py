@@ -31,9 +31,9 @@ from tests.processes import (
     drill_config,
     fire,
     load,
-    run_tag,
     worker,
 )
+from tests.tags import unique_tag
 from workflows.ticket_sequence import TicketSequenceWorkflow
 
 THROUGH = 60  # intakes on the first API, through the kill and the restart
@@ -43,7 +43,7 @@ CONCURRENCY = 8
 
 
 async def test_dev_server_sigkill_loses_and_duplicates_nothing(tmp_path):
-    tag = run_tag()
+    tag = unique_tag()
     setup_began = time.monotonic()
     server = DevServer(tmp_path / "temporal")
     server.start()

@@ -29,7 +29,8 @@ async def test_a_hook_takes_only_its_events(dev_client, task_queue):
             async def delivered():
                 return [r for r in everything.received if ticket in r["body"]["text"]]
 
-            [opened] = await eventually(delivered, bool, timeout=30)
+            # The first post (a late one may have the breach's beside it: 3 s on a busy machine)
+            [opened, *_] = await eventually(delivered, bool, timeout=30)
             assert opened["body"]["text"].endswith("Logged: Whole office cannot send e-mail")
             assert "blocks" in opened["body"]  # Slack's shape
 
