@@ -152,6 +152,16 @@ class Child:
         raise TimeoutError(f"tempodesk {self.role} not healthy in {timeout} s: "
                            f"{self.log_tail()}")
 
+    async def polling(self, timeout: float = 60) -> float | None:
+        """A worker: when it logged that it polls (epoch seconds), or None if it never did
+        (it logs that at TEMPODESK_LOG_LEVEL=INFO)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.process.poll() is None:
+            if "worker polling" in self.log_tail(10_000):
+                return time.time()
+            await asyncio.sleep(0.05)
+        return None
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import signal
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from temporalio.service import RPCError
 
@@ -24,21 +21,20 @@ from tests.workflows.support import make_start, start_incident
 from workflows.incident import IncidentWorkflow
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return worker(env, log).process
-
-
 async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path, task_queue):
     tag = unique_tag()
     config_path = write_fast_config(tmp_path / "fast.yaml", response="12s", resolution="10m",
                                     tag=tag)
     config = load_config(config_path)
     env = child_env(dev_client.service_client.config.target_host, task_queue, config_path,
-                    signing_secret=secrets.token_urlsafe(32))
+                    signing_secret=secrets.token_urlsafe(32),
+                    TEMPODESK_LOG_LEVEL="INFO")  # Child.polling reads "worker polling"
     belton = next(c for c in config.clients if c.ticket_prefix.startswith("BEL"))
-    start = make_start(datetime.now(UTC), policy=belton.sla, client_id=belton.id)
-    first = start_worker(env, tmp_path / "first.log")
+    first = worker(env, tmp_path / "first.log")
     try:
+        # The 12 s clock starts once the worker polls (its start-up is not what is timed).
+        assert await first.polling() is not None, first.log_tail()
+        start = make_start(datetime.now(UTC), policy=belton.sla, client_id=belton.id)
         handle = await start_incident(dev_client, start, task_queue)
 
         async def view() -> IncidentView | None:
@@ -49,19 +45,17 @@ async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path
 
         await eventually(view, lambda v: v is not None and v.notices_sent >= 1, timeout=30)
         await asyncio.sleep(1)  # the ticket now waits on its SLA timers, cached by `first`
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        first.kill()
         assert datetime.now(UTC) < start.opened_at + timedelta(seconds=9), "too slow to set up"
-        second = start_worker(env, tmp_path / "second.log")
+        second = worker(env, tmp_path / "second.log")
         try:
             breach_due = start.opened_at + timedelta(seconds=12)
             final = await eventually(
                 view, lambda v: v is not None and v.escalation_level == len(RUNGS), timeout=40)
         finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=30)
+            second.stop()
     finally:
-        if first.poll() is None:
+        if first.process.poll() is None:
             first.kill()
     breach = next(e for e in final.events if e.kind == "sla_breached:response")
     print(f"\nbreach fired {(breach.at - breach_due).total_seconds():.3f} s after due")

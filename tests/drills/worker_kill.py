@@ -144,15 +144,6 @@ class Workers:
         self.children.append(child)
         return child
 
-    async def polling(self, child: Child, timeout: float = 60) -> float | None:
-        """When ``child`` logged that it polls (epoch seconds), or None if it never did."""
-        deadline = time.time() + timeout
-        while time.time() < deadline and child.process.poll() is None:
-            if "worker polling" in child.log_tail(10_000):
-                return time.time()
-            await asyncio.sleep(0.05)
-        return None
-
     def stop_all(self) -> None:
         for child in self.children:
             if child.process.poll() is None:
@@ -202,7 +193,7 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
     env = child_env(client.service_client.config.target_host, task_queue, config_path,
                     signing_secret=secrets.token_urlsafe(32),
                     TEMPODESK_TEMPORAL_NAMESPACE=client.namespace,
-                    TEMPODESK_LOG_LEVEL="INFO")  # Workers.polling reads "worker polling"
+                    TEMPODESK_LOG_LEVEL="INFO")  # Child.polling reads "worker polling"
     env.pop("TEMPODESK_SMTP_HOST", None)  # notices go nowhere, never retried
     env.update(worker_env or {})
     workers = Workers(env, workdir)
@@ -236,7 +227,7 @@ async def run_drill(client: Client, workdir: Path, *, tickets: int, task_queue: 
         await asyncio.sleep(breach_due.timestamp() + restart_after - time.time())
         restarted_at = time.time()
         second = workers.start()
-        polling_at = await workers.polling(second)
+        polling_at = await second.polling()
         last_rung = len(RUNGS)
         timeout = finish_timeout or 60 + tickets * 0.25
         on_top = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running' AND " \
