@@ -21,6 +21,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class RefusingPort:
+    """A loopback port that refuses connections (bound, never listening) and stays ours
+    until ``release()``, so no other process takes it before a peer is started on it."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port: int = self._socket.getsockname()[1]
+
+    def release(self) -> int:
+        self._socket.close()
+        return self.port
+
+
 class Mailbox:
     """Every message the SMTP server accepted, parsed."""
 

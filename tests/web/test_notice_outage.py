@@ -12,7 +12,7 @@ from domain import search_attributes as sa
 from domain.tenants import TempodeskConfig
 from tests.conftest import make_settings, running_desk
 from tests.fast_sla import RUNGS, fast_config_dict
-from tests.peers import Mailbox, free_port
+from tests.peers import Mailbox, RefusingPort
 from tests.tags import unique_tag
 from tests.web.helpers import eventually, incident_body
 
@@ -23,8 +23,8 @@ LATE_AT_MOST = timedelta(seconds=1.25)
 
 async def test_smtp_outage_delays_no_sla_event_and_loses_no_notice(dev_client, task_queue):
     config = TempodeskConfig.model_validate(fast_config_dict(tag=unique_tag()))
-    smtp_port = free_port()  # nothing listens here yet: connections are refused
-    settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1", smtp_port=smtp_port)
+    smtp = RefusingPort()  # nothing listens here yet: connections are refused
+    settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1", smtp_port=smtp.port)
     async with running_desk(dev_client, config, settings) as desk:
         created = await desk.http.post("/v1/incidents", json=incident_body(),
                                        headers=desk.as_("belton", "requester"))
@@ -62,7 +62,7 @@ async def test_smtp_outage_delays_no_sla_event_and_loses_no_notice(dev_client, t
         # crossed into new runs and (below) none was lost or sent twice.
         assert described.run_id != first_run
 
-        with Mailbox(port=smtp_port) as mailbox:  # the peer is back
+        with Mailbox(port=smtp.release()) as mailbox:  # the peer is back
             final = await eventually(view, lambda v: not v["outbox"], timeout=30)
             mails = mailbox.about(ticket)
         ids = [m["Message-ID"] for m in mails]
