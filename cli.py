@@ -677,5 +677,27 @@ def tickets_show(
            wrap=frozenset({"detail"}))
 
 
+def main() -> None:
+    """The `tempodesk` console script: the commands, then an exit that skips the
+    interpreter's teardown. A process that held a Temporal client can abort there (SIGABRT,
+    "Fatal Python error: PyGILState_Release": the SDK's Rust threads outlive the interpreter,
+    temporalio/sdk-python#300; seen on `tempodesk smtp` stopping on a loaded machine). By
+    then the command has finished and shut its servers and workers down; only the exit
+    status and what is still buffered are left to hand over."""
+    try:
+        app()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    if isinstance(code, str):  # sys.exit("message"): said on stderr, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream
+            stream.flush()
+    os._exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -223,7 +223,8 @@ async def test_the_tempodesk_smtp_command_takes_mail(mailroom):
         await asyncio.to_thread(send)
     finally:
         process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+        said = await asyncio.wait_for(process.stdout.read(), timeout=30)
+        assert await asyncio.wait_for(process.wait(), timeout=30) == 0, said.decode()
     async def incidents():
         return (await desk.client.count_workflows(
             f"TaskQueue = '{desk.settings.task_queue}' AND TicketKind = 'incident'")).count
