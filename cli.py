@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -585,17 +584,12 @@ def _minutes(iso: str | None) -> str | None:
 
 
 def _with_temporal(action):
-    """Run ``action(client)`` and drop the client before the interpreter shuts down: the
-    SDK's threads otherwise can abort it at exit (PyGILState_Release, TEMPORAL_NOTES.md)."""
+    """Run ``action(client)`` on a new client (``main`` spares the process the teardown in
+    which a client's threads can abort it)."""
     from temporal_client import connect
 
     async def run():
-        temporal = await connect(_settings())
-        try:
-            return await action(temporal)
-        finally:
-            del temporal
-            gc.collect()
+        return await action(await connect(_settings()))
 
     return asyncio.run(run())
 
