@@ -91,10 +91,14 @@ class Notifications(BaseModel):
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
-        for domain in value:
-            if "@" in domain or "." not in domain or " " in domain:
-                raise ValueError(f"{domain!r} is not a domain: write e.g. 'client.example'")
-        return [d.lower().strip(".") for d in value]
+        return _domain_list(value)
+
+
+def _domain_list(value: list[str]) -> list[str]:
+    for domain in value:
+        if "@" in domain or "." not in domain or " " in domain:
+            raise ValueError(f"{domain!r} is not a domain: write e.g. 'client.example'")
+    return [d.lower().strip(".") for d in value]
 
 
 class Providers(BaseModel):
@@ -109,6 +113,11 @@ class Providers(BaseModel):
                                       "uid that installs the EDR agent (SentinelOne)")
     backup_component: str | None = Field(None, max_length=64, description="Datto RMM "
                                          "component uid that sets up endpoint backups")
+    sentinelone_site_ids: list[str] = Field(default_factory=list, max_length=20, description=(
+        "the client's SentinelOne site ids: agents are searched and isolated only there "
+        "(never across the MSP's whole console)"))
+    sentinelone_group_ids: list[str] = Field(default_factory=list, max_length=50, description=(
+        "narrower still: only these SentinelOne groups of the client's sites"))
     webhook: Webhook | None = Field(None, description="the generic provider: every step "
                                     "(accounts, licences, devices) is POSTed here, signed, "
                                     "instead of Graph / Datto / SentinelOne")
@@ -128,6 +137,10 @@ class ClientConfig(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
     name: str
     ticket_prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$")
+    domains: list[str] = Field(default_factory=list, max_length=50, description=(
+        "the identity domains this client owns: every address the desk acts on for it (a "
+        "leaver's or joiner's account, a SCIM userName, a mail sender taken as one of its "
+        "people) must be in one of them; no two clients may own the same domain"))
     sla: SlaPolicy
     priority_matrix: PriorityMatrix = PriorityMatrix()
     onboarding_notice: str = Field("3bd", description="e.g. '3bd' (Belton) or '48h'")
@@ -170,6 +183,18 @@ class ClientConfig(BaseModel):
     def _notice(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("domains")
+    @classmethod
+    def _owned_domains(cls, value: list[str]) -> list[str]:
+        return _domain_list(value)
+
+    def owns(self, address: str | None) -> bool:
+        """Whether ``address`` (an e-mail address or a user principal name) is in one of the
+        identity domains this client owns: the people the desk may act on for it."""
+        if not address or address.count("@") != 1:
+            return False
+        return address.rpartition("@")[2].lower().strip(".") in self.domains
 
     def is_director(self, address: str | None) -> bool:
         """Whether ``address`` is one of the client's directors (the quote approvers)."""
@@ -242,7 +267,7 @@ class TempodeskConfig(BaseModel):
         any other address waits for an agent to confirm it on the ticket."""
         address = address.lower()
         domain = address.rpartition("@")[2]
-        return (address in client.known_addresses()
+        return (address in client.known_addresses() or domain in client.domains
                 or domain in client.notifications.domains or domain in self.msp_domains)
 
     @field_validator("rate_limits")
@@ -280,6 +305,16 @@ class TempodeskConfig(BaseModel):
                 raise ValueError(f"api key {key.id!r} of {owner!r} is used twice: "
                                  "a key belongs to one client (or the staff) and one role")
             hashes.add(key.sha256)
+        owners: dict[str, str] = {}
+        for client in self.clients:
+            for domain in client.domains:
+                if domain in owners:
+                    raise ValueError(f"clients {owners[domain]!r} and {client.id!r} both own "
+                                     f"domain {domain!r}: a domain's people belong to one client")
+                if domain in self.msp_domains:
+                    raise ValueError(f"client {client.id!r} owns {domain!r}, one of the MSP's "
+                                     "own msp_domains: remove it from one of the two")
+                owners[domain] = client.id
         known = {c.id for c in self.clients}
         for key in self.staff:
             unknown = sorted(set(key.clients or ()) - known)
