@@ -127,6 +127,15 @@ class Settings(BaseSettings):
     datto_api_key: str | None = None
     datto_api_secret: SecretStr | None = None
 
+    # Ticket files: S3-compatible object storage (AWS S3, MinIO, Ceph, R2, B2, SeaweedFS),
+    # sealed with the payload keys above. No bucket: files are refused (503).
+    s3_bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_endpoint: str | None = Field(None, description="e.g. http://127.0.0.1:8333 "
+                                    "(SeaweedFS, MinIO); none for AWS S3")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
     # Optional OIDC: bearer JWTs validated against the issuer's JWKS.
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

@@ -1,0 +1,179 @@
+"""Ticket files in S3-compatible object storage (AWS S3, MinIO, Ceph RGW, Cloudflare R2,
+Backblaze B2, SeaweedFS: one code path, through ``obstore``), sealed with the desk's keys
+(:mod:`activities.sealed_file`).
+
+A file streams in once: sealed as it comes, hashed, counted against its limit, and written
+to a temporary object; only when it is whole is it moved to its content address
+(``<client>/<sha256>``; the same file twice is stored once per client). A file cut short or
+over its limit leaves nothing behind. Which tickets hold a file is recorded beside it
+(``refs/<client>/<sha256>/<ticket>``), so a file is deleted once the last of its client's
+tickets lets go of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import obstore
+from obstore.store import S3Store
+
+from activities.sealed_file import FileSealer
+from domain.attachments import (
+    SNIFF_BYTES,
+    object_key,
+    reference_key,
+    reference_prefix,
+    sniff,
+)
+from domain.settings import Settings
+
+READ_CHUNK_BYTES = 256 * 1024
+
+
+class FileTooLarge(Exception):
+    """The stream went past its limit; nothing was kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"over {limit:,} bytes")
+        self.limit = limit
+
+
+class FileStoreUnavailable(Exception):
+    """Object storage did not answer or refused: try again later."""
+
+
+class FileNotStored(Exception):
+    """No such file for this client."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    size: int
+    content_type: str
+
+
+class FileStore:
+    def __init__(self, store: S3Store, sealer: FileSealer) -> None:
+        self.store = store
+        self.sealer = sealer
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FileStore | None:
+        """The store the settings name, or None when files are not configured."""
+        if not settings.s3_bucket:
+            return None
+        keys = settings.codec_key_bytes
+        if not keys or settings.codec_key_id is None:
+            raise ValueError("files are sealed with the payload keys: set "
+                             "TEMPODESK_CODEC_KEYS and TEMPODESK_CODEC_KEY_ID")
+        secret = settings.s3_secret_access_key
+        config = {"region": settings.s3_region}
+        if settings.s3_endpoint:
+            config["endpoint"] = settings.s3_endpoint
+        if settings.s3_access_key_id and secret is not None:
+            config["access_key_id"] = settings.s3_access_key_id
+            config["secret_access_key"] = secret.get_secret_value()
+        options = {"allow_http": "true"} if (settings.s3_endpoint or "").startswith(
+            "http://") else {}
+        store = S3Store(settings.s3_bucket, client_options=options, **config)
+        return cls(store, FileSealer(keys, settings.codec_key_id))
+
+    async def put(self, client_id: str, chunks: AsyncIterator[bytes],
+                  max_bytes: int) -> StoredFile:
+        """Store a file for ``client_id`` as it streams; :class:`FileTooLarge` past
+        ``max_bytes`` (nothing kept), :class:`FileStoreUnavailable` if the store fails."""
+        digest = hashlib.sha256()
+        head = bytearray()
+        size = 0
+
+        async def counted() -> AsyncIterator[bytes]:
+            nonlocal size
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FileTooLarge(max_bytes)
+                digest.update(chunk)
+                if len(head) < SNIFF_BYTES:
+                    head.extend(chunk[:SNIFF_BYTES - len(head)])
+                yield chunk
+
+        staging = f"staging/{client_id}/{uuid.uuid4().hex}"
+        try:
+            await obstore.put_async(self.store, staging, self.sealer.seal(counted()))
+        except FileTooLarge:
+            raise
+        except Exception as exc:  # the store's own errors: timeouts, 5xx, refusals
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
+        sha256 = digest.hexdigest()
+        try:
+            # Two identical uploads at once both copy: the same file, sealed twice.
+            if not await self.exists(client_id, sha256):
+                await obstore.copy_async(self.store, staging, object_key(client_id, sha256))
+        except FileStoreUnavailable:
+            raise
+        except Exception as exc:
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
+        finally:
+            await self._forget(staging)
+        return StoredFile(sha256=sha256, size=size, content_type=sniff(bytes(head)))
+
+    async def put_bytes(self, client_id: str, data: bytes, max_bytes: int) -> StoredFile:
+        async def one() -> AsyncIterator[bytes]:
+            for start in range(0, len(data), READ_CHUNK_BYTES):
+                yield data[start:start + READ_CHUNK_BYTES]
+            if not data:
+                yield b""
+
+        return await self.put(client_id, one(), max_bytes)
+
+    async def read(self, client_id: str, sha256: str) -> AsyncIterator[bytes]:
+        """The file's bytes as they stream; :class:`FileNotStored` if there is none."""
+        try:
+            got = await obstore.get_async(self.store, object_key(client_id, sha256))
+        except FileNotFoundError as exc:
+            raise FileNotStored(sha256) from exc
+        except Exception as exc:
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
+
+        async def sealed() -> AsyncIterator[bytes]:
+            async for chunk in got.stream(min_chunk_size=READ_CHUNK_BYTES):
+                yield bytes(chunk)
+
+        return self.sealer.open(sealed())
+
+    async def exists(self, client_id: str, sha256: str) -> bool:
+        try:
+            await obstore.head_async(self.store, object_key(client_id, sha256))
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
+        return True
+
+    async def hold(self, client_id: str, sha256: str, ticket_id: str) -> None:
+        """Record that ``ticket_id`` holds the file (before the ticket lists it)."""
+        try:
+            await obstore.put_async(self.store, reference_key(client_id, sha256, ticket_id),
+                                    b"")
+        except Exception as exc:
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
+
+    async def release(self, client_id: str, sha256: str, ticket_id: str) -> bool:
+        """``ticket_id`` lets go of the file; the file itself is deleted once no ticket
+        of the client holds it. True if it was deleted. Safe to run twice."""
+        await self._forget(reference_key(client_id, sha256, ticket_id))
+        async for held in obstore.list(self.store, prefix=reference_prefix(client_id, sha256),
+                                       chunk_size=1):
+            if held:
+                return False
+        await self._forget(object_key(client_id, sha256))
+        return True
+
+    async def _forget(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await obstore.delete_async(self.store, key)
