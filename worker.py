@@ -20,6 +20,8 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker
 import log_hygiene
 from activities import outbound
 from activities.alerts import AlertActivities
+from activities.file_store import FileStore
+from activities.files import FileActivities
 from activities.notifications import NotificationActivities
 from activities.onboarding import OnboardingActivities
 from activities.procurement import ProcurementActivities
@@ -82,8 +84,10 @@ def activities(settings: Settings, config: TempodeskConfig,
     providers = ProviderActivities(settings, config, http)
     joiners = OnboardingActivities(settings, config, http)
     procurement = ProcurementActivities(settings, http)
+    files = FileActivities(FileStore.from_settings(settings))
     return [notifications.deliver, notifications.deliver_notices, notifications.notify,
-            sla.extend_calendar, *providers.all(), *joiners.all(), procurement.place_order]
+            sla.extend_calendar, *providers.all(), *joiners.all(), procurement.place_order,
+            *files.all()]
 
 
 def build_workers(client: Client, settings: Settings, config: TempodeskConfig,

@@ -17,6 +17,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import obstore
 from obstore.store import S3Store
@@ -32,6 +33,9 @@ from domain.attachments import (
 from domain.settings import Settings
 
 READ_CHUNK_BYTES = 256 * 1024
+# Parts of one upload in flight to the store at once (each up to obstore's 5 MiB chunk):
+# what an upload may hold in memory is this many chunks, whatever the file's size.
+PUT_CONCURRENCY = 2
 
 
 class FileTooLarge(Exception):
@@ -78,9 +82,15 @@ class FileStore:
         if settings.s3_access_key_id and secret is not None:
             config["access_key_id"] = settings.s3_access_key_id
             config["secret_access_key"] = secret.get_secret_value()
-        options = {"allow_http": "true"} if (settings.s3_endpoint or "").startswith(
-            "http://") else {}
-        store = S3Store(settings.s3_bucket, client_options=options, **config)
+        # A store that is down must fail an upload within seconds (503, Retry-After), not
+        # after obstore's default three minutes of retries.
+        options: dict = {"connect_timeout": timedelta(seconds=5),
+                         "timeout": timedelta(seconds=60)}
+        if (settings.s3_endpoint or "").startswith("http://"):
+            options["allow_http"] = True
+        store = S3Store(settings.s3_bucket, client_options=options,
+                        retry_config={"max_retries": 2, "retry_timeout": timedelta(seconds=10)},
+                        **config)
         return cls(store, FileSealer(keys, settings.codec_key_id))
 
     async def put(self, client_id: str, chunks: AsyncIterator[bytes],
@@ -90,24 +100,32 @@ class FileStore:
         digest = hashlib.sha256()
         head = bytearray()
         size = 0
+        failed: BaseException | None = None  # the caller's stream, not the store
 
         async def counted() -> AsyncIterator[bytes]:
-            nonlocal size
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FileTooLarge(max_bytes)
-                digest.update(chunk)
-                if len(head) < SNIFF_BYTES:
-                    head.extend(chunk[:SNIFF_BYTES - len(head)])
-                yield chunk
+            nonlocal size, failed
+            try:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FileTooLarge(max_bytes)
+                    digest.update(chunk)
+                    if len(head) < SNIFF_BYTES:
+                        head.extend(chunk[:SNIFF_BYTES - len(head)])
+                    yield chunk
+            except BaseException as exc:
+                failed = exc
+                raise
 
         staging = f"staging/{client_id}/{uuid.uuid4().hex}"
         try:
-            await obstore.put_async(self.store, staging, self.sealer.seal(counted()))
-        except FileTooLarge:
-            raise
-        except Exception as exc:  # the store's own errors: timeouts, 5xx, refusals
+            await obstore.put_async(self.store, staging, self.sealer.seal(counted()),
+                                    max_concurrency=PUT_CONCURRENCY)
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # the store may be down: nothing to undo
+                await self._forget(staging)
+            if failed is not None:
+                raise failed from None
             raise FileStoreUnavailable(str(exc)[:300]) from exc
         sha256 = digest.hexdigest()
         try:

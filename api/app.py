@@ -11,12 +11,14 @@ from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 import log_hygiene
+from activities.file_store import FileStore
 from api import problems, scim_errors
 from api.auth import Authenticator
 from api.limits import RequestDeadline, RequestLimits
 from api.rate_limits import RateLimiter
 from api.routes import (
     alerts,
+    attachments,
     email,
     health,
     incidents,
@@ -51,7 +53,8 @@ def build_state(settings: Settings, config: TempodeskConfig, client: Client) -> 
                     auth=Authenticator(settings, config),
                     numbers=TicketNumbers(client, settings.task_queue),
                     tickets=TicketDirectory(client, config),
-                    limiter=RateLimiter(config, settings.api_replicas))
+                    limiter=RateLimiter(config, settings.api_replicas),
+                    files=FileStore.from_settings(settings))
 
 
 def create_app(settings: Settings | None = None, config: TempodeskConfig | None = None,
@@ -75,7 +78,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     app.add_middleware(RequestDeadline, seconds=settings.api_request_seconds)
     app.add_middleware(RequestLimits)
     for module in (health, incidents, service_requests, quotes, onboarding, offboarding,
-                   tickets, ticket_actions, sla, surveys, email, alerts, reviews,
+                   tickets, ticket_actions, attachments, sla, surveys, email, alerts, reviews,
                    scim_discovery, scim):
         app.include_router(module.router)
     return app

@@ -24,6 +24,12 @@ MAX_BODY_BYTES = 1024 * 1024
 # sending, gets the 413 rather than a reset connection; past it the connection is closed.
 DRAIN_BYTES = 16 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# File routes stream: an upload's body goes to object storage as it arrives (bounded by
+# the client's file limit in the route, and here by STREAMED_MAX_BYTES), a download's to
+# the client; neither is buffered here nor cut by the request deadline (the route bounds
+# its own calls to Temporal).
+STREAMED = re.compile(r"^/v1/tickets/[^/]+/attachments(/[0-9a-f]{64})?$")
+STREAMED_MAX_BYTES = 1024 ** 3 + 1024 * 1024
 
 Scope = dict[str, Any]
 
@@ -48,7 +54,7 @@ class RequestDeadline:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive, send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or STREAMED.match(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         started = False
@@ -89,6 +95,9 @@ class RequestLimits:
                 await problem_response(problem, path)(scope, receive, send)
                 return
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        if STREAMED.match(path):
+            await self._streamed(scope, receive, send, declared)
+            return
         refused = declared is not None and (not declared.isdigit()
                                             or int(declared) > self.max_body)
         chunks: list[bytes] = []
@@ -121,3 +130,24 @@ class RequestLimits:
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         await self.app(scope, replay, send)
+
+    async def _streamed(self, scope: Scope, receive, send, declared: bytes | None) -> None:
+        """A file route: the body passes through as it arrives, counted."""
+        if declared is not None and (not declared.isdigit()
+                                     or int(declared) > STREAMED_MAX_BYTES):
+            problem = field_problem(413, "(body)", f"over {STREAMED_MAX_BYTES:,} bytes",
+                                    "send a smaller file", "Request too large", where="body")
+            problem.headers["Connection"] = "close"
+            await problem_response(problem, scope.get("path", ""))(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > STREAMED_MAX_BYTES:  # a chunked body past every limit: stop reading
+                return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted, send)

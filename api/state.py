@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from temporalio.client import Client
 
+from activities.file_store import FileStore
 from api.auth import Authenticator
 from api.rate_limits import RateLimiter
 from api.ticket_directory import TicketDirectory
@@ -50,6 +51,7 @@ class AppState:
     tickets: TicketDirectory
     limiter: RateLimiter
     alert_turns: KeyedLocks = field(default_factory=KeyedLocks)
+    files: FileStore | None = None  # None: no bucket configured (uploads answer 503)
 
     def client_config(self, client_id: str) -> ClientConfig:
         client = self.config.client(client_id)

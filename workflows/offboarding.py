@@ -212,6 +212,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         step = StepState(name="purge mailbox and data")
         if await self._run_step(step, ProviderActivities.purge_mailbox):
             self.state.purged_at = workflow.now()
+            await self.release_files("the 30-day archive was purged")
         self._maybe_resolve()
 
     def _maybe_resolve(self) -> None:

@@ -21,13 +21,15 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributePair
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.files import FileActivities
     from activities.notifications import NotificationActivities
     from activities.sla import CalendarExtension, SlaActivities
     from domain import search_attributes as sa
+    from domain.attachments import AttachmentIn, FilesHeld
     from domain.ids import TicketKind
     from domain.notifications import Invite, Notice, OutboxEntry, message_id
     from domain.quote_lines import ApprovalLink, QuoteDocument
@@ -82,6 +84,11 @@ CONTINUE_AFTER_WORK = "continue-as-new-after-work-beside"
 # Past this many events a run continues as new even with work in flight (that work then
 # restarts in the next run); Temporal ends a run at 51,200.
 DEFER_CONTINUE_AS_NEW_UNTIL_EVENTS = 10_000
+# A ticket with files lets go of them when its life ends (an exit: when its data is
+# purged); only tickets with files run the activity, so older histories replay unchanged.
+FILES_RELEASED = "files-released-at-end-of-life"
+RELEASE_FILES_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2,
+                                  maximum_interval=timedelta(hours=1))
 
 W = TypeVar("W", bound=type)
 TICKET_WORKFLOWS: dict[TicketKind, type[TicketWorkflow]] = {}
@@ -242,6 +249,7 @@ class TicketWorkflow:
             self._fire_due()
         self._in_loop = False
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.release_files("the ticket's life has ended")
         await self._send_inline()
         await self.between_moments()
         if self._lanes():
@@ -255,6 +263,25 @@ class TicketWorkflow:
         workflow.continue_as_new(self.continue_input())
 
     def _wake(self) -> None:
+        self._changed = True
+
+    async def release_files(self, why: str) -> None:
+        """Let go of the ticket's files (deleted from the store once no ticket of the
+        client holds them); from then on the ticket takes no more files."""
+        s = self.state
+        if not s.attachments or s.files_released_at is not None:
+            return
+        if not workflow.patched(FILES_RELEASED):
+            return
+        s.files_released_at = workflow.now()  # the attach validator refuses from now on
+        released = await workflow.execute_activity_method(
+            FileActivities.release_files,
+            FilesHeld(client_id=s.client_id, ticket_id=s.ticket_id,
+                      sha256s=[a.sha256 for a in s.attachments]),
+            start_to_close_timeout=timedelta(minutes=5), retry_policy=RELEASE_FILES_RETRY,
+            summary=f"release {len(s.attachments)} file(s)")
+        self._event("files_released", f"{why}: {len(s.attachments)} file(s) let go, "
+                    f"{released.deleted} deleted from storage")
         self._changed = True
 
     def busy_beside(self) -> bool:
@@ -448,6 +475,30 @@ class TicketWorkflow:
                 and not is_thanks_only(comment.body) and self._can_reopen()):
             self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
                                               reason="the requester replied"))
+
+    @workflow.update
+    def attach(self, request: AttachmentIn) -> TicketView:
+        """Files stored for this ticket join it (one it holds already is not listed twice)."""
+        held = {a.sha256 for a in self.state.attachments}
+        for file in request.files:
+            if file.sha256 in held:
+                continue
+            held.add(file.sha256)
+            self.state.attachments.append(file)
+            self._event("file_attached", f"{file.name} ({file.content_type}, {file.size:,} "
+                        f"bytes, sha256 {file.sha256[:12]}…) by {file.channel.value}",
+                        by=file.by)
+        self._changed = True
+        return self.state.view()
+
+    @attach.validator
+    def _validate_attach(self, request: AttachmentIn) -> None:
+        if self.state.files_released_at is not None:
+            raise ApplicationError("the ticket has ended and let go of its files: raise a "
+                                   "new ticket", type="TicketEnded")
+        refused = request.refusal(self.state.attachments)
+        if refused is not None:
+            raise ApplicationError(refused.message, type="FileLimit")
 
     @workflow.update
     def record_csat(self, answer: CsatAnswer) -> TicketView:

@@ -1,0 +1,83 @@
+"""Files on a ticket: upload (streamed to object storage, sealed), list, download. Whoever
+may see the ticket may add and read its files; another client's ticket is 404, the same as
+one that does not exist. Downloads are always attachments, never pages of our origin."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from api.auth import Principal, require
+from api.routes.tickets import TicketPath
+from api.state import AppState, app_state
+from api.ticket_files import add_file, answered, held_files, open_file
+from api.uploads import one_file
+from domain.attachments import SHA256_PATTERN, Attachment, Channel, served_type
+from domain.roles import Action
+
+router = APIRouter(prefix="/v1/tickets", tags=["files"])
+Sha256Path = Path(pattern=SHA256_PATTERN, examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2"
+                                                    "b0b822cd15d6c15b0f00a08"],
+                  description="the file's SHA-256, as the ticket lists it")
+# The multipart framing around a file: a declared body over the file limit by more than
+# this is refused before a byte of it is read.
+FRAMING_BYTES = 64 * 1024
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+class AttachmentList(BaseModel):
+    ticket_id: str
+    attachments: list[Attachment]
+
+
+@router.post("/{ticket_id}/attachments", status_code=201, response_model=Attachment,
+             openapi_extra=UPLOAD_BODY,
+             summary="Add a file to the ticket: multipart/form-data with the part 'file' "
+                     "(or a raw body, named by ?name=); one file a request, streamed")
+async def upload(request: Request, ticket_id: str = TicketPath,
+                 principal: Principal = require(Action.ATTACH_FILES),
+                 state: AppState = Depends(app_state)) -> Attachment:
+    ref = await answered(state, state.tickets.locate(ticket_id, principal))
+    declared = request.headers.get("content-length", "")
+    size = max(int(declared) - FRAMING_BYTES, 0) if declared.isdigit() else None
+    found = await one_file(request)
+    return await add_file(state, ref, found.filename, found.chunks, principal.actor,
+                          Channel.API, declared_size=size)
+
+
+@router.get("/{ticket_id}/attachments", response_model=AttachmentList,
+            summary="The ticket's files: name, sniffed type, size, SHA-256, who, when, channel")
+async def list_files(ticket_id: str = TicketPath,
+                     principal: Principal = require(Action.VIEW_TICKETS),
+                     state: AppState = Depends(app_state)) -> AttachmentList:
+    ref = await answered(state, state.tickets.locate(ticket_id, principal))
+    return AttachmentList(ticket_id=ref.ticket_id,
+                          attachments=await answered(state, held_files(ref)))
+
+
+@router.get("/{ticket_id}/attachments/{sha256}", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "the file, as a download"}},
+            summary="Download one of the ticket's files (always as an attachment)")
+async def download(ticket_id: str = TicketPath, sha256: str = Sha256Path,
+                   principal: Principal = require(Action.VIEW_TICKETS),
+                   state: AppState = Depends(app_state)) -> StreamingResponse:
+    ref = await answered(state, state.tickets.locate(ticket_id, principal))
+    attachment, chunks = await open_file(state, ref, sha256)
+    name = attachment.name
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    return StreamingResponse(chunks, media_type=served_type(attachment.content_type), headers={
+        "Content-Length": str(attachment.size),
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+                               f"filename*=UTF-8''{quote(name)}",
+        "X-Content-Type-Options": "nosniff",
+        # Opened directly anyway, it runs nothing and reaches nothing of ours.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+        "ETag": f'"{attachment.sha256}"'})

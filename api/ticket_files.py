@@ -1,0 +1,154 @@
+"""Putting files on a ticket and reading them back, for every door that takes files (the
+upload route, mail). The order keeps a ticket whole: the file is stored and marked as
+held by the ticket first, and only then listed on it; if the ticket refuses it (its
+limits, an ended ticket) the mark is taken back, so nothing half-written appears."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from temporalio.client import WorkflowUpdateFailedError
+
+from activities.file_store import (
+    FileNotStored,
+    FileStore,
+    FileStoreUnavailable,
+    FileTooLarge,
+    StoredFile,
+)
+from activities.sealed_file import SealError
+from api.problems import Problem, field_problem, unanswered
+from api.state import AppState
+from api.ticket_directory import TicketRef
+from domain.attachments import (
+    Attachment,
+    AttachmentIn,
+    Channel,
+    LimitRefusal,
+    refusal,
+    safe_name,
+)
+from workflows.kinds import TicketWorkflow
+
+RETRY_AFTER_SECONDS = 30
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def file_store(state: AppState) -> FileStore:
+    if state.files is None:
+        raise Problem(503, "Files are not set up", "this desk has no file store: its "
+                      "operator sets TEMPODESK_S3_BUCKET (and the endpoint and keys)",
+                      headers={"Retry-After": "3600"})
+    return state.files
+
+
+def store_down(exc: Exception) -> Problem:
+    return Problem(503, "File store unavailable", "the file store did not answer: nothing "
+                   "was kept, send the file again later", headers={
+                       "Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def limit_problem(refused: LimitRefusal) -> Problem:
+    return field_problem(refused.status, "file", refused.message, f"see the client's "
+                         f"files.{refused.limit}", "File refused")
+
+
+async def answered(state: AppState, call: Awaitable[T]) -> T:
+    """A call to Temporal from a file route, bounded like every other request's (file
+    routes stream, so the request deadline does not cover them: api/limits.py)."""
+    try:
+        async with asyncio.timeout(state.settings.api_request_seconds):
+            return await call
+    except TimeoutError as exc:
+        raise unanswered(f"within {state.settings.api_request_seconds:g} s") from exc
+
+
+async def held_files(ref: TicketRef) -> list[Attachment]:
+    return list((await ref.view()).attachments)
+
+
+async def add_file(state: AppState, ref: TicketRef, name: str, chunks: AsyncIterator[bytes],
+                   by: str, channel: Channel, declared_size: int | None = None) -> Attachment:
+    """Store one streamed file and list it on the ticket; 413/422 over a limit (checked
+    before the first byte is read when the size is declared), 503 if the store is down."""
+    store = file_store(state)
+    limits = ref.client.files
+    held = await answered(state, held_files(ref))
+    refused = refusal(held, declared_size, limits)
+    if refused is not None:
+        raise limit_problem(refused)
+    try:
+        stored = await store.put(ref.client.id, chunks, limits.max_file_bytes)
+    except FileTooLarge as exc:
+        raise limit_problem(refusal([], exc.limit + 1, limits)) from exc
+    except FileStoreUnavailable as exc:
+        raise store_down(exc) from exc
+    (attachment,) = await list_on_ticket(state, ref, [(name, stored)], by, channel, held)
+    return attachment
+
+
+async def list_on_ticket(state: AppState, ref: TicketRef,
+                         files: list[tuple[str, StoredFile]], by: str, channel: Channel,
+                         held: list[Attachment]) -> list[Attachment]:
+    """Files already stored for the ticket's client join the ticket (``held``: what it
+    listed before, whose marks are never taken back)."""
+    store = file_store(state)
+    now = datetime.now(UTC)
+    attachments = [Attachment(sha256=f.sha256, name=safe_name(name),
+                              content_type=f.content_type, size=f.size, by=by[:200], at=now,
+                              channel=channel) for name, f in files]
+    new = {a.sha256 for a in attachments} - {a.sha256 for a in held}
+    try:
+        for sha256 in new:
+            await store.hold(ref.client.id, sha256, ref.ticket_id)
+        await answered(state, ref.handle.execute_update(TicketWorkflow.attach, AttachmentIn(
+            files=attachments, limits=ref.client.files)))
+    except BaseException as exc:
+        for sha256 in new:  # not on the ticket: take the marks back (the store may be down)
+            with contextlib.suppress(Exception):
+                await store.release(ref.client.id, sha256, ref.ticket_id)
+        if isinstance(exc, FileStoreUnavailable):
+            raise store_down(exc) from exc
+        cause = getattr(exc, "cause", None)
+        if isinstance(exc, WorkflowUpdateFailedError) and getattr(cause, "type", None) == (
+                "FileLimit"):
+            raise field_problem(413, "file", cause.message, "see the client's files limits",
+                                "File refused") from exc
+        raise
+    return attachments
+
+
+async def open_file(state: AppState, ref: TicketRef, sha256: str,
+                    ) -> tuple[Attachment, AsyncIterator[bytes]]:
+    """A file the ticket lists, and its bytes (the first segment already checked, so a
+    damaged or missing object is an error before any byte is sent); 404 otherwise."""
+    store = file_store(state)
+    held = await answered(state, held_files(ref))
+    attachment = next((a for a in held if a.sha256 == sha256), None)
+    if attachment is None:
+        raise Problem(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
+    try:
+        chunks = await store.read(ref.client.id, sha256)
+        first = await anext(chunks, b"")
+    except FileNotStored as exc:
+        raise Problem(410, "File gone", "the file was deleted from the store (the ticket "
+                      "let go of it)") from exc
+    except FileStoreUnavailable as exc:
+        raise store_down(exc) from exc
+    except SealError as exc:
+        log.error("file %s… of %s does not open: %s", sha256[:16], ref.ticket_id, exc)
+        raise Problem(502, "File damaged", "the stored file does not open with the desk's "
+                      "keys: tell the desk's operator") from exc
+
+    async def whole() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return attachment, whole()

@@ -1,0 +1,224 @@
+"""Files on tickets over real HTTP, kept in a real S3 server (SeaweedFS on loopback),
+sealed with the desk's keys (issue 21)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import select
+import socket
+import zlib
+
+import obstore
+import pytest
+
+from domain.attachments import object_key
+from tests.conftest import file_settings, isolated, running_desk
+from tests.web.helpers import incident_body
+
+pytestmark = pytest.mark.devserver
+# What the kernel may hold between the test's socket and the server's (loopback buffers).
+SOCKET_SLACK = 8 * 1024 * 1024
+
+
+def png(width: int = 4, seed: int = 0) -> bytes:
+    """A small valid PNG (distinct per seed)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])
+    rows = b"".join(b"\x00" + bytes([seed % 256, 0, 0]) * width for _ in range(width))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+async def open_ticket(desk, client: str = "belton", role: str = "requester") -> str:
+    made = await desk.http.post("/v1/incidents", json=incident_body(),
+                                headers=desk.as_(client, role))
+    assert made.status_code == 201, made.text
+    return made.json()["ticket_id"]
+
+
+async def upload(desk, ticket: str, name: str, data: bytes, declared: str = "text/plain",
+                 client: str = "belton", role: str = "requester"):
+    return await desk.http.post(f"/v1/tickets/{ticket}/attachments",
+                                files={"file": (name, data, declared)},
+                                headers=desk.as_(client, role))
+
+
+async def stored_objects(desk, client_id: str) -> list[str]:
+    store = desk.state.files.store
+    return [m["path"] for m in await obstore.list(store, prefix=f"{client_id}/").collect_async()]
+
+
+async def test_a_file_is_kept_sealed_listed_and_downloaded_byte_identical(files_desk):
+    desk = files_desk
+    ticket = await open_ticket(desk)
+    image = png(64)
+    # The sender says text/plain; the desk reads the bytes and records a PNG.
+    made = await upload(desk, ticket, "../../screen shot.png", image)
+    assert made.status_code == 201, made.text
+    file = made.json()
+    sha = hashlib.sha256(image).hexdigest()
+    assert (file["sha256"], file["content_type"], file["size"]) == (sha, "image/png", len(image))
+    assert file["name"] == "screen shot.png" and file["channel"] == "api"
+    assert file["by"] == "requester:belton-requester"
+
+    listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
+                                 headers=desk.as_("belton", "agent"))
+    assert [a["sha256"] for a in listed.json()["attachments"]] == [sha]
+    view = (await desk.http.get(f"/v1/tickets/{ticket}", headers=desk.as_("belton",
+                                                                            "agent"))).json()
+    assert [a["sha256"] for a in view["attachments"]] == [sha]
+    assert any(e["kind"] == "file_attached" and "screen shot.png" in e["detail"]
+               for e in view["events"])
+
+    got = await desk.http.get(f"/v1/tickets/{ticket}/attachments/{sha}",
+                              headers=desk.as_("belton", "agent"))
+    assert got.status_code == 200 and got.content == image
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert got.headers["x-content-type-options"] == "nosniff"
+
+    # In the bucket: one object under the client's content address, and not the file.
+    client_id = desk.client_id("belton")
+    assert await stored_objects(desk, client_id) == [object_key(client_id, sha)]
+    raw = bytes(await (await obstore.get_async(desk.state.files.store,
+                                               object_key(client_id, sha))).bytes_async())
+    assert raw != image and image[:8] not in raw and len(raw) > len(image)
+
+
+async def test_the_same_file_twice_is_stored_once_per_client(files_desk):
+    desk = files_desk
+    image = png(8, seed=1)
+    first, second = await open_ticket(desk), await open_ticket(desk)
+    for ticket in (first, second):
+        assert (await upload(desk, ticket, "a.png", image)).status_code == 201
+    assert (await upload(desk, first, "again.png", image)).status_code == 201
+    listed = await desk.http.get(f"/v1/tickets/{first}/attachments",
+                                 headers=desk.as_("belton", "agent"))
+    assert len(listed.json()["attachments"]) == 1  # the ticket lists it once
+    assert len(await stored_objects(desk, desk.client_id("belton"))) == 1
+    # Another client's identical file is its own object: no key is shared across clients.
+    other = await open_ticket(desk, "plexacet")
+    assert (await upload(desk, other, "a.png", image, client="plexacet")).status_code == 201
+    assert len(await stored_objects(desk, desk.client_id("plexacet"))) == 1
+
+
+async def test_another_clients_credential_gets_404_as_for_a_missing_ticket(files_desk):
+    desk = files_desk
+    ticket = await open_ticket(desk)
+    image = png(8, seed=2)
+    sha = hashlib.sha256(image).hexdigest()
+    assert (await upload(desk, ticket, "a.png", image)).status_code == 201
+    missing = ticket[:-6] + "999999"
+    for path in (f"/v1/tickets/{ticket}/attachments",
+                 f"/v1/tickets/{ticket}/attachments/{sha}"):
+        theirs = await desk.http.get(path, headers=desk.as_("plexacet", "agent"))
+        nothing = await desk.http.get(path.replace(ticket, missing),
+                                      headers=desk.as_("belton", "agent"))
+        assert theirs.status_code == nothing.status_code == 404
+        assert theirs.json()["detail"].replace(ticket, "X") == \
+            nothing.json()["detail"].replace(missing, "X")
+    posted = await upload(desk, ticket, "b.png", png(8, seed=3), client="plexacet")
+    assert posted.status_code == 404
+    # A file the ticket does not list is 404 too, even if the client stored it elsewhere.
+    assert (await desk.http.get(f"/v1/tickets/{ticket}/attachments/{'0' * 64}",
+                                headers=desk.as_("belton", "agent"))).status_code == 404
+
+
+async def test_a_page_or_script_is_served_as_a_plain_download(files_desk):
+    desk = files_desk
+    ticket = await open_ticket(desk)
+    page = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
+    made = await upload(desk, ticket, "invoice.html", page, declared="image/png")
+    assert made.status_code == 201 and made.json()["content_type"] == "text/html"
+    got = await desk.http.get(f"/v1/tickets/{ticket}/attachments/{made.json()['sha256']}",
+                              headers=desk.as_("belton", "requester"))
+    assert got.content == page
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert "sandbox" in got.headers["content-security-policy"]
+
+
+async def test_limits_per_ticket_are_refused_and_nothing_half_written(dev_client, config,
+                                                                       task_queue, local_s3):
+    base = isolated(config)
+    small = base.model_copy(update={"clients": [c.model_copy(update={
+        "files": c.files.model_copy(update={"max_file_bytes": 64 * 1024,
+                                            "max_files_per_ticket": 2})})
+        for c in base.clients]})
+    async with running_desk(dev_client, small, file_settings(
+            local_s3, task_queue=task_queue)) as desk:
+        ticket = await open_ticket(desk)
+        too_big = await upload(desk, ticket, "big.bin", os.urandom(64 * 1024 + 1))
+        assert too_big.status_code == 413, too_big.text
+        assert "max_file_bytes" in too_big.text
+        for seed in (4, 5):
+            assert (await upload(desk, ticket, "a.png", png(8, seed=seed))).status_code == 201
+        third = await upload(desk, ticket, "c.png", png(8, seed=6))
+        assert third.status_code == 422 and "max_files_per_ticket" in third.text
+        listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
+                                     headers=desk.as_("belton", "agent"))
+        assert len(listed.json()["attachments"]) == 2
+        # Neither refused file is left in the store (nor in its staging area).
+        store = desk.state.files.store
+        everything = [m["path"] for m in await obstore.list(store).collect_async()]
+        client_id = desk.client_id("belton")
+        assert not [p for p in everything if p.startswith(f"staging/{client_id}/")]
+        assert len([p for p in everything if p.startswith(f"{client_id}/")]) == 2
+
+
+def _send_until_answered(port: int, path: str, key: str, total: int, chunk: int,
+                         chunked: bool) -> tuple[int, bytes]:
+    """Stream ``total`` bytes as one raw upload in ``chunk``-byte writes (with its length
+    declared, or chunked without one), stopping as soon as the server answers: (bytes of
+    the file sent by then, the answer's first bytes)."""
+    framing = ("Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}")
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, chunk)
+        sock.sendall((f"POST {path}?name=big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"Authorization: Bearer {key}\r\nContent-Type: application/octet-stream"
+                      f"\r\n{framing}\r\n\r\n").encode())
+        block = b"\0" * chunk
+        if chunked:
+            block = f"{chunk:x}\r\n".encode() + block + b"\r\n"
+        sent = 0
+        sock.settimeout(0.5)
+        while sent < total:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+            try:
+                sock.sendall(block)
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                break
+            sent += chunk
+        sock.settimeout(10)
+        return sent, sock.recv(200)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+async def test_an_oversized_stream_is_refused_before_it_is_read_in_full(
+        dev_client, config, task_queue, local_s3, chunked):
+    """200 MB streamed at a 1 MiB limit: the 413 arrives long before the body ends. A
+    declared length is refused before a byte is read; a chunked body once the limit (plus
+    the chunk in hand) is read - give or take what the loopback sockets buffer."""
+    limit = 1024 * 1024
+    base = isolated(config)
+    small = base.model_copy(update={"clients": [c.model_copy(update={
+        "files": c.files.model_copy(update={"max_file_bytes": limit})}) for c in base.clients]})
+    async with running_desk(dev_client, small, file_settings(
+            local_s3, task_queue=task_queue)) as desk:
+        ticket = await open_ticket(desk)
+        port = int(desk.base_url.rsplit(":", 1)[1])
+        total = 200 * 1024 * 1024
+        sent, answer = await asyncio.to_thread(
+            _send_until_answered, port, f"/v1/tickets/{ticket}/attachments",
+            "td_belton_requester_demo", total, 64 * 1024, chunked)
+        assert answer.startswith(b"HTTP/1.1 413"), answer
+        assert sent <= limit + 64 * 1024 + SOCKET_SLACK, sent
+        listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
+                                     headers=desk.as_("belton", "agent"))
+        assert listed.json()["attachments"] == []
