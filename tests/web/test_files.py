@@ -15,6 +15,7 @@ import pytest
 
 from domain.attachments import object_key
 from tests.conftest import file_settings, isolated, running_desk
+from tests.peers import RefusingPort
 from tests.web.helpers import incident_body
 
 pytestmark = pytest.mark.devserver
@@ -222,3 +223,20 @@ async def test_an_oversized_stream_is_refused_before_it_is_read_in_full(
         listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
                                      headers=desk.as_("belton", "agent"))
         assert listed.json()["attachments"] == []
+
+
+async def test_storage_down_is_a_503_to_retry_and_the_ticket_stays_whole(dev_client, config,
+                                                                        task_queue, local_s3):
+    refusing = RefusingPort()
+    settings = file_settings(local_s3, task_queue=task_queue).model_copy(
+        update={"s3_endpoint": f"http://127.0.0.1:{refusing.port}"})
+    async with running_desk(dev_client, isolated(config), settings) as desk:
+        ticket = await open_ticket(desk)
+        made = await upload(desk, ticket, "a.png", png(8, seed=7))
+        assert made.status_code == 503, made.text
+        assert int(made.headers["Retry-After"]) >= 1
+        assert made.headers["content-type"] == "application/problem+json"
+        listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
+                                     headers=desk.as_("belton", "agent"))
+        assert listed.status_code == 200 and listed.json()["attachments"] == []
+    refusing.release()
