@@ -29,6 +29,7 @@ from domain.attachments import (
     Attachment,
     AttachmentIn,
     Channel,
+    FileLimits,
     LimitRefusal,
     refusal,
     safe_name,
@@ -122,6 +123,45 @@ async def list_on_ticket(state: AppState, ref: TicketRef,
                                 "File refused") from exc
         raise
     return attachments
+
+
+# Files that follow a merged duplicate are never refused by the survivor's limits: the
+# merge has happened, and they were within the duplicate's.
+MERGED_LIMITS = FileLimits(max_files_per_ticket=500, max_ticket_bytes=10 * 1024 ** 3)
+
+
+async def follow_merge(state: AppState, files: list[Attachment], survivor: TicketRef,
+                       held: list[Attachment], merge: Awaitable[T]) -> T:
+    """Run ``merge`` (the duplicate's update) with its files following it to the survivor:
+    the survivor's hold is marked first (a merged duplicate ends at once and lets go of
+    its own), then the files are listed on the survivor. If the store is down the merge
+    still happens and the files stay listed on the duplicate, where an agent finds them."""
+    new = [f for f in files if f.sha256 not in {h.sha256 for h in held}]
+    if not new or state.files is None:
+        return await merge
+    try:
+        for file in new:
+            await state.files.hold(survivor.client.id, file.sha256, survivor.ticket_id)
+    except FileStoreUnavailable as exc:
+        log.warning("the files of a duplicate will not follow it to %s: %s",
+                    survivor.ticket_id, exc)
+        return await merge
+    try:
+        merged = await merge
+    except BaseException:
+        for file in new:
+            with contextlib.suppress(Exception):
+                await state.files.release(survivor.client.id, file.sha256, survivor.ticket_id)
+        raise
+    try:
+        await answered(state, survivor.handle.execute_update(
+            TicketWorkflow.attach, AttachmentIn(
+                files=[f.model_copy(update={"channel": Channel.MERGE}) for f in new],
+                limits=MERGED_LIMITS)))
+    except (Problem, WorkflowUpdateFailedError) as exc:
+        log.warning("the files of a merged ticket were not listed on %s: %s",
+                    survivor.ticket_id, exc)
+    return merged
 
 
 async def open_file(state: AppState, ref: TicketRef, sha256: str,

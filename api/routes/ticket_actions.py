@@ -14,6 +14,7 @@ from api.problems import Problem, field_problem
 from api.routes.tickets import AnyTicketView, TicketPath
 from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
+from api.ticket_files import follow_merge
 from domain.incidents import IncidentView, MergeRequest, Reprioritisation
 from domain.offboarding import HardwareReturn, LegalHold, OffboardingView
 from domain.onboarding import (
@@ -127,8 +128,9 @@ async def merge(request: MergeRequest, ticket_id: str = TicketPath,
         raise field_problem(409, "survivor", f"{request.survivor} is older than {ticket_id}",
                             f"merge the older ticket into the newest: merge "
                             f"{request.survivor} into {ticket_id}", "Cannot merge")
-    return await update(duplicate, IncidentWorkflow.merge_into,
-                        request.model_copy(update={"by": principal.actor}))
+    return await follow_merge(state, mine.attachments, target, survivor.attachments,
+                              update(duplicate, IncidentWorkflow.merge_into,
+                                     request.model_copy(update={"by": principal.actor})))
 
 
 @router.post("/{ticket_id}/hardware-returns", response_model=OffboardingView,

@@ -240,3 +240,26 @@ async def test_storage_down_is_a_503_to_retry_and_the_ticket_stays_whole(dev_cli
                                      headers=desk.as_("belton", "agent"))
         assert listed.status_code == 200 and listed.json()["attachments"] == []
     refusing.release()
+
+
+async def test_files_follow_a_merged_duplicate(files_desk):
+    desk = files_desk
+    older = await open_ticket(desk)
+    image = png(8, seed=8)
+    assert (await upload(desk, older, "from-the-duplicate.png", image)).status_code == 201
+    newer = await open_ticket(desk)
+    merged = await desk.http.post(f"/v1/tickets/{older}/merge", json={"survivor": newer},
+                                  headers=desk.as_("belton", "agent"))
+    assert merged.status_code == 200, merged.text
+    listed = (await desk.http.get(f"/v1/tickets/{newer}/attachments",
+                                  headers=desk.as_("belton", "agent"))).json()["attachments"]
+    assert [(a["name"], a["channel"]) for a in listed] == [("from-the-duplicate.png", "merge")]
+    got = await desk.http.get(f"/v1/tickets/{newer}/attachments/{listed[0]['sha256']}",
+                              headers=desk.as_("belton", "requester"))
+    assert got.content == image
+    # The duplicate has ended and let go of its files; the survivor holds this one.
+    store = desk.state.files.store
+    held = [m["path"] for m in await obstore.list(
+        store, prefix=f"refs/{desk.client_id('belton')}/").collect_async()]
+    assert newer in [p.rsplit("/", 1)[1] for p in held]
+    assert await desk.state.files.exists(desk.client_id("belton"), listed[0]["sha256"])
