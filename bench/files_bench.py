@@ -1,0 +1,179 @@
+"""Ticket files: upload and download throughput through the API against a bare client's
+put/get to the same S3 server, in one run; and the API process's peak memory during
+parallel uploads.
+
+    .venv/bin/python bench/files_bench.py [--mib 25] [--rounds 5] [--parallel 10]
+
+One SeaweedFS (`weed mini`, loopback), one in-memory Temporal dev server, one
+`tempodesk worker` and one `tempodesk api` process. Bare: obstore's put (multipart, the
+same 256 KiB pieces) and streamed get of the same bytes, no sealing. API: POST
+/v1/tickets/{id}/attachments (a raw streamed body) and GET .../attachments/{sha256},
+through sealing, hashing and the ticket's update. Each round uses new random bytes (the
+store keeps one object per content). Then --parallel uploads at once, the API's RSS
+sampled every 20 ms: what an upload holds is its chunks in flight, not its file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import obstore
+import psutil
+from obstore.store import S3Store
+from temporalio.testing import WorkflowEnvironment
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from activities.file_store import PUT_CONCURRENCY  # noqa: E402
+from domain import search_attributes as sa  # noqa: E402
+from local_s3 import LocalS3  # noqa: E402
+from tests.processes import api, child_env, drill_config, worker  # noqa: E402
+
+BIN = Path(sys.executable).parent
+PIECE = 256 * 1024
+OBSTORE_CHUNK = 5 * 1024 * 1024  # obstore's multipart part size (its default)
+KEY = "td_belton_requester_demo"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+INCIDENT = {"subject": "Files bench", "doing": "benching", "expected": "fast",
+            "actual": "measuring", "tried": "nothing", "impact": "low", "urgency": "low",
+            "technical_contact": {"name": "Jo", "email": "jo@harbourside.example"}}
+
+
+async def pieces(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), PIECE):
+        yield data[start:start + PIECE]
+
+
+async def bare_round(store: S3Store, data: bytes) -> tuple[float, float]:
+    path = f"bare/{uuid.uuid4().hex}"
+    began = time.perf_counter()
+    await obstore.put_async(store, path, pieces(data))
+    up = time.perf_counter() - began
+    began = time.perf_counter()
+    got = await obstore.get_async(store, path)
+    size = 0
+    async for chunk in got.stream(min_chunk_size=PIECE):
+        size += len(chunk)
+    down = time.perf_counter() - began
+    assert size == len(data)
+    await obstore.delete_async(store, path)
+    return up, down
+
+
+async def api_round(http: httpx.AsyncClient, ticket: str, data: bytes) -> tuple[float, float]:
+    began = time.perf_counter()
+    made = await http.post(f"/v1/tickets/{ticket}/attachments", params={"name": "f.bin"},
+                           content=pieces(data), headers={
+                               "Authorization": f"Bearer {KEY}",
+                               "Content-Type": "application/octet-stream",
+                               "Content-Length": str(len(data))})
+    up = time.perf_counter() - began
+    assert made.status_code == 201, made.text
+    sha = made.json()["sha256"]
+    began = time.perf_counter()
+    size = 0
+    async with http.stream("GET", f"/v1/tickets/{ticket}/attachments/{sha}",
+                           headers=AUTH) as got:
+        assert got.status_code == 200
+        async for chunk in got.aiter_bytes(PIECE):
+            size += len(chunk)
+    down = time.perf_counter() - began
+    assert size == len(data)
+    return up, down
+
+
+async def peak_rss_during(pid: int, work) -> tuple[int, int]:
+    """(RSS before, peak RSS while ``work`` runs) of process ``pid``, in bytes."""
+    process = psutil.Process(pid)
+    before = process.memory_info().rss
+    peak = before
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        peak = max(peak, process.memory_info().rss)
+        await asyncio.sleep(0.02)
+    await task
+    return before, peak
+
+
+def mib(rate_bytes: float) -> str:
+    return f"{rate_bytes / 1024 / 1024:,.1f} MiB/s"
+
+
+async def main(args: argparse.Namespace) -> None:
+    size = args.mib * 1024 * 1024
+    with tempfile.TemporaryDirectory() as tmp, LocalS3(Path(tmp) / "s3") as s3:
+        workdir = Path(tmp)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN / "temporal"), search_attributes=sa.ALL_KEYS)
+        config, _, _ = drill_config(workdir / "bench.yaml")
+        key = base64.b64encode(os.urandom(32)).decode()
+        extra = {"TEMPODESK_S3_BUCKET": s3.bucket, "TEMPODESK_S3_ENDPOINT": s3.endpoint,
+                 "TEMPODESK_S3_ACCESS_KEY_ID": "local", "TEMPODESK_S3_SECRET_ACCESS_KEY": "local",
+                 "TEMPODESK_CODEC_KEYS": json.dumps({"bench": key}),
+                 "TEMPODESK_CODEC_KEY_ID": "bench"}
+        child = child_env(env.client.service_client.config.target_host, "files-bench",
+                          config, **extra)
+        workers = worker(child, workdir / "worker.log")
+        server = api(child, workdir / "api.log")
+        try:
+            server.wait_healthy()
+            store = S3Store(s3.bucket, endpoint=s3.endpoint, access_key_id="local",
+                            secret_access_key="local", region="us-east-1",
+                            client_options={"allow_http": True})
+            async with httpx.AsyncClient(base_url=server.base, timeout=300) as http:
+                async def new_ticket() -> str:
+                    made = await http.post("/v1/incidents", headers=AUTH, json=INCIDENT)
+                    assert made.status_code == 201, made.text
+                    return made.json()["ticket_id"]
+
+                bare, through = [], []
+                for _ in range(args.rounds):  # interleaved: the machine's drift hits both
+                    bare.append(await bare_round(store, os.urandom(size)))
+                    through.append(await api_round(http, await new_ticket(), os.urandom(size)))
+                # Parallel uploads, each on a ticket of its own (a ticket's file limits).
+                tickets = [await new_ticket() for _ in range(args.parallel)]
+                datas = [os.urandom(size) for _ in tickets]
+                began = time.perf_counter()
+                before, peak = await peak_rss_during(server.process.pid, asyncio.gather(*(
+                    api_round(http, t, d) for t, d in zip(tickets, datas, strict=True))))
+                parallel_seconds = time.perf_counter() - began
+        finally:
+            server.stop()
+            workers.stop()
+            await env.shutdown()
+    up_bare = statistics.median(size / u for u, _ in bare)
+    down_bare = statistics.median(size / d for _, d in bare)
+    up_api = statistics.median(size / u for u, _ in through)
+    down_api = statistics.median(size / d for _, d in through)
+    bound = OBSTORE_CHUNK * PUT_CONCURRENCY * args.parallel
+    print(f"{args.mib} MiB file, {args.rounds} rounds each (median):")
+    print(f"  upload   API {mib(up_api):>12}  bare {mib(up_bare):>12}  "
+          f"ratio {up_api / up_bare:.2f} (target >= 0.80)")
+    print(f"  download API {mib(down_api):>12}  bare {mib(down_bare):>12}  "
+          f"ratio {down_api / down_bare:.2f} (target >= 0.80)")
+    print(f"{args.parallel} uploads of {args.mib} MiB at once ({parallel_seconds:.1f} s): API RSS "
+          f"{before / 2**20:,.0f} MiB before, peak {peak / 2**20:,.0f} MiB "
+          f"(+{(peak - before) / 2**20:,.0f} MiB; chunk x in flight x uploads = "
+          f"{bound / 2**20:,.0f} MiB; the files themselves "
+          f"{size * args.parallel / 2**20:,.0f} MiB)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mib", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--parallel", type=int, default=10)
+    asyncio.run(main(parser.parse_args()))
