@@ -55,11 +55,15 @@ class FileSealer:
         async for chunk in chunks:
             pending += chunk
             # Keep at least one byte back: the last segment is only known at the end.
-            while len(pending) > SEGMENT_BYTES:
-                segment = bytes(pending[:SEGMENT_BYTES])
-                del pending[:SEGMENT_BYTES]
-                yield cipher.encrypt(prefix + index.to_bytes(4, "big"), segment, header + _MORE)
-                index += 1
+            start = 0
+            with memoryview(pending) as view:
+                while len(pending) - start > SEGMENT_BYTES:
+                    sealed = cipher.encrypt(prefix + index.to_bytes(4, "big"),
+                                            view[start:start + SEGMENT_BYTES], header + _MORE)
+                    yield sealed
+                    start += SEGMENT_BYTES
+                    index += 1
+            del pending[:start]  # once per chunk, not once per segment
         yield cipher.encrypt(prefix + index.to_bytes(4, "big"), bytes(pending), header + _LAST)
 
     async def open(self, sealed: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -91,16 +95,22 @@ class FileSealer:
                 prefix = header[-PREFIX_BYTES:]
                 del buffer[:end]
             # More than a whole segment buffered: the first one is not the last.
-            while cipher is not None and len(buffer) > size:
-                yield _open(cipher, prefix, index, bytes(buffer[:size]), header + _MORE)
-                del buffer[:size]
-                index += 1
+            start = 0
+            with memoryview(buffer) as view:
+                while cipher is not None and len(buffer) - start > size:
+                    opened = _open(cipher, prefix, index, view[start:start + size],
+                                   header + _MORE)
+                    yield opened
+                    start += size
+                    index += 1
+            del buffer[:start]
         if header is None or cipher is None:
             raise SealError("the sealed file is cut short (no header)")
         yield _open(cipher, prefix, index, bytes(buffer), header + _LAST)
 
 
-def _open(cipher: AESGCM, prefix: bytes, index: int, segment: bytes, aad: bytes) -> bytes:
+def _open(cipher: AESGCM, prefix: bytes, index: int, segment: bytes | memoryview,
+          aad: bytes) -> bytes:
     try:
         return cipher.decrypt(prefix + index.to_bytes(4, "big"), segment, aad)
     except InvalidTag as exc:
