@@ -33,8 +33,11 @@ from domain.offboarding import ExitForm, OffboardingStart, ProviderCall
 from domain.onboarding import DeviceRequest, JoinerCall
 from domain.people import NOT_THE_CLIENTS_PERSON, outsider
 from domain.roles import Action, Role, allowed
+from domain.scim import ScimUser
+from domain.scim_forms import exit_form, joiner_form
 from domain.sla.deadlines import snapshot_for
 from domain.tenants import Providers, StaffKey, TempodeskConfig, Webhook, hash_api_key
+from domain.tickets import Contact
 from provider_sandbox import DEMO_SITES, ProviderServer
 from tests.conftest import demo_name, make_settings, provider_desk, sandbox_sites
 from tests.peers import WebhookReceiver
@@ -45,6 +48,7 @@ from workflows.offboarding import OffboardingWorkflow
 SCIM_USERS = "/scim/v2/Users"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ONBOARDING = "urn:tempodesk:params:scim:schemas:extension:onboarding:2.0:User"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 # Each demo client in its own Entra tenant here, so a call's tenant shows whose it was.
 TENANTS = {"belton": "harbourside-tenant", "betterworld": "hudsonfreight-tenant",
@@ -92,6 +96,29 @@ def test_the_rule_is_the_clients_own_domains_exactly(config):
     bare = belton.model_copy(update={"domains": []})
     assert "declares no identity domains" in outsider(bare, "user_principal_name",
                                                       "jo.tran@harbourside.example").message
+
+
+def test_scim_forms_open_tickets_only_for_the_clients_own_people(config):
+    """What a SCIM user stands for: a user stored before the rule with another client's
+    name opens no exit (the note says why); a manager outside the client's domains is left
+    off an exit (access must still end) and stops an onboarding."""
+    belton = config.client("belton")
+    now = datetime.now(UTC)
+    outsider_user = ScimUser.model_validate({"schemas": [CORE], "userName":
+                                             "ana.ruiz@hudsonfreight.example"})
+    form, note = exit_form(outsider_user, belton, None, now.date())
+    assert form is None and note.startswith("no user exit: userName: the domain")
+    own = ScimUser.model_validate({"schemas": [CORE], "userName": "jo.tran@harbourside.example"})
+    boss = Contact(name="Ana Ruiz", email="ana.ruiz@hudsonfreight.example")
+    form, note = exit_form(own, belton, boss, now.date())
+    assert form is not None and form.manager is None and note == ""
+    hire = ScimUser.model_validate({
+        "schemas": [CORE, ONBOARDING], "userName": "sam.lee@harbourside.example",
+        "displayName": "Sam Lee", "title": "Paralegal",
+        ONBOARDING: {"startDate": (now + timedelta(days=30)).date().isoformat(),
+                     "managerEmail": "ana.ruiz@hudsonfreight.example"}})
+    form, note = joiner_form(hire, belton, None, now)
+    assert form is None and note.startswith("no onboarding: enterprise manager: the domain")
 
 
 # ------------------------------------------------------------------ the route table
