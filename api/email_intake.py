@@ -139,7 +139,7 @@ async def _apply(state: AppState, principal: Principal, decision: MailDecision,
     elif action in (MailAction.REPLY, MailAction.STAFF_NOTE):
         await _comment(ref, text, by, from_requester=action is MailAction.REPLY)
     else:  # a note: recorded with the reason, never from the requester (no reopening)
-        await _comment(ref, f"[Not acted on: {decision.reason}]\n\n{text}",
+        await _comment(ref, note_body(decision.reason, message),
                        f"email (not acted on):{sender}", from_requester=False)
         if decision.confirm_director is not None and ref.kind is TicketKind.QUOTE:
             await ref.handle.signal(QuoteWorkflow.confirm_by_link, ConfirmByLink(
@@ -153,10 +153,10 @@ async def _comment(ref: TicketRef, body: str, by: str, from_requester: bool) -> 
         body=body[:TEXT_MAX_CHARS], by=by, from_requester=from_requester))
 
 
-async def _open(state: AppState, principal: Principal, client: ClientConfig,
-                message: InboundMessage, unconfirmed: bool) -> tuple[str, bool]:
-    report = IncidentReport(
-        client_id=None if principal.client_id else client.id,
+def incident_report(message: InboundMessage, client_id: str | None) -> IncidentReport:
+    """The incident a new message opens (its fields already cleaned by the parser)."""
+    return IncidentReport(
+        client_id=client_id,
         subject=message.subject if len(message.subject) >= 3 else f"E-mail: {message.subject}",
         doing=with_attachments(message.text or "(no text)", message.attachments),
         expected=NOT_GIVEN, actual=NOT_GIVEN, tried=NOT_GIVEN,
@@ -164,6 +164,17 @@ async def _open(state: AppState, principal: Principal, client: ClientConfig,
                                   email=message.sender),
         # A mailed-in problem states no impact: medium/medium until an agent triages it.
         channel=Channel.EMAIL, impact=Level.MEDIUM, urgency=Level.MEDIUM)
+
+
+def note_body(reason: str, message: InboundMessage) -> str:
+    """A note: the words, and why they did not act."""
+    text = with_attachments(message.text or "(no text)", message.attachments)
+    return f"[Not acted on: {reason}]\n\n{text}"[:TEXT_MAX_CHARS]
+
+
+async def _open(state: AppState, principal: Principal, client: ClientConfig,
+                message: InboundMessage, unconfirmed: bool) -> tuple[str, bool]:
+    report = incident_report(message, None if principal.client_id else client.id)
     key = (f"{message.message_id} {message.content_digest}" if message.message_id
            else None)
     ticket, _, replayed = await open_incident(state, principal, client, report, key,

@@ -44,7 +44,7 @@ _NESTING = re.compile(rb"boundary\s*=|message/(?:rfc822|global)", re.IGNORECASE)
 # breaks one line (a header, a display): line and paragraph separators, NEL, tabs.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _NOT_ONE_LINE = re.compile(r"[\t\r\n\u2028\u2029\x85]+")
-_ADDRESS = re.compile(r"^[^@\s\"<>(),;:\\\[\]]+@[a-z0-9.-]+\.[a-z0-9-]+$")
+_ADDRESS = re.compile(r"^[^@\s\"<>(),;:\\\[\]\x00-\x1f\x7f-\x9f]+@[a-z0-9.-]+\.[a-z0-9-]+$")
 
 
 class MalformedMail(ValueError):
