@@ -208,13 +208,14 @@ class NotificationActivities:
         holder = link_holder(notice)
         personal = [r for r in recipients if holder is not None and r.lower() == holder]
         copies = [r for r in recipients if r not in personal]
+        # The copies first: the holder's mail, the one a notice is about, goes last, so
+        # once it has arrived the delivery is done (as when a notice was one mail).
+        if copies:
+            receipt.message_id = await self._email(self._without_links(notice, holder),
+                                                   copies, copy=holder is not None)
         if personal:
             receipt.message_id = await self._email(self._with_links(notice), personal,
                                                    reply_to=self._reply_to(notice))
-        if copies:
-            desk = await self._email(self._without_links(notice, holder), copies,
-                                     copy=holder is not None)
-            receipt.message_id = receipt.message_id or desk
         receipt.emailed = recipients
         return receipt
 
