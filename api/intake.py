@@ -105,9 +105,11 @@ def fingerprint(report: IncidentReport) -> str:
 
 async def open_incident(state: AppState, principal: Principal, client: ClientConfig,
                         report: IncidentReport, idempotency_key: str | None,
-                        ) -> tuple[str, TicketView, bool]:
+                        contact_unconfirmed: bool = False) -> tuple[str, TicketView, bool]:
     """Open an incident (the form and e-mail share it): its id, its view, and whether an
-    earlier request with the same idempotency key had opened it already."""
+    earlier request with the same idempotency key had opened it already.
+    ``contact_unconfirmed``: mail whose sender failed authentication (no one is mailed
+    until an agent confirms the contact)."""
     if idempotency_key is None:
         ticket = await state.numbers.next(client.ticket_prefix)
     else:
@@ -119,6 +121,7 @@ async def open_incident(state: AppState, principal: Principal, client: ClientCon
     start = incident_start(client, ticket, report, decide_priority(report,
                                                                    client.priority_matrix),
                            principal.actor)
+    start.contact_unconfirmed = contact_unconfirmed
     try:
         state_at_intake = await start_ticket(state, IncidentWorkflow, start,
                                              incident_summary(start),

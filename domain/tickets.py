@@ -141,6 +141,9 @@ class TicketRecord(BaseModel):
                                     "later e-mails reply to it so mail clients thread them")
     confirmed_recipients: list[str] = Field(default_factory=list, description="addresses "
                                             "outside the client's known ones an agent confirmed")
+    contact_unconfirmed: bool = Field(False, description="the technical contact sent mail "
+                                      "that failed sender authentication: notices go to them "
+                                      "only once an agent confirms the address (recipients)")
 
 
 class TicketState(TicketRecord):
