@@ -572,6 +572,13 @@ def smtp_command() -> None:
         state = build_state(settings, config, await connect(settings))
         server = await serve_smtp(state, settings.inbound_smtp_host, settings.inbound_smtp_port)
         out.print(f"taking mail on {settings.inbound_smtp_host}:{settings.inbound_smtp_port}")
+        mail = config.mail
+        if not mail.trusted_authserv_ids:
+            out.print("no mail.trusted_authserv_ids in the config: mail opens tickets and "
+                      "adds notes, but never approves, escalates or comments as staff "
+                      "(docs/security.md)")
+        out.print(f"limits: {mail.smtp.per_ip} per sending address, {mail.smtp.per_sender} "
+                  "per From address")
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -5,7 +5,13 @@ without a Microsoft 365 tenant. Faults a test can schedule: 429 with Retry-After
 outages, 404 for unknown users. Every request is recorded (the newest ``keep`` of them in
 a long-running `tempodesk dev`), and ``GET /calls`` lists them as JSON. Graph keeps users,
 licences (with seat counts per SKU), group members and authentication methods, so
-provisioning can be checked by its effect."""
+provisioning can be checked by its effect.
+
+Like the real consoles, one MSP token sees every client: Datto RMM devices and SentinelOne
+agents belong to sites (one per demo client, ``DEMO_SITES``, as tempodesk.yaml names
+them), and only the filters a call sends (``/v2/site/<uid>/devices``; ``siteIds`` and
+``groupIds`` on SentinelOne's agent search and on its actions' ``filter``) keep one
+client's call off another client's endpoints."""
 
 from __future__ import annotations
 
@@ -27,6 +33,24 @@ class Seen:
     headers: dict
     at: float                   # monotonic, for tests' intervals
     received: float = field(default_factory=time.time)
+    query: dict[str, str] = field(default_factory=dict)  # the query string, first values
+
+
+# Each demo client's sites, as tempodesk.yaml names them: (Datto RMM site uid, SentinelOne
+# site id, SentinelOne group id). A SentinelOne agent sits in the site (and group) of the
+# Datto site its installer ran in.
+DEMO_SITES = {
+    "belton": ("site-harbourside", "s1-site-harbourside", "s1-group-harbourside"),
+    "betterworld": ("site-hudsonfreight", "s1-site-hudsonfreight", "s1-group-hudsonfreight"),
+    "plexacet": ("site-opaldental", "s1-site-opaldental", "s1-group-opaldental"),
+}
+_S1_OF_DATTO = {datto: (site, group) for datto, site, group in DEMO_SITES.values()}
+
+
+def _listed(query: dict, name: str) -> set[str] | None:
+    """A SentinelOne list filter (comma-separated in a query string), or None if absent."""
+    values = query.get(name)
+    return None if values is None else {v for v in ",".join(values).split(",") if v}
 
 
 def _redacted(body: dict) -> dict:
@@ -60,7 +84,7 @@ class ProviderServer:
     TOKEN = "test-graph-token"
     S1_TOKEN = "test-s1-token"
     DATTO_KEY, DATTO_SECRET, DATTO_TOKEN = "datto-key", "datto-secret", "test-datto-token"
-    SITE = "site-harbourside"
+    SITE, S1_SITE, S1_GROUP = DEMO_SITES["belton"]
 
     def __init__(self, port: int = 0, keep: int | None = None) -> None:
         self.seen: deque[Seen] = deque(maxlen=keep)  # None: every call (tests, benches)
@@ -81,7 +105,17 @@ class ProviderServer:
         self.devices = [{"id": 1, "uid": "dev-uid-042", "siteUid": self.SITE,
                          "hostname": "BEL-LT-042", "udf": {}}]
         self.quickjobs: list[tuple[str, str]] = []  # (device uid, component uid)
-        self.edr_hosts: set[str] = set()          # hosts whose SentinelOne agent checked in
+        # SentinelOne agents, each in a site and group: Jo Tran's laptop at Harbourside and
+        # Ana Ruiz's at Hudson Freight. An EDR install (Datto's comp-s1) adds one.
+        hudson_site, hudson_group = DEMO_SITES["betterworld"][1:]
+        self.agents: list[dict] = [
+            {"id": "1234567890", "uuid": "ab12", "computerName": "PF3X9K",
+             "lastLoggedInUserName": "jo.tran@harbourside.example",
+             "siteId": self.S1_SITE, "groupId": self.S1_GROUP},
+            {"id": "2234567890", "uuid": "cd34", "computerName": "HF-LT-007",
+             "lastLoggedInUserName": "ana.ruiz@hudsonfreight.example",
+             "siteId": hudson_site, "groupId": hudson_group}]
+        self.disconnected: set[str] = set()       # agent ids network-quarantined
         self.lock = threading.Lock()
         server = self
 
@@ -100,8 +134,9 @@ class ProviderServer:
 
             def _calls(self) -> None:
                 with server.lock:
-                    calls = [{"method": c.method, "path": c.path, "body": _redacted(c.body),
-                              "received": c.received} for c in server.seen]
+                    calls = [{"method": c.method, "path": c.path, "query": c.query,
+                              "body": _redacted(c.body), "received": c.received}
+                             for c in server.seen]
                 self._answer(200, {"calls": calls})
 
             def _handle(self) -> None:
@@ -117,13 +152,13 @@ class ProviderServer:
                 else:
                     body = {}
                 url = urlparse(self.path)
+                query = parse_qs(url.query)
                 with server.lock:
                     server.seen.append(Seen(self.command, unquote(url.path), body,
-                                            dict(self.headers),
-                                            time.monotonic()))
-                    status, answer, headers = server.route(self.command, url.path,
-                                                           parse_qs(url.query), body,
-                                                           dict(self.headers))
+                                            dict(self.headers), time.monotonic(),
+                                            query={k: v[0] for k, v in query.items()}))
+                    status, answer, headers = server.route(self.command, url.path, query,
+                                                           body, dict(self.headers))
                 self._answer(status, answer, headers)
 
             do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
@@ -140,8 +175,9 @@ class ProviderServer:
         if path.startswith("/login/"):
             if body.get("grant_type") != "client_credentials" or not body.get("client_secret"):
                 return 400, {"error": "invalid_request"}, {}
-            return 200, {"token_type": "Bearer", "expires_in": 3599,
-                         "access_token": self.TOKEN}, {}
+            tenant = unquote(path.removeprefix("/login/").split("/", 1)[0])
+            return 200, {"token_type": "Bearer", "expires_in": 3599,  # bound to the tenant
+                         "access_token": f"{self.TOKEN}:{tenant}"}, {}
         if path.startswith("/graph/"):
             return self.graph(method, path.removeprefix("/graph/v1.0"), query, body, headers)
         if path.startswith("/s1/"):
@@ -151,7 +187,7 @@ class ProviderServer:
         return 404, {"error": "no such route"}, {}
 
     def graph(self, method: str, path: str, query: dict, body: dict, headers: dict):
-        if headers.get("Authorization") != f"Bearer {self.TOKEN}":
+        if not headers.get("Authorization", "").startswith(f"Bearer {self.TOKEN}:"):
             return 401, {"error": {"code": "InvalidAuthenticationToken"}}, {}
         if self.faults.throttle > 0:
             self.faults.throttle -= 1
@@ -311,7 +347,7 @@ class ProviderServer:
                 component = body["jobComponent"]["componentUid"]
                 self.quickjobs.append((device["uid"], component))
                 if component == "comp-s1":  # the EDR installer: the agent checks in
-                    self.edr_hosts.add(device["hostname"])
+                    self._install_agent(device)
                 return 200, {"job": {"uid": f"job-{len(self.quickjobs)}", "status": "active",
                                      "name": body["jobName"]}}, {}
         return 404, {"message": "Not found"}, {}
@@ -319,25 +355,53 @@ class ProviderServer:
     def sentinelone(self, method: str, path: str, query: dict, body: dict, headers: dict):
         if headers.get("Authorization") != f"ApiToken {self.S1_TOKEN}":
             return 401, {"errors": [{"code": 4010010, "title": "Authentication Failed"}]}, {}
-        if method == "GET" and path == "/web/api/v2.1/agents" and "computerName" in query:
-            host = query["computerName"][0]
-            agents = [{"id": "99", "computerName": host}] if host in self.edr_hosts else []
-            return 200, {"data": agents, "pagination": {"totalItems": len(agents),
-                                                        "nextCursor": None}}, {}
         if method == "GET" and path == "/web/api/v2.1/agents":
-            user = query.get("query", [""])[0]
-            agents = [{"id": "1234567890", "uuid": "ab12", "computerName": "PF3X9K",
-                       "lastLoggedInUserName": user}] if user in self.licences else []
+            agents = self._agents({k: v[0] for k, v in query.items()}, query)
             return 200, {"data": agents, "pagination": {"totalItems": len(agents),
                                                         "nextCursor": None}}, {}
         if method == "POST" and path == "/web/api/v2.1/agents/actions/disconnect":
-            return 200, {"data": {"affected": len(body["filter"]["ids"])}}, {}
+            scope = body.get("filter") or {}
+            lists = {k: ",".join(v) if isinstance(v, list) else str(v)
+                     for k, v in scope.items()}
+            matched = self._agents(lists, {k: [v] for k, v in lists.items()})
+            self.disconnected |= {a["id"] for a in matched}
+            return 200, {"data": {"affected": len(matched)}}, {}
         return 404, {"errors": [{"code": 4040001, "title": "Not Found"}]}, {}
+
+    def _agents(self, first: dict[str, str], query: dict) -> list[dict]:
+        """The agents a search or an action's filter matches: free text (``query``) in the
+        host or last user, exact ``computerName``, and the ``ids``, ``siteIds`` and
+        ``groupIds`` lists; an absent filter matches every agent in the console."""
+        text = first.get("query", "").lower()
+        ids, sites, groups = (_listed(query, n) for n in ("ids", "siteIds", "groupIds"))
+        return [dict(a) for a in self.agents
+                if (not text or text in a["computerName"].lower()
+                    or text in a["lastLoggedInUserName"].lower())
+                and first.get("computerName", a["computerName"]) == a["computerName"]
+                and (ids is None or a["id"] in ids)
+                and (sites is None or a["siteId"] in sites)
+                and (groups is None or a["groupId"] in groups)]
+
+    def _install_agent(self, device: dict) -> None:
+        """Datto ran SentinelOne's installer on ``device``: its agent checks in, in the
+        SentinelOne site (and group) of the device's Datto site."""
+        site, group = _S1_OF_DATTO.get(device["siteUid"], ("s1-site-unknown", "s1-group-unknown"))
+        if not any(a["computerName"] == device["hostname"] and a["siteId"] == site
+                   for a in self.agents):
+            self.agents.append({"id": f"edr-{device['uid']}", "uuid": device["uid"],
+                                "computerName": device["hostname"],
+                                "lastLoggedInUserName": "", "siteId": site, "groupId": group})
 
     # ------------------------------------------------------------------ helpers
 
     def calls(self, method: str, fragment: str) -> list[Seen]:
         return [s for s in self.seen if s.method == method and fragment in s.path]
+
+    def tenant_of(self, call: Seen) -> str | None:
+        """The Entra tenant a Graph call was made in (its token was issued for one)."""
+        auth = call.headers.get("Authorization", "")
+        prefix = f"Bearer {self.TOKEN}:"
+        return auth.removeprefix(prefix) if auth.startswith(prefix) else None
 
     def __enter__(self) -> ProviderServer:
         threading.Thread(target=self.http.serve_forever, daemon=True).start()

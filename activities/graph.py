@@ -1,6 +1,8 @@
 """HTTP clients for the providers an MSP drives, shared by the provider activities:
 Microsoft Graph (OAuth 2.0 client credentials of the MSP's multi-tenant app, per client
-tenant) and Datto RMM (its OAuth password grant with the API key and secret).
+tenant), Datto RMM (its OAuth password grant with the API key and secret) and SentinelOne
+(the MSP's console token). Each call is scoped to one client: its Graph tenant, its Datto
+site, its SentinelOne sites and groups; never the MSP's whole estate.
 
 ``raise_for`` turns a provider's answer into Temporal's retry semantics: 429 asks for the
 next attempt after ``Retry-After``; 5xx is retried with backoff; 400/401/403/404/409 end
@@ -159,3 +161,59 @@ class Datto:
             if not body.get("pageDetails", {}).get("nextPageUrl"):
                 return None
             page += 1
+
+
+class SentinelOne:
+    """SentinelOne's management API v2.1 with the MSP's one console token, which sees every
+    client's endpoints: so every agent search and action carries the client's ``siteIds``
+    (and ``groupIds`` when given). A client without sites is not searched at all."""
+
+    AGENTS = "/web/api/v2.1/agents"
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.http = http
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings.sentinelone_url) and self.settings.sentinelone_token is not None
+
+    def scope(self, client: ClientConfig | None) -> dict[str, list[str]]:
+        """The client's sites (and groups): the filter of every call made for it."""
+        providers = client.providers if client else None
+        if not self.configured:
+            raise ApplicationError("SentinelOne is not set up: set TEMPODESK_SENTINELONE_URL "
+                                   "and _TOKEN", type="ProviderNotConfigured",
+                                   non_retryable=True)
+        if providers is None or not providers.sentinelone_site_ids:
+            raise ApplicationError(
+                f"SentinelOne is not scoped for {client.id if client else 'this client'}: set "
+                "the client's providers.sentinelone_site_ids (its sites in the console); the "
+                "desk never searches the MSP's whole console", type="ProviderNotConfigured",
+                non_retryable=True)
+        scope = {"siteIds": list(providers.sentinelone_site_ids)}
+        if providers.sentinelone_group_ids:
+            scope["groupIds"] = list(providers.sentinelone_group_ids)
+        return scope
+
+    def _headers(self) -> dict[str, str]:
+        token = self.settings.sentinelone_token
+        return {"Authorization": f"ApiToken {token.get_secret_value() if token else ''}"}
+
+    async def agents(self, scope: dict[str, list[str]], **search: str) -> list[dict]:
+        """The agents matching ``search`` (e.g. ``query``, ``computerName``) in ``scope``;
+        list filters go as comma-separated values, as the API takes them."""
+        params = {**search, **{name: ",".join(ids) for name, ids in scope.items()}}
+        found = await self.http.get(f"{self.settings.sentinelone_url}{self.AGENTS}",
+                                    params=params, headers=self._headers(), timeout=30)
+        raise_for(found, "SentinelOne agents")
+        return list(found.json().get("data") or [])
+
+    async def disconnect(self, scope: dict[str, list[str]], ids: list[str]) -> int:
+        """Network-quarantine the agents ``ids``; the action's filter carries the scope
+        too, so a wrong id outside the client's sites matches nothing."""
+        done = await self.http.post(f"{self.settings.sentinelone_url}{self.AGENTS}"
+                                    "/actions/disconnect", headers=self._headers(),
+                                    json={"filter": {"ids": ids, **scope}}, timeout=30)
+        raise_for(done, "SentinelOne disconnect")
+        return int(done.json().get("data", {}).get("affected", len(ids)))

@@ -2,6 +2,11 @@
 
 Safe to run twice: the notice id becomes the e-mail's Message-ID and the webhook-id, so a
 retried delivery is recognisable as the same message by mail clients and receivers.
+
+A signed link reaches only the person it names (docs/security.md): a notice with an
+approval link (a director) or a survey link (the requester) is mailed with the link to
+that person alone; everyone else on it (the client's desk mailboxes, ...) gets a copy
+without the link (Message-ID ``<...desk@tempodesk>``), and webhooks never carry one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from domain.notifications import (
     NoticeReceipt,
     WebhookRouting,
 )
+from domain.reply_address import reply_address
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, Webhook
 
@@ -48,6 +54,18 @@ def render_body(notice: Notice) -> str:
     template = _TEMPLATES.select_template(names)
     return template.render(subject=notice.subject, ticket_id=notice.ticket_id,
                            context=notice.context)
+
+
+def link_holder(notice: Notice) -> str | None:
+    """Whom the notice's signed link names, if it carries one: the director of an approval
+    link; for a survey, the requester (the technical contact, whom ``_notify`` lists last
+    whichever list the ticket's age puts them in)."""
+    if notice.approval is not None:
+        return notice.approval.director_email.lower()
+    if notice.survey_expires_at is not None:
+        named = [*notice.recipients, *notice.unverified, *notice.unconfirmed]
+        return named[-1].lower() if named else None
+    return None
 
 
 def _facts(notice: Notice) -> list[tuple[str, str]]:
@@ -139,16 +157,14 @@ class NotificationActivities:
         """Errors a retry can never mend (a refused recipient, a header no mail server
         accepts, a webhook answering 4xx) are non-retryable; the workflow retries the rest
         with backoff, so a peer's outage holds back no clock."""
-        notice = self._with_survey_link(delivery.notice)
         if delivery.lane is Lane.EMAIL:
-            return await self._email_lane(notice)
-        return await self._webhook_lane(notice)
+            return await self._email_lane(delivery.notice)
+        return await self._webhook_lane(delivery.notice)  # never with a personal link
 
     @activity.defn
     async def notify(self, notice: Notice) -> NoticeReceipt:
         """Both lanes in one go: only for tickets started before the lanes existed (their
         histories replay with it); new tickets use :meth:`deliver`."""
-        notice = self._with_survey_link(notice)
         receipt = await self._email_lane(notice)
         receipt.webhooks = (await self._webhook_lane(notice)).webhooks
         return receipt
@@ -159,7 +175,8 @@ class NotificationActivities:
             raise ApplicationError(f"unknown client {notice.client_id!r}", non_retryable=True)
         return client
 
-    def _with_survey_link(self, notice: Notice) -> Notice:
+    def _with_links(self, notice: Notice) -> Notice:
+        """The version for the link's holder: the signed approval or survey URL added."""
         if notice.approval is not None:
             link = notice.approval
             token = tokens.sign(self.settings.secret, "quote", link.quote_id, link.expires_at,
@@ -177,18 +194,46 @@ class NotificationActivities:
         client = self._client(notice)
         receipt = NoticeReceipt()
         confirmed = {a.lower() for a in notice.confirmed}
-        held = sorted(a for a in notice.unverified
-                      if a.lower() not in confirmed and not self.config.may_mail(client, a))
-        wanted = {*notice.recipients, *notice.unverified, *client.notifications.email}
+        held = sorted({a for a in notice.unverified
+                       if a.lower() not in confirmed and not self.config.may_mail(client, a)}
+                      | {a for a in notice.unconfirmed if a.lower() not in confirmed})
+        wanted = {*notice.recipients, *notice.unverified, *notice.unconfirmed,
+                  *client.notifications.email}
         recipients = sorted(wanted - set(held))
         if held:
             receipt.skipped.append(f"held until an agent confirms: {', '.join(held)}")
-        if recipients and self.settings.smtp_host:
-            receipt.message_id = await self._email(notice, recipients)
-            receipt.emailed = recipients
-        elif recipients:
+        if recipients and not self.settings.smtp_host:
             receipt.skipped.append("email: TEMPODESK_SMTP_HOST is not set")
+            return receipt
+        holder = link_holder(notice)
+        personal = [r for r in recipients if holder is not None and r.lower() == holder]
+        copies = [r for r in recipients if r not in personal]
+        # The copies first: the holder's mail, the one a notice is about, goes last, so
+        # once it has arrived the delivery is done (as when a notice was one mail).
+        if copies:
+            receipt.message_id = await self._email(self._without_links(notice, holder),
+                                                   copies, copy=holder is not None)
+        if personal:
+            receipt.message_id = await self._email(self._with_links(notice), personal,
+                                                   reply_to=self._reply_to(notice))
+        receipt.emailed = recipients
         return receipt
+
+    def _without_links(self, notice: Notice, holder: str | None) -> Notice:
+        """The copy for everyone but the link's holder: says who got the link, not what."""
+        if holder is None:
+            return notice
+        return notice.model_copy(update={"context": {
+            **notice.context, "personal_link": f"sent to {holder} only"}})
+
+    def _reply_to(self, notice: Notice) -> str | None:
+        """A director's own reply address on a quote (what an "Approved" by mail needs)."""
+        approvals = self.config.mail.approvals
+        if notice.approval is None or approvals is None:
+            return None
+        link = notice.approval
+        return reply_address(self.settings.secret, approvals, link.quote_id,
+                             link.director_email, link.expires_at)
 
     async def _webhook_lane(self, notice: Notice) -> NoticeReceipt:
         receipt = NoticeReceipt()
@@ -205,11 +250,16 @@ class NotificationActivities:
                             notice.ticket_id, notice.survey_expires_at)
         return f"{self.settings.public_url}/v1/surveys/{token}"
 
-    def _message(self, notice: Notice, recipients: list[str]) -> EmailMessage:
-        # Our own mail answers tickets automatically ("auto-replied", RFC 3834).
-        message = new_message(self.settings, notice.notice_id, recipients, notice.occurred_at,
+    def _message(self, notice: Notice, recipients: list[str], reply_to: str | None = None,
+                 copy: bool = False) -> EmailMessage:
+        # Our own mail answers tickets automatically ("auto-replied", RFC 3834). A copy
+        # without the personal link is another message, so it has its own Message-ID.
+        mail_id = f"{notice.notice_id}:desk" if copy else notice.notice_id
+        message = new_message(self.settings, mail_id, recipients, notice.occurred_at,
                               f"[{notice.ticket_id}] {notice.subject}", "auto-replied",
                               "this notice")
+        if reply_to is not None:
+            message["Reply-To"] = reply_to
         if notice.thread_root:
             message["In-Reply-To"] = notice.thread_root
             message["References"] = notice.thread_root
@@ -224,8 +274,10 @@ class NotificationActivities:
                 params={"method": "REQUEST"})
         return message
 
-    async def _email(self, notice: Notice, recipients: list[str]) -> str:
-        return await send_mail(self.settings, self._message(notice, recipients))
+    async def _email(self, notice: Notice, recipients: list[str], reply_to: str | None = None,
+                     copy: bool = False) -> str:
+        return await send_mail(self.settings, self._message(notice, recipients, reply_to,
+                                                            copy))
 
     async def _webhook(self, notice: Notice, hook: Webhook) -> None:
         body = json.dumps(webhook_payload(notice, hook), separators=(",", ":")).encode()

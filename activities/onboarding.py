@@ -5,7 +5,8 @@ check-in) and the MFA check; and the undo of each, for HR's cancellation.
 Every activity is safe to run twice: an account that exists is found, not created again;
 a licence already held is not assigned again; group membership that exists is fine; a
 device already tagged for this ticket does not get its jobs twice; undoing what is not
-there is done.
+there is done. Each acts only on its client's own people (``own_people_only``), in the
+client's Graph tenant, Datto site and SentinelOne sites.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.graph import Datto, Graph, raise_for
+from activities.graph import Datto, Graph, SentinelOne
+from activities.providers import own_people_only
 from activities.signed_webhook import WebhookProvider, or_by_webhook
 from domain.onboarding import JoinerCall
 from domain.provider_steps import ProviderResult
@@ -43,6 +45,7 @@ class OnboardingActivities:
         self.graph = Graph(settings, config, http)
         self.webhook = WebhookProvider(settings, config, http)
         self.datto = Datto(settings, http)
+        self.edr = SentinelOne(settings, http)
 
     async def _user_id(self, call: JoinerCall) -> str:
         upn = quote(call.user_principal_name)
@@ -53,6 +56,7 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ account
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def create_account(self, call: JoinerCall) -> ProviderResult:
         """A cloud account with a random password nobody sees: the user signs in first with
@@ -75,6 +79,7 @@ class OnboardingActivities:
                               resource_id=created.json()["id"])
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def delete_account(self, call: JoinerCall) -> ProviderResult:
         try:
@@ -90,6 +95,7 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ licences
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def assign_licences(self, call: JoinerCall) -> ProviderResult:
         """``usageLocation`` first (Graph refuses licences without it), then every licence
@@ -141,6 +147,7 @@ class OnboardingActivities:
         return list(dict.fromkeys(ids))
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def add_groups(self, call: JoinerCall) -> ProviderResult:
         user_id = await self._user_id(call)
@@ -156,6 +163,7 @@ class OnboardingActivities:
         return ProviderResult(detail=f"member of {len(groups)} group(s)")
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def remove_groups(self, call: JoinerCall) -> ProviderResult:
         try:
@@ -177,6 +185,7 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ devices
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def build_device(self, call: JoinerCall) -> ProviderResult:
         """The technician installs the site's RMM agent on the device; this finds it in the
@@ -187,6 +196,9 @@ class OnboardingActivities:
             raise ApplicationError("no device given", type="ProviderRefused", non_retryable=True)
         client = self.config.client(call.client_id)
         site = self.datto.site(client)
+        # No EDR console set up: the RMM's component install is the record. Set up: the
+        # client's sites are checked before the device is touched.
+        edr_scope = self.edr.scope(client) if self.edr.configured else None
         found = await self.datto.device(site, device.hostname)
         if found is None:  # retried until the technician enrols it
             raise ApplicationError(f"{device.hostname} is not in the client's RMM site yet: "
@@ -203,23 +215,20 @@ class OnboardingActivities:
                         "jobComponent": {"componentUid": component, "variables": []}})
             await self.datto.call("POST", f"/v2/device/{quote(uid)}/udf",
                                   {"udf1": call.user_principal_name, "udf2": call.ticket_id})
-        await self._edr_reports(device.hostname)
+        if edr_scope is not None:
+            await self._edr_reports(edr_scope, device.hostname)
         return ProviderResult(detail=f"{device.hostname} enrolled (RMM {uid}), EDR and "
                               "backups installed", resource_id=uid)
 
-    async def _edr_reports(self, hostname: str) -> None:
-        base, token = self.settings.sentinelone_url, self.settings.sentinelone_token
-        if not base or token is None:
-            return  # no EDR console set up: the RMM's component install is the record
-        found = await self.http.get(f"{base}/web/api/v2.1/agents", params={
-            "computerName": hostname}, headers={"Authorization": f"ApiToken "
-                                                f"{token.get_secret_value()}"}, timeout=30)
-        raise_for(found, "SentinelOne agents")
-        if not found.json().get("data"):
+    async def _edr_reports(self, scope: dict[str, list[str]], hostname: str) -> None:
+        """Done when SentinelOne sees the agent in the client's own sites (a host of that
+        name in another client's site proves nothing about this one)."""
+        if not await self.edr.agents(scope, computerName=hostname):
             raise ApplicationError(f"the EDR agent on {hostname} has not checked in yet",
                                    type="EdrNotReporting")
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def release_device(self, call: JoinerCall) -> ProviderResult:
         """Untag the device so it goes back to stock (its EDR and backups stay: harmless)."""
@@ -237,6 +246,7 @@ class OnboardingActivities:
     # ------------------------------------------------------------------ MFA
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def check_mfa(self, call: JoinerCall) -> ProviderResult:
         upn = quote(call.user_principal_name)

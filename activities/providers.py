@@ -3,23 +3,48 @@ Intune devices) and the EDR (SentinelOne), over their real HTTP APIs.
 
 Each step is an activity, safe to run twice (disabling a disabled account, revoking
 revoked sessions or wiping a wiping device changes nothing). Retries are Temporal's (see
-``activities.graph.raise_for``).
+``activities.graph.raise_for``). Each acts only on its client's own people
+(``own_people_only``) and only through that client's tenant, sites and groups.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.graph import Graph, raise_for
+from activities.graph import Graph, SentinelOne
 from activities.signed_webhook import WebhookProvider, or_by_webhook
 from domain.offboarding import ProviderCall
+from domain.people import NOT_THE_CLIENTS_PERSON, outsider
 from domain.provider_steps import ProviderResult
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
+
+
+def own_people_only(step: Callable[[Any, Any], Awaitable[ProviderResult]]):
+    """A provider step (under ``@activity.defn``, above ``@or_by_webhook``) for the call's
+    client's own people only: an address outside the client's domains is refused before
+    any provider, built in or the client's webhook, sees it; non-retryable, so the step
+    goes to an agent. The doors refuse such addresses already: this holds for tickets
+    opened before the rule and for any door added later. The owner has a ``config``."""
+
+    @functools.wraps(step)
+    async def checked(self: Any, call: Any) -> ProviderResult:
+        client = self.config.client(call.client_id)
+        for field, address in call.people():
+            if refusal := outsider(client, field, address):
+                raise ApplicationError(f"{field}: {refusal.message}: nothing was sent to any "
+                                       f"provider ({refusal.fix})",
+                                       type=NOT_THE_CLIENTS_PERSON, non_retryable=True)
+        return await step(self, call)
+
+    return checked
 
 
 class ProviderActivities:
@@ -29,6 +54,7 @@ class ProviderActivities:
         self.config = config
         self.http = http
         self.graph = Graph(settings, config, http)
+        self.edr = SentinelOne(settings, http)
         self.webhook = WebhookProvider(settings, config, http)
 
     async def _graph(self, call: ProviderCall, method: str, path: str,
@@ -36,6 +62,7 @@ class ProviderActivities:
         return await self.graph.call(call.client_id, method, path, json)
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def disable_account(self, call: ProviderCall) -> ProviderResult:
         upn = quote(call.user_principal_name)
@@ -43,6 +70,7 @@ class ProviderActivities:
         return ProviderResult(detail=f"account {call.user_principal_name} disabled")
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def revoke_sessions(self, call: ProviderCall) -> ProviderResult:
         upn = quote(call.user_principal_name)
@@ -50,6 +78,7 @@ class ProviderActivities:
         return ProviderResult(detail="sign-in sessions and refresh tokens revoked")
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def remove_all_groups(self, call: ProviderCall) -> ProviderResult:
         """Out of every group (and so every shared mailbox, Teams team and app role given
@@ -73,6 +102,7 @@ class ProviderActivities:
         return ProviderResult(detail=f"removed from {removed} group(s)")
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def remove_licences(self, call: ProviderCall) -> ProviderResult:
         """Licences back to the pool: what the user holds now, removed in one call."""
@@ -85,6 +115,7 @@ class ProviderActivities:
         return ProviderResult(detail=f"{len(skus)} licence(s) returned to the pool")
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def wipe_device(self, call: ProviderCall) -> ProviderResult:
         device = call.device
@@ -98,6 +129,7 @@ class ProviderActivities:
         return ProviderResult(detail=f"wipe sent to {device.serial}")
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def confirm_wipe(self, call: ProviderCall) -> ProviderResult:
         """Done when Intune's ``deviceActionResults`` says the wipe is; retried until then."""
@@ -122,30 +154,23 @@ class ProviderActivities:
     # ------------------------------------------------------------------ SentinelOne
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def disconnect_edr(self, call: ProviderCall) -> ProviderResult:
-        """Network-quarantine the leaver's endpoints until their hardware comes back."""
-        base, token = self.settings.sentinelone_url, self.settings.sentinelone_token
-        if not base or token is None:
-            raise ApplicationError("SentinelOne is not set up: set TEMPODESK_SENTINELONE_URL "
-                                   "and _TOKEN", type="ProviderNotConfigured",
-                                   non_retryable=True)
-        headers = {"Authorization": f"ApiToken {token.get_secret_value()}"}
-        found = await self.http.get(f"{base}/web/api/v2.1/agents", headers=headers,
-                                    params={"query": call.user_principal_name}, timeout=30)
-        raise_for(found, "SentinelOne agents")
-        ids = [agent["id"] for agent in found.json().get("data", [])]
+        """Network-quarantine the leaver's endpoints until their hardware comes back: those
+        of the client's SentinelOne sites (and groups) only, never the whole console."""
+        scope = self.edr.scope(self.config.client(call.client_id))
+        agents = await self.edr.agents(scope, query=call.user_principal_name)
+        ids = [agent["id"] for agent in agents]
         if not ids:
             return ProviderResult(detail="no SentinelOne agent for this user")
-        done = await self.http.post(f"{base}/web/api/v2.1/agents/actions/disconnect",
-                                    headers=headers, json={"filter": {"ids": ids}}, timeout=30)
-        raise_for(done, "SentinelOne disconnect")
-        affected = done.json().get("data", {}).get("affected", len(ids))
+        affected = await self.edr.disconnect(scope, ids)
         return ProviderResult(detail=f"{affected} endpoint(s) disconnected from the network")
 
     # ------------------------------------------------------------------ data
 
     @activity.defn
+    @own_people_only
     @or_by_webhook
     async def purge_mailbox(self, call: ProviderCall) -> ProviderResult:
         """After the 30-day archive: delete the (disabled) user; Entra keeps it recoverable

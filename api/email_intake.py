@@ -1,15 +1,20 @@
 """Mail in: one message -> a new incident, a reply on its ticket, a director's decision on a
-quote, a note, or nothing (automatic mail, unknown senders). Shared by
+quote, an escalation, a staff comment, a note, or nothing. Shared by
 ``POST /v1/email/inbound`` and ``tempodesk smtp``; like every route it only starts and
-messages workflows.
+messages workflows. What a message may do is decided by :func:`domain.mail_rules.decide`
+(docs/security.md, "Which mail may act"); this module finds the facts and applies it.
 
 Threading: our notices' Message-IDs name their ticket (``<incident.BEL-000123.3.…@tempodesk>``),
-so In-Reply-To / References find it; then ``[BEL-000123]`` in the subject. The Message-ID
-of a new message is its idempotency key: a mail provider's retried hook opens one ticket.
+so In-Reply-To / References find it; then ``[BEL-000123]`` in the subject; then a director's
+reply address (``approvals+BEL-000123.…@``). A new message's idempotency key is its
+Message-ID with a digest of its content: a mail provider's retried hook opens one ticket,
+and another message reusing a Message-ID is another ticket, never a refusal.
 """
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Literal
 
@@ -21,11 +26,14 @@ from api.intake import open_incident
 from api.problems import Problem
 from api.state import AppState
 from api.ticket_directory import TicketRef
-from domain.email_inbound import InboundMessage, parse, with_attachments
+from domain.email_inbound import TEXT_MAX_CHARS, InboundMessage, parse, with_attachments
 from domain.ids import TicketKind
 from domain.incidents import Channel, IncidentReport
+from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, decide
 from domain.quotes import Channel as DecisionChannel
-from domain.quotes import Decision
+from domain.quotes import ConfirmByLink, Decision
+from domain.reply_address import claim
+from domain.sender_auth import SenderVerdict, verdict
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
 from domain.tickets import ClientEscalation, CommentIn, Contact
@@ -36,89 +44,119 @@ NOT_GIVEN = "(not given: raised by e-mail)"
 
 
 class Outcome(BaseModel):
-    action: Literal["opened", "replied", "decided", "escalated", "noted", "ignored"]
+    action: Literal["opened", "replied", "decided", "escalated", "staff_noted", "noted",
+                    "ignored"]
     ticket_id: str | None = None
     detail: str = ""
+    sender_authenticated: bool | None = None
 
 
-def _client_of(state: AppState, sender: str, principal: Principal) -> ClientConfig | None:
-    """The client whose people the sender is (by domain or a known address), among those
-    the credential may route mail for."""
-    for client in state.config.clients:
-        if principal.may_see(client.id) and state.config.may_mail(client, sender):
-            return client
+_DONE = {MailAction.OPEN: "opened", MailAction.REPLY: "replied",
+         MailAction.DECIDE: "decided", MailAction.ESCALATE: "escalated",
+         MailAction.STAFF_NOTE: "staff_noted", MailAction.NOTE: "noted",
+         MailAction.IGNORE: "ignored"}
+
+
+def _read(raw: bytes, trusted: list[str]) -> tuple[InboundMessage, SenderVerdict]:
+    """Parse and judge the sender: CPU work on hostile input, run off the event loop."""
+    message = parse(raw)
+    return message, verdict(message.auth_results, message.sender, message.senders_named,
+                            trusted)
+
+
+def _client_for_new(state: AppState, sender: str, principal: Principal) -> ClientConfig | None:
+    """The client that owns the sender's domain, if the credential routes its mail."""
+    return next((c for c in state.config.clients
+                 if principal.may_see(c.id) and c.owns(sender)), None)
+
+
+async def take_message(state: AppState, raw: bytes, principal: Principal,
+                       envelope_recipients: list[str] | None = None) -> Outcome:
+    """Raises :class:`domain.email_inbound.MalformedMail` for mail nobody can read."""
+    mail = state.config.mail
+    message, judged = await asyncio.to_thread(_read, raw, mail.trusted_authserv_ids)
+    if envelope_recipients:
+        extra = [r.lower() for r in envelope_recipients[:50]]
+        message.recipients = list(dict.fromkeys([*message.recipients, *extra]))
+    reply = claim(state.settings.secret, mail.approvals, message.recipients, message.sender,
+                  datetime.now(UTC))
+    ref = await _ticket(state, message, reply.quote_id, principal)
+    facts = MailFacts(
+        message=message, verdict=judged, mail=mail, msp_domains=state.config.msp_domains,
+        own_address=parseaddr(state.settings.smtp_from)[1].lower(), reply=reply,
+        thread=ThreadFacts(ticket_id=ref.ticket_id, kind=ref.kind, client=ref.client)
+        if ref else None,
+        client_for_new=None if ref else _client_for_new(state, message.sender, principal))
+    decision = decide(facts)
+    ticket_id = await _apply(state, principal, decision, message, ref, facts)
+    return Outcome(action=_DONE[decision.action], ticket_id=ticket_id,
+                   detail=decision.reason, sender_authenticated=judged.authenticated)
+
+
+async def _ticket(state: AppState, message: InboundMessage, quote_id: str | None,
+                  principal: Principal) -> TicketRef | None:
+    in_thread = message.ticket_in_thread()
+    for ticket in (in_thread[1] if in_thread else None, message.ticket_in_subject(),
+                   quote_id):
+        if ticket is None:
+            continue
+        try:
+            return await state.tickets.locate(ticket, principal)
+        except Problem:
+            continue
     return None
 
 
-def _msp_staff(state: AppState, sender: str) -> bool:
-    return sender.rsplit("@", 1)[-1] in state.config.msp_domains
-
-
-async def take_message(state: AppState, raw: bytes, principal: Principal) -> Outcome:
-    message = parse(raw)
-    if message.automatic is not None:
-        return Outcome(action="ignored", detail=f"automatic mail ({message.automatic})")
-    if message.sender == parseaddr(state.settings.smtp_from)[1].lower() or not message.sender:
-        return Outcome(action="ignored", detail="our own mail, or no sender")
-    ticket = _thread(message)
-    if ticket is not None:
-        try:
-            ref = await state.tickets.locate(ticket, principal)
-        except Problem:
-            ref = None
-        if ref is not None:
-            return await _on_ticket(state, ref, message)
-    client = _client_of(state, message.sender, principal)
-    if client is None:
-        return Outcome(action="ignored", detail=f"{message.sender} is not one of a client's "
-                       "people (domain or known address): forward it to an agent")
-    return await _open(state, principal, client, message)
-
-
-def _thread(message: InboundMessage) -> str | None:
-    in_thread = message.ticket_in_thread()
-    return in_thread[1] if in_thread else message.ticket_in_subject()
-
-
-async def _on_ticket(state: AppState, ref: TicketRef, message: InboundMessage) -> Outcome:
+async def _apply(state: AppState, principal: Principal, decision: MailDecision,
+                 message: InboundMessage, ref: TicketRef | None,
+                 facts: MailFacts) -> str | None:
     sender = message.sender
-    staff = _msp_staff(state, sender)
-    if not staff and not state.config.may_mail(ref.client, sender):
-        return Outcome(action="ignored", ticket_id=ref.ticket_id,
-                       detail=f"{sender} is not one of {ref.client.id}'s people")
-    if not staff and message.to_escalations(state.settings.escalations_mailbox):
+    text = with_attachments(message.text or "(no text)", message.attachments)
+    action = decision.action
+    if action is MailAction.IGNORE:
+        return ref.ticket_id if ref else None
+    if action is MailAction.OPEN:
+        assert facts.client_for_new is not None
+        ticket, replayed = await _open(state, principal, facts.client_for_new, message,
+                                       unconfirmed=not decision.acknowledge)
+        if replayed:
+            decision.reason = "the same message again: its ticket"
+        return ticket
+    assert ref is not None
+    by = f"email:{sender}"
+    if action is MailAction.DECIDE:
+        await ref.handle.signal(QuoteWorkflow.decide_by_email, Decision(
+            approve=True, by=by, director_email=sender, channel=DecisionChannel.EMAIL))
+    elif action is MailAction.ESCALATE:
         try:
             await ref.handle.execute_update(TicketWorkflow.escalate, ClientEscalation(
-                reason=(message.text or message.subject)[:2000].ljust(10, "."),
-                by=f"email:{sender}", channel="email"))
+                reason=(message.text or message.subject)[:2000].ljust(10, "."), by=by,
+                channel="email"))
         except WorkflowUpdateFailedError as exc:
-            await ref.handle.signal(TicketWorkflow.comment, CommentIn(
-                body=message.text or message.subject, by=f"email:{sender}",
-                from_requester=True))
-            return Outcome(action="noted", ticket_id=ref.ticket_id,
-                           detail=f"not escalated: {getattr(exc.cause, 'message', exc)}")
-        return Outcome(action="escalated", ticket_id=ref.ticket_id,
-                       detail="the ladder climbed one rung; the service delivery team told")
-    if (ref.kind is TicketKind.QUOTE and message.says_approved()
-            and ref.client.is_director(sender)):
-        await ref.handle.signal(QuoteWorkflow.decide_by_email, Decision(
-            approve=True, by=f"email:{sender}", director_email=sender,
-            channel=DecisionChannel.EMAIL))
-        return Outcome(action="decided", ticket_id=ref.ticket_id,
-                       detail="a director's 'Approved' (the quote checks it again)")
-    text = with_attachments(message.text or "(no text)", message.attachments)
+            await _comment(ref, text, by, from_requester=True)
+            decision.action = MailAction.NOTE
+            decision.reason = f"not escalated: {getattr(exc.cause, 'message', exc)}"
+    elif action in (MailAction.REPLY, MailAction.STAFF_NOTE):
+        await _comment(ref, text, by, from_requester=action is MailAction.REPLY)
+    else:  # a note: recorded with the reason, never from the requester (no reopening)
+        await _comment(ref, note_body(decision.reason, message),
+                       f"email (not acted on):{sender}", from_requester=False)
+        if decision.confirm_director is not None and ref.kind is TicketKind.QUOTE:
+            await ref.handle.signal(QuoteWorkflow.confirm_by_link, ConfirmByLink(
+                director_email=decision.confirm_director, reason=decision.reason[:500],
+                by=by))
+    return ref.ticket_id
+
+
+async def _comment(ref: TicketRef, body: str, by: str, from_requester: bool) -> None:
     await ref.handle.signal(TicketWorkflow.comment, CommentIn(
-        body=text, by=f"email:{sender}", from_requester=not staff))
-    noted = ref.kind is TicketKind.QUOTE and message.says_approved()
-    return Outcome(action="noted" if noted else "replied", ticket_id=ref.ticket_id,
-                   detail="'Approved' from someone who is not a director: kept as a note"
-                   if noted else "added to the ticket")
+        body=body[:TEXT_MAX_CHARS], by=by, from_requester=from_requester))
 
 
-async def _open(state: AppState, principal: Principal, client: ClientConfig,
-                message: InboundMessage) -> Outcome:
-    report = IncidentReport(
-        client_id=None if principal.client_id else client.id,
+def incident_report(message: InboundMessage, client_id: str | None) -> IncidentReport:
+    """The incident a new message opens (its fields already cleaned by the parser)."""
+    return IncidentReport(
+        client_id=client_id,
         subject=message.subject if len(message.subject) >= 3 else f"E-mail: {message.subject}",
         doing=with_attachments(message.text or "(no text)", message.attachments),
         expected=NOT_GIVEN, actual=NOT_GIVEN, tried=NOT_GIVEN,
@@ -126,7 +164,19 @@ async def _open(state: AppState, principal: Principal, client: ClientConfig,
                                   email=message.sender),
         # A mailed-in problem states no impact: medium/medium until an agent triages it.
         channel=Channel.EMAIL, impact=Level.MEDIUM, urgency=Level.MEDIUM)
-    ticket, _, replayed = await open_incident(state, principal, client, report,
-                                              message.message_id)
-    return Outcome(action="opened", ticket_id=ticket,
-                   detail="the same message again: its ticket" if replayed else "new ticket")
+
+
+def note_body(reason: str, message: InboundMessage) -> str:
+    """A note: the words, and why they did not act."""
+    text = with_attachments(message.text or "(no text)", message.attachments)
+    return f"[Not acted on: {reason}]\n\n{text}"[:TEXT_MAX_CHARS]
+
+
+async def _open(state: AppState, principal: Principal, client: ClientConfig,
+                message: InboundMessage, unconfirmed: bool) -> tuple[str, bool]:
+    report = incident_report(message, None if principal.client_id else client.id)
+    key = (f"{message.message_id} {message.content_digest}" if message.message_id
+           else None)
+    ticket, _, replayed = await open_incident(state, principal, client, report, key,
+                                              contact_unconfirmed=unconfirmed)
+    return ticket, replayed

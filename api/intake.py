@@ -4,6 +4,7 @@ scoped to the credential that sent them."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from fastapi import Response
@@ -13,9 +14,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.auth import Principal
 from api.problems import field_problem
 from api.state import AppState
+from domain.errors import FieldError
 from domain.idempotency import FINGERPRINT_HEX, KEY_HEX
 from domain.ids import TicketKind, workflow_id
 from domain.incidents import IncidentReport, IncidentStart, decide_priority
+from domain.people import check_people
 from domain.sla.deadlines import snapshot_for
 from domain.sla.priority import PriorityDecision
 from domain.tenants import ClientConfig
@@ -46,6 +49,17 @@ def intake_client(principal: Principal, requested: str | None, state: AppState) 
         raise field_problem(422, "client_id", "MSP staff name the client the ticket is for",
                             f"add 'client_id', one of: {', '.join(served)}", "Which client?")
     return client
+
+
+def own_people(client: ClientConfig, people: Iterable[tuple[str, str]]) -> None:
+    """Refuse (422 naming the field and the fix) an address in the body that is not one of
+    ``client``'s people: a credential acts only on its own client's people, and MSP staff
+    on those of the client they named."""
+    try:
+        check_people(client, people)
+    except FieldError as refusal:
+        raise field_problem(422, refusal.field, refusal.message, refusal.fix,
+                            "Not the client's person", "body") from None
 
 
 def created(view: TicketView, headers: dict[str, str] | None = None) -> Response:
@@ -91,9 +105,11 @@ def fingerprint(report: IncidentReport) -> str:
 
 async def open_incident(state: AppState, principal: Principal, client: ClientConfig,
                         report: IncidentReport, idempotency_key: str | None,
-                        ) -> tuple[str, TicketView, bool]:
+                        contact_unconfirmed: bool = False) -> tuple[str, TicketView, bool]:
     """Open an incident (the form and e-mail share it): its id, its view, and whether an
-    earlier request with the same idempotency key had opened it already."""
+    earlier request with the same idempotency key had opened it already.
+    ``contact_unconfirmed``: mail whose sender failed authentication (no one is mailed
+    until an agent confirms the contact)."""
     if idempotency_key is None:
         ticket = await state.numbers.next(client.ticket_prefix)
     else:
@@ -105,6 +121,7 @@ async def open_incident(state: AppState, principal: Principal, client: ClientCon
     start = incident_start(client, ticket, report, decide_priority(report,
                                                                    client.priority_matrix),
                            principal.actor)
+    start.contact_unconfirmed = contact_unconfirmed
     try:
         state_at_intake = await start_ticket(state, IncidentWorkflow, start,
                                              incident_summary(start),

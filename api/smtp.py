@@ -1,37 +1,93 @@
-"""`tempodesk smtp`: an SMTP listener for MSPs that route mail straight in (an MTA with TLS
-and spam filtering in front of it). Each accepted message goes through the same intake as
-``POST /v1/email/inbound``, as the MSP's own integration; a message we cannot take now is
-answered 451, so the sending MTA keeps it and tries again (nothing is lost)."""
+"""`tempodesk smtp`: an SMTP listener for MSPs that route mail straight in (an MTA with TLS,
+spam filtering and sender authentication in front of it: docs/security.md). Each accepted
+message goes through the same intake as ``POST /v1/email/inbound``, as the MSP's own
+integration.
+
+Answers: 250 with what the message did; 451 (the sending MTA keeps the message and tries
+again) when the desk cannot take it now or a sending address or From address is over its
+limit (``mail.smtp`` in the config; the reply says how many seconds to wait); 554 for a
+message nobody can read (retrying cannot help)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import log_hygiene
 from api.auth import Principal
 from api.email_intake import take_message
+from api.rate_limits import RateLimiter
 from api.state import AppState
-from domain.email_inbound import MESSAGE_MAX_BYTES
+from domain.email_inbound import MESSAGE_MAX_BYTES, MalformedMail, one_line
 from domain.roles import Role
+from domain.tenants import TempodeskConfig, parse_rate
 
 log = logging.getLogger(__name__)
 LISTENER = Principal(None, Role.INTEGRATION, "smtp-listener", "smtp")
 
 
+class PeerLimits(RateLimiter):
+    """The project's token buckets, one per connecting address and one per From address."""
+
+    def __init__(self, config: TempodeskConfig) -> None:
+        super().__init__(config)
+
+    def wait(self, kind: str, key: str, rate: str) -> float:
+        """0 if a message may go ahead (and takes its token), else seconds to wait."""
+        count, per = parse_rate(rate)
+        return self._take(("smtp", kind, key), count, per, None)
+
+
+def _header_sender(raw: bytes) -> str:
+    """The From address, read from the headers alone (cheap, before the whole parse)."""
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:64 * 1024])
+        return one_line(parseaddr(str(headers.get("From", "")))[1], 254).lower()
+    except Exception:  # unreadable headers: the intake refuses the message itself
+        return ""
+
+
+def _over(what: str, wait: float) -> str:
+    return f"451 4.7.1 too much mail from {what}: try again in {math.ceil(wait)} s"
+
+
 class InboundMail:
-    """aiosmtpd's handler: DATA -> the intake; its outcome in the 250 reply."""
+    """aiosmtpd's handler: MAIL -> the per-address limit; DATA -> the per-sender limit and
+    the intake; its outcome in the reply."""
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self.limits = PeerLimits(state.config)
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        wait = self.limits.wait("ip", peer, self.state.config.mail.smtp.per_ip)
+        if wait:
+            return _over(peer, wait)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.content if isinstance(envelope.content, bytes) else (
             envelope.content or "").encode()
+        sender = _header_sender(raw)
+        if sender:
+            wait = self.limits.wait("sender", sender, self.state.config.mail.smtp.per_sender)
+            if wait:
+                return _over(sender, wait)
         try:
-            outcome = await take_message(self.state, raw, LISTENER)
+            outcome = await take_message(self.state, raw, LISTENER,
+                                         [str(r) for r in envelope.rcpt_tos])
+        except MalformedMail as exc:
+            return f"554 5.6.0 {exc.reason}"
         except Exception:  # Temporal unreachable, ...: the sender's MTA retries
             log.exception("an inbound message was not taken")  # no address: PII
             return "451 4.3.0 not taken now: try again later"
@@ -41,6 +97,7 @@ class InboundMail:
 async def serve_smtp(state: AppState, host: str, port: int) -> asyncio.AbstractServer:
     log_hygiene.install()
     loop = asyncio.get_running_loop()
+    handler = InboundMail(state)  # one for the listener: its limits span connections
     return await loop.create_server(
-        lambda: SMTP(InboundMail(state), data_size_limit=MESSAGE_MAX_BYTES,
+        lambda: SMTP(handler, data_size_limit=MESSAGE_MAX_BYTES,
                      hostname="tempodesk", ident="Tempodesk inbound"), host, port)

@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.settings import Settings
     from domain.sla.deadlines import snapshot_for
     from domain.tenants import load_config
-    from provider_sandbox import ProviderServer
+    from provider_sandbox import DEMO_SITES, ProviderServer
     from temporal_client import data_converter
     from tests.processes import bounded, pct, stop_process
     from workflows.offboarding import OffboardingWorkflow
@@ -195,11 +195,13 @@ async def explain(late: list[int], handles, users: list[str], providers) -> None
 
 
 def write_config(directory: Path) -> Path:
-    """The demo config with Microsoft Graph set up for the bench's client."""
+    """The demo config with Microsoft Graph and SentinelOne set up for the bench's client
+    (SentinelOne searches only the client's own sites)."""
     raw = yaml.safe_load((REPO / "tempodesk.yaml").read_text())
     for client in raw["clients"]:
         if client["id"] == CLIENT:
-            client["providers"] = {"graph_tenant": "contoso-tenant"}
+            client["providers"] = {"graph_tenant": "contoso-tenant",
+                                   "sentinelone_site_ids": [DEMO_SITES[CLIENT][1]]}
     path = directory / "bench.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path

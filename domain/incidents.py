@@ -94,6 +94,8 @@ class IncidentStart(TicketStart):
 
     report: IncidentReport
     priority: PriorityDecision
+    contact_unconfirmed: bool = Field(False, description="the contact is a mail sender who "
+                                      "failed authentication: mailed only once confirmed")
     state: IncidentState | None = None
 
 

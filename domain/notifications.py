@@ -41,6 +41,9 @@ class Notice(BaseModel):
                                   "the config or confirmed by an agent")
     confirmed: list[str] = Field(default_factory=list, description="addresses an agent "
                                  "confirmed for this ticket, besides the client's known ones")
+    unconfirmed: list[str] = Field(default_factory=list, description="mailed only once an "
+                                   "agent confirmed them, known or not (a sender whose mail "
+                                   "failed authentication)")
     invite: Invite | None = Field(None, description="attached as an .ics invitation")
     approval: ApprovalLink | None = Field(None, description="adds a signed approval link")
     document: QuoteDocument | None = Field(None, description="attached as the quote's PDF")

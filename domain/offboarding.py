@@ -71,6 +71,14 @@ class ExitForm(BaseModel):
                                     "to return hardware before it is remote-wiped")
     legal_hold: bool = Field(False, description="keep the archived mailbox and data")
 
+    def people(self) -> list[tuple[str, str]]:
+        """The addresses of the client's people this exit acts on, by field: the account,
+        and the manager (told about the exit, the leaver's technical contact)."""
+        found = [("user_principal_name", self.user_principal_name)]
+        if self.manager is not None:
+            found.append(("manager.email", self.manager.email))
+        return found
+
     @model_validator(mode="after")
     def _devices_unique(self) -> ExitForm:
         serials = [d.serial for d in self.hardware]
@@ -166,6 +174,11 @@ class ProviderCall(BaseModel):
     user_principal_name: str
     step: str
     device: Device | None = None
+
+    def people(self) -> list[tuple[str, str]]:
+        """Whom the call acts on (checked against the client's domains before any
+        provider sees it)."""
+        return [("user_principal_name", self.user_principal_name)]
 
 
 NOTICE_AHEAD_MAX = timedelta(days=366)

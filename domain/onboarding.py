@@ -105,6 +105,14 @@ class JoinerForm(BaseModel):
                              "'Australia/Melbourne'") from exc
         return value
 
+    def people(self) -> list[tuple[str, str]]:
+        """The addresses of the client's people this form acts on, by field: the new
+        account, the manager (the joiner's technical contact) and the shared mailboxes to
+        open. Not the joiner's personal e-mail: outside the client's domains by nature."""
+        return [("user_principal_name", self.user_principal_name),
+                ("manager.email", self.manager.email),
+                *((f"mailbox_access[{i}]", box) for i, box in enumerate(self.mailbox_access))]
+
     @model_validator(mode="after")
     def _unique(self) -> JoinerForm:
         hosts = [d.hostname.lower() for d in self.hardware]
@@ -242,6 +250,12 @@ class JoinerCall(BaseModel):
     groups: list[str] = Field(default_factory=list)
     mailboxes: list[str] = Field(default_factory=list)
     device: DeviceRequest | None = None
+
+    def people(self) -> list[tuple[str, str]]:
+        """Whom the call acts on: the account and the shared mailboxes it opens (checked
+        against the client's domains before any provider sees them)."""
+        return [("user_principal_name", self.user_principal_name),
+                *(("mailboxes", box) for box in self.mailboxes)]
 
 
 class OnboardingStart(TicketStart):

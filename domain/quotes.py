@@ -42,6 +42,16 @@ class Decision(BaseModel):
     ip: str = Field("", max_length=64)
 
 
+class ConfirmByLink(BaseModel):
+    """An "Approved" by mail that could not count (docs/security.md): that director is
+    sent their own link to confirm."""
+
+    model_config = ConfigDict(extra="forbid")
+    director_email: str
+    reason: str = Field("", max_length=500)
+    by: str = ""
+
+
 class DecisionRecord(BaseModel):
     approve: bool
     reason: str
@@ -113,6 +123,9 @@ class QuoteFacts(BaseModel):
     refused_decisions: int = Field(0, description="decisions refused inside the workflow "
                                    "(e-mail replies from non-directors, after expiry, ...)")
     superseded_by: str | None = None
+    confirmations_asked: list[str] = Field(default_factory=list, description="directors "
+                                           "whose 'Approved' by mail could not count and who "
+                                           "were sent their link to confirm (once each)")
     order: Order | None = None
     order_failed: str | None = None
 

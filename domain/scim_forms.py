@@ -14,6 +14,7 @@ from scim2_models import EnterpriseUser
 from domain.errors import FieldError, explain
 from domain.offboarding import ExitForm
 from domain.onboarding import JoinerForm, licences_and_groups, schedule, usage_location
+from domain.people import check_people, outsider
 from domain.scim import ScimUser, TempodeskOnboarding
 from domain.tenants import ClientConfig
 from domain.text import email_address
@@ -65,6 +66,16 @@ def _upn_refused(user: ScimUser) -> str | None:
     except ValueError:
         return "userName: not an e-mail address (the account, e.g. sam.lee@client.example)"
     return None
+
+
+def foreign_user_name(user: ScimUser, client: ClientConfig) -> str | None:
+    """Why the SCIM door refuses ``user``: a userName that is an address outside the
+    client's identity domains (a create, or a rename into another client's domain). A
+    userName that is not an address names no account, opens no ticket, and is kept."""
+    if _upn_refused(user):
+        return None
+    refusal = outsider(client, "userName", str(user.user_name))
+    return f"userName: {refusal.message}; {refusal.fix}" if refusal else None
 
 
 def _why(exc: ValidationError | FieldError, what: str) -> str:
@@ -127,6 +138,7 @@ def joiner_form(user: ScimUser, client: ClientConfig, manager: Contact | None,
         fields["employee"]["phone"] = phone
     try:
         form = JoinerForm.model_validate(fields)
+        check_people(client, form.people())
         planned = schedule(form, client, now)
         licences_and_groups(form, client)
         usage_location(form, client)
@@ -139,11 +151,17 @@ def joiner_form(user: ScimUser, client: ClientConfig, manager: Contact | None,
     return form, ""
 
 
-def exit_form(user: ScimUser, manager: Contact | None,
+def exit_form(user: ScimUser, client: ClientConfig, manager: Contact | None,
               last_day: date) -> tuple[ExitForm | None, str]:
-    """The immediate User Exit a deactivation (or deletion) stands for, or None and why."""
+    """The immediate User Exit a deactivation (or deletion) stands for, or None and why.
+    Only of the client's own people; a manager who is not one of them is left off (the
+    exit goes ahead: access must end)."""
     if refused := _upn_refused(user):
         return None, f"no user exit: {refused}"
+    if refusal := outsider(client, "user_principal_name", str(user.user_name)):
+        return None, _why(refusal, "user exit")
+    if manager is not None and not client.owns(manager.email):
+        manager = None
     try:
         form = ExitForm.model_validate({
             "employee": {"name": display_name(user) or user.user_name,

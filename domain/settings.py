@@ -106,9 +106,10 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     sentinelone_url: str | None = None
     sentinelone_token: SecretStr | None = None
-    # Mail to this mailbox (any domain) on a ticket's thread escalates it (BetterWorld's
-    # "escalations" address).
-    escalations_mailbox: str = Field("escalations", pattern=r"^[a-z0-9._+-]{1,64}$")
+    # Replaced by the config's `mail.escalations` (a full address at the MSP's domain): a
+    # local part matched mail to any domain. Still read, only to refuse it with the fix.
+    escalations_mailbox: str | None = Field(None, description="no longer used: set "
+                                            "mail.escalations in tempodesk.yaml")
     # `tempodesk smtp`: where the inbound SMTP listener binds (put an MTA with TLS in front).
     inbound_smtp_host: str = "127.0.0.1"
     inbound_smtp_port: int = Field(2525, ge=1, le=65535)
@@ -185,6 +186,12 @@ class Settings(BaseSettings):
             raise ValueError(f"TEMPODESK_CODEC_KEY_ID {self.codec_key_id!r} is not a key id "
                              "in TEMPODESK_CODEC_KEYS: add that key there, or name one of "
                              f"{', '.join(sorted(self.codec_keys)) or '(none set)'}")
+        if self.escalations_mailbox is not None:
+            raise ValueError(
+                "TEMPODESK_ESCALATIONS_MAILBOX is no longer read: mail to that local part at "
+                "any domain escalated tickets. Set the full address at the MSP's own domain "
+                "in tempodesk.yaml instead (mail: {escalations: "
+                f"{self.escalations_mailbox[:64]}@<one of msp_domains>}}) and unset it")
         oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
         if any(oidc) and not all(oidc):
             raise ValueError(

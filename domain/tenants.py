@@ -18,6 +18,7 @@ from domain.alerts import AlertRules
 from domain.attachments import FileLimits
 from domain.errors import explain
 from domain.incidents import IncidentRules
+from domain.mail_config import MailConfig
 from domain.reviews import ReviewConfig
 from domain.roles import Role
 from domain.sla.durations import parse_duration
@@ -262,6 +263,9 @@ class TempodeskConfig(BaseModel):
                                          "defaults by role (a client's own override them)")
     msp_domains: list[str] = Field(default_factory=list, description="the MSP's own e-mail "
                                    "domains (its staff may be mailed about any ticket)")
+    mail: MailConfig = Field(MailConfig(), description="which mail may act: trusted "
+                             "Authentication-Results, the escalations and approvals "
+                             "mailboxes, the SMTP listener's limits")
     signed_link_rate: str = Field("60/min", description="requests from one address to "
                                   "signed links (quote pages, surveys), which carry no key")
 
@@ -277,6 +281,11 @@ class TempodeskConfig(BaseModel):
     @classmethod
     def _valid_rates(cls, value: dict[Role, str]) -> dict[Role, str]:
         return _rates(value)
+
+    @model_validator(mode="after")
+    def _mail_at_msp(self) -> TempodeskConfig:
+        self.mail.check_domains(self.msp_domains)
+        return self
 
     @field_validator("signed_link_rate")
     @classmethod

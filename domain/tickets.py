@@ -146,6 +146,9 @@ class TicketRecord(BaseModel):
                                           "ticket (the bytes are in object storage, sealed)")
     files_released_at: datetime | None = Field(None, description="when the ticket let go of "
                                                "its files at the end of its life")
+    contact_unconfirmed: bool = Field(False, description="the technical contact sent mail "
+                                      "that failed sender authentication: notices go to them "
+                                      "only once an agent confirms the address (recipients)")
 
 
 class TicketState(TicketRecord):

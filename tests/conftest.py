@@ -12,7 +12,7 @@ import shutil
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from api.app import create_app
 from api.limits import uvicorn_options
 from domain import search_attributes
 from domain.settings import Settings
-from domain.tenants import TempodeskConfig, Webhook, load_config
+from domain.tenants import ClientConfig, Providers, TempodeskConfig, Webhook, load_config
 from local_s3 import LocalS3, find_weed
 from temporal_client import data_converter, ensure_search_attributes
 from tests.peers import Mailbox, WebhookReceiver
@@ -296,13 +296,36 @@ async def running_desk(client: Client, config: TempodeskConfig, settings: Settin
             yield Desk(client, settings, config, base, http, app.state.tempodesk)
 
 
+def demo_name(client: ClientConfig) -> str:
+    """The demo client an isolated client was made from ('belton-1a2b' -> 'belton')."""
+    return client.id.rsplit("-", 1)[0]
+
+
+def sandbox_sites(common: Providers) -> Callable[[ClientConfig], Providers]:
+    """Each demo client's providers in the sandbox: ``common`` (the Graph tenant, Datto
+    components) with the client's own Datto site and SentinelOne site and group
+    (provider_sandbox.DEMO_SITES): no client is set up to reach another's endpoints."""
+    from provider_sandbox import DEMO_SITES
+
+    def for_client(client: ClientConfig) -> Providers:
+        datto, site, group = DEMO_SITES[demo_name(client)]
+        return common.model_copy(update={"datto_site_uid": datto,
+                                         "sentinelone_site_ids": [site],
+                                         "sentinelone_group_ids": [group]})
+
+    return for_client
+
+
 @contextlib.asynccontextmanager
 async def provider_desk(client: Client, config: TempodeskConfig, providers,
-                        client_providers, **settings) -> AsyncIterator[Desk]:
+                        client_providers: Providers | Callable[[ClientConfig], Providers],
+                        **settings) -> AsyncIterator[Desk]:
     """A desk whose clients are provisioned through ``providers`` (a ProviderServer from
-    provider_sandbox), each with ``client_providers`` (a domain.tenants.Providers)."""
+    provider_sandbox), each with ``client_providers`` (a domain.tenants.Providers, or a
+    function of the client giving its own, e.g. ``sandbox_sites(...)``)."""
     base = isolated(config)
-    clients = [c.model_copy(update={"providers": client_providers}) for c in base.clients]
+    clients = [c.model_copy(update={"providers": client_providers(c) if callable(
+        client_providers) else client_providers}) for c in base.clients]
     async with running_desk(client, base.model_copy(update={"clients": clients}),
                             make_settings(**providers.settings(), **settings)) as desk:
         yield desk
@@ -312,12 +335,11 @@ async def provider_desk(client: Client, config: TempodeskConfig, providers,
 async def graph_desk(dev_client: Client, config: TempodeskConfig, task_queue: str):
     """A desk whose clients' identity provider is the local Graph (provider_sandbox):
     the desk and the provider server, to fault and to inspect."""
-    from domain.tenants import Providers
     from provider_sandbox import ProviderServer
 
     with ProviderServer() as providers:
         async with provider_desk(dev_client, config, providers,
-                                 Providers(graph_tenant="contoso-tenant"),
+                                 sandbox_sites(Providers(graph_tenant="contoso-tenant")),
                                  task_queue=task_queue) as desk:
             yield desk, providers
 

@@ -103,7 +103,7 @@ async def test_deliveries_to_loopback_fail_non_retryably_unless_allowed(config):
                     ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
                     event="sla_breached", subject="SLA breached")
     call = ProviderCall(client_id="belton", ticket_id="BEL-000042",
-                        user_principal_name="jo@belton.example", step="disable_account")
+                        user_principal_name="jo.tran@harbourside.example", step="disable_account")
     order = OrderRequest(quote_id="BEL-000043", client_id="belton", title="Laptops",
                          currency="AUD", lines=[], total="0.00", install_days=3,
                          zone="Australia/Sydney")

@@ -49,6 +49,7 @@ class IncidentWorkflow(TicketWorkflow):
             subject=start.report.subject,
             opened_at=start.opened_at,
             technical_contact=start.report.technical_contact.email,
+            contact_unconfirmed=start.contact_unconfirmed,
             clock=SlaClockState(priority=priority, opened_at=start.opened_at),
             priority_rule=start.priority.rule,
             channel=start.report.channel,

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import TicketKind, workflow_id
     from domain.quote_lines import ApprovalLink, QuoteDocument, reminders
     from domain.quotes import (
+        ConfirmByLink,
         Decision,
         DecisionRecord,
         OrderRequest,
@@ -164,6 +165,25 @@ class QuoteWorkflow(TicketWorkflow):
             self._changed = True
             return
         self._take(decision)
+
+    @workflow.signal
+    def confirm_by_link(self, request: ConfirmByLink) -> None:
+        """A director's "Approved" by mail that could not count (unauthenticated, or not
+        to their own reply address): recorded, and that director is sent their link to
+        confirm - once per quote, so forged mail cannot make the desk mail them again."""
+        s = self.state
+        director = request.director_email.lower()
+        if (s.quote_state is not QuoteState.SENT or director in s.confirmations_asked
+                or director not in {d.lower() for d in self.start.directors}):
+            return
+        s.confirmations_asked.append(director)
+        self._event("confirm_by_link_asked", f"{director}: {request.reason}"[:300],
+                    by=request.by or "system")
+        self._notify("quote_confirm", f"Please confirm by your link: quote {s.ticket_id}",
+                     [director], approval=ApprovalLink(quote_id=s.ticket_id,
+                                                       director_email=director,
+                                                       expires_at=s.valid_until))
+        self._changed = True
 
     def _take(self, decision: Decision) -> None:
         """The one place a decision takes effect; the same decision twice changes nothing."""

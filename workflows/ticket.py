@@ -650,6 +650,8 @@ class TicketWorkflow:
         if thread_root is None:  # this notice starts the ticket's e-mail thread
             s.thread_root = message_id(notice_id)
         contact = [s.technical_contact] if requester else []
+        # A contact from unauthenticated mail waits for an agent even in the client's domains.
+        held = contact if s.contact_unconfirmed else []
         lanes = self._lanes()
         notice = Notice(
             notice_id=notice_id,
@@ -657,7 +659,8 @@ class TicketWorkflow:
             event=event, subject=subject,
             # Inline notices (tickets started before the lanes) keep their old shape.
             recipients=recipients if lanes else recipients + contact,
-            unverified=contact if lanes else [],
+            unverified=[] if held else contact if lanes else [],
+            unconfirmed=held,
             survey_expires_at=survey_expires_at, thread_root=thread_root,
             confirmed=list(s.confirmed_recipients), invite=invite, approval=approval,
             document=document,

@@ -1,6 +1,7 @@
 """Inbound e-mail from a mail provider's inbound hook: the raw RFC 5322 message as the body
 (``message/rfc822``), authenticated by an integration credential: a client's (mail for
-that client only) or the MSP's (`staff:` with role integration: routed by sender)."""
+that client only) or the MSP's (`staff:` with role integration: routed by sender). Which
+mail may act is decided by domain/mail_rules.py; a message nobody can read is 422."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from api.auth import Principal, require
 from api.email_intake import Outcome, take_message
 from api.problems import field_problem
 from api.state import AppState, app_state
+from domain.email_inbound import MalformedMail
 from domain.roles import Action
 
 router = APIRouter(prefix="/v1", tags=["channels"])
@@ -20,12 +22,19 @@ router = APIRouter(prefix="/v1", tags=["channels"])
                  media: {"schema": {"type": "string", "format": "binary"}}
                  for media in ("message/rfc822", "application/octet-stream")},
                  "required": True}},
+             responses={422: {"description": "not a message the desk can read (MIME nested "
+                              "too deep, too many parts, ...)"}},
              summary="A raw e-mail in: a new ticket, a reply on its ticket, a director's "
-                     "'Approved' on a quote, or ignored (automatic mail, unknown senders)")
+                     "'Approved' on a quote, a note, or ignored (automatic mail, unknown "
+                     "senders); only authenticated senders act (docs/security.md)")
 async def inbound_email(request: Request, principal: Principal = require(Action.INBOUND_EMAIL),
                         state: AppState = Depends(app_state)) -> Outcome:
     raw = await request.body()
     if not raw.strip():
         raise field_problem(422, "(body)", "no message", "send the raw RFC 5322 message as "
                             "the body (Content-Type: message/rfc822)", "Request is not valid")
-    return await take_message(state, raw, principal)
+    try:
+        return await take_message(state, raw, principal)
+    except MalformedMail as exc:
+        raise field_problem(422, "(body)", exc.reason, "send the message as a mail program "
+                            "wrote it", "Unreadable message") from None

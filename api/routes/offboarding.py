@@ -12,7 +12,7 @@ from email.utils import parseaddr
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, require
-from api.intake import created, intake_client, start_ticket
+from api.intake import created, intake_client, own_people, start_ticket
 from api.problems import Problem
 from api.routes.tickets import TicketPath
 from api.state import AppState, app_state
@@ -35,7 +35,9 @@ router = APIRouter(prefix="/v1", tags=["people"])
 
 async def open_exit(state: AppState, client: ClientConfig, form: ExitForm,
                     raised_by: str) -> OffboardingView:
-    """A user exit for ``client`` (the form and SCIM share it)."""
+    """A user exit for ``client`` (the form and SCIM share it): only of the client's own
+    people (422 naming the field otherwise), before a ticket number is taken."""
+    own_people(client, form.people())
     now = datetime.now(UTC)
     effective = effective_time(form, client.sla, now)
     check_notice(form, effective, now)

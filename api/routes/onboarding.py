@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Response
 
 from api.auth import Principal, require
-from api.intake import created, intake_client, start_ticket
+from api.intake import created, intake_client, own_people, start_ticket
 from api.problems import Problem
 from api.state import AppState, app_state
 from domain.onboarding import (
@@ -32,7 +32,9 @@ router = APIRouter(prefix="/v1", tags=["people"])
 def onboarding_start(form: JoinerForm, client: ClientConfig, raised_by: str,
                      now: datetime) -> OnboardingStart:
     """Everything decided at intake (the form and SCIM share it), with no ticket number
-    yet: too little notice is refused before a number is taken."""
+    yet: another client's people (422 naming the field) and too little notice are refused
+    before a number is taken."""
+    own_people(client, form.people())
     planned = schedule(form, client, now)
     if planned.short_notice and not form.expedite:
         error = planned.refusal(client.onboarding_notice, client.sla.calendar.timezone)

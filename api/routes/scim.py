@@ -63,7 +63,7 @@ from domain.scim import (
     versions,
     with_manager_refs,
 )
-from domain.scim_forms import contact, exit_form, joiner_form, manager_id
+from domain.scim_forms import contact, exit_form, foreign_user_name, joiner_form, manager_id
 from domain.tenants import ClientConfig
 from domain.tickets import DONE, Contact
 from workflows.directory_user import DirectoryUserWorkflow as Wf
@@ -129,6 +129,14 @@ class Call:
 def call(request: Request, principal: Principal = require(Action.PEOPLE_SYNC),
          state: AppState = Depends(app_state)) -> Call:
     return Call(request, principal, state)
+
+
+def _own_person(c: Call, resource: ScimUser) -> None:
+    """An HR system syncs its own client's people: a userName in another client's domain
+    (created, or renamed into) is 400 invalidValue, RFC 7644's status for a value the
+    server cannot take (SCIM has no 422), before anything is stored."""
+    if refusal := foreign_user_name(resource, c.client):
+        raise InvalidValueException(detail=refusal)
 
 
 def _bounded(resource: ScimUser) -> dict[str, Any]:
@@ -223,6 +231,7 @@ async def get_user(user_id: str, c: Call = Depends(call)) -> Response:
 async def create_user(c: Call = Depends(call)) -> Response:
     payload = with_manager_refs(await c.body(), c.location)
     resource = validated(ScimUser, payload, Context.RESOURCE_CREATION_REQUEST)
+    _own_person(c, resource)
     keep = _bounded(resource)
     name = str(resource.user_name)
     if await c.directory.named(c.client.id, name) is not None:  # e.g. a user renamed to it
@@ -297,7 +306,7 @@ async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[Direc
     if withdrawn is not None:
         return user, withdrawn
     today = datetime.now(ZoneInfo(c.client.sla.calendar.timezone)).date()
-    form, note = exit_form(resource, await c.manager(resource), today)
+    form, note = exit_form(resource, c.client, await c.manager(resource), today)
     if form is None:
         return user, note
     claim = await c.directory.update(c.client.id, user.user_id, Wf.claim_exit,
@@ -314,6 +323,7 @@ async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[Direc
 async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
                  expected: int | None) -> DirectoryUser:
     """Store a new state of the user; a deactivation opens its exit (once)."""
+    _own_person(c, resource)
     keep = _bounded(resource)
     name = str(resource.user_name)
     if folded(name) != folded(str(current.resource.get("userName", ""))):

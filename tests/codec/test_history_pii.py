@@ -15,7 +15,7 @@ from domain.tenants import Providers
 from payload_codec import EncryptionCodec
 from provider_sandbox import ProviderServer
 from temporal_client import data_converter
-from tests.conftest import make_settings, provider_desk
+from tests.conftest import make_settings, provider_desk, sandbox_sites
 from tests.pii import assert_contains, assert_no_plaintext, decode_history, raw_history
 from tests.web.helpers import eventually
 from tests.web.test_offboarding import UPN, exit_form
@@ -44,7 +44,8 @@ async def test_a_user_exit_leaves_no_plaintext_pii_in_history(dev_client, config
     with ProviderServer() as providers:
         providers.faults.throttle = 1  # one failed attempt: its error text is history too
         async with encrypted_desk(dev_client, config, task_queue, providers,
-                                  Providers(graph_tenant="contoso-tenant")) as (desk, settings):
+                                  sandbox_sites(Providers(graph_tenant="contoso-tenant"))
+                                  ) as (desk, settings):
             form = exit_form(employee={"name": "Jo Tran", "email": UPN, "phone": PHONE})
             made = await desk.http.post("/v1/offboarding", json=form,
                                         headers=desk.as_("belton", "hr"))
@@ -90,8 +91,7 @@ async def test_a_new_user_leaves_no_plaintext_pii_in_history(dev_client, config,
     joiner = ["Sam Lee", "sam.lee@harbourside.example", "sam.lee@personal.example",
               "+61 400 000 000", "Mia Chen", "mia.chen@harbourside.example"]
     with ProviderServer() as providers:
-        wired = Providers(graph_tenant="contoso-tenant", datto_site_uid=ProviderServer.SITE,
-                          edr_component="comp-s1")
+        wired = sandbox_sites(Providers(graph_tenant="contoso-tenant", edr_component="comp-s1"))
         async with encrypted_desk(dev_client, config, task_queue, providers,
                                   wired) as (desk, settings):
             start = (date.today() + timedelta(days=30)).isoformat()

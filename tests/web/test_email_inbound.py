@@ -30,8 +30,22 @@ JO = "jo.tran@harbourside.example"
 DIRECTOR = "mia.chen@harbourside.example"
 
 
-def mail(sender: str, subject: str, body: str, **headers: str) -> EmailMessage:
+TRUSTED_MTA = "mx.msp.example"  # tempodesk.yaml's mail.trusted_authserv_ids
+
+
+def passed(sender: str) -> str:
+    """What our MTA writes for mail whose From domain passed DMARC."""
+    return f"{TRUSTED_MTA}; dkim=pass header.d={sender.rpartition('@')[2]}; dmarc=pass " \
+           f"header.from={sender.rpartition('@')[2]}"
+
+
+def mail(sender: str, subject: str, body: str, authenticated: bool = True,
+         **headers: str) -> EmailMessage:
+    """A message as our MTA hands it over: authenticated (Authentication-Results from the
+    trusted MTA with dmarc=pass) unless told otherwise."""
     message = EmailMessage()
+    if authenticated:
+        message["Authentication-Results"] = passed(sender)
     message["From"] = sender
     message["To"] = "servicedesk@belton.example"
     message["Subject"] = subject
@@ -64,9 +78,10 @@ async def ticket(desk, ticket_id: str) -> dict:
                                 headers=desk.as_("belton", "agent"))).json()
 
 
-async def our_mail(mailbox, ticket_id: str, subject_part: str):
+async def our_mail(mailbox, ticket_id: str, subject_part: str, to: str = ""):
     async def found():
-        return [m for m in mailbox.about(ticket_id) if subject_part in m["Subject"]]
+        return [m for m in mailbox.about(ticket_id)
+                if subject_part in m["Subject"] and to in str(m["To"])]
     return (await eventually(found, bool, timeout=30))[0]
 
 
@@ -87,7 +102,7 @@ async def test_mail_opens_a_ticket_threads_replies_and_ignores_automatic_mail(ma
                  In_Reply_To=ack["Message-ID"], References=ack["Message-ID"])
     replied = await post(desk, reply)
     assert replied == {"action": "replied", "ticket_id": ticket_id,
-                       "detail": "added to the ticket"}
+                       "detail": "added to the ticket", "sender_authenticated": True}
     await eventually(lambda: ticket(desk, ticket_id),
                      lambda v: any("E-203" in c["body"] for c in v["comments"]))
 
@@ -128,10 +143,11 @@ async def test_a_directors_approved_approves_and_anyone_elses_is_a_note(mailroom
     first = (await desk.http.post("/v1/quotes", json=quote_body, headers=staff)).json()
     second = (await desk.http.post("/v1/quotes", json={**quote_body, "title": "Spare display"},
                                    headers=staff)).json()
-    to_director = await our_mail(mailbox, first["ticket_id"], "Quote for approval")
+    to_director = await our_mail(mailbox, first["ticket_id"], "Quote for approval", DIRECTOR)
+    # The director answers their own copy: it replies to their personal address.
     approved = mail(DIRECTOR, f"Re: {to_director['Subject']}",
                     "Approved\n\nMia\n\n> Quote for approval", In_Reply_To=to_director[
-                        "Message-ID"])
+                        "Message-ID"], To=to_director["Reply-To"])
     outcome = await post(desk, approved)
     assert outcome["action"] == "decided" and outcome["ticket_id"] == first["ticket_id"]
     view = await eventually(lambda: ticket(desk, first["ticket_id"]),
@@ -147,7 +163,10 @@ async def test_a_directors_approved_approves_and_anyone_elses_is_a_note(mailroom
     view = await eventually(lambda: ticket(desk, second["ticket_id"]),
                             lambda v: v["comments"])
     assert view["quote_state"] == "sent" and view["decision"] is None
-    assert view["comments"][0]["body"] == "Approved"
+    note = view["comments"][0]  # the words, and why they did not count
+    assert note["body"].startswith("[Not acted on: 'Approved' from ") and note["body"].endswith(
+        "who is not a director of " + view["client_id"] + ": kept as a note]\n\nApproved")
+    assert not note["from_requester"]
 
 
 async def test_the_smtp_listener_takes_mail_from_a_real_smtp_client(mailroom):
@@ -189,7 +208,7 @@ async def test_a_client_escalates_by_api_and_by_mail_to_the_escalations_address(
     assert short.status_code == 422
 
     by_mail = mail(JO, f"Re: [{ticket_id}] Logged", "Still nothing: please escalate.",
-                   To="escalations@belton.example")
+                   To="escalations@msp.example")  # tempodesk.yaml's mail.escalations
     outcome = await post(desk, by_mail)
     assert outcome["action"] == "escalated"
     view = await ticket(desk, ticket_id)

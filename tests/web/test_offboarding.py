@@ -67,8 +67,11 @@ async def test_access_is_revoked_through_throttling_and_an_outage(exits):
     # Out of every group it was put in; the dynamic group follows the disabled account.
     assert {g for g, members in providers.members.items() if "uid-jo" in members} == {
         "g-dynamic-au"}
+    # Jo's laptop, found and disconnected within Belton's SentinelOne site and group only.
     assert providers.calls("POST", "/agents/actions/disconnect")[0].body == {
-        "filter": {"ids": ["1234567890"]}}
+        "filter": {"ids": ["1234567890"], "siteIds": [providers.S1_SITE],
+                   "groupIds": [providers.S1_GROUP]}}
+    assert providers.disconnected == {"1234567890"}
     assert {e["kind"] for e in done["events"]} >= {"done:disable_account",
                                                     "done:remove_licences", "access_revoked"}
 

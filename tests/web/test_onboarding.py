@@ -14,7 +14,7 @@ import pytest
 
 from domain.tenants import Providers, RoleTemplate
 from provider_sandbox import ProviderServer
-from tests.conftest import provider_desk
+from tests.conftest import provider_desk, sandbox_sites
 from tests.peers import Mailbox
 from tests.web.helpers import assert_problem, eventually
 
@@ -36,8 +36,8 @@ def new_user(start_date: str, **changes) -> dict:
 @pytest.fixture
 async def joiners(dev_client, config, task_queue):
     with ProviderServer() as providers, Mailbox() as mailbox:
-        wired = Providers(graph_tenant="contoso-tenant", datto_site_uid=ProviderServer.SITE,
-                          edr_component="comp-s1", backup_component="comp-backup")
+        wired = sandbox_sites(Providers(graph_tenant="contoso-tenant", edr_component="comp-s1",
+                                        backup_component="comp-backup"))
         templates = {"lawyer": RoleTemplate(licences=["SPE_E3", "VISIOCLIENT"],
                                             groups=["g-all-staff", "g-legal"])}
         with_templates = config.model_copy(update={"clients": [

@@ -1,0 +1,92 @@
+"""Whether a message's sender is who its From header says: the receiving MTA's verdict,
+read from ``Authentication-Results`` (RFC 8601) that carry an authserv-id the desk trusts.
+
+The rule: the From domain passed DMARC, or a DKIM signature of that domain (or a parent
+domain of it: relaxed alignment) passed, as written by a trusted server. Anyone can add an
+``Authentication-Results`` header to a message, so headers naming any other authserv-id are
+ignored, and the MTA must strip incoming headers that claim its own id (docs/security.md
+says how). A trusted server's DMARC result other than ``pass`` for the From domain vetoes
+everything else: a forged ``dmarc=pass`` cannot outvote the real ``dmarc=fail``.
+
+Parsing is authres's (PyPI ``authres``, the RFC 8601 parser of dkimpy and authheaders), on
+headers already bounded in number and length by :mod:`domain.email_inbound`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import authres
+from pydantic import BaseModel
+
+_AUTHSERV_ID = re.compile(r"^\s*(?:\([^()]*\)\s*)?([A-Za-z0-9.-]+)")
+
+
+class SenderVerdict(BaseModel):
+    authenticated: bool
+    reason: str
+
+    @classmethod
+    def failed(cls, reason: str) -> SenderVerdict:
+        return cls(authenticated=False, reason=reason)
+
+
+class _Result(BaseModel):
+    method: str
+    result: str
+    properties: dict[str, str]
+
+
+def _results(value: str, trusted: frozenset[str]) -> list[_Result] | None:
+    """The results of one header, if a trusted server wrote it (None otherwise, or when it
+    cannot be read: an unreadable header proves nothing)."""
+    first = _AUTHSERV_ID.match(value)
+    if first is None or first.group(1).lower().rstrip(".") not in trusted:
+        return None
+    try:
+        header = authres.AuthenticationResultsHeader.parse_value(value)
+    except (authres.AuthResError, ValueError, RecursionError):
+        return None
+    if str(header.authserv_id).lower().rstrip(".") not in trusted:
+        return None
+    return [_Result(method=str(r.method).lower(), result=str(r.result).lower(),
+                    properties={f"{p.type}.{p.name}".lower(): str(p.value).lower().strip(".")
+                                for p in r.properties})
+            for r in header.results]
+
+
+def _aligned(signing_domain: str, from_domain: str) -> bool:
+    """Relaxed alignment without the public suffix list: the signing domain is the From
+    domain or a parent of it with at least two labels (no one can publish a DKIM key for a
+    public suffix, so a signature by one never verifies)."""
+    return (signing_domain == from_domain or (
+        "." in signing_domain and from_domain.endswith("." + signing_domain)))
+
+
+def verdict(auth_results: list[str], sender: str, senders_named: int,
+            trusted_authserv_ids: list[str]) -> SenderVerdict:
+    if not trusted_authserv_ids:
+        return SenderVerdict.failed("no trusted authserv-id is configured (mail."
+                                    "trusted_authserv_ids): no sender is authenticated")
+    if senders_named != 1 or not sender:
+        return SenderVerdict.failed("the From header must name exactly one sender")
+    domain = sender.rpartition("@")[2]
+    trusted = frozenset(trusted_authserv_ids)
+    results = [r for value in auth_results for r in (_results(value, trusted) or [])]
+    if not results:
+        return SenderVerdict.failed("no Authentication-Results from a trusted server "
+                                    f"({', '.join(trusted_authserv_ids)})")
+    dmarc = [r for r in results if r.method == "dmarc"
+             and r.properties.get("header.from", domain) == domain]
+    refused = next((r for r in dmarc if r.result != "pass"), None)
+    if refused is not None:
+        return SenderVerdict.failed(f"dmarc={refused.result} for {domain}")
+    if any(r.properties.get("header.from") == domain for r in dmarc):
+        return SenderVerdict(authenticated=True, reason=f"dmarc=pass for {domain}")
+    for r in results:
+        signer = r.properties.get("header.d") or r.properties.get(
+            "header.i", "").rpartition("@")[2]
+        if r.method == "dkim" and r.result == "pass" and signer and _aligned(signer, domain):
+            return SenderVerdict(authenticated=True,
+                                 reason=f"dkim=pass by {signer}, aligned with {domain}")
+    return SenderVerdict.failed(f"no dmarc=pass or aligned dkim=pass for {domain}")
