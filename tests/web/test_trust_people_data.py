@@ -18,7 +18,7 @@ import pytest
 
 from domain.tenants import Providers
 from provider_sandbox import ProviderServer
-from tests.conftest import provider_desk
+from tests.conftest import provider_desk, sandbox_sites
 from tests.peers import Mailbox
 from tests.web.helpers import assert_problem, eventually
 from tests.web.test_offboarding import UPN as LEAVER
@@ -35,8 +35,8 @@ PERSONAL_PHONE = "+61 400 000 000"
 @pytest.fixture
 async def people(dev_client, config, task_queue):
     with ProviderServer() as providers, Mailbox() as mailbox:
-        wired = Providers(graph_tenant="contoso-tenant", datto_site_uid=ProviderServer.SITE,
-                          edr_component="comp-s1")
+        wired = sandbox_sites(Providers(graph_tenant="contoso-tenant",
+                                        edr_component="comp-s1"))
         async with provider_desk(dev_client, config, providers, wired, task_queue=task_queue,
                                  smtp_host="127.0.0.1", smtp_port=mailbox.port) as desk:
             yield desk, mailbox
