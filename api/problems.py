@@ -16,8 +16,8 @@ from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedEr
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.scim_errors import is_scim, scim_error
-from temporal_client import aborted_update
 from domain.errors import FieldError, explain
+from temporal_client import aborted_update
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
