@@ -6,18 +6,26 @@ encryption keys are set (payload_codec.py).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    WorkflowUpdateHandle,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
-from temporalio.service import RPCError, TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from domain import search_attributes
 from domain.settings import Settings
@@ -35,6 +43,41 @@ def data_converter(settings: Settings) -> DataConverter:
     return dataclasses.replace(
         pydantic_data_converter, payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+
+
+# An update admitted while the ticket's workflow task fails (typically "unhandled
+# command": a signal arrived as the task completed, and the server has the worker run it
+# again) is aborted, never applied, with FAILED_PRECONDITION: sending it again is safe.
+UPDATE_ATTEMPTS = 5
+
+
+def aborted_update(exc: RPCError) -> bool:
+    return (exc.status == RPCStatusCode.FAILED_PRECONDITION
+            and "workflow task failure" in exc.message)
+
+
+class RetryAbortedUpdates(Interceptor):
+    """Send again an update the server aborted with a failed workflow task (see above):
+    concurrent comments and actions on one ticket would otherwise fail now and then."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _RetryAbortedUpdatesOutbound(next)
+
+
+class _RetryAbortedUpdatesOutbound(OutboundInterceptor):
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput,
+                                    ) -> WorkflowUpdateHandle[Any]:
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                return await self.next.start_workflow_update(input)
+            except RPCError as exc:
+                if not aborted_update(exc) or attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.05 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+
+INTERCEPTORS: list[Interceptor] = [RetryAbortedUpdates()]
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -55,6 +98,7 @@ async def connect(settings: Settings) -> Client:
         tls=tls_config(settings),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         data_converter=data_converter(settings),
+        interceptors=INTERCEPTORS,
     )
 
 

@@ -17,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.scim_errors import is_scim, scim_error
 from domain.errors import FieldError, explain
+from temporal_client import aborted_update
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -152,8 +153,10 @@ def rpc_problem(exc: RPCError) -> Problem:
         return Problem(409, "Conflict", exc.message, slug="conflict")
     # The client's "transport error" (status UNKNOWN) is a server it cannot reach, e.g. one
     # whose connections a load balancer resets while it restarts: unavailable too.
+    # An update aborted by a failed workflow task every time it was sent (temporal_client
+    # sends it again a few times): not applied, so a retry is safe.
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                      RPCStatusCode.RESOURCE_EXHAUSTED) or (
+                      RPCStatusCode.RESOURCE_EXHAUSTED) or aborted_update(exc) or (
             exc.status == RPCStatusCode.UNKNOWN and exc.message == "transport error"):
         return Problem(503, "Temporal unavailable", "the workflow engine did not answer; retry",
                        headers={"Retry-After": "5"})

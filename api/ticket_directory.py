@@ -1,8 +1,12 @@
-"""From a ticket id to its workflow, whatever its kind.
+"""From a ticket id to its workflow, whatever its kind, for a caller who may see it.
 
 Ticket ids (``BEL-000123``) are numbered per client across kinds, and workflow ids are
 ``<kind>:<ticket>``, so a ticket's kind is found once (a describe of each registered kind,
 concurrently) and remembered: a ticket never changes kind.
+
+Every ticket route goes through :meth:`TicketDirectory.locate`, so the two trust checks
+live here once: the caller's client (tenancy) and, inside it, the kinds the caller's role
+may see (domain/visibility.py). Either refusal is the 404 of a missing ticket.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from api.problems import Problem
 from domain.ids import TicketKind, parse_ticket_id, workflow_id
 from domain.tenants import ClientConfig, TempodeskConfig
 from domain.tickets import TicketView
+from domain.visibility import Viewer, may_see, redacted
 from workflows.kinds import TICKET_WORKFLOWS, TicketWorkflow
 
 _REMEMBERED = 10_000
@@ -31,6 +36,7 @@ class TicketRef:
     kind: TicketKind
     client: ClientConfig
     handle: WorkflowHandle[Any, Any]
+    viewer: Viewer | None = None  # None: a signed link, which already names its reader
 
     @property
     def workflow(self) -> type[TicketWorkflow]:
@@ -45,9 +51,18 @@ class TicketRef:
         the base contract's type)."""
         return await self.handle.query(TicketWorkflow.view.__name__, result_type=self.view_model)
 
+    def shown(self, view: TicketView) -> TicketView:
+        """``view`` as the caller may read it (personal data withheld from readers who do
+        not need it): every view a route answers with passes through here."""
+        return view if self.viewer is None else redacted(view, self.viewer)
+
     def supports(self, handler: Any) -> bool:
         """Whether this kind's workflow has ``handler`` (e.g. ``IncidentWorkflow.merge_into``)."""
         return hasattr(self.workflow, handler.__name__)
+
+
+def viewer_of(principal: Principal) -> Viewer:
+    return Viewer(principal.role, msp=principal.is_staff)
 
 
 def not_found(ticket_id: str) -> Problem:
@@ -62,8 +77,9 @@ class TicketDirectory:
         self._kinds: OrderedDict[str, TicketKind] = OrderedDict()
 
     async def locate(self, ticket_id: str, principal: Principal | None) -> TicketRef:
-        """The ticket's workflow, if ``principal`` may see it (``None``: a signed link
-        already proved it); 404 otherwise, never 403, so ids cannot be probed."""
+        """The ticket's workflow, if ``principal`` may see it: its client's, and a kind its
+        role sees (``None``: a signed link already proved it). 404 otherwise, never 403, so
+        ids cannot be probed and a hidden kind looks exactly like a missing ticket."""
         try:
             prefix, _ = parse_ticket_id(ticket_id)
         except ValueError as exc:
@@ -72,8 +88,11 @@ class TicketDirectory:
         if client is None or (principal is not None and not principal.may_see(client.id)):
             raise not_found(ticket_id)
         kind = await self._kind(ticket_id)
+        viewer = None if principal is None else viewer_of(principal)
+        if viewer is not None and not may_see(viewer, kind):
+            raise not_found(ticket_id)
         handle = self.client.get_workflow_handle(workflow_id(kind, ticket_id))
-        return TicketRef(ticket_id, kind, client, handle)
+        return TicketRef(ticket_id, kind, client, handle, viewer)
 
     async def _kind(self, ticket_id: str) -> TicketKind:
         kind = self._kinds.get(ticket_id)

@@ -61,7 +61,8 @@ class ExitForm(BaseModel):
     employee: Contact
     user_principal_name: EmailAddress = Field(max_length=320, description="the account to "
                                               "disable, e.g. jo.tran@client.example")
-    manager: Contact | None = None
+    manager: Contact | None = Field(None, description="told of the exit's progress (never "
+                                    "the leaver); without one only the desk is told")
     last_working_day: date = Field(description="access ends at the close of this day, in "
                                    "the client's time zone")
     immediate: bool = Field(False, description="involuntary or urgent: revoke access now")
@@ -86,6 +87,22 @@ class ExitForm(BaseModel):
             raise FieldError("hardware", "a serial number is listed twice",
                              "list each device once")
         return self
+
+
+def is_the_leaver(form: ExitForm, address: str) -> bool:
+    """Whether ``address`` is one of the leaver's own (the account, or the address HR
+    gave for them)."""
+    folded = address.strip().lower()
+    return folded in {form.user_principal_name.lower(), form.employee.email.lower()}
+
+
+def exit_contact(form: ExitForm) -> str:
+    """Whom an exit's notices name as its contact: the manager, never the leaver (who may
+    not know yet); "" (nobody: the desk's own mailboxes alone) without one."""
+    manager = form.manager
+    if manager is None or is_the_leaver(form, manager.email):
+        return ""
+    return manager.email
 
 
 class CustodyEntry(BaseModel):
@@ -196,6 +213,16 @@ def effective_time(form: ExitForm, policy: SlaPolicy, now: datetime) -> datetime
     windows = windows_between(policy, day_start, day_end).windows
     close = from_us(windows[-1][1]) if windows else day_end
     return max(close, now)
+
+
+def check_manager(form: ExitForm) -> None:
+    """HR's form must not name the leaver as their own manager: the exit's notices would
+    go to the person leaving. (Checked at the form's door, not in the model: exits already
+    recorded must still decode; SCIM's exits drop such a manager, see exit_contact.)"""
+    if form.manager is not None and is_the_leaver(form, form.manager.email):
+        raise FieldError("manager", "the manager is the leaver: an exit is never announced "
+                         "to the person leaving", "name the leaver's manager, or leave "
+                         "'manager' out (then only the service desk is told)")
 
 
 def check_notice(form: ExitForm, effective: datetime, now: datetime) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -278,6 +279,10 @@ class OnboardingFacts(BaseModel):
     user_principal_name: str
     title: str
     manager: str
+    personal_email: str | None = Field(None, description="the joiner's own address, for the "
+                                       "first contact before the work mailbox exists (HR "
+                                       "and the service desk only: see domain/visibility.py)")
+    personal_phone: str | None = Field(None, description="likewise, their phone")
     starts_at: datetime
     expedited: bool = False
     expedite_approved_by: str | None = None
@@ -303,6 +308,18 @@ class OnboardingState(OnboardingFacts, TicketState):
 
 class OnboardingView(OnboardingFacts, TicketView):
     """What queries answer for a new user."""
+
+    personal_fields: ClassVar[tuple[str, ...]] = ("personal_email", "personal_phone")
+    withheld: list[str] = Field(default_factory=list, description="personal fields emptied "
+                                "for this reader (only HR and the service desk read them)")
+
+
+def personal_contact(form: JoinerForm) -> dict[str, str | None]:
+    """The joiner's personal e-mail and phone from the form, for the ticket's state (an
+    e-mail that is only the new account's own address is not a personal one)."""
+    email = form.employee.email
+    own = email.lower() == form.user_principal_name.lower()
+    return {"personal_email": None if own else email, "personal_phone": form.employee.phone}
 
 
 class ExpediteDecision(BaseModel):

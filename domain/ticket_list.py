@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from pydantic import BaseModel, Field, computed_field
@@ -63,14 +64,17 @@ def _quote(value: str) -> str:
 def ticket_query(client_ids: list[str] | None = None, kind: str | None = None,
                  status: str | None = None, priority: str | None = None,
                  breached: bool | None = None, assignee: str | None = None,
-                 open_only: bool = False) -> str:
+                 open_only: bool = False, kinds: Collection[str] | None = None) -> str:
     """A Temporal list filter over the ticket search attributes. ``client_ids`` None means
-    every client; it still matches tickets only (not, e.g., the ticket-number sequences)."""
+    every client; it still matches tickets only (not, e.g., the ticket-number sequences).
+    ``kinds`` are the kinds the reader may see (domain/visibility.py; None: every kind)."""
     # A ticket that continued as new has one closed run per continuation: list the
     # ticket once (its latest run).
     terms = [f"{sa.TICKET_KIND.name} IS NOT NULL", "ExecutionStatus != 'ContinuedAsNew'"]
     if client_ids is not None:
         terms.append(f"{sa.CLIENT_ID.name} IN ({', '.join(_quote(c) for c in client_ids)})")
+    if kinds is not None:
+        terms.append(f"{sa.TICKET_KIND.name} IN ({', '.join(_quote(k) for k in sorted(kinds))})")
     for key, value in ((sa.TICKET_KIND, kind), (sa.TICKET_STATUS, status),
                        (sa.TICKET_PRIORITY, priority),
                        (sa.ASSIGNEE, None if assignee is None else sa.keyword(assignee))):

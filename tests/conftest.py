@@ -32,7 +32,7 @@ from domain import search_attributes
 from domain.settings import Settings
 from domain.tenants import ClientConfig, Providers, TempodeskConfig, Webhook, load_config
 from local_s3 import LocalS3, find_weed
-from temporal_client import data_converter, ensure_search_attributes
+from temporal_client import INTERCEPTORS, data_converter, ensure_search_attributes
 from tests.peers import Mailbox, WebhookReceiver
 from tests.tags import unique_tag
 from worker import build_workers
@@ -169,6 +169,7 @@ async def dev_client(request: pytest.FixtureRequest) -> AsyncIterator[Client]:
         return
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"), data_converter=DATA_CONVERTER,
+        interceptors=INTERCEPTORS,
         search_attributes=search_attributes.ALL_KEYS,
         dev_server_extra_args=["--dynamic-config-value",
                                "limit.historyCount.suggestContinueAsNew=60"])

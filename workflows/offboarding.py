@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         OffboardingView,
         ProviderCall,
         RevocationStep,
+        exit_contact,
         )
     from domain.provider_steps import StepState
     from domain.sla.clock import ClockTarget, SlaClockState
@@ -67,6 +68,8 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     def __init__(self, start: OffboardingStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        # Exits carried over from before the leaver rule named the leaver: not any more.
+        self.state.technical_contact = exit_contact(start.form)
         self._revoking = False
         self._wiping: set[str] = set()
         self._purging = False
@@ -80,7 +83,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         state = OffboardingState(
             ticket_id=start.ticket_id, client_id=start.client_id,
             subject=f"User exit: {form.employee.name}", opened_at=start.opened_at,
-            technical_contact=(form.manager or form.employee).email,
+            technical_contact=exit_contact(form),
             clock=SlaClockState(priority=Priority.P2, priority_targets=False,
                                 opened_at=start.opened_at, extra=[access]),
             employee=form.employee.name, user_principal_name=form.user_principal_name,

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         OnboardingState,
         OnboardingView,
         RetrySteps,
+        personal_contact,
     )
     from domain.provider_steps import StepState
     from domain.sla.clock import ClockTarget, SlaClockState
@@ -89,7 +90,8 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
                                 opened_at=start.opened_at, extra=[ready]),
             employee=form.employee.name, user_principal_name=form.user_principal_name,
             title=form.title, manager=form.manager.name, starts_at=start.starts_at,
-            expedited=start.expedited, steps=steps, induction_at=start.induction_at)
+            expedited=start.expedited, steps=steps, induction_at=start.induction_at,
+            **personal_contact(form))
         detail = f"starts {start.starts_at.isoformat()}"
         if start.expedited:
             detail += f"; less than the contract's {start.notice} notice: waits for an " \

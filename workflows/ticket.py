@@ -649,7 +649,8 @@ class TicketWorkflow:
         thread_root = s.thread_root
         if thread_root is None:  # this notice starts the ticket's e-mail thread
             s.thread_root = message_id(notice_id)
-        contact = [s.technical_contact] if requester else []
+        # A ticket may name no contact (a user exit without a manager): the desk alone.
+        contact = [s.technical_contact] if requester and s.technical_contact else []
         # A contact from unauthenticated mail waits for an agent even in the client's domains.
         held = contact if s.contact_unconfirmed else []
         lanes = self._lanes()

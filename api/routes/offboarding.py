@@ -22,6 +22,7 @@ from domain.offboarding import (
     ExitForm,
     OffboardingStart,
     OffboardingView,
+    check_manager,
     check_notice,
     effective_time,
 )
@@ -56,6 +57,7 @@ async def open_exit(state: AppState, client: ClientConfig, form: ExitForm,
                      "last working day (or at once with 'immediate')")
 async def raise_exit(form: ExitForm, principal: Principal = require(Action.OFFBOARD),
                      state: AppState = Depends(app_state)) -> Response:
+    check_manager(form)
     client = intake_client(principal, form.client_id, state)
     view = await open_exit(state, client, form, principal.actor)
     return created(view)

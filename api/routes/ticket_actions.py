@@ -57,7 +57,7 @@ async def update(ref: TicketRef, handler: Any, request: Any) -> Response:
         raise Problem(409, "Not for this kind", f"{ref.ticket_id} is a {ref.kind.value}: "
                       f"'{handler.__name__}' is not one of its actions", slug="conflict")
     view = await ref.handle.execute_update(handler, request, result_type=ref.view_model)
-    return Response(view.model_dump_json(), media_type="application/json")
+    return Response(ref.shown(view).model_dump_json(), media_type="application/json")
 
 
 @router.post("/{ticket_id}/acknowledge", response_model=AnyTicketView,

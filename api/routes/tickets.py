@@ -1,6 +1,6 @@
 """Reading tickets of any kind: one by id (a workflow query), many by filter (Temporal
-visibility). Client credentials see their own client's tickets; MSP staff see the clients
-they serve, in one queue."""
+visibility). Client credentials see their own client's tickets, of the kinds their role
+sees (domain/visibility.py); MSP staff see the clients they serve, in one queue."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from pydantic import BaseModel
 from api.auth import Principal, require
 from api.problems import field_problem
 from api.state import AppState, app_state
+from api.ticket_directory import viewer_of
 from domain import tokens
 from domain.ids import TICKET_ID_PATTERN, TicketKind
 from domain.roles import Action
 from domain.sla.policy import Priority
 from domain.ticket_list import TicketSummary, ticket_query
 from domain.tickets import Status
+from domain.visibility import EVERY_KIND, visible_kinds
 from workflows.kinds import TICKET_WORKFLOWS
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -76,10 +78,13 @@ async def list_tickets(
     secret = state.settings.secret
     token = read_page_token(secret, page_token, principal.scope) if page_token else None
     clients = visible_clients(principal, state, client)
-    if not clients:  # a desk configured with no client yet
+    kinds = visible_kinds(viewer_of(principal))
+    # A kind the caller may not see lists nothing, as a kind with no tickets would.
+    if not clients or (kind is not None and kind not in kinds):
         return TicketPage(tickets=[], next_page_token=None)
     query = ticket_query(clients, kind, status, priority, breached, assignee,
-                         open_only=sort is Sort.NEXT_DUE)
+                         open_only=sort is Sort.NEXT_DUE,
+                         kinds=None if kinds == EVERY_KIND else kinds)
     if sort is Sort.NEXT_DUE:
         rows = [TicketSummary.of(e) async for e in state.temporal.list_workflows(
             query, limit=QUEUE_SCAN_MAX, page_size=500)]
@@ -122,5 +127,5 @@ async def show_ticket(
     state: AppState = Depends(app_state),
 ) -> Response:
     ref = await state.tickets.locate(ticket_id, principal)
-    view = await ref.view()
+    view = ref.shown(await ref.view())
     return Response(view.model_dump_json(), media_type="application/json")

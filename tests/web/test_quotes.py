@@ -82,6 +82,10 @@ async def test_only_the_clients_director_approves_once_and_parts_are_ordered(quo
     assert re.search(r"/v1/quotes/" + quote_id + r"/review\?token=\S+", mail.get_body(
         ("plain",)).get_content())
 
+    # Every notice delivered (the directors' mails, the desk's copy), so nothing but a
+    # decision could add to the history from here.
+    await eventually(lambda: desk.http.get(f"/v1/tickets/{quote_id}", headers=desk.as_(
+        "belton", "agent")), lambda got: got.json()["outbox"] == [], timeout=30)
     before = await history_length(desk, quote_id)
     by_requester = await desk.http.post(f"/v1/quotes/{quote_id}/decision", json={
         "approve": True}, headers=desk.as_("belton", "requester"))
