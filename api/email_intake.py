@@ -26,7 +26,14 @@ from api.intake import open_incident
 from api.problems import Problem
 from api.state import AppState
 from api.ticket_directory import TicketRef
-from domain.email_inbound import TEXT_MAX_CHARS, InboundMessage, parse, with_attachments
+from api.ticket_files import held_files, list_on_ticket, store_mail_files
+from domain.attachments import Channel as FileChannel
+from domain.email_inbound import (
+    TEXT_MAX_CHARS,
+    InboundMessage,
+    parse_with_files,
+    with_attachments,
+)
 from domain.ids import TicketKind
 from domain.incidents import Channel, IncidentReport
 from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, decide
@@ -57,11 +64,13 @@ _DONE = {MailAction.OPEN: "opened", MailAction.REPLY: "replied",
          MailAction.IGNORE: "ignored"}
 
 
-def _read(raw: bytes, trusted: list[str]) -> tuple[InboundMessage, SenderVerdict]:
-    """Parse and judge the sender: CPU work on hostile input, run off the event loop."""
-    message = parse(raw)
+def _read(raw: bytes, trusted: list[str],
+          ) -> tuple[InboundMessage, SenderVerdict, list[bytes]]:
+    """Parse and judge the sender: CPU work on hostile input, run off the event loop.
+    Also the bytes of the files the message carries."""
+    message, files = parse_with_files(raw)
     return message, verdict(message.auth_results, message.sender, message.senders_named,
-                            trusted)
+                            trusted), files
 
 
 def _client_for_new(state: AppState, sender: str, principal: Principal) -> ClientConfig | None:
@@ -74,7 +83,7 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
                        envelope_recipients: list[str] | None = None) -> Outcome:
     """Raises :class:`domain.email_inbound.MalformedMail` for mail nobody can read."""
     mail = state.config.mail
-    message, judged = await asyncio.to_thread(_read, raw, mail.trusted_authserv_ids)
+    message, judged, files = await asyncio.to_thread(_read, raw, mail.trusted_authserv_ids)
     if envelope_recipients:
         extra = [r.lower() for r in envelope_recipients[:50]]
         message.recipients = list(dict.fromkeys([*message.recipients, *extra]))
@@ -88,7 +97,7 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
         if ref else None,
         client_for_new=None if ref else _client_for_new(state, message.sender, principal))
     decision = decide(facts)
-    ticket_id = await _apply(state, principal, decision, message, ref, facts)
+    ticket_id = await _apply(state, principal, decision, message, ref, facts, files)
     return Outcome(action=_DONE[decision.action], ticket_id=ticket_id,
                    detail=decision.reason, sender_authenticated=judged.authenticated)
 
@@ -108,21 +117,38 @@ async def _ticket(state: AppState, message: InboundMessage, quote_id: str | None
 
 
 async def _apply(state: AppState, principal: Principal, decision: MailDecision,
-                 message: InboundMessage, ref: TicketRef | None,
-                 facts: MailFacts) -> str | None:
-    sender = message.sender
-    text = with_attachments(message.text or "(no text)", message.attachments)
+                 message: InboundMessage, ref: TicketRef | None, facts: MailFacts,
+                 files: list[bytes]) -> str | None:
+    """Carry the decision out. The message's files are stored first: if the store cannot
+    take them now, nothing is done and the sender's server tries again later (451/503),
+    so a file is never dropped."""
     action = decision.action
     if action is MailAction.IGNORE:
         return ref.ticket_id if ref else None
+    client = ref.client if ref else facts.client_for_new
+    assert client is not None
+    stored = await store_mail_files(state, client, message.attachments, files)
     if action is MailAction.OPEN:
-        assert facts.client_for_new is not None
-        ticket, replayed = await _open(state, principal, facts.client_for_new, message,
-                                       unconfirmed=not decision.acknowledge)
+        ticket, replayed = await _open(state, principal, client, message,
+                                       unconfirmed=not decision.acknowledge,
+                                       kept=state.files is not None)
         if replayed:
             decision.reason = "the same message again: its ticket"
-        return ticket
+        ref = await state.tickets.locate(ticket, None)  # just opened for this client
+    else:
+        await _act(ref, decision, message, kept=state.files is not None)
+    if stored:
+        await list_on_ticket(state, ref, stored, f"email:{message.sender}",
+                             FileChannel.EMAIL, await held_files(ref))
+    return ref.ticket_id
+
+
+async def _act(ref: TicketRef | None, decision: MailDecision, message: InboundMessage,
+               kept: bool) -> None:
     assert ref is not None
+    sender = message.sender
+    action = decision.action
+    text = with_attachments(message.text or "(no text)", message.attachments, kept)
     by = f"email:{sender}"
     if action is MailAction.DECIDE:
         await ref.handle.signal(QuoteWorkflow.decide_by_email, Decision(
@@ -139,13 +165,12 @@ async def _apply(state: AppState, principal: Principal, decision: MailDecision,
     elif action in (MailAction.REPLY, MailAction.STAFF_NOTE):
         await _comment(ref, text, by, from_requester=action is MailAction.REPLY)
     else:  # a note: recorded with the reason, never from the requester (no reopening)
-        await _comment(ref, note_body(decision.reason, message),
+        await _comment(ref, note_body(decision.reason, message, kept),
                        f"email (not acted on):{sender}", from_requester=False)
         if decision.confirm_director is not None and ref.kind is TicketKind.QUOTE:
             await ref.handle.signal(QuoteWorkflow.confirm_by_link, ConfirmByLink(
                 director_email=decision.confirm_director, reason=decision.reason[:500],
                 by=by))
-    return ref.ticket_id
 
 
 async def _comment(ref: TicketRef, body: str, by: str, from_requester: bool) -> None:
@@ -153,12 +178,13 @@ async def _comment(ref: TicketRef, body: str, by: str, from_requester: bool) -> 
         body=body[:TEXT_MAX_CHARS], by=by, from_requester=from_requester))
 
 
-def incident_report(message: InboundMessage, client_id: str | None) -> IncidentReport:
+def incident_report(message: InboundMessage, client_id: str | None,
+                    kept: bool = True) -> IncidentReport:
     """The incident a new message opens (its fields already cleaned by the parser)."""
     return IncidentReport(
         client_id=client_id,
         subject=message.subject if len(message.subject) >= 3 else f"E-mail: {message.subject}",
-        doing=with_attachments(message.text or "(no text)", message.attachments),
+        doing=with_attachments(message.text or "(no text)", message.attachments, kept),
         expected=NOT_GIVEN, actual=NOT_GIVEN, tried=NOT_GIVEN,
         technical_contact=Contact(name=message.sender_name or message.sender,
                                   email=message.sender),
@@ -166,15 +192,15 @@ def incident_report(message: InboundMessage, client_id: str | None) -> IncidentR
         channel=Channel.EMAIL, impact=Level.MEDIUM, urgency=Level.MEDIUM)
 
 
-def note_body(reason: str, message: InboundMessage) -> str:
+def note_body(reason: str, message: InboundMessage, kept: bool = True) -> str:
     """A note: the words, and why they did not act."""
-    text = with_attachments(message.text or "(no text)", message.attachments)
+    text = with_attachments(message.text or "(no text)", message.attachments, kept)
     return f"[Not acted on: {reason}]\n\n{text}"[:TEXT_MAX_CHARS]
 
 
 async def _open(state: AppState, principal: Principal, client: ClientConfig,
-                message: InboundMessage, unconfirmed: bool) -> tuple[str, bool]:
-    report = incident_report(message, None if principal.client_id else client.id)
+                message: InboundMessage, unconfirmed: bool, kept: bool) -> tuple[str, bool]:
+    report = incident_report(message, None if principal.client_id else client.id, kept)
     key = (f"{message.message_id} {message.content_digest}" if message.message_id
            else None)
     ticket, _, replayed = await open_incident(state, principal, client, report, key,

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from api.problems import field_problem, problem_response, unanswered
+from domain.email_inbound import MESSAGE_MAX_BYTES
 
 MAX_HEADER_BYTES = 32 * 1024
 MAX_BODY_BYTES = 1024 * 1024
@@ -30,6 +31,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # its own calls to Temporal).
 STREAMED = re.compile(r"^/v1/tickets/[^/]+/attachments(/[0-9a-f]{64})?$")
 STREAMED_MAX_BYTES = 1024 ** 3 + 1024 * 1024
+# A mail provider's inbound hook posts whole messages, files included: up to what the
+# SMTP listener takes (still read into memory, as the parser needs the message whole).
+LARGER_BODIES = {"/v1/email/inbound": MESSAGE_MAX_BYTES}
 
 Scope = dict[str, Any]
 
@@ -98,8 +102,9 @@ class RequestLimits:
         if STREAMED.match(path):
             await self._streamed(scope, receive, send, declared)
             return
+        max_body = LARGER_BODIES.get(path, self.max_body)
         refused = declared is not None and (not declared.isdigit()
-                                            or int(declared) > self.max_body)
+                                            or int(declared) > max_body)
         chunks: list[bytes] = []
         seen = 0
         more = True
@@ -110,11 +115,11 @@ class RequestLimits:
             chunk = message.get("body", b"")
             seen += len(chunk)
             more = message.get("more_body", False)
-            refused = refused or seen > self.max_body
+            refused = refused or seen > max_body
             if not refused:
                 chunks.append(chunk)
         if refused:
-            problem = field_problem(413, "(body)", f"over {self.max_body:,} bytes",
+            problem = field_problem(413, "(body)", f"over {max_body:,} bytes",
                                     "send a smaller body: text fields have their own limits "
                                     "(see /docs)", "Request too large", where="body")
             problem.headers["Connection"] = "close"

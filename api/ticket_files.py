@@ -34,6 +34,8 @@ from domain.attachments import (
     refusal,
     safe_name,
 )
+from domain.email_inbound import Attachment as MailAttachment
+from domain.tenants import ClientConfig
 from workflows.kinds import TicketWorkflow
 
 RETRY_AFTER_SECONDS = 30
@@ -123,6 +125,25 @@ async def list_on_ticket(state: AppState, ref: TicketRef,
                                 "File refused") from exc
         raise
     return attachments
+
+
+async def store_mail_files(state: AppState, client: ClientConfig,
+                           attachments: list[MailAttachment],
+                           files: list[bytes]) -> list[tuple[str, StoredFile]]:
+    """Store the files a message carries for ``client`` (none kept when the desk has no
+    file store: the text names them); 503 if the store cannot take them now."""
+    if state.files is None or not files:
+        return []
+    stored = []
+    try:
+        for attachment, data in zip(attachments, files, strict=True):
+            stored.append((attachment.filename, await state.files.put_bytes(
+                client.id, data, client.files.max_file_bytes)))
+    except FileTooLarge as exc:
+        raise limit_problem(refusal([], exc.limit + 1, client.files)) from exc
+    except FileStoreUnavailable as exc:
+        raise store_down(exc) from exc
+    return stored
 
 
 # Files that follow a merged duplicate are never refused by the survivor's limits: the

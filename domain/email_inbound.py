@@ -56,7 +56,7 @@ class MalformedMail(ValueError):
 
 
 class Attachment(BaseModel):
-    """Kept by reference: what it was, not its bytes (the mailbox keeps those)."""
+    """A file the message carried: what it was (its bytes go to the ticket's files)."""
 
     filename: str
     content_type: str
@@ -187,6 +187,12 @@ def _headers(message: Message, name: str) -> list[str]:
 
 def parse(raw: bytes) -> InboundMessage:
     """The message, or :class:`MalformedMail`; nothing else escapes."""
+    return parse_with_files(raw)[0]
+
+
+def parse_with_files(raw: bytes) -> tuple[InboundMessage, list[bytes]]:
+    """The message and the bytes of each of its ``attachments``, in order; or
+    :class:`MalformedMail`, nothing else."""
     if len(raw) > MESSAGE_MAX_BYTES:
         raise MalformedMail(f"larger than {MESSAGE_MAX_BYTES:,} bytes: keep attachments in a "
                             "shared folder and send the link")
@@ -205,7 +211,42 @@ def parse(raw: bytes) -> InboundMessage:
                             "it as your mail program wrote it") from None
 
 
-def _parse(raw: bytes) -> InboundMessage:
+_FORWARDED = frozenset({"message/rfc822", "message/global"})
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+
+
+def _files(message: EmailMessage) -> list[tuple[Attachment, bytes]]:
+    """Every file the message carries, in order: attached or inline (an image pasted in
+    the text), and a forwarded message whole, as .eml. The body's text parts (no file
+    name, not marked as an attachment) are the message, not files."""
+    found: list[tuple[Attachment, bytes]] = []
+    queue = [message]
+    while queue and len(found) < ATTACHMENTS_MAX:
+        part = queue.pop(0)
+        kind = part.get_content_type()
+        name = part.get_filename()
+        if kind in _FORWARDED:
+            inner = part.get_payload()
+            data = bytes(inner[0]) if isinstance(inner, list) and inner else b""
+            name = name or "forwarded.eml"
+        elif part.is_multipart():
+            children = part.get_payload()
+            queue[0:0] = children if isinstance(children, list) else []  # document order
+            continue
+        elif kind in _BODY_TYPES and not name and part.get_content_disposition() != (
+                "attachment"):
+            continue
+        else:
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            name = name or f"inline-{len(found) + 1}.{kind.rpartition('/')[2][:10]}"
+        found.append((Attachment(filename=one_line(str(name)) or "unnamed",
+                                 content_type=one_line(kind, 100), size=len(data),
+                                 sha256=hashlib.sha256(data).hexdigest()), data))
+    return found
+
+
+def _parse(raw: bytes) -> tuple[InboundMessage, list[bytes]]:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     _shape(message)
     froms = getaddresses(_headers(message, "From"))
@@ -214,16 +255,8 @@ def _parse(raw: bytes) -> InboundMessage:
     references = str(message.get("References", "")).split()
     thread_ids = [f"<{one_line(m, 250).strip('<>')}>"
                   for m in [*threads, *reversed(references)][:THREAD_IDS_MAX] if m]
-    attachments = []
-    for part in message.iter_attachments():
-        if len(attachments) >= ATTACHMENTS_MAX:
-            break
-        payload = part.get_payload(decode=True)
-        payload = payload if isinstance(payload, bytes) else b""
-        attachments.append(Attachment(
-            filename=one_line(str(part.get_filename() or "unnamed")) or "unnamed",
-            content_type=one_line(part.get_content_type(), 100), size=len(payload),
-            sha256=hashlib.sha256(payload).hexdigest()))
+    files = _files(message)
+    attachments = [attachment for attachment, _ in files]
     subject = one_line(str(message.get("Subject", "")))
     recipients = [a for a in (_address(addr) for _, addr in getaddresses(
         [*_headers(message, "To"), *_headers(message, "Cc")])) if a]
@@ -241,12 +274,16 @@ def _parse(raw: bytes) -> InboundMessage:
         senders_named=len([a for _, a in froms if a]), subject=subject or "(no subject)",
         text=text, thread_ids=list(dict.fromkeys(thread_ids)), automatic=automatic(message),
         attachments=attachments, recipients=list(dict.fromkeys(recipients))[:50],
-        auth_results=auth_results, content_digest=digest)
+        auth_results=auth_results, content_digest=digest), [data for _, data in files]
 
 
-def with_attachments(text: str, attachments: list[Attachment]) -> str:
+def with_attachments(text: str, attachments: list[Attachment], kept: bool = True) -> str:
+    """The text, and the files the message carried: on the ticket (``kept``), or only
+    named when this desk keeps no files."""
     if not attachments:
         return text
     listed = "\n".join(f"- {a.filename} ({a.content_type}, {a.size:,} bytes, sha256 "
                        f"{a.sha256[:16]}…)" for a in attachments)
-    return f"{text}\n\nAttachments (kept in the mailbox):\n{listed}"[:TEXT_MAX_CHARS]
+    where = ("Files (on the ticket)" if kept
+             else "Files (not kept: this desk has no file store)")
+    return f"{text}\n\n{where}:\n{listed}"[:TEXT_MAX_CHARS]
