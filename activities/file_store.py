@@ -29,6 +29,7 @@ from domain.attachments import (
     reference_key,
     reference_prefix,
     sniff,
+    staging_key,
 )
 from domain.settings import Settings
 
@@ -59,6 +60,12 @@ class StoredFile:
     sha256: str
     size: int
     content_type: str
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    staging_key: str
+    file: StoredFile
 
 
 class FileStore:
@@ -97,6 +104,14 @@ class FileStore:
                   max_bytes: int) -> StoredFile:
         """Store a file for ``client_id`` as it streams; :class:`FileTooLarge` past
         ``max_bytes`` (nothing kept), :class:`FileStoreUnavailable` if the store fails."""
+        staged = await self.stage(client_id, chunks, max_bytes)
+        await self.settle(client_id, staged.staging_key, staged.file.sha256)
+        return staged.file
+
+    async def stage(self, client_id: str, chunks: AsyncIterator[bytes],
+                    max_bytes: int) -> StagedFile:
+        """Store a streamed file under a staging key of its own (an upload waiting for
+        its ticket): :meth:`settle` moves it to its content address."""
         digest = hashlib.sha256()
         head = bytearray()
         size = 0
@@ -117,7 +132,7 @@ class FileStore:
                 failed = exc
                 raise
 
-        staging = f"staging/{client_id}/{uuid.uuid4().hex}"
+        staging = staging_key(client_id, uuid.uuid4().hex)
         try:
             await obstore.put_async(self.store, staging, self.sealer.seal(counted()),
                                     max_concurrency=PUT_CONCURRENCY)
@@ -127,18 +142,25 @@ class FileStore:
             if failed is not None:
                 raise failed from None
             raise FileStoreUnavailable(str(exc)[:300]) from exc
-        sha256 = digest.hexdigest()
+        return StagedFile(staging_key=staging, file=StoredFile(
+            sha256=digest.hexdigest(), size=size, content_type=sniff(bytes(head))))
+
+    async def settle(self, client_id: str, staging: str, sha256: str) -> None:
+        """Move a staged file to its content address (the same file twice is kept once);
+        :class:`FileNotStored` if neither is there (a staged upload expired or used)."""
+        if not staging.startswith(staging_key(client_id, "")):
+            raise FileNotStored(staging)  # one client's upload never lands in another's
         try:
             # Two identical uploads at once both copy: the same file, sealed twice.
             if not await self.exists(client_id, sha256):
                 await obstore.copy_async(self.store, staging, object_key(client_id, sha256))
+        except FileNotFoundError as exc:
+            raise FileNotStored(sha256) from exc
         except FileStoreUnavailable:
             raise
         except Exception as exc:
             raise FileStoreUnavailable(str(exc)[:300]) from exc
-        finally:
-            await self._forget(staging)
-        return StoredFile(sha256=sha256, size=size, content_type=sniff(bytes(head)))
+        await self._forget(staging)
 
     async def put_bytes(self, client_id: str, data: bytes, max_bytes: int) -> StoredFile:
         async def one() -> AsyncIterator[bytes]:
@@ -163,6 +185,18 @@ class FileStore:
                 yield bytes(chunk)
 
         return self.sealer.open(sealed())
+
+    async def has_upload(self, client_id: str, staging: str, sha256: str) -> bool:
+        """Whether a staged upload (or the file it became) is still in the store."""
+        if not staging.startswith(staging_key(client_id, "")):
+            return False
+        try:
+            await obstore.head_async(self.store, staging)
+        except FileNotFoundError:
+            return await self.exists(client_id, sha256)
+        except Exception as exc:
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
+        return True
 
     async def exists(self, client_id: str, sha256: str) -> bool:
         try:

@@ -118,8 +118,10 @@ async def open_incident(state: AppState, principal: Principal, client: ClientCon
         if lease.replayed and not lease.fingerprint_matches:
             raise field_problem(422, "Idempotency-Key", "this key was used with a different body",
                                 "send the original body, or use a new key", "Idempotency conflict")
-    start = incident_start(client, ticket, report, decide_priority(report,
-                                                                   client.priority_matrix),
+    # The uploads' references stay out of the workflow: their files join the ticket.
+    kept = report.model_copy(update={"uploads": []})
+    start = incident_start(client, ticket, kept, decide_priority(report,
+                                                                 client.priority_matrix),
                            principal.actor)
     start.contact_unconfirmed = contact_unconfirmed
     try:

@@ -29,7 +29,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # the client's file limit in the route, and here by STREAMED_MAX_BYTES), a download's to
 # the client; neither is buffered here nor cut by the request deadline (the route bounds
 # its own calls to Temporal).
-STREAMED = re.compile(r"^/v1/tickets/[^/]+/attachments(/[0-9a-f]{64})?$")
+STREAMED = re.compile(r"^/v1/(tickets/[^/]+/attachments(/[0-9a-f]{64})?|attachments)$")
 STREAMED_MAX_BYTES = 1024 ** 3 + 1024 * 1024
 # A mail provider's inbound hook posts whole messages, files included: up to what the
 # SMTP listener takes (still read into memory, as the parser needs the message whole).

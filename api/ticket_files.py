@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from temporalio.client import WorkflowUpdateFailedError
@@ -25,12 +25,15 @@ from activities.sealed_file import SealError
 from api.problems import Problem, field_problem, unanswered
 from api.state import AppState
 from api.ticket_directory import TicketRef
+from domain import tokens
 from domain.attachments import (
+    UPLOAD_PURPOSE,
     Attachment,
     AttachmentIn,
     Channel,
     FileLimits,
     LimitRefusal,
+    Upload,
     refusal,
     safe_name,
 )
@@ -125,6 +128,88 @@ async def list_on_ticket(state: AppState, ref: TicketRef,
                                 "File refused") from exc
         raise
     return attachments
+
+
+UPLOAD_VALID = timedelta(hours=24)
+
+
+async def stage_upload(state: AppState, client: ClientConfig, name: str,
+                       chunks: AsyncIterator[bytes], by: str,
+                       declared_size: int | None) -> Upload:
+    """A file uploaded before its ticket exists: staged for ``client``, with a signed
+    reference the intake takes (``uploads``) within 24 hours."""
+    store = file_store(state)
+    limits = client.files
+    refused = refusal([], declared_size, limits)
+    if refused is not None:
+        raise limit_problem(refused)
+    try:
+        staged = await store.stage(client.id, chunks, limits.max_file_bytes)
+    except FileTooLarge as exc:
+        raise limit_problem(refusal([], exc.limit + 1, limits)) from exc
+    except FileStoreUnavailable as exc:
+        raise store_down(exc) from exc
+    file = staged.file
+    expires = datetime.now(UTC) + UPLOAD_VALID
+    name = safe_name(name)
+    token = tokens.sign(state.settings.secret, UPLOAD_PURPOSE, client.id, expires,
+                        key=staged.staging_key, sha=file.sha256, name=name,
+                        type=file.content_type, size=str(file.size), by=by[:200])
+    return Upload(upload=token, name=name, content_type=file.content_type, size=file.size,
+                  sha256=file.sha256, expires_at=expires)
+
+
+async def claimed_uploads(state: AppState, client: ClientConfig,
+                          uploads: list[str]) -> list[dict[str, str]]:
+    """The uploads an intake names, each checked (signed for this client, not expired,
+    still in the store) before any ticket is opened; 422 naming the one at fault."""
+    if not uploads:
+        return []
+    store = file_store(state)
+    claims = []
+    for index, token in enumerate(uploads):
+        try:
+            claim = tokens.verify(state.settings.secret, token, UPLOAD_PURPOSE)
+        except tokens.InvalidToken as exc:
+            raise field_problem(422, f"uploads[{index}]", str(exc), "upload the file again "
+                                "(POST /v1/attachments) and name the new 'upload'",
+                                "Upload not usable") from exc
+        if claim["s"] != client.id:
+            raise field_problem(422, f"uploads[{index}]", "not an upload of this client",
+                                "upload the file with this client's credential",
+                                "Upload not usable")
+        try:
+            kept = await store.has_upload(client.id, claim["key"], claim["sha"])
+        except FileStoreUnavailable as exc:
+            raise store_down(exc) from exc
+        if not kept:
+            raise field_problem(422, f"uploads[{index}]", "the uploaded file is no longer "
+                                "kept", "upload the file again", "Upload not usable")
+        claims.append(claim)
+    return claims
+
+
+async def attach_uploads(state: AppState, ref: TicketRef,
+                         claims: list[dict[str, str]]) -> None:
+    """The claimed uploads join the new ticket (safe to repeat: a replayed intake)."""
+    if not claims:
+        return
+    store = file_store(state)
+    files = []
+    try:
+        for claim in claims:  # settled already by a replayed intake: a no-op
+            await store.settle(ref.client.id, claim["key"], claim["sha"])
+            files.append((claim["name"], StoredFile(sha256=claim["sha"], size=int(
+                claim["size"]), content_type=claim["type"]), claim["by"]))
+    except FileStoreUnavailable as exc:
+        raise store_down(exc) from exc
+    except FileNotStored as exc:
+        raise Problem(503, "Upload lost", "an upload went missing from the store while the "
+                      "ticket was opened: send the request again with the same "
+                      "Idempotency-Key", headers={"Retry-After": "5"}) from exc
+    by = files[0][2]
+    await list_on_ticket(state, ref, [(name, file) for name, file, _ in files], by,
+                         Channel.API, await answered(state, held_files(ref)))
 
 
 async def store_mail_files(state: AppState, client: ClientConfig,

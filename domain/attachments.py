@@ -12,6 +12,7 @@ import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 import puremagic
 from pydantic import BaseModel, ConfigDict, Field
@@ -80,6 +81,24 @@ class AttachmentIn(BaseModel):
         return None
 
 
+UPLOAD_PURPOSE = "upload"
+UPLOADS_PER_TICKET_MAX = 10
+UploadRef = Annotated[str, Field(min_length=10, max_length=2000, examples=[
+    "eyJwIjoidXBsb2FkIn0.c2lnbmF0dXJl"])]
+
+
+class Upload(BaseModel):
+    """A file uploaded before its ticket exists (``POST /v1/attachments``): name the
+    ``upload`` in the new ticket's ``uploads`` before ``expires_at``."""
+
+    upload: str = Field(description="a signed reference to the staged file, for one client")
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    expires_at: datetime
+
+
 class FilesHeld(BaseModel):
     """A ticket letting go of its files (at the end of its life, or an exit's purge)."""
 
@@ -115,6 +134,14 @@ def parse_object_key(key: str) -> tuple[str, str]:
     if not sep or not _CLIENT.match(client_id) or not _SHA256.match(sha256):
         raise ValueError(f"{key!r} is not a file's key (<client>/<sha256>)")
     return client_id, sha256
+
+
+def staging_key(client_id: str, name: str) -> str:
+    """Where a file waits until it is whole, or an upload until its ticket names it
+    (``staging/<client>/``: a bucket lifecycle rule clears what is left there)."""
+    if not _CLIENT.match(client_id):
+        raise ValueError(f"not a client id: {client_id!r}")
+    return f"staging/{client_id}/{name}"
 
 
 def reference_key(client_id: str, sha256: str, ticket_id: str) -> str:

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.attachments import UPLOADS_PER_TICKET_MAX, UploadRef
 from domain.errors import FieldError
 from domain.ids import TICKET_ID_PATTERN, TicketKind
 from domain.sla.policy import Priority
@@ -63,6 +64,9 @@ class IncidentReport(BaseModel):
     impact: Level | None = None
     urgency: Level | None = None
     severity: SeverityCriteria | None = None
+    uploads: list[UploadRef] = Field(default_factory=list, max_length=UPLOADS_PER_TICKET_MAX,
+                               description="files uploaded first (POST /v1/attachments): "
+                               "their 'upload' references, listed on the new ticket")
 
     @model_validator(mode="after")
     def _one_way_to_prioritise(self) -> IncidentReport:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from domain.attachments import UPLOADS_PER_TICKET_MAX, UploadRef
 from domain.errors import FieldError
 from domain.ids import TicketKind
 from domain.sla.clock import ClockTarget
@@ -69,6 +70,9 @@ class RequestForm(BaseModel):
     advisory_tier: AdvisoryTier | None = Field(None, description="advisory requests: "
                                                "quick_answer, mini_consult, scoping_workshop")
     requester: Contact
+    uploads: list[UploadRef] = Field(default_factory=list, max_length=UPLOADS_PER_TICKET_MAX,
+                                     description="files uploaded first (POST /v1/attachments):"
+                                     " their 'upload' references, listed on the new ticket")
 
     @model_validator(mode="after")
     def _consistent(self) -> RequestForm:

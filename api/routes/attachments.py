@@ -6,19 +6,20 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.auth import Principal, require
+from api.intake import intake_client
 from api.routes.tickets import TicketPath
 from api.state import AppState, app_state
-from api.ticket_files import add_file, answered, held_files, open_file
+from api.ticket_files import add_file, answered, held_files, open_file, stage_upload
 from api.uploads import one_file
-from domain.attachments import SHA256_PATTERN, Attachment, Channel, served_type
+from domain.attachments import SHA256_PATTERN, Attachment, Channel, Upload, served_type
 from domain.roles import Action
 
-router = APIRouter(prefix="/v1/tickets", tags=["files"])
+router = APIRouter(prefix="/v1", tags=["files"])
 Sha256Path = Path(pattern=SHA256_PATTERN, examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2"
                                                     "b0b822cd15d6c15b0f00a08"],
                   description="the file's SHA-256, as the ticket lists it")
@@ -36,7 +37,7 @@ class AttachmentList(BaseModel):
     attachments: list[Attachment]
 
 
-@router.post("/{ticket_id}/attachments", status_code=201, response_model=Attachment,
+@router.post("/tickets/{ticket_id}/attachments", status_code=201, response_model=Attachment,
              openapi_extra=UPLOAD_BODY,
              summary="Add a file to the ticket: multipart/form-data with the part 'file' "
                      "(or a raw body, named by ?name=); one file a request, streamed")
@@ -51,7 +52,24 @@ async def upload(request: Request, ticket_id: str = TicketPath,
                           Channel.API, declared_size=size)
 
 
-@router.get("/{ticket_id}/attachments", response_model=AttachmentList,
+@router.post("/attachments", status_code=201, response_model=Upload,
+             openapi_extra=UPLOAD_BODY,
+             summary="Upload a file before its ticket exists; name the answer's 'upload' in "
+                     "the new ticket's 'uploads' (incidents, service requests) within 24 h")
+async def upload_for_intake(request: Request,
+                            principal: Principal = require(Action.ATTACH_FILES),
+                            state: AppState = Depends(app_state),
+                            client_id: str | None = Query(None, max_length=32, description=(
+                                "MSP staff: the client the file is for"))) -> Upload:
+    client = intake_client(principal, client_id, state)
+    declared = request.headers.get("content-length", "")
+    size = max(int(declared) - FRAMING_BYTES, 0) if declared.isdigit() else None
+    found = await one_file(request)
+    return await stage_upload(state, client, found.filename, found.chunks, principal.actor,
+                              declared_size=size)
+
+
+@router.get("/tickets/{ticket_id}/attachments", response_model=AttachmentList,
             summary="The ticket's files: name, sniffed type, size, SHA-256, who, when, channel")
 async def list_files(ticket_id: str = TicketPath,
                      principal: Principal = require(Action.VIEW_TICKETS),
@@ -61,7 +79,7 @@ async def list_files(ticket_id: str = TicketPath,
                           attachments=await answered(state, held_files(ref)))
 
 
-@router.get("/{ticket_id}/attachments/{sha256}", response_class=StreamingResponse,
+@router.get("/tickets/{ticket_id}/attachments/{sha256}", response_class=StreamingResponse,
             responses={200: {"content": {"application/octet-stream": {}},
                              "description": "the file, as a download"}},
             summary="Download one of the ticket's files (always as an attachment)")

@@ -8,6 +8,7 @@ from api.auth import Principal, require
 from api.intake import created, intake_client, open_incident
 from api.problems import Problem
 from api.state import AppState, app_state
+from api.ticket_files import attach_uploads, claimed_uploads
 from domain.incidents import (
     Channel,
     IncidentReport,
@@ -32,5 +33,11 @@ async def raise_incident(
         raise Problem(403, "Forbidden", "a phone incident is logged by an agent: use "
                       "channel 'portal' or 'api', or an agent's credential")
     client = intake_client(principal, report.client_id, state)
-    _, view, replayed = await open_incident(state, principal, client, report, idempotency_key)
+    uploads = await claimed_uploads(state, client, report.uploads)
+    ticket, view, replayed = await open_incident(state, principal, client, report,
+                                                 idempotency_key)
+    if uploads:
+        ref = await state.tickets.locate(ticket, principal)
+        await attach_uploads(state, ref, uploads)
+        view = await ref.view()
     return created(view, {"Idempotent-Replayed": "true"} if replayed else None)

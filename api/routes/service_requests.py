@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from api.auth import Principal, require
 from api.intake import created, intake_client, start_ticket
 from api.state import AppState, app_state
+from api.ticket_files import attach_uploads, claimed_uploads
 from domain.roles import Action
 from domain.service_requests import RequestForm, RequestStart, RequestView
 from domain.sla.deadlines import snapshot_for
@@ -24,12 +25,18 @@ router = APIRouter(prefix="/v1", tags=["service requests"])
 async def raise_request(form: RequestForm, principal: Principal = require(Action.RAISE_REQUEST),
                         state: AppState = Depends(app_state)) -> Response:
     client = intake_client(principal, form.client_id, state)
+    uploads = await claimed_uploads(state, client, form.uploads)
     now = datetime.now(UTC)
     ticket = await state.numbers.next(client.ticket_prefix)
     start = RequestStart(ticket_id=ticket, client_id=client.id, opened_at=now,
-                         raised_by=principal.actor, form=form,
+                         raised_by=principal.actor,
+                         form=form.model_copy(update={"uploads": []}),  # files join below
                          sla=snapshot_for(client.sla, now), rules=client.incidents)
     at_intake = await start_ticket(
         state, ServiceRequestWorkflow, start,
         f"{ticket} {form.type.value} request: {form.subject[:100]}")
+    if uploads:
+        ref = await state.tickets.locate(ticket, principal)
+        await attach_uploads(state, ref, uploads)
+        return created(await ref.view())
     return created(at_intake.view())

@@ -263,3 +263,49 @@ async def test_files_follow_a_merged_duplicate(files_desk):
         store, prefix=f"refs/{desk.client_id('belton')}/").collect_async()]
     assert newer in [p.rsplit("/", 1)[1] for p in held]
     assert await desk.state.files.exists(desk.client_id("belton"), listed[0]["sha256"])
+
+
+async def stage(desk, data: bytes, name: str, client: str = "belton", role: str = "requester"):
+    return await desk.http.post("/v1/attachments", files={"file": (name, data, "text/plain")},
+                                headers=desk.as_(client, role))
+
+
+async def test_files_uploaded_first_join_the_ticket_they_are_named_in(files_desk):
+    desk = files_desk
+    shot, log = png(8, seed=9), b"2026-12-06 10:00:01 ERROR printer spooler stopped\n" * 50
+    staged = [await stage(desk, shot, "shot.png"), await stage(desk, log, "spooler.log")]
+    assert [s.status_code for s in staged] == [201, 201], staged[0].text
+    uploads = [s.json()["upload"] for s in staged]
+    assert staged[0].json()["content_type"] == "image/png"
+    made = await desk.http.post("/v1/incidents", json=incident_body(uploads=uploads),
+                                headers=desk.as_("belton", "requester"))
+    assert made.status_code == 201, made.text
+    files = made.json()["attachments"]
+    assert [(f["name"], f["content_type"]) for f in files] == [
+        ("shot.png", "image/png"), ("spooler.log", "text/plain")]
+    got = await desk.http.get(f"/v1/tickets/{made.json()['ticket_id']}/attachments/"
+                              f"{files[1]['sha256']}", headers=desk.as_("belton", "agent"))
+    assert got.content == log
+    # A service request takes them the same way.
+    third = (await stage(desk, png(8, seed=10), "form.png")).json()["upload"]
+    request = await desk.http.post("/v1/service-requests", headers=desk.as_(
+        "belton", "requester"), json={
+            "subject": "New starter needs a monitor", "type": "basic", "change": "add",
+            "requester": {"name": "Jo Tran", "email": "jo.tran@harbourside.example"},
+            "uploads": [third]})
+    assert request.status_code == 201, request.text
+    assert [f["name"] for f in request.json()["attachments"]] == ["form.png"]
+
+
+async def test_an_upload_is_one_clients_and_a_forged_one_is_refused_before_any_ticket(
+        files_desk):
+    desk = files_desk
+    theirs = (await stage(desk, png(8, seed=11), "p.png", client="plexacet")).json()["upload"]
+    forged = theirs[:-4] + ("AAAA" if not theirs.endswith("AAAA") else "BBBB")
+    for bad, why in ((theirs, "not an upload of this client"), (forged, "signature")):
+        made = await desk.http.post("/v1/incidents", json=incident_body(uploads=[bad]),
+                                    headers=desk.as_("belton", "requester"))
+        assert made.status_code == 422, made.text
+        assert made.json()["errors"][0]["field"] == "uploads[0]" and why in made.text
+    listed = await desk.http.get("/v1/tickets", headers=desk.as_("belton", "agent"))
+    assert listed.json()["tickets"] == []  # nothing was opened
