@@ -525,7 +525,8 @@ def codec_server_command() -> None:
     out.print(f"codec server on {url}, for Web UI origins "
               f"{', '.join(settings.codec_cors_origins)}; point the UI at it "
               f"(TEMPORAL_CODEC_ENDPOINT={url}, with TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true "
-              "under OIDC sign-in)")
+              "under OIDC sign-in: MSP staff tokens carry the client claim '*'; see "
+              "docs/security.md)")
     uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port, log_level="warning",
                 access_log=False, **uvicorn_options())
 

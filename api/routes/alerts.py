@@ -100,7 +100,9 @@ class EventAnswer(BaseModel):
              summary="Prometheus Alertmanager webhook (version 4): each alert opens, repeats, "
                      "reopens or resolves its incident",
              responses={403: {"description": "not the client's integration key"},
-                        422: {"description": "invalid"}, 503: {"description": "retry"}})
+                        422: {"description": "invalid"}, 503: {"description": "retry"},
+                        429: {"description": "over the key's budget of new incidents: what "
+                              "was not taken is listed; Retry-After"}})
 async def alertmanager(hook: AlertmanagerWebhook,
                        principal: Principal = require(Action.POST_ALERTS),
                        state: AppState = Depends(app_state)) -> JSONResponse:
@@ -136,7 +138,9 @@ async def alertmanager(hook: AlertmanagerWebhook,
              summary="Events v2 (PagerDuty-style): trigger, acknowledge or resolve the alert "
                      "named by dedup_key",
              responses={403: {"description": "not the client's integration key"},
-                        422: {"description": "invalid"}, 503: {"description": "retry"}})
+                        422: {"description": "invalid"}, 503: {"description": "retry"},
+                        429: {"description": "over the key's budget of new incidents: what "
+                              "was not taken is listed; Retry-After"}})
 async def events(event: EventIn, principal: Principal = require(Action.POST_ALERTS),
                  state: AppState = Depends(app_state)) -> JSONResponse:
     client = alert_client(principal, state)
