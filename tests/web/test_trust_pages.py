@@ -17,6 +17,7 @@ import pytest
 from fastapi.responses import HTMLResponse
 
 from api.app import create_app
+from domain.form_origin import form_refusal
 from domain.reviews import Job
 from tests.conftest import isolated, make_settings, running_desk, served
 from tests.peers import Mailbox
@@ -318,3 +319,23 @@ def other_site(review_url: str, quote_id: str):
 
     return app
 
+
+
+@pytest.mark.parametrize(("origin", "fetch_site", "allowed"), [
+    ("https://desk.example", None, True),
+    ("https://DESK.example:443", "same-origin", True),     # default port, any case
+    ("http://127.0.0.1:8000", None, True),                 # the origin the request came to
+    ("https://desk.example:8443", None, False),            # another port: another origin
+    ("https://desk.example.evil.example", None, False),
+    ("null", "same-origin", True),                         # the page's own no-referrer form
+    ("null", "none", True),                                # resubmitted by the user
+    ("null", "same-site", False),
+    ("null", "cross-site", False),
+    (None, "cross-site", False),
+    ("null", None, True),                                  # an old browser: the token decides
+    (None, None, True),
+])
+def test_a_form_is_judged_by_where_the_browser_says_it_was_sent_from(origin, fetch_site,
+                                                                      allowed):
+    own = ("https://desk.example", "http://127.0.0.1:8000")
+    assert (form_refusal(origin, fetch_site, own) is None) is allowed
