@@ -17,6 +17,7 @@ from scim2_models import (
     Context,
     ForbiddenException,
     InvalidSyntaxException,
+    InvalidValueException,
     ListResponse,
     PatchOp,
     PayloadTooLargeException,
