@@ -1,0 +1,91 @@
+"""Provider steps keep one identity (issue 18): a new user whose client does its own
+provisioning (the generic signed webhook) is provisioned, the ticket continues as new, then
+HR withdraws the hire. Every undo must reach the client's script under its own webhook-id,
+never one an earlier step used: a receiver that drops ids it has seen (as Standard Webhooks
+invites) skipped ``delete_account`` when the next run's activity ids started again at 1,
+and the withdrawn hire kept an account. A refused post is retried under the same id."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from domain.ids import SagaPass, TicketKind, parse_step_key
+from tests.peers import WebhookReceiver
+from tests.web.helpers import eventually
+from tests.web.test_onboarding import earliest, new_user, view_of
+from tests.web.test_webhook_provider import webhook_desk
+
+PROVISION = {"provider.create_account", "provider.assign_licences", "provider.add_groups",
+             "provider.build_device"}
+UNDO = {"provider.release_device", "provider.remove_groups", "provider.remove_licences",
+        "provider.delete_account"}
+
+
+@pytest.fixture
+async def hooked(dev_client, config, task_queue):
+    with WebhookReceiver() as receiver:
+        async with webhook_desk(dev_client, config, task_queue, receiver) as desk:
+            yield desk, receiver
+
+
+def acted_on(receiver: WebhookReceiver) -> dict[str, str]:
+    """What a receiver that drops repeated webhook-ids acts on: id -> the step's type, the
+    first answered post of each id."""
+    acted: dict[str, str] = {}
+    for post in receiver.received:
+        if post["valid"] and not post["failed"]:
+            acted.setdefault(post["id"], post["body"]["type"])
+    return acted
+
+
+async def test_every_undo_after_continue_as_new_arrives_under_its_own_id(hooked):
+    desk, receiver = hooked
+    receiver.fail_first = 2  # create_account's first two posts: 503, retried
+    hr, agent = desk.as_("belton", "hr"), desk.as_("belton", "agent")
+    form = new_user(await earliest(desk), role_template=None, licences=["SPE_E3"],
+                    groups=["g-staff"])
+    made = await desk.http.post("/v1/onboarding", json=form, headers=hr)
+    assert made.status_code == 201, made.text
+    ticket = made.json()["ticket_id"]
+    await eventually(lambda: view_of(desk, ticket), lambda v: v["ready_at"], timeout=90)
+
+    # Past the suite's 60-event suggestion: the ticket continues as new before the undo.
+    handle = desk.client.get_workflow_handle(f"onboarding:{ticket}")
+    first_run = (await handle.describe()).run_id
+    for n in range(12):
+        said = await desk.http.post(f"/v1/tickets/{ticket}/comments", headers=agent,
+                                    json={"body": f"desk note {n}"})
+        assert said.status_code == 202, said.text
+
+    async def run_id() -> str:
+        return (await handle.describe()).run_id
+
+    await eventually(run_id, lambda run: run != first_run, timeout=60)
+
+    receiver.fail_first = 1  # the first undo's first post: 503, retried
+    cancelled = await desk.http.post(f"/v1/tickets/{ticket}/cancel", headers=hr,
+                                     json={"reason": "offer withdrawn"})
+    assert cancelled.status_code in (200, 503), cancelled.text  # 503: still undoing
+    view = await eventually(lambda: view_of(desk, ticket), lambda v: v["compensated_at"],
+                            timeout=90)
+    assert all(step["undone_at"] for step in view["steps"])
+
+    acted = acted_on(receiver)
+    # The dropping receiver acted on every step of both passes, the undo included.
+    assert set(acted.values()) == PROVISION | UNDO, sorted(acted.values())
+    # No webhook-id was used by two steps.
+    types_by_id: dict[str, set[str]] = defaultdict(set)
+    for post in receiver.received:
+        types_by_id[post["id"]].add(post["body"]["type"])
+    assert all(len(types) == 1 for types in types_by_id.values()), dict(types_by_id)
+    # Each id names its ticket, its step and its pass of the saga.
+    for webhook_id, step_type in acted.items():
+        key = parse_step_key(webhook_id)
+        assert (key.kind, key.ticket) == (TicketKind.ONBOARDING, ticket)
+        assert key.saga is (SagaPass.UNDO if step_type in UNDO else SagaPass.DO)
+    # The refused posts were retried under the same id.
+    refused = [post for post in receiver.received if post["failed"]]
+    assert len(refused) == 3
+    assert all(acted[post["id"]] == post["body"]["type"] for post in refused)
