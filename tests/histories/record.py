@@ -181,6 +181,7 @@ async def record_mid_saga(name: str) -> Path:
     enrolled, HR cancels after 3 hours, the undo starts newest first and the identity
     provider is down for delete_account: the history ends (terminated) while that undo is
     still being retried. Replaying it checks that a run recorded mid-saga keeps its path."""
+    from temporalio.client import WorkflowUpdateStage
     from temporalio.worker import Worker
 
     from domain.onboarding import Cancellation
@@ -196,12 +197,11 @@ async def record_mid_saga(name: str) -> Path:
                           activities=[*stand_ins, delete_account_down]):
             handle = await joiners.start_joiner(env, "record", opened, starts)
             await env.sleep(timedelta(hours=3))
-            cancelling = asyncio.create_task(handle.execute_update(
-                OnboardingWorkflow.cancel, Cancellation(reason="offer withdrawn", by="hr")))
+            await handle.start_update(  # accepted before time moves on
+                OnboardingWorkflow.cancel, Cancellation(reason="offer withdrawn", by="hr"),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED)
             await env.sleep(timedelta(minutes=30))
             await handle.terminate("recorded mid-saga")
-            with contextlib.suppress(Exception):  # the update ends with the run
-                await cancelling
             history = await handle.fetch_history()
         return save(name, history)
 
