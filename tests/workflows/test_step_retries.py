@@ -19,7 +19,7 @@ from temporalio.client import WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from domain.ids import SagaPass, TicketKind, parse_step_key, step_key
+from domain.ids import SagaPass, TicketKind, parse_step_key, step_key, step_request_id
 from domain.notifications import NoticeDelivery, NoticeReceipt
 from domain.offboarding import ProviderCall
 from domain.onboarding import Cancellation, JoinerCall
@@ -324,3 +324,33 @@ async def test_an_undo_that_fails_shows_itself_until_it_is_done(ts_env, task_que
                                                SagaPass.UNDO, "build_device", "BEL-LT-042")}
     assert "email provider_step_failed" not in notices
     await handle.terminate("test done")
+
+
+async def test_graph_sees_the_steps_request_id_on_every_retry(ts_env, config, task_queue):
+    """The real Graph adapter against the local Graph, down for 3 minutes: every call of a
+    step carries the step's request id (its key as a GUID), the same on each retry and
+    another step's differs - not Temporal's per-run activity id."""
+    from tests.workflows.test_offboarding_timers import start_exit as start_real_exit
+    from tests.workflows.test_provider_outage_drill import graph_down
+
+    async with graph_down(ts_env, config, task_queue) as graph:
+        effective = await opened_now(ts_env)
+        handle = await start_real_exit(ts_env, task_queue, exit_form(hardware=[]), effective,
+                                       client_id=config.clients[0].id)
+        await ts_env.sleep(timedelta(minutes=3))
+        graph.faults.down_until = 0.0
+        await ts_env.sleep(timedelta(minutes=3))
+        view = await handle.query(OffboardingWorkflow.view)
+        await handle.terminate("test done")
+    ticket = view.ticket_id
+
+    def request_ids(method: str, path: str) -> list[str]:
+        return [seen.headers.get("client-request-id") for seen in graph.calls(method, path)]
+
+    disable = request_ids("PATCH", "/users/")
+    revoke = request_ids("POST", "/revokeSignInSessions")
+    assert len(disable) >= 5 and view.access_revoked_at is not None
+    assert set(disable) == {step_request_id(step_key(TicketKind.OFFBOARDING, ticket,
+                                                     SagaPass.DO, "disable_account"))}
+    assert set(revoke) == {step_request_id(step_key(TicketKind.OFFBOARDING, ticket,
+                                                    SagaPass.DO, "revoke_sessions"))}
