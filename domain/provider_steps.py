@@ -23,7 +23,9 @@ WAITS = frozenset({"DeviceNotEnrolled", "EdrNotReporting", "WipePending"})
 
 FIRST_RETRY = timedelta(seconds=5)
 FAILING_RETRY_MAX = timedelta(minutes=1)   # a provider that is down: back within a minute
-WAITING_RETRY_MAX = timedelta(minutes=5)   # a device not enrolled yet: look every 5 minutes
+# A device not enrolled yet: looked at every 15 minutes at most (each look is an activity,
+# a timer and two workflow tasks: a device awaited for days costs ~100 looks a day).
+WAITING_RETRY_MAX = timedelta(minutes=15)
 ASKED_RETRY_MIN = timedelta(seconds=1)
 ASKED_RETRY_MAX = timedelta(hours=1)       # a provider's Retry-After, bounded
 ERROR_CHARS = 500
@@ -82,7 +84,7 @@ class StepFailure(BaseModel):
 
 
 def retry_delay(attempts_failed: int, failure: StepFailure) -> timedelta:
-    """The wait before the next attempt: 5 s, doubling, at most a minute (5 minutes while
+    """The wait before the next attempt: 5 s, doubling, at most a minute (15 minutes while
     waiting for the world); a provider's Retry-After instead, if it gave one."""
     if failure.asked_delay is not None:
         return min(max(failure.asked_delay, ASKED_RETRY_MIN), ASKED_RETRY_MAX)

@@ -97,9 +97,10 @@ def test_backoff_doubles_from_5_seconds_to_a_minute():
     assert retry_delay(10_000, unavailable()) == timedelta(minutes=1)
 
 
-def test_waiting_for_the_world_backs_off_to_5_minutes():
+def test_waiting_for_the_world_backs_off_to_15_minutes():
     waiting = StepFailure(error="not enrolled yet", error_type="DeviceNotEnrolled")
-    assert retry_delay(7, waiting) == timedelta(minutes=5)
+    assert retry_delay(7, waiting) == timedelta(seconds=320)
+    assert retry_delay(9, waiting) == retry_delay(100, waiting) == timedelta(minutes=15)
     assert retry_delay(2, waiting) == timedelta(seconds=10)
 
 
