@@ -168,8 +168,13 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     async def _provision(self) -> None:
         """The account first; then licences, groups and every device at once."""
         account = self._step(JoinerStep.CREATE_ACCOUNT.value)
-        if not await self._do(account, OnboardingActivities.create_account,
-                              self._provision_call(JoinerStep.CREATE_ACCOUNT)):
+        try:
+            created = await self._do(account, OnboardingActivities.create_account,
+                                     self._provision_call(JoinerStep.CREATE_ACCOUNT))
+        except asyncio.CancelledError:  # withdrawn while the account was being retried
+            self._provisioning = None
+            raise
+        if not created:
             self._provisioning = None
             return
         work = [self._do(self._step(JoinerStep.ASSIGN_LICENCES.value),

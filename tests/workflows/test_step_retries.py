@@ -9,7 +9,7 @@ to an agent; an undo that fails shows itself too."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -354,3 +354,37 @@ async def test_graph_sees_the_steps_request_id_on_every_retry(ts_env, config, ta
                                                      SagaPass.DO, "disable_account"))}
     assert set(revoke) == {step_request_id(step_key(TicketKind.OFFBOARDING, ticket,
                                                     SagaPass.DO, "revoke_sessions"))}
+
+
+async def test_a_hire_withdrawn_while_the_account_is_retried_can_continue_as_new(
+        dev_client, task_queue):
+    """HR cancels while the account's creation is in its backoff: the provisioning ends
+    with the cancellation, so the ticket is not left busy and continues as new at the dev
+    server's suggestion (60 events here) instead of growing to 10,000 events first."""
+    from types import SimpleNamespace
+
+    from domain.tickets import CommentIn
+    from tests.web.helpers import eventually
+
+    faults["create_account"] = ApplicationError("Graph POST /users: provider error (503)",
+                                                type="ProviderUnavailable")
+    opened = datetime.now(UTC)
+    async with Worker(dev_client, task_queue=task_queue, workflows=[OnboardingWorkflow],
+                      activities=JOINER_STAND_INS):
+        handle = await joiners.start_joiner(SimpleNamespace(client=dev_client), task_queue,
+                                            opened, opened + timedelta(days=5))
+        await eventually(lambda: len(attempts("create_account")), lambda n: n >= 1)
+        view = await handle.execute_update(
+            OnboardingWorkflow.cancel, Cancellation(reason="offer withdrawn", by="hr:pat"))
+        assert view.compensated_at is not None
+        first_run = (await handle.describe()).run_id
+        for n in range(25):
+            await handle.signal(OnboardingWorkflow.comment,
+                                CommentIn(body=f"note {n}", by="agent:kim"))
+
+        async def run_id() -> str:
+            return (await handle.describe()).run_id
+
+        await eventually(run_id, lambda run: run != first_run, timeout=30)
+        await handle.terminate("test done")
+    assert len(attempts("create_account")) <= 2  # nothing tried after the cancellation
