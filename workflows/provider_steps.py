@@ -83,6 +83,16 @@ class ProviderSteps:
         """Who the steps are for, in summaries and notes (e.g. the employee)."""
         raise NotImplementedError
 
+    def details(self) -> str:
+        """The Web UI's details, with the step a provider keeps failing, if any."""
+        text: str = super().details()  # type: ignore[misc]
+        failing = next((st for st in [*self.state.steps, *self.state.other_steps]
+                        if st.failing), None)
+        if failing is not None:
+            text += (f"\n\n**Provider failing:** {failing.name}, {failing.attempts_failed} "
+                     f"attempt(s) failed: {failing.last_error}")
+        return text
+
     def step_key(self, step: str, saga: SagaPass = SagaPass.DO,
                  target: str | None = None) -> str:
         """The business key of ``step`` of this ticket (see domain.ids.step_key)."""

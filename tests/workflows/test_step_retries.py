@@ -15,6 +15,7 @@ from itertools import pairwise
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
@@ -147,6 +148,8 @@ async def test_a_failing_step_shows_its_attempts_and_sets_provider_failing(ts_en
         await ts_env.sleep(timedelta(minutes=35))
         during = await handle.query(OffboardingWorkflow.view)
         failing_during = await provider_failing_now(handle)
+        details = (await handle.query("__temporal_workflow_metadata",
+                                      result_type=WorkflowMetadata)).current_details
         await ts_env.sleep(timedelta(minutes=10))
         after = await handle.query(OffboardingWorkflow.view)
         published = await provider_failing_published(handle)
@@ -162,6 +165,7 @@ async def test_a_failing_step_shows_its_attempts_and_sets_provider_failing(ts_en
     assert effective + timedelta(minutes=35) < disable.next_attempt_at \
         <= effective + timedelta(minutes=36)
     assert failing_during
+    assert "**Provider failing:** disable_account" in details  # the Web UI's details
     # Backoff: 5 s doubling to a minute, then once a minute.
     gaps = [(b - a).total_seconds() for a, b in pairwise(tried)]
     assert [round(g) for g in gaps[:7]] == [5, 10, 20, 40, 60, 60, 60]
