@@ -3,7 +3,8 @@ provisioning (the generic signed webhook) is provisioned, the ticket continues a
 HR withdraws the hire. Every undo must reach the client's script under its own webhook-id,
 never one an earlier step used: a receiver that drops ids it has seen (as Standard Webhooks
 invites) skipped ``delete_account`` when the next run's activity ids started again at 1,
-and the withdrawn hire kept an account. A refused post is retried under the same id."""
+and the withdrawn hire kept an account. A refused post is retried under the same id. While
+the script keeps failing, the ticket shows it and the Web UI's filter finds it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from domain.ids import SagaPass, TicketKind, parse_step_key
 from tests.peers import WebhookReceiver
 from tests.web.helpers import eventually
 from tests.web.test_onboarding import earliest, new_user, view_of
-from tests.web.test_webhook_provider import webhook_desk
+from tests.web.test_webhook_provider import UPN, webhook_desk
 
 PROVISION = {"provider.create_account", "provider.assign_licences", "provider.add_groups",
              "provider.build_device"}
@@ -89,3 +90,37 @@ async def test_every_undo_after_continue_as_new_arrives_under_its_own_id(hooked)
     refused = [post for post in receiver.received if post["failed"]]
     assert len(refused) == 3
     assert all(acted[post["id"]] == post["body"]["type"] for post in refused)
+
+
+async def test_a_failing_provider_shows_on_the_ticket_and_in_the_web_ui_filter(hooked):
+    """The client's script answers 503 to every post for a while: the ticket view shows
+    the steps' failed attempts and last error, and the Web UI's filter finds the ticket
+    (real visibility); once the script answers, the filter no longer does."""
+    desk, receiver = hooked
+    receiver.fail_first = 10**6
+    made = await desk.http.post("/v1/offboarding", headers=desk.as_("belton", "hr"), json={
+        "employee": {"name": "Jo Tran", "email": UPN}, "user_principal_name": UPN,
+        "last_working_day": "2026-12-04", "immediate": True})
+    assert made.status_code == 201, made.text
+    ticket = made.json()["ticket_id"]
+    wanted = f"ProviderFailing = true AND WorkflowId = 'offboarding:{ticket}'"
+
+    async def found() -> int:
+        return len([w async for w in desk.client.list_workflows(wanted)])
+
+    agent = desk.as_("belton", "agent")
+
+    async def view() -> dict:
+        return (await desk.http.get(f"/v1/tickets/{ticket}", headers=agent)).json()
+
+    failing = await eventually(view, lambda v: all(s["attempts_failed"] >= 2
+                                                   for s in v["steps"]), timeout=60)
+    for step in failing["steps"]:
+        assert "(503)" in step["last_error"] and step["failing_since"]
+        assert step["next_attempt_at"] and step["key"].endswith(f":do:{step['name']}")
+    await eventually(found, lambda n: n == 1, timeout=30)
+    receiver.fail_first = 0  # the script answers again
+    done = await eventually(view, lambda v: all(s["done_at"] for s in v["steps"]),
+                            timeout=90)
+    assert done["access_revoked_at"] and not any(s["failing_since"] for s in done["steps"])
+    await eventually(found, lambda n: n == 0, timeout=30)
