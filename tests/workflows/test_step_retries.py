@@ -8,6 +8,7 @@ to an agent; an undo that fails shows itself too."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -31,6 +32,7 @@ from tests.workflows.test_offboarding_timers import exit_form, opened_now
 from workflows.offboarding import OffboardingWorkflow
 from workflows.onboarding import OnboardingWorkflow
 
+UPDATE_WAIT = 60  # seconds: an update that never answers fails the test, not hangs it
 calls: list[tuple[str, str | None, datetime]] = []  # (activity, step key, when scheduled)
 notices: list[str] = []
 # activity name -> what it does at a virtual instant: None (done) or an error to raise
@@ -305,14 +307,14 @@ async def test_an_undo_that_fails_shows_itself_until_it_is_done(ts_env, task_que
         building = await handle.query(OnboardingWorkflow.view)
         failing_during_build = await provider_failing_now(handle)
         await ts_env.sleep(cancelled_at - await ts_env.get_current_time())
-        cancelling = await handle.start_update(
+        cancelling = await asyncio.wait_for(handle.start_update(
             OnboardingWorkflow.cancel, Cancellation(reason="offer withdrawn", by="hr:pat"),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED), UPDATE_WAIT)
         await ts_env.sleep(timedelta(minutes=10))
         during = await handle.query(OnboardingWorkflow.view)
         failing_during_undo = await provider_failing_now(handle)
         await ts_env.sleep(timedelta(minutes=20))
-        done = await cancelling.result()
+        done = await asyncio.wait_for(cancelling.result(), UPDATE_WAIT)
     # A device not enrolled yet is waiting, not failing.
     build = step_of(building, "build_device BEL-LT-042")
     assert build.attempts_failed >= 3 and not build.failing and build.next_attempt_at
@@ -378,8 +380,9 @@ async def test_a_hire_withdrawn_while_the_account_is_retried_can_continue_as_new
         handle = await joiners.start_joiner(SimpleNamespace(client=dev_client), task_queue,
                                             opened, opened + timedelta(days=5))
         await eventually(lambda: len(attempts("create_account")), lambda n: n >= 1)
-        view = await handle.execute_update(
-            OnboardingWorkflow.cancel, Cancellation(reason="offer withdrawn", by="hr:pat"))
+        view = await asyncio.wait_for(handle.execute_update(
+            OnboardingWorkflow.cancel, Cancellation(reason="offer withdrawn", by="hr:pat")),
+            UPDATE_WAIT)
         assert view.compensated_at is not None
         first_run = (await handle.describe()).run_id
         for n in range(25):
