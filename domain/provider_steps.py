@@ -23,6 +23,11 @@ WAITS = frozenset({"DeviceNotEnrolled", "EdrNotReporting", "WipePending"})
 
 FIRST_RETRY = timedelta(seconds=5)
 FAILING_RETRY_MAX = timedelta(minutes=1)   # a provider that is down: back within a minute
+# After an hour of failing, every 5 minutes: each attempt adds ~11 history events, and an
+# undo retried inside HR's cancellation cannot continue as new (a day of outage: ~3,200
+# events, not ~16,000; Temporal ends a run at 51,200).
+LONG_FAILING_AFTER = timedelta(hours=1)
+LONG_FAILING_RETRY_MAX = timedelta(minutes=5)
 # A device not enrolled yet: looked at every 15 minutes at most (each look is an activity,
 # a timer and two workflow tasks: a device awaited for days costs ~100 looks a day).
 WAITING_RETRY_MAX = timedelta(minutes=15)
@@ -83,12 +88,19 @@ class StepFailure(BaseModel):
         return self.error_type in WAITS
 
 
-def retry_delay(attempts_failed: int, failure: StepFailure) -> timedelta:
-    """The wait before the next attempt: 5 s, doubling, at most a minute (15 minutes while
-    waiting for the world); a provider's Retry-After instead, if it gave one."""
+def retry_delay(attempts_failed: int, failure: StepFailure,
+                failing_for: timedelta = timedelta(0)) -> timedelta:
+    """The wait before the next attempt: 5 s, doubling, at most a minute (5 minutes once
+    the provider has been failing for an hour, 15 minutes while waiting for the world); a
+    provider's Retry-After instead, if it gave one."""
     if failure.asked_delay is not None:
         return min(max(failure.asked_delay, ASKED_RETRY_MIN), ASKED_RETRY_MAX)
-    cap = WAITING_RETRY_MAX if failure.waiting else FAILING_RETRY_MAX
+    if failure.waiting:
+        cap = WAITING_RETRY_MAX
+    elif failing_for >= LONG_FAILING_AFTER:
+        cap = LONG_FAILING_RETRY_MAX
+    else:
+        cap = FAILING_RETRY_MAX
     doublings = min(max(attempts_failed - 1, 0), 16)
     return min(FIRST_RETRY * 2 ** doublings, cap)
 
@@ -108,7 +120,8 @@ def record_failure(step: StepState, failure: StepFailure, now: datetime) -> None
         step.failing_since = None
     elif step.failing_since is None:
         step.failing_since = now
-    step.next_attempt_at = now + retry_delay(step.attempts_failed, failure)
+    failing_for = now - step.failing_since if step.failing_since else timedelta(0)
+    step.next_attempt_at = now + retry_delay(step.attempts_failed, failure, failing_for)
 
 
 def record_done(step: StepState, now: datetime) -> None:

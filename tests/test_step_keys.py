@@ -97,6 +97,15 @@ def test_backoff_doubles_from_5_seconds_to_a_minute():
     assert retry_delay(10_000, unavailable()) == timedelta(minutes=1)
 
 
+def test_after_an_hour_of_failing_every_5_minutes():
+    assert retry_delay(60, unavailable(), timedelta(minutes=59)) == timedelta(minutes=1)
+    assert retry_delay(61, unavailable(), timedelta(hours=1)) == timedelta(minutes=5)
+    step = StepState(name="delete_account", attempts_failed=70,
+                     failing_since=NOW - timedelta(hours=2))
+    record_failure(step, unavailable(), NOW)
+    assert step.next_attempt_at == NOW + timedelta(minutes=5)
+
+
 def test_waiting_for_the_world_backs_off_to_15_minutes():
     waiting = StepFailure(error="not enrolled yet", error_type="DeviceNotEnrolled")
     assert retry_delay(7, waiting) == timedelta(seconds=320)
