@@ -278,7 +278,8 @@ async def _connect_when_ready(settings: Settings, server: subprocess.Popen | Non
 
 async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool,
                  run_api: bool, server: subprocess.Popen | None = None,
-                 codec_socket: socket.socket | None = None) -> None:
+                 codec_socket: socket.socket | None = None,
+                 codec_secret: str | None = None) -> None:
     import uvicorn
 
     import worker
@@ -318,13 +319,12 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
     codec_line = ""
     if codec_socket is not None:
         codec_server = _Server(uvicorn.Config(
-            create_codec_app(settings, config, trust_local_ui=True), log_level="warning",
-            access_log=False,
-            **uvicorn_options()))
+            create_codec_app(settings, config, local_ui_secret=codec_secret),
+            log_level="warning", access_log=False, **uvicorn_options()))
         http_servers.append(codec_server)
         tasks.append(asyncio.create_task(codec_server.serve(sockets=[codec_socket])))
-        codec_line = (f"  Codec server {_socket_url(codec_socket)} (decodes for the Web UI "
-                      "on this machine; anyone else needs an MSP staff key)\n")
+        codec_line = (f"  Codec server {_socket_url(codec_socket)} (decodes for this Web UI, "
+                      "given this start's secret path; anyone else needs an MSP staff key)\n")
     if server is not None:
         out.print(
             "\n[bold green]Tempodesk is running[/]\n"
@@ -383,6 +383,16 @@ def _socket_url(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
+def _local_ui_codec(codec_socket: socket.socket) -> tuple[str, str]:
+    """A secret made for this start, and the codec endpoint the dev Web UI is given: the
+    codec server decodes without a key only there (api/codec_server.py), so nothing else
+    on this machine that finds its port can decode the tickets' history."""
+    from api.codec_server import local_ui_path
+
+    secret = secrets.token_urlsafe(32)
+    return secret, _socket_url(codec_socket) + local_ui_path(secret)
+
+
 def _loopback_socket() -> socket.socket:
     """Bound now, served later: the port is known before the Web UI is told it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -402,10 +412,11 @@ def dev() -> None:
     sandbox, settings = _dev_sandbox(settings)
     files, settings = _dev_files(settings)
     codec_socket = _loopback_socket()
-    server = start_dev_server(settings, codec_endpoint=_socket_url(codec_socket))
+    codec_secret, codec_endpoint = _local_ui_codec(codec_socket)
+    server = start_dev_server(settings, codec_endpoint=codec_endpoint)
     try:
         _run(_serve(settings, config, run_worker=True, run_api=True, server=server,
-                    codec_socket=codec_socket))
+                    codec_socket=codec_socket, codec_secret=codec_secret))
     except KeyboardInterrupt:
         pass
     finally:
@@ -535,7 +546,8 @@ def codec_server_command() -> None:
     out.print(f"codec server on {url}, for Web UI origins "
               f"{', '.join(settings.codec_cors_origins)}; point the UI at it "
               f"(TEMPORAL_CODEC_ENDPOINT={url}, with TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true "
-              "under OIDC sign-in)")
+              "under OIDC sign-in: MSP staff tokens carry the client claim '*'; see "
+              "docs/security.md)")
     uvicorn.run(app_, host=settings.codec_host, port=settings.codec_port, log_level="warning",
                 access_log=False, **uvicorn_options())
 

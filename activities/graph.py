@@ -17,9 +17,10 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import httpx
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import step_keys
+from domain.ids import step_request_id
 from domain.settings import Settings
 from domain.tenants import ClientConfig, TempodeskConfig
 
@@ -103,7 +104,7 @@ class Graph:
         response = await self.http.request(
             method, f"{self.settings.graph_url}/v1.0{path}", json=json, params=params,
             timeout=30, headers={"Authorization": f"Bearer {token}",
-                                 "client-request-id": activity.info().activity_id})
+                                 "client-request-id": step_request_id(step_keys.current())})
         raise_for(response, f"Graph {method} {path.split('?')[0]}")
         return response
 

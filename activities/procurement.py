@@ -1,7 +1,8 @@
 """Ordering the parts of an approved quote the same day, through the MSP's procurement
-hook: a signed webhook (Standard Webhooks) whose webhook-id is the quote id, so a retried
-order is recognisably the same order. It answers the order id, the ETA and the install
-date; the quote posts them to its request and the requester."""
+hook: a signed webhook (Standard Webhooks) whose webhook-id is the quote's business key
+(``order:BEL-000301``, domain.ids.order_key), never a per-run id, so a retried order (in
+this run or any later one) is recognisably the same order. It answers the order id, the
+ETA and the install date; the quote posts them to its request and the requester."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities import outbound, webhooks
 from activities.graph import raise_for
+from domain.ids import order_key
 from domain.quotes import Order, OrderRequest
 from domain.settings import Settings
 
@@ -37,7 +39,7 @@ class ProcurementActivities:
                                    type="ProviderNotConfigured", non_retryable=True)
         body = json.dumps({"type": "quote.approved", "data": order.model_dump(mode="json")},
                           separators=(",", ":")).encode()
-        headers = webhooks.headers(secret.get_secret_value(), f"order:{order.quote_id}",
+        headers = webhooks.headers(secret.get_secret_value(), order_key(order.quote_id),
                                    int(time.time()), body)
         await outbound.guard(url, self.settings, "procurement")
         response = await self.http.post(url, content=body, headers=headers, timeout=30)

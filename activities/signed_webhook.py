@@ -2,8 +2,9 @@
 (on-premises AD, Google Workspace, a homegrown HR script) receives every provider step as
 a signed webhook (Standard Webhooks) and does it itself.
 
-The webhook-id is the workflow and activity id, the same on every retry, so the receiver
-can de-duplicate; its answer follows the same rules as the other providers (2xx done,
+The webhook-id is the step's business key (``onboarding:BEL-000003:undo:create_account``,
+see domain.ids.step_key), the same on every retry and in every run of the ticket, so the
+receiver can de-duplicate; its answer follows the same rules as the other providers (2xx done,
 optionally ``{"detail": ...}``; 429 with Retry-After; 5xx retried; 4xx refused: an agent
 takes over). ``check_mfa`` answers ``{"detail": "enrolled: <method>"}`` once the user has
 a second factor.
@@ -22,7 +23,7 @@ import httpx
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities import outbound, webhooks
+from activities import outbound, step_keys, webhooks
 from activities.graph import raise_for
 from domain.provider_steps import ProviderResult
 from domain.settings import Settings
@@ -35,8 +36,9 @@ def or_by_webhook(step: Callable[[Any, Any], Awaitable[ProviderResult]]):
 
     @functools.wraps(step)
     async def delegated(self: Any, call: Any) -> ProviderResult:
-        done = await self.webhook.perform(call.client_id, call)
-        return done if done is not None else await step(self, call)
+        with step_keys.acting_for(getattr(call, "step_key", None)):
+            done = await self.webhook.perform(call.client_id, call)
+            return done if done is not None else await step(self, call)
 
     return delegated
 
@@ -61,7 +63,7 @@ class WebhookProvider:
                            "timestamp": datetime.now(UTC).isoformat(),
                            "data": call.model_dump(mode="json")},
                           separators=(",", ":")).encode()
-        message_id = f"{info.workflow_id}:{info.activity_id}"
+        message_id = step_keys.current()
         await outbound.guard(hook.url, self.settings, f"{step} webhook")
         response = await self.http.post(
             hook.url, content=body, timeout=30,

@@ -15,10 +15,12 @@ from activities.file_store import FileStore
 from api import problems, scim_errors
 from api.auth import Authenticator
 from api.limits import RequestDeadline, RequestLimits
+from api.pages import PageHeaders
 from api.rate_limits import RateLimiter
 from api.routes import (
     alerts,
     attachments,
+    docs,
     email,
     health,
     incidents,
@@ -68,16 +70,21 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
         app.state.tempodesk = build_state(settings, config, temporal or await connect(settings))
         yield
 
-    # The docs pages load Swagger UI / ReDoc from the app, not a CDN (offline machines).
+    # The docs pages load Swagger UI / ReDoc from the app, not a CDN (offline machines):
+    # fastapi-offline serves the bundles, api/routes/docs.py the pages (no inline script).
     app = FastAPIOffline(title="Tempodesk", version="0.1.0", description=DESCRIPTION,
-                         lifespan=lifespan)
+                         lifespan=lifespan, docs_url=None, redoc_url=None,
+                         static_url=docs.STATIC_URL)
     problems.install(app)
     problems.document(app)
     scim_errors.install(app)
     # The deadline runs inside the limits: it starts once the body has been read.
     app.add_middleware(RequestDeadline, seconds=settings.api_request_seconds)
     app.add_middleware(RequestLimits)
-    for module in (health, incidents, service_requests, quotes, onboarding, offboarding,
+    # Outermost: every answer, refusals included, gets nosniff; every HTML one the page
+    # headers (CSP, no framing, no referrer, no caching).
+    app.add_middleware(PageHeaders, docs_paths=docs.DOCS_PAGES)
+    for module in (health, docs, incidents, service_requests, quotes, onboarding, offboarding,
                    tickets, ticket_actions, attachments, sla, surveys, email, alerts, reviews,
                    scim_discovery, scim):
         app.include_router(module.router)

@@ -6,14 +6,27 @@ protocol asks, so the server may sit under any prefix. Decoding shows PII: only 
 credential (agent or admin, serving every client) may call either endpoint, authenticated by
 api/auth.py like the rest of the API; a client's credential and a staff key limited to some
 clients get 403, because a payload does not say whose ticket it belongs to.
+
+Two callers carry no API key:
+
+* The Temporal Web UI of a deployment, signed in with OIDC: it passes the user's access
+  token (``TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true``). A token of MSP staff serving every
+  client (client claim ``*``, role agent or admin) decodes (:func:`_oidc_staff`).
+* The Web UI that `tempodesk dev` starts on this machine has no sign-in. It is given a codec
+  endpoint whose path holds a secret made at each start (:func:`local_ui_path`); only a
+  request to that path, from loopback, from the UI's origin, is decoded for it
+  (:func:`_local_dev_ui`). Anything else on the machine needs the secret or a staff key.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -22,7 +35,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import Payload
 
 from api import problems
-from api.auth import Authenticator, Principal, _bearer, require
+from api.auth import (
+    _JWT_ALGORITHMS,
+    Authenticator,
+    Principal,
+    _bearer,
+    require,
+    too_many,
+)
 from api.limits import RequestLimits
 from api.problems import Problem, field_problem
 from api.rate_limits import RateLimiter
@@ -38,6 +58,8 @@ log = logging.getLogger(__name__)
 MAX_PAYLOADS = 1000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 UI_HEADERS = ["Content-Type", "X-Namespace", "Authorization"]
+LOCAL_UI_PREFIX = "local-ui"
+EVERY_CLIENT = "*"   # the client claim of an MSP staff token serving every client
 
 
 @dataclass
@@ -49,7 +71,8 @@ class CodecState:
     auth: Authenticator
     limiter: RateLimiter
     codec: EncryptionCodec
-    trust_local_ui: bool = False
+    local_ui_secret: str | None = None
+    jwks: jwt.PyJWKClient | None = field(default=None, repr=False)
 
 
 class PayloadsBody(BaseModel):
@@ -62,16 +85,46 @@ class PayloadsBody(BaseModel):
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
+def local_ui_path(secret: str) -> str:
+    """The codec endpoint's path `tempodesk dev` gives its Web UI (which appends /decode)."""
+    return f"/{LOCAL_UI_PREFIX}/{secret}"
+
+
 async def _local_dev_ui(request: Request) -> Principal | None:
     """`tempodesk dev` only: the Web UI on this machine has no sign-in, so it sends no
-    credential. A call from loopback, from the dev UI's own origin, with no credential at
-    all, is the operator at this machine (who can read .data/codec-key anyway)."""
+    credential; its codec endpoint's path holds this start's secret instead. A call to that
+    path, from loopback, from the dev UI's own origin, with no credential, is that UI."""
     state = request.app.state.tempodesk
-    if (not state.trust_local_ui or request.headers.get("authorization")
+    secret = state.local_ui_secret
+    if (secret is None or request.headers.get("authorization")
             or request.client is None or request.client.host not in LOOPBACK
             or request.headers.get("origin") not in state.settings.codec_cors_origins):
         return None
+    sent = "/" + str(request.path_params.get("prefix", ""))
+    if not hmac.compare_digest(sent.encode(), local_ui_path(secret).encode()):
+        return None
     return Principal(None, Role.ADMIN, "local-dev-ui", "loopback")
+
+
+async def _oidc_staff(state: CodecState, token: str) -> Principal | None:
+    """The Web UI's OIDC access token, if it is MSP staff serving every client: issuer,
+    audience and signature as for the API (TEMPODESK_OIDC_*), the client claim ``*`` and
+    the role agent or admin. None for any other token (the API key path then answers)."""
+    if state.jwks is None or token.count(".") != 2:
+        return None
+    settings = state.settings
+    try:
+        key = await asyncio.to_thread(state.jwks.get_signing_key_from_jwt, token)
+        claims = jwt.decode(token, key.key, algorithms=_JWT_ALGORITHMS,
+                            audience=settings.oidc_audience, issuer=settings.oidc_issuer,
+                            options={"require": ["exp", "iss", "aud", "sub"]})
+    except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+        return None  # refused with its reason by the API key path's own check
+    role = claims.get(settings.oidc_role_claim)
+    if claims.get(settings.oidc_client_claim) != EVERY_CLIENT or role not in (
+            Role.AGENT.value, Role.ADMIN.value):
+        return None
+    return Principal(None, Role(role), str(claims["sub"]), "oidc")
 
 
 async def _staff(principal: Principal = require(Action.USE_CODEC)) -> Principal:
@@ -101,18 +154,21 @@ def _answer(payloads: list[Payload]) -> JSONResponse:
 
 
 def create_codec_app(settings: Settings, config: TempodeskConfig,
-                     trust_local_ui: bool = False) -> FastAPI:
-    """``trust_local_ui``: `tempodesk dev` only (see :func:`_local_dev_ui`); the
-    `tempodesk codec-server` command always asks for a staff credential."""
+                     local_ui_secret: str | None = None) -> FastAPI:
+    """``local_ui_secret``: `tempodesk dev` only, the secret in its Web UI's codec endpoint
+    (see :func:`_local_dev_ui`); the `tempodesk codec-server` command always asks for a
+    staff credential."""
     codec = EncryptionCodec.from_settings(settings)
     if codec is None:
         raise ValueError("the codec server needs TEMPODESK_CODEC_KEYS and "
                          "TEMPODESK_CODEC_KEY_ID: without keys nothing is encrypted")
     app = FastAPI(title="Tempodesk codec server", docs_url=None, redoc_url=None,
                   openapi_url=None)
+    jwks = (jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=300)
+            if settings.oidc_enabled and settings.oidc_jwks_url else None)
     app.state.tempodesk = CodecState(settings, config, Authenticator(settings, config),
                                      RateLimiter(config, settings.api_replicas), codec,
-                                     trust_local_ui)
+                                     local_ui_secret, jwks)
     problems.install(app)
     app.add_middleware(RequestLimits, max_body_bytes=MAX_BODY_BYTES)
     # Outermost, so refusals (401, 403, 413) reach the UI as answers, not as CORS errors.
@@ -125,6 +181,13 @@ def create_codec_app(settings: Settings, config: TempodeskConfig,
         if local is not None:
             return local
         credentials = await _bearer(request)
+        staff = await _oidc_staff(app.state.tempodesk, credentials.credentials) \
+            if credentials is not None else None
+        if staff is not None:
+            wait = app.state.tempodesk.limiter.wait_for(staff)
+            if wait:
+                raise too_many("this credential's rate is spent", wait)
+            return staff
         return await _staff(await require(Action.USE_CODEC).dependency(request, credentials))
 
     async def encode(body: PayloadsBody, principal: Principal = Depends(caller),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -41,6 +41,7 @@ from domain.text import CONTROL
 from domain.tickets import Contact
 
 ALERTS_MAX = 100            # per webhook: Alertmanager's `max_alerts: 100` keeps under it
+NEW_INCIDENTS_PER_MINUTE = 20   # per integration key, unless the client's alerts: say more
 LABELS_MAX = 64
 LABEL_NAME_MAX = 128
 LABEL_VALUE_MAX = 1024
@@ -89,6 +90,11 @@ class AlertRules(BaseModel):
                              "(24x7) after it resolved reopens the same incident")
     contact: Contact | None = Field(None, description="the technical contact of alert "
                                     "incidents; default: the client's first desk mailbox")
+    new_incidents_per_minute: int = Field(
+        NEW_INCIDENTS_PER_MINUTE, ge=1, le=10_000,
+        description="new incidents one integration key may open a minute (a burst of this "
+                    "many, then one every 60/n s); alerts about open episodes are always "
+                    "taken. Beyond it: 429 with Retry-After for the alerts that would open one")
 
     @field_validator("severity_priority")
     @classmethod
@@ -159,6 +165,19 @@ class AlertmanagerWebhook(BaseModel):
     commonAnnotations: Annotations = Field(default_factory=dict)
     externalURL: Url = ""
     alerts: list[AmAlert] = Field(min_length=1, max_length=ALERTS_MAX)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _at_most_max_alerts(cls, data: Any) -> Any:
+        """Counted before any alert is read: a webhook is work in proportion to its
+        alerts, so their number is bounded like a body's size."""
+        alerts = data.get("alerts") if isinstance(data, dict) else None
+        if isinstance(alerts, list) and len(alerts) > ALERTS_MAX:
+            raise FieldError("alerts", f"{len(alerts)} alerts in one webhook: at most "
+                             f"{ALERTS_MAX}", f"set 'max_alerts: {ALERTS_MAX}' in "
+                             "Alertmanager's webhook_config, and group_by labels that keep a "
+                             f"group under {ALERTS_MAX} alerts")
+        return data
 
 
 # ---------------------------------------------------------------- Events v2
@@ -390,6 +409,7 @@ class EpisodeAction(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     NOTED = "noted"                # the incident refused the change (e.g. already resolved)
     NO_INCIDENT = "no_incident"    # nothing open to resolve or acknowledge
+    DEFERRED = "deferred"          # the API's: over the key's budget of new incidents, not sent
 
 
 class EpisodeAnswer(BaseModel):
@@ -416,3 +436,23 @@ class MoveOutcome(BaseModel):
     status: str | None = Field(None, description="the incident's status now; None if its "
                                "workflow has ended")
     refused: str = ""
+
+
+def opens_incident(episode: EpisodeState | None, starts_at: datetime | None, now: datetime,
+                   flap_window_seconds: int) -> bool:
+    """Whether a firing sent ``now`` would open a new incident: what
+    ``AlertEpisodeWorkflow._fire`` will decide, read ahead of it from the episode's state
+    (None: no episode is running). A repeat, a stale copy and a reopen within the flap
+    window open none. A reopen the incident refuses opens one after all: the API counts
+    what the workflow answered, not this forecast."""
+    if episode is None:
+        return True
+    if starts_at is not None and episode.starts_at is not None and (
+            starts_at < episode.starts_at or (starts_at == episode.starts_at
+                                              and episode.status is EpisodeStatus.RESOLVED)):
+        return False  # stale
+    if episode.status is EpisodeStatus.FIRING:
+        return False  # a repeat
+    return not (episode.status is EpisodeStatus.RESOLVED and episode.ticket_id is not None
+                and episode.resolved_at is not None
+                and now - episode.resolved_at <= timedelta(seconds=flap_window_seconds))

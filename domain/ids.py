@@ -1,11 +1,15 @@
-"""Business keys: human ticket ids per client and the workflow ids derived from them."""
+"""Business keys: human ticket ids per client, the workflow ids derived from them, and the
+keys of the provider steps a ticket drives (each builder has its parser)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
+import uuid
+from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import quote, unquote
 
 # A client prefix and 6 to 9 digits: bounded, so no id can be longer than 18 characters.
 TICKET_ID_PATTERN = r"^[A-Z][A-Z0-9]{1,7}-\d{6,9}$"
@@ -84,3 +88,70 @@ def alert_workflow_id(client_id: str, source: str, key: str) -> str:
     Alertmanager fingerprint or Events v2 dedup_key, hashed: bounded and not free text)."""
     digest = hashlib.sha256(f"{source}\x00{key}".encode()).hexdigest()[:32]
     return f"alert:{client_id}:{digest}"
+
+
+# ---------------------------------------------------------------- provider steps
+
+class SagaPass(StrEnum):
+    """Which pass of a process's saga a provider step belongs to."""
+
+    DO = "do"        # provisioning or revoking: the step itself
+    UNDO = "undo"    # its compensation, after HR withdrew a new user
+
+
+STEP_KEY_MAX = 300
+_STEP_NAME = re.compile(r"^[a-z][a-z_]{0,39}$")
+# A fixed namespace: the same step key always gives the same UUID (RFC 9562 version 5).
+_STEP_NAMESPACE = uuid.UUID("6f1d7c2e-4c55-4a49-9e0b-7d0f3a6c9b21")
+
+
+@dataclass(frozen=True)
+class StepKey:
+    """One provider step of one ticket, by business data: what a provider sees as its
+    idempotency key, the same on every retry and in every run of the ticket."""
+
+    kind: TicketKind
+    ticket: str
+    saga: SagaPass
+    step: str                 # the step's name (e.g. create_account), never the activity's
+    target: str | None = None  # for a step repeated per item: the device, the check number
+
+
+def step_key(kind: TicketKind, ticket: str, saga: SagaPass, step: str,
+             target: str | None = None) -> str:
+    """``onboarding:BEL-000003:undo:create_account``, or with a target
+    ``offboarding:BEL-000009:do:wipe_device:PF3X9K`` (percent-encoded, so the key is ASCII
+    and its colons are its own)."""
+    if not _STEP_NAME.match(step):
+        raise ValueError(f"{step!r} is not a step name (lower case and underscores)")
+    key = f"{workflow_id(kind, ticket)}:{saga.value}:{step}"
+    if target is not None:
+        key += ":" + quote(target, safe="")
+    if len(key) > STEP_KEY_MAX:
+        raise ValueError(f"a step key is at most {STEP_KEY_MAX} characters")
+    return key
+
+
+def parse_step_key(text: str) -> StepKey:
+    """The parts of a :func:`step_key` (a receiver may rely on this shape)."""
+    parts = text.split(":")
+    if not 4 <= len(parts) <= 5 or len(text) > STEP_KEY_MAX:
+        raise ValueError(f"{text[:60]!r} is not a step key (kind:TICKET:pass:step[:target])")
+    kind, ticket = parse_workflow_id(f"{parts[0]}:{parts[1]}")
+    parse_ticket_id(ticket)
+    if not _STEP_NAME.match(parts[3]):
+        raise ValueError(f"{parts[3]!r} is not a step name")
+    target = unquote(parts[4]) if len(parts) == 5 else None
+    return StepKey(kind=kind, ticket=ticket, saga=SagaPass(parts[2]), step=parts[3],
+                   target=target)
+
+
+def step_request_id(key: str) -> str:
+    """The step key as a GUID, for providers that want one per request for correlation
+    (Microsoft Graph's ``client-request-id``): the same for every call of the step."""
+    return str(uuid.uuid5(_STEP_NAMESPACE, key))
+
+
+def order_key(quote: str) -> str:
+    """``order:BEL-000301``: the procurement order of an approved quote (one per quote)."""
+    return f"order:{quote}"

@@ -137,6 +137,9 @@ class OffboardingFacts(BaseModel):
     access_revoked_at: datetime | None = None
     revoke_seconds: int | None = Field(None, description="access_revoked_at - effective_at")
     steps: list[StepState] = Field(default_factory=list)
+    other_steps: list[StepState] = Field(default_factory=list, description="each device's "
+                                         "wipe and its confirmation, and the purge: each "
+                                         "with its attempts")
     devices: list[DeviceState] = Field(default_factory=list)
     custody: list[CustodyEntry] = Field(default_factory=list)
     return_by: datetime
@@ -190,6 +193,8 @@ class ProviderCall(BaseModel):
     ticket_id: str
     user_principal_name: str
     step: str
+    step_key: str | None = Field(None, description="the step's business key (domain.ids."
+                                 "step_key): the idempotency key providers see")
     device: Device | None = None
 
     def people(self) -> list[tuple[str, str]]:

@@ -242,6 +242,8 @@ class JoinerCall(BaseModel):
     client_id: str
     ticket_id: str
     step: str
+    step_key: str | None = Field(None, description="the step's business key (domain.ids."
+                                 "step_key): the idempotency key providers see")
     user_principal_name: str
     display_name: str
     title: str = ""
@@ -288,6 +290,9 @@ class OnboardingFacts(BaseModel):
     expedite_approved_by: str | None = None
     expedite_approved_at: datetime | None = None
     steps: list[StepState] = Field(default_factory=list)
+    other_steps: list[StepState] = Field(default_factory=list, description="the undo of "
+                                         "each step after a cancellation, and the MFA "
+                                         "checks: each with its attempts")
     ready_at: datetime | None = Field(None, description="account, licences, groups and "
                                       "devices all done")
     waiting_for_agent: str | None = Field(None, description="what an agent must do before "

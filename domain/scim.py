@@ -19,9 +19,13 @@ from scim2_models import (
     ETag,
     Extension,
     Filter,
+    InvalidFilterException,
+    InvalidPathException,
+    InvalidValueException,
     Meta,
     Pagination,
     Patch,
+    PayloadTooLargeException,
     ResourceType,
     Schema,
     SCIMException,
@@ -38,7 +42,15 @@ PREFIX = "/scim/v2"
 MEDIA_TYPE = "application/scim+json"
 MAX_RESULTS = 200          # a page, and the users a filter other than `userName eq` reads
 DEFAULT_COUNT = 100
+# Sizes checked on the raw request before anything parses it (see check_sizes): scim2-models
+# parses filters and paths in pure Python at about 7 µs a character, so a 1 MB filter held
+# the event loop for 3.5 s.
+BODY_MAX_BYTES = 64 * 1024          # a request: a stored user is at most 16 KiB of JSON
 FILTER_MAX_CHARS = 1000
+ATTRIBUTE_LIST_MAX_CHARS = 2000     # attributes / excludedAttributes, as sent
+SORT_BY_MAX_CHARS = 200
+PATCH_OPERATIONS_MAX = 100
+PATCH_PATH_MAX_CHARS = 300          # Entra's longest, the enterprise manager, has 66
 ONBOARDING_SCHEMA = "urn:tempodesk:params:scim:schemas:extension:onboarding:2.0:User"
 ENTERPRISE_SCHEMA = str(EnterpriseUser.__schema__)
 
@@ -99,6 +111,61 @@ def validated(model: type[T], payload: Any, context: Context) -> T:
                                     scim_provider=PROVIDER)
     except ValidationError as exc:
         raise SCIMException.from_error(Error.from_validation_errors(exc)[0]) from exc
+
+
+def _sent(payload: dict[str, Any], name: str) -> Any:
+    """The member ``name`` of a request (SCIM attribute names are case-insensitive)."""
+    return next((v for k, v in payload.items() if isinstance(k, str) and k.lower() == name),
+                None)
+
+
+def _chars(value: Any) -> int:
+    """The length of a string, or of the strings of a list (``attributes`` in a body)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(len(v) if isinstance(v, str) else 1 for v in value) + len(value)
+    return 0
+
+
+def check_sizes(payload: Any) -> None:
+    """Refuse a search, a query's parameters or a PatchOp whose filter, attribute lists,
+    sort key or operations are too large to parse, before anything parses them: the SCIM
+    error (400 invalidFilter, invalidValue or invalidPath) says the limit."""
+    if not isinstance(payload, dict):
+        return  # not an object: validation refuses it at once
+    scim_filter = _sent(payload, "filter")
+    if _chars(scim_filter) > FILTER_MAX_CHARS:
+        raise InvalidFilterException(
+            detail=f"a filter is at most {FILTER_MAX_CHARS} characters (this one has "
+                   f"{_chars(scim_filter):,}): filter on userName eq, or page with startIndex")
+    for name, sent_name in (("attributes", "attributes"),
+                            ("excludedattributes", "excludedAttributes")):
+        if _chars(_sent(payload, name)) > ATTRIBUTE_LIST_MAX_CHARS:
+            raise InvalidValueException(
+                detail=f"{sent_name} is at most {ATTRIBUTE_LIST_MAX_CHARS} characters: name "
+                       "each attribute once")
+    if _chars(_sent(payload, "sortby")) > SORT_BY_MAX_CHARS:
+        raise InvalidValueException(detail=f"sortBy is at most {SORT_BY_MAX_CHARS} "
+                                    "characters: name one attribute")
+    operations = _sent(payload, "operations")
+    if isinstance(operations, list):
+        if len(operations) > PATCH_OPERATIONS_MAX:
+            raise InvalidValueException(detail=f"at most {PATCH_OPERATIONS_MAX} operations "
+                                        "in one PATCH: send the rest in another")
+        for operation in operations:
+            path = _sent(operation, "path") if isinstance(operation, dict) else None
+            if _chars(path) > PATCH_PATH_MAX_CHARS:
+                raise InvalidPathException(
+                    detail=f"a PATCH path is at most {PATCH_PATH_MAX_CHARS} characters: name "
+                           "the attribute, with at most a short value filter")
+
+
+def check_body_size(body: bytes) -> None:
+    if len(body) > BODY_MAX_BYTES:
+        raise PayloadTooLargeException(detail=f"a SCIM request is at most {BODY_MAX_BYTES:,} "
+                                       "bytes: a user is far smaller; page a search with "
+                                       "count and startIndex")
 
 
 def stored(user: ScimUser) -> dict[str, Any]:

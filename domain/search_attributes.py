@@ -30,13 +30,20 @@ DIRECTORY_USER_KEY = SearchAttributeKey.for_keyword("DirectoryUserKey")
 QUOTE_STATE = SearchAttributeKey.for_keyword("QuoteState")
 QUOTE_VALID_UNTIL = SearchAttributeKey.for_datetime("QuoteValidUntil")
 
+# User exits and new users: set (true) while a provider keeps failing one of the ticket's
+# steps and the workflow is retrying it (domain.provider_steps.StepState.failing), e.g.
+# `ProviderFailing = true AND TicketKind = 'offboarding'`.
+PROVIDER_FAILING = SearchAttributeKey.for_bool("ProviderFailing")
+
 # What a ticket publishes (workflows/ticket.py keeps exactly these up to date).
 TICKET_KEYS: tuple[SearchAttributeKey, ...] = (
     TICKET_KIND, CLIENT_ID, TICKET_PRIORITY, TICKET_STATUS, SLA_RESPONSE_DUE,
     SLA_RESOLUTION_DUE, SLA_BREACHED, ESCALATION_LEVEL, ASSIGNEE, NOTICE_FAILING,
 )
 QUOTE_KEYS: tuple[SearchAttributeKey, ...] = (QUOTE_STATE, QUOTE_VALID_UNTIL)
-ALL_KEYS: tuple[SearchAttributeKey, ...] = (*TICKET_KEYS, *QUOTE_KEYS, DIRECTORY_USER_KEY)
+PROVIDER_KEYS: tuple[SearchAttributeKey, ...] = (PROVIDER_FAILING,)
+ALL_KEYS: tuple[SearchAttributeKey, ...] = (*TICKET_KEYS, *QUOTE_KEYS, DIRECTORY_USER_KEY,
+                                            *PROVIDER_KEYS)
 
 # Names as the `temporal` CLI writes the types (`--search-attribute Name=Type`).
 CLI_TYPE_NAMES = {

@@ -72,7 +72,8 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
     output_so_far = run.process.stdout.read().decode()
     assert f"http://127.0.0.1:{run.api}/docs" in output_so_far
     assert f"http://127.0.0.1:{run.ui}" in output_so_far
-    assert f"Codec server {codec}" in output_so_far
+    assert f"Codec server {codec.split('/local-ui/')[0]} " in output_so_far
+    assert codec.split("/local-ui/")[1] not in output_so_far  # the secret stays in the UI
     assert f"Provider sandbox {sandbox}/calls" in output_so_far
     key_file = tmp_path / "data" / "codec-key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -116,6 +117,11 @@ def check_history_is_encrypted(run: DevRun, ticket: str) -> str:
     ui = {"Origin": f"http://127.0.0.1:{run.ui}"}
     local_ui = httpx.post(f"{codec}/decode", json={"payloads": payloads}, headers=ui, timeout=5)
     assert local_ui.status_code == 200, local_ui.text  # the dev UI has no sign-in
+    # ... but its codec endpoint holds this start's secret: the port alone decodes nothing.
+    server = codec.split("/local-ui/")[0]
+    portless = httpx.post(f"{server}/decode", json={"payloads": payloads}, headers=ui,
+                          timeout=5)
+    assert portless.status_code == 401 and "payloads" not in portless.json()
     assert local_ui.headers["access-control-allow-origin"] == ui["Origin"]
     elsewhere = {"Origin": "http://intranet.example"}
     refused = httpx.post(f"{codec}/decode", json={"payloads": payloads}, headers=elsewhere,

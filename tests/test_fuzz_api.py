@@ -40,6 +40,7 @@ def test_no_generated_input_gets_a_server_error(tmp_path):
     for client in config["clients"]:
         client["rate_limits"] = {role: "1000000/min"
                                  for role in ("agent", "integration", "hr", "director")}
+        client.setdefault("alerts", {})["new_incidents_per_minute"] = 10_000
     config["signed_link_rate"] = "1000000/min"
     (tmp_path / "tempodesk.yaml").write_text(yaml.safe_dump(config))
     run.env["TEMPODESK_CONFIG_PATH"] = str(tmp_path / "tempodesk.yaml")

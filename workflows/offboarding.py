@@ -3,9 +3,10 @@ wiped, licences recycled, data archived 30 days then purged (unless on legal hol
 
 On the ticket core: the 1-hour promise is an extra target on the ticket's SLA clock
 (warnings at 30 and 45 minutes, breach, the escalation ladder). The provider calls run
-beside the clock, retried by Temporal for as long as a provider is down, so an outage
-delays no warning or escalation; a step a provider refuses outright ends with a note for
-an agent. When everything is done the ticket resolves itself (and closes 3 BD later).
+beside the clock, retried for as long as a provider is down (workflows/provider_steps.py:
+each attempt shows on the step), so an outage delays no warning or escalation; a step a
+provider refuses outright ends with a note for an agent. When everything is done the
+ticket resolves itself (and closes 3 BD later).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.providers import ProviderActivities
-    from domain.ids import TicketKind
+    from domain.ids import SagaPass, TicketKind
     from domain.offboarding import (
         ACCESS_STEPS,
         ACCESS_TARGET,
@@ -70,6 +71,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
         # Exits carried over from before the leaver rule named the leaver: not any more.
         self.state.technical_contact = exit_contact(start.form)
+        self.setup_steps()
         self._revoking = False
         self._wiping: set[str] = set()
         self._purging = False
@@ -114,6 +116,8 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
             found.append((s.effective_at, "effective time: revoke access"))
         if self._unreturned():
             found.append((s.return_by, "hardware return window ends: remote wipe"))
+        if self._unconfirmed():
+            found.append((s.return_by, "confirm the remote wipe"))
         if self._purge_due():
             found.append((s.purge_at, f"{ARCHIVE_DAYS}-day archive ends: purge"))
         return found
@@ -125,11 +129,16 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
             self._work.append(asyncio.create_task(self._revoke()))
         if now >= s.return_by:
             for device in self._unreturned():
-                self._wiping.add(device.device.serial)
-                s.custody.append(CustodyEntry(serial=device.device.serial, at=now,
-                                              by="system", event="wipe_requested",
-                                              condition="not returned in time"))
+                serial = device.device.serial
+                self._wiping.add(serial)
+                if not self._wipe_requested(serial):  # a new run goes on with the wipe
+                    s.custody.append(CustodyEntry(serial=serial, at=now, by="system",
+                                                  event="wipe_requested",
+                                                  condition="not returned in time"))
                 self._work.append(asyncio.create_task(self._wipe(device)))
+            for device in self._unconfirmed():
+                self._wiping.add(device.device.serial)
+                self._work.append(asyncio.create_task(self._confirm_wipe(device)))
         if self._purge_due() and now >= s.purge_at:
             self._purging = True
             self._event("purge_started", f"the {ARCHIVE_DAYS}-day archive has ended")
@@ -141,24 +150,50 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     def _unreturned(self) -> list[DeviceState]:
         return [d for d in self.state.devices if d.returned_at is None and d.wiped_at is None
-                and d.device.serial not in self._wiping]
+                and d.device.serial not in self._wiping
+                and not self._handed_over(f"wipe {d.device.serial}")]
+
+    def _unconfirmed(self) -> list[DeviceState]:
+        """Wiped in an earlier run whose confirmation was still being retried when the
+        ticket continued as new (the run that wipes a device confirms it itself)."""
+        if not self._retried_here:
+            return []
+        return [d for d in self.state.devices if d.wiped_at is not None
+                and d.wipe_confirmed_at is None and d.device.serial not in self._wiping
+                and not self._handed_over(f"confirm wipe {d.device.serial}")]
 
     def _purge_due(self) -> bool:
         s = self.state
-        return s.purged_at is None and not s.legal_hold and not self._purging
+        return (s.purged_at is None and not s.legal_hold and not self._purging
+                and not self._handed_over("purge mailbox and data"))
+
+    def _handed_over(self, name: str) -> bool:
+        """Whether the step called ``name`` was handed to an agent (in any run), so no new
+        run starts it again. Runs from before the workflow's own retries: never."""
+        return self._retried_here and any(
+            st.name == name and st.needs_agent for st in self.state.other_steps)
+
+    def _wipe_requested(self, serial: str) -> bool:
+        return self._retried_here and any(
+            c.serial == serial and c.event == "wipe_requested" for c in self.state.custody)
 
     # ------------------------------------------------------------------ work beside the clock
 
-    def _call(self, step: str, device=None) -> ProviderCall:
+    def _call(self, step: str, key: str, device=None) -> ProviderCall:
         s = self.state
         return ProviderCall(client_id=s.client_id, ticket_id=s.ticket_id, step=step,
-                            user_principal_name=s.user_principal_name, device=device)
+                            step_key=key, user_principal_name=s.user_principal_name,
+                            device=device)
 
     def step_subject(self) -> str:
         return self.state.employee
 
-    async def _run_step(self, step: StepState, activity, device=None) -> bool:
-        return await self.run_step(step, activity, self._call(step.name, device)) is not None
+    async def _run_step(self, step: StepState, activity, key_step: str,
+                        device=None) -> bool:
+        """Run ``step``, keyed ``key_step`` (and the device's serial, if any)."""
+        key = self.step_key(key_step, SagaPass.DO, device.serial if device else None)
+        return await self.run_step(step, activity, self._call(step.name, key, device)) \
+            is not None
 
     async def _revoke(self) -> None:
         s = self.state
@@ -170,7 +205,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
 
         async def one(step: StepState) -> None:
             if step.done_at is None:
-                await self._run_step(step, _ACTIVITY[RevocationStep(step.name)])
+                await self._run_step(step, _ACTIVITY[RevocationStep(step.name)], step.name)
             if (s.access_revoked_at is None
                     and all(by_name[n.value].done_at for n in ACCESS_STEPS)):
                 self._access_revoked()
@@ -191,8 +226,9 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         self._refresh()
 
     async def _wipe(self, device: DeviceState) -> None:
-        step = StepState(name=f"wipe {device.device.serial}")
-        if await self._run_step(step, ProviderActivities.wipe_device, device.device):
+        step = self.other_step(f"wipe {device.device.serial}")
+        if await self._run_step(step, ProviderActivities.wipe_device, "wipe_device",
+                                device.device):
             device.wiped_at = workflow.now()
             self.state.custody.append(CustodyEntry(
                 serial=device.device.serial, at=device.wiped_at, by="system",
@@ -204,16 +240,17 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     async def _confirm_wipe(self, device: DeviceState) -> None:
         """Intune reports the wipe done once the device has checked in and erased itself
         (retried until then: a device kept offline stays unconfirmed, and says so)."""
-        step = StepState(name=f"confirm wipe {device.device.serial}")
-        if await self._run_step(step, ProviderActivities.confirm_wipe, device.device):
+        step = self.other_step(f"confirm wipe {device.device.serial}")
+        if await self._run_step(step, ProviderActivities.confirm_wipe, "confirm_wipe",
+                                device.device):
             device.wipe_confirmed_at = workflow.now()
             self.state.custody.append(CustodyEntry(
                 serial=device.device.serial, at=device.wipe_confirmed_at, by="Intune",
                 event="wipe_confirmed", condition="the device reported the wipe done"))
 
     async def _purge(self) -> None:
-        step = StepState(name="purge mailbox and data")
-        if await self._run_step(step, ProviderActivities.purge_mailbox):
+        step = self.other_step("purge mailbox and data")
+        if await self._run_step(step, ProviderActivities.purge_mailbox, "purge_mailbox"):
             self.state.purged_at = workflow.now()
             await self.release_files("the 30-day archive was purged")
         self._maybe_resolve()

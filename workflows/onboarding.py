@@ -20,7 +20,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from activities.onboarding import OnboardingActivities
     from activities.providers import ProviderActivities
-    from domain.ids import TicketKind
+    from domain.ids import SagaPass, TicketKind
     from domain.notifications import Invite
     from domain.offboarding import ProviderCall
     from domain.onboarding import (
@@ -69,6 +69,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     def __init__(self, start: OnboardingStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        self.setup_steps()
         self._provisioning: asyncio.Task[None] | None = None
         self._checking_mfa = False
 
@@ -157,10 +158,10 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     def _step(self, name: str) -> StepState:
         return next(st for st in self.state.steps if st.name == name)
 
-    def _joiner_call(self, step: str, device=None) -> JoinerCall:
+    def _joiner_call(self, step: str, key: str, device=None) -> JoinerCall:
         s, form, start = self.state, self.start.form, self.start
         return JoinerCall(
-            client_id=s.client_id, ticket_id=s.ticket_id, step=step,
+            client_id=s.client_id, ticket_id=s.ticket_id, step=step, step_key=key,
             user_principal_name=s.user_principal_name, display_name=s.employee,
             title=form.title, department=form.department,
             usage_location=start.usage_location, licences=start.licences,
@@ -169,25 +170,36 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     async def _provision(self) -> None:
         """The account first; then licences, groups and every device at once."""
         account = self._step(JoinerStep.CREATE_ACCOUNT.value)
-        if not await self._do(account, OnboardingActivities.create_account,
-                              self._joiner_call(account.name)):
+        try:
+            created = await self._do(account, OnboardingActivities.create_account,
+                                     self._provision_call(JoinerStep.CREATE_ACCOUNT))
+        except asyncio.CancelledError:  # withdrawn while the account was being retried
+            self._provisioning = None
+            raise
+        if not created:
             self._provisioning = None
             return
         work = [self._do(self._step(JoinerStep.ASSIGN_LICENCES.value),
                          OnboardingActivities.assign_licences,
-                         self._joiner_call(JoinerStep.ASSIGN_LICENCES.value)),
+                         self._provision_call(JoinerStep.ASSIGN_LICENCES)),
                 self._do(self._step(JoinerStep.ADD_GROUPS.value),
                          OnboardingActivities.add_groups,
-                         self._joiner_call(JoinerStep.ADD_GROUPS.value))]
+                         self._provision_call(JoinerStep.ADD_GROUPS))]
         for device in self.start.form.hardware:
-            name = _device_step(device.hostname)
-            work.append(self._do(self._step(name), OnboardingActivities.build_device,
-                                 self._joiner_call(name, device)))
+            work.append(self._do(self._step(_device_step(device.hostname)),
+                                 OnboardingActivities.build_device,
+                                 self._provision_call(JoinerStep.BUILD_DEVICE, device)))
         try:
             await asyncio.gather(*work)
         finally:
             self._provisioning = None  # a retry after an agent's fix starts afresh
         self._check_ready()
+
+    def _provision_call(self, kind: JoinerStep, device=None) -> JoinerCall:
+        """The call of a provisioning step, keyed by its kind (and device)."""
+        name = _device_step(device.hostname) if device else kind.value
+        key = self.step_key(kind.value, SagaPass.DO, device.hostname if device else None)
+        return self._joiner_call(name, key, device)
 
     async def _do(self, step: StepState, activity, call: JoinerCall) -> bool:
         if step.done_at is not None:
@@ -224,9 +236,10 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     async def _check_mfa(self) -> None:
         s = self.state
-        step = StepState(name="check MFA enrolment")
-        result = await self.run_step(step, OnboardingActivities.check_mfa,
-                                     self._joiner_call(step.name))
+        check = s.mfa_reminders + 1  # each check is a step of its own
+        step = self.other_step(f"check MFA enrolment {check}")
+        result = await self.run_step(step, OnboardingActivities.check_mfa, self._joiner_call(
+            step.name, self.step_key("check_mfa", SagaPass.DO, str(check))))
         self._checking_mfa = False
         if s.mfa_enrolled_at is not None or s.cancelled_at is not None:
             return
@@ -277,16 +290,18 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     async def _undo(self, step: StepState) -> None:
         kind = JoinerStep(step.name.split(" ")[0])
-        undo = StepState(name=f"undo {step.name}")
+        undo = self.other_step(f"undo {step.name}")
+        device = next((d for d in self.start.form.hardware
+                       if _device_step(d.hostname) == step.name), None)
+        key = self.step_key(kind.value, SagaPass.UNDO, device.hostname if device else None)
         if kind is JoinerStep.ASSIGN_LICENCES:  # the leavers' activity, shared
             call = ProviderCall(client_id=self.state.client_id, ticket_id=self.state.ticket_id,
                                 user_principal_name=self.state.user_principal_name,
-                                step=undo.name)
+                                step=undo.name, step_key=key)
             result = await self.run_step(undo, ProviderActivities.remove_licences, call)
         else:
-            device = next((d for d in self.start.form.hardware
-                           if _device_step(d.hostname) == step.name), None)
-            result = await self.run_step(undo, _UNDO[kind], self._joiner_call(undo.name, device))
+            result = await self.run_step(undo, _UNDO[kind],
+                                         self._joiner_call(undo.name, key, device))
         if result is not None:
             step.undone_at = workflow.now()
 

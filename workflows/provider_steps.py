@@ -1,41 +1,111 @@
 """Provider steps beside the clock, shared by the processes that drive outside systems
-(user exits, new users): one activity per step, retried by Temporal for as long as the
-provider is down; a refusal no retry can mend ends the step with a note for an agent."""
+(user exits, new users).
+
+Each step has a business key (domain.ids.step_key: ticket, step, pass of the saga, item),
+built here from the ticket's data and passed in the activity's input: what a provider sees
+as the step's idempotency key is the same on every retry and in every run of the ticket.
+
+Each attempt is one activity; the workflow owns the retries (patch
+"provider-steps-retried-by-the-workflow"), so every failed attempt is written on the step
+(attempts, last error, when it is tried next: the ticket view shows it) and a provider
+that keeps failing sets ``ProviderFailing``. The backoff is a durable timer of the step's
+own, beside the ticket's loop, so SLA timers keep firing while a step retries; the next
+attempt time is kept in the step's state, so a new run waits out what is left of it. A
+refusal no retry can mend ends the step with a note for an agent (once). Runs from before
+the patch keep one activity per step, retried by Temporal.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from domain.provider_steps import ProviderResult, StepState
+    from domain import search_attributes as sa
+    from domain.ids import SagaPass, TicketKind, step_key
+    from domain.provider_steps import (
+        ProviderResult,
+        StepFailure,
+        StepState,
+        any_failing,
+        record_done,
+        record_failure,
+    )
 
 STEP_TIMEOUT = timedelta(minutes=2)
-# Providers may be down for long: keep retrying, at least once a minute, until they answer.
+# Runs from before the patch: Temporal retries inside one activity, at least once a minute,
+# until the provider answers.
 UNTIL_IT_WORKS = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2,
                              maximum_interval=timedelta(minutes=1),
                              non_retryable_error_types=["ProviderRefused",
                                                         "ProviderNotConfigured",
                                                         "LicencePoolExhausted"])
+# The workflow retries, recording each attempt (domain.provider_steps.retry_delay).
+ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+# Each attempt is an activity of its own and each failure is written on the step (before,
+# Temporal retried inside one activity and the ticket showed nothing while a provider was
+# down); the ticket publishes ProviderFailing. Decided in the run's first task.
+STEP_RETRIES = "provider-steps-retried-by-the-workflow"
 
 
 class ProviderSteps:
-    """Mixed into a :class:`workflows.ticket.TicketWorkflow` kind."""
+    """Mixed into a :class:`workflows.ticket.TicketWorkflow` kind (before it), whose state
+    has ``steps`` and ``other_steps``; its ``@workflow.init`` calls :meth:`setup_steps`."""
 
+    kind: ClassVar[TicketKind]
+    kind_keys: tuple[SearchAttributeKey, ...]
+    state: Any
     _event: Callable[..., None]
     _notify: Callable[..., None]
     _assignee_mail: Callable[[], list[str]]
+    _answering: Callable[[], bool]
     _changed: bool
+
+    def setup_steps(self) -> None:
+        self._retried_here = workflow.patched(STEP_RETRIES)
+        if self._retried_here:  # a run from before never published it (replay)
+            self.kind_keys = (*type(self).kind_keys, sa.PROVIDER_FAILING)
+
+    @staticmethod
+    def kind_attributes(state: Any) -> list[SearchAttributePair]:
+        if any_failing([*state.steps, *state.other_steps]):
+            return [SearchAttributePair(sa.PROVIDER_FAILING, True)]
+        return []
 
     def step_subject(self) -> str:
         """Who the steps are for, in summaries and notes (e.g. the employee)."""
         raise NotImplementedError
+
+    def details(self) -> str:
+        """The Web UI's details, with the step a provider keeps failing, if any."""
+        text: str = super().details()  # type: ignore[misc]
+        failing = next((st for st in [*self.state.steps, *self.state.other_steps]
+                        if st.failing), None)
+        if failing is not None:
+            text += (f"\n\n**Provider failing:** {failing.name}, {failing.attempts_failed} "
+                     f"attempt(s) failed: {failing.last_error}")
+        return text
+
+    def step_key(self, step: str, saga: SagaPass = SagaPass.DO,
+                 target: str | None = None) -> str:
+        """The business key of ``step`` of this ticket (see domain.ids.step_key)."""
+        return step_key(self.kind, self.state.ticket_id, saga, step, target)
+
+    def other_step(self, name: str) -> StepState:
+        """The step called ``name`` beside the main ones (an undo, a wipe, a check): found
+        in the state, or added to it, so its attempts show on the ticket in every run."""
+        found = next((st for st in self.state.other_steps if st.name == name), None)
+        if found is None:
+            found = StepState(name=name)
+            self.state.other_steps.append(found)
+        return found
 
     async def run_step(self, step: StepState, activity: Any, call: Any,
                        cancellation: ActivityCancellationType = ActivityCancellationType.TRY_CANCEL,
@@ -44,6 +114,60 @@ class ProviderSteps:
         agent, who is told)."""
         if step.started_at is None:
             step.started_at = workflow.now()
+        step.key = call.step_key
+        if not self._retried_here:
+            return await self._in_one_activity(step, activity, call, cancellation)
+        while True:
+            # The loop answers a change first (its timer commands come before ours,
+            # however the server groups a task's events; see workflows/ticket.py).
+            await workflow.wait_condition(lambda: not self._answering())
+            due = step.next_attempt_at
+            if due is not None and due > workflow.now():
+                await workflow.sleep(due - workflow.now(), summary=(
+                    f"retry {step.name} {self.step_subject()} (failed "
+                    f"{step.attempts_failed} time(s))"))
+                continue
+            try:
+                result = await workflow.execute_activity_method(
+                    activity, call, start_to_close_timeout=STEP_TIMEOUT,
+                    retry_policy=ONE_ATTEMPT, cancellation_type=cancellation,
+                    summary=f"{step.name} {self.step_subject()}")
+            except ActivityError as err:
+                if isinstance(err.cause, CancelledError):  # the work was withdrawn
+                    raise asyncio.CancelledError() from err
+                failing = self._failing()
+                record_failure(step, _failure(err), workflow.now())
+                if step.needs_agent:
+                    self._to_an_agent(step)
+                    return None
+                if failing != self._failing():
+                    self._changed = True  # the loop publishes ProviderFailing
+                continue
+            return self._done(step, result)
+
+    def _failing(self) -> bool:
+        return any_failing([*self.state.steps, *self.state.other_steps])
+
+    def _done(self, step: StepState, result: ProviderResult) -> ProviderResult:
+        record_done(step, workflow.now())
+        detail = result.detail
+        if step.attempts_failed:
+            detail += f" (after {step.attempts_failed} failed attempt(s))"
+        self._event(f"done:{step.name}", detail)
+        self._changed = True
+        return result
+
+    def _to_an_agent(self, step: StepState) -> None:
+        self._event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
+                    "this by hand, then resolve the ticket")
+        self._notify("provider_step_failed", f"Do by hand: {step.name} for "
+                     f"{self.step_subject()}", self._assignee_mail())
+        self._changed = True
+
+    async def _in_one_activity(self, step: StepState, activity: Any, call: Any,
+                               cancellation: ActivityCancellationType,
+                               ) -> ProviderResult | None:
+        """Runs from before the patch: one activity, retried by Temporal."""
         try:
             result = await workflow.execute_activity_method(
                 activity, call, start_to_close_timeout=STEP_TIMEOUT,
@@ -53,13 +177,20 @@ class ProviderSteps:
             cause = err.cause
             step.last_error = str(getattr(cause, "message", None) or cause or err)[:500]
             step.needs_agent = True
-            self._event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
-                        "this by hand, then resolve the ticket")
-            self._notify("provider_step_failed", f"Do by hand: {step.name} for "
-                         f"{self.step_subject()}", self._assignee_mail())
-            self._changed = True
+            self._to_an_agent(step)
             return None
         step.done_at = workflow.now()
         self._event(f"done:{step.name}", result.detail)
         self._changed = True
         return result
+
+
+def _failure(err: ActivityError) -> StepFailure:
+    """What a failed attempt says (its cause: the provider's error, or a timeout)."""
+    cause = err.cause
+    message = str(getattr(cause, "message", None) or cause or err)
+    if isinstance(cause, ApplicationError):
+        return StepFailure(error=message, error_type=cause.type,
+                           non_retryable=cause.non_retryable,
+                           asked_delay=cause.next_retry_delay)
+    return StepFailure(error=message or type(cause).__name__)

@@ -258,6 +258,9 @@ class TicketWorkflow:
     async def _continue_as_new(self) -> None:
         if self._lanes():
             await self.outbox.quiesce()
+        # The loop answers nothing more in this run: work that waits for it to answer (a
+        # provider step in an update, e.g. an undo) goes on, and the update can finish.
+        self._in_loop = False
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and self.outbox.idle())
         workflow.continue_as_new(self.continue_input())

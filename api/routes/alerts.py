@@ -8,21 +8,35 @@ client's sequence and prepares the incident; if the episode does not use it, the
 goes back to the pool. Requests about one alert take turns in this replica (fewer numbers
 in flight, and Temporal's limit of 10 in-flight updates per workflow is not approached);
 across replicas the workflow alone keeps the count at one.
+
+Each integration key may open only so many new incidents a minute (the client's
+``alerts.new_incidents_per_minute``, :class:`NewIncidents`). An alert about an episode
+already open is always taken; one that would open an incident past the budget is not sent
+(``deferred``) and the answer is 429 with Retry-After, listing what was done with each
+alert. Alertmanager does not retry a 429 at once: it sends the whole group again at its
+next ``group_interval``, when the alerts taken now are repeats and the budget has refilled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from api.auth import Principal, require
 from api.intake import incident_start, incident_summary
@@ -45,6 +59,7 @@ from domain.alerts import (
     event_report,
     levels_for,
     one_line,
+    opens_incident,
 )
 from domain.ids import alert_workflow_id
 from domain.incidents import IncidentReport
@@ -85,11 +100,14 @@ class EventAnswer(BaseModel):
              summary="Prometheus Alertmanager webhook (version 4): each alert opens, repeats, "
                      "reopens or resolves its incident",
              responses={403: {"description": "not the client's integration key"},
-                        422: {"description": "invalid"}, 503: {"description": "retry"}})
+                        422: {"description": "invalid"}, 503: {"description": "retry"},
+                        429: {"description": "over the key's budget of new incidents: what "
+                              "was not taken is listed; Retry-After"}})
 async def alertmanager(hook: AlertmanagerWebhook,
                        principal: Principal = require(Action.POST_ALERTS),
                        state: AppState = Depends(app_state)) -> JSONResponse:
     client = alert_client(principal, state)
+    budget = NewIncidents(state, principal, client)
 
     async def one(alert: AmAlert) -> AlertResult:
         if alert.status == "firing":
@@ -98,7 +116,7 @@ async def alertmanager(hook: AlertmanagerWebhook,
             report = alertmanager_report(hook, alert, alert_contact(client),
                                          levels_for(client.priority_matrix, decision.priority))
             answer = await fire(state, principal, client, AlertSource.ALERTMANAGER,
-                                alert.fingerprint, alert.startsAt, report, decision)
+                                alert.fingerprint, alert.startsAt, report, decision, budget)
         else:
             answer = await end(state, principal, client, AlertSource.ALERTMANAGER,
                                alert.fingerprint, alert.startsAt, AlertEpisodeWorkflow.resolve,
@@ -108,6 +126,11 @@ async def alertmanager(hook: AlertmanagerWebhook,
                            detail=answer.detail)
 
     results = await bounded([lambda a=alert: one(a) for alert in hook.alerts])
+    deferred = sum(r.action is EpisodeAction.DEFERRED for r in results)
+    if deferred:
+        raise budget.exceeded(f"{deferred} of {len(results)} alerts would open new incidents "
+                              "and were not taken (the others were)", {"alerts": [
+                                  r.model_dump(mode="json") for r in results]})
     return JSONResponse(AlertmanagerAnswer(alerts=results).model_dump(mode="json"))
 
 
@@ -115,7 +138,9 @@ async def alertmanager(hook: AlertmanagerWebhook,
              summary="Events v2 (PagerDuty-style): trigger, acknowledge or resolve the alert "
                      "named by dedup_key",
              responses={403: {"description": "not the client's integration key"},
-                        422: {"description": "invalid"}, 503: {"description": "retry"}})
+                        422: {"description": "invalid"}, 503: {"description": "retry"},
+                        429: {"description": "over the key's budget of new incidents: what "
+                              "was not taken is listed; Retry-After"}})
 async def events(event: EventIn, principal: Principal = require(Action.POST_ALERTS),
                  state: AppState = Depends(app_state)) -> JSONResponse:
     client = alert_client(principal, state)
@@ -125,8 +150,12 @@ async def events(event: EventIn, principal: Principal = require(Action.POST_ALER
         decision = client.alerts.priority_for(event.payload.severity.value)
         report = event_report(event, alert_contact(client),
                               levels_for(client.priority_matrix, decision.priority))
+        budget = NewIncidents(state, principal, client)
         answer = await fire(state, principal, client, AlertSource.EVENTS, key, None, report,
-                            decision)
+                            decision, budget)
+        if answer.action is EpisodeAction.DEFERRED:
+            raise budget.exceeded("this trigger would open a new incident and was not taken",
+                                  {"dedup_key": key})
     else:
         handler = (AlertEpisodeWorkflow.resolve if event.event_action is EventAction.RESOLVE
                    else AlertEpisodeWorkflow.acknowledge)
@@ -167,10 +196,99 @@ def resolve_note(hook: AlertmanagerWebhook, alert: AmAlert) -> str:
     return one_line(note + (f": {summary}" if summary else ""), 1000)
 
 
+class NewIncidents:
+    """One request's share in its integration key's budget of new incidents a minute
+    (api/rate_limits.py). A firing takes a token before it is sent and gives it back if it
+    opened nothing; without a token it is sent only if its episode is open already (a
+    repeat costs nothing), and an incident it opens after all is charged."""
+
+    def __init__(self, state: AppState, principal: Principal, client: ClientConfig) -> None:
+        self.limiter = state.limiter
+        self.principal = principal
+        self.per_minute = client.alerts.new_incidents_per_minute
+        self._held = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
+
+    def reserve(self) -> bool:
+        if self.limiter.take_new_incident(self.principal, self.per_minute):
+            return False
+        self._held += 1
+        self._settled.clear()
+        return True
+
+    async def reserve_when_settled(self) -> bool:
+        """Another try once this request's other alerts have settled: tokens they hold
+        for what turns out to be repeats come back first."""
+        await self._settled.wait()
+        return self.reserve()
+
+    def settle(self, reserved: bool, opened: bool) -> None:
+        if reserved:
+            if not opened:
+                self.limiter.give_back_new_incident(self.principal, self.per_minute)
+            self._held -= 1
+            if self._held == 0:
+                self._settled.set()
+        elif opened:
+            self.limiter.charge_new_incident(self.principal, self.per_minute)
+
+    def exceeded(self, what: str, extensions: dict[str, Any]) -> Problem:
+        wait = max(1, math.ceil(self.limiter.new_incident_wait(self.principal,
+                                                                self.per_minute)))
+        return Problem(429, "Too many new incidents",
+                       f"{what}: this integration key may open {self.per_minute} new "
+                       f"incidents a minute; send them again in {wait} s",
+                       slug="too-many-new-incidents", headers={"Retry-After": str(wait)},
+                       extensions=extensions)
+
+
+async def _would_open(state: AppState, client: ClientConfig, source: AlertSource, key: str,
+                      starts_at: datetime | None) -> bool:
+    """Whether firing ``key`` now would open an incident (its episode read ahead of the
+    message; an episode that cannot be read counts as new)."""
+    handle = state.temporal.get_workflow_handle_for(
+        AlertEpisodeWorkflow.run, alert_workflow_id(client.id, source.value, key))
+    try:
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            return True  # the next message starts a new run: a new episode
+        episode = await handle.query(AlertEpisodeWorkflow.view)
+    except (RPCError, WorkflowQueryFailedError):
+        return True  # none yet (not found), or unreadable: count it as new
+    return opens_incident(episode, starts_at, datetime.now(UTC),
+                          client.alerts.flap_window_seconds())
+
+
 async def fire(state: AppState, principal: Principal, client: ClientConfig,
                source: AlertSource, key: str, starts_at: datetime | None,
-               report: IncidentReport, decision: PriorityDecision) -> EpisodeAnswer:
-    """Tell the episode the alert fires, with an incident prepared in case it opens one."""
+               report: IncidentReport, decision: PriorityDecision,
+               budget: NewIncidents) -> EpisodeAnswer:
+    """Tell the episode the alert fires, with an incident prepared in case it opens one;
+    within the key's budget of new incidents (else ``deferred``, nothing sent)."""
+    reserved = budget.reserve()
+    if not reserved and await _would_open(state, client, source, key, starts_at):
+        reserved = await budget.reserve_when_settled()
+        if not reserved:
+            return EpisodeAnswer(action=EpisodeAction.DEFERRED, detail="over the integration "
+                                 "key's budget of new incidents: send it again later")
+    opened = False
+    try:
+        answer = await _fire(state, principal, client, source, key, starts_at, report,
+                             decision)
+        opened = answer.action is EpisodeAction.OPENED
+        return answer
+    except (WorkflowUpdateFailedError, Problem):
+        raise  # refused or to retry: nothing opened
+    except BaseException:
+        opened = reserved  # unknown outcome: a reserved token stays spent
+        raise
+    finally:
+        budget.settle(reserved, opened)
+
+
+async def _fire(state: AppState, principal: Principal, client: ClientConfig,
+                source: AlertSource, key: str, starts_at: datetime | None,
+                report: IncidentReport, decision: PriorityDecision) -> EpisodeAnswer:
     workflow_key = alert_workflow_id(client.id, source.value, key)
     async with state.alert_turns.hold(workflow_key):
         ticket = await state.numbers.next(client.ticket_prefix)

@@ -1,6 +1,10 @@
 """Quotes: issued by the MSP's agents, decided only by a director of the client - by the
 API, or from the signed link in the quote e-mail (a small server-rendered page, no
-JavaScript), which expires with the quote and cannot decide twice."""
+JavaScript), which expires with the quote and cannot decide twice.
+
+The page carries the link's token, so it is sent with the headers of api/pages.py (no
+framing, no caching, no Referer), as is the PDF its link opens; its form is accepted only
+from the desk's own page (domain/form_origin.py): a cross-site POST is 403."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from api.routes.ticket_actions import update
 from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
 from domain.documents.quote import document_pdf
+from domain.form_origin import form_refusal
 from domain.ids import TicketKind
 from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
 from domain.quotes import (
@@ -173,7 +178,20 @@ async def quote_document(quote_id: str, token: str = Query(max_length=2048),
     pdf = document_pdf(await ref.handle.query(QuoteWorkflow.document))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{quote_id}.pdf"',
-        "ETag": f'"{hashlib.sha256(pdf).hexdigest()}"'})
+        "ETag": f'"{hashlib.sha256(pdf).hexdigest()}"',
+        # Its URL holds the director's token: kept out of caches and Referer headers.
+        "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _same_site_form(request: Request, state: AppState) -> None:
+    """403 unless the form was sent from the desk's own page (see domain/form_origin.py)."""
+    own = (state.settings.public_url, f"{request.url.scheme}://{request.url.netloc}")
+    refusal = form_refusal(request.headers.get("origin"),
+                           request.headers.get("sec-fetch-site"), own)
+    if refusal is not None:
+        raise field_problem(403, "Origin", refusal, "decide from the quote's own page (the "
+                            "link in the e-mail), or with POST /v1/quotes/{id}/decision",
+                            "Forbidden", where="header")
 
 
 @router.post("/quotes/{quote_id}/review", response_class=HTMLResponse,
@@ -181,6 +199,7 @@ async def quote_document(quote_id: str, token: str = Query(max_length=2048),
              summary="The approval page's form: approve, or decline with a reason")
 async def review_decision(quote_id: str, request: Request,
                           state: AppState = Depends(app_state)) -> HTMLResponse:
+    _same_site_form(request, state)
     body = await request.body()
     if len(body) > FORM_MAX_BYTES:
         raise field_problem(413, "body", "the form is too large", "send the page's form",

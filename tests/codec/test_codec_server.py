@@ -129,24 +129,3 @@ def test_no_keys_no_codec_server(config):
     with pytest.raises(ValueError, match="TEMPODESK_CODEC_KEYS"):
         create_codec_app(make_settings(), config)
 
-
-async def test_the_dev_web_ui_on_this_machine_decodes_without_a_key(config):
-    """`tempodesk dev` trusts its own UI (no sign-in there); nothing else changes."""
-    settings = make_settings(codec_keys={"k1": base64.b64encode(KEY).decode()},
-                             codec_key_id="k1", codec_cors_origins=[UI])
-    originals, sealed = await originals_and_sealed()
-    for trusted, origin, expected in ((True, UI, 200), (True, "http://evil.example", 401),
-                                      (False, UI, 401)):
-        app = create_codec_app(settings, config, trust_local_ui=trusted)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://codec") as http:  # from 127.0.0.1
-            answer = await http.post("/decode", json=as_json(sealed), headers={"Origin": origin})
-        assert answer.status_code == expected, (trusted, origin, answer.text)
-        if expected == 200:
-            assert answer.json() == as_json(originals)
-    remote = create_codec_app(settings, config, trust_local_ui=True)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=remote,
-                                                               client=("10.0.0.7", 5000)),
-                                 base_url="http://codec") as http:
-        answer = await http.post("/decode", json=as_json(sealed), headers={"Origin": UI})
-    assert answer.status_code == 401  # not this machine: a staff key, as everywhere else

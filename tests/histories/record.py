@@ -1,7 +1,9 @@
 """Record a workflow history for the replay tests (house rule 8).
 
     .venv/bin/python -m tests.histories.record NAME
-        (offboarding_* a user exit, onboarding_* / onboarding_cancel_* a new user,
+        (offboarding_* a user exit, offboarding_outage_* one cut off mid-outage,
+         onboarding_* / onboarding_cancel_* a new user,
+         onboarding_undo_* a new user's cancellation cut off mid-undo,
          quote_* a quote, service_request_* a service request, alert_episode_* an alert,
          post_mortem_* a post-mortem, directory_user_* a SCIM user, numbering_v1 both
          ticket_sequence_v1 and idempotency_shard_v1)
@@ -21,8 +23,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.onboarding import JoinerCall
+from domain.provider_steps import ProviderResult
 from domain.sla import Priority
 from domain.tenants import load_config
 from domain.tickets import CommentIn, Status, Transition
@@ -110,6 +116,26 @@ async def record_offboarding(name: str) -> Path:
         return save(name, history)
 
 
+async def record_offboarding_outage(name: str) -> Path:
+    """offboarding_outage_*: a user exit cut off while the identity provider is down (the
+    exit terminated 10 minutes into a 2-hour outage, its account steps still retrying)."""
+    from temporalio.worker import Worker
+
+    from tests.workflows import test_offboarding_timers as exits
+    from workflows.offboarding import OffboardingWorkflow
+
+    async with time_skipping() as env:
+        effective = await exits.opened_now(env)
+        exits.identity_down_until = effective + timedelta(hours=2)
+        async with Worker(env.client, task_queue="record", workflows=[OffboardingWorkflow],
+                          activities=exits.STAND_INS):
+            handle = await exits.start_exit(env, "record", exits.exit_form(), effective)
+            await env.sleep(timedelta(minutes=10))
+            await handle.terminate("recorded mid-outage")
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
 async def record_onboarding(name: str) -> Path:
     """A new user (stand-in providers, as in tests/workflows/test_onboarding_timers.py):
     onboarding_* - an exhausted licence pool, an agent's retry, ready, one MFA reminder,
@@ -139,6 +165,43 @@ async def record_onboarding(name: str) -> Path:
                                             RetrySteps(note="bought seats", by="agent"))
             await env.sleep(starts + timedelta(days=5) - await env.get_current_time())
             await handle.terminate("recorded")
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
+@activity.defn(name="delete_account")
+async def delete_account_down(call: JoinerCall) -> ProviderResult:
+    """The identity provider is down for the undo of the account."""
+    raise ApplicationError("Graph: provider error (503): Service Unavailable",
+                           type="ProviderUnavailable")
+
+
+async def record_mid_saga(name: str) -> Path:
+    """onboarding_undo_*: a run cut off in the middle of its saga. The laptop is never
+    enrolled, HR cancels after 3 hours, the undo starts newest first and the identity
+    provider is down for delete_account: the history ends (terminated) while that undo is
+    still being retried. Replaying it checks that a run recorded mid-saga keeps its path."""
+    from temporalio.client import WorkflowUpdateStage
+    from temporalio.worker import Worker
+
+    from domain.onboarding import Cancellation
+    from tests.workflows import test_onboarding_timers as joiners
+    from workflows.onboarding import OnboardingWorkflow
+
+    stand_ins = [a for a in joiners.STAND_INS
+                 if activity._Definition.must_from_callable(a).name != "delete_account"]
+    async with time_skipping() as env:
+        opened, starts = await joiners.monday_morning(env)
+        joiners.reset()  # the laptop never enrols: its build is retrying when HR cancels
+        async with Worker(env.client, task_queue="record", workflows=[OnboardingWorkflow],
+                          activities=[*stand_ins, delete_account_down]):
+            handle = await joiners.start_joiner(env, "record", opened, starts)
+            await env.sleep(timedelta(hours=3))
+            await handle.start_update(  # accepted before time moves on
+                OnboardingWorkflow.cancel, Cancellation(reason="offer withdrawn", by="hr"),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+            await env.sleep(timedelta(minutes=30))
+            await handle.terminate("recorded mid-saga")
             history = await handle.fetch_history()
         return save(name, history)
 
@@ -342,7 +405,9 @@ async def record_directory_user(name: str) -> Path:
         return save(name, history)
 
 
-RECORDERS = {"offboarding": record_offboarding, "onboarding": record_onboarding,
+RECORDERS = {"offboarding_outage": record_offboarding_outage,
+             "offboarding": record_offboarding, "onboarding_undo": record_mid_saga,
+             "onboarding": record_onboarding,
              "quote": record_quote, "service_request": record_quote,
              "alert_episode": record_alert_episode, "post_mortem": record_post_mortem,
              "numbering": record_numbering, "directory_user": record_directory_user}
