@@ -23,10 +23,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from domain.attachments import Attachment, AttachmentIn, Channel, FilesHeld, FilesReleased
 from domain.onboarding import JoinerCall
 from domain.provider_steps import ProviderResult
 from domain.sla import Priority
@@ -35,6 +38,7 @@ from domain.tickets import CommentIn, Status, Transition
 from temporal_client import data_converter
 from tests.conftest import BIN, DEMO_CONFIG, make_settings, register_search_attributes
 from tests.workflows.support import incident_worker, make_start, next_local, start_incident
+from worker import activities
 from workflows.incident import IncidentWorkflow
 
 HERE = Path(__file__).parent
@@ -405,7 +409,38 @@ async def record_directory_user(name: str) -> Path:
         return save(name, history)
 
 
+@activity.defn(name="release_files")
+async def release_files_stand_in(held: FilesHeld) -> FilesReleased:
+    return FilesReleased(deleted=len(held.sha256s), kept=0)
+
+
+async def record_incident_files(name: str) -> Path:
+    """incident_files_*: an incident with a file on it lets go of the file at the end of
+    its life (workflows/ticket.py, patch files-released-at-end-of-life)."""
+    async with time_skipping() as env:
+        config = load_config(DEMO_CONFIG)
+        opened = next_local(await env.get_current_time(), weekday=0, hour=9)
+        await env.sleep(opened - await env.get_current_time())
+        settings = make_settings()
+        async with httpx.AsyncClient() as http, Worker(
+                env.client, task_queue="record", workflows=[IncidentWorkflow],
+                activities=[*(a for a in activities(settings, config, http)
+                              if getattr(a, "__name__", "") != "release_files"),
+                            release_files_stand_in]):
+            handle = await start_incident(env.client, make_start(opened, Priority.P3), "record")
+            await handle.execute_update(IncidentWorkflow.attach, AttachmentIn(files=[Attachment(
+                sha256="ab" * 32, name="shot.png", content_type="image/png", size=1234,
+                by="requester:belton-requester", at=opened, channel=Channel.API)]))
+            for to in (Status.RESOLVED, Status.CLOSED):
+                await handle.execute_update(IncidentWorkflow.transition,
+                                            Transition(to=to, by="agent"))
+            await handle.result()
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
 RECORDERS = {"offboarding_outage": record_offboarding_outage,
+             "incident_files": record_incident_files,
              "offboarding": record_offboarding, "onboarding_undo": record_mid_saga,
              "onboarding": record_onboarding,
              "quote": record_quote, "service_request": record_quote,
