@@ -2,12 +2,15 @@
 Backblaze B2, SeaweedFS: one code path, through ``obstore``), sealed with the desk's keys
 (:mod:`activities.sealed_file`).
 
-A file streams in once: sealed as it comes, hashed, counted against its limit, and written
-to a temporary object; only when it is whole is it moved to its content address
-(``<client>/<sha256>``; the same file twice is stored once per client). A file cut short or
-over its limit leaves nothing behind. Which tickets hold a file is recorded beside it
-(``refs/<client>/<sha256>/<ticket>``), so a file is deleted once the last of its client's
-tickets lets go of it.
+A file streams in once: sealed as it comes, hashed and counted against its limit, into an
+object of its own (``<client>/data/<random>``). Once it is whole, its content address
+(``<client>/<sha256>``, a few bytes naming that object) is created if the client has no
+such file yet; if it has, the new copy is deleted: the same file twice is kept once per
+client, and no byte is copied inside the store. One client's address never names
+another client's object. Which tickets hold a file is recorded beside it
+(``refs/<client>/<sha256>/<ticket>``), so it is deleted once the last of its client's
+tickets lets go of it. Uploads waiting for their ticket are staged under
+``staging/<client>/`` (a bucket lifecycle rule clears the ones never claimed).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import obstore
+from obstore.exceptions import AlreadyExistsError, NotSupportedError
 from obstore.store import S3Store
 
 from activities.sealed_file import FileSealer
 from domain.attachments import (
     SNIFF_BYTES,
+    data_key,
     object_key,
     reference_key,
     reference_prefix,
@@ -33,7 +38,7 @@ from domain.attachments import (
 )
 from domain.settings import Settings
 
-READ_CHUNK_BYTES = 256 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
 # Parts of one upload in flight to the store at once (each up to obstore's 5 MiB chunk):
 # what an upload may hold in memory is this many chunks, whatever the file's size.
 PUT_CONCURRENCY = 2
@@ -104,14 +109,21 @@ class FileStore:
                   max_bytes: int) -> StoredFile:
         """Store a file for ``client_id`` as it streams; :class:`FileTooLarge` past
         ``max_bytes`` (nothing kept), :class:`FileStoreUnavailable` if the store fails."""
-        staged = await self.stage(client_id, chunks, max_bytes)
-        await self.settle(client_id, staged.staging_key, staged.file.sha256)
-        return staged.file
+        data = data_key(client_id, uuid.uuid4().hex)
+        file = await self._write(data, chunks, max_bytes)
+        await self._address(client_id, file.sha256, data)
+        return file
 
     async def stage(self, client_id: str, chunks: AsyncIterator[bytes],
                     max_bytes: int) -> StagedFile:
-        """Store a streamed file under a staging key of its own (an upload waiting for
-        its ticket): :meth:`settle` moves it to its content address."""
+        """Store a streamed file that waits for its ticket (an upload at intake):
+        :meth:`settle` gives it its content address once a ticket names it."""
+        staging = staging_key(client_id, uuid.uuid4().hex)
+        return StagedFile(staging_key=staging,
+                          file=await self._write(staging, chunks, max_bytes))
+
+    async def _write(self, key: str, chunks: AsyncIterator[bytes],
+                     max_bytes: int) -> StoredFile:
         digest = hashlib.sha256()
         head = bytearray()
         size = 0
@@ -132,34 +144,51 @@ class FileStore:
                 failed = exc
                 raise
 
-        staging = staging_key(client_id, uuid.uuid4().hex)
         try:
-            await obstore.put_async(self.store, staging, self.sealer.seal(counted()),
+            await obstore.put_async(self.store, key, self.sealer.seal(counted()),
                                     max_concurrency=PUT_CONCURRENCY)
         except Exception as exc:
             with contextlib.suppress(Exception):  # the store may be down: nothing to undo
-                await self._forget(staging)
+                await self._forget(key)
             if failed is not None:
                 raise failed from None
             raise FileStoreUnavailable(str(exc)[:300]) from exc
-        return StagedFile(staging_key=staging, file=StoredFile(
-            sha256=digest.hexdigest(), size=size, content_type=sniff(bytes(head))))
+        return StoredFile(sha256=digest.hexdigest(), size=size, content_type=sniff(bytes(head)))
+
+    async def _address(self, client_id: str, sha256: str, data: str) -> None:
+        """Give the object ``data`` its content address, unless the client has the file
+        already (then ``data`` is a second copy, and goes)."""
+        try:
+            await obstore.put_async(self.store, object_key(client_id, sha256), data.encode(),
+                                    mode="create")
+        except AlreadyExistsError:
+            await self._forget(data)
+        except NotSupportedError:  # a store without conditional writes: look, then write
+            if await self.exists(client_id, sha256):
+                await self._forget(data)
+            else:
+                await self._put(object_key(client_id, sha256), data.encode())
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await self._forget(data)
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
 
     async def settle(self, client_id: str, staging: str, sha256: str) -> None:
-        """Move a staged file to its content address (the same file twice is kept once);
-        :class:`FileNotStored` if neither is there (a staged upload expired or used)."""
+        """Give a staged upload its content address (a no-op if the client has the file
+        already); :class:`FileNotStored` if neither is there (a staged upload expired)."""
         if not staging.startswith(staging_key(client_id, "")):
             raise FileNotStored(staging)  # one client's upload never lands in another's
+        if await self.exists(client_id, sha256):
+            await self._forget(staging)
+            return
+        data = data_key(client_id, uuid.uuid4().hex)
         try:
-            # Two identical uploads at once both copy: the same file, sealed twice.
-            if not await self.exists(client_id, sha256):
-                await obstore.copy_async(self.store, staging, object_key(client_id, sha256))
+            await obstore.copy_async(self.store, staging, data)
         except FileNotFoundError as exc:
             raise FileNotStored(sha256) from exc
-        except FileStoreUnavailable:
-            raise
         except Exception as exc:
             raise FileStoreUnavailable(str(exc)[:300]) from exc
+        await self._address(client_id, sha256, data)
         await self._forget(staging)
 
     async def put_bytes(self, client_id: str, data: bytes, max_bytes: int) -> StoredFile:
@@ -174,9 +203,12 @@ class FileStore:
     async def read(self, client_id: str, sha256: str) -> AsyncIterator[bytes]:
         """The file's bytes as they stream; :class:`FileNotStored` if there is none."""
         try:
-            got = await obstore.get_async(self.store, object_key(client_id, sha256))
+            data = await self._data_of(client_id, sha256)
+            got = await obstore.get_async(self.store, data)
         except FileNotFoundError as exc:
             raise FileNotStored(sha256) from exc
+        except FileNotStored:
+            raise
         except Exception as exc:
             raise FileStoreUnavailable(str(exc)[:300]) from exc
 
@@ -185,6 +217,14 @@ class FileStore:
                 yield bytes(chunk)
 
         return self.sealer.open(sealed())
+
+    async def _data_of(self, client_id: str, sha256: str) -> str:
+        """The object a content address names (always one of the same client's)."""
+        pointer = await obstore.get_async(self.store, object_key(client_id, sha256))
+        data = bytes(await pointer.bytes_async()).decode("ascii", "replace")
+        if not data.startswith(data_key(client_id, "")):
+            raise FileNotStored(sha256)
+        return data
 
     async def has_upload(self, client_id: str, staging: str, sha256: str) -> bool:
         """Whether a staged upload (or the file it became) is still in the store."""
@@ -209,11 +249,7 @@ class FileStore:
 
     async def hold(self, client_id: str, sha256: str, ticket_id: str) -> None:
         """Record that ``ticket_id`` holds the file (before the ticket lists it)."""
-        try:
-            await obstore.put_async(self.store, reference_key(client_id, sha256, ticket_id),
-                                    b"")
-        except Exception as exc:
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+        await self._put(reference_key(client_id, sha256, ticket_id), b"")
 
     async def release(self, client_id: str, sha256: str, ticket_id: str) -> bool:
         """``ticket_id`` lets go of the file; the file itself is deleted once no ticket
@@ -223,8 +259,19 @@ class FileStore:
                                        chunk_size=1):
             if held:
                 return False
+        try:
+            data = await self._data_of(client_id, sha256)
+        except (FileNotFoundError, FileNotStored):
+            return True  # gone already: safe to run twice
         await self._forget(object_key(client_id, sha256))
+        await self._forget(data)
         return True
+
+    async def _put(self, key: str, data: bytes) -> None:
+        try:
+            await obstore.put_async(self.store, key, data)
+        except Exception as exc:
+            raise FileStoreUnavailable(str(exc)[:300]) from exc
 
     async def _forget(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -122,7 +122,8 @@ class LimitRefusal(BaseModel):
 
 
 def object_key(client_id: str, sha256: str) -> str:
-    """Where a client's file lives in the bucket: ``<client>/<sha256>``."""
+    """A client's file's content address in the bucket: ``<client>/<sha256>`` (an object
+    naming where the sealed bytes are, :func:`data_key`)."""
     if not _CLIENT.match(client_id) or not _SHA256.match(sha256):
         raise ValueError(f"not a client id and a SHA-256: {client_id!r}, {sha256!r}")
     return f"{client_id}/{sha256}"
@@ -134,6 +135,13 @@ def parse_object_key(key: str) -> tuple[str, str]:
     if not sep or not _CLIENT.match(client_id) or not _SHA256.match(sha256):
         raise ValueError(f"{key!r} is not a file's key (<client>/<sha256>)")
     return client_id, sha256
+
+
+def data_key(client_id: str, name: str) -> str:
+    """Where a file's sealed bytes are (its content address names this object)."""
+    if not _CLIENT.match(client_id):
+        raise ValueError(f"not a client id: {client_id!r}")
+    return f"{client_id}/data/{name}"
 
 
 def staging_key(client_id: str, name: str) -> str:

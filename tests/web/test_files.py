@@ -50,8 +50,19 @@ async def upload(desk, ticket: str, name: str, data: bytes, declared: str = "tex
 
 
 async def stored_objects(desk, client_id: str) -> list[str]:
+    """The client's sealed files in the bucket (the objects holding bytes)."""
     store = desk.state.files.store
-    return [m["path"] for m in await obstore.list(store, prefix=f"{client_id}/").collect_async()]
+    return [m["path"] for m in await obstore.list(
+        store, prefix=f"{client_id}/data/").collect_async()]
+
+
+async def sealed_bytes(desk, client_id: str, sha256: str) -> bytes:
+    """What the bucket holds for a file: its content address names the sealed object."""
+    store = desk.state.files.store
+    address = await obstore.get_async(store, object_key(client_id, sha256))
+    data = bytes(await address.bytes_async()).decode()
+    assert data.startswith(f"{client_id}/data/")
+    return bytes(await (await obstore.get_async(store, data)).bytes_async())
 
 
 async def test_a_file_is_kept_sealed_listed_and_downloaded_byte_identical(files_desk):
@@ -85,9 +96,8 @@ async def test_a_file_is_kept_sealed_listed_and_downloaded_byte_identical(files_
 
     # In the bucket: one object under the client's content address, and not the file.
     client_id = desk.client_id("belton")
-    assert await stored_objects(desk, client_id) == [object_key(client_id, sha)]
-    raw = bytes(await (await obstore.get_async(desk.state.files.store,
-                                               object_key(client_id, sha))).bytes_async())
+    assert len(await stored_objects(desk, client_id)) == 1
+    raw = await sealed_bytes(desk, client_id, sha)
     assert raw != image and image[:8] not in raw and len(raw) > len(image)
 
 
@@ -168,7 +178,7 @@ async def test_limits_per_ticket_are_refused_and_nothing_half_written(dev_client
         everything = [m["path"] for m in await obstore.list(store).collect_async()]
         client_id = desk.client_id("belton")
         assert not [p for p in everything if p.startswith(f"staging/{client_id}/")]
-        assert len([p for p in everything if p.startswith(f"{client_id}/")]) == 2
+        assert len([p for p in everything if p.startswith(f"{client_id}/data/")]) == 2
 
 
 def _send_until_answered(port: int, path: str, key: str, total: int, chunk: int,

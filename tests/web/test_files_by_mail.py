@@ -17,11 +17,9 @@ from email.policy import SMTP
 from email.utils import make_msgid
 from pathlib import Path
 
-import obstore
 import pytest
 from temporalio.client import Client
 
-from domain.attachments import object_key
 from domain.tenants import load_config
 from temporal_client import INTERCEPTORS, data_converter
 from tests.conftest import FILE_KEYS, file_settings, running_desk
@@ -29,7 +27,7 @@ from tests.peers import RefusingPort, free_port
 from tests.processes import drill_config
 from tests.web.helpers import eventually
 from tests.web.test_email_inbound import GATEWAY, JO, mail
-from tests.web.test_files import png
+from tests.web.test_files import png, sealed_bytes
 
 pytestmark = pytest.mark.devserver
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]"
@@ -103,9 +101,7 @@ async def test_a_mail_with_a_png_and_a_pdf_through_tempodesk_smtp(dev_client, ta
             got = await desk.http.get(f"/v1/tickets/{ticket}/attachments/{file['sha256']}",
                                       headers=desk.as_("belton", "requester"))
             assert got.status_code == 200 and got.content == data
-            raw = await obstore.get_async(desk.state.files.store,
-                                          object_key(client_id, file["sha256"]))
-            sealed = bytes(await raw.bytes_async())
+            sealed = await sealed_bytes(desk, client_id, file["sha256"])
             assert sealed != data and data[:8] not in sealed
         details = await (await worker_client.get_workflow_handle(
             f"incident:{ticket}").describe()).static_details()
