@@ -365,7 +365,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
                 step.last_error = None
         s.waiting_for_agent = None
         self._event("steps_retried", request.note, by=request.by)
-        self._changed = True  # the loop's next pass starts provisioning again
+        self._changed = True  # the loop starts provisioning again (once a running pass ends)
         return s.view()
 
     @retry_steps.validator
@@ -373,8 +373,8 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         self._check_open()
         if not any(st.needs_agent for st in self.state.steps):
             raise ApplicationError("no step is waiting for an agent")
-        if self._provisioning is not None:
-            raise ApplicationError("provisioning is still running: retry once it stops")
+        # Steps still in progress (a device awaited, backing off for minutes) do not make
+        # the agent come back later: the refused steps run again once the pass ends.
 
     @workflow.update
     def mfa_enrolled(self, request: MfaEnrolled) -> OnboardingView:

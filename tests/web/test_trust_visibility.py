@@ -10,6 +10,7 @@ but 404 where it shows it. The listing, per role, holds only the kinds the role 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ import pytest
 from domain.ids import TicketKind
 from domain.roles import PERMISSIONS, Action, Role, allowed
 from domain.visibility import CLIENT_KINDS, EVERY_KIND, Viewer, may_see, visible_kinds
-from tests.conftest import make_settings, running_desk
+from tests.conftest import file_settings, running_desk
 from tests.web.helpers import eventually, incident_body
 from tests.web.test_offboarding import exit_form
 from tests.web.test_onboarding import new_user
@@ -115,10 +116,14 @@ class Tickets:
     missing: str  # a well-formed id of belton's that no ticket has
 
 
+FILE = b"%PDF-1.4 a file on every kind of ticket\n"
+FILE_SHA = hashlib.sha256(FILE).hexdigest()
+
+
 @pytest.fixture(scope="module")
-async def tickets(dev_client):
-    """One desk for the module: belton with one ticket of each kind."""
-    settings = make_settings(task_queue=f"tq-{uuid.uuid4().hex[:12]}")
+async def tickets(dev_client, local_s3):
+    """One desk for the module: belton with one ticket of each kind, each with a file."""
+    settings = file_settings(local_s3, task_queue=f"tq-{uuid.uuid4().hex[:12]}")
     async with running_desk(dev_client, isolated_config(), settings) as desk:
         as_ = desk.as_
         later = (date.today() + timedelta(days=40)).isoformat()
@@ -138,11 +143,15 @@ async def tickets(dev_client):
             assert answer.status_code == 201, (kind, answer.text)
             assert answer.json()["kind"] == kind.value
             by_kind[kind] = answer.json()["ticket_id"]
+            attached = await desk.http.post(
+                f"/v1/tickets/{by_kind[kind]}/attachments", headers=as_("belton", "agent"),
+                files={"file": ("note.pdf", FILE, "application/pdf")})
+            assert attached.status_code == 201, (kind, attached.text)
         yield Tickets(desk, by_kind, f"{desk.prefix('belton')}-999999")
 
 
 def _values(ticket_id: str) -> dict[str, str]:
-    return {"ticket_id": ticket_id, "quote_id": ticket_id}
+    return {"ticket_id": ticket_id, "quote_id": ticket_id, "sha256": FILE_SHA}
 
 
 def _brief(answer) -> str:
