@@ -40,10 +40,12 @@ from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, 
 from domain.quotes import Channel as DecisionChannel
 from domain.quotes import ConfirmByLink, Decision
 from domain.reply_address import claim
+from domain.roles import Role
 from domain.sender_auth import SenderVerdict, verdict
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
 from domain.tickets import ClientEscalation, CommentIn, Contact
+from domain.visibility import Viewer, may_see
 from workflows.quote import QuoteWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -83,7 +85,11 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
                        envelope_recipients: list[str] | None = None) -> Outcome:
     """Raises :class:`domain.email_inbound.MalformedMail` for mail nobody can read."""
     mail = state.config.mail
-    message, judged, files = await asyncio.to_thread(_read, raw, mail.trusted_authserv_ids)
+    # Only mail that came through the MSP's own MTA (its gateway key, or `tempodesk smtp`
+    # behind it) carries headers that MTA wrote: a client's own integration key could
+    # write any Authentication-Results it likes, so nothing it posts is authenticated.
+    trusted = mail.trusted_authserv_ids if principal.is_staff else []
+    message, judged, files = await asyncio.to_thread(_read, raw, trusted)
     if envelope_recipients:
         extra = [r.lower() for r in envelope_recipients[:50]]
         message.recipients = list(dict.fromkeys([*message.recipients, *extra]))
@@ -93,13 +99,21 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
     facts = MailFacts(
         message=message, verdict=judged, mail=mail, msp_domains=state.config.msp_domains,
         own_address=parseaddr(state.settings.smtp_from)[1].lower(), reply=reply,
-        thread=ThreadFacts(ticket_id=ref.ticket_id, kind=ref.kind, client=ref.client)
-        if ref else None,
+        thread=ThreadFacts(ticket_id=ref.ticket_id, kind=ref.kind, client=ref.client,
+                           contact=await _contact(ref)) if ref else None,
         client_for_new=None if ref else _client_for_new(state, message.sender, principal))
     decision = decide(facts)
     ticket_id = await _apply(state, principal, decision, message, ref, facts, files)
     return Outcome(action=_DONE[decision.action], ticket_id=ticket_id,
                    detail=decision.reason, sender_authenticated=judged.authenticated)
+
+
+async def _contact(ref: TicketRef) -> str | None:
+    """Whom the ticket's notices go to (only asked of kinds a requester may not see: the
+    rules hear a client's person there only if it is the contact or a director)."""
+    if may_see(Viewer(Role.REQUESTER), ref.kind):
+        return None
+    return (await ref.view()).technical_contact or None
 
 
 async def _ticket(state: AppState, message: InboundMessage, quote_id: str | None,

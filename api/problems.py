@@ -6,6 +6,7 @@ No input may produce a 500: validation, auth, Temporal and unexpected errors all
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,7 +47,12 @@ def field_problem(status: int, field: str, message: str, fix: str, title: str,
     return Problem(status, title, f"{field}: {message}", errors=[error])
 
 
+# A signed link's path is its credential: an answer (and whatever logs it) names the route.
+_SIGNED_PATH = re.compile(r"^(/v1/surveys(?:/nps)?/)[^/]+$")
+
+
 def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    instance = _SIGNED_PATH.sub(r"\1{token}", instance)
     if is_scim(instance):  # SCIM clients read SCIM's error format, not RFC 9457
         return scim_error(problem.status, problem.detail, headers=problem.headers)
     body: dict[str, Any] = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from email import policy
+from email import errors, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
@@ -246,6 +246,18 @@ def _files(message: EmailMessage) -> list[tuple[Attachment, bytes]]:
     return found
 
 
+def _from_unclear(message: Message) -> bool:
+    """Whether a From header could be read more than one way: the parser repaired it
+    (``jo@client.example <attacker@evil.example>`` reads as the first address here and as
+    the second at a DMARC checker). Such a sender is never taken as authenticated.
+    Obsolete but unambiguous syntax (a period in a display name) is fine."""
+    for header in message.get_all("From") or []:
+        for defect in getattr(header, "defects", ()):
+            if not isinstance(defect, errors.ObsoleteHeaderDefect):
+                return True
+    return False
+
+
 def _parse(raw: bytes) -> tuple[InboundMessage, list[bytes]]:
     message = BytesParser(policy=policy.default).parsebytes(raw)
     _shape(message)
@@ -271,7 +283,8 @@ def _parse(raw: bytes) -> tuple[InboundMessage, list[bytes]]:
     ).encode("utf-8", "replace")).hexdigest()
     return InboundMessage(
         message_id=message_id or None, sender=address, sender_name=sender_name,
-        senders_named=len([a for _, a in froms if a]), subject=subject or "(no subject)",
+        senders_named=0 if _from_unclear(message) else len([a for _, a in froms if a]),
+        subject=subject or "(no subject)",
         text=text, thread_ids=list(dict.fromkeys(thread_ids)), automatic=automatic(message),
         attachments=attachments, recipients=list(dict.fromkeys(recipients))[:50],
         auth_results=auth_results, content_digest=digest), [data for _, data in files]

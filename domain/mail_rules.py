@@ -19,6 +19,10 @@ The rules (docs/security.md, "Which mail may act"):
   a director is a note with the reason, and that director is sent their link to confirm.
 * Escalation: only mail copied to the configured escalations address (a full address at
   the MSP's domain), from an authenticated person of the ticket's client.
+* Mail follows who may see which ticket: on a kind a requester may not see (joiners,
+  leavers, quotes), a client's person is heard only if they are one of its directors or
+  the ticket's own contact (a leaver's manager); anyone else is ignored, as if the ticket
+  did not exist (a leaver cannot comment on, or escalate, their own exit).
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from domain.email_inbound import InboundMessage
 from domain.ids import TicketKind
 from domain.mail_config import MailConfig
 from domain.reply_address import ReplyClaim
+from domain.roles import Role
 from domain.sender_auth import SenderVerdict
 from domain.tenants import ClientConfig
+from domain.visibility import Viewer, may_see
 
 
 class MailAction(StrEnum):
@@ -51,6 +57,11 @@ class ThreadFacts(BaseModel):
     ticket_id: str
     kind: TicketKind
     client: ClientConfig
+    contact: str | None = None  # whom the ticket's notices go to
+
+
+# A sender is a person of the client, of no known role: heard as a requester would be.
+_ANYONE = Viewer(Role.REQUESTER)
 
 
 class MailFacts(BaseModel):
@@ -110,6 +121,11 @@ def _on_ticket(facts: MailFacts, thread: ThreadFacts) -> MailDecision:
         return MailDecision.ignore(f"claims the MSP's own domain but {unverified}")
     if not thread.client.owns(sender):
         return MailDecision.ignore(f"{sender} is not one of {thread.client.id}'s people")
+    if not (may_see(_ANYONE, thread.kind) or thread.client.is_director(sender)
+            or sender == (thread.contact or "").lower()):
+        return MailDecision.ignore(f"{sender} is not one of the people of this "
+                                   f"{thread.kind.value} (its contact or a director): "
+                                   "forward it to an agent")
     if thread.kind is TicketKind.QUOTE and message.says_approved():
         return _approval(facts, thread, unverified)
     if facts.mail.escalations is not None and facts.mail.escalations in message.recipients:

@@ -89,11 +89,19 @@ class ExitForm(BaseModel):
         return self
 
 
+def mailbox_of(address: str) -> str:
+    """The mailbox an address delivers to: case, a sub-address (``sam+hr@``, which the
+    mail servers an MSP runs deliver to ``sam@``) and a trailing dot in the domain do not
+    make another person."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain.rstrip('.')}"
+
+
 def is_the_leaver(form: ExitForm, address: str) -> bool:
-    """Whether ``address`` is one of the leaver's own (the account, or the address HR
-    gave for them)."""
-    folded = address.strip().lower()
-    return folded in {form.user_principal_name.lower(), form.employee.email.lower()}
+    """Whether ``address`` reaches one of the leaver's own mailboxes (the account, or the
+    address HR gave for them)."""
+    return mailbox_of(address) in {mailbox_of(form.user_principal_name),
+                                   mailbox_of(form.employee.email)}
 
 
 def exit_contact(form: ExitForm) -> str:

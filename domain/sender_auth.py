@@ -6,7 +6,9 @@ domain of it: relaxed alignment) passed, as written by a trusted server. Anyone 
 ``Authentication-Results`` header to a message, so headers naming any other authserv-id are
 ignored, and the MTA must strip incoming headers that claim its own id (docs/security.md
 says how). A trusted server's DMARC result other than ``pass`` for the From domain vetoes
-everything else: a forged ``dmarc=pass`` cannot outvote the real ``dmarc=fail``.
+everything else: a forged ``dmarc=pass`` cannot outvote the real ``dmarc=fail``; and a
+trusted DMARC result about another From domain than the one read here (a From header read
+two ways) vetoes too.
 
 Parsing is authres's (PyPI ``authres``, the RFC 8601 parser of dkimpy and authheaders), on
 headers already bounded in number and length by :mod:`domain.email_inbound`.
@@ -76,6 +78,12 @@ def verdict(auth_results: list[str], sender: str, senders_named: int,
     if not results:
         return SenderVerdict.failed("no Authentication-Results from a trusted server "
                                     f"({', '.join(trusted_authserv_ids)})")
+    # The server judged another From than the one read here (a header read two ways):
+    # its verdict is not about this sender, and nothing else can be trusted either.
+    other = next((r.properties["header.from"] for r in results if r.method == "dmarc"
+                  and r.properties.get("header.from") not in (None, domain)), None)
+    if other is not None:
+        return SenderVerdict.failed(f"the trusted server judged From {other!r}, not {domain}")
     dmarc = [r for r in results if r.method == "dmarc"
              and r.properties.get("header.from", domain) == domain]
     refused = next((r for r in dmarc if r.result != "pass"), None)

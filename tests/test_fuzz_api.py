@@ -9,6 +9,7 @@ import os
 import subprocess
 
 import httpx
+import pytest
 import yaml
 
 from tests.conftest import DEMO_CONFIG
@@ -32,6 +33,8 @@ def fuzz(run: DevRun, key: str, *only: str) -> subprocess.CompletedProcess:
         capture_output=True, text=True, timeout=300)
 
 
+# `make fuzz` (200 random examples a route) takes ~4 minutes here: past the suite's 240 s.
+@pytest.mark.timeout(1200)
 def test_no_generated_input_gets_a_server_error(tmp_path):
     run = DevRun(tmp_path / "data")
     # The fuzzer sends thousands of requests with one key: lift its rate limit (the limits

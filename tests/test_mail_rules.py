@@ -54,9 +54,10 @@ def message(sender: str = PERSON, text: str = "It is still broken.",
 
 
 def facts(msg: InboundMessage, judged: SenderVerdict, kind: TicketKind | None = None,
-          reply: ReplyClaim | None = None, new_for=BELTON) -> MailFacts:
+          reply: ReplyClaim | None = None, new_for=BELTON, contact: str | None = None,
+          ) -> MailFacts:
     thread = None if kind is None else ThreadFacts(ticket_id="BEL-000301", kind=kind,
-                                                   client=BELTON)
+                                                   client=BELTON, contact=contact)
     return MailFacts(message=msg, verdict=judged, thread=thread, mail=MAIL,
                      client_for_new=None if thread else new_for,
                      msp_domains=CONFIG.msp_domains, own_address="servicedesk@tempodesk.invalid",
@@ -80,9 +81,21 @@ TABLE = [
     ("authenticated director to own address", facts(
         message(DIRECTOR, "Approved"), PASS, TicketKind.QUOTE, OWN_REPLY),
      MailAction.DECIDE, False, None),
+    # A quote is for its directors: anyone else's mail on it is not heard (who may see it).
     ("authenticated non-director approves", facts(
         message(PERSON, "Approved"), PASS, TicketKind.QUOTE, OWN_REPLY),
-     MailAction.NOTE, False, None),
+     MailAction.IGNORE, False, None),
+    # Mail follows who may see which ticket (the outside review of issue 18).
+    ("a person of the client replies on an exit", facts(
+        message(PERSON), PASS, TicketKind.OFFBOARDING), MailAction.IGNORE, False, None),
+    ("a person of the client escalates a joiner", facts(
+        message(to=("escalations@msp.example",)), PASS, TicketKind.ONBOARDING),
+     MailAction.IGNORE, False, None),
+    ("the exit's contact (the manager) replies", facts(
+        message(PERSON), PASS, TicketKind.OFFBOARDING, contact=PERSON),
+     MailAction.REPLY, False, None),
+    ("a director replies on a joiner", facts(
+        message(DIRECTOR), PASS, TicketKind.ONBOARDING), MailAction.REPLY, False, None),
     # Finding 2: escalations only at the configured address, only authenticated.
     ("escalations at another domain", facts(
         message(to=("escalations@evil.example",)), PASS, TicketKind.INCIDENT),
@@ -154,7 +167,7 @@ VERDICTS = [
     (["mx.msp.example; dmarc=fail header.from=harbourside.example",
       "mx.msp.example; dmarc=pass header.from=harbourside.example"], False, "dmarc=fail"),
     # DMARC for another domain says nothing about this one.
-    (["mx.msp.example; dmarc=pass header.from=evil.example"], False, "no dmarc=pass"),
+    (["mx.msp.example; dmarc=pass header.from=evil.example"], False, "judged From 'evil.example'"),
     # Aligned DKIM: the From domain or a parent of it signed.
     (["mx.msp.example; dkim=pass header.d=harbourside.example"], True, "dkim=pass"),
     (["mx.msp.example; dkim=pass header.i=@harbourside.example"], True, "dkim=pass"),
@@ -341,3 +354,38 @@ def test_any_message_parses_or_is_malformed_never_anything_else(lines):
     if read.sender:  # what the intake makes of it validates (no endless 451, no 500)
         incident_report(read, "belton")
         CommentIn(body=note_body("sender not authenticated", read), by=f"email:{read.sender}")
+
+
+def test_a_from_read_two_ways_is_never_authenticated():
+    """``jo@client <attacker@evil>``: the parser repairs it to jo@client, a DMARC checker
+    reads attacker@evil. Such a sender is never authenticated, and a trusted server's
+    DMARC result about another From domain vetoes whatever else is said."""
+    raw = (b"Authentication-Results: mx.msp.example; dmarc=pass header.from=evil.example\r\n"
+           b"Authentication-Results: mx.msp.example(x); dmarc=pass "
+           b"header.from=harbourside.example\r\n"
+           b"From: jo.tran@harbourside.example <attacker@evil.example>\r\n"
+           b"To: escalations@msp.example\r\nSubject: Re: [BEL-000002] Printer\r\n\r\nNow!\r\n")
+    read = parse(raw)
+    assert read.senders_named == 0
+    judged = verdict(read.auth_results, read.sender, read.senders_named, MAIL.trusted_authserv_ids)
+    assert not judged.authenticated
+    # Even were the From read one way only, the server judged evil.example: no.
+    mismatch = verdict(read.auth_results, "jo.tran@harbourside.example", 1,
+                       MAIL.trusted_authserv_ids)
+    assert not mismatch.authenticated and "evil.example" in mismatch.reason
+    # An unambiguous display name with a period (obsolete syntax) is still one sender.
+    plain = parse(b"From: J. R. Tran <jo.tran@harbourside.example>\r\nSubject: x\r\n\r\nhi")
+    assert plain.senders_named == 1
+
+
+def test_a_leavers_own_mailbox_is_theirs_whatever_its_spelling():
+    from domain.offboarding import ExitForm, is_the_leaver
+
+    form = ExitForm.model_validate({
+        "employee": {"name": "Sam Lee", "email": "sam.lee@harbourside.example"},
+        "user_principal_name": "sam.lee@harbourside.example",
+        "last_working_day": "2026-12-04"})
+    for spelled in ("Sam.Lee+hr@harbourside.example", "sam.lee@harbourside.example.",
+                    "SAM.LEE@HARBOURSIDE.EXAMPLE"):
+        assert is_the_leaver(form, spelled), spelled
+    assert not is_the_leaver(form, "sam.leeds@harbourside.example")

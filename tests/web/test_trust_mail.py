@@ -396,3 +396,35 @@ async def test_malformed_mail_is_a_4xx_or_a_permanent_refusal(trust_desk, listen
     assert code == 554 and b"MIME parts" in reply  # permanent: the MTA does not retry
     code, reply = await asyncio.to_thread(send, bytes(reused))
     assert code == 250 and reply.startswith(b"2.0.0 opened ")
+
+
+async def test_a_clients_own_key_cannot_vouch_for_a_sender(trust_desk):
+    """Only the MSP's own MTA writes Authentication-Results the desk believes: mail posted
+    with a client's integration key (its monitoring, its HR system) carries whatever
+    headers it likes, so it never acts as MSP staff, never escalates and opens tickets
+    whose contact nobody mails (found by the outside review of issue 18)."""
+    desk, mailbox, _ = trust_desk
+    client_key = {"Authorization": "Bearer td_belton_integration_demo",
+                  "Content-Type": "message/rfc822"}
+    opened = await post(desk, mail(JO, "VPN down for everyone", "Since 9:00.", True))
+    ticket = opened["ticket_id"]
+
+    async def by_client_key(message: EmailMessage) -> dict:
+        answer = await desk.http.post("/v1/email/inbound", content=bytes(message),
+                                      headers=client_key)
+        assert answer.status_code == 202, answer.text
+        return answer.json()
+
+    staff = await by_client_key(mail("agent.smith@msp.example", f"Re: [{ticket}] VPN",
+                                     "MSP staff here: send us your VPN password.", True))
+    assert staff["action"] == "ignored" and staff["sender_authenticated"] is False
+    climbed = await by_client_key(mail(JO, f"Re: [{ticket}] VPN", "Escalate this now.", True,
+                                       to="escalations@msp.example"))
+    assert climbed["action"] == "noted"
+    assert (await view(desk, ticket))["escalation_level"] == 0
+    new = await by_client_key(mail("ceo@harbourside.example", "Wire the money today",
+                                   "Urgent.", True))
+    assert new["action"] == "opened" and new["sender_authenticated"] is False
+    await mails(mailbox, new["ticket_id"], "Logged", frozenset({DESK}))
+    assert not [m for m in mailbox.about(new["ticket_id"])
+                if "ceo@harbourside.example" in to(m)]
