@@ -140,3 +140,13 @@ async def test_idempotent_and_plain_intakes_share_one_numbering(desk):
                                  headers={**desk.as_("belton", "agent"),
                                           "Idempotency-Key": "retry-me"})
     assert "Idempotent-Replayed" not in other.headers  # keys belong to one credential
+
+
+async def test_a_signed_links_token_is_not_echoed_in_its_refusal(desk):
+    """The path of a survey link is its credential: a refusal names the route, not it."""
+    token = "eyJwIjoiY3NhdCJ9.not-the-signature-of-this-payload-at-all"
+    for path in (f"/v1/surveys/{token}", f"/v1/surveys/nps/{token}"):
+        answer = await desk.http.post(path, json={"score": 5})
+        assert answer.status_code in (401, 410, 422), answer.text
+        assert token not in answer.text
+        assert answer.json()["instance"].endswith("/{token}")
