@@ -135,7 +135,7 @@ async def test_mail_opens_a_ticket_threads_replies_and_ignores_automatic_mail(ma
     assert len(view["comments"]) == 2
 
 
-async def test_a_directors_approved_approves_and_anyone_elses_is_a_note(mailroom):
+async def test_a_directors_approved_approves_and_anyone_elses_is_not_heard(mailroom):
     desk, mailbox = mailroom
     staff = desk.as_("belton", "agent")
     quote_body = {"title": "Meeting room display", "lines": [
@@ -156,17 +156,14 @@ async def test_a_directors_approved_approves_and_anyone_elses_is_a_note(mailroom
     assert view["decision"]["channel"] == "email"
     assert view["decision"]["director_email"] == DIRECTOR
 
-    # The same words from a client's employee who is not a director: a note, no decision.
+    # The same words from a client's employee who is not a director: a quote is for its
+    # directors (who may see which ticket), so the mail is not heard on it at all.
     not_a_director = mail(JO, f"Re: [{second['ticket_id']}] Quote for approval", "Approved")
-    noted = await post(desk, not_a_director)
-    assert noted["action"] == "noted"
-    view = await eventually(lambda: ticket(desk, second["ticket_id"]),
-                            lambda v: v["comments"])
+    ignored = await post(desk, not_a_director)
+    assert ignored["action"] == "ignored" and "director" in ignored["detail"]
+    view = await ticket(desk, second["ticket_id"])
     assert view["quote_state"] == "sent" and view["decision"] is None
-    note = view["comments"][0]  # the words, and why they did not count
-    assert note["body"].startswith("[Not acted on: 'Approved' from ") and note["body"].endswith(
-        "who is not a director of " + view["client_id"] + ": kept as a note]\n\nApproved")
-    assert not note["from_requester"]
+    assert view["comments"] == []
 
 
 async def test_the_smtp_listener_takes_mail_from_a_real_smtp_client(mailroom):

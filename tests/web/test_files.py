@@ -4,6 +4,7 @@ sealed with the desk's keys (issue 21)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import select
@@ -235,12 +236,22 @@ async def test_an_oversized_stream_is_refused_before_it_is_read_in_full(
         assert listed.json()["attachments"] == []
 
 
-async def test_storage_down_is_a_503_to_retry_and_the_ticket_stays_whole(dev_client, config,
-                                                                        task_queue, local_s3):
+@contextlib.asynccontextmanager
+async def store_down_desk(dev_client, config, task_queue: str, local_s3):
+    """A desk whose object store refuses every connection."""
     refusing = RefusingPort()
     settings = file_settings(local_s3, task_queue=task_queue).model_copy(
         update={"s3_endpoint": f"http://127.0.0.1:{refusing.port}"})
-    async with running_desk(dev_client, isolated(config), settings) as desk:
+    try:
+        async with running_desk(dev_client, isolated(config), settings) as desk:
+            yield desk
+    finally:
+        refusing.release()
+
+
+async def test_storage_down_is_a_503_to_retry_and_the_ticket_stays_whole(dev_client, config,
+                                                                        task_queue, local_s3):
+    async with store_down_desk(dev_client, config, task_queue, local_s3) as desk:
         ticket = await open_ticket(desk)
         made = await upload(desk, ticket, "a.png", png(8, seed=7))
         assert made.status_code == 503, made.text
@@ -249,7 +260,6 @@ async def test_storage_down_is_a_503_to_retry_and_the_ticket_stays_whole(dev_cli
         listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
                                      headers=desk.as_("belton", "agent"))
         assert listed.status_code == 200 and listed.json()["attachments"] == []
-    refusing.release()
 
 
 async def test_files_follow_a_merged_duplicate(files_desk):

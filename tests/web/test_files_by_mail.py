@@ -23,11 +23,11 @@ from temporalio.client import Client
 from domain.tenants import load_config
 from temporal_client import INTERCEPTORS, data_converter
 from tests.conftest import FILE_KEYS, file_settings, running_desk
-from tests.peers import RefusingPort, free_port
+from tests.peers import free_port
 from tests.processes import drill_config
 from tests.web.helpers import eventually
 from tests.web.test_email_inbound import GATEWAY, JO, mail
-from tests.web.test_files import png, sealed_bytes
+from tests.web.test_files import png, sealed_bytes, store_down_desk
 
 pytestmark = pytest.mark.devserver
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]"
@@ -136,12 +136,7 @@ def _forward(message: EmailMessage) -> EmailMessage:
 
 async def test_mail_whose_files_cannot_be_stored_now_is_refused_to_retry(dev_client, config,
                                                                         task_queue, local_s3):
-    from tests.conftest import isolated
-
-    refusing = RefusingPort()
-    settings = file_settings(local_s3, task_queue=task_queue).model_copy(
-        update={"s3_endpoint": f"http://127.0.0.1:{refusing.port}"})
-    async with running_desk(dev_client, isolated(config), settings) as desk:
+    async with store_down_desk(dev_client, config, task_queue, local_s3) as desk:
         message = with_files(mail(JO, "Broken dock", "Photo attached."), png(8, seed=23))
         answer = await desk.http.post("/v1/email/inbound", content=bytes(message),
                                       headers=GATEWAY)
@@ -150,4 +145,3 @@ async def test_mail_whose_files_cannot_be_stored_now_is_refused_to_retry(dev_cli
         found = [w async for w in dev_client.list_workflows(
             f"TaskQueue = '{task_queue}' AND TicketKind = 'incident'")]
         assert found == []  # nothing opened: the sender's server tries the whole mail again
-    refusing.release()
