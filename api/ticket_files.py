@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -39,6 +39,7 @@ from domain.attachments import (
 )
 from domain.email_inbound import Attachment as MailAttachment
 from domain.tenants import ClientConfig
+from domain.tickets import TicketView
 from workflows.kinds import TicketWorkflow
 
 RETRY_AFTER_SECONDS = 30
@@ -55,7 +56,7 @@ def file_store(state: AppState) -> FileStore:
     return state.files
 
 
-def store_down(exc: Exception) -> Problem:
+def store_down() -> Problem:
     return Problem(503, "File store unavailable", "the file store did not answer: nothing "
                    "was kept, send the file again later", headers={
                        "Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -64,6 +65,18 @@ def store_down(exc: Exception) -> Problem:
 def limit_problem(refused: LimitRefusal) -> Problem:
     return field_problem(refused.status, "file", refused.message, f"see the client's "
                          f"files.{refused.limit}", "File refused")
+
+
+@contextlib.contextmanager
+def storing(limits: FileLimits) -> Iterator[None]:
+    """Around a write to the store: over the file limit is 413 naming it, a store that
+    does not answer 503 to retry (nothing was kept either way)."""
+    try:
+        yield
+    except FileTooLarge as exc:
+        raise limit_problem(refusal([], exc.limit + 1, limits)) from exc
+    except FileStoreUnavailable as exc:
+        raise store_down() from exc
 
 
 async def answered(state: AppState, call: Awaitable[T]) -> T:
@@ -90,21 +103,18 @@ async def add_file(state: AppState, ref: TicketRef, name: str, chunks: AsyncIter
     refused = refusal(held, declared_size, limits)
     if refused is not None:
         raise limit_problem(refused)
-    try:
+    with storing(limits):
         stored = await store.put(ref.client.id, chunks, limits.max_file_bytes)
-    except FileTooLarge as exc:
-        raise limit_problem(refusal([], exc.limit + 1, limits)) from exc
-    except FileStoreUnavailable as exc:
-        raise store_down(exc) from exc
-    (attachment,) = await list_on_ticket(state, ref, [(name, stored)], by, channel, held)
+    (attachment,), _ = await list_on_ticket(state, ref, [(name, stored)], by, channel, held)
     return attachment
 
 
 async def list_on_ticket(state: AppState, ref: TicketRef,
                          files: list[tuple[str, StoredFile]], by: str, channel: Channel,
-                         held: list[Attachment]) -> list[Attachment]:
+                         held: list[Attachment]) -> tuple[list[Attachment], TicketView]:
     """Files already stored for the ticket's client join the ticket (``held``: what it
-    listed before, whose marks are never taken back)."""
+    listed before, whose marks are never taken back): the files, and the ticket's view
+    (its kind's) once they are on it."""
     store = file_store(state)
     now = datetime.now(UTC)
     attachments = [Attachment(sha256=f.sha256, name=safe_name(name),
@@ -114,21 +124,22 @@ async def list_on_ticket(state: AppState, ref: TicketRef,
     try:
         for sha256 in new:
             await store.hold(ref.client.id, sha256, ref.ticket_id)
-        await answered(state, ref.handle.execute_update(TicketWorkflow.attach, AttachmentIn(
-            files=attachments, limits=ref.client.files)))
+        view = await answered(state, ref.handle.execute_update(
+            TicketWorkflow.attach, AttachmentIn(files=attachments, limits=ref.client.files),
+            result_type=ref.view_model))
     except BaseException as exc:
         for sha256 in new:  # not on the ticket: take the marks back (the store may be down)
             with contextlib.suppress(Exception):
                 await store.release(ref.client.id, sha256, ref.ticket_id)
         if isinstance(exc, FileStoreUnavailable):
-            raise store_down(exc) from exc
+            raise store_down() from exc
         cause = getattr(exc, "cause", None)
         if isinstance(exc, WorkflowUpdateFailedError) and getattr(cause, "type", None) == (
                 "FileLimit"):
             raise field_problem(413, "file", cause.message, "see the client's files limits",
                                 "File refused") from exc
         raise
-    return attachments
+    return attachments, view
 
 
 UPLOAD_VALID = timedelta(hours=24)
@@ -144,12 +155,8 @@ async def stage_upload(state: AppState, client: ClientConfig, name: str,
     refused = refusal([], declared_size, limits)
     if refused is not None:
         raise limit_problem(refused)
-    try:
+    with storing(limits):
         staged = await store.stage(client.id, chunks, limits.max_file_bytes)
-    except FileTooLarge as exc:
-        raise limit_problem(refusal([], exc.limit + 1, limits)) from exc
-    except FileStoreUnavailable as exc:
-        raise store_down(exc) from exc
     file = staged.file
     expires = datetime.now(UTC) + UPLOAD_VALID
     name = safe_name(name)
@@ -182,7 +189,7 @@ async def claimed_uploads(state: AppState, client: ClientConfig,
         try:
             kept = await store.has_upload(client.id, claim["key"], claim["sha"])
         except FileStoreUnavailable as exc:
-            raise store_down(exc) from exc
+            raise store_down() from exc
         if not kept:
             raise field_problem(422, f"uploads[{index}]", "the uploaded file is no longer "
                                 "kept", "upload the file again", "Upload not usable")
@@ -191,10 +198,9 @@ async def claimed_uploads(state: AppState, client: ClientConfig,
 
 
 async def attach_uploads(state: AppState, ref: TicketRef,
-                         claims: list[dict[str, str]]) -> None:
-    """The claimed uploads join the new ticket (safe to repeat: a replayed intake)."""
-    if not claims:
-        return
+                         claims: list[dict[str, str]]) -> TicketView:
+    """The claimed uploads join the new ticket (safe to repeat: a replayed intake); its
+    view with them."""
     store = file_store(state)
     files = []
     try:
@@ -203,14 +209,15 @@ async def attach_uploads(state: AppState, ref: TicketRef,
             files.append((claim["name"], StoredFile(sha256=claim["sha"], size=int(
                 claim["size"]), content_type=claim["type"]), claim["by"]))
     except FileStoreUnavailable as exc:
-        raise store_down(exc) from exc
+        raise store_down() from exc
     except FileNotStored as exc:
         raise Problem(503, "Upload lost", "an upload went missing from the store while the "
                       "ticket was opened: send the request again with the same "
                       "Idempotency-Key", headers={"Retry-After": "5"}) from exc
     by = files[0][2]
-    await list_on_ticket(state, ref, [(name, file) for name, file, _ in files], by,
-                         Channel.API, await answered(state, held_files(ref)))
+    _, view = await list_on_ticket(state, ref, [(name, file) for name, file, _ in files], by,
+                                   Channel.API, await answered(state, held_files(ref)))
+    return view
 
 
 async def store_mail_files(state: AppState, client: ClientConfig,
@@ -221,14 +228,10 @@ async def store_mail_files(state: AppState, client: ClientConfig,
     if state.files is None or not files:
         return []
     stored = []
-    try:
+    with storing(client.files):
         for attachment, data in zip(attachments, files, strict=True):
             stored.append((attachment.filename, await state.files.put_bytes(
                 client.id, data, client.files.max_file_bytes)))
-    except FileTooLarge as exc:
-        raise limit_problem(refusal([], exc.limit + 1, client.files)) from exc
-    except FileStoreUnavailable as exc:
-        raise store_down(exc) from exc
     return stored
 
 
@@ -287,7 +290,7 @@ async def open_file(state: AppState, ref: TicketRef, sha256: str,
         raise Problem(410, "File gone", "the file was deleted from the store (the ticket "
                       "let go of it)") from exc
     except FileStoreUnavailable as exc:
-        raise store_down(exc) from exc
+        raise store_down() from exc
     except SealError as exc:
         log.error("file %s… of %s does not open: %s", sha256[:16], ref.ticket_id, exc)
         raise Problem(502, "File damaged", "the stored file does not open with the desk's "

@@ -38,6 +38,5 @@ async def raise_incident(
                                                  idempotency_key)
     if uploads:
         ref = await state.tickets.locate(ticket, principal)
-        await attach_uploads(state, ref, uploads)
-        view = await ref.view()
+        view = await attach_uploads(state, ref, uploads)
     return created(view, {"Idempotent-Replayed": "true"} if replayed else None)

@@ -37,6 +37,5 @@ async def raise_request(form: RequestForm, principal: Principal = require(Action
         f"{ticket} {form.type.value} request: {form.subject[:100]}")
     if uploads:
         ref = await state.tickets.locate(ticket, principal)
-        await attach_uploads(state, ref, uploads)
-        return created(await ref.view())
+        return created(await attach_uploads(state, ref, uploads))
     return created(at_intake.view())
