@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 import log_hygiene
 from api.auth import Principal
 from api.email_intake import take_message
+from api.problems import Problem
 from api.rate_limits import RateLimiter
 from api.state import AppState
 from domain.email_inbound import MESSAGE_MAX_BYTES, MalformedMail, one_line
@@ -88,6 +89,11 @@ class InboundMail:
                                          [str(r) for r in envelope.rcpt_tos])
         except MalformedMail as exc:
             return f"554 5.6.0 {exc.reason}"
+        except Problem as exc:
+            if exc.status == 413:  # a file over the client's limit: no retry mends it
+                return f"552 5.3.4 {one_line(exc.detail, 300)}"
+            log.exception("an inbound message was not taken")
+            return "451 4.3.0 not taken now: try again later"
         except Exception:  # Temporal unreachable, ...: the sender's MTA retries
             log.exception("an inbound message was not taken")  # no address: PII
             return "451 4.3.0 not taken now: try again later"

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from api.smtp import serve_smtp
 from domain.tenants import load_config
 from temporal_client import INTERCEPTORS, data_converter
-from tests.conftest import FILE_KEYS, file_settings, running_desk
+from tests.conftest import FILE_KEYS, file_settings, isolated, running_desk
 from tests.peers import free_port
 from tests.processes import drill_config
 from tests.web.helpers import eventually
@@ -145,3 +146,48 @@ async def test_mail_whose_files_cannot_be_stored_now_is_refused_to_retry(dev_cli
         found = [w async for w in dev_client.list_workflows(
             f"TaskQueue = '{task_queue}' AND TicketKind = 'incident'")]
         assert found == []  # nothing opened: the sender's server tries the whole mail again
+
+
+def _listener_answer(port: int, message: EmailMessage) -> tuple[int, str]:
+    """What the listener answers a message's DATA (its code and text)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        try:
+            smtp.sendmail(JO, ["servicedesk@belton.example"], message.as_bytes(policy=SMTP))
+        except smtplib.SMTPDataError as exc:
+            return exc.smtp_code, exc.smtp_error.decode()
+    return 250, ""
+
+
+async def test_the_listener_asks_again_while_the_store_is_down(dev_client, config,
+                                                              task_queue, local_s3):
+    async with store_down_desk(dev_client, config, task_queue, local_s3) as desk:
+        port = free_port()
+        server = await serve_smtp(desk.state, "127.0.0.1", port)
+        try:
+            message = with_files(mail(JO, "Broken dock", "Photo attached."), png(8, seed=24))
+            code, _ = await asyncio.to_thread(_listener_answer, port, message)
+        finally:
+            server.close()
+            await server.wait_closed()
+    assert code == 451  # the sending MTA keeps the mail and tries again: no file is lost
+
+
+async def test_a_file_over_the_clients_limit_is_refused_for_good(dev_client, config,
+                                                                task_queue, local_s3):
+    base = isolated(config)
+    small = base.model_copy(update={"clients": [c.model_copy(update={
+        "files": c.files.model_copy(update={"max_file_bytes": 1024})}) for c in base.clients]})
+    async with running_desk(dev_client, small, file_settings(
+            local_s3, task_queue=task_queue)) as desk:
+        port = free_port()
+        server = await serve_smtp(desk.state, "127.0.0.1", port)
+        try:
+            message = mail(JO, "Logs", "Attached.")
+            message.add_attachment(os.urandom(4096), maintype="application",
+                                   subtype="octet-stream", filename="big.bin")
+            code, text = await asyncio.to_thread(_listener_answer, port, message)
+        finally:
+            server.close()
+            await server.wait_closed()
+    # Permanent (no retry mends it), and the sender is told which limit.
+    assert code == 552 and "at most 1,024 bytes" in text
