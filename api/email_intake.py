@@ -151,9 +151,11 @@ async def _apply(state: AppState, principal: Principal, decision: MailDecision,
         ref = await state.tickets.locate(ticket, None)  # just opened for this client
     else:
         await _act(ref, decision, message, kept=state.files is not None)
-    if stored:
-        await list_on_ticket(state, ref, stored, f"email:{message.sender}",
-                             FileChannel.EMAIL, await held_files(ref))
+    if stored:  # whose files they are, as far as the desk can tell
+        by = (f"email:{message.sender}" if facts.verdict.authenticated
+              else f"email (sender not authenticated):{message.sender}")
+        await list_on_ticket(state, ref, stored, by, FileChannel.EMAIL,
+                             await held_files(ref))
     return ref.ticket_id
 
 

@@ -191,3 +191,14 @@ async def test_a_file_over_the_clients_limit_is_refused_for_good(dev_client, con
             await server.wait_closed()
     # Permanent (no retry mends it), and the sender is told which limit.
     assert code == 552 and "at most 1,024 bytes" in text
+
+
+async def test_files_from_an_unproven_sender_say_so(files_desk):
+    """Kept (nothing is lost), but an agent sees the sender was not authenticated."""
+    message = with_files(mail(JO, "Invoice attached", "Please pay.", authenticated=False),
+                         png(8, seed=25))
+    answer = await files_desk.http.post("/v1/email/inbound", content=bytes(message),
+                                        headers=GATEWAY)
+    assert answer.status_code == 202 and answer.json()["sender_authenticated"] is False
+    listed = await files_of(files_desk, answer.json()["ticket_id"])
+    assert {f["by"] for f in listed} == {f"email (sender not authenticated):{JO}"}
