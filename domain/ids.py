@@ -99,7 +99,12 @@ class SagaPass(StrEnum):
     UNDO = "undo"    # its compensation, after HR withdrew a new user
 
 
-STEP_KEY_MAX = 300
+# A step's target is a device's hostname or serial as a form gives it (at most 64
+# characters, any script): percent-encoded, a 4-byte character takes 12, so the longest
+# key a form allows is about 64 x 12 + 80. A bound below that would fail the workflow on
+# a device name the form took.
+TARGET_MAX_CHARS = 64
+STEP_KEY_MAX = 1024
 _STEP_NAME = re.compile(r"^[a-z][a-z_]{0,39}$")
 # A fixed namespace: the same step key always gives the same UUID (RFC 9562 version 5).
 _STEP_NAMESPACE = uuid.UUID("6f1d7c2e-4c55-4a49-9e0b-7d0f3a6c9b21")

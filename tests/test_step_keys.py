@@ -142,3 +142,24 @@ def test_a_refusal_hands_the_step_over_and_a_wait_is_not_failing():
                                         error_type="DeviceNotEnrolled"), NOW)
     assert not waiting.failing and waiting.next_attempt_at == NOW + timedelta(seconds=5)
     assert waiting.last_error == "not in the site yet"
+
+
+def test_every_device_name_a_form_takes_makes_a_key():
+    """A hostname or serial of the longest length the forms allow, in any script, makes a
+    key that parses back (a bound below it failed the workflow on such a device)."""
+    from domain.ids import TARGET_MAX_CHARS, SagaPass, parse_step_key, step_key
+    from domain.ids import TicketKind as Kind
+
+    from domain.offboarding import Device
+    from domain.onboarding import DeviceRequest
+
+    def longest(model, name: str) -> int:
+        return next(m.max_length for m in model.model_fields[name].metadata
+                    if hasattr(m, "max_length"))
+
+    assert max(longest(DeviceRequest, "hostname"), longest(DeviceRequest, "serial"),
+               longest(Device, "serial")) <= TARGET_MAX_CHARS
+    for char in ("x", "é", "Ü", "漢", "😀"):
+        target = char * TARGET_MAX_CHARS
+        key = step_key(Kind.OFFBOARDING, "BEL-000009", SagaPass.UNDO, "release_device", target)
+        assert parse_step_key(key).target == target
