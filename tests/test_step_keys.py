@@ -149,7 +149,6 @@ def test_every_device_name_a_form_takes_makes_a_key():
     key that parses back (a bound below it failed the workflow on such a device)."""
     from domain.ids import TARGET_MAX_CHARS, SagaPass, parse_step_key, step_key
     from domain.ids import TicketKind as Kind
-
     from domain.offboarding import Device
     from domain.onboarding import DeviceRequest
 
