@@ -22,6 +22,11 @@ _current: ContextVar[str | None] = ContextVar("tempodesk_step_key", default=None
 
 @contextlib.contextmanager
 def acting_for(key: str | None) -> Iterator[None]:
+    """Run a step under its key; a call from a run that predates step keys (its input has
+    none) keeps that run's own ``workflow id:activity id``, as before."""
+    if not key:
+        info = activity.info()
+        key = f"{info.workflow_id}:{info.activity_id}"
     token = _current.set(key)
     try:
         yield
@@ -30,10 +35,10 @@ def acting_for(key: str | None) -> Iterator[None]:
 
 
 def current() -> str:
-    """The running step's key; for a call from a run that predates step keys (its input
-    has none), the run's own ``workflow id:activity id`` as before."""
+    """The running step's key. Only a step under :func:`acting_for` (``or_by_webhook``)
+    has one: a provider call outside it is a mistake, never a per-run id in disguise."""
     key = _current.get()
-    if key:
-        return key
-    info = activity.info()
-    return f"{info.workflow_id}:{info.activity_id}"
+    if key is None:
+        raise RuntimeError("a provider call outside a provider step: put the activity "
+                           "under @or_by_webhook, which sets its step key")
+    return key
