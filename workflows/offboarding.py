@@ -151,7 +151,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     def _unreturned(self) -> list[DeviceState]:
         return [d for d in self.state.devices if d.returned_at is None and d.wiped_at is None
                 and d.device.serial not in self._wiping
-                and not self._handed_over(f"wipe {d.device.serial}")]
+                and not self._handed_over(_wipe_step(d.device.serial))]
 
     def _unconfirmed(self) -> list[DeviceState]:
         """Wiped in an earlier run whose confirmation was still being retried when the
@@ -160,12 +160,12 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
             return []
         return [d for d in self.state.devices if d.wiped_at is not None
                 and d.wipe_confirmed_at is None and d.device.serial not in self._wiping
-                and not self._handed_over(f"confirm wipe {d.device.serial}")]
+                and not self._handed_over(_confirm_step(d.device.serial))]
 
     def _purge_due(self) -> bool:
         s = self.state
         return (s.purged_at is None and not s.legal_hold and not self._purging
-                and not self._handed_over("purge mailbox and data"))
+                and not self._handed_over(PURGE_STEP))
 
     def _handed_over(self, name: str) -> bool:
         """Whether the step called ``name`` was handed to an agent (in any run), so no new
@@ -226,7 +226,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         self._refresh()
 
     async def _wipe(self, device: DeviceState) -> None:
-        step = self.other_step(f"wipe {device.device.serial}")
+        step = self.other_step(_wipe_step(device.device.serial))
         if await self._run_step(step, ProviderActivities.wipe_device, "wipe_device",
                                 device.device):
             device.wiped_at = workflow.now()
@@ -240,7 +240,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     async def _confirm_wipe(self, device: DeviceState) -> None:
         """Intune reports the wipe done once the device has checked in and erased itself
         (retried until then: a device kept offline stays unconfirmed, and says so)."""
-        step = self.other_step(f"confirm wipe {device.device.serial}")
+        step = self.other_step(_confirm_step(device.device.serial))
         if await self._run_step(step, ProviderActivities.confirm_wipe, "confirm_wipe",
                                 device.device):
             device.wipe_confirmed_at = workflow.now()
@@ -249,7 +249,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
                 event="wipe_confirmed", condition="the device reported the wipe done"))
 
     async def _purge(self) -> None:
-        step = self.other_step("purge mailbox and data")
+        step = self.other_step(PURGE_STEP)
         if await self._run_step(step, ProviderActivities.purge_mailbox, "purge_mailbox"):
             self.state.purged_at = workflow.now()
             await self.release_files("the 30-day archive was purged")
@@ -323,3 +323,16 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         if request.hold == self.state.legal_hold:
             raise ApplicationError("the legal hold is already " + ("on" if request.hold
                                                                    else "off"))
+
+
+# The names of the steps beside the revocation, as they are kept in the state (a new run
+# finds a step handed to an agent by its name: one spelling for both places).
+PURGE_STEP = "purge mailbox and data"
+
+
+def _wipe_step(serial: str) -> str:
+    return f"wipe {serial}"
+
+
+def _confirm_step(serial: str) -> str:
+    return f"confirm wipe {serial}"

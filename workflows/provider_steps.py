@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.ids import SagaPass, TicketKind, step_key
     from domain.provider_steps import (
+        ERROR_CHARS,
         ProviderResult,
         StepFailure,
         StepState,
@@ -75,7 +76,7 @@ class ProviderSteps:
 
     @staticmethod
     def kind_attributes(state: Any) -> list[SearchAttributePair]:
-        if any_failing([*state.steps, *state.other_steps]):
+        if any_failing(_all_steps(state)):
             return [SearchAttributePair(sa.PROVIDER_FAILING, True)]
         return []
 
@@ -86,15 +87,13 @@ class ProviderSteps:
     def details(self) -> str:
         """The Web UI's details, with the step a provider keeps failing, if any."""
         text: str = super().details()  # type: ignore[misc]
-        failing = next((st for st in [*self.state.steps, *self.state.other_steps]
-                        if st.failing), None)
+        failing = next((st for st in _all_steps(self.state) if st.failing), None)
         if failing is not None:
             text += (f"\n\n**Provider failing:** {failing.name}, {failing.attempts_failed} "
                      f"attempt(s) failed: {failing.last_error}")
         return text
 
-    def step_key(self, step: str, saga: SagaPass = SagaPass.DO,
-                 target: str | None = None) -> str:
+    def step_key(self, step: str, saga: SagaPass, target: str | None = None) -> str:
         """The business key of ``step`` of this ticket (see domain.ids.step_key)."""
         return step_key(self.kind, self.state.ticket_id, saga, step, target)
 
@@ -128,10 +127,7 @@ class ProviderSteps:
                     f"{step.attempts_failed} time(s))"))
                 continue
             try:
-                result = await workflow.execute_activity_method(
-                    activity, call, start_to_close_timeout=STEP_TIMEOUT,
-                    retry_policy=ONE_ATTEMPT, cancellation_type=cancellation,
-                    summary=f"{step.name} {self.step_subject()}")
+                result = await self._attempt(step, activity, call, cancellation, ONE_ATTEMPT)
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):  # the work was withdrawn
                     raise asyncio.CancelledError() from err
@@ -145,8 +141,15 @@ class ProviderSteps:
                 continue
             return self._done(step, result)
 
+    async def _attempt(self, step: StepState, activity: Any, call: Any,
+                       cancellation: ActivityCancellationType,
+                       retry_policy: RetryPolicy) -> ProviderResult:
+        return await workflow.execute_activity_method(
+            activity, call, start_to_close_timeout=STEP_TIMEOUT, retry_policy=retry_policy,
+            cancellation_type=cancellation, summary=f"{step.name} {self.step_subject()}")
+
     def _failing(self) -> bool:
-        return any_failing([*self.state.steps, *self.state.other_steps])
+        return any_failing(_all_steps(self.state))
 
     def _done(self, step: StepState, result: ProviderResult) -> ProviderResult:
         record_done(step, workflow.now())
@@ -167,22 +170,20 @@ class ProviderSteps:
     async def _in_one_activity(self, step: StepState, activity: Any, call: Any,
                                cancellation: ActivityCancellationType,
                                ) -> ProviderResult | None:
-        """Runs from before the patch: one activity, retried by Temporal."""
+        """Runs from before the patch: one activity, retried by Temporal (its step has
+        no failed attempts, so it is done as a retried one is)."""
         try:
-            result = await workflow.execute_activity_method(
-                activity, call, start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=UNTIL_IT_WORKS, cancellation_type=cancellation,
-                summary=f"{step.name} {self.step_subject()}")
+            result = await self._attempt(step, activity, call, cancellation, UNTIL_IT_WORKS)
         except ActivityError as err:
-            cause = err.cause
-            step.last_error = str(getattr(cause, "message", None) or cause or err)[:500]
+            step.last_error = _failure(err).error[:ERROR_CHARS]
             step.needs_agent = True
             self._to_an_agent(step)
             return None
-        step.done_at = workflow.now()
-        self._event(f"done:{step.name}", result.detail)
-        self._changed = True
-        return result
+        return self._done(step, result)
+
+
+def _all_steps(state: Any) -> list[StepState]:
+    return [*state.steps, *state.other_steps]
 
 
 def _failure(err: ActivityError) -> StepFailure:

@@ -137,3 +137,18 @@ def without_holidays(config: TempodeskConfig) -> TempodeskConfig:
     return config.model_copy(update={"clients": [
         c.model_copy(update={"sla": belton_without_holidays()}) if c.id == "belton" else c
         for c in config.clients]})
+
+
+async def published(handle: WorkflowHandle, attribute: str) -> list[str]:
+    """Each upsert of search attribute ``attribute`` in the ticket's history: its value,
+    or "unset"."""
+    from temporalio.api.enums.v1 import EventType
+
+    values = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = (event.upsert_workflow_search_attributes_event_attributes
+                      .search_attributes.indexed_fields)
+            if attribute in fields:
+                values.append(fields[attribute].data.decode() or "unset")
+    return values

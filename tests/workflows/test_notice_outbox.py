@@ -28,6 +28,7 @@ from tests.workflows.support import (
     make_start,
     next_local,
     notice_stand_ins,
+    published,
     start_incident,
 )
 from workflows.incident import IncidentWorkflow
@@ -103,17 +104,7 @@ async def smtp_down_twice(delivery: NoticeDelivery) -> NoticeReceipt:
 
 
 async def notice_failing_published(handle) -> list[str]:
-    """Each NoticeFailing upsert in the history: its value, or "unset"."""
-    from temporalio.api.enums.v1 import EventType
-
-    published = []
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = (event.upsert_workflow_search_attributes_event_attributes
-                      .search_attributes.indexed_fields)
-            if "NoticeFailing" in fields:
-                published.append(fields["NoticeFailing"].data.decode() or "unset")
-    return published
+    return await published(handle, "NoticeFailing")
 
 
 async def test_notice_failing_is_published_only_when_a_delivery_failed(ts_env, task_queue):

@@ -15,7 +15,6 @@ from itertools import pairwise
 
 import pytest
 from temporalio import activity
-from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
@@ -27,7 +26,7 @@ from domain.offboarding import ProviderCall
 from domain.onboarding import Cancellation, JoinerCall
 from domain.provider_steps import ProviderResult, StepState
 from tests.workflows import test_onboarding_timers as joiners
-from tests.workflows.support import events, notice_stand_ins, start_ticket
+from tests.workflows.support import events, notice_stand_ins, published, start_ticket
 from tests.workflows.test_offboarding_timers import exit_form, opened_now
 from workflows.offboarding import OffboardingWorkflow
 from workflows.onboarding import OnboardingWorkflow
@@ -105,15 +104,7 @@ def step_of(view, name: str):
 
 
 async def provider_failing_published(handle) -> list[str]:
-    """Each ProviderFailing upsert in the history: its value, or "unset"."""
-    published = []
-    async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = (event.upsert_workflow_search_attributes_event_attributes
-                      .search_attributes.indexed_fields)
-            if "ProviderFailing" in fields:
-                published.append(fields["ProviderFailing"].data.decode() or "unset")
-    return published
+    return await published(handle, "ProviderFailing")
 
 
 async def provider_failing_now(handle) -> bool:
@@ -161,7 +152,6 @@ async def test_a_failing_step_shows_its_attempts_and_sets_provider_failing(ts_en
     assert disable.attempts_failed == len([t for t in tried if t <= effective
                                            + timedelta(minutes=35)]) > 30
     assert "(503)" in disable.last_error
-    tried = attempts("disable_account")
     assert timedelta(0) <= disable.failing_since - tried[0] < timedelta(seconds=1)
     assert disable.done_at is None and not disable.needs_agent
     assert effective + timedelta(minutes=35) < disable.next_attempt_at \
