@@ -1,5 +1,5 @@
 """Many people act on one ticket at once (issue 18's review found it): escalations,
-comments, recipient confirmations and reads together. An update the server aborts because
+comments, assignments and reads together. An update the server aborts because
 the ticket's workflow task failed under it (a signal arriving as the task completed) was
 never applied, and is sent again (temporal_client.RetryAbortedUpdates): no caller sees a
 5xx for it."""
