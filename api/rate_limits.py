@@ -49,8 +49,14 @@ class RateLimiter:
 
     def wait_for_address(self, address: str, now: float | None = None) -> float:
         """The same for a request without a credential, by its client address."""
-        count, per = parse_rate(self.config.signed_link_rate)
-        return self._take(("address", "", address), count, per, now)
+        return self.wait_for_key("address", address, self.config.signed_link_rate, now)
+
+    def wait_for_key(self, scope: str, key: str, rate: str,
+                     now: float | None = None) -> float:
+        """The same for anything else counted at ``rate`` (e.g. ``"10/min"``): ``key``'s
+        bucket within ``scope`` (the SMTP listener's connecting addresses, senders)."""
+        count, per = parse_rate(rate)
+        return self._take((scope, "", key), count, per, now)
 
     # ------------------------------------------------------------ new incidents
 

@@ -27,22 +27,9 @@ from api.rate_limits import RateLimiter
 from api.state import AppState
 from domain.email_inbound import MESSAGE_MAX_BYTES, MalformedMail, one_line
 from domain.roles import Role
-from domain.tenants import TempodeskConfig, parse_rate
 
 log = logging.getLogger(__name__)
 LISTENER = Principal(None, Role.INTEGRATION, "smtp-listener", "smtp")
-
-
-class PeerLimits(RateLimiter):
-    """The project's token buckets, one per connecting address and one per From address."""
-
-    def __init__(self, config: TempodeskConfig) -> None:
-        super().__init__(config)
-
-    def wait(self, kind: str, key: str, rate: str) -> float:
-        """0 if a message may go ahead (and takes its token), else seconds to wait."""
-        count, per = parse_rate(rate)
-        return self._take(("smtp", kind, key), count, per, None)
 
 
 def _header_sender(raw: bytes) -> str:
@@ -64,12 +51,13 @@ class InboundMail:
 
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.limits = PeerLimits(state.config)
+        # The project's token buckets: one per connecting address, one per From address.
+        self.limits = RateLimiter(state.config)
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-        wait = self.limits.wait("ip", peer, self.state.config.mail.smtp.per_ip)
+        wait = self.limits.wait_for_key("smtp-ip", peer, self.state.config.mail.smtp.per_ip)
         if wait:
             return _over(peer, wait)
         envelope.mail_from = address
@@ -81,7 +69,8 @@ class InboundMail:
             envelope.content or "").encode()
         sender = _header_sender(raw)
         if sender:
-            wait = self.limits.wait("sender", sender, self.state.config.mail.smtp.per_sender)
+            wait = self.limits.wait_for_key("smtp-sender", sender,
+                                            self.state.config.mail.smtp.per_sender)
             if wait:
                 return _over(sender, wait)
         try:
