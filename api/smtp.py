@@ -27,6 +27,7 @@ from api.rate_limits import RateLimiter
 from api.state import AppState
 from domain.email_inbound import MESSAGE_MAX_BYTES, MalformedMail, one_line
 from domain.roles import Role
+from domain.text import mailbox_of
 
 log = logging.getLogger(__name__)
 LISTENER = Principal(None, Role.INTEGRATION, "smtp-listener", "smtp")
@@ -69,7 +70,8 @@ class InboundMail:
             envelope.content or "").encode()
         sender = _header_sender(raw)
         if sender:
-            wait = self.limits.wait_for_key("smtp-sender", sender,
+            # One allowance a mailbox: sam+1@, sam+2@ ... are all sam@'s.
+            wait = self.limits.wait_for_key("smtp-sender", mailbox_of(sender),
                                             self.state.config.mail.smtp.per_sender)
             if wait:
                 return _over(sender, wait)

@@ -19,6 +19,7 @@ from domain.provider_steps import StepState
 from domain.sla.deadlines import windows_between
 from domain.sla.policy import SlaPolicy
 from domain.sla.timeline import from_us
+from domain.text import mailbox_of
 from domain.tickets import (
     Contact,
     EmailAddress,
@@ -87,14 +88,6 @@ class ExitForm(BaseModel):
             raise FieldError("hardware", "a serial number is listed twice",
                              "list each device once")
         return self
-
-
-def mailbox_of(address: str) -> str:
-    """The mailbox an address delivers to: case, a sub-address (``sam+hr@``, which the
-    mail servers an MSP runs deliver to ``sam@``) and a trailing dot in the domain do not
-    make another person."""
-    local, _, domain = address.strip().lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain.rstrip('.')}"
 
 
 def is_the_leaver(form: ExitForm, address: str) -> bool:

@@ -39,3 +39,11 @@ def email_address(value: str) -> str:
 OneLine = Annotated[str, AfterValidator(single_line)]
 PlainText = Annotated[str, AfterValidator(printable)]
 EmailAddress = Annotated[str, AfterValidator(email_address)]
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox an address delivers to: case, a sub-address (``sam+hr@``, which the
+    mail servers an MSP runs deliver to ``sam@``) and a trailing dot in the domain do not
+    make another person."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain.rstrip('.')}"

@@ -428,3 +428,12 @@ async def test_a_clients_own_key_cannot_vouch_for_a_sender(trust_desk):
     await mails(mailbox, new["ticket_id"], "Logged", frozenset({DESK}))
     assert not [m for m in mailbox.about(new["ticket_id"])
                 if "ceo@harbourside.example" in to(m)]
+
+
+async def test_sub_addresses_share_their_mailboxs_allowance(trust_desk, listener):
+    """jo+1@, jo+2@ ... are all delivered to jo@: one allowance between them, so a flood
+    cannot dodge the per-sender limit by varying the tag (the outside review's note)."""
+    tagged = [mail(f"jo.tran+{n}@harbourside.example", f"Scanner {n}", "Broken.", False)
+              for n in range(10)]
+    replies = await asyncio.to_thread(smtp_send, listener, tagged)
+    assert [code for code, _ in replies].count(250) == 5  # per_sender
