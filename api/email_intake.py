@@ -66,11 +66,15 @@ _DONE = {MailAction.OPEN: "opened", MailAction.REPLY: "replied",
          MailAction.IGNORE: "ignored"}
 
 
-def _read(raw: bytes, trusted: list[str],
+def _read(raw: bytes, trusted: list[str] | None,
           ) -> tuple[InboundMessage, SenderVerdict, list[bytes]]:
-    """Parse and judge the sender: CPU work on hostile input, run off the event loop.
-    Also the bytes of the files the message carries."""
+    """Parse and judge the sender (``trusted``: None when the door stands behind no MTA of
+    the MSP's): CPU work on hostile input, run off the event loop. Also the bytes of the
+    files the message carries."""
     message, files = parse_with_files(raw)
+    if trusted is None:
+        return message, SenderVerdict.failed("posted with a client's own key: its "
+                                             "Authentication-Results prove nothing"), files
     return message, verdict(message.auth_results, message.sender, message.senders_named,
                             trusted), files
 
@@ -88,7 +92,7 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
     # Only mail that came through the MSP's own MTA (its gateway key, or `tempodesk smtp`
     # behind it) carries headers that MTA wrote: a client's own integration key could
     # write any Authentication-Results it likes, so nothing it posts is authenticated.
-    trusted = mail.trusted_authserv_ids if principal.is_staff else []
+    trusted = mail.trusted_authserv_ids if principal.is_staff else None
     message, judged, files = await asyncio.to_thread(_read, raw, trusted)
     if envelope_recipients:
         extra = [r.lower() for r in envelope_recipients[:50]]
@@ -148,6 +152,8 @@ async def _apply(state: AppState, principal: Principal, decision: MailDecision,
                                        kept=state.files is not None)
         if replayed:
             decision.reason = "the same message again: its ticket"
+        if not stored:
+            return ticket
         ref = await state.tickets.locate(ticket, None)  # just opened for this client
     else:
         await _act(ref, decision, message, kept=state.files is not None)

@@ -84,8 +84,7 @@ def verdict(auth_results: list[str], sender: str, senders_named: int,
                   and r.properties.get("header.from") not in (None, domain)), None)
     if other is not None:
         return SenderVerdict.failed(f"the trusted server judged From {other!r}, not {domain}")
-    dmarc = [r for r in results if r.method == "dmarc"
-             and r.properties.get("header.from", domain) == domain]
+    dmarc = [r for r in results if r.method == "dmarc"]  # all about this domain (above)
     refused = next((r for r in dmarc if r.result != "pass"), None)
     if refused is not None:
         return SenderVerdict.failed(f"dmarc={refused.result} for {domain}")

@@ -94,6 +94,9 @@ TABLE = [
     ("the exit's contact (the manager) replies", facts(
         message(PERSON), PASS, TicketKind.OFFBOARDING, contact=PERSON),
      MailAction.REPLY, False, None),
+    ("the quote's own contact, not a director, approves", facts(
+        message(PERSON, "Approved"), PASS, TicketKind.QUOTE, OWN_REPLY, contact=PERSON),
+     MailAction.NOTE, False, None),
     ("a director replies on a joiner", facts(
         message(DIRECTOR), PASS, TicketKind.ONBOARDING), MailAction.REPLY, False, None),
     # Finding 2: escalations only at the configured address, only authenticated.
