@@ -4,8 +4,8 @@ Some pages carry a credential in their URL (a quote's review page holds the dire
 signed link), so each HTML response is sent with headers that keep it from being framed
 (clickjacking), cached, leaked in a Referer, or made to run script it did not bring:
 
-* ``Content-Security-Policy``: no script but the page's own (a per-response nonce, see
-  :func:`page_nonce`), no plugin, no base URL, forms only to this origin, no framing
+* ``Content-Security-Policy``: no script but files this origin serves (pinned assets, no
+  inline script), no plugin, no base URL, forms only to this origin, no framing
   (``frame-ancestors 'none'``). The API docs (Swagger UI, ReDoc) run the app's own copies
   of their bundles, so their policy allows scripts from this origin (:data:`DOCS_POLICY`).
 * ``X-Frame-Options: DENY`` (browsers without ``frame-ancestors``),
@@ -20,17 +20,15 @@ page added later (a portal, an agent console) gets them without asking.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
 
 Scope = dict[str, Any]
-NONCE_KEY = "csp_nonce"
 
-# {nonce} is the response's own; pages put it on their <script nonce="..."> elements.
-PAGE_POLICY = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self' "
+# Scripts only as files of this origin: a file a requester uploads is never one (it is
+# served as a download, nosniff, sandboxed), and no inline script runs.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' "
                "'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
                "frame-ancestors 'none'; base-uri 'none'")
 # Swagger UI and ReDoc: their bundles from this origin, fetches of /openapi.json and "try it
@@ -47,11 +45,6 @@ def page_headers(policy: str) -> dict[str, str]:
             "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
-def page_nonce(request: Request) -> str:
-    """This response's script nonce: ``<script nonce="{{ csp_nonce }}">``."""
-    return request.scope.get("state", {}).get(NONCE_KEY, "")
-
-
 class PageHeaders:
     """ASGI middleware: nosniff on every response; the page headers on every HTML one.
     ``docs_paths``: the pages served under :data:`DOCS_POLICY`."""
@@ -64,8 +57,6 @@ class PageHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = secrets.token_urlsafe(18)
-        scope.setdefault("state", {})[NONCE_KEY] = nonce
         docs = scope.get("path", "") in self.docs_paths
 
         async def with_headers(message) -> None:
@@ -73,7 +64,7 @@ class PageHeaders:
                 headers = MutableHeaders(scope=message)
                 headers["X-Content-Type-Options"] = "nosniff"
                 if headers.get("content-type", "").lower().startswith("text/html"):
-                    policy = DOCS_POLICY if docs else PAGE_POLICY.format(nonce=nonce)
+                    policy = DOCS_POLICY if docs else PAGE_POLICY
                     for name, value in page_headers(policy).items():
                         headers[name] = value
             await send(message)
