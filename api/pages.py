@@ -20,11 +20,20 @@ page added later (a portal, an agent console) gets them without asking.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import MutableHeaders
 
 Scope = dict[str, Any]
+
+# Every page's templates (api/templates), escaped: one environment for the app.
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                        autoescape=select_autoescape(enabled_extensions=("html", "j2")))
+TEMPLATES.filters["money"] = lambda value: f"{Decimal(value):,.2f}"
+TEMPLATES.filters["number"] = lambda value: f"{Decimal(value).normalize():f}"
 
 # Scripts only as files of this origin: a file a requester uploads is never one (it is
 # served as a download, nosniff, sandboxed), and no inline script runs.

@@ -8,11 +8,10 @@ allows scripts from this origin only (api/pages.py, ``DOCS_POLICY``).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.pages import TEMPLATES
 
 STATIC_URL = "/static-offline-docs"   # where fastapi-offline mounts the bundles
 SWAGGER_URL = "/docs"
@@ -21,8 +20,6 @@ REDOC_URL = "/redoc"
 DOCS_PAGES = frozenset({SWAGGER_URL, REDOC_URL})
 
 router = APIRouter(include_in_schema=False)
-_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
-                         autoescape=select_autoescape(enabled_extensions=("html", "j2")))
 
 
 def _context(request: Request) -> dict[str, str]:
@@ -34,17 +31,17 @@ def _context(request: Request) -> dict[str, str]:
 
 @router.get(SWAGGER_URL, response_class=HTMLResponse)
 async def swagger_ui(request: Request) -> HTMLResponse:
-    return HTMLResponse(_TEMPLATES.get_template("docs_swagger.html.j2").render(
+    return HTMLResponse(TEMPLATES.get_template("docs_swagger.html.j2").render(
         _context(request)))
 
 
 @router.get(SWAGGER_INIT_URL)
 async def swagger_ui_init() -> Response:
-    return Response(_TEMPLATES.get_template("swagger_init.js.j2").render(),
+    return Response(TEMPLATES.get_template("swagger_init.js.j2").render(),
                     media_type="text/javascript")
 
 
 @router.get(REDOC_URL, response_class=HTMLResponse)
 async def redoc(request: Request) -> HTMLResponse:
-    return HTMLResponse(_TEMPLATES.get_template("docs_redoc.html.j2").render(
+    return HTMLResponse(TEMPLATES.get_template("docs_redoc.html.j2").render(
         _context(request)))

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import cast
 from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import Principal, require, signed_link_limit, signed_payload
 from api.intake import created, intake_client, start_ticket
+from api.pages import TEMPLATES
 from api.problems import Problem, field_problem
 from api.routes.ticket_actions import update
 from api.state import AppState, app_state
@@ -45,10 +43,6 @@ from domain.sla.deadlines import snapshot_for
 from workflows.quote import QuoteWorkflow
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
-_PAGES = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
-                     autoescape=select_autoescape(enabled_extensions=("html", "j2")))
-_PAGES.filters["money"] = lambda value: f"{Decimal(value):,.2f}"
-_PAGES.filters["number"] = lambda value: f"{Decimal(value).normalize():f}"
 FORM_MAX_BYTES = 4096
 
 
@@ -149,7 +143,7 @@ async def _page(ref: TicketRef, token: str, message: str = "", status: int = 200
     view = view or cast(QuoteView, await ref.view())
     zone = ref.client.sla.calendar.timezone
     last_day = (view.valid_until.astimezone(ZoneInfo(zone)) - timedelta(seconds=1))
-    html = _PAGES.get_template("quote_review.html.j2").render(
+    html = TEMPLATES.get_template("quote_review.html.j2").render(
         quote=view, client_name=ref.client.name, zone=zone,
         last_day=f"{last_day:%A} {last_day.day} {last_day:%B %Y}", message=message,
         open=view.quote_state is QuoteState.SENT and view.decision is None, token=token,
