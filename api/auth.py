@@ -83,7 +83,7 @@ class Authenticator:
                       if settings.oidc_enabled and settings.oidc_jwks_url else None)
 
     async def authenticate(self, token: str) -> Principal:
-        if self._jwks is not None and token.count(".") == 2:
+        if self.takes_jwts(token):
             return await self._from_jwt(token)
         # Hash first, then look up: timing reveals nothing about stored keys.
         principal = self._keys.get(hash_api_key(token))
@@ -92,11 +92,18 @@ class Authenticator:
                                "('Authorization: Bearer <key>')")
         return principal
 
-    async def _from_jwt(self, token: str) -> Principal:
+    def takes_jwts(self, token: str) -> bool:
+        """Whether ``token`` is read as an OIDC token here (OIDC is set up, and it has a
+        JWT's shape); anything else is an API key."""
+        return self._jwks is not None and token.count(".") == 2
+
+    async def verified_claims(self, token: str) -> dict[str, Any]:
+        """An OIDC token's claims, once its signature, issuer, audience and expiry are
+        checked against TEMPODESK_OIDC_*; 401 with the reason otherwise."""
         assert self._jwks is not None
         try:
             signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-            claims = jwt.decode(
+            return jwt.decode(
                 token, signing_key.key, algorithms=_JWT_ALGORITHMS,
                 audience=self.settings.oidc_audience, issuer=self.settings.oidc_issuer,
                 options={"require": ["exp", "iss", "aud", "sub"]},
@@ -105,6 +112,9 @@ class Authenticator:
             raise unauthorized(f"the token's signing key is unknown: {exc}") from exc
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"the token is not valid: {exc}") from exc
+
+    async def _from_jwt(self, token: str) -> Principal:
+        claims = await self.verified_claims(token)
         client_id = claims.get(self.settings.oidc_client_claim)
         role = claims.get(self.settings.oidc_role_claim)
         if self.config.client(str(client_id)) is None:

@@ -20,13 +20,11 @@ Two callers carry no API key:
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -36,7 +34,6 @@ from temporalio.api.common.v1 import Payload
 
 from api import problems
 from api.auth import (
-    _JWT_ALGORITHMS,
     Authenticator,
     Principal,
     _bearer,
@@ -72,7 +69,6 @@ class CodecState:
     limiter: RateLimiter
     codec: EncryptionCodec
     local_ui_secret: str | None = None
-    jwks: jwt.PyJWKClient | None = field(default=None, repr=False)
 
 
 class PayloadsBody(BaseModel):
@@ -110,15 +106,12 @@ async def _oidc_staff(state: CodecState, token: str) -> Principal | None:
     """The Web UI's OIDC access token, if it is MSP staff serving every client: issuer,
     audience and signature as for the API (TEMPODESK_OIDC_*), the client claim ``*`` and
     the role agent or admin. None for any other token (the API key path then answers)."""
-    if state.jwks is None or token.count(".") != 2:
+    if not state.auth.takes_jwts(token):
         return None
     settings = state.settings
     try:
-        key = await asyncio.to_thread(state.jwks.get_signing_key_from_jwt, token)
-        claims = jwt.decode(token, key.key, algorithms=_JWT_ALGORITHMS,
-                            audience=settings.oidc_audience, issuer=settings.oidc_issuer,
-                            options={"require": ["exp", "iss", "aud", "sub"]})
-    except (jwt.PyJWKClientError, jwt.InvalidTokenError):
+        claims = await state.auth.verified_claims(token)
+    except Problem:
         return None  # refused with its reason by the API key path's own check
     role = claims.get(settings.oidc_role_claim)
     if claims.get(settings.oidc_client_claim) != EVERY_CLIENT or role not in (
@@ -164,11 +157,9 @@ def create_codec_app(settings: Settings, config: TempodeskConfig,
                          "TEMPODESK_CODEC_KEY_ID: without keys nothing is encrypted")
     app = FastAPI(title="Tempodesk codec server", docs_url=None, redoc_url=None,
                   openapi_url=None)
-    jwks = (jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=300)
-            if settings.oidc_enabled and settings.oidc_jwks_url else None)
     app.state.tempodesk = CodecState(settings, config, Authenticator(settings, config),
                                      RateLimiter(config, settings.api_replicas), codec,
-                                     local_ui_secret, jwks)
+                                     local_ui_secret)
     problems.install(app)
     app.add_middleware(RequestLimits, max_body_bytes=MAX_BODY_BYTES)
     # Outermost, so refusals (401, 403, 413) reach the UI as answers, not as CORS errors.
