@@ -89,6 +89,33 @@ async def test_a_long_filter_is_refused_by_its_length_before_it_is_parsed(desk):
     assert complex_search.json()["totalResults"] == 0
 
 
+async def test_filters_are_read_and_matched_off_the_event_loop(desk, monkeypatch):
+    """What a filter costs grows with the filter (pure Python, ~7 us a character): the
+    parse, the match against the users and the page's serialising run in a thread, never
+    on the event loop that answers every other request (the health test below cannot tell:
+    within the length limit a filter costs milliseconds)."""
+    import threading
+
+    from api.routes import scim as routes
+
+    loop_thread = threading.get_ident()
+    ran_in: dict[str, int] = {}
+
+    def recorded(name: str, real):
+        def run(*args, **kwargs):
+            ran_in[name] = threading.get_ident()
+            return real(*args, **kwargs)
+        return run
+
+    for name in ("validated", "_matching", "_listing"):
+        monkeypatch.setattr(routes, name, recorded(name, getattr(routes, name)))
+    answer = await desk.http.post(f"{SCIM}/.search", headers=hr_system(),
+                                  json={"schemas": [SEARCH], "filter": COMPLEX_FILTER})
+    assert answer.status_code == 200, answer.text
+    assert set(ran_in) == {"validated", "_matching", "_listing"}
+    assert loop_thread not in ran_in.values(), ran_in
+
+
 async def test_health_answers_while_oversize_and_complex_filters_are_in_flight(dev_client,
                                                                               tmp_path):
     """`tempodesk api` as deployed (its own process and event loop): while megabyte
