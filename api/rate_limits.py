@@ -21,7 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from domain.tenants import TempodeskConfig, parse_rate
+from domain.rates import parse_rate
+from domain.tenants import TempodeskConfig
 
 if TYPE_CHECKING:  # api.auth uses this module's rate
     from api.auth import Principal

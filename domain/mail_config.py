@@ -8,11 +8,11 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.rates import parse_rate
 from domain.text import email_address
 
 # An authserv-id as receiving servers write it: a host name (RFC 8601 section 2.5).
 _AUTHSERV_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}\.)*[a-z0-9-]{1,63}$")
-_RATE = re.compile(r"^[1-9]\d{0,6}/(s|min|h)$")
 
 
 class SmtpLimits(BaseModel):
@@ -27,8 +27,7 @@ class SmtpLimits(BaseModel):
     @field_validator("per_ip", "per_sender")
     @classmethod
     def _rate(cls, value: str) -> str:
-        if not _RATE.match(value.strip()):
-            raise ValueError(f"{value!r} is not a rate: write e.g. '10/min', '1/s' or '300/h'")
+        parse_rate(value)
         return value.strip()
 
 

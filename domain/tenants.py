@@ -19,6 +19,7 @@ from domain.attachments import FileLimits
 from domain.errors import explain
 from domain.incidents import IncidentRules
 from domain.mail_config import MailConfig
+from domain.rates import parse_rate
 from domain.reviews import ReviewConfig
 from domain.roles import Role
 from domain.sla.durations import parse_duration
@@ -214,22 +215,12 @@ class ClientConfig(BaseModel):
 
 # The MSP's own credentials: people (agent, admin) and its machines (the mail gateway).
 STAFF_ROLES = frozenset({Role.AGENT, Role.ADMIN, Role.INTEGRATION})
-_RATE = re.compile(r"^(?P<count>[1-9]\d{0,6})/(?P<unit>s|min|h)$")
-_UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600}
 
 # Requests per credential, by role, unless the config says otherwise.
 DEFAULT_RATE_LIMITS: dict[Role, str] = {
     Role.REQUESTER: "60/min", Role.HR: "60/min", Role.DIRECTOR: "60/min",
     Role.AGENT: "600/min", Role.ADMIN: "600/min", Role.INTEGRATION: "600/min",
 }
-
-
-def parse_rate(text: str) -> tuple[int, int]:
-    """``"60/min"`` -> (60, 60): that many requests per that many seconds."""
-    match = _RATE.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a rate: write e.g. '60/min', '5/s' or '1000/h'")
-    return int(match["count"]), _UNIT_SECONDS[match["unit"]]
 
 
 def _rates(value: dict[Role, str]) -> dict[Role, str]:
