@@ -365,6 +365,17 @@ async def desk(dev_client: Client, config: TempodeskConfig, task_queue: str,
         yield d
 
 
+@pytest.fixture
+async def mailed_desk(dev_client: Client, config: TempodeskConfig,
+                      task_queue: str) -> AsyncIterator[tuple[Desk, Mailbox]]:
+    """A desk whose worker sends real e-mail to a local SMTP server: the desk and it."""
+    with Mailbox() as mailbox:
+        settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
+                                 smtp_port=mailbox.port)
+        async with running_desk(dev_client, isolated(config), settings) as desk:
+            yield desk, mailbox
+
+
 @dataclass
 class WiredDesk:
     desk: Desk

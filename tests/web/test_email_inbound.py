@@ -20,8 +20,7 @@ import pytest
 
 from api.smtp import serve_smtp
 from domain.email_inbound import MESSAGE_MAX_BYTES
-from tests.conftest import isolated, make_settings, running_desk
-from tests.peers import Mailbox, free_port
+from tests.peers import free_port
 from tests.web.helpers import eventually
 
 GATEWAY = {"Authorization": "Bearer td_msp_integration_demo",
@@ -58,12 +57,8 @@ def mail(sender: str, subject: str, body: str, authenticated: bool = True,
 
 
 @pytest.fixture
-async def mailroom(dev_client, config, task_queue):
-    with Mailbox() as mailbox:
-        settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
-                                 smtp_port=mailbox.port)
-        async with running_desk(dev_client, isolated(config), settings) as desk:
-            yield desk, mailbox
+def mailroom(mailed_desk):
+    return mailed_desk
 
 
 async def post(desk, message: EmailMessage) -> dict:

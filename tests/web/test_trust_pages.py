@@ -19,8 +19,7 @@ from fastapi.responses import HTMLResponse
 from api.app import create_app
 from domain.form_origin import form_refusal
 from domain.reviews import Job
-from tests.conftest import isolated, make_settings, running_desk, served
-from tests.peers import Mailbox
+from tests.conftest import served
 from tests.web.helpers import assert_problem, eventually
 from workflows.reviews import QbrWorkflow
 
@@ -30,12 +29,8 @@ CROSS_SITE = "https://evil.example"
 
 
 @pytest.fixture
-async def pages(dev_client, config, task_queue):
-    with Mailbox() as mailbox:
-        settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
-                                 smtp_port=mailbox.port)
-        async with running_desk(dev_client, isolated(config), settings) as desk:
-            yield desk, mailbox
+def pages(mailed_desk):
+    return mailed_desk
 
 
 async def issue_quote(desk, mailbox) -> tuple[str, str]:
