@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities import step_keys
 from activities.notifications import NotificationActivities
 from activities.outbound import OutboundRefused, check_url, literal_private
 from activities.procurement import ProcurementActivities
@@ -98,6 +99,12 @@ def _hooked(config, url):
         for c in config.clients]})
 
 
+async def as_a_step(provider: WebhookProvider, call: ProviderCall):
+    """The generic provider's delivery as a provider step makes it (under its step key)."""
+    with step_keys.acting_for(call.step_key):
+        return await provider.perform(call.client_id, call)
+
+
 async def test_deliveries_to_loopback_fail_non_retryably_unless_allowed(config):
     notice = Notice(notice_id="incident:BEL-000042:3:sla_breached", client_id="belton",
                     ticket_id="BEL-000042", occurred_at=datetime(2026, 11, 23, tzinfo=UTC),
@@ -122,14 +129,14 @@ async def test_deliveries_to_loopback_fail_non_retryably_unless_allowed(config):
                 assert refused.value.non_retryable and refused.value.type == "OutboundRefused"
                 assert "127.0.0.1" in str(refused.value)
             with pytest.raises(ApplicationError) as refused:
-                await env.run(WebhookProvider(closed, hooked, http).perform, "belton", call)
+                await env.run(as_a_step, WebhookProvider(closed, hooked, http), call)
             assert refused.value.non_retryable and refused.value.type == "OutboundRefused"
             assert hooks.received == [] and procurement.orders == {}
             # The same deliveries, allow-listed (as tests and `tempodesk dev` are), arrive.
             opened = make_settings(procurement_url=procurement.url,
                                    procurement_secret=ProcurementReceiver.SECRET)
             await env.run(NotificationActivities(opened, hooked, http).notify, notice)
-            await env.run(WebhookProvider(opened, hooked, http).perform, "belton", call)
+            await env.run(as_a_step, WebhookProvider(opened, hooked, http), call)
             assert len(hooks.received) == 2
             placed = await env.run(ProcurementActivities(opened, http).place_order, order)
             assert placed.order_id == "PO-BEL-000043"
