@@ -200,8 +200,10 @@ class FileStore:
 
         return await self.put(client_id, one(), max_bytes)
 
-    async def read(self, client_id: str, sha256: str) -> AsyncIterator[bytes]:
-        """The file's bytes as they stream; :class:`FileNotStored` if there is none."""
+    async def read(self, client_id: str, sha256: str,
+                   piece_bytes: int = READ_CHUNK_BYTES) -> AsyncIterator[memoryview]:
+        """The file's bytes as they stream, in pieces of about ``piece_bytes``;
+        :class:`FileNotStored` if there is none."""
         try:
             data = await self._data_of(client_id, sha256)
             got = await obstore.get_async(self.store, data)
@@ -211,12 +213,7 @@ class FileStore:
             raise
         except Exception as exc:
             raise FileStoreUnavailable(str(exc)[:300]) from exc
-
-        async def sealed() -> AsyncIterator[bytes]:
-            async for chunk in got.stream(min_chunk_size=READ_CHUNK_BYTES):
-                yield bytes(chunk)
-
-        return self.sealer.open(sealed())
+        return self.sealer.open(got.stream(min_chunk_size=READ_CHUNK_BYTES), piece_bytes)
 
     async def _data_of(self, client_id: str, sha256: str) -> str:
         """The object a content address names (always one of the same client's)."""

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 MAGIC = b"TDF1"
 SEGMENT_BYTES = 64 * 1024
 TAG_BYTES = 16
+SEALED_SEGMENT_BYTES = SEGMENT_BYTES + TAG_BYTES
 PREFIX_BYTES = 8
 _LAST = b"\x01"
 _MORE = b"\x00"
@@ -66,53 +67,79 @@ class FileSealer:
             del pending[:start]  # once per chunk, not once per segment
         yield cipher.encrypt(prefix + index.to_bytes(4, "big"), bytes(pending), header + _LAST)
 
-    async def open(self, sealed: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """The file inside a sealed object, segment by segment; :class:`SealError` if any
-        part of it was changed, cut short or sealed with a key id not configured."""
+    async def open(self, sealed: AsyncIterator[bytes],
+                   piece_bytes: int = SEGMENT_BYTES) -> AsyncIterator[memoryview]:
+        """The file inside a sealed object, in pieces of about ``piece_bytes`` (whole
+        segments, each opened straight into its piece: the file is copied once on the
+        way out, not once per step); :class:`SealError` if any part of it was changed,
+        cut short or sealed with a key id not configured."""
+        per_piece = max(1, piece_bytes // SEGMENT_BYTES)
         buffer = bytearray()
         header: bytes | None = None
         cipher: AESGCM | None = None
-        prefix = b""
         index = 0
-        size = SEGMENT_BYTES + TAG_BYTES
         async for chunk in sealed:
             buffer += chunk
             if header is None:
-                if len(buffer) < len(MAGIC) + 1:
+                header, cipher = self._read_header(buffer)
+                if header is None:
                     continue
-                if bytes(buffer[:len(MAGIC)]) != MAGIC:
-                    raise SealError("not a sealed file (no TDF1 header)")
-                id_len = buffer[len(MAGIC)]
-                end = len(MAGIC) + 1 + id_len + PREFIX_BYTES
-                if len(buffer) < end:
-                    continue
-                header = bytes(buffer[:end])
-                key_id = header[len(MAGIC) + 1:len(MAGIC) + 1 + id_len].decode("ascii", "replace")
-                cipher = self._ciphers.get(key_id)
-                if cipher is None:
-                    raise SealError(f"the file was sealed with key id {key_id!r}, which is not "
-                                    "configured: add it to TEMPODESK_CODEC_KEYS")
-                prefix = header[-PREFIX_BYTES:]
-                del buffer[:end]
-            # More than a whole segment buffered: the first one is not the last.
-            start = 0
-            with memoryview(buffer) as view:
-                while cipher is not None and len(buffer) - start > size:
-                    opened = _open(cipher, prefix, index, view[start:start + size],
-                                   header + _MORE)
-                    yield opened
-                    start += size
-                    index += 1
-            del buffer[:start]
+                del buffer[:len(header)]
+            # A segment with bytes after it is not the last one; open those a piece at a time.
+            ready = (len(buffer) - 1) // SEALED_SEGMENT_BYTES
+            if ready < per_piece:
+                continue
+            piece = _open_segments(cipher, header, index, buffer, ready, last=False)
+            index += ready
+            del buffer[:ready * SEALED_SEGMENT_BYTES]  # once per piece, not per segment
+            yield piece
         if header is None or cipher is None:
             raise SealError("the sealed file is cut short (no header)")
-        yield _open(cipher, prefix, index, bytes(buffer), header + _LAST)
+        yield _open_segments(cipher, header, index, buffer,
+                             max(0, len(buffer) - 1) // SEALED_SEGMENT_BYTES + 1, last=True)
+
+    def _read_header(self, buffer: bytearray) -> tuple[bytes | None, AESGCM | None]:
+        """The header at the start of ``buffer`` and its key's cipher; ``(None, None)``
+        until the whole header has arrived."""
+        if len(buffer) < len(MAGIC) + 1:
+            return None, None
+        if bytes(buffer[:len(MAGIC)]) != MAGIC:
+            raise SealError("not a sealed file (no TDF1 header)")
+        id_len = buffer[len(MAGIC)]
+        end = len(MAGIC) + 1 + id_len + PREFIX_BYTES
+        if len(buffer) < end:
+            return None, None
+        header = bytes(buffer[:end])
+        key_id = header[len(MAGIC) + 1:len(MAGIC) + 1 + id_len].decode("ascii", "replace")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise SealError(f"the file was sealed with key id {key_id!r}, which is not "
+                            "configured: add it to TEMPODESK_CODEC_KEYS")
+        return header, cipher
 
 
-def _open(cipher: AESGCM, prefix: bytes, index: int, segment: bytes | memoryview,
-          aad: bytes) -> bytes:
-    try:
-        return cipher.decrypt(prefix + index.to_bytes(4, "big"), segment, aad)
-    except InvalidTag as exc:
-        raise SealError(f"segment {index} of the sealed file does not authenticate: the "
-                        "object was changed or cut short") from exc
+def _open_segments(cipher: AESGCM, header: bytes, first_index: int, buffer: bytearray,
+                   count: int, *, last: bool) -> memoryview:
+    """The first ``count`` segments of ``buffer`` opened into one piece (the last of them
+    the object's last segment if ``last``)."""
+    sealed_size = len(buffer) if last else count * SEALED_SEGMENT_BYTES
+    opened = bytearray(sealed_size - count * TAG_BYTES) if sealed_size >= count * TAG_BYTES \
+        else None
+    if opened is None:
+        raise SealError("the sealed file is cut short (a segment without its tag)")
+    prefix = header[-PREFIX_BYTES:]
+    with memoryview(buffer) as source:
+        out = memoryview(opened)
+        for n in range(count):
+            start = n * SEALED_SEGMENT_BYTES
+            end = min(start + SEALED_SEGMENT_BYTES, sealed_size)
+            final = last and n == count - 1
+            index = first_index + n
+            try:
+                cipher.decrypt_into(prefix + index.to_bytes(4, "big"), source[start:end],
+                                    header + (_LAST if final else _MORE),
+                                    out[start - n * TAG_BYTES:end - (n + 1) * TAG_BYTES])
+            except (InvalidTag, ValueError) as exc:
+                raise SealError(f"segment {index} of the sealed file does not authenticate: "
+                                "the object was changed or cut short") from exc
+    return out

@@ -1,7 +1,7 @@
 """Bounds on what a request may be, checked before anything parses or authenticates it.
 
-* Headers: uvicorn's h11 protocol refuses a request whose headers exceed
-  :data:`MAX_HEADER_BYTES` while reading them (httptools has no such limit).
+* Headers: the server's protocol (:mod:`api.http_protocol`) refuses a request whose
+  headers exceed :data:`api.http_protocol.MAX_HEADER_BYTES` while reading them -> 431.
 * Body: at most ``max_body_bytes`` (a declared Content-Length over it is refused at once;
   a chunked body is counted as it arrives) -> 413 problem+json.
 * Query parameters: no control characters (a NUL reached Temporal's SQL) -> 422.
@@ -16,10 +16,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from api.http_protocol import BoundedHeadProtocol
 from api.problems import field_problem, problem_response, unanswered
 from domain.email_inbound import MESSAGE_MAX_BYTES
 
-MAX_HEADER_BYTES = 32 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 # A refused body is read on (and thrown away) up to this much, so the client, still
 # sending, gets the 413 rather than a reset connection; past it the connection is closed.
@@ -44,8 +44,7 @@ GRACEFUL_SHUTDOWN_SECONDS = 30
 
 def uvicorn_options() -> dict[str, Any]:
     """Protocol settings every server of this API uses (CLI and tests alike)."""
-    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
-            "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS}
+    return {"http": BoundedHeadProtocol, "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS}
 
 
 class RequestDeadline:

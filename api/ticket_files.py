@@ -276,16 +276,26 @@ async def follow_merge(state: AppState, files: list[Attachment], survivor: Ticke
 
 async def open_file(state: AppState, ref: TicketRef, sha256: str,
                     ) -> tuple[Attachment, AsyncIterator[bytes]]:
-    """A file the ticket lists, and its bytes (the first segment already checked, so a
-    damaged or missing object is an error before any byte is sent); 404 otherwise."""
+    """A file the ticket lists, and its bytes (the first piece already opened, so a
+    damaged or missing object is an error before any byte is sent); 404 otherwise.
+
+    The store is read while the ticket is asked (a query's round trip and the store's
+    first bytes overlap, a third of a 25 MiB download's time here); nothing read is sent,
+    and no store error is told, unless the ticket lists the file. The read names the
+    client's own content address, so it never reaches another client's file."""
     store = file_store(state)
-    held = await answered(state, held_files(ref))
+    reading = asyncio.ensure_future(_first_piece(store, ref.client.id, sha256))
+    try:
+        held = await answered(state, held_files(ref))
+    except BaseException:
+        await _discard(reading)
+        raise
     attachment = next((a for a in held if a.sha256 == sha256), None)
     if attachment is None:
+        await _discard(reading)
         raise Problem(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
     try:
-        chunks = await store.read(ref.client.id, sha256)
-        first = await anext(chunks, b"")
+        first, chunks = await reading
     except FileNotStored as exc:
         raise Problem(410, "File gone", "the file was deleted from the store (the ticket "
                       "let go of it)") from exc
@@ -296,18 +306,26 @@ async def open_file(state: AppState, ref: TicketRef, sha256: str,
         raise Problem(502, "File damaged", "the stored file does not open with the desk's "
                       "keys: tell the desk's operator") from exc
 
-    async def whole() -> AsyncIterator[bytes]:
-        # Sent in pieces of about SEND_BYTES, not segment by segment: each send is a trip
-        # through the HTTP server's Python code, and 64 KiB pieces made them the cost.
-        pending = [first]
-        size = len(first)
-        async for chunk in chunks:
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= SEND_BYTES:
-                yield b"".join(pending)
-                pending, size = [], 0
-        if pending:
-            yield b"".join(pending)
+    async def whole() -> AsyncIterator[bytes | memoryview]:
+        yield first
+        async for piece in chunks:
+            yield piece
 
     return attachment, whole()
+
+
+async def _first_piece(store: FileStore, client_id: str, sha256: str,
+                       ) -> tuple[bytes | memoryview, AsyncIterator[memoryview]]:
+    # Pieces of about SEND_BYTES: each send is a trip through the HTTP server's Python
+    # code, and 64 KiB pieces (one segment each) made them the cost.
+    chunks = await store.read(client_id, sha256, SEND_BYTES)
+    return await anext(chunks, b""), chunks
+
+
+async def _discard(reading: asyncio.Future) -> None:
+    """Stop a read the caller may not see, and close its stream, whatever became of it."""
+    reading.cancel()
+    await asyncio.wait([reading])
+    if not reading.cancelled() and reading.exception() is None:
+        _, chunks = reading.result()
+        await chunks.aclose()

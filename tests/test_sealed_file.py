@@ -29,9 +29,10 @@ def seal(sealer: FileSealer, data: bytes, piece: int = 4096) -> bytes:
     return asyncio.run(run())
 
 
-def open_(sealer: FileSealer, sealed: bytes, piece: int = 4096) -> bytes:
+def open_(sealer: FileSealer, sealed: bytes, piece: int = 4096,
+          piece_bytes: int = SEGMENT_BYTES) -> bytes:
     async def run() -> bytes:
-        return b"".join([c async for c in sealer.open(pieces(sealed, piece))])
+        return b"".join([c async for c in sealer.open(pieces(sealed, piece), piece_bytes)])
     return asyncio.run(run())
 
 
@@ -40,13 +41,14 @@ SIZES = st.sampled_from([0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES +
 
 
 @settings(max_examples=40, deadline=None)
-@given(size=SIZES, piece_in=st.integers(1, 200_000), piece_out=st.integers(1, 200_000))
-def test_what_is_sealed_opens_whatever_the_pieces(size, piece_in, piece_out):
+@given(size=SIZES, piece_in=st.integers(1, 200_000), piece_out=st.integers(1, 200_000),
+       opened_piece=st.integers(1, 5 * SEGMENT_BYTES))
+def test_what_is_sealed_opens_whatever_the_pieces(size, piece_in, piece_out, opened_piece):
     sealer = FileSealer({"a": KEY_A}, "a")
     data = os.urandom(size)
     sealed = seal(sealer, data, piece_in)
     assert data[:16] not in sealed or size < 16
-    assert open_(sealer, sealed, piece_out) == data
+    assert open_(sealer, sealed, piece_out, opened_piece) == data
 
 
 def test_every_change_to_the_object_fails_the_open():
@@ -59,6 +61,8 @@ def test_every_change_to_the_object_fails_the_open():
         "a flipped bit": sealed[:header + 10] + bytes([sealed[header + 10] ^ 1])
         + sealed[header + 11:],
         "the last segment dropped": sealed[:header + 3 * segment],
+        "the last two segments dropped": sealed[:header + 2 * segment],
+        "only the tag of the last segment left": sealed[:header + 3 * segment + 10],
         "cut inside a segment": sealed[:-50],
         "two segments swapped": sealed[:header] + sealed[header + segment:header + 2 * segment]
         + sealed[header:header + segment] + sealed[header + 2 * segment:],
@@ -66,9 +70,10 @@ def test_every_change_to_the_object_fails_the_open():
         "no header": sealed[:3],
     }
     for what, bad in damaged.items():
-        with pytest.raises(SealError):
-            open_(sealer, bad)
-            pytest.fail(f"{what} opened")
+        for opened_piece in (SEGMENT_BYTES, 8 * SEGMENT_BYTES):  # segment by segment or many
+            with pytest.raises(SealError):
+                open_(sealer, bad, piece_bytes=opened_piece)
+                pytest.fail(f"{what} opened in pieces of {opened_piece}")
 
 
 def test_rotation_reads_old_files_and_an_unknown_key_is_named():

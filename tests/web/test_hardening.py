@@ -188,3 +188,27 @@ async def test_a_ticket_that_never_answers_is_a_503_within_the_deadline(dev_clie
         served_on = await http.post("/v1/sla/preview", json=PREVIEW,  # the replica serves on
                                     headers={"Authorization": "Bearer td_belton_requester_demo"})
         assert served_on.status_code == 200, served_on.text
+
+
+async def test_a_head_growing_without_end_is_refused_431_and_the_next_client_served(desk):
+    """The HTTP server (httptools, which itself reads headers of any size) stops at
+    32 KiB of request head: a client growing one header for ever gets 431 and a closed
+    connection, a 30 KiB header is read as usual, and keep-alive requests still work."""
+    url = desk.http.base_url
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: desk\r\nX-Grows: ")
+    try:
+        for _ in range(64):  # 4 MiB at most, unless refused before
+            writer.write(b"a" * 65536)
+            await writer.drain()
+    except ConnectionError:
+        pass  # closed while we were still sending: the refusal is in the read buffer
+    status = await asyncio.wait_for(reader.readline(), 10)
+    assert status.startswith(b"HTTP/1.1 431"), status
+    writer.close()
+
+    agent = desk.as_("belton", "agent")
+    big = await desk.http.get("/v1/tickets", headers={**agent, "X-Note": "n" * 30_000})
+    assert big.status_code == 200, big.text
+    again = await desk.http.get("/v1/tickets", headers=agent)  # same pooled connection
+    assert again.status_code == 200, again.text
