@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -241,6 +244,7 @@ async def test_route_matrix(matrix_desk):
                 "token": "not-a-signed-link", "sha256": "0" * 64}
 
     failures: list[str] = []
+    seen: dict[str, int] = {}
     gate = asyncio.Semaphore(6)
 
     async def check(endpoint: Endpoint, owner: str, caller: Caller | None) -> None:
@@ -255,6 +259,7 @@ async def test_route_matrix(matrix_desk):
         status = answer.status_code
         who = caller.key if caller else "no credential"
         where = f"{endpoint.id} [{url}] as {who}"
+        seen[f"{endpoint.id} on {owner}'s as {who}"] = status
         if status >= 500:
             failures.append(f"{where}: {status} {answer.text[:200]}")
             return
@@ -295,6 +300,9 @@ async def test_route_matrix(matrix_desk):
             jobs.append(check(endpoint, owner, None))
             jobs += [check(endpoint, owner, caller) for caller in CALLERS]
     await asyncio.gather(*jobs)
+    if record := os.environ.get("TEMPODESK_MATRIX_RECORD"):
+        # Each call's status, to compare before and after a change that must not alter any.
+        Path(record).write_text(json.dumps(dict(sorted(seen.items())), indent=1))
     assert failures == [], f"{len(failures)} of {len(jobs)} calls:\n" + "\n".join(failures)
 
 
