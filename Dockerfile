@@ -14,7 +14,11 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 tempodesk
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# provider_sandbox.py is the test and demo double of Graph, SentinelOne and Datto (used by
+# `tempodesk dev` and the tests): it never ships in the production image.
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+ && python -c "import pathlib, provider_sandbox; pathlib.Path(provider_sandbox.__file__).unlink()" \
+ && ! python -c "import provider_sandbox" 2>/dev/null
 USER tempodesk
 WORKDIR /home/tempodesk
 ENV TEMPODESK_CONFIG_PATH=/etc/tempodesk/tempodesk.yaml \

@@ -332,7 +332,7 @@ async def _serve(settings: Settings, config: TempodeskConfig, *, run_worker: boo
             f"  Temporal UI  http://127.0.0.1:{settings.ui_port}\n"
             f"{codec_line}"
             "  Demo keys    Authorization: Bearer td_belton_agent_demo "
-            "(one per client and role, see README.md)\n"
+            "(one per client and role, see docs/access.md)\n"
             "Press Ctrl-C to stop.\n")
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)

@@ -46,7 +46,7 @@ from temporal_client import connect
 DESCRIPTION = """Service-desk processes as durable Temporal workflows.
 
 Every route except `/healthz` needs `Authorization: Bearer <API key>`; the demo keys are
-listed in README.md (e.g. `td_belton_agent_demo`). Errors are RFC 9457 problem+json."""
+listed in docs/access.md (e.g. `td_belton_agent_demo`). Errors are RFC 9457 problem+json."""
 
 
 def build_state(settings: Settings, config: TempodeskConfig, client: Client) -> AppState:

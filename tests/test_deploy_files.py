@@ -57,11 +57,20 @@ def test_the_test_stack_overrides_only_what_compose_yaml_defines():
             assert f'"{key}={values[0]["value"]}"' in conftest, key
 
 
-def test_the_readme_names_every_search_attribute_for_temporal_cloud():
-    """Temporal Cloud needs them registered by hand: the README's list must be whole."""
+def test_the_operations_page_names_every_search_attribute_for_temporal_cloud():
+    """Temporal Cloud needs them registered by hand: the docs' list must be whole."""
     from domain import search_attributes
 
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("add them once"):readme.index("`tempodesk api` - any number")]
+    page = (REPO / "docs" / "operations.md").read_text()
+    section = page[page.index("add them once"):page.index("`tempodesk api` - any number")]
     missing = [k.name for k in search_attributes.ALL_KEYS if f"`{k.name}`" not in section]
-    assert missing == [], f"README.md's Production list lacks {missing}"
+    assert missing == [], f"docs/operations.md's Production list lacks {missing}"
+
+
+def test_the_provider_sandbox_stays_out_of_the_production_image():
+    """A test double answering as Graph and SentinelOne has no place next to real keys:
+    the image deletes it after installing and fails to build if it still imports."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    install = next(line for line in dockerfile.split("\nRUN ") if "/wheels/*.whl" in line)
+    assert "provider_sandbox.__file__).unlink()" in install
+    assert '! python -c "import provider_sandbox"' in install
