@@ -23,10 +23,13 @@ from itertools import pairwise
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from activities.graph import raise_for
 from activities.onboarding import OnboardingActivities
 from activities.providers import ProviderActivities
 from activities.sla import SlaActivities
@@ -261,9 +264,13 @@ async def test_a_sandbox_refusal_goes_to_an_agent_once_with_its_reason(
                                         belton_exit(effective, upn), task_queue, days=30)
             await live_a_day(ts_env)
             view = await handle.query(OffboardingWorkflow.view)
+            details = (await handle.query("__temporal_workflow_metadata",
+                                          result_type=WorkflowMetadata)).current_details
             await handle.terminate("test done")
         size, scheduled, _ = await history_counts(handle)
     refused = [st for st in view.steps if st.needs_agent]
+    # The Web UI's details name each step with the provider's reason.
+    assert details.count("**Needs an agent:**") == 4 and "refused (404)" in details
     activity_of = {"disable_account": "disable_account", "revoke_sessions": "revoke_sessions",
                    "remove_groups": "remove_all_groups", "remove_licences": "remove_licences"}
     graph_steps = set(activity_of)
@@ -307,3 +314,18 @@ async def test_a_failing_then_recovering_provider_sends_two_notices(
     for attempt, (before, after) in enumerate(pairwise(tried), start=1):
         assert after - before >= retry_delay(attempt, failure), (attempt, tried)
     assert size < HISTORY_EVENTS_MAX * 2
+
+
+@pytest.mark.parametrize(("status", "refused"), [
+    (400, True), (402, True), (404, True), (406, True), (413, True), (418, True),
+    (451, True), (408, False), (429, False), (500, False), (502, False), (503, False)])
+def test_any_4xx_but_408_and_429_is_a_refusal(status, refused):
+    """A provider's 4xx (but a timeout or throttling) is refused at once: an agent mends
+    it; anything else is retried with backoff."""
+    answer = httpx.Response(status, text="the provider's reason",
+                            request=httpx.Request("POST", "https://graph.example/v1.0/users"))
+    with pytest.raises(ApplicationError) as raised:
+        raise_for(answer, "Graph POST /users")
+    assert StepFailure(error=raised.value.message, error_type=raised.value.type,
+                       non_retryable=raised.value.non_retryable).final is refused
+    assert "the provider's reason" in raised.value.message or status == 429

@@ -69,6 +69,7 @@ STEP_RETRIES = "provider-steps-retried-by-the-workflow"
 # whose client had no Graph looped ~30 times a second). Refusals made together are one
 # notice; a failing provider is told once an episode, and once when it recovers.
 HANDED_OVER_ONCE = "provider-steps-handed-over-once"
+HANDED_OVER_SHOWN = 5  # steps handed to an agent listed in the Web UI's details
 
 
 class ProviderSteps:
@@ -101,12 +102,18 @@ class ProviderSteps:
         raise NotImplementedError
 
     def details(self) -> str:
-        """The Web UI's details, with the step a provider keeps failing, if any."""
+        """The Web UI's details, with the step a provider keeps failing, if any, and each
+        step handed to an agent with the provider's reason."""
         text: str = super().details()  # type: ignore[misc]
         failing = next((st for st in _all_steps(self.state) if st.failing), None)
         if failing is not None:
             text += (f"\n\n**Provider failing:** {failing.name}, {failing.attempts_failed} "
                      f"attempt(s) failed: {failing.last_error}")
+        handed = [st for st in _all_steps(self.state) if st.needs_agent]
+        for step in handed[:HANDED_OVER_SHOWN]:
+            text += f"\n\n**Needs an agent:** {step.name}: {step.last_error}"
+        if len(handed) > HANDED_OVER_SHOWN:
+            text += f"\n\n(and {len(handed) - HANDED_OVER_SHOWN} more step(s): see the ticket)"
         return text
 
     def step_key(self, step: str, saga: SagaPass, target: str | None = None) -> str:
