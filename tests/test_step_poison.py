@@ -35,7 +35,7 @@ from activities.providers import ProviderActivities
 from activities.sla import SlaActivities
 from domain.notifications import NoticeDelivery, NoticeReceipt
 from domain.offboarding import ACCESS_WARNINGS, ExitForm, OffboardingStart
-from domain.onboarding import JoinerForm, OnboardingStart, induction_slot
+from domain.onboarding import JoinerForm, OnboardingStart, RetrySteps, induction_slot
 from domain.provider_steps import FAILING_NOTICE_AFTER, StepFailure, retry_delay
 from domain.sla.deadlines import snapshot_for
 from domain.tenants import Providers, TempodeskConfig
@@ -111,13 +111,13 @@ def belton_on_the_sandbox(config: TempodeskConfig) -> TempodeskConfig:
         for c in config.clients]})
 
 
-async def live_a_day(env) -> None:
-    """Let a simulated day pass, an hour at a time, or stop at the wall-clock safety: a
-    ticket that never lets the server skip time (a loop) stops it skipping, and the
-    server's sleep then times out."""
+async def live_a_day(env, hours: int = 24) -> None:
+    """Let a simulated day (or ``hours``) pass, an hour at a time, or stop at the
+    wall-clock safety: a ticket that never lets the server skip time (a loop) stops it
+    skipping, and the server's sleep then times out."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + WALL_CLOCK_SAFETY
-    for _ in range(24):
+    for _ in range(hours):
         try:
             await asyncio.wait_for(env.sleep(timedelta(hours=1)), give_up - loop.time())
         except (TimeoutError, RPCError):
@@ -178,21 +178,33 @@ async def test_an_unconfigured_clients_new_user_goes_to_an_agent_once_in_a_day(
                                         plexacet_joiner(opened), task_queue, days=30)
             await live_a_day(ts_env)
             view = await handle.query(OnboardingWorkflow.view)
+            size, scheduled, continued = await history_counts(handle)
+            in_a_day = list(delivered)
+            # The agent acts (asks the client for its tenant): one more attempt, refused
+            # again, one more hand-off; then nothing until the agent acts again.
+            await handle.execute_update(OnboardingWorkflow.retry_steps, RetrySteps(
+                note="asked Opal Dental for their tenant", by="agent:kim"))
+            await live_a_day(ts_env, hours=3)
+            after = await handle.query(OnboardingWorkflow.view)
+            _, retried, _ = await history_counts(handle)
             await handle.terminate("test done")
-        size, scheduled, continued = await history_counts(handle)
     print(f"onboarding: {size} events, attempts {dict(scheduled)}, notices "
-          f"{Counter(delivered)}, continued {continued}")
+          f"{Counter(in_a_day)}, continued {continued}")
     account = next(st for st in view.steps if st.name == "create_account")
     # One attempt, one hand-off (event and notice), the provider's reason on the step.
     assert scheduled == Counter(create_account=1)
     assert len(events(view, "step_failed:")) == 1
-    assert delivered.count("provider_step_failed") == 1
+    assert in_a_day.count("provider_step_failed") == 1
     assert account.needs_agent and account.attempts_failed == 1
     assert "Microsoft Graph is not set up for plexacet" in account.last_error
     assert "Microsoft Graph is not set up" in (view.waiting_for_agent or "")
     # Bounded: a handful of notices, one run, history in the low hundreds at most.
-    assert len(delivered) <= NOTICES_MAX
+    assert len(in_a_day) <= NOTICES_MAX
     assert not continued and size < HISTORY_EVENTS_MAX
+    # Tried again only because an agent acted, once.
+    assert retried == Counter(create_account=2)
+    assert delivered.count("provider_step_failed") == 2
+    assert after.steps[0].needs_agent and after.steps[0].attempts_failed == 2
 
 
 async def test_an_unconfigured_clients_exit_goes_to_an_agent_once_in_a_day(
