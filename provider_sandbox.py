@@ -2,7 +2,8 @@
 Microsoft Graph (with its OAuth token endpoint), SentinelOne and Datto RMM (API v2, its
 OAuth password grant), so `tempodesk dev` and the tests drive the real HTTP adapters
 without a Microsoft 365 tenant. Faults a test can schedule: 429 with Retry-After, 5xx
-outages, 404 for unknown users. Every request is recorded (the newest ``keep`` of them in
+outages (for a while, or for a number of calls), 404 for unknown users. Its demo data is
+listed in docs/sandbox.md. Every request is recorded (the newest ``keep`` of them in
 a long-running `tempodesk dev`), and ``GET /calls`` lists them as JSON. Graph keeps users,
 licences (with seat counts per SKU), group members and authentication methods, so
 provisioning can be checked by its effect.
@@ -65,6 +66,8 @@ class Faults:
     retry_after: int = 1
     down_until: float = 0.0           # Graph API answers outage_status until this monotonic time
     outage_status: int = 503          # 503 (planned) or 500 (Graph's InternalServerError)
+    outage_calls: int = 0             # the next N Graph API calls answer outage_status (an
+                                      # outage counted in calls: for time-skipping tests)
     unknown_users: set[str] = field(default_factory=set)
     datto_throttle: int = 0           # the next N Datto API calls answer 429
     datto_down_until: float = 0.0     # Datto answers 503 until this monotonic time
@@ -193,7 +196,10 @@ class ProviderServer:
             self.faults.throttle -= 1
             return 429, {"error": {"code": "TooManyRequests"}}, {
                 "Retry-After": str(self.faults.retry_after)}
-        if time.monotonic() < self.faults.down_until:
+        counted = self.faults.outage_calls > 0
+        if counted:
+            self.faults.outage_calls -= 1
+        if counted or time.monotonic() < self.faults.down_until:
             code = {500: "InternalServerError"}.get(self.faults.outage_status,
                                                     "ServiceUnavailable")
             return self.faults.outage_status, {"error": {"code": code}}, {}

@@ -5,7 +5,7 @@ tenant), Datto RMM (its OAuth password grant with the API key and secret) and Se
 site, its SentinelOne sites and groups; never the MSP's whole estate.
 
 ``raise_for`` turns a provider's answer into Temporal's retry semantics: 429 asks for the
-next attempt after ``Retry-After``; 5xx is retried with backoff; 400/401/403/404/409 end
+next attempt after ``Retry-After``; 5xx and 408 are retried with backoff; any other 4xx ends
 the step with a note for an agent (no retry mends a missing user or a refused permission).
 """
 
@@ -21,10 +21,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities import step_keys
 from domain.ids import step_request_id
+from domain.provider_steps import refused_status
 from domain.settings import Settings
 from domain.tenants import ClientConfig, TempodeskConfig
-
-_REFUSED = (400, 401, 403, 404, 405, 409, 410, 422)
 
 
 @dataclass
@@ -42,7 +41,7 @@ def raise_for(response: httpx.Response, what: str) -> None:
         raise ApplicationError(f"{what}: throttled (429), retry after {after or '?'} s",
                                type="ProviderThrottled", next_retry_delay=delay)
     text = response.text[:300]
-    if response.status_code in _REFUSED:
+    if refused_status(response.status_code):
         raise ApplicationError(f"{what}: refused ({response.status_code}): {text}",
                                type="ProviderRefused", non_retryable=True)
     raise ApplicationError(f"{what}: provider error ({response.status_code}): {text}",

@@ -31,6 +31,12 @@ LONG_FAILING_RETRY_MAX = timedelta(minutes=5)
 # A device not enrolled yet: looked at every 15 minutes at most (each look is an activity,
 # a timer and two workflow tasks: a device awaited for days costs ~100 looks a day).
 WAITING_RETRY_MAX = timedelta(minutes=15)
+# A failing episode is told to the desk once it has lasted this long (a provider that
+# stumbles for a few seconds, or throttles, tells nobody), and once more when it answers.
+FAILING_NOTICE_AFTER = timedelta(minutes=5)
+# Steps handed to an agent within this span of each other are one hand-off (one notice):
+# a client whose provider is not set up refuses every step of an exit at once.
+HANDOFF_JOINS_WITHIN = timedelta(minutes=10)
 ASKED_RETRY_MIN = timedelta(seconds=1)
 ASKED_RETRY_MAX = timedelta(hours=1)       # a provider's Retry-After, bounded
 ERROR_CHARS = 500
@@ -57,6 +63,9 @@ class StepState(BaseModel):
     started_at: datetime | None = Field(None, description="when it was first tried (a "
                                         "cancelled onboarding undoes what was started)")
     undone_at: datetime | None = Field(None, description="compensated after a cancellation")
+    failing_noticed_at: datetime | None = Field(None, description="when the desk was told "
+                                                "this step's provider keeps failing (once an "
+                                                "episode; cleared when it ends)")
 
     @property
     def failing(self) -> bool:
@@ -86,6 +95,11 @@ class StepFailure(BaseModel):
     @property
     def waiting(self) -> bool:
         return self.error_type in WAITS
+
+
+def refused_status(status: int) -> bool:
+    """An HTTP answer no retry can mend: any 4xx but 408 (timeout) and 429 (throttled)."""
+    return 400 <= status < 500 and status not in (408, 429)
 
 
 def retry_delay(attempts_failed: int, failure: StepFailure,
@@ -134,3 +148,28 @@ def any_failing(steps: Iterable[StepState]) -> bool:
     """Whether a provider keeps failing one of these steps (the ``ProviderFailing``
     search attribute)."""
     return any(step.failing for step in steps)
+
+
+def failing_notice_due(steps: Iterable[StepState], now: datetime) -> bool:
+    """Whether the desk is to be told now that a provider keeps failing: the ticket's
+    failing episode has lasted :data:`FAILING_NOTICE_AFTER` and was not told yet."""
+    steps = list(steps)
+    if any(step.failing_noticed_at is not None for step in steps):
+        return False
+    started = [step.failing_since for step in steps if step.failing and step.failing_since]
+    return bool(started) and now - min(started) >= FAILING_NOTICE_AFTER
+
+
+def recovery_notice_due(steps: Iterable[StepState]) -> bool:
+    """Whether the ticket's failing episode has just ended after the desk was told of it
+    (no step fails any more): it is told once more, then the episode is forgotten."""
+    steps = list(steps)
+    return (not any_failing(steps)
+            and any(step.failing_noticed_at is not None for step in steps))
+
+
+def joins_handoff(steps: Iterable[StepState], step: StepState, now: datetime) -> bool:
+    """Whether ``step``, just handed to an agent, joins a hand-off made moments ago (its
+    notice covers this one too)."""
+    return any(other is not step and other.needs_agent and other.last_failed_at is not None
+               and now - other.last_failed_at <= HANDOFF_JOINS_WITHIN for other in steps)

@@ -142,6 +142,8 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
             return False
         if s.expedited and s.expedite_approved_at is None:
             return False
+        if self._handed_over_once and self._step(JoinerStep.CREATE_ACCOUNT.value).needs_agent:
+            return False  # every other step needs the account: the agent acts first
         return any(st.done_at is None and not st.needs_agent for st in s.steps)
 
     def _mfa_check_at(self) -> datetime | None:

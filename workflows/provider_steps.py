@@ -13,6 +13,13 @@ own, beside the ticket's loop, so SLA timers keep firing while a step retries; t
 attempt time is kept in the step's state, so a new run waits out what is left of it. A
 refusal no retry can mend ends the step with a note for an agent (once). Runs from before
 the patch keep one activity per step, retried by Temporal.
+
+Since patch "provider-steps-handed-over-once": a step handed to an agent is never tried
+again until an agent acts (a kind that starts a new pass over its steps gets None at once,
+no activity, no notice); steps refused together (a client whose provider is not set up
+refuses them all) are one notice; and a provider that keeps failing is told to the desk
+once per episode (after FAILING_NOTICE_AFTER) and once when it answers again, never per
+attempt.
 """
 
 from __future__ import annotations
@@ -36,8 +43,11 @@ with workflow.unsafe.imports_passed_through():
         StepFailure,
         StepState,
         any_failing,
+        failing_notice_due,
+        joins_handoff,
         record_done,
         record_failure,
+        recovery_notice_due,
     )
 
 STEP_TIMEOUT = timedelta(minutes=2)
@@ -54,6 +64,12 @@ ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # Temporal retried inside one activity and the ticket showed nothing while a provider was
 # down); the ticket publishes ProviderFailing. Decided in the run's first task.
 STEP_RETRIES = "provider-steps-retried-by-the-workflow"
+# A step handed to an agent stays with the agent: before, a kind's next pass over its steps
+# tried it again at once, and every refusal was a new hand-off and a new notice (a new user
+# whose client had no Graph looped ~30 times a second). Refusals made together are one
+# notice; a failing provider is told once an episode, and once when it recovers.
+HANDED_OVER_ONCE = "provider-steps-handed-over-once"
+HANDED_OVER_SHOWN = 5  # steps handed to an agent listed in the Web UI's details
 
 
 class ProviderSteps:
@@ -71,6 +87,7 @@ class ProviderSteps:
 
     def setup_steps(self) -> None:
         self._retried_here = workflow.patched(STEP_RETRIES)
+        self._handed_over_once = self._retried_here and workflow.patched(HANDED_OVER_ONCE)
         if self._retried_here:  # a run from before never published it (replay)
             self.kind_keys = (*type(self).kind_keys, sa.PROVIDER_FAILING)
 
@@ -85,12 +102,18 @@ class ProviderSteps:
         raise NotImplementedError
 
     def details(self) -> str:
-        """The Web UI's details, with the step a provider keeps failing, if any."""
+        """The Web UI's details, with the step a provider keeps failing, if any, and each
+        step handed to an agent with the provider's reason."""
         text: str = super().details()  # type: ignore[misc]
         failing = next((st for st in _all_steps(self.state) if st.failing), None)
         if failing is not None:
             text += (f"\n\n**Provider failing:** {failing.name}, {failing.attempts_failed} "
                      f"attempt(s) failed: {failing.last_error}")
+        handed = [st for st in _all_steps(self.state) if st.needs_agent]
+        for step in handed[:HANDED_OVER_SHOWN]:
+            text += f"\n\n**Needs an agent:** {step.name}: {step.last_error}"
+        if len(handed) > HANDED_OVER_SHOWN:
+            text += f"\n\n(and {len(handed) - HANDED_OVER_SHOWN} more step(s): see the ticket)"
         return text
 
     def step_key(self, step: str, saga: SagaPass, target: str | None = None) -> str:
@@ -116,6 +139,8 @@ class ProviderSteps:
         step.key = call.step_key
         if not self._retried_here:
             return await self._in_one_activity(step, activity, call, cancellation)
+        if self._handed_over_once and step.needs_agent:
+            return None  # with an agent: nothing runs until they act (and clear it)
         while True:
             # The loop answers a change first (its timer commands come before ours,
             # however the server groups a task's events; see workflows/ticket.py).
@@ -135,11 +160,15 @@ class ProviderSteps:
                 record_failure(step, _failure(err), workflow.now())
                 if step.needs_agent:
                     self._to_an_agent(step)
+                    self._episode_over(told=False)
                     return None
                 if failing != self._failing():
                     self._changed = True  # the loop publishes ProviderFailing
+                self._tell_failing(step)
                 continue
-            return self._done(step, result)
+            done = self._done(step, result)
+            self._episode_over(told=True)
+            return done
 
     async def _attempt(self, step: StepState, activity: Any, call: Any,
                        cancellation: ActivityCancellationType,
@@ -161,11 +190,41 @@ class ProviderSteps:
         return result
 
     def _to_an_agent(self, step: StepState) -> None:
+        joined = self._handed_over_once and joins_handoff(_all_steps(self.state), step,
+                                                          workflow.now())
         self._event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
-                    "this by hand, then resolve the ticket")
-        self._notify("provider_step_failed", f"Do by hand: {step.name} for "
-                     f"{self.step_subject()}", self._assignee_mail())
+                    "this by hand, then resolve the ticket"
+                    + (" (with the steps handed over just before)" if joined else ""))
+        if not joined:
+            self._notify("provider_step_failed", f"Do by hand: {step.name} for "
+                         f"{self.step_subject()}", self._assignee_mail())
         self._changed = True
+
+    def _tell_failing(self, step: StepState) -> None:
+        """The desk hears once that a provider keeps failing (not at each attempt)."""
+        now = workflow.now()
+        if not self._handed_over_once or not failing_notice_due(_all_steps(self.state), now):
+            return
+        step.failing_noticed_at = now
+        self._event("provider_failing", f"{step.name}: {step.attempts_failed} attempt(s) "
+                    f"failed, retrying: {step.last_error}")
+        self._notify("provider_failing", f"Provider failing: {step.name} for "
+                     f"{self.step_subject()} (retrying)", self._assignee_mail())
+
+    def _episode_over(self, told: bool) -> None:
+        """Once no step fails any more: the desk, told of the episode, hears it is over
+        (``told``; a hand-off ending it says enough), and the episode is forgotten."""
+        steps = _all_steps(self.state)
+        if not self._handed_over_once or not recovery_notice_due(steps):
+            return
+        noticed = [st for st in steps if st.failing_noticed_at is not None]
+        for st in noticed:
+            st.failing_noticed_at = None
+        if told:
+            names = ", ".join(st.name for st in noticed)
+            self._event("provider_recovered", f"{names}: the provider answers again")
+            self._notify("provider_recovered", f"Provider answering again: {names} for "
+                         f"{self.step_subject()}", self._assignee_mail())
 
     async def _in_one_activity(self, step: StepState, activity: Any, call: Any,
                                cancellation: ActivityCancellationType,
