@@ -19,8 +19,11 @@ async def settled_view(desk, ticket: str) -> dict:
         return (await desk.http.get(f"/v1/tickets/{ticket}",
                                     headers=desk.as_("belton", "agent"))).json()
 
-    return await eventually(view, lambda v: v["notices_queued"] >= 1 and v["outbox"] == [],
-                            timeout=30)
+    def settled(v: dict) -> bool:
+        handed = [e for e in v["events"] if e["kind"].startswith(("notified:", "notice_"))]
+        return bool(handed) and v["outbox"] == []
+
+    return await eventually(view, settled, timeout=30)
 
 
 async def test_a_notice_with_no_smtp_server_is_recorded_as_not_sent(desk):
