@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from domain.tickets import TicketRecord
 from tests.conftest import make_settings
 from tests.web.helpers import eventually, incident_body
 from worker import NO_SMTP_WARNING, run_worker
@@ -64,3 +65,15 @@ async def test_a_worker_without_smtp_warns_once_at_start(dev_client, config, tas
         stop.set()
         await running
     assert caplog.messages.count(NO_SMTP_WARNING) == 1
+
+
+def test_state_from_before_the_counters_numbers_notices_on_from_notices_sent():
+    """A ticket continued as new by the old code carries notices_sent (which numbered its
+    notices then) and no notices_queued: numbering goes on after it, so no id repeats."""
+    old = {"kind": "incident", "ticket_id": "BEL-000001", "client_id": "belton",
+           "subject": "Printer", "opened_at": "2026-12-01T09:00:00+11:00",
+           "technical_contact": "jo@harbourside.example", "notices_sent": 7}
+    carried = TicketRecord.model_validate(old)
+    assert (carried.notices_queued, carried.notices_sent) == (7, 7)
+    current = TicketRecord.model_validate({**old, "notices_queued": 9, "notices_sent": 2})
+    assert (current.notices_queued, current.notices_sent) == (9, 2)
