@@ -503,6 +503,8 @@ def _dev_mailbox(settings: Settings):
     and a page listing its messages, links clickable), unless TEMPODESK_SMTP_HOST names a
     mail server of the user's own."""
     if settings.smtp_host:
+        out.print(f"  Mail         through {settings.smtp_host}:{settings.smtp_port} "
+                  "(TEMPODESK_SMTP_HOST)")
         return None, settings
     from dev_mailbox import KEPT, DevMailbox
 

@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
+from api.pages import PAGE_POLICY, TEMPLATES, page_headers
+
 KEPT = 500  # messages `tempodesk dev` keeps; older ones are dropped
 MESSAGE_BYTES_MAX = 10 * 1024 * 1024  # what the sink's SMTP server accepts in one message
 BODY_CHARS_SHOWN = 50_000  # of one body, on the page
@@ -134,8 +136,6 @@ def _entry(received: Received) -> dict:
 
 def render_page(received: list[Received], kept: int | None) -> str:
     """The page: newest message first."""
-    from api.pages import TEMPLATES
-
     messages = []
     for r in reversed(received):
         entry = _entry(r)
@@ -148,8 +148,6 @@ class MailboxPage:
     scripts), under the headers of the API's pages (api/pages.py)."""
 
     def __init__(self, sink: SmtpSink, port: int = 0) -> None:
-        from api.pages import PAGE_POLICY, page_headers
-
         headers = {**page_headers(PAGE_POLICY), "X-Content-Type-Options": "nosniff"}
 
         class Handler(BaseHTTPRequestHandler):
