@@ -674,7 +674,15 @@ def _with_temporal(action):
     from temporal_client import connect
 
     async def run():
-        return await action(await connect(_tickets_settings()))
+        settings = _tickets_settings()
+        try:
+            temporal = await connect(settings)
+        except RuntimeError as exc:  # "Failed client connect: ..."
+            err.print(f"cannot reach Temporal at {settings.temporal_address}: is `make run` "
+                      "running? (elsewhere set TEMPODESK_TEMPORAL_ADDRESS) - "
+                      f"{str(exc)[:300]}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
+        return await action(temporal)
 
     try:
         return asyncio.run(run())

@@ -23,6 +23,7 @@ import pytest
 
 from api.pages import PAGE_POLICY
 from tests.devrun import BIN, DevRun
+from tests.peers import RefusingPort
 from tests.web.helpers import incident_body
 
 DIRECTOR = "mia.chen@harbourside.example"  # belton's director (tempodesk.yaml)
@@ -166,9 +167,15 @@ def test_tickets_show_reads_what_the_dev_stack_encrypted(dev: DevRun, tmp_path: 
         "another id": ({"TEMPODESK_CODEC_KEYS": json.dumps({"2026-01": other_key}),
                         "TEMPODESK_CODEC_KEY_ID": "2026-01"}, "key id 'dev'"),
     }
-    for case, (env, said) in failures.items():
-        failed = tickets(dev, "show", incident, **env)
-        assert failed.returncode == 1, (case, failed.stdout, failed.stderr)
-        assert said in failed.stderr, (case, failed.stderr)
-        assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)
-        assert "Traceback" not in failed.stderr + failed.stdout
+    refusing = RefusingPort()  # bound, never listening: no Temporal answers there
+    failures["no Temporal"] = ({"TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{refusing.port}"},
+                               "cannot reach Temporal")
+    try:
+        for case, (env, said) in failures.items():
+            failed = tickets(dev, "show", incident, **env)
+            assert failed.returncode == 1, (case, failed.stdout, failed.stderr)
+            assert said in failed.stderr, (case, failed.stderr)
+            assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)
+            assert "Traceback" not in failed.stderr + failed.stdout
+    finally:
+        refusing.release()
