@@ -411,6 +411,7 @@ def dev() -> None:
     config = _config(settings.config_path)
     sandbox, settings = _dev_sandbox(settings)
     files, settings = _dev_files(settings)
+    mailbox, settings = _dev_mailbox(_dev_public_url(settings))
     codec_socket = _loopback_socket()
     codec_secret, codec_endpoint = _local_ui_codec(codec_socket)
     server = start_dev_server(settings, codec_endpoint=codec_endpoint)
@@ -425,6 +426,8 @@ def dev() -> None:
             sandbox.__exit__(None, None, None)
         if files is not None:
             files.__exit__(None, None, None)
+        if mailbox is not None:
+            mailbox.__exit__(None, None, None)
         server.terminate()
         try:
             server.wait(timeout=15)
@@ -484,6 +487,36 @@ def _dev_files(settings: Settings):
     out.print(f"  Files        {files.endpoint} (local S3, bucket {files.bucket}, in "
               f"{settings.data_dir / 's3'})")
     return files, Settings.model_validate({**settings.model_dump(), **files.settings()})
+
+
+def _dev_public_url(settings: Settings) -> Settings:
+    """Links in `tempodesk dev`'s mail lead to its own API (TEMPODESK_API_PORT may move it),
+    unless TEMPODESK_PUBLIC_URL says where."""
+    if settings.public_url != Settings.model_fields["public_url"].default:
+        return settings
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    return settings.model_copy(update={"public_url": url})
+
+
+def _dev_mailbox(settings: Settings):
+    """`tempodesk dev` mails into a local mailbox (dev_mailbox.py: an SMTP sink on loopback
+    and a page listing its messages, links clickable), unless TEMPODESK_SMTP_HOST names a
+    mail server of the user's own."""
+    if settings.smtp_host:
+        out.print(f"  Mail         through {settings.smtp_host}:{settings.smtp_port} "
+                  "(TEMPODESK_SMTP_HOST)")
+        return None, settings
+    from dev_mailbox import KEPT, DevMailbox
+
+    try:
+        mailbox = DevMailbox(page_port=settings.mailbox_port).__enter__()
+    except OSError as exc:
+        err.print(f"[red]mailbox:[/] cannot listen on 127.0.0.1:{settings.mailbox_port} "
+                  f"({exc.strerror}): set TEMPODESK_MAILBOX_PORT to a free port, or 0")
+        raise typer.Exit(2) from exc
+    out.print(f"  Mailbox      {mailbox.url} (every e-mail the desk sends, the last {KEPT}; "
+              f"SMTP on 127.0.0.1:{mailbox.sink.port})")
+    return mailbox, settings.model_copy(update=mailbox.settings())
 
 
 DEV_CODEC_KEY_ID = "dev"
@@ -623,15 +656,46 @@ def _minutes(iso: str | None) -> str | None:
     return None if iso is None else iso[:16].replace("T", " ") + "Z"
 
 
+def _tickets_settings() -> Settings:
+    """The tickets commands read what `make run` wrote: with no codec key in the environment,
+    the key `tempodesk dev` encrypts with (``codec-key`` in its data directory, .data/ or
+    TEMPODESK_DATA_DIR), if there is one."""
+    settings = _settings()
+    if settings.codec_keys or not (settings.data_dir / "codec-key").is_file():
+        return settings
+    return _dev_codec(settings)
+
+
 def _with_temporal(action):
     """Run ``action(client)`` on a new client (``main`` spares the process the teardown in
-    which a client's threads can abort it)."""
+    which a client's threads can abort it). A payload the keys cannot decrypt is one line
+    on stderr and exit status 1, never a traceback."""
+    from payload_codec import ENCODING, CodecError
     from temporal_client import connect
 
     async def run():
-        return await action(await connect(_settings()))
+        settings = _tickets_settings()
+        try:
+            temporal = await connect(settings)
+        except RuntimeError as exc:  # "Failed client connect: ..."
+            err.print(f"cannot reach Temporal at {settings.temporal_address}: is `make run` "
+                      "running? (elsewhere set TEMPODESK_TEMPORAL_ADDRESS) - "
+                      f"{str(exc)[:300]}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
+        return await action(temporal)
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except CodecError as exc:
+        err.print(f"cannot read the ticket: {exc}", markup=False, soft_wrap=True)
+    except KeyError as exc:  # the data converter meets an encrypted payload without a codec
+        if ENCODING.decode() not in str(exc):
+            raise
+        err.print("cannot read the ticket: it is encrypted and no codec key is set: set "
+                  "TEMPODESK_CODEC_KEYS and TEMPODESK_CODEC_KEY_ID as on the workers (beside "
+                  "`make run`, run from its directory: its .data/codec-key is read)",
+                  markup=False, soft_wrap=True)
+    raise typer.Exit(1)
 
 
 class Output(StrEnum):

@@ -124,6 +124,11 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
     return [tickets, sequences]
 
 
+NO_SMTP_WARNING = ("TEMPODESK_SMTP_HOST is not set: no e-mail leaves this desk (notices, "
+                   "surveys, reports); each notice is recorded on its ticket as not sent "
+                   "(event notice_unsent, counter notices_unsent), never as sent")
+
+
 async def run_worker(client: Client, settings: Settings, config: TempodeskConfig,
                      stop: asyncio.Event) -> None:
     async with outbound.http_client(settings) as http, contextlib.AsyncExitStack() as stack:
@@ -132,4 +137,6 @@ async def run_worker(client: Client, settings: Settings, config: TempodeskConfig
         for worker in workers:
             await stack.enter_async_context(worker)
         log.info("worker polling task queue %r", settings.task_queue)
+        if not settings.smtp_host:
+            log.warning(NO_SMTP_WARNING)
         await stop.wait()

@@ -202,8 +202,8 @@ class NotificationActivities:
         recipients = sorted(wanted - set(held))
         if held:
             receipt.skipped.append(f"held until an agent confirms: {', '.join(held)}")
-        if recipients and not self.settings.smtp_host:
-            receipt.skipped.append("email: TEMPODESK_SMTP_HOST is not set")
+        if recipients and not self.settings.smtp_host:  # nothing leaves: said, never "sent"
+            receipt.unsent = recipients
             return receipt
         holder = link_holder(notice)
         personal = [r for r in recipients if holder is not None and r.lower() == holder]

@@ -212,7 +212,7 @@ async def drain(client, last_workflow_id: str, timeout: float = 600) -> None:
             view = await handle.query(IncidentWorkflow.view, rpc_timeout=timedelta(seconds=60))
         except RPCError:  # the worker is still busy with the backlog
             continue
-        if any(e.kind.startswith("notified:") for e in view.events):
+        if any(e.kind.startswith(("notified:", "notice_unsent:")) for e in view.events):
             await asyncio.sleep(2)
             return
         await asyncio.sleep(0.5)

@@ -54,6 +54,8 @@ class NoticeReceipt(BaseModel):
     emailed: list[str] = Field(default_factory=list)
     webhooks: list[str] = Field(default_factory=list)
     skipped: list[str] = Field(default_factory=list)
+    unsent: list[str] = Field(default_factory=list, description="addresses the e-mail was "
+                              "for but not sent to: no SMTP server is configured")
 
 
 def message_id(notice_id: str) -> str:
@@ -130,6 +132,8 @@ class OutboxEntry(BaseModel):
     notice: Notice
     lanes: dict[Lane, LaneProgress] = Field(
         default_factory=lambda: {lane: LaneProgress() for lane in Lane})
+    reached: bool = Field(False, description="a lane has delivered it to someone (counted "
+                          "in the ticket's notices_sent)")
 
     def settled(self) -> bool:
         return all(p.status != "pending" for p in self.lanes.values())

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     outbound_allow: list[str] = Field(default_factory=list, max_length=100)
     sandbox_port: int = Field(0, ge=0, le=65535, description="`tempodesk dev`'s provider "
                               "sandbox port (0: any free one)")
+    mailbox_port: int = Field(0, ge=0, le=65535, description="`tempodesk dev`'s mailbox "
+                              "page port (0: any free one)")
     datto_url: str | None = Field(None, description="Datto RMM API, e.g. "
                                   "https://merlot-api.centrastage.net")
     datto_api_key: str | None = None

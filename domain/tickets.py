@@ -17,8 +17,9 @@ import hashlib
 import re
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.attachments import Attachment
 from domain.ids import TicketKind
@@ -137,7 +138,13 @@ class TicketRecord(BaseModel):
     outbox: list[OutboxEntry] = Field(default_factory=list, description="notices not yet "
                                       "delivered, with attempts and the last error")
     failed_notices: list[FailedNotice] = Field(default_factory=list)
-    notices_sent: int = 0
+    notices_queued: int = Field(0, description="notices the ticket made (each one's number is "
+                                "in its id)")
+    notices_sent: int = Field(0, description="notices that reached someone: e-mailed, or "
+                              "posted to a webhook")
+    notices_unsent: int = Field(0, description="notices whose e-mail did not leave because no "
+                                "SMTP server is configured (TEMPODESK_SMTP_HOST); each has a "
+                                "notice_unsent event")
     thread_root: str | None = Field(None, description="Message-ID of the first e-mail; "
                                     "later e-mails reply to it so mail clients thread them")
     confirmed_recipients: list[str] = Field(default_factory=list, description="addresses "
@@ -149,6 +156,15 @@ class TicketRecord(BaseModel):
     contact_unconfirmed: bool = Field(False, description="the technical contact sent mail "
                                       "that failed sender authentication: notices go to them "
                                       "only once an agent confirms the address (recipients)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _notices_numbered_by_sent(cls, data: Any) -> Any:
+        """State carried from before ``notices_queued`` (continue-as-new): ``notices_sent``
+        numbered the notices then, so numbering goes on from it (ids stay unique)."""
+        if isinstance(data, dict) and "notices_sent" in data and "notices_queued" not in data:
+            data = {**data, "notices_queued": data["notices_sent"]}
+        return data
 
 
 class TicketState(TicketRecord):

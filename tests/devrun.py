@@ -23,6 +23,7 @@ class DevRun:
     def __init__(self, data_dir: Path) -> None:
         self.grpc, self.ui, self.api = free_port(), free_port(), free_port()
         self.sandbox = f"http://127.0.0.1:{free_port()}"
+        self.mailbox = f"http://127.0.0.1:{free_port()}"  # the local mailbox's page
         made_by_dev = ("TEMPODESK_SIGNING_SECRET", "TEMPODESK_CODEC_KEYS", "TEMPODESK_CODEC_KEY_ID")
         environ = {k: v for k, v in os.environ.items() if k not in made_by_dev}
         self.env = {**environ, "TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{self.grpc}",
@@ -30,7 +31,8 @@ class DevRun:
                     "TEMPODESK_DATA_DIR": str(data_dir),
                     "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
                     "TEMPODESK_TASK_QUEUE": f"dev-{self.grpc}",
-                    "TEMPODESK_SANDBOX_PORT": self.sandbox.rsplit(":", 1)[1]}
+                    "TEMPODESK_SANDBOX_PORT": self.sandbox.rsplit(":", 1)[1],
+                    "TEMPODESK_MAILBOX_PORT": self.mailbox.rsplit(":", 1)[1]}
         self.base = f"http://127.0.0.1:{self.api}"
 
     def start(self) -> subprocess.Popen:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import socket
 import threading
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from aiosmtpd.controller import Controller
-
 from activities import webhooks
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from dev_mailbox import SmtpSink
+from dev_mailbox import free_port as free_port  # the tests' free ports, as the dev stack's
 
 
 class RefusingPort:
@@ -35,30 +26,9 @@ class RefusingPort:
         return self.port
 
 
-class Mailbox:
-    """Every message the SMTP server accepted, parsed."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.port = port or free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        self.messages.append(email.message_from_bytes(envelope.content,
-                                                      policy=email.policy.default))
-        return "250 OK"
-
-    def about(self, ticket_id: str) -> list[EmailMessage]:
-        return [m for m in self.messages if f"[{ticket_id}]" in m["Subject"]]
-
-    def __enter__(self) -> Mailbox:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.controller.stop()
+class Mailbox(SmtpSink):
+    """Every message the SMTP server accepted, parsed: the dev stack's sink (dev_mailbox.py),
+    keeping every message."""
 
 
 class SignedReceiver:

@@ -342,7 +342,7 @@ def assert_one_ticket_per_key(intakes: list[Intake]) -> dict[str, str]:
 
 def notified(view) -> bool:
     """The ticket ran its first activity (the notices at intake): a worker worked it."""
-    return any(e.kind.startswith("notified:") for e in view.events)
+    return any(e.kind.startswith(("notified:", "notice_unsent:")) for e in view.events)
 
 
 def assert_only_retryable_failures(intakes: list[Intake]) -> None:

@@ -43,7 +43,7 @@ async def test_sigkilled_worker_loses_no_breach_and_no_rung(dev_client, tmp_path
             except RPCError:  # a query that reached the killed worker times out: ask again
                 return None
 
-        await eventually(view, lambda v: v is not None and v.notices_sent >= 1, timeout=30)
+        await eventually(view, lambda v: v is not None and v.notices_queued >= 1, timeout=30)
         await asyncio.sleep(1)  # the ticket now waits on its SLA timers, cached by `first`
         first.kill()
         assert datetime.now(UTC) < start.opened_at + timedelta(seconds=9), "too slow to set up"

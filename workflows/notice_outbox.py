@@ -183,6 +183,12 @@ class NoticeOutbox:
         progress = entry.lanes[lane]
         progress.status = "delivered"
         sent = {Lane.EMAIL: receipt.emailed, Lane.WEBHOOKS: receipt.webhooks}[lane]
+        if sent and not entry.reached:  # counted once, whichever lane reached someone first
+            entry.reached = True
+            self.state.notices_sent += 1
+        if receipt.unsent:
+            self.state.notices_unsent += 1
+            self._record(f"notice_unsent:{entry.notice.event}", unsent_detail(receipt.unsent))
         detail = ", ".join(sent + receipt.skipped)
         if progress.attempts > 1:
             detail += f" (attempt {progress.attempts})"
@@ -236,6 +242,11 @@ class NoticeOutbox:
         del self.state.failed_notices[:-FAILED_NOTICES_KEPT]
         self._record(f"notice_failed:{entry.notice.event}",
                      f"{lane.value} gave up after {progress.attempts} attempt(s): {error}")
+
+
+def unsent_detail(addresses: list[str]) -> str:
+    return (f"not e-mailed to {', '.join(addresses)}: no SMTP server is configured "
+            "(TEMPODESK_SMTP_HOST)")
 
 
 def _failure(err: ActivityError) -> DeliveryFailure:

@@ -646,9 +646,9 @@ class TicketWorkflow:
         technical contact, whom the client named (mailed only if the config knows the
         address, or an agent confirmed it)."""
         s = self.state
-        s.notices_sent += 1
+        s.notices_queued += 1  # numbers the notice; notices_sent counts those that left
         self._changed = True
-        notice_id = f"{workflow.info().workflow_id}:{s.notices_sent}:{event}"
+        notice_id = f"{workflow.info().workflow_id}:{s.notices_queued}:{event}"
         thread_root = s.thread_root
         if thread_root is None:  # this notice starts the ticket's e-mail thread
             s.thread_root = message_id(notice_id)
@@ -686,6 +686,8 @@ class TicketWorkflow:
                 NotificationActivities.notify, notice, start_to_close_timeout=NOTIFY_TIMEOUT)
             detail = ", ".join(receipt.emailed + receipt.webhooks + receipt.skipped)
             self._event(f"notified:{notice.event}", detail)
+            if receipt.emailed or receipt.webhooks:
+                self.state.notices_sent += 1
 
 
 _STATUS_SUBJECTS = {Status.PENDING: "We need something from you",

@@ -68,8 +68,10 @@ async def test_p1_at_3am_sunday_breaches_and_climbs_every_rung(ts_env, config, t
     for i, (event, (role, hours)) in enumerate(zip(rungs, LADDER, strict=True)):
         assert_fired_on_time(event, breach + timedelta(hours=hours))
         assert event.detail == f"level {i + 1}: {role} <rung{i}@belton.example>"
-    notified = [e.detail for e in events(view, "notified:escalated")]
-    assert [d.split(", ")[0] for d in notified] == ["email: TEMPODESK_SMTP_HOST is not set"] * 6
+    # No SMTP server here: each rung's mail is recorded as not sent, never as sent.
+    unsent = [e.detail for e in events(view, "notice_unsent:escalated")]
+    assert len(unsent) == 6 and all("no SMTP server" in d for d in unsent), unsent
+    assert not events(view, "notified:escalated")
     assert view.breached and view.breached_at == breach
 
     described = await handle.describe()
@@ -149,7 +151,7 @@ async def test_resolve_thanks_reopen_and_auto_close(ts_env, config, task_queue):
     assert_fired_on_time(closed, resolved.resolved_at + timedelta(days=3))
     assert view.status is Status.CLOSED and closed.detail == "auto-closed after resolution"
     assert view.survey_expires_at == view.closed_at + timedelta(days=14)
-    assert events(view, "notified:ticket_closed")
+    assert events(view, "notice_unsent:ticket_closed")  # the survey's mail, not sent here
     assert len(view.comments) == 2
     await handle.terminate("test done")
 
@@ -273,7 +275,7 @@ async def test_merge_closes_the_duplicate_and_links_the_survivor(ts_env, config,
         result = await older.result()
         survivor = await newest.query(IncidentWorkflow.view)
     assert merged.status is Status.CLOSED and merged.merged_into == newest_start.ticket_id
-    assert result.survey_expires_at is None and not events(result, "notified:ticket_closed")
+    assert result.survey_expires_at is None and not events(result, "notice_unsent:ticket_closed")
     assert survivor.duplicates == [result.ticket_id]
     assert survivor.status is Status.NEW
     assert survivor.response_due == newest_start.opened_at + timedelta(hours=1)
