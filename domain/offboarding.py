@@ -138,7 +138,7 @@ class ExitIntake(BaseModel):
     manager: Contact | None = None
     last_working_day: date
     immediate: bool = False
-    reason: str = ""
+    reason: str | None = None
     return_window_days: int
 
     @classmethod
@@ -176,7 +176,8 @@ class OffboardingState(OffboardingFacts, TicketState):
 class OffboardingView(OffboardingFacts, TicketView):
     """What queries answer for a user exit."""
 
-    personal_fields: ClassVar[tuple[str, ...]] = ("request.manager.phone",)
+    # Why someone leaves is HR's to tell: HR and the desk read it; a director sees the exit.
+    personal_fields: ClassVar[tuple[str, ...]] = ("request.manager.phone", "request.reason")
     withheld: list[str] = Field(default_factory=list, description="personal fields emptied "
                                 "for this reader (only HR and the service desk read them)")
 

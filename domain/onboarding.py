@@ -294,7 +294,7 @@ class JoinerIntake(BaseModel):
     mailbox_access: list[str] = Field(default_factory=list)
     hardware: list[DeviceRequest] = Field(default_factory=list)
     usage_location: str | None = None
-    notes: str = ""
+    notes: str | None = None
 
     @classmethod
     def of(cls, form: JoinerForm) -> JoinerIntake:
@@ -342,8 +342,9 @@ class OnboardingState(OnboardingFacts, TicketState):
 class OnboardingView(OnboardingFacts, TicketView):
     """What queries answer for a new user."""
 
+    # HR's notes are about the person, for the desk that sets them up.
     personal_fields: ClassVar[tuple[str, ...]] = ("personal_email", "personal_phone",
-                                                   "request.manager.phone")
+                                                   "request.manager.phone", "request.notes")
     withheld: list[str] = Field(default_factory=list, description="personal fields emptied "
                                 "for this reader (only HR and the service desk read them)")
 

@@ -87,7 +87,7 @@ def redacted(view: V, viewer: Viewer) -> V:
     needs them. The one place a view is redacted; kinds without personal fields pass
     unchanged."""
     fields: tuple[str, ...] = getattr(view, "personal_fields", ())
-    held = [path for path in fields if _at(view, path) is not None]
+    held = [path for path in fields if _at(view, path) not in (None, "")]
     if not held or sees_personal_data(viewer):
         return view
     for path in held:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import date, timedelta
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.query.v1 import WorkflowQuery
@@ -25,6 +26,8 @@ from tests.conftest import make_settings, provider_desk, sandbox_sites
 from tests.web.helpers import assert_problem, eventually, incident_body
 from tests.web.test_cli_tickets import cli
 from tests.web.test_email_inbound import GATEWAY, mail
+from tests.web.test_offboarding import exit_form
+from tests.web.test_onboarding import new_user
 
 PHONE = "+61 3 9000 1234"
 CONTACT = {"name": "Jo Tran", "email": "jo.tran@harbourside.example", "phone": PHONE}
@@ -132,3 +135,39 @@ async def test_the_web_ui_details_show_the_request_sealed_by_the_codec(dev_clien
             static = described.raw_description.execution_config.user_metadata.details
             assert static.metadata["encoding"] == ENCODING
             assert b"Restarted Outlook" not in static.data
+
+
+async def test_a_leavers_reason_and_a_joiners_notes_stay_with_hr_and_the_desk(graph_desk):
+    desk, _ = graph_desk
+    hr = desk.as_("belton", "hr")
+    start = (date.today() + timedelta(days=30)).isoformat()
+    leaver = await desk.http.post("/v1/offboarding", headers=hr, json=exit_form(
+        immediate=False, last_working_day=start, reason="dismissed: misconduct",
+        manager={"name": "Mia Chen", "email": "mia.chen@harbourside.example",
+                 "phone": "+61 400 222 333"}))
+    joiner = await desk.http.post("/v1/onboarding", headers=hr, json=new_user(
+        start, role_template=None, licences=["SPE_E3"], hardware=[],
+        notes="Needs a screen reader"))
+    assert leaver.status_code == joiner.status_code == 201, (leaver.text, joiner.text)
+    exit_id, join_id = leaver.json()["ticket_id"], joiner.json()["ticket_id"]
+
+    async def view(ticket: str, role: str) -> dict:
+        shown = await desk.http.get(f"/v1/tickets/{ticket}", headers=desk.as_("belton", role))
+        assert shown.status_code == 200, shown.text
+        return shown.json()
+
+    for role in ("hr", "agent"):
+        exit_view, join_view = await view(exit_id, role), await view(join_id, role)
+        assert exit_view["request"]["reason"] == "dismissed: misconduct"
+        assert exit_view["request"]["manager"]["phone"] == "+61 400 222 333"
+        assert join_view["request"]["notes"] == "Needs a screen reader"
+        assert join_view["request"]["department"] == "Legal"
+    exit_view, join_view = await view(exit_id, "director"), await view(join_id, "director")
+    assert exit_view["request"]["reason"] is None
+    assert exit_view["request"]["manager"] == {"name": "Mia Chen", "phone": None,
+                                               "email": "mia.chen@harbourside.example"}
+    assert exit_view["withheld"] == ["request.manager.phone", "request.reason"]
+    assert exit_view["request"]["last_working_day"] == start  # the exit itself: shown
+    assert join_view["request"]["notes"] is None
+    assert join_view["request"]["department"] == "Legal"
+    assert join_view["withheld"] == ["personal_email", "personal_phone", "request.notes"]
