@@ -730,8 +730,9 @@ def tickets_show(
         print(json.dumps(data, indent=2))
         return
     events = data.pop("events")
-    # The request as it was made, right after the subject: what an agent reads first.
-    first = ("kind", "ticket_id", "client_id", "subject", "request")
+    # What an agent reads first: the ticket, where it stands, and the request as it was made.
+    first = ("kind", "ticket_id", "client_id", "subject", "status", "priority",
+             "description", "request")
     ordered = {k: data[k] for k in first if k in data} | data
     _table(_field_rows(ordered), {"field": "field", "value": "value"},
            wrap=frozenset({"value"}))
