@@ -640,7 +640,8 @@ def _field_rows(data: dict, prefix: str = "") -> list[dict]:
         if isinstance(value, dict) and value:
             rows += _field_rows(value, f"{prefix}{name}.")
         elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
-            rows.append({"field": f"{prefix}{name}", "value": json.dumps(value)})
+            text = json.dumps(value, ensure_ascii=False)  # comments, steps: as written
+            rows.append({"field": f"{prefix}{name}", "value": text})
         elif isinstance(value, list):
             rows.append({"field": f"{prefix}{name}", "value": ", ".join(map(str, value))})
         else:
