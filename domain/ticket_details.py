@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from domain.incidents import IncidentIntake
 from domain.sla.deadlines import ResolvedTarget
 from domain.sla.timeline import US
 
@@ -57,6 +58,9 @@ def incident_details(start: IncidentStart, client: ClientConfig) -> str:
     questions = "\n".join(f"**{q}** {_cell(getattr(report, f))[:300]}" for q, f in (
         ("Doing:", "doing"), ("Expected:", "expected"), ("Actual:", "actual"),
         ("Tried:", "tried")))
+    mail = IncidentIntake.of(report).original_text
+    if mail is not None:  # mailed in: the body is the request, not an answer to "doing"
+        questions = f"**Mail:** {_cell(mail)[:300]}"
     heading = f"### {start.ticket_id}: {_cell(report.subject)}"
     return f"{heading}\n\n| | |\n|---|---|\n{table}\n\n{questions}"
 

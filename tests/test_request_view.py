@@ -12,7 +12,7 @@ from domain.email_inbound import InboundMessage
 from domain.incidents import IncidentIntake, IncidentReport
 from domain.offboarding import ExitForm, ExitIntake
 from domain.roles import Role
-from domain.ticket_details import DETAIL_TEXT_CHARS, request_details
+from domain.ticket_details import DETAIL_TEXT_CHARS, incident_details, request_details
 from domain.visibility import Viewer, redacted
 from tests.web.helpers import incident_body
 from tests.web.test_offboarding import exit_form
@@ -33,6 +33,17 @@ def test_a_mailed_in_report_is_its_body_and_answers_nothing():
     # The same words typed into the form are answers, not a mail body.
     typed = IncidentIntake.of(IncidentReport.model_validate(incident_body(channel="email")))
     assert typed.original_text is None and typed.doing == "Sending a quote to a customer"
+
+
+def test_the_web_ui_static_details_call_a_mail_body_mail(config):
+    message = InboundMessage(message_id=None, sender="mia.chen@harbourside.example",
+                             subject="Scanner down", text="It stopped at 9.\nMia")
+    start = make_start(datetime(2026, 12, 7, tzinfo=UTC))
+    typed = incident_details(start, config.client("belton"))
+    assert "**Doing:** Sending a quote to a customer" in typed and "**Mail:**" not in typed
+    start.report = incident_report(message, client_id=None)
+    mailed = incident_details(start, config.client("belton"))
+    assert "**Mail:** It stopped at 9. Mia" in mailed and "**Doing:**" not in mailed
 
 
 def incident_view(**report):
