@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -652,8 +653,33 @@ def _table(rows: list[dict], columns: dict[str, str], wrap: frozenset[str] = fro
 
 
 def _minutes(iso: str | None) -> str | None:
-    """'2026-11-23T05:45:00.123456Z' -> '2026-11-23 05:45Z' for narrow tables."""
-    return None if iso is None else iso[:16].replace("T", " ") + "Z"
+    """An instant to the minute in UTC, for narrow tables: converted, never an offset cut
+    off ('2026-12-22T00:00:00+11:00' -> '2026-12-21 13:00Z'). A time without an offset
+    (none of ours) is printed as it is, without a 'Z' it could not vouch for."""
+    if iso is None:
+        return None
+    at = datetime.fromisoformat(iso)
+    if at.tzinfo is None:
+        return f"{at:%Y-%m-%d %H:%M}"
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M}Z"
+
+
+def _field_rows(data: dict, prefix: str = "") -> list[dict]:
+    """One row per field of a ticket's view; a nested object's fields as dotted names
+    (``request.doing``), so each answer wraps in a row of its own. Times are printed as
+    the view gives them, with their offset."""
+    rows: list[dict] = []
+    for name, value in data.items():
+        if isinstance(value, dict) and value:
+            rows += _field_rows(value, f"{prefix}{name}.")
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            text = json.dumps(value, ensure_ascii=False)  # comments, steps: as written
+            rows.append({"field": f"{prefix}{name}", "value": text})
+        elif isinstance(value, list):
+            rows.append({"field": f"{prefix}{name}", "value": ", ".join(map(str, value))})
+        else:
+            rows.append({"field": f"{prefix}{name}", "value": value})
+    return rows
 
 
 def _tickets_settings() -> Settings:
@@ -769,8 +795,12 @@ def tickets_show(
         print(json.dumps(data, indent=2))
         return
     events = data.pop("events")
-    _table([{"field": k, "value": v} for k, v in data.items()],
-           {"field": "field", "value": "value"}, wrap=frozenset({"value"}))
+    # What an agent reads first: the ticket, where it stands, and the request as it was made.
+    first = ("kind", "ticket_id", "client_id", "subject", "status", "priority",
+             "description", "request")
+    ordered = {k: data[k] for k in first if k in data} | data
+    _table(_field_rows(ordered), {"field": "field", "value": "value"},
+           wrap=frozenset({"value"}))
     _table(events, {"at": "at", "kind": "event", "by": "by", "detail": "detail"},
            wrap=frozenset({"detail"}))
 

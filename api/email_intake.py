@@ -35,7 +35,7 @@ from domain.email_inbound import (
     with_attachments,
 )
 from domain.ids import TicketKind
-from domain.incidents import Channel, IncidentReport
+from domain.incidents import NOT_GIVEN_BY_MAIL, Channel, IncidentReport
 from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, decide
 from domain.quotes import Channel as DecisionChannel
 from domain.quotes import ConfirmByLink, Decision
@@ -49,7 +49,7 @@ from domain.visibility import Viewer, may_see
 from workflows.quote import QuoteWorkflow
 from workflows.ticket import TicketWorkflow
 
-NOT_GIVEN = "(not given: raised by e-mail)"
+NOT_GIVEN = NOT_GIVEN_BY_MAIL  # how the ticket view knows a mailed-in request
 
 
 class Outcome(BaseModel):

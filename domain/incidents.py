@@ -6,6 +6,7 @@ The lifecycle, events, comments and SLA clock state are the ticket core's
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -91,6 +92,37 @@ class IncidentReport(BaseModel):
 
 IncidentRules = TicketRules  # the config's ``incidents:`` block
 
+# What a mailed-in ticket says for the questions mail does not ask (api/email_intake.py).
+NOT_GIVEN_BY_MAIL = "(not given: raised by e-mail)"
+
+
+class IncidentIntake(BaseModel):
+    """The request as it was made, whole, for the people who work it: the four answers,
+    the channel's own words (a mailed-in ticket's body, which is its request: mail answers
+    no questions), the technical contact and the priority inputs the requester designated.
+    Bounded by the report's limits (10,000 characters a text). The channel is the view's."""
+
+    doing: str | None = None
+    expected: str | None = None
+    actual: str | None = None
+    tried: str | None = None
+    original_text: str | None = Field(None, description="the channel's own words: a "
+                                      "mailed-in ticket's body (plain text, at most 10,000 "
+                                      "characters, its files listed at the end)")
+    technical_contact: Contact
+    impact: Level | None = None
+    urgency: Level | None = None
+    severity: SeverityCriteria | None = None
+
+    @classmethod
+    def of(cls, report: IncidentReport) -> IncidentIntake:
+        mailed_in = report.channel is Channel.EMAIL and report.expected == NOT_GIVEN_BY_MAIL
+        answers = ({"original_text": report.doing} if mailed_in else
+                   report.model_dump(include={"doing", "expected", "actual", "tried"}))
+        return cls(technical_contact=report.technical_contact,
+                   impact=report.impact, urgency=report.urgency, severity=report.severity,
+                   **answers)
+
 
 class IncidentStart(TicketStart):
     """Workflow input: the report and the priority decided at intake, besides the ticket
@@ -116,6 +148,8 @@ class IncidentFacts(BaseModel):
     post_mortem: str | None = None
     work_periods: list[Period] = Field(default_factory=list, description="acknowledged / in "
                                        "progress, for on-call billing")
+    request: IncidentIntake | None = Field(None, description="the request as it was made "
+                                           "(None only while a ticket from before is loaded)")
 
 
 class IncidentState(IncidentFacts, TicketState):
@@ -130,6 +164,10 @@ class IncidentState(IncidentFacts, TicketState):
 
 class IncidentView(IncidentFacts, TicketView):
     """What queries (and ``GET /v1/tickets/{id}``) answer for an incident."""
+
+    personal_fields: ClassVar[tuple[str, ...]] = ("request.technical_contact.phone",)
+    withheld: list[str] = Field(default_factory=list, description="personal fields emptied "
+                                "for this reader (only HR and the service desk read them)")
 
 
 # IncidentStart names IncidentState, defined after it: complete it now, or a process whose first

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -130,6 +131,21 @@ class OffboardingStart(TicketStart):
     state: OffboardingState | None = None
 
 
+class ExitIntake(BaseModel):
+    """HR's form as it was made, but for what the view shows elsewhere (the leaver's name
+    and account, the devices, the legal hold) and the leaver's own contact."""
+
+    manager: Contact | None = None
+    last_working_day: date
+    immediate: bool = False
+    reason: str | None = None
+    return_window_days: int
+
+    @classmethod
+    def of(cls, form: ExitForm) -> ExitIntake:
+        return cls.model_validate(form.model_dump(include=set(cls.model_fields)))
+
+
 class OffboardingFacts(BaseModel):
     kind: TicketKind = TicketKind.OFFBOARDING
     employee: str
@@ -148,6 +164,8 @@ class OffboardingFacts(BaseModel):
     purge_at: datetime
     purged_at: datetime | None = None
     legal_hold: bool = False
+    request: ExitIntake | None = Field(None, description="HR's form as it was made (None "
+                                       "only while a ticket from before is loaded)")
 
 
 class OffboardingState(OffboardingFacts, TicketState):
@@ -157,6 +175,11 @@ class OffboardingState(OffboardingFacts, TicketState):
 
 class OffboardingView(OffboardingFacts, TicketView):
     """What queries answer for a user exit."""
+
+    # Why someone leaves is HR's to tell: HR and the desk read it; a director sees the exit.
+    personal_fields: ClassVar[tuple[str, ...]] = ("request.manager.phone", "request.reason")
+    withheld: list[str] = Field(default_factory=list, description="personal fields emptied "
+                                "for this reader (only HR and the service desk read them)")
 
 
 class HardwareReturn(BaseModel):

@@ -275,6 +275,32 @@ class OnboardingStart(TicketStart):
     state: OnboardingState | None = None
 
 
+class JoinerIntake(BaseModel):
+    """HR's form as it was made, but for what the view shows elsewhere (the joiner's name,
+    account, title and start instant) and the joiner's own contact: their personal e-mail
+    and phone are the view's personal fields, read only by HR and the service desk."""
+
+    start_date: date
+    start_time: time | None = None
+    time_zone: str | None = None
+    department: str = ""
+    manager: Contact
+    work_location: WorkLocation
+    office: str = ""
+    role_template: str | None = None
+    licences: list[str] = Field(default_factory=list, description="as the form listed them "
+                                "(the ticket adds the role template's)")
+    groups: list[str] = Field(default_factory=list)
+    mailbox_access: list[str] = Field(default_factory=list)
+    hardware: list[DeviceRequest] = Field(default_factory=list)
+    usage_location: str | None = None
+    notes: str | None = None
+
+    @classmethod
+    def of(cls, form: JoinerForm) -> JoinerIntake:
+        return cls.model_validate(form.model_dump(include=set(cls.model_fields)))
+
+
 class OnboardingFacts(BaseModel):
     kind: TicketKind = TicketKind.ONBOARDING
     employee: str
@@ -304,6 +330,8 @@ class OnboardingFacts(BaseModel):
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     compensated_at: datetime | None = None
+    request: JoinerIntake | None = Field(None, description="HR's form as it was made (None "
+                                         "only while a ticket from before is loaded)")
 
 
 class OnboardingState(OnboardingFacts, TicketState):
@@ -314,7 +342,9 @@ class OnboardingState(OnboardingFacts, TicketState):
 class OnboardingView(OnboardingFacts, TicketView):
     """What queries answer for a new user."""
 
-    personal_fields: ClassVar[tuple[str, ...]] = ("personal_email", "personal_phone")
+    # HR's notes are about the person, for the desk that sets them up.
+    personal_fields: ClassVar[tuple[str, ...]] = ("personal_email", "personal_phone",
+                                                   "request.manager.phone", "request.notes")
     withheld: list[str] = Field(default_factory=list, description="personal fields emptied "
                                 "for this reader (only HR and the service desk read them)")
 

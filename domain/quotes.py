@@ -108,6 +108,21 @@ class QuoteStart(TicketStart):
     state: QuoteRecordState | None = None
 
 
+class QuoteIntake(BaseModel):
+    """What the agent's draft said that the view shows nowhere else, and whom it went to."""
+
+    notes: str = ""
+    install_days: int
+    supersedes: str | None = None
+    directors: list[str] = Field(description="the directors it was sent to for a decision")
+
+    @classmethod
+    def of(cls, start: QuoteStart) -> QuoteIntake:
+        draft = start.document.draft
+        return cls(notes=draft.notes, install_days=draft.install_days,
+                   supersedes=draft.supersedes, directors=start.directors)
+
+
 class QuoteFacts(BaseModel):
     kind: TicketKind = TicketKind.QUOTE
     title: str
@@ -128,6 +143,8 @@ class QuoteFacts(BaseModel):
                                            "were sent their link to confirm (once each)")
     order: Order | None = None
     order_failed: str | None = None
+    request: QuoteIntake | None = Field(None, description="the draft as it was made (None "
+                                        "only while a quote from before is loaded)")
 
 
 class QuoteRecordState(QuoteFacts, TicketState):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
@@ -118,6 +119,16 @@ class RequestStart(TicketStart):
     state: RequestState | None = None
 
 
+class RequestIntake(BaseModel):
+    """What the form said that the view shows nowhere else: who asked, whole."""
+
+    requester: Contact
+
+    @classmethod
+    def of(cls, form: RequestForm) -> RequestIntake:
+        return cls(requester=form.requester)
+
+
 class RequestFacts(BaseModel):
     kind: TicketKind = TicketKind.SERVICE_REQUEST
     request_type: RequestType
@@ -127,6 +138,8 @@ class RequestFacts(BaseModel):
     scheduled_for: datetime | None = Field(None, description="the agreed date (enhanced, "
                                            "mini-consult, workshop)")
     quotes: list[str] = Field(default_factory=list, description="its quotes, newest last")
+    request: RequestIntake | None = Field(None, description="the request as it was made "
+                                          "(None only while a ticket from before is loaded)")
 
 
 class RequestState(RequestFacts, TicketState):
@@ -136,6 +149,10 @@ class RequestState(RequestFacts, TicketState):
 
 class RequestView(RequestFacts, TicketView):
     """What queries answer for a service request."""
+
+    personal_fields: ClassVar[tuple[str, ...]] = ("request.requester.phone",)
+    withheld: list[str] = Field(default_factory=list, description="personal fields emptied "
+                                "for this reader (only HR and the service desk read them)")
 
     @computed_field(description="enhanced requests, mini-consults and workshops are billed")
     @property

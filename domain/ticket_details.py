@@ -1,10 +1,17 @@
-"""What the Temporal Web UI shows in a ticket's "Details" panel: the intake facts and the
-SLA targets it opened under (Markdown, set once when the workflow starts)."""
+"""What the Temporal Web UI shows of a ticket (its "User Metadata"): the intake facts and
+the SLA targets an incident opened under (static details, set once when the workflow
+starts), and every kind's request as it was made (in its current details).
+
+Both reach Temporal through the data converter, so the payload codec seals them like
+history (docs/ticket-view.md): the Web UI shows them through the codec server, to MSP staff."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
+from domain.incidents import IncidentIntake
 from domain.sla.deadlines import ResolvedTarget
 from domain.sla.timeline import US
 
@@ -51,9 +58,59 @@ def incident_details(start: IncidentStart, client: ClientConfig) -> str:
     questions = "\n".join(f"**{q}** {_cell(getattr(report, f))[:300]}" for q, f in (
         ("Doing:", "doing"), ("Expected:", "expected"), ("Actual:", "actual"),
         ("Tried:", "tried")))
+    mail = IncidentIntake.of(report).original_text
+    if mail is not None:  # mailed in: the body is the request, not an answer to "doing"
+        questions = f"**Mail:** {_cell(mail)[:300]}"
     heading = f"### {start.ticket_id}: {_cell(report.subject)}"
     return f"{heading}\n\n| | |\n|---|---|\n{table}\n\n{questions}"
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+# ---------------------------------------------------------------- current details
+
+# Each text of the request in the Web UI's details, at most; the whole is in the ticket's
+# view (GET /v1/tickets/{id}, `tempodesk tickets show`).
+DETAIL_TEXT_CHARS = 1_000
+_MARKDOWN = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|!~"})
+
+
+def request_details(request: BaseModel | None) -> str:
+    """The request as it was made (a kind's ``request`` in its state), as a Markdown table
+    for the Web UI's current details: every field given, user text escaped so it reads as
+    written (no links, no markup) and each text cut at :data:`DETAIL_TEXT_CHARS`."""
+    if request is None:
+        return ""
+    rows = [(name, value) for name, value in _flattened(request.model_dump(mode="json"))
+            if value not in (None, "", [])]
+    if not rows:
+        return ""
+    table = "\n".join(f"| {_label(name)} | {_text(value)} |" for name, value in rows)
+    return f"#### Request\n\n| | |\n|---|---|\n{table}"
+
+
+def _flattened(data: dict, prefix: str = "") -> list[tuple[str, object]]:
+    rows: list[tuple[str, object]] = []
+    for name, value in data.items():
+        if isinstance(value, dict):
+            rows += _flattened(value, f"{prefix}{name}.")
+        elif isinstance(value, list):
+            rows.append((f"{prefix}{name}", "; ".join(
+                " ".join(str(v) for v in item.values() if v not in (None, ""))
+                if isinstance(item, dict) else str(item) for item in value)))
+        else:
+            rows.append((f"{prefix}{name}", value))
+    return rows
+
+
+def _label(name: str) -> str:
+    return name.replace(".", " ").replace("_", " ").capitalize()
+
+
+def _text(value: object) -> str:
+    text = " ".join(str(value).split())  # one line: a table cell
+    if len(text) > DETAIL_TEXT_CHARS:
+        text = text[:DETAIL_TEXT_CHARS - 1] + "…"
+    return text.translate(_MARKDOWN)

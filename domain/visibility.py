@@ -67,6 +67,9 @@ def may_see(viewer: Viewer, kind: TicketKind) -> bool:
 # before the work mailbox exists; the service desk makes that contact (the account
 # confirmation and the MFA walk-through). Directors see the joiner (name, title, start)
 # but have no need of a private address or number: withheld from them, as from machines.
+# A contact's phone number on any ticket (the technical contact of an incident, a
+# requester, a manager) is read by the same people: it may be a private mobile, and only
+# those who call people need it; everyone else who sees the ticket sees name and e-mail.
 PERSONAL_DATA_READERS = frozenset({Role.HR, Role.AGENT, Role.ADMIN})
 
 
@@ -79,10 +82,30 @@ V = TypeVar("V", bound=BaseModel)
 
 def redacted(view: V, viewer: Viewer) -> V:
     """``view`` as ``viewer`` may read it: the kind's personal fields (its
-    ``personal_fields``) emptied and named in its ``withheld``, unless the viewer needs
-    them. The one place a view is redacted; kinds without personal fields pass unchanged."""
+    ``personal_fields``, a name or a dotted path into the view such as
+    ``request.manager.phone``) emptied and named in its ``withheld``, unless the viewer
+    needs them. The one place a view is redacted; kinds without personal fields pass
+    unchanged."""
     fields: tuple[str, ...] = getattr(view, "personal_fields", ())
-    held = [name for name in fields if getattr(view, name) is not None]
+    held = [path for path in fields if _at(view, path) not in (None, "")]
     if not held or sees_personal_data(viewer):
         return view
-    return view.model_copy(update={**dict.fromkeys(held), "withheld": held})
+    for path in held:
+        view = _emptied(view, path)
+    return view.model_copy(update={"withheld": held})
+
+
+def _at(model: BaseModel, path: str) -> object:
+    value: object = model
+    for name in path.split("."):
+        if value is None:
+            return None
+        value = getattr(value, name)
+    return value
+
+
+def _emptied(model: V, path: str) -> V:
+    """A copy of ``model`` with the field at ``path`` set to None (nested models copied)."""
+    name, _, rest = path.partition(".")
+    inner = getattr(model, name)
+    return model.model_copy(update={name: _emptied(inner, rest) if rest else None})

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import TicketKind, post_mortem_workflow_id, workflow_id
     from domain.incidents import (
         DuplicateMerged,
+        IncidentIntake,
         IncidentStart,
         IncidentState,
         IncidentView,
@@ -37,6 +38,8 @@ class IncidentWorkflow(TicketWorkflow):
     def __init__(self, start: IncidentStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        if self.state.request is None:  # a run carried over from before requests were kept
+            self.state.request = IncidentIntake.of(start.report)
 
     @staticmethod
     def initial_state(start: IncidentStart) -> IncidentState:
@@ -44,6 +47,7 @@ class IncidentWorkflow(TicketWorkflow):
         priority = start.priority.priority
         deadlines = start.sla.deadlines(priority, start.opened_at)
         state = IncidentState(
+            request=IncidentIntake.of(start.report),
             ticket_id=start.ticket_id,
             client_id=start.client_id,
             subject=start.report.subject,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ARCHIVE_DAYS,
         CustodyEntry,
         DeviceState,
+        ExitIntake,
         HardwareReturn,
         LegalHold,
         OffboardingStart,
@@ -69,6 +70,8 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     def __init__(self, start: OffboardingStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        if self.state.request is None:  # a run carried over from before requests were kept
+            self.state.request = ExitIntake.of(start.form)
         # Exits carried over from before the leaver rule named the leaver: not any more.
         self.state.technical_contact = exit_contact(start.form)
         self.setup_steps()
@@ -83,6 +86,7 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
             name=ACCESS_TARGET, starts_at=start.effective_at, warnings=ACCESS_WARNINGS,
             length=ResolvedTarget(micros=ACCESS_WITHIN_SECONDS * US, business=False))
         state = OffboardingState(
+            request=ExitIntake.of(start.form),
             ticket_id=start.ticket_id, client_id=start.client_id,
             subject=f"User exit: {form.employee.name}", opened_at=start.opened_at,
             technical_contact=exit_contact(form),

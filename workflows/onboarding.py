@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Cancellation,
         ExpediteDecision,
         JoinerCall,
+        JoinerIntake,
         JoinerStep,
         MfaEnrolled,
         OnboardingStart,
@@ -69,6 +70,8 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     def __init__(self, start: OnboardingStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        if self.state.request is None:  # a run carried over from before requests were kept
+            self.state.request = JoinerIntake.of(start.form)
         self.setup_steps()
         self._provisioning: asyncio.Task[None] | None = None
         self._checking_mfa = False
@@ -84,6 +87,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
             JoinerStep.CREATE_ACCOUNT, JoinerStep.ASSIGN_LICENCES, JoinerStep.ADD_GROUPS)]
         steps += [StepState(name=_device_step(d.hostname)) for d in form.hardware]
         state = OnboardingState(
+            request=JoinerIntake.of(start.form),
             ticket_id=start.ticket_id, client_id=start.client_id,
             subject=f"New user: {form.employee.name}, {form.title}", opened_at=start.opened_at,
             technical_contact=form.manager.email,

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         DecisionRecord,
         OrderRequest,
+        QuoteIntake,
         QuoteNews,
         QuoteRecordState,
         QuoteStart,
@@ -54,11 +55,14 @@ class QuoteWorkflow(TicketWorkflow):
     def __init__(self, start: QuoteStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        if self.state.request is None:  # a run carried over from before requests were kept
+            self.state.request = QuoteIntake.of(start)
 
     @staticmethod
     def initial_state(start: QuoteStart) -> QuoteRecordState:
         doc = start.document
         state = QuoteRecordState(
+            request=QuoteIntake.of(start),
             ticket_id=start.ticket_id, client_id=start.client_id,
             subject=f"Quote: {doc.draft.title}", opened_at=start.opened_at,
             technical_contact=start.requester,

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         FULFILMENT,
         SCHEDULE_AHEAD_MAX,
         SCHEDULED,
+        RequestIntake,
         RequestStart,
         RequestState,
         RequestType,
@@ -40,12 +41,15 @@ class ServiceRequestWorkflow(TicketWorkflow):
     def __init__(self, start: RequestStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        if self.state.request is None:  # a run carried over from before requests were kept
+            self.state.request = RequestIntake.of(start.form)
 
     @staticmethod
     def initial_state(start: RequestStart) -> RequestState:
         form = start.form
         target = promised_target(form, start.sla.business_day_seconds)
         state = RequestState(
+            request=RequestIntake.of(start.form),
             ticket_id=start.ticket_id, client_id=start.client_id, subject=form.subject,
             opened_at=start.opened_at, technical_contact=form.requester.email,
             clock=SlaClockState(priority=Priority.P4, priority_targets=False,

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.sla.deadlines import SNAPSHOT_DAYS, SlaSnapshot
     from domain.sla.durations import parse_duration
     from domain.sla.timeline import US, from_us, to_us
+    from domain.ticket_details import request_details
     from domain.tickets import (
         ALLOWED,
         DONE,
@@ -138,6 +139,7 @@ class TicketWorkflow:
         self._in_loop = False
         self._published: dict[str, object] = {}
         self._inline_outbox: list[Notice] = []
+        self._request_details: str | None = None
         self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self._event,
                                    self._refresh, self._wake, self._notice_failing,
                                    batched=batched,
@@ -209,6 +211,14 @@ class TicketWorkflow:
                    if self.clock.state.escalation_level else "")
                 + (" - **notices failing**" if self._notice_failing() else "")
                 + f"\n\n{s.subject}")
+
+    def request_details(self) -> str:
+        """The kind's request as it was made (its state's ``request``), for the Web UI's
+        details after what :meth:`details` says; rendered once, since it never changes."""
+        if self._request_details is None:
+            shown = request_details(getattr(self.state, "request", None))
+            self._request_details = f"\n\n{shown}" if shown else ""
+        return self._request_details
 
     # ------------------------------------------------------------------ main loop
 
@@ -635,7 +645,7 @@ class TicketWorkflow:
             self._published[key.name] = value
         if updates:
             workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(self.details())
+        workflow.set_current_details(self.details() + self.request_details())
 
     def _notify(self, event: str, subject: str, recipients: list[str], requester: bool = False,
                 survey_expires_at: datetime | None = None, invite: Invite | None = None,
