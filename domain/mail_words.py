@@ -151,3 +151,33 @@ def mail_words(notice: Notice, head: Letterhead) -> dict[str, object]:
         if kind in ("incident", "service_request") else None,
         "context": notice.context, "footer": footer(head),
     }
+
+
+def signature(msp: MspConfig) -> str:
+    """The end of a mail that is about no ticket (surveys, reports): who sent it, the
+    terms."""
+    contact = document_lines(msp).contact
+    lines = ["-- ", msp.name, *([contact] if contact else [])]
+    terms = msp.terms_text()
+    return "\n".join(lines + (["", terms] if terms else []))
+
+
+def nps_invite_text(contact_name: str, client_name: str, url: str, closes_at: datetime,
+                    zone: str, msp: MspConfig) -> str:
+    """The NPS survey mail to one contact: the signed link (theirs alone) and until when it
+    works, in the client's zone."""
+    return (f"Dear {contact_name},\n\n"
+            f"How likely are you to recommend {msp.name} to a colleague of {client_name}? "
+            "One answer, a score from 0 (not at all likely) to 10 (extremely likely), and a "
+            "comment if you like:\n\n"
+            f"{url}\n\n"
+            'POST {"score": 0-10, "comment": "..."} to that link; it works until '
+            f"{local_time_text(closes_at, zone)} and only for you.\n"
+            f"{signature(msp)}\n")
+
+
+def qbr_mail_text(client_name: str, quarter: str, url: str, msp: MspConfig) -> str:
+    """The plain-text part of the QBR mail (the report itself is its HTML part and PDF)."""
+    return (f"The quarterly business review of {client_name} for {quarter} from {msp.name} "
+            f"is attached (PDF) and kept at {url} (sign in with your API key).\n"
+            f"{signature(msp)}\n")

@@ -256,3 +256,31 @@ def test_pages_allow_images_only_from_the_app_and_the_logos_own_origin():
     assert policy.replace(" https://cdn.msp.example", "") == PAGE_POLICY  # nothing else
     assert "script-src 'self';" in policy
     assert page_policy(tuple(MspConfig().image_origins())) == PAGE_POLICY
+
+
+def test_the_qbr_report_and_its_mail_carry_the_msp():
+    from bench.qbr_example import example_figures
+    from domain.documents.qbr import qbr_html, qbr_pdf
+    from domain.mail_words import qbr_mail_text
+
+    figures = example_figures()
+    lines = document_lines(CONFIG.msp)
+    text = pdf_text(qbr_pdf(figures, msp=lines))
+    assert "Southbank Managed IT" in text and "Level 3, 120 Collins Street" in text
+    assert "Invoices are payable within 14 days." in text
+    html = qbr_html(figures, msp=lines, logo_src="https://desk.example/brand/logo")
+    assert "Southbank Managed IT" in html and "Invoices are payable within 14 days." in html
+    assert '<img src="https://desk.example/brand/logo"' in html
+    mail = qbr_mail_text("Hudson Freight", "2027-Q1", "https://desk.example/q", CONFIG.msp)
+    assert "from Southbank Managed IT" in mail and "Full terms:" in mail
+
+
+def test_the_nps_invitation_says_until_when_in_the_clients_zone():
+    from domain.mail_words import nps_invite_text
+
+    closes = datetime(2026, 9, 14, 23, 0, tzinfo=UTC)
+    text = nps_invite_text("Ana Ruiz", "Hudson Freight", "https://desk.example/v1/surveys/nps/t",
+                           closes, "America/New_York", CONFIG.msp)
+    assert "it works until Mon 14 Sep 2026, 7:00 pm EDT and only for you" in text
+    assert "recommend Southbank Managed IT to a colleague of Hudson Freight" in text
+    assert not ISO_INSTANT.search(text) and "None" not in text
