@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
                        img_origins=tuple(config.msp.image_origins()))
     for module in (health, docs, incidents, service_requests, quotes, onboarding, offboarding,
                    tickets, ticket_actions, attachments, sla, surveys, email, alerts, reviews,
-                   scim_discovery, scim, brand):
+                   scim_discovery, scim):
         app.include_router(module.router)
+    if config.msp.logo_file is not None:  # the MSP's logo, served only when there is one
+        app.include_router(brand.router)
     return app
