@@ -29,7 +29,7 @@ from activities.smtp_send import new_message, send_mail
 from domain import tokens
 from domain.documents.quote import document_pdf
 from domain.links import ticket_link
-from domain.mail_words import Letterhead, mail_words
+from domain.mail_words import Letterhead, mail_words, notice_facts
 from domain.notifications import (
     DeliveryFailure,
     Lane,
@@ -86,11 +86,14 @@ def _facts(notice: Notice) -> list[tuple[str, str]]:
             for key in shown if notice.context.get(key) not in (None, "", 0)]
 
 
-def webhook_payload(notice: Notice, hook: Webhook) -> dict:
+def webhook_payload(notice: Notice, hook: Webhook, head: Letterhead | None = None) -> dict:
     """The body for ``hook``: Slack blocks, a Teams Adaptive Card (Workflows webhook), or
-    our own JSON event; chat bodies carry a plain ``text`` fallback too."""
+    our own JSON event; chat bodies carry a plain ``text`` fallback too. People read chat:
+    given the ``head``, its facts are worded as in mail (local times, only what applies)
+    and end with the ticket's link; our own JSON event keeps the raw values for machines."""
     text = f"[{notice.ticket_id}] {notice.subject}"
-    facts = _facts(notice)
+    facts = _facts(notice) if head is None else [*notice_facts(notice, head),
+                                                 ("Ticket", head.ticket_url)]
     if hook.format == "slack":
         detail = " · ".join(f"{name}: {value}" for name, value in facts)
         return {"text": text, "blocks": [
@@ -293,7 +296,8 @@ class NotificationActivities:
                                                             copy))
 
     async def _webhook(self, notice: Notice, hook: Webhook) -> None:
-        body = json.dumps(webhook_payload(notice, hook), separators=(",", ":")).encode()
+        head = letterhead(notice, self.config, self.settings.public_url)
+        body = json.dumps(webhook_payload(notice, hook, head), separators=(",", ":")).encode()
         headers = webhooks.headers(hook.secret, notice.notice_id, int(time.time()), body)
         await outbound.guard(hook.url, self.settings, "webhook")
         response = await self.http.post(hook.url, content=body, headers=headers, timeout=15)

@@ -284,3 +284,23 @@ def test_the_nps_invitation_says_until_when_in_the_clients_zone():
     assert "it works until Mon 14 Sep 2026, 7:00 pm EDT and only for you" in text
     assert "recommend Southbank Managed IT to a colleague of Hudson Freight" in text
     assert not ISO_INSTANT.search(text) and "None" not in text
+
+
+def test_chat_cards_are_worded_as_mail_and_link_the_ticket():
+    from activities.notifications import webhook_payload
+    from domain.tenants import Webhook
+
+    notice = _notice("quote", "quote_sent", document=_document())
+    head = letterhead(notice, CONFIG, PUBLIC)
+    slack = webhook_payload(notice, Webhook(url="https://x", secret="s", format="slack"), head)
+    line = slack["blocks"][1]["elements"][0]["text"]
+    assert "Valid until: the end of Fri 18 Dec 2026 (AEDT)" in line
+    assert f"Ticket: {PUBLIC}/v1/tickets/BEL-000042" in line
+    assert "None" not in line and "Escalation" not in line and not ISO_INSTANT.search(line)
+    teams = webhook_payload(_notice("incident", "sla_warning"),
+                            Webhook(url="https://x", secret="s", format="teams"), head)
+    facts = teams["attachments"][0]["content"]["body"][1]["facts"]
+    assert {"title": "First response due", "value": "Mon 7 Dec 2026, 5:30 pm AEDT"} in facts
+    # Our own JSON event is for machines: the raw values stay.
+    raw = webhook_payload(notice, Webhook(url="https://x", secret="s"), head)
+    assert raw["data"]["response_due"] == "2026-12-07T06:30:00+00:00"
