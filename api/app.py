@@ -33,6 +33,7 @@ from api.routes import (
     scim_discovery,
     service_requests,
     sla,
+    survey_pages,
     surveys,
     ticket_actions,
     tickets,
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
                        img_origins=tuple(config.msp.image_origins()))
     for module in (health, docs, incidents, service_requests, quotes, onboarding, offboarding,
                    tickets, ticket_actions, attachments, sla, surveys, email, alerts, reviews,
-                   scim_discovery, scim):
+                   scim_discovery, scim, survey_pages):
         app.include_router(module.router)
     if config.msp.logo_file is not None:  # the MSP's logo, served only when there is one
         app.include_router(brand.router)

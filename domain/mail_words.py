@@ -171,7 +171,7 @@ def nps_invite_text(contact_name: str, client_name: str, url: str, closes_at: da
             "One answer, a score from 0 (not at all likely) to 10 (extremely likely), and a "
             "comment if you like:\n\n"
             f"{url}\n\n"
-            'POST {"score": 0-10, "comment": "..."} to that link; it works until '
+            f"The link opens a one-question page; it works until "
             f"{local_time_text(closes_at, zone)} and only for you.\n"
             f"{signature(msp)}\n")
 

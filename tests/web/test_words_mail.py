@@ -5,7 +5,7 @@ the MSP's name, contact, logo and terms, and no internal wording on the quote's 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from api.pages import PAGE_POLICY
+from domain import nps, tokens
 from domain.msp import MspConfig
 from domain.words import local_time_text
 from tests.conftest import isolated, make_settings, running_desk
@@ -127,3 +128,60 @@ async def test_the_quote_mail_pdf_and_page_carry_the_msp_and_no_internal_wording
     logo = await desk.http.get("/brand/logo")
     assert logo.status_code == 200 and logo.content == PNG
     assert logo.headers["content-type"] == "image/png"
+
+
+async def test_the_survey_links_open_pages_under_the_msps_name(branded):
+    desk, mailbox = branded
+    agent = desk.as_("belton", "agent")
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(impact="low"),
+                                   headers=desk.as_("belton", "requester"))).json()["ticket_id"]
+    for to in ("resolved", "closed"):
+        moved = await desk.http.post(f"/v1/tickets/{ticket}/transition", json={"to": to},
+                                     headers=agent)
+        assert moved.status_code == 200, moved.text
+    mails = await eventually(lambda: [m for m in mailbox.about(ticket)
+                                      if "how did we do" in m["Subject"]
+                                      and "jo.tran@" in m["To"]], bool)
+    body = plain(mails[0])
+    assert_reads_well(body, f"/v1/tickets/{ticket}")
+    path = urlsplit(re.search(r"http://\S+/v1/surveys/\S+", body).group(0)).path
+
+    page = await desk.http.get(path)  # the link opens a page, not a 405
+    assert page.status_code == 200, page.text
+    html = unescape(page.text)
+    assert f"How did we do on your ticket {ticket}?" in html
+    assert "Southbank Managed IT" in html and "Invoices are payable within 14 days." in html
+    assert LOCAL_TIME.search(html) and not ISO_INSTANT.search(html)
+    assert page.headers["content-security-policy"] == PAGE_POLICY and "<script" not in html
+
+    form = {"score": "4", "comment": "Quick fix"}
+    origin = {"Origin": desk.base_url}
+    foreign = await desk.http.post(f"{path}/answer", data=form,
+                                   headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    answered = await desk.http.post(f"{path}/answer", data=form, headers=origin)
+    assert answered.status_code == 200 and "Your score of 4" in answered.text
+    view = (await desk.http.get(f"/v1/tickets/{ticket}", headers=agent)).json()
+    assert view["csat_score"] == 4
+    again = await desk.http.post(f"{path}/answer", data=form, headers=origin)
+    assert again.status_code == 409 and "Southbank Managed IT" in again.text
+    bad = await desk.http.post(f"{path}/answer", data={"score": "9"}, headers=origin)
+    assert bad.status_code == 422 and "score" in bad.text
+
+
+async def test_the_nps_link_opens_a_page_with_the_clients_closing_time(branded):
+    desk, _ = branded
+    client = desk.client_id("betterworld")
+    token = tokens.sign(desk.settings.secret, nps.TOKEN_PURPOSE,
+                        nps.token_subject(client, "2026-H2"),
+                        datetime(2026, 12, 21, 22, 0, tzinfo=UTC), r="0123456789abcdef")
+    page = await desk.http.get(f"/v1/surveys/nps/{token}")
+    assert page.status_code == 200, page.text
+    html = unescape(page.text)
+    assert "recommend Southbank Managed IT to a colleague of Hudson Freight?" in html
+    assert "it works until Mon 21 Dec 2026, 5:00 pm EST." in html
+    assert "Invoices are payable within 14 days." in html
+    # No survey of that half-year runs: the form says so on the page, no 5xx.
+    closed = await desk.http.post(f"/v1/surveys/nps/{token}/answer", data={"score": "9"},
+                                  headers={"Origin": desk.base_url})
+    assert closed.status_code == 410 and "the survey has closed" in closed.text
