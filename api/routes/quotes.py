@@ -9,10 +9,9 @@ from the desk's own page (domain/form_origin.py): a cross-site POST is 403."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import parse_qs, quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -28,6 +27,7 @@ from api.ticket_directory import TicketRef
 from domain.documents.quote import document_pdf
 from domain.form_origin import form_refusal
 from domain.ids import TicketKind
+from domain.mail_words import validity_words
 from domain.msp import MspConfig, document_lines
 from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
 from domain.quotes import (
@@ -145,10 +145,9 @@ async def _page(ref: TicketRef, token: str, msp: MspConfig, message: str = "",
     quote_id = ref.ticket_id
     view = view or cast(QuoteView, await ref.view())
     zone = ref.client.sla.calendar.timezone
-    last_day = (view.valid_until.astimezone(ZoneInfo(zone)) - timedelta(seconds=1))
     html = TEMPLATES.get_template("quote_review.html.j2").render(
-        quote=view, client_name=ref.client.name, zone=zone,
-        last_day=f"{last_day:%A} {last_day.day} {last_day:%B %Y}", message=message,
+        quote=view, client_name=ref.client.name, valid_until=validity_words(
+            view.valid_until, zone), message=message,
         open=view.quote_state is QuoteState.SENT and view.decision is None, token=token,
         form_url=f"/v1/quotes/{quote_id}/review",
         pdf_url=f"/v1/quotes/{quote_id}/pdf?token={quote(token)}",

@@ -123,6 +123,7 @@ async def test_the_quote_mail_pdf_and_page_carry_the_msp_and_no_internal_wording
     html = unescape(page.text)
     assert "for Harbourside Legal" in html and "contract" not in html.lower()
     assert "Southbank Managed IT" in html and "Invoices are payable within 14 days." in html
+    assert re.search(r"valid until the end of \w{3} \d{1,2} \w{3} \d{4} \(AE[DS]T\)", html)
     assert '<img src="/brand/logo"' in html
     assert page.headers["content-security-policy"] == PAGE_POLICY  # the logo is 'self'
     logo = await desk.http.get("/brand/logo")
