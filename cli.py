@@ -619,8 +619,16 @@ def _table(rows: list[dict], columns: dict[str, str], wrap: frozenset[str] = fro
 
 
 def _minutes(iso: str | None) -> str | None:
-    """'2026-11-23T05:45:00.123456Z' -> '2026-11-23 05:45Z' for narrow tables."""
-    return None if iso is None else iso[:16].replace("T", " ") + "Z"
+    """'2026-11-23T05:45:00.123456Z' -> '2026-11-23 05:45Z' for narrow tables; an instant
+    with another offset is converted to UTC first, never cut ('2026-12-22T00:00:00+11:00'
+    -> '2026-12-21 13:00Z')."""
+    from datetime import UTC, datetime
+
+    if iso is None:
+        return None
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%MZ")
 
 
 def _with_temporal(action):
