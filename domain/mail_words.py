@@ -93,6 +93,10 @@ def notice_facts(notice: Notice, head: Letterhead) -> list[tuple[str, str]]:
         facts.append(("Escalation level", str(level)))
     if notice.document is not None:
         facts += quote_facts(notice)
+    if notice.invite is not None:  # the .ics says it to calendars; the text to people
+        facts += [("When", time_for_reader(notice.invite.starts_at, head.zone,
+                                           head.reader_zone)),
+                  ("Length", f"{notice.invite.minutes} minutes")]
     return facts
 
 

@@ -312,3 +312,12 @@ def test_the_cli_converts_an_offset_to_utc_instead_of_cutting_it():
     assert _minutes("2026-12-22T00:00:00+11:00") == "2026-12-21 13:00Z"  # the quote's expiry
     assert _minutes("2026-11-23T05:45:00.123456Z") == "2026-11-23 05:45Z"
     assert _minutes(None) is None
+
+
+def test_an_invitation_says_when_in_the_clients_zone():
+    invite = Invite(uid="induction-BEL-000042", starts_at=datetime(2026, 12, 7, 0, 30,
+                                                                   tzinfo=UTC),
+                    minutes=30, summary="Security induction")
+    notice = _notice("onboarding", "induction_invite", "in_progress", invite=invite)
+    body = render_body(notice, letterhead(notice, CONFIG, PUBLIC))
+    assert "When: Mon 7 Dec 2026, 11:30 am AEDT\nLength: 30 minutes" in body
