@@ -28,6 +28,8 @@ from activities.invites import invite_ics
 from activities.smtp_send import new_message, send_mail
 from domain import tokens
 from domain.documents.quote import document_pdf
+from domain.links import ticket_link
+from domain.mail_words import Letterhead, mail_words, notice_facts
 from domain.notifications import (
     DeliveryFailure,
     Lane,
@@ -49,11 +51,21 @@ _TEMPLATES = Environment(
 )
 
 
-def render_body(notice: Notice) -> str:
+def render_body(notice: Notice, head: Letterhead) -> str:
+    """The e-mail text of ``notice``: its event's template (else the generic one) given
+    the words :func:`domain.mail_words.mail_words` chose (local times, the facts that apply,
+    the footer with the MSP, the ticket's link and the terms)."""
     names = [f"{notice.event}.txt.j2", "generic.txt.j2"]
     template = _TEMPLATES.select_template(names)
-    return template.render(subject=notice.subject, ticket_id=notice.ticket_id,
-                           context=notice.context)
+    return template.render(**mail_words(notice, head))
+
+
+def letterhead(notice: Notice, config: TempodeskConfig, public_url: str) -> Letterhead:
+    """The MSP, the client's name and zone and the ticket's link for ``notice``'s mail."""
+    client = config.client(notice.client_id)
+    return Letterhead(msp=config.msp, client_name=client.name if client else notice.client_id,
+                      zone=client.sla.calendar.timezone if client else "UTC",
+                      ticket_url=ticket_link(public_url, notice.ticket_id))
 
 
 def link_holder(notice: Notice) -> str | None:
@@ -74,11 +86,14 @@ def _facts(notice: Notice) -> list[tuple[str, str]]:
             for key in shown if notice.context.get(key) not in (None, "", 0)]
 
 
-def webhook_payload(notice: Notice, hook: Webhook) -> dict:
+def webhook_payload(notice: Notice, hook: Webhook, head: Letterhead | None = None) -> dict:
     """The body for ``hook``: Slack blocks, a Teams Adaptive Card (Workflows webhook), or
-    our own JSON event; chat bodies carry a plain ``text`` fallback too."""
+    our own JSON event; chat bodies carry a plain ``text`` fallback too. People read chat:
+    given the ``head``, its facts are worded as in mail (local times, only what applies)
+    and end with the ticket's link; our own JSON event keeps the raw values for machines."""
     text = f"[{notice.ticket_id}] {notice.subject}"
-    facts = _facts(notice)
+    facts = _facts(notice) if head is None else [*notice_facts(notice, head),
+                                                 ("Ticket", head.ticket_url)]
     if hook.format == "slack":
         detail = " · ".join(f"{name}: {value}" for name, value in facts)
         return {"text": text, "blocks": [
@@ -263,7 +278,8 @@ class NotificationActivities:
         if notice.thread_root:
             message["In-Reply-To"] = notice.thread_root
             message["References"] = notice.thread_root
-        message.set_content(render_body(notice))
+        message.set_content(render_body(notice, letterhead(notice, self.config,
+                                                           self.settings.public_url)))
         if notice.document is not None:
             message.add_attachment(document_pdf(notice.document), maintype="application",
                                    subtype="pdf", filename=f"{notice.document.quote_id}.pdf")
@@ -280,7 +296,8 @@ class NotificationActivities:
                                                             copy))
 
     async def _webhook(self, notice: Notice, hook: Webhook) -> None:
-        body = json.dumps(webhook_payload(notice, hook), separators=(",", ":")).encode()
+        head = letterhead(notice, self.config, self.settings.public_url)
+        body = json.dumps(webhook_payload(notice, hook, head), separators=(",", ":")).encode()
         headers = webhooks.headers(hook.secret, notice.notice_id, int(time.time()), body)
         await outbound.guard(hook.url, self.settings, "webhook")
         response = await self.http.post(hook.url, content=body, headers=headers, timeout=15)

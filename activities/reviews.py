@@ -22,6 +22,8 @@ from domain import nps as nps_domain
 from domain import reviews, tokens
 from domain.documents.qbr import qbr_html, qbr_pdf
 from domain.ids import parse_workflow_id
+from domain.mail_words import nps_invite_text, qbr_mail_text
+from domain.msp import document_lines
 from domain.nps import InviteReceipt, NpsInvite, NpsResult, NpsStart, NpsSummary
 from domain.qbr import (
     QBR_TICKETS_MAX,
@@ -137,15 +139,10 @@ class ReviewActivities:
                               invite.sent_at,
                               f"How likely are you to recommend us? ({invite.period})",
                               "auto-generated", "this survey")
-        message.set_content(
-            f"Dear {invite.contact.name},\n\n"
-            f"How likely are you to recommend our service to a colleague of "
-            f"{invite.client_name}? One answer, a score from 0 (not at all likely) to 10 "
-            "(extremely likely), and a comment if you like:\n\n"
-            f"{url}\n\n"
-            'POST {"score": 0-10, "comment": "..."} to that link; it works until '
-            f"{invite.closes_at:%Y-%m-%d %H:%M} UTC and only for you.\n"
-            "-- \nTempodesk service desk\n")
+        client = self.config.client(invite.client_id)
+        zone = client.sla.calendar.timezone if client else "UTC"
+        message.set_content(nps_invite_text(invite.contact.name, invite.client_name, url,
+                                            invite.closes_at, zone, self.config.msp))
         return InviteReceipt(message_id=await send_mail(self.settings, message),
                              emailed=[invite.contact.email])
 
@@ -216,11 +213,13 @@ class ReviewActivities:
         message = new_message(self.settings, mail.mail_id, mail.recipients, f.generated_at,
                               f"Quarterly business review {f.quarter}: {f.client_name}",
                               "auto-generated", "this report")
-        message.set_content(
-            f"The quarterly business review of {f.client_name} for {f.quarter} is attached "
-            f"(PDF) and kept at {mail.url} (sign in with your API key).\n")
-        message.add_alternative(qbr_html(f, url=mail.url), subtype="html")
-        message.add_attachment(qbr_pdf(f), maintype="application", subtype="pdf",
+        msp = self.config.msp
+        message.set_content(qbr_mail_text(f.client_name, f.quarter, mail.url, msp))
+        message.add_alternative(qbr_html(f, url=mail.url, msp=document_lines(msp),
+                                         logo_src=msp.logo_src(self.settings.public_url)),
+                                subtype="html")
+        message.add_attachment(qbr_pdf(f, msp=document_lines(msp)), maintype="application",
+                               subtype="pdf",
                                filename=f"qbr-{f.client_id}-{f.quarter}.pdf")
         return InviteReceipt(message_id=await send_mail(self.settings, message),
                              emailed=mail.recipients)

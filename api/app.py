@@ -20,6 +20,7 @@ from api.rate_limits import RateLimiter
 from api.routes import (
     alerts,
     attachments,
+    brand,
     docs,
     email,
     health,
@@ -32,6 +33,7 @@ from api.routes import (
     scim_discovery,
     service_requests,
     sla,
+    survey_pages,
     surveys,
     ticket_actions,
     tickets,
@@ -83,9 +85,12 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     app.add_middleware(RequestLimits)
     # Outermost: every answer, refusals included, gets nosniff; every HTML one the page
     # headers (CSP, no framing, no referrer, no caching).
-    app.add_middleware(PageHeaders, docs_paths=docs.DOCS_PAGES)
+    app.add_middleware(PageHeaders, docs_paths=docs.DOCS_PAGES,
+                       img_origins=tuple(config.msp.image_origins()))
     for module in (health, docs, incidents, service_requests, quotes, onboarding, offboarding,
                    tickets, ticket_actions, attachments, sla, surveys, email, alerts, reviews,
-                   scim_discovery, scim):
+                   scim_discovery, scim, survey_pages):
         app.include_router(module.router)
+    if config.msp.logo_file is not None:  # the MSP's logo, served only when there is one
+        app.include_router(brand.router)
     return app

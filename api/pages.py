@@ -6,8 +6,10 @@ signed link), so each HTML response is sent with headers that keep it from being
 
 * ``Content-Security-Policy``: no script but files this origin serves (pinned assets, no
   inline script), no plugin, no base URL, forms only to this origin, no framing
-  (``frame-ancestors 'none'``). The API docs (Swagger UI, ReDoc) run the app's own copies
-  of their bundles, so their policy allows scripts from this origin (:data:`DOCS_POLICY`).
+  (``frame-ancestors 'none'``); images from this origin, or the MSP's logo host when its
+  logo is a URL (``msp.logo_url``, :func:`page_policy`). The API docs (Swagger UI, ReDoc)
+  run the app's own copies of their bundles, so their policy allows scripts from this
+  origin (:data:`DOCS_POLICY`).
 * ``X-Frame-Options: DENY`` (browsers without ``frame-ancestors``),
   ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store``.
 
@@ -48,6 +50,15 @@ DOCS_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-
                "base-uri 'none'")
 
 
+def page_policy(img_origins: tuple[str, ...] = ()) -> str:
+    """:data:`PAGE_POLICY`, with images also from ``img_origins`` (the MSP's logo host, if
+    its logo is a URL: ``msp.logo_url``); nothing else is widened."""
+    if not img_origins:
+        return PAGE_POLICY
+    return PAGE_POLICY.replace("img-src 'self' data:",
+                               "img-src 'self' data: " + " ".join(img_origins))
+
+
 def page_headers(policy: str) -> dict[str, str]:
     """The headers of an HTML response under ``policy``."""
     return {"Content-Security-Policy": policy, "X-Frame-Options": "DENY",
@@ -58,9 +69,11 @@ class PageHeaders:
     """ASGI middleware: nosniff on every response; the page headers on every HTML one.
     ``docs_paths``: the pages served under :data:`DOCS_POLICY`."""
 
-    def __init__(self, app, docs_paths: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app, docs_paths: frozenset[str] = frozenset(),
+                 img_origins: tuple[str, ...] = ()) -> None:
         self.app = app
         self.docs_paths = docs_paths
+        self.page_policy = page_policy(img_origins)
 
     async def __call__(self, scope: Scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -73,7 +86,7 @@ class PageHeaders:
                 headers = MutableHeaders(scope=message)
                 headers["X-Content-Type-Options"] = "nosniff"
                 if headers.get("content-type", "").lower().startswith("text/html"):
-                    policy = DOCS_POLICY if docs else PAGE_POLICY
+                    policy = DOCS_POLICY if docs else self.page_policy
                     for name, value in page_headers(policy).items():
                         headers[name] = value
             await send(message)

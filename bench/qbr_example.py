@@ -19,6 +19,7 @@ from pathlib import Path
 from domain.documents.qbr import qbr_html, qbr_pdf
 from domain.ids import TicketKind
 from domain.incidents import Channel
+from domain.msp import MspLines, document_lines
 from domain.nps import nps_summary
 from domain.qbr import QbrFigures, QbrInputs, TicketFacts, qbr_figures
 from domain.reviews import quarter
@@ -80,13 +81,19 @@ def example_figures(seed: int = 11) -> QbrFigures:
         answer_targets=client.reviews.answer_targets, risks=client.reviews.risk_register))
 
 
+def example_msp() -> MspLines:
+    """The demo MSP (``msp:`` in tempodesk.yaml), as the report prints it."""
+    return document_lines(load_config(REPO / "tempodesk.yaml").msp)
+
+
 def main() -> None:
     figures = example_figures()
     out = REPO / "docs"
     out.mkdir(exist_ok=True)
-    (out / "qbr-example.pdf").write_bytes(qbr_pdf(figures))
+    (out / "qbr-example.pdf").write_bytes(qbr_pdf(figures, msp=example_msp()))
     (out / "qbr-example.html").write_text(qbr_html(
-        figures, url="http://127.0.0.1:8000/v1/reports/qbr/betterworld/2027-Q1"))
+        figures, url="http://127.0.0.1:8000/v1/reports/qbr/betterworld/2027-Q1",
+        msp=example_msp()))
     print(f"wrote {out / 'qbr-example.pdf'} and {out / 'qbr-example.html'}", file=sys.stderr)
 
 

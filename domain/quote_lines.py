@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.msp import MspLines
 from domain.text import OneLine, PlainText
 
 CENT = Decimal("0.01")
@@ -115,6 +116,8 @@ class QuoteDocument(BaseModel):
     issued_at: datetime
     valid_until: datetime
     zone: str
+    msp: MspLines | None = Field(None, description="the MSP's name, contact and terms as "
+                                 "printed (quotes issued before it print the defaults)")
 
 
 class ApprovalLink(BaseModel):

@@ -19,6 +19,7 @@ from domain.attachments import FileLimits
 from domain.errors import explain
 from domain.incidents import IncidentRules
 from domain.mail_config import MailConfig
+from domain.msp import MspConfig
 from domain.rates import parse_rate
 from domain.reviews import ReviewConfig
 from domain.roles import Role
@@ -259,6 +260,8 @@ class TempodeskConfig(BaseModel):
                              "mailboxes, the SMTP listener's limits")
     signed_link_rate: str = Field("60/min", description="requests from one address to "
                                   "signed links (quote pages, surveys), which carry no key")
+    msp: MspConfig = Field(MspConfig(), description="the MSP's name, address, logo and "
+                           "terms: on every e-mail and document clients read")
 
     def may_mail(self, client: ClientConfig, address: str) -> bool:
         """Notices go only to the client's known people and domains and the MSP's staff;

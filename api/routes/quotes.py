@@ -9,10 +9,9 @@ from the desk's own page (domain/form_origin.py): a cross-site POST is 403."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import parse_qs, quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -28,6 +27,8 @@ from api.ticket_directory import TicketRef
 from domain.documents.quote import document_pdf
 from domain.form_origin import form_refusal
 from domain.ids import TicketKind
+from domain.mail_words import validity_words
+from domain.msp import MspConfig, document_lines
 from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
 from domain.quotes import (
     Channel,
@@ -84,7 +85,8 @@ async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.I
     zone = client.sla.calendar.timezone
     document = QuoteDocument(quote_id=ticket, draft=draft, totals=totals(draft),
                              client_name=client.name, issued_at=now,
-                             valid_until=valid_until(now, zone), zone=zone)
+                             valid_until=valid_until(now, zone), zone=zone,
+                             msp=document_lines(state.config.msp))
     pdf = document_pdf(document)
     start = QuoteStart(ticket_id=ticket, client_id=client.id, opened_at=now,
                        raised_by=principal.actor, sla=snapshot_for(client.sla, now),
@@ -136,19 +138,20 @@ def _link(state: AppState, quote_id: str, token: str) -> str:
     return str(payload["director"])
 
 
-async def _page(ref: TicketRef, token: str, message: str = "", status: int = 200,
-                view: QuoteView | None = None) -> HTMLResponse:
-    """The review page of the quote ``ref`` names (``view`` if the caller has it)."""
+async def _page(ref: TicketRef, token: str, msp: MspConfig, message: str = "",
+                status: int = 200, view: QuoteView | None = None) -> HTMLResponse:
+    """The review page of the quote ``ref`` names (``view`` if the caller has it), under
+    the MSP's name, logo and terms."""
     quote_id = ref.ticket_id
     view = view or cast(QuoteView, await ref.view())
     zone = ref.client.sla.calendar.timezone
-    last_day = (view.valid_until.astimezone(ZoneInfo(zone)) - timedelta(seconds=1))
     html = TEMPLATES.get_template("quote_review.html.j2").render(
-        quote=view, client_name=ref.client.name, zone=zone,
-        last_day=f"{last_day:%A} {last_day.day} {last_day:%B %Y}", message=message,
+        quote=view, client_name=ref.client.name, valid_until=validity_words(
+            view.valid_until, zone), message=message,
         open=view.quote_state is QuoteState.SENT and view.decision is None, token=token,
         form_url=f"/v1/quotes/{quote_id}/review",
-        pdf_url=f"/v1/quotes/{quote_id}/pdf?token={quote(token)}")
+        pdf_url=f"/v1/quotes/{quote_id}/pdf?token={quote(token)}",
+        msp=msp, logo_src=msp.logo_src(), terms=msp.terms_text())
     return HTMLResponse(html, status_code=status)
 
 
@@ -158,7 +161,7 @@ async def _page(ref: TicketRef, token: str, message: str = "", status: int = 200
 async def review(quote_id: str, token: str = Query(max_length=2048),
                  state: AppState = Depends(app_state)) -> HTMLResponse:
     _link(state, quote_id, token)
-    return await _page(await _quote(state, quote_id, None), token)
+    return await _page(await _quote(state, quote_id, None), token, state.config.msp)
 
 
 @router.get("/quotes/{quote_id}/pdf", response_class=Response,
@@ -214,6 +217,7 @@ async def review_decision(quote_id: str, request: Request,
                                                   result_type=QuoteView)
     except WorkflowUpdateFailedError as exc:
         reason = str(getattr(exc.cause, "message", "") or "the decision was refused")
-        return await _page(ref, token, message=reason, status=409)
+        return await _page(ref, token, state.config.msp, message=reason, status=409)
     verb = "approved" if decision.approve else "declined"
-    return await _page(ref, token, message=f"Thank you: the quote is {verb}.", view=decided)
+    return await _page(ref, token, state.config.msp,
+                       message=f"Thank you: the quote is {verb}.", view=decided)

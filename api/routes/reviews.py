@@ -18,6 +18,7 @@ from api.problems import Problem
 from api.state import AppState, app_state
 from domain import nps
 from domain.documents.qbr import qbr_html, qbr_pdf
+from domain.msp import document_lines
 from domain.nps import NpsAnswer, NpsReply
 from domain.qbr import QbrReport
 from domain.reviews import QUARTER_PATTERN, Job, review_workflow_id
@@ -93,7 +94,9 @@ async def qbr_report(
     wanted = format or (ReportFormat.PDF if "application/pdf" in request.headers.get(
         "accept", "") else ReportFormat.HTML)
     if wanted is ReportFormat.PDF:
-        return Response(qbr_pdf(report.figures), media_type="application/pdf", headers={
+        return Response(qbr_pdf(report.figures, msp=document_lines(state.config.msp)),
+                        media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="qbr-{client}-{quarter}.pdf"'})
     url = f"{state.settings.public_url}/v1/reports/qbr/{client}/{quarter}"
-    return HTMLResponse(qbr_html(report.figures, url=url))
+    return HTMLResponse(qbr_html(report.figures, url=url, msp=document_lines(state.config.msp),
+                                 logo_src=state.config.msp.logo_src()))

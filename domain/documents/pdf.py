@@ -80,7 +80,7 @@ class Document(FPDF):
     LINE = 5.5
 
     def __init__(self, *, title: str, reference: str, msp_name: str, client_name: str,
-                 generated_at: datetime) -> None:
+                 generated_at: datetime, msp_contact: str = "") -> None:
         if generated_at.tzinfo is None:
             raise ValueError("generated_at must be timezone-aware")
         super().__init__(orientation="portrait", unit="mm", format="A4")
@@ -88,6 +88,7 @@ class Document(FPDF):
         self.doc_title = title
         self.reference = reference
         self.msp_name = msp_name
+        self.msp_contact = msp_contact  # address, phone...: one line under the name, if set
         self.client_name = client_name
         self.generated_at = generated_at
         self.core_fonts_encoding = ENCODING
@@ -110,6 +111,8 @@ class Document(FPDF):
         self.set_font("Helvetica", "B", 11)
         self.cell(0, 6, self.msp_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font("Helvetica", "", 9)
+        if self.msp_contact:
+            self.cell(0, 5, self.msp_contact, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(0, 5, f"Client: {self.client_name}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font("Helvetica", "B", 14)
         self.cell(0, 8, f"{self.doc_title} - {self.reference}", new_x=XPos.LMARGIN,

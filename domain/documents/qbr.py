@@ -16,6 +16,7 @@ from fpdf.enums import XPos, YPos
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from domain.documents.pdf import MONTHS, Document, utc_text
+from domain.msp import MspLines
 from domain.qbr import QbrFigures, duration_text, pct_text
 
 TITLE = "Quarterly business review"
@@ -140,9 +141,13 @@ class _Report(Document):
         self.ln(2)
 
 
-def qbr_pdf(f: QbrFigures, *, msp_name: str = "Tempodesk") -> bytes:
-    doc = _Report(title=TITLE, reference=f.quarter, msp_name=msp_name,
-                  client_name=f.client_name, generated_at=f.generated_at)
+def qbr_pdf(f: QbrFigures, *, msp_name: str = "Tempodesk", msp: MspLines | None = None,
+            ) -> bytes:
+    """The report as a PDF; ``msp`` (the config's, :func:`domain.msp.document_lines`) puts
+    the MSP's name, contact line and terms on it."""
+    doc = _Report(title=TITLE, reference=f.quarter, msp_name=msp.name if msp else msp_name,
+                  client_name=f.client_name, generated_at=f.generated_at,
+                  msp_contact=msp.contact if msp else "")
     doc.fields(headline(f), label_width=42)
 
     doc.heading("Resolution SLA compliance by priority (incidents)")
@@ -198,6 +203,8 @@ def qbr_pdf(f: QbrFigures, *, msp_name: str = "Tempodesk") -> bytes:
         doc.paragraph("No risks are recorded for this client.")
     doc.paragraph(f"Figures as at the end of the quarter ({utc_text(f.period_end)}); "
                   "CSAT as answered when the report was made.", size=7)
+    if msp is not None and msp.terms:
+        doc.paragraph(msp.terms, size=7)
     if doc.approximated:
         doc.paragraph("Some text has characters this document's fonts cannot draw: they are "
                       "shown without accents or as [U+code point].", size=7)
@@ -211,11 +218,16 @@ def _hex(colour: tuple[int, int, int]) -> str:
     return "#" + "".join(f"{c:02x}" for c in colour)
 
 
-def qbr_html(f: QbrFigures, *, msp_name: str = "Tempodesk", url: str | None = None) -> str:
+def qbr_html(f: QbrFigures, *, msp_name: str = "Tempodesk", url: str | None = None,
+             msp: MspLines | None = None, logo_src: str | None = None) -> str:
+    """The report as HTML (a page and a mail's body); with ``msp``, the MSP's name, contact
+    line and terms, and its logo from ``logo_src`` (an absolute URL in mail)."""
     template = _TEMPLATES.get_template("qbr.html.j2")
     top = max((c.tickets for c in f.categories), default=0)
     return template.render(
-        f=f, title=TITLE, msp_name=msp_name, url=url, headline=headline(f),
+        f=f, title=TITLE, msp_name=msp.name if msp else msp_name, url=url,
+        msp_contact=msp.contact if msp else "", terms=msp.terms if msp else "",
+        logo_src=logo_src, headline=headline(f),
         priority_headings=PRIORITY_HEADINGS, priority_rows=priority_rows(f),
         channel_headings=CHANNEL_HEADINGS, channel_rows=channel_rows(f),
         risk_headings=RISK_HEADINGS, risk_rows=risk_rows(f),

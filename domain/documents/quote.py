@@ -62,20 +62,25 @@ def validity_text(valid_until: datetime, zone: str) -> str:
 def document_pdf(doc: QuoteDocument) -> bytes:
     """The PDF of a quote as issued: the e-mail, the signed link and the recorded SHA-256
     all come from this one rendering of the one document."""
+    if doc.msp is None:  # issued before documents carried the MSP: the same bytes as then
+        return quote_pdf(doc.quote_id, doc.draft, doc.totals, doc.client_name, doc.issued_at,
+                         doc.valid_until, doc.zone)
     return quote_pdf(doc.quote_id, doc.draft, doc.totals, doc.client_name, doc.issued_at,
-                     doc.valid_until, doc.zone)
+                     doc.valid_until, doc.zone, msp_name=doc.msp.name,
+                     msp_contact=doc.msp.contact, terms=doc.msp.terms)
 
 
 def quote_pdf(quote_id: str, draft: QuoteDraft, totals: Totals, client_name: str,
               issued_at: datetime, valid_until: datetime, zone: str, *,
-              msp_name: str = "Tempodesk") -> bytes:
-    """The PDF of quote ``quote_id``; dates in the client's ``zone`` (IANA)."""
+              msp_name: str = "Tempodesk", msp_contact: str = "", terms: str = "") -> bytes:
+    """The PDF of quote ``quote_id``; dates in the client's ``zone`` (IANA); the MSP's
+    contact line under its name and its terms at the end, when given."""
     if valid_until.tzinfo is None:
         raise ValueError("valid_until must be timezone-aware")
     local = ZoneInfo(zone)
     currency = draft.currency
     doc = Document(title=TITLE, reference=quote_id, msp_name=msp_name,
-                   client_name=client_name, generated_at=issued_at)
+                   client_name=client_name, generated_at=issued_at, msp_contact=msp_contact)
 
     issued = issued_at.astimezone(local)
     doc.fields([
@@ -113,6 +118,9 @@ def quote_pdf(quote_id: str, draft: QuoteDraft, totals: Totals, client_name: str
     if draft.notes.strip():
         doc.heading("Notes")
         doc.paragraph(draft.notes)
+    if terms.strip():
+        doc.heading("Terms")
+        doc.paragraph(terms)
     if doc.approximated:
         # Set while drawing: everything above (header included) has been drawn by now.
         doc.paragraph("Some text has characters this document's fonts cannot draw: they are "

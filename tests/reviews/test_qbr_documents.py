@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.qbr_example import example_figures
+from bench.qbr_example import example_figures, example_msp
 from domain.documents.qbr import qbr_html, qbr_pdf
 from tests.documents.pdf_text import pdf_text
 from tests.reviews.test_qbr_figures import figures
@@ -38,4 +38,4 @@ def test_html_shows_the_figures_and_escapes_names():
 def test_the_committed_example_is_what_its_command_writes():
     """docs/qbr-example.pdf: `python -m bench.qbr_example` (see its docstring)."""
     committed = (REPO / "docs" / "qbr-example.pdf").read_bytes()
-    assert committed == qbr_pdf(example_figures())
+    assert committed == qbr_pdf(example_figures(), msp=example_msp())

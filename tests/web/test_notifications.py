@@ -15,6 +15,7 @@ from activities.notifications import NotificationActivities, webhook_payload
 from domain import tokens
 from domain.notifications import Lane, Notice, NoticeBatch, WebhookRouting
 from domain.tenants import Webhook
+from domain.words import local_time_text
 from tests.conftest import UNCACHED, make_settings
 from tests.peers import Mailbox, WebhookReceiver
 from tests.web.helpers import assert_problem, eventually, incident_body
@@ -36,7 +37,8 @@ async def test_opened_ticket_emails_contact_and_desk_and_posts_signed_webhook(wi
                                                 "servicedesk@belton.example"]
     body = mail.get_content()
     assert f"We have logged your request as {ticket} (P1)" in body
-    assert "We will respond by " + created["response_due"][:16] in body
+    due = datetime.fromisoformat(created["response_due"])  # in Belton's zone, as read
+    assert "We will respond by " + local_time_text(due, "Australia/Melbourne") in body
 
     async def delivered():
         return [h for h in hooks.received if h["body"]["data"]["ticket_id"] == ticket]

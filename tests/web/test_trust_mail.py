@@ -230,7 +230,7 @@ async def test_each_directors_link_reaches_that_director_alone(trust_desk):
     assert len(copies) == 2 and all(to(m) == {DESK} for m in copies), [m["To"] for m in sent]
     for copy in copies:
         assert "token=" not in text(copy) and copy["Reply-To"] is None
-        assert "Personal link: sent to " in text(copy)
+        assert "no approval link: each director has their own (sent to " in text(copy)
         assert copy["Message-ID"].endswith(".desk@tempodesk>")
     # Webhooks (chat channels) never carry a personal link either.
     posted = await eventually(lambda: [h for h in hooks.received

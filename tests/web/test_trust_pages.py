@@ -20,7 +20,7 @@ from api.app import create_app
 from domain.form_origin import form_refusal
 from domain.reviews import Job
 from tests.conftest import served
-from tests.web.helpers import assert_problem, eventually
+from tests.web.helpers import assert_problem, eventually, incident_body
 from workflows.reviews import QbrWorkflow
 
 PAGE_HEADERS = {"x-frame-options": "DENY", "referrer-policy": "no-referrer",
@@ -115,6 +115,35 @@ async def qbr_path(desk) -> str:
     return f"/v1/reports/qbr/{client_id}/{kickoff['period']}"
 
 
+def survey_path(mailbox, pattern: str) -> str | None:
+    """The path of the first survey link in the mailbox matching ``pattern``, if any."""
+    for message in mailbox.messages:
+        body = message.get_body(("plain",))
+        found = re.search(pattern, body.get_content() if body is not None else "")
+        if found:
+            return found.group(0)
+    return None
+
+
+async def survey_paths(desk, mailbox) -> tuple[str, str]:
+    """A closed incident's CSAT link and a BetterWorld NPS link (its survey started by
+    hand), as their e-mails carry them."""
+    agent = desk.as_("belton", "agent")
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(impact="low"), headers=
+                                   desk.as_("belton", "requester"))).json()["ticket_id"]
+    for to in ("resolved", "closed"):
+        await desk.http.post(f"/v1/tickets/{ticket}/transition", json={"to": to}, headers=agent)
+    client_id = desk.client_id("betterworld")
+    await desk.client.execute_workflow(
+        "ReviewKickoffWorkflow", {"client_id": client_id, "job": Job.NPS.value},
+        id=f"kickoff-nps-{client_id}", task_queue=desk.settings.task_queue)
+    csat = await eventually(lambda: survey_path(mailbox, r"/v1/surveys/(?!nps/)[^\s/]+"),
+                            bool, timeout=30)
+    nps = await eventually(lambda: survey_path(mailbox, r"/v1/surveys/nps/\S+"), bool,
+                           timeout=30)
+    return csat, nps
+
+
 async def test_every_html_route_sends_the_page_headers(pages):
     """From the app's route table: each route that answers HTML is opened and checked, so
     a page added later without being listed here fails this test."""
@@ -130,6 +159,16 @@ async def test_every_html_route_sends_the_page_headers(pages):
             f"/v1/quotes/{quote_id}/review", data={"token": unescape(token),
                                                    "decision": "approve"}),
         ("GET", "/v1/reports/qbr/{client}/{quarter}"): lambda: qbr_page(),
+    }
+    csat, nps = await survey_paths(desk, mailbox)
+    own = {"Origin": desk.base_url}
+    opened |= {
+        ("GET", "/v1/surveys/{token}"): lambda: desk.http.get(csat),
+        ("POST", "/v1/surveys/{token}/answer"): lambda: desk.http.post(
+            f"{csat}/answer", data={"score": "5"}, headers=own),
+        ("GET", "/v1/surveys/nps/{token}"): lambda: desk.http.get(nps),
+        ("POST", "/v1/surveys/nps/{token}/answer"): lambda: desk.http.post(
+            f"{nps}/answer", data={"score": "9"}, headers=own),
     }
 
     async def qbr_page():

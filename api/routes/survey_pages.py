@@ -1,0 +1,169 @@
+"""The pages the survey links open: the CSAT survey of a closed ticket and the NPS survey,
+each a small form under the MSP's name, logo and terms (no script; the page CSP).
+
+The signed link is the credential, as for the JSON routes beside them
+(``POST /v1/surveys/{token}``, ``POST /v1/surveys/nps/{token}``), which these pages' forms
+reach through the same functions: a form is accepted only from the desk's own page
+(domain/form_origin.py), and a refusal (answered already, closed, a bad score) is shown on
+the page with its reason.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+
+from api.auth import signed_link_limit, signed_payload
+from api.pages import TEMPLATES
+from api.problems import Problem, field_problem
+from api.routes.reviews import answer_nps
+from api.routes.surveys import answer_survey
+from api.state import AppState, app_state
+from domain import nps
+from domain.form_origin import form_refusal
+from domain.ids import parse_ticket_id
+from domain.nps import NPS_COMMENT_MAX, NpsAnswer
+from domain.tickets import CsatAnswer
+from domain.words import local_time_text
+
+router = APIRouter(tags=["surveys"])
+FORM_MAX_BYTES = 16 * 1024  # a score and a comment of at most 5,000 characters, encoded
+CSAT_COMMENT_MAX = 5000
+
+
+def _zone(state: AppState, client_id: str | None) -> str:
+    client = state.config.client(client_id) if client_id else None
+    return client.sla.calendar.timezone if client else "UTC"
+
+
+def _csat_zone(state: AppState, ticket: str) -> str:
+    try:
+        prefix, _ = parse_ticket_id(ticket)
+    except ValueError:
+        return "UTC"
+    client = state.config.client_by_prefix(prefix)
+    return _zone(state, client.id if client else None)
+
+
+def _page(state: AppState, *, title: str, status: int = 200, message: str = "",
+          open: bool = False, **form) -> HTMLResponse:
+    msp = state.config.msp
+    html = TEMPLATES.get_template("survey.html.j2").render(
+        title=title, message=message, open=open, msp=msp, logo_src=msp.logo_src(),
+        terms=msp.terms_text(), **form)
+    return HTMLResponse(html, status_code=status)
+
+
+def _csat_form(state: AppState, token: str, payload: dict) -> dict:
+    ticket = str(payload["s"])
+    until = datetime.fromtimestamp(int(payload["exp"]), UTC)
+    return {"question": f"How did we do on your ticket {ticket}?",
+            "scale_hint": "1 (poor) to 5 (excellent)", "scores": range(1, 6),
+            "comment_max": CSAT_COMMENT_MAX, "form_url": f"/v1/surveys/{token}/answer",
+            "until": local_time_text(until, _csat_zone(state, ticket))}
+
+
+def _nps_form(state: AppState, token: str, payload: dict) -> dict:
+    client_id, _ = nps.parse_token_subject(str(payload["s"]))
+    client = state.config.client(client_id)
+    until = datetime.fromtimestamp(int(payload["exp"]), UTC)
+    return {"question": f"How likely are you to recommend {state.config.msp.name} to a "
+                        f"colleague{' of ' + client.name if client else ''}?",
+            "scale_hint": "0 (not at all likely) to 10 (extremely likely)",
+            "scores": range(0, 11), "comment_max": NPS_COMMENT_MAX,
+            "form_url": f"/v1/surveys/nps/{token}/answer",
+            "until": local_time_text(until, _zone(state, client_id))}
+
+
+async def _form(request: Request, state: AppState) -> dict[str, str]:
+    """The posted form's fields, once its origin is the desk's own page."""
+    own = (state.settings.public_url, f"{request.url.scheme}://{request.url.netloc}")
+    refusal = form_refusal(request.headers.get("origin"),
+                           request.headers.get("sec-fetch-site"), own)
+    if refusal is not None:
+        raise field_problem(403, "Origin", refusal, "answer from the survey's own page (the "
+                            "link in the e-mail)", "Forbidden", where="header")
+    body = await request.body()
+    if len(body) > FORM_MAX_BYTES:
+        raise field_problem(413, "body", "the form is too large", "send the page's form",
+                            "Too large")
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def _refused(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, Problem):
+        return exc.status, exc.detail
+    if isinstance(exc, WorkflowUpdateFailedError):
+        return 409, str(getattr(exc.cause, "message", "") or "the answer was refused")
+    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    return 422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+
+
+# ---------------------------------------------------------------- CSAT
+
+
+@router.get("/v1/surveys/{token}", response_class=HTMLResponse,
+            dependencies=[Depends(signed_link_limit)],
+            summary="The page the closing e-mail's survey link opens (score 1-5, a comment)")
+async def csat_page(token: str = Path(max_length=2048),
+                    state: AppState = Depends(app_state)) -> HTMLResponse:
+    payload = signed_payload(state, token, "csat",
+                             Problem(410, "Survey expired", "the survey link has expired"))
+    return _page(state, title="How did we do?", open=True,
+                 **_csat_form(state, token, payload))
+
+
+@router.post("/v1/surveys/{token}/answer", response_class=HTMLResponse,
+             dependencies=[Depends(signed_link_limit)],
+             summary="The CSAT page's form: a score 1-5 and a comment")
+async def csat_form_answer(request: Request, token: str = Path(max_length=2048),
+                           state: AppState = Depends(app_state)) -> HTMLResponse:
+    signed_payload(state, token, "csat",  # a bad link is refused before the form is read
+                   Problem(410, "Survey expired", "the survey link has expired"))
+    fields = await _form(request, state)
+    try:
+        answer = CsatAnswer.model_validate({"score": fields.get("score", ""),
+                                            "comment": fields.get("comment", "")})
+        recorded = await answer_survey(answer, token, state)
+    except (Problem, WorkflowUpdateFailedError, ValidationError) as exc:
+        status, reason = _refused(exc)
+        return _page(state, title="How did we do?", status=status, message=reason)
+    return _page(state, title="Thank you", message=f"Your score of {recorded.score} for "
+                 f"{recorded.ticket_id} is recorded.")
+
+
+# ---------------------------------------------------------------- NPS
+
+
+@router.get("/v1/surveys/nps/{token}", response_class=HTMLResponse,
+            dependencies=[Depends(signed_link_limit)],
+            summary="The page the NPS invitation's link opens (score 0-10, a comment)")
+async def nps_page(token: str = Path(max_length=2048),
+                   state: AppState = Depends(app_state)) -> HTMLResponse:
+    payload = signed_payload(state, token, nps.TOKEN_PURPOSE,
+                             Problem(410, "Survey closed", "the survey has closed"))
+    return _page(state, title="One question", open=True, **_nps_form(state, token, payload))
+
+
+@router.post("/v1/surveys/nps/{token}/answer", response_class=HTMLResponse,
+             dependencies=[Depends(signed_link_limit)],
+             summary="The NPS page's form: a score 0-10 and a comment")
+async def nps_form_answer(request: Request, token: str = Path(max_length=2048),
+                          state: AppState = Depends(app_state)) -> HTMLResponse:
+    signed_payload(state, token, nps.TOKEN_PURPOSE,
+                   Problem(410, "Survey closed", "the survey has closed"))
+    fields = await _form(request, state)
+    try:
+        answer = NpsAnswer.model_validate({"score": fields.get("score", ""),
+                                           "comment": fields.get("comment", "")})
+        recorded = await answer_nps(answer, token, state)
+    except (Problem, WorkflowUpdateFailedError, ValidationError) as exc:
+        status, reason = _refused(exc)
+        return _page(state, title="One question", status=status, message=reason)
+    return _page(state, title="Thank you", message=f"Your score of {recorded.score} is "
+                 "recorded.")
