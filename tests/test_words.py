@@ -125,10 +125,11 @@ def _walk() -> list[tuple[str, Notice]]:
              ("quote_ordered", _notice("quote", "quote_ordered", "new"))]
     walk += [(e, _notice("onboarding", e, "in_progress"))
              for e in ("account_confirmation", "mfa_reminder", "mfa_overdue",
-                       "provider_step_failed")]
+                       "provider_step_failed", "provider_failing", "provider_recovered")]
     walk.append(("induction_invite", _notice("onboarding", "induction_invite", invite=invite)))
     walk += [(e, _notice("offboarding", e, "in_progress"))
-             for e in ("access_revoked", "provider_step_failed")]
+             for e in ("access_revoked", "provider_step_failed", "provider_failing",
+                       "provider_recovered")]
     walk += [(e, _notice("postmortem", e)) for e in ("post_mortem_opened",
                                                      "post_mortem_overdue")]
     return walk
