@@ -35,6 +35,11 @@ QUOTE_VALID_UNTIL = SearchAttributeKey.for_datetime("QuoteValidUntil")
 # `ProviderFailing = true AND TicketKind = 'offboarding'`.
 PROVIDER_FAILING = SearchAttributeKey.for_bool("ProviderFailing")
 
+# Kinds whose next instant is not (only) an SLA target - quotes, new users, user exits -
+# publish it here so queues sort them: the expiry, the start, the effective time, the
+# auto-close, the purge (docs/lifecycle.md), e.g. `TicketKind = 'offboarding' ORDER BY NextDue`.
+NEXT_DUE = SearchAttributeKey.for_datetime("NextDue")
+
 # What a ticket publishes (workflows/ticket.py keeps exactly these up to date).
 TICKET_KEYS: tuple[SearchAttributeKey, ...] = (
     TICKET_KIND, CLIENT_ID, TICKET_PRIORITY, TICKET_STATUS, SLA_RESPONSE_DUE,
@@ -43,7 +48,7 @@ TICKET_KEYS: tuple[SearchAttributeKey, ...] = (
 QUOTE_KEYS: tuple[SearchAttributeKey, ...] = (QUOTE_STATE, QUOTE_VALID_UNTIL)
 PROVIDER_KEYS: tuple[SearchAttributeKey, ...] = (PROVIDER_FAILING,)
 ALL_KEYS: tuple[SearchAttributeKey, ...] = (*TICKET_KEYS, *QUOTE_KEYS, DIRECTORY_USER_KEY,
-                                            *PROVIDER_KEYS)
+                                            *PROVIDER_KEYS, NEXT_DUE)
 
 # Names as the `temporal` CLI writes the types (`--search-attribute Name=Type`).
 CLI_TYPE_NAMES = {
@@ -97,4 +102,6 @@ def ticket_attributes(state: TicketState, failing_after_a_failure: bool = True,
         pairs.append(SearchAttributePair(ASSIGNEE, keyword(state.assignee)))
     if state.notice_failing(failing_after_a_failure):
         pairs.append(SearchAttributePair(NOTICE_FAILING, True))
+    if state.next_due is not None:
+        pairs.append(SearchAttributePair(NEXT_DUE, state.next_due))
     return pairs
