@@ -118,7 +118,8 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     def due_instead(self) -> datetime | None:
         """Until access is revoked, the 1-hour promise is the SLA instant queues sort by."""
-        return self.clock.due(ACCESS_TARGET) if self._ends else None
+        revoked = self.state.access_revoked_at is not None
+        return self.clock.due(ACCESS_TARGET) if self._ends and not revoked else None
 
     def next_due(self) -> datetime | None:
         return offboarding_next_due(self.state, self._auto_close_at())

@@ -132,7 +132,8 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     def due_instead(self) -> datetime | None:
         """Until ready, the ready target (the start) is the SLA instant queues sort by."""
-        return self.clock.due(READY_TARGET) if self._ends else None
+        ready = self.state.ready_at is not None
+        return self.clock.due(READY_TARGET) if self._ends and not ready else None
 
     def next_due(self) -> datetime | None:
         return onboarding_next_due(self.state, self._mfa_check_at(), self._auto_close_at())
