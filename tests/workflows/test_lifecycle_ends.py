@@ -7,7 +7,7 @@ from the ticket's upserts of the attribute, as visibility got them)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -42,8 +42,15 @@ AGENT = "agent:kim"
 
 
 def instants(values: list[str]) -> list[datetime | None]:
-    """Upserted datetime attribute values, in order (None where it was unset)."""
+    """Upserted values of a Datetime attribute (or of NextDue, a Keyword naming a UTC
+    instant to the second), in order; None where it was unset."""
     return [None if v == "unset" else datetime.fromisoformat(json.loads(v)) for v in values]
+
+
+def to_the_second(*expected: datetime | None) -> list[datetime | None]:
+    """NextDue's values: UTC instants to the second."""
+    return [None if at is None else at.astimezone(UTC).replace(microsecond=0)
+            for at in expected]
 
 
 def same_instant(got: datetime | None, want: datetime) -> bool:
@@ -161,8 +168,8 @@ async def test_an_approved_quote_without_procurement_goes_to_an_agent_and_closes
     auto_close = events(view, "status:closed")[0].due
     # NextDue: the expiry while it waits for a decision, none while the order is placed,
     # the auto-close once resolved, then none (closed).
-    assert instants(await published(handle, "NextDue")) == [
-        resolved.valid_until, None, auto_close, None]
+    assert instants(await published(handle, "NextDue")) == to_the_second(
+        resolved.valid_until, None, auto_close, None)
     await handle.terminate("test done")
 
 
@@ -179,7 +186,7 @@ async def test_a_declined_quote_resolves_then_closes(ts_env, task_queue):
     assert declined.quote_state is QuoteState.DECLINED and declined.status is Status.RESOLVED
     assert view.status is Status.CLOSED
     dues = instants(await published(handle, "NextDue"))
-    assert dues[0] == declined.valid_until and dues[-1] is None
+    assert [dues[0], dues[-1]] == to_the_second(declined.valid_until, None)
     await handle.terminate("test done")
 
 
@@ -191,7 +198,8 @@ async def test_an_expired_quote_closes_and_publishes_its_expiry(ts_env, task_que
         await ts_env.sleep(timedelta(days=15))
         view = await handle.query(QuoteWorkflow.view)
     assert view.quote_state is QuoteState.EXPIRED and view.status is Status.CLOSED
-    assert instants(await published(handle, "NextDue")) == [view.valid_until, None]
+    assert instants(await published(handle, "NextDue")) == to_the_second(view.valid_until,
+                                                                          None)
     await handle.terminate("test done")
 
 
@@ -217,8 +225,8 @@ async def test_a_ready_and_inducted_new_user_resolves_then_closes(ts_env, task_q
     assert timedelta(0) <= resolved.at - inducted < timedelta(seconds=5)
     auto_close = events(view, "status:closed")[0].due
     # NextDue: the start (not ready yet), the induction's MFA check, the auto-close, none.
-    assert instants(await published(handle, "NextDue")) == [starts, inducted, auto_close,
-                                                              None]
+    assert instants(await published(handle, "NextDue")) == to_the_second(
+        starts, inducted, auto_close, None)
     # The ready target is the SLA instant until it is met.
     assert instants(await published(handle, "SlaResolutionDue"))[:2] == [starts, None]
     await handle.terminate("test done")
@@ -253,8 +261,8 @@ async def test_a_completed_exit_resolves_closes_and_ends_with_the_purge(ts_env, 
     auto_close = events(closed, "status:closed")[0].due
     # NextDue: the effective time; once access is revoked the purge, then the auto-close
     # (resolved), the purge again (closed), none once purged.
-    assert instants(await published(handle, "NextDue")) == [
-        effective, done.purge_at, auto_close, done.purge_at, None]
+    assert instants(await published(handle, "NextDue")) == to_the_second(
+        effective, done.purge_at, auto_close, done.purge_at, None)
     # The 1-hour access promise is the SLA instant until access is revoked.
     assert instants(await published(handle, "SlaResolutionDue"))[:2] == [
         effective + timedelta(hours=1), None]
