@@ -7,6 +7,7 @@ from the ticket's upserts of the attribute, as visibility got them)."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
@@ -16,10 +17,13 @@ from temporalio.worker import Worker
 import tests.workflows.test_offboarding_timers as exits
 import tests.workflows.test_onboarding_timers as joiners
 from domain.notifications import NoticeDelivery, NoticeReceipt
+from domain.onboarding import OnboardingStart
 from domain.quotes import Decision, Order, OrderRequest, QuoteState
 from domain.sla import Priority
+from domain.sla.deadlines import snapshot_for
 from domain.tickets import CommentIn, Status, Transition
 from tests.workflows.support import (
+    belton_without_holidays,
     delivered_quietly,
     events,
     make_start,
@@ -27,6 +31,7 @@ from tests.workflows.support import (
     notice_stand_ins,
     published,
     start_incident,
+    start_ticket,
 )
 from tests.workflows.test_onboarding_timers import quiet_retries  # noqa: F401  (autouse)
 from tests.workflows.test_quote_timers import DIRECTOR, issue
@@ -267,3 +272,24 @@ async def test_a_completed_exit_resolves_closes_and_ends_with_the_purge(ts_env, 
     assert instants(await published(handle, "SlaResolutionDue"))[:2] == [
         effective + timedelta(hours=1), None]
 
+
+
+async def test_a_new_user_with_no_induction_booked_resolves_when_ready(ts_env, task_queue):
+    """Tickets from before inductions were booked have none: ready is the end."""
+    opened, starts = await joiners.monday_morning(ts_env)
+    joiners.reset(device_enrolled_at=opened)
+    start = OnboardingStart(
+        ticket_id=f"TST-{uuid.uuid4().int % 10**6:06d}", client_id="belton", opened_at=opened,
+        raised_by="hr:test", form=joiners.joiner_form(), starts_at=starts,
+        licences=["SPE_E3"], groups=["g-staff"], usage_location="AU", notice="3bd",
+        induction_at=None, sla=snapshot_for(belton_without_holidays(), opened))
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[OnboardingWorkflow],
+                      activities=joiners.STAND_INS):
+        handle = await start_ticket(ts_env.client, OnboardingWorkflow, start, task_queue)
+        await ts_env.sleep(timedelta(days=6))
+        view = await handle.query(OnboardingWorkflow.view)
+    [resolved] = events(view, "status:resolved")
+    assert resolved.detail.endswith("no induction booked")
+    assert timedelta(0) <= resolved.at - view.ready_at < timedelta(seconds=1)
+    assert view.status is Status.CLOSED and "check_mfa" not in joiners.names()
+    await handle.terminate("test done")
