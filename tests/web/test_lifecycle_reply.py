@@ -67,6 +67,20 @@ async def test_a_mailed_reply_ends_pending_and_the_clock_resumes(desk):
     assert attrs.get(sa.SLA_RESOLUTION_DUE) is not None  # queues sort it again
 
 
+async def test_an_unauthenticated_reply_is_a_note_and_does_not_end_pending(desk):
+    """A sender header proves nothing by itself: mail that failed authentication is kept
+    as a note, and the ticket still waits on its requester."""
+    opened = await post(desk, mail(JO, "Scanner on level 2 is offline", "No lights."))
+    ticket_id = opened["ticket_id"]
+    await make_pending(desk, ticket_id)
+    forged = await post(desk, mail(JO, f"Re: [{ticket_id}] We need something from you",
+                                   "Fixed itself, close it.", authenticated=False))
+    assert forged["action"] == "noted" and "end its pending" in forged["detail"]
+    view = await eventually(lambda: view_of(desk, ticket_id),
+                            lambda v: v["comments_total"] == 1)
+    assert view["status"] == "pending" and not resumed_by_reply(view)
+
+
 async def test_a_bare_thank_you_does_not_end_pending(desk):
     raised = await desk.http.post("/v1/incidents", json=incident_body(),
                                   headers=desk.as_("belton", "requester"))
