@@ -21,9 +21,10 @@ QUOTE_ALLOWED: dict[Status, frozenset[Status]] = {
     Status.CLOSED: frozenset(),
 }
 
-# A user exit: an agent may reopen it while it is resolved (a device turned up, a step
-# to redo); once closed it stays closed - access was revoked and the custody record is
-# final, so later work on the leaver is a new ticket. A reply never reopens it.
+# A user exit may reopen while it is resolved (an agent, or the manager's reply within the
+# reopen window: a device turned up, access left somewhere); once closed it stays closed -
+# access was revoked and the custody record is final, so later work on the leaver is a
+# new ticket, and nothing brings a closed exit (and its restarted clock) back.
 OFFBOARDING_ALLOWED: dict[Status, frozenset[Status]] = {
     **ALLOWED,
     Status.CLOSED: frozenset(),

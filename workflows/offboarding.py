@@ -69,10 +69,9 @@ WIPE_CONFIRMATION = "wipe-confirmation"  # likewise: the wipe's confirmation cam
 @workflow.defn
 class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     state: OffboardingState
-    # Reopened only by an agent, only while resolved (domain/lifecycle.py).
+    # Reopened only while resolved, never once closed (domain/lifecycle.py).
     allowed = OFFBOARDING_ALLOWED
     publishes_next_due = True
-    reply_reopens = False
 
     @workflow.init
     def __init__(self, start: OffboardingStart) -> None:

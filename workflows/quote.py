@@ -53,7 +53,6 @@ class QuoteWorkflow(TicketWorkflow):
     # Decided is final (domain/lifecycle.py): resolved, then closed; never reopened.
     allowed = QUOTE_ALLOWED
     publishes_next_due = True
-    reply_reopens = False
 
     @workflow.init
     def __init__(self, start: QuoteStart) -> None:

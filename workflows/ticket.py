@@ -119,7 +119,6 @@ class TicketWorkflow:
     kind_keys: ClassVar[tuple[SearchAttributeKey, ...]] = ()  # a kind's own attributes
     allowed: ClassVar[dict[Status, frozenset[Status]]] = ALLOWED
     publishes_next_due: ClassVar[bool] = False  # a kind whose next instant is its own
-    reply_reopens: ClassVar[bool] = True  # a requester's reply may reopen a done ticket
 
     start: TicketStart  # the kind's own start model, set in its @workflow.init
     state: TicketState
@@ -487,8 +486,11 @@ class TicketWorkflow:
         self._changed = True
         if not comment.from_requester or self.work_refused() is not None:
             return
+        # A reply reopens only where the kind lets its tickets reopen (a decided quote, a
+        # closed exit: never).
+        kind_reopens = not self._ends or Status.IN_PROGRESS in self.allowed[s.status]
         if (s.status in DONE and not is_thanks_only(comment.body) and self._can_reopen()
-                and (self.reply_reopens or not self._ends)):
+                and kind_reopens):
             self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
                                               reason="the requester replied"))
         elif (self._ends and s.status is Status.PENDING and self.rules.reply_ends_pending

@@ -293,3 +293,21 @@ async def test_a_new_user_with_no_induction_booked_resolves_when_ready(ts_env, t
     assert timedelta(0) <= resolved.at - view.ready_at < timedelta(seconds=1)
     assert view.status is Status.CLOSED and "check_mfa" not in joiners.names()
     await handle.terminate("test done")
+
+
+async def test_a_resolved_exit_reopens_on_the_managers_reply(ts_env, task_queue):
+    exits.identity_down_until = None
+    effective = await exits.opened_now(ts_env)
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[OffboardingWorkflow],
+                      activities=exits.STAND_INS):
+        handle = await exits.start_exit(ts_env, task_queue, exits.exit_form(hardware=[]),
+                                        effective)
+        await ts_env.sleep(timedelta(hours=1))
+        await handle.signal(OffboardingWorkflow.comment, CommentIn(
+            body="Jo is still in the partners' Teams channel", by="requester:mia",
+            from_requester=True))
+        await ts_env.sleep(timedelta(minutes=5))
+        view = await handle.query(OffboardingWorkflow.view)
+    assert view.status is Status.IN_PROGRESS and view.reopen_count == 1
+    assert events(view, "status:in_progress")[-1].detail == "the requester replied"
+    await handle.terminate("test done")
