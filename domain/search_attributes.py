@@ -120,6 +120,6 @@ def ticket_attributes(state: TicketState, failing_after_a_failure: bool = True,
         pairs.append(SearchAttributePair(ASSIGNEE, keyword(state.assignee)))
     if state.notice_failing(failing_after_a_failure):
         pairs.append(SearchAttributePair(NOTICE_FAILING, True))
-    if state.next_due is not None:
-        pairs.append(SearchAttributePair(NEXT_DUE, next_due_text(state.next_due)))
+    if state.kind_due is not None:
+        pairs.append(SearchAttributePair(NEXT_DUE, next_due_text(state.kind_due)))
     return pairs

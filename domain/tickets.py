@@ -149,7 +149,7 @@ class TicketRecord(BaseModel):
     contact_unconfirmed: bool = Field(False, description="the technical contact sent mail "
                                       "that failed sender authentication: notices go to them "
                                       "only once an agent confirms the address (recipients)")
-    next_due: datetime | None = Field(None, description="quotes, new users and user exits: "
+    kind_due: datetime | None = Field(None, description="quotes, new users and user exits: "
                                       "the instant that matters next (expiry, start, effective "
                                       "time, auto-close, purge), published as NextDue; see "
                                       "docs/lifecycle.md")

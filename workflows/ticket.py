@@ -646,7 +646,7 @@ class TicketWorkflow:
             s.resolution_due = deadlines.resolution_due or self.due_instead()
         keys = (*sa.TICKET_KEYS, *self.kind_keys)
         if self._ends and self.publishes_next_due:
-            s.next_due = self.next_due()
+            s.kind_due = self.next_due()
             keys += (sa.NEXT_DUE,)
         updates = []
         wanted = {pair.key.name: pair
