@@ -135,7 +135,8 @@ def _on_ticket(facts: MailFacts, thread: ThreadFacts) -> MailDecision:
         return MailDecision.note(f"not escalated: {unverified}")
     if verdict.authenticated:
         return MailDecision(action=MailAction.REPLY, reason="added to the ticket")
-    return MailDecision.note(f"{unverified}: kept as a note (it does not reopen the ticket)")
+    return MailDecision.note(f"{unverified}: kept as a note (it does not reopen the "
+                             "ticket or end its pending)")
 
 
 def _approval(facts: MailFacts, thread: ThreadFacts, unverified: str) -> MailDecision:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair
@@ -35,6 +36,15 @@ QUOTE_VALID_UNTIL = SearchAttributeKey.for_datetime("QuoteValidUntil")
 # `ProviderFailing = true AND TicketKind = 'offboarding'`.
 PROVIDER_FAILING = SearchAttributeKey.for_bool("ProviderFailing")
 
+# Kinds whose next instant is not (only) an SLA target - quotes, new users, user exits -
+# publish it here so queues sort them: the expiry, the start, the effective time, the
+# auto-close, the purge (docs/lifecycle.md). A Keyword holding the UTC instant as
+# 2026-12-11T00:00:00Z (text order is time order, e.g. `NextDue < '2026-12-12'`): SQL
+# visibility (the dev server's SQLite, PostgreSQL) allows 3 Datetime attributes, and
+# SlaResponseDue, SlaResolutionDue and QuoteValidUntil hold them.
+NEXT_DUE = SearchAttributeKey.for_keyword("NextDue")
+NEXT_DUE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
 # What a ticket publishes (workflows/ticket.py keeps exactly these up to date).
 TICKET_KEYS: tuple[SearchAttributeKey, ...] = (
     TICKET_KIND, CLIENT_ID, TICKET_PRIORITY, TICKET_STATUS, SLA_RESPONSE_DUE,
@@ -43,7 +53,7 @@ TICKET_KEYS: tuple[SearchAttributeKey, ...] = (
 QUOTE_KEYS: tuple[SearchAttributeKey, ...] = (QUOTE_STATE, QUOTE_VALID_UNTIL)
 PROVIDER_KEYS: tuple[SearchAttributeKey, ...] = (PROVIDER_FAILING,)
 ALL_KEYS: tuple[SearchAttributeKey, ...] = (*TICKET_KEYS, *QUOTE_KEYS, DIRECTORY_USER_KEY,
-                                            *PROVIDER_KEYS)
+                                            *PROVIDER_KEYS, NEXT_DUE)
 
 # Names as the `temporal` CLI writes the types (`--search-attribute Name=Type`).
 CLI_TYPE_NAMES = {
@@ -76,6 +86,19 @@ def keyword_text(value: str | None) -> str | None:
     return value.replace("%22", '"').replace("%5C", "\\").replace("%25", "%")
 
 
+def next_due_text(instant: datetime) -> str:
+    """The NextDue value of ``instant``: UTC, to the second."""
+    return instant.astimezone(UTC).strftime(NEXT_DUE_FORMAT)
+
+
+def next_due_instant(value: str | None) -> datetime | None:
+    """The instant a NextDue value names (None if unset or not one)."""
+    try:
+        return datetime.strptime(value, NEXT_DUE_FORMAT).replace(tzinfo=UTC) if value else None
+    except ValueError:
+        return None
+
+
 def ticket_attributes(state: TicketState, failing_after_a_failure: bool = True,
                       ) -> list[SearchAttributePair]:
     """The attribute pairs describing a ticket (used at start and on every change);
@@ -97,4 +120,6 @@ def ticket_attributes(state: TicketState, failing_after_a_failure: bool = True,
         pairs.append(SearchAttributePair(ASSIGNEE, keyword(state.assignee)))
     if state.notice_failing(failing_after_a_failure):
         pairs.append(SearchAttributePair(NOTICE_FAILING, True))
+    if state.kind_due is not None:
+        pairs.append(SearchAttributePair(NEXT_DUE, next_due_text(state.kind_due)))
     return pairs

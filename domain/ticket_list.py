@@ -30,14 +30,17 @@ class TicketSummary(BaseModel):
     quote_state: str | None = Field(None, description="quotes: sent, approved, declined, "
                                     "expired or superseded")
     quote_valid_until: datetime | None = None
+    kind_due: datetime | None = Field(None, description="NextDue: a quote's, new user's or "
+                                      "user exit's next instant (docs/lifecycle.md)")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def next_due(self) -> datetime | None:
-        """The next SLA instant: the response until it is given, then the resolution."""
+        """The next SLA instant: the response until it is given, then the resolution;
+        for a kind without one now, its own next instant (NextDue)."""
         if self.status == "new" and self.response_due is not None:
             return self.response_due
-        return self.resolution_due
+        return self.resolution_due or self.kind_due
 
     @classmethod
     def of(cls, execution: WorkflowExecution) -> TicketSummary:
@@ -54,6 +57,7 @@ class TicketSummary(BaseModel):
             notice_failing=bool(attrs.get(sa.NOTICE_FAILING)),
             quote_state=attrs.get(sa.QUOTE_STATE),
             quote_valid_until=attrs.get(sa.QUOTE_VALID_UNTIL),
+            kind_due=sa.next_due_instant(attrs.get(sa.NEXT_DUE)),
         )
 
 

@@ -156,6 +156,10 @@ class TicketRecord(BaseModel):
     contact_unconfirmed: bool = Field(False, description="the technical contact sent mail "
                                       "that failed sender authentication: notices go to them "
                                       "only once an agent confirms the address (recipients)")
+    kind_due: datetime | None = Field(None, description="quotes, new users and user exits: "
+                                      "the instant that matters next (expiry, start, effective "
+                                      "time, auto-close, purge), published as NextDue; see "
+                                      "docs/lifecycle.md")
 
     @model_validator(mode="before")
     @classmethod
@@ -234,6 +238,9 @@ class TicketRules(BaseModel):
                                   "deliver a notice while its peer is down")
     escalations: list[EmailAddress] = Field(default_factory=list, max_length=10, description=(
         "the service delivery team, told when the client escalates a ticket"))
+    reply_ends_pending: bool = Field(True, description=(
+        "a requester's reply to a ticket pending on them moves it back to in_progress (the "
+        "SLA clock resumes); false: agents move it by hand"))
 
     @field_validator("auto_close_after", "reopen_window", "survey_valid_for", "notice_retry_max")
     @classmethod

@@ -20,6 +20,11 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.providers import ProviderActivities
     from domain.ids import SagaPass, TicketKind
+    from domain.lifecycle import (
+        OFFBOARDING_ALLOWED,
+        offboarding_next_due,
+        offboarding_work_done,
+    )
     from domain.offboarding import (
         ACCESS_STEPS,
         ACCESS_TARGET,
@@ -65,6 +70,9 @@ WIPE_CONFIRMATION = "wipe-confirmation"  # likewise: the wipe's confirmation cam
 @workflow.defn
 class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     state: OffboardingState
+    # Reopened only while resolved, never once closed (domain/lifecycle.py).
+    allowed = OFFBOARDING_ALLOWED
+    publishes_next_due = True
 
     @workflow.init
     def __init__(self, start: OffboardingStart) -> None:
@@ -111,6 +119,23 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     # ------------------------------------------------------------------ the core's hooks
 
+    def due_instead(self) -> datetime | None:
+        """Until access is revoked, the 1-hour promise is the SLA instant queues sort by."""
+        revoked = self.state.access_revoked_at is not None
+        return self.clock.due(ACCESS_TARGET) if self._ends and not revoked else None
+
+    def next_due(self) -> datetime | None:
+        return offboarding_next_due(self.state, self._auto_close_at())
+
+    def finish_at(self) -> datetime | None:
+        """Resolved once the work is done, the exit lives on (closed) until its archive is
+        purged - or, on legal hold, until the hold is released and it is purged."""
+        s = self.state
+        if self._ends and (self.busy_beside() or (
+                s.purged_at is None and not self._handed_over(PURGE_STEP))):
+            return None
+        return super().finish_at()
+
     def moments(self) -> list[tuple[datetime | None, str]]:
         """Instants still to act on in this run (one acted on is never returned again, or
         the loop would wake at a past instant forever)."""
@@ -130,6 +155,9 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         s = self.state
         if self._revocation_due() and now >= s.effective_at:
             self._revoking = True
+            if self._ends and s.status in (Status.NEW, Status.ACKNOWLEDGED):
+                self._apply_transition(Transition(to=Status.IN_PROGRESS, by="system",
+                                                  reason="the effective time: revoking access"))
             self._work.append(asyncio.create_task(self._revoke()))
         if now >= s.return_by:
             for device in self._unreturned():
@@ -258,11 +286,22 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
             self.state.purged_at = workflow.now()
             await self.release_files("the 30-day archive was purged")
         self._maybe_resolve()
+        if self._ends:
+            self._changed = True  # the loop sees the purge done (the exit's life may end)
 
     def _maybe_resolve(self) -> None:
         """All done (or handed to an agent): the ticket resolves itself."""
         s = self.state
         if s.status in DONE:
+            return
+        if self._ends:
+            if offboarding_work_done(s):
+                kept = ("on legal hold" if s.legal_hold
+                        else f"purged on {s.purge_at:%Y-%m-%d}" if s.purged_at is None
+                        else "purged")
+                self._apply_transition(Transition(
+                    to=Status.RESOLVED, by="system",
+                    reason=f"access revoked, hardware back or wiped; archive {kept}"))
             return
         steps_done = all(st.done_at or st.needs_agent for st in s.steps)
         devices_done = all(d.returned_at or d.wiped_at for d in s.devices)
@@ -308,14 +347,16 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
 
     @workflow.update
     def set_legal_hold(self, request: LegalHold) -> OffboardingView:
-        """On hold the archive is kept and the ticket waits on hold, alive, so releasing
-        the hold later still purges (at once if the 30 days are over)."""
+        """On hold the archive is kept and the ticket stays alive (on hold while its work
+        goes on; resolved or closed once it is done), so releasing the hold later still
+        purges (at once if the 30 days are over)."""
         s = self.state
         s.legal_hold = request.hold
         self._event("legal_hold" if request.hold else "legal_hold_released", request.reason,
                     by=request.by)
         status = Status.ON_HOLD if request.hold else Status.IN_PROGRESS
-        if s.status is not status and status in self.allowed[s.status]:
+        done = self._ends and s.status in DONE  # a hold on a finished exit reopens nothing
+        if s.status is not status and status in self.allowed[s.status] and not done:
             self._apply_transition(Transition(to=status, by=request.by, reason=request.reason))
         self._changed = True
         return s.view()

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.onboarding import OnboardingActivities
     from activities.providers import ProviderActivities
     from domain.ids import SagaPass, TicketKind
+    from domain.lifecycle import onboarding_next_due, onboarding_resolution
     from domain.notifications import Invite
     from domain.offboarding import ProviderCall
     from domain.onboarding import (
@@ -65,6 +66,7 @@ def _device_step(hostname: str) -> str:
 @workflow.defn
 class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     state: OnboardingState
+    publishes_next_due = True
 
     @workflow.init
     def __init__(self, start: OnboardingStart) -> None:
@@ -131,6 +133,14 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         if check is not None and now >= check and not self._checking_mfa:
             self._checking_mfa = True
             self._work.append(asyncio.create_task(self._check_mfa()))
+
+    def due_instead(self) -> datetime | None:
+        """Until ready, the ready target (the start) is the SLA instant queues sort by."""
+        ready = self.state.ready_at is not None
+        return self.clock.due(READY_TARGET) if self._ends and not ready else None
+
+    def next_due(self) -> datetime | None:
+        return onboarding_next_due(self.state, self._mfa_check_at(), self._auto_close_at())
 
     def details(self) -> str:
         s = self.state
@@ -238,7 +248,22 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
                              starts_at=s.induction_at, minutes=INDUCTION_MINUTES,
                              summary=f"Security and MFA induction: {s.employee}",
                              attendees=[s.user_principal_name, s.technical_contact]))
+        if self._ends:
+            self._after_ready()
         self._refresh()
+
+    def _after_ready(self) -> None:
+        """Ready: the ticket is being worked (the induction and MFA are next), or done if
+        no induction was booked (domain/lifecycle.py decides)."""
+        s = self.state
+        done = onboarding_resolution(s)
+        if done is not None and s.status not in DONE:
+            self._apply_transition(Transition(to=Status.RESOLVED, by="system", reason=done))
+        elif s.status in (Status.NEW, Status.ACKNOWLEDGED):
+            next_step = (f"induction at {s.induction_at.isoformat()}" if s.induction_at
+                         else "MFA enrolment")
+            self._apply_transition(Transition(to=Status.IN_PROGRESS, by="system",
+                                              reason=f"ready; next: {next_step}"))
 
     async def _check_mfa(self) -> None:
         s = self.state

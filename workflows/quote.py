@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.procurement import ProcurementActivities
     from domain import search_attributes as sa
     from domain.ids import TicketKind, workflow_id
+    from domain.lifecycle import QUOTE_ALLOWED, quote_next_due
     from domain.quote_lines import ApprovalLink, QuoteDocument, reminders
     from domain.quotes import (
         ConfirmByLink,
@@ -50,6 +51,9 @@ ORDER_RETRIES = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coeff
 class QuoteWorkflow(TicketWorkflow):
     state: QuoteRecordState
     kind_keys = sa.QUOTE_KEYS
+    # Decided is final (domain/lifecycle.py): resolved, then closed; never reopened.
+    allowed = QUOTE_ALLOWED
+    publishes_next_due = True
 
     @workflow.init
     def __init__(self, start: QuoteStart) -> None:
@@ -94,6 +98,9 @@ class QuoteWorkflow(TicketWorkflow):
 
     def due_instead(self) -> datetime | None:
         return self.state.valid_until if self.state.quote_state is QuoteState.SENT else None
+
+    def next_due(self) -> datetime | None:
+        return quote_next_due(self.state, self._auto_close_at())
 
     def details(self) -> str:
         s = self.state
@@ -233,6 +240,12 @@ class QuoteWorkflow(TicketWorkflow):
             self._notify("order_failed", f"Order by hand: quote {s.ticket_id}",
                          self._assignee_mail())
             self._changed = True
+            if self._ends:  # the decision is made: the order is the agent's from here
+                self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
+                                             detail="approved; the parts are ordered by hand"))
+                self._apply_transition(Transition(
+                    to=Status.RESOLVED, by="system",
+                    reason=f"approved; the order is handed to an agent: {s.order_failed}"))
             return
         s.order = order
         schedule = (f"order {order.order_id}: parts expected {order.eta.isoformat()}, "

@@ -88,6 +88,10 @@ DEFER_CONTINUE_AS_NEW_UNTIL_EVENTS = 10_000
 # A ticket with files lets go of them when its life ends (an exit: when its data is
 # purged); only tickets with files run the activity, so older histories replay unchanged.
 FILES_RELEASED = "files-released-at-end-of-life"
+# Every kind ends by its own rules (docs/lifecycle.md): quotes, new users and user exits
+# move through in_progress to resolved and closed, publish NextDue, keep their own reopen
+# rules; a requester's reply ends pending. Runs from before this keep the old rules.
+KIND_ENDS = "every-kind-ends-by-its-rules"
 RELEASE_FILES_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2,
                                   maximum_interval=timedelta(hours=1))
 
@@ -115,6 +119,7 @@ class TicketWorkflow:
     view_model: ClassVar[type[TicketView]]
     kind_keys: ClassVar[tuple[SearchAttributeKey, ...]] = ()  # a kind's own attributes
     allowed: ClassVar[dict[Status, frozenset[Status]]] = ALLOWED
+    publishes_next_due: ClassVar[bool] = False  # a kind whose next instant is its own
 
     start: TicketStart  # the kind's own start model, set in its @workflow.init
     state: TicketState
@@ -132,6 +137,7 @@ class TicketWorkflow:
         batched = workflow.patched(NOTICE_BATCHES)
         after_the_clock = workflow.patched(NOTICES_AFTER_THE_CLOCK)
         self._continue_after_work = workflow.patched(CONTINUE_AFTER_WORK)
+        self._ends = workflow.patched(KIND_ENDS)
         # Work beside the loop started in this run (a new run after continue-as-new
         # restarts what is not done: every step is safe to run twice).
         self._work: list[asyncio.Task[None]] = []
@@ -190,6 +196,10 @@ class TicketWorkflow:
     def due_instead(self) -> datetime | None:
         """A kind whose promise is its own target (not the priority's resolution) names
         its due instant here: it is published as SlaResolutionDue, so queues sort by it."""
+        return None
+
+    def next_due(self) -> datetime | None:
+        """A kind that ``publishes_next_due``: the instant that matters next (NextDue)."""
         return None
 
     def work_refused(self) -> str | None:
@@ -484,8 +494,19 @@ class TicketWorkflow:
         s.add_comment(TicketComment(at=workflow.now(), by=comment.by, body=comment.body,
                                     from_requester=comment.from_requester))
         self._changed = True
-        if (comment.from_requester and s.status in DONE and self.work_refused() is None
-                and not is_thanks_only(comment.body) and self._can_reopen()):
+        if not comment.from_requester or self.work_refused() is not None:
+            return
+        # A reply reopens only where the kind lets its tickets reopen (a decided quote, a
+        # closed exit: never).
+        kind_reopens = not self._ends or Status.IN_PROGRESS in self.allowed[s.status]
+        if (s.status in DONE and not is_thanks_only(comment.body) and self._can_reopen()
+                and kind_reopens):
+            self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
+                                              reason="the requester replied"))
+        elif (self._ends and s.status is Status.PENDING and self.rules.reply_ends_pending
+              and not is_thanks_only(comment.body)
+              and Status.IN_PROGRESS in self.allowed[s.status]):
+            # Pending waits on the requester: their answer ends the wait (clock resumes).
             self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
                                               reason="the requester replied"))
 
@@ -633,10 +654,14 @@ class TicketWorkflow:
         if deadlines is not None:  # else: kept until the loop extends the calendar
             s.response_due = deadlines.response_due
             s.resolution_due = deadlines.resolution_due or self.due_instead()
+        keys = (*sa.TICKET_KEYS, *self.kind_keys)
+        if self._ends and self.publishes_next_due:
+            s.kind_due = self.next_due()
+            keys += (sa.NEXT_DUE,)
         updates = []
         wanted = {pair.key.name: pair
                   for pair in self.search_attributes(s, self._failing_after_a_failure)}
-        for key in (*sa.TICKET_KEYS, *self.kind_keys):
+        for key in keys:
             pair: SearchAttributePair | None = wanted.get(key.name)
             value = pair.value if pair is not None else None
             if self._published.get(key.name, "unset") == value:

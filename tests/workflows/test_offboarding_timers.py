@@ -196,7 +196,8 @@ async def test_unreturned_laptop_is_wiped_and_data_purged_at_30_days(ts_env, tas
     purges = [t - effective for name, t in calls if name == "purge_mailbox"]
     assert len(purges) == 1 and timedelta(days=30) <= purges[0] < timedelta(days=30, seconds=5)
     assert view.purged_at is not None and view.status.value in ("resolved", "closed")
-    await handle.terminate("test done")
+    # Done (resolved, closed) before the purge, the exit's life ends with it.
+    assert (await handle.result()).purged_at == view.purged_at
 
 
 async def test_legal_hold_prevents_the_purge(ts_env, task_queue):
@@ -212,7 +213,8 @@ async def test_legal_hold_prevents_the_purge(ts_env, task_queue):
             hold=True, reason="litigation notice from counsel", by="director:ana"))
         await ts_env.sleep(timedelta(days=40))
         view = await handle.query(OffboardingWorkflow.view)
-        assert view.legal_hold and view.purged_at is None and view.status.value == "on_hold"
+        # Done before the hold, the exit closed; the hold keeps it (and its data) alive.
+        assert view.legal_hold and view.purged_at is None and view.status.value == "closed"
         assert not [name for name, _ in calls if name == "purge_mailbox"]
         assert events(view, "legal_hold")[0].detail == "litigation notice from counsel"
         # Released on day 41: the archive is past its 30 days, so it is purged at once.
@@ -220,6 +222,6 @@ async def test_legal_hold_prevents_the_purge(ts_env, task_queue):
             hold=False, reason="matter settled", by="director:ana"))
         await ts_env.sleep(timedelta(hours=1))
         view = await handle.query(OffboardingWorkflow.view)
-    assert view.purged_at is not None and view.status.value == "resolved"
+    assert view.purged_at is not None and view.status.value == "closed"
     assert len([name for name, _ in calls if name == "purge_mailbox"]) == 1
-    await handle.terminate("test done")
+    assert (await handle.result()).purged_at == view.purged_at  # its life ended
