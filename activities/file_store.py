@@ -145,7 +145,8 @@ class FileStore:
                 raise
 
         try:
-            await obstore.put_async(self.store, key, self.sealer.seal(counted()),
+            await obstore.put_async(self.store, key,
+                                    self.sealer.seal(counted(), READ_CHUNK_BYTES),
                                     max_concurrency=PUT_CONCURRENCY)
         except Exception as exc:
             with contextlib.suppress(Exception):  # the store may be down: nothing to undo

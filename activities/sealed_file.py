@@ -45,8 +45,12 @@ class FileSealer:
         raw_id = key_id.encode()
         return MAGIC + bytes([len(raw_id)]) + raw_id + prefix
 
-    async def seal(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """The sealed object of the file ``chunks`` carry, as it comes."""
+    async def seal(self, chunks: AsyncIterator[bytes],
+                   piece_bytes: int = SEGMENT_BYTES) -> AsyncIterator[bytes | memoryview]:
+        """The sealed object of the file ``chunks`` carry, as it comes, in pieces of about
+        ``piece_bytes`` (whole segments sealed straight into their piece: a store's client
+        takes a few large pieces far faster than one per 64 KiB segment)."""
+        per_piece = max(1, piece_bytes // SEGMENT_BYTES)
         prefix = os.urandom(PREFIX_BYTES)
         header = self._header(self.key_id, prefix)
         cipher = self._ciphers[self.key_id]
@@ -56,16 +60,14 @@ class FileSealer:
         async for chunk in chunks:
             pending += chunk
             # Keep at least one byte back: the last segment is only known at the end.
-            start = 0
-            with memoryview(pending) as view:
-                while len(pending) - start > SEGMENT_BYTES:
-                    sealed = cipher.encrypt(prefix + index.to_bytes(4, "big"),
-                                            view[start:start + SEGMENT_BYTES], header + _MORE)
-                    yield sealed
-                    start += SEGMENT_BYTES
-                    index += 1
-            del pending[:start]  # once per chunk, not once per segment
-        yield cipher.encrypt(prefix + index.to_bytes(4, "big"), bytes(pending), header + _LAST)
+            ready = (len(pending) - 1) // SEGMENT_BYTES
+            if ready < per_piece:
+                continue
+            yield _seal_segments(cipher, header, index, pending, ready, last=False)
+            index += ready
+            del pending[:ready * SEGMENT_BYTES]  # once per piece, not once per segment
+        yield _seal_segments(cipher, header, index, pending,
+                             max(0, len(pending) - 1) // SEGMENT_BYTES + 1, last=True)
 
     async def open(self, sealed: AsyncIterator[bytes],
                    piece_bytes: int = SEGMENT_BYTES) -> AsyncIterator[memoryview]:
@@ -116,6 +118,25 @@ class FileSealer:
             raise SealError(f"the file was sealed with key id {key_id!r}, which is not "
                             "configured: add it to TEMPODESK_CODEC_KEYS")
         return header, cipher
+
+
+def _seal_segments(cipher: AESGCM, header: bytes, first_index: int, buffer: bytearray,
+                   count: int, *, last: bool) -> memoryview:
+    """The first ``count`` segments of the file in ``buffer`` sealed into one piece (the
+    last of them the object's last segment if ``last``: then all of ``buffer``)."""
+    size = len(buffer) if last else count * SEGMENT_BYTES
+    sealed = bytearray(size + count * TAG_BYTES)
+    prefix = header[-PREFIX_BYTES:]
+    with memoryview(buffer) as source:
+        out = memoryview(sealed)
+        for n in range(count):
+            start = n * SEGMENT_BYTES
+            end = min(start + SEGMENT_BYTES, size)
+            final = last and n == count - 1
+            cipher.encrypt_into(prefix + (first_index + n).to_bytes(4, "big"),
+                                source[start:end], header + (_LAST if final else _MORE),
+                                out[start + n * TAG_BYTES:end + (n + 1) * TAG_BYTES])
+    return out
 
 
 def _open_segments(cipher: AESGCM, header: bytes, first_index: int, buffer: bytearray,

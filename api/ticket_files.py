@@ -32,6 +32,7 @@ from domain.attachments import (
     AttachmentIn,
     Channel,
     FileLimits,
+    FilesOnTicket,
     LimitRefusal,
     Upload,
     refusal,
@@ -90,7 +91,8 @@ async def answered(state: AppState, call: Awaitable[T]) -> T:
 
 
 async def held_files(ref: TicketRef) -> list[Attachment]:
-    return list((await ref.view()).attachments)
+    on_ticket = await ref.handle.query(TicketWorkflow.files, result_type=FilesOnTicket)
+    return list(on_ticket.attachments)
 
 
 async def add_file(state: AppState, ref: TicketRef, name: str, chunks: AsyncIterator[bytes],
@@ -275,57 +277,74 @@ async def follow_merge(state: AppState, files: list[Attachment], survivor: Ticke
 
 
 async def open_file(state: AppState, ref: TicketRef, sha256: str,
-                    ) -> tuple[Attachment, AsyncIterator[bytes]]:
+                    ) -> tuple[Attachment, AsyncIterator[bytes | memoryview]]:
     """A file the ticket lists, and its bytes (the first piece already opened, so a
     damaged or missing object is an error before any byte is sent); 404 otherwise.
 
-    The store is read while the ticket is asked (a query's round trip and the store's
-    first bytes overlap, a third of a 25 MiB download's time here); nothing read is sent,
-    and no store error is told, unless the ticket lists the file. The read names the
-    client's own content address, so it never reaches another client's file."""
-    store = file_store(state)
-    reading = asyncio.ensure_future(_first_piece(store, ref.client.id, sha256))
+    The store is read while the ticket is asked, and ahead of the sender (a query's round
+    trip, the store's reads and the sends overlap); nothing read is sent, and no store
+    error is told, unless the ticket lists the file. The read names the client's own
+    content address, so it never reaches another client's file."""
+    ahead = ReadAhead(file_store(state), ref.client.id, sha256)
     try:
         held = await answered(state, held_files(ref))
-    except BaseException:
-        await _discard(reading)
-        raise
-    attachment = next((a for a in held if a.sha256 == sha256), None)
-    if attachment is None:
-        await _discard(reading)
-        raise Problem(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
-    try:
-        first, chunks = await reading
+        attachment = next((a for a in held if a.sha256 == sha256), None)
+        if attachment is None:
+            raise Problem(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
+        first = await ahead.next()
     except FileNotStored as exc:
+        await ahead.close()
         raise Problem(410, "File gone", "the file was deleted from the store (the ticket "
                       "let go of it)") from exc
     except FileStoreUnavailable as exc:
+        await ahead.close()
         raise store_down() from exc
     except SealError as exc:
+        await ahead.close()
         log.error("file %s… of %s does not open: %s", sha256[:16], ref.ticket_id, exc)
         raise Problem(502, "File damaged", "the stored file does not open with the desk's "
                       "keys: tell the desk's operator") from exc
+    except BaseException:
+        await ahead.close()
+        raise
 
     async def whole() -> AsyncIterator[bytes | memoryview]:
-        yield first
-        async for piece in chunks:
-            yield piece
+        try:
+            piece = first
+            while piece is not None:
+                yield piece
+                piece = await ahead.next()
+        finally:  # sent, failed, or the client went away: the read stops too
+            await ahead.close()
 
     return attachment, whole()
 
 
-async def _first_piece(store: FileStore, client_id: str, sha256: str,
-                       ) -> tuple[bytes | memoryview, AsyncIterator[memoryview]]:
-    # Pieces of about SEND_BYTES: each send is a trip through the HTTP server's Python
-    # code, and 64 KiB pieces (one segment each) made them the cost.
-    chunks = await store.read(client_id, sha256, SEND_BYTES)
-    return await anext(chunks, b""), chunks
+class ReadAhead:
+    """A file read from the store into a few pieces ahead of whoever sends them (pieces
+    of about SEND_BYTES: each send is a trip through the HTTP server's Python code), so
+    the store's transfer and the client's go on together; at most ``pieces`` wait."""
 
+    def __init__(self, store: FileStore, client_id: str, sha256: str, pieces: int = 4) -> None:
+        self._waiting: asyncio.Queue[memoryview | BaseException | None] = asyncio.Queue(pieces)
+        self._task = asyncio.ensure_future(self._read(store, client_id, sha256))
 
-async def _discard(reading: asyncio.Future) -> None:
-    """Stop a read the caller may not see, and close its stream, whatever became of it."""
-    reading.cancel()
-    await asyncio.wait([reading])
-    if not reading.cancelled() and reading.exception() is None:
-        _, chunks = reading.result()
-        await chunks.aclose()
+    async def _read(self, store: FileStore, client_id: str, sha256: str) -> None:
+        try:
+            async for piece in await store.read(client_id, sha256, SEND_BYTES):
+                await self._waiting.put(piece)
+        except Exception as exc:  # told where the reader is, never left waiting
+            await self._waiting.put(exc)
+            return
+        await self._waiting.put(None)
+
+    async def next(self) -> memoryview | None:
+        """The next piece (``None`` at the end); the store's error where the read met it."""
+        got = await self._waiting.get()
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.wait([self._task])

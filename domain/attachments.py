@@ -99,6 +99,13 @@ class Upload(BaseModel):
     expires_at: datetime
 
 
+class FilesOnTicket(BaseModel):
+    """A ticket's files and nothing else: what a download or an upload checks, far
+    lighter to ask for than the whole view."""
+
+    attachments: list[Attachment]
+
+
 class FilesHeld(BaseModel):
     """A ticket letting go of its files (at the end of its life, or an exit's purge)."""
 

@@ -23,9 +23,10 @@ async def pieces(data: bytes, size: int):
         yield b""
 
 
-def seal(sealer: FileSealer, data: bytes, piece: int = 4096) -> bytes:
+def seal(sealer: FileSealer, data: bytes, piece: int = 4096,
+         piece_bytes: int = SEGMENT_BYTES) -> bytes:
     async def run() -> bytes:
-        return b"".join([c async for c in sealer.seal(pieces(data, piece))])
+        return b"".join([c async for c in sealer.seal(pieces(data, piece), piece_bytes)])
     return asyncio.run(run())
 
 
@@ -42,11 +43,18 @@ SIZES = st.sampled_from([0, 1, SEGMENT_BYTES - 1, SEGMENT_BYTES, SEGMENT_BYTES +
 
 @settings(max_examples=40, deadline=None)
 @given(size=SIZES, piece_in=st.integers(1, 200_000), piece_out=st.integers(1, 200_000),
+       sealed_piece=st.integers(1, 5 * SEGMENT_BYTES),
        opened_piece=st.integers(1, 5 * SEGMENT_BYTES))
-def test_what_is_sealed_opens_whatever_the_pieces(size, piece_in, piece_out, opened_piece):
+def test_what_is_sealed_opens_whatever_the_pieces(size, piece_in, piece_out, sealed_piece,
+                                                  opened_piece):
     sealer = FileSealer({"a": KEY_A}, "a")
     data = os.urandom(size)
-    sealed = seal(sealer, data, piece_in)
+    sealed = seal(sealer, data, piece_in, sealed_piece)
+    # However it was cut into pieces, the object is the same segments (only the nonce
+    # prefix differs from run to run): its length says so.
+    whole_segments, rest = divmod(size, SEGMENT_BYTES)
+    segments = max(1, whole_segments + (1 if rest else 0))
+    assert len(sealed) == len(b"TDF1") + 1 + 1 + 8 + size + segments * TAG_BYTES
     assert data[:16] not in sealed or size < 16
     assert open_(sealer, sealed, piece_out, opened_piece) == data
 

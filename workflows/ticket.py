@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.sla import CalendarExtension, SlaActivities
     from domain import search_attributes as sa
-    from domain.attachments import AttachmentIn, FilesHeld
+    from domain.attachments import AttachmentIn, FilesHeld, FilesOnTicket
     from domain.ids import TicketKind
     from domain.notifications import Invite, Notice, OutboxEntry, message_id
     from domain.quote_lines import ApprovalLink, QuoteDocument
@@ -413,6 +413,11 @@ class TicketWorkflow:
     @workflow.query
     def view(self) -> TicketView:
         return self.state.view()
+
+    @workflow.query
+    def files(self) -> FilesOnTicket:
+        """The ticket's files alone: a download asks this before a byte goes, not the view."""
+        return FilesOnTicket(attachments=self.state.attachments)
 
     @workflow.update
     def transition(self, request: Transition) -> TicketView:

@@ -12,8 +12,8 @@ from domain.sla.deadlines import compute_deadlines
 from domain.sla.policy import Priority, SlaPolicy
 from domain.sla.presets import PRESETS, policy_from_preset
 
-# The dates a preview accepts (documented in docs/security.md, "At a glance"): calendars are compiled
-# for the years a ticket spans, so an instant in year 9999 must never reach them.
+# The dates a preview accepts (documented in docs/security.md, "At a glance"): calendars
+# are compiled for the years a ticket spans, so an instant in year 9999 must never reach them.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=2 * 366)  # first response and pauses within 2 years of opening
