@@ -5,19 +5,22 @@ from the figures its workflow keeps."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, require, signed_link_limit, signed_payload
-from api.problems import Problem
+from api.problems import Problem, field_problem
+from api.qbr_on_demand import how_to_produce, produce_qbr
 from api.state import AppState, app_state
 from domain import nps
 from domain.documents.qbr import qbr_html, qbr_pdf
+from domain.errors import FieldError
 from domain.nps import NpsAnswer, NpsReply
 from domain.qbr import QbrReport
 from domain.reviews import QUARTER_PATTERN, Job, review_workflow_id
@@ -76,7 +79,10 @@ async def qbr_report(
     principal: Principal = require(Action.VIEW_REPORTS),
     state: AppState = Depends(app_state),
 ) -> Any:
-    missing = Problem(404, "Not found", f"no QBR for {client} {quarter}")
+    # The same answer whether the client is unknown, another's or has no report yet.
+    missing = Problem(404, "Not found", f"no QBR for {client} {quarter}: "
+                      f"{how_to_produce(client, quarter)}",
+                      extensions={"produce": {"method": "POST", "href": request.url.path}})
     if state.config.client(client) is None or not principal.may_see(client):
         raise missing
     handle = state.temporal.get_workflow_handle_for(
@@ -97,3 +103,45 @@ async def qbr_report(
             "Content-Disposition": f'inline; filename="qbr-{client}-{quarter}.pdf"'})
     url = f"{state.settings.public_url}/v1/reports/qbr/{client}/{quarter}"
     return HTMLResponse(qbr_html(report.figures, url=url))
+
+
+class QbrOrdered(BaseModel):
+    client: str
+    quarter: str
+    workflow_id: str = Field(examples=["qbr:belton:2026-Q4"])
+    started: bool = Field(description="false: the report already existed (asked for "
+                          "before, or made by the client's schedule); nothing new started")
+    status: str = Field(description="compiling, interim (a quarter not yet over: its "
+                        "figures so far; the final ones are made and mailed at its end), "
+                        "ready")
+    report: str = Field(description="where to read it (HTML; ?format=pdf for the PDF)")
+
+
+@router.post("/v1/reports/qbr/{client}/{quarter}", status_code=202, response_model=QbrOrdered,
+             summary="Make a client's QBR now (MSP agents and admins): the current quarter "
+                     "(its figures so far) or one up to two years back; asking again "
+                     "finds the same report",
+             responses={200: {"model": QbrOrdered, "description": "the report already existed"}})
+async def order_qbr(
+    request: Request,
+    client: str = Path(max_length=32, pattern=r"^[a-z0-9][a-z0-9-]{1,31}$",
+                       examples=["belton"]),
+    quarter: str = Path(max_length=7, pattern=QUARTER_PATTERN, examples=["2026-Q4"]),
+    principal: Principal = require(Action.PRODUCE_REPORTS),
+    state: AppState = Depends(app_state),
+) -> Response:
+    tenant = state.config.client(client)
+    if tenant is None or not principal.may_see(client):
+        raise Problem(404, "Not found", f"no client {client!r} among yours")
+    try:
+        order = await produce_qbr(state.temporal, state.settings, tenant, quarter,
+                                  datetime.now(UTC))
+    except FieldError as exc:
+        raise field_problem(422, exc.field, exc.message, exc.fix, "No such report",
+                            where="path") from exc
+    report: QbrReport = await order.handle.query(QbrWorkflow.report)
+    body = QbrOrdered(client=client, quarter=order.quarter, workflow_id=order.workflow_id,
+                      started=order.started, status=report.status,
+                      report=f"{state.settings.public_url}/v1/reports/qbr/{client}/{quarter}")
+    return Response(body.model_dump_json(), status_code=202 if order.started else 200,
+                    media_type="application/json", headers={"Location": body.report})
