@@ -1,13 +1,19 @@
 """No dead ends over HTTP: a QBR that does not exist says how to make one, and MSP staff
-make one for the current quarter on demand, then read it; another client's key sees
-nothing of it."""
+make one for the current quarter on demand, then read it (another client's key sees
+nothing of it); a field the desk fills itself (who acted, the channel, ...) is absent from
+every body's schema and refused by name when sent, never silently replaced."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from api.app import create_app
+from domain.request_bodies import FILLED_BY_THE_DESK, CallerBody
 from domain.reviews import quarter_label
+from domain.roles import Role, allowed
+from tests.conftest import make_settings
 from tests.web.helpers import assert_problem, eventually, incident_body
 from workflows.reviews import QbrWorkflow
 
@@ -63,3 +69,100 @@ async def test_a_qbr_of_the_current_quarter_is_made_on_demand_then_read(desk):
     assert "more than 8 quarters back" in old["detail"]
     await desk.client.get_workflow_handle_for(QbrWorkflow.run, body["workflow_id"]).terminate(
         "test done")
+
+
+# ------------------------------------------------------------------ fields the desk fills
+
+
+def _caller_bodies() -> list:
+    from tests.web.test_security_matrix import TABLE
+
+    return [e for e in TABLE if isinstance(e.body_model, type)
+            and issubclass(e.body_model, CallerBody)]
+
+
+def test_no_request_body_in_the_openapi_document_has_a_field_the_desk_fills():
+    from tests.web.test_security_matrix import isolated_config
+
+    schema = create_app(make_settings(), isolated_config()).openapi()
+    components = schema["components"]["schemas"]
+    assert "a value sent is replaced" not in json.dumps(schema)
+    bodies = _caller_bodies()
+    assert len(bodies) == 15
+    for endpoint in bodies:
+        operation = schema["paths"][endpoint.path][endpoint.method.lower()]
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        body = components[ref.rsplit("/", 1)[1]]
+        assert body["additionalProperties"] is False, endpoint.id
+        assert not set(endpoint.body_model.filled) & set(body["properties"]), endpoint.id
+    # And no other body offers 'by' either (an incident's 'channel' is the caller's own).
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+            if ref:
+                props = components[ref.rsplit("/", 1)[1]].get("properties", {})
+                assert "by" not in props, f"{method.upper()} {path}"
+
+
+async def test_a_field_the_desk_fills_is_refused_by_name_on_every_route(desk):
+    made = await desk.http.post("/v1/incidents", json=incident_body(),
+                                headers=desk.as_("belton", "requester"))
+    ticket = made.json()["ticket_id"]
+    checked = 0
+    for endpoint in _caller_bodies():
+        model = endpoint.body_model
+        role = next(r for r in ("agent", "director", "hr", "requester")
+                    if allowed(Role(r), endpoint.action))
+        url = endpoint.path.format(ticket_id=ticket, quote_id=ticket)
+        for name in model.filled:
+            sent = {**model.examples[0], name: "admin:someone-else"}
+            answer = await desk.http.post(url, json=sent, headers=desk.as_("belton", role))
+            problem = assert_problem(answer, 422)
+            assert problem["errors"] == [{
+                "field": name, "in": "body", "message": f"'{name}' is not the caller's to set",
+                "fix": f"remove '{name}': {FILLED_BY_THE_DESK[name]}"}], endpoint.id
+            checked += 1
+    assert checked == 20  # 15 'by', a decision's director, channel and address, and two more
+    view = (await desk.http.get(f"/v1/tickets/{ticket}",
+                                headers=desk.as_("belton", "agent"))).json()
+    # Nothing reached the ticket: no one acted on it.
+    assert {e["by"] for e in view["events"]} <= {"system", "requester:belton-requester"}
+    assert view["status"] == "new" and view["assignee"] is None and not view["comments"]
+
+
+async def test_the_recorded_actor_is_the_credential(desk):
+    agent, requester = desk.as_("belton", "agent"), desk.as_("belton", "requester")
+    director = desk.as_("belton", "director")
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(),
+                                   headers=requester)).json()["ticket_id"]
+    url = f"/v1/tickets/{ticket}"
+    assigned = await desk.http.post(f"{url}/assign", json={"assignee": "sam"}, headers=agent)
+    assert assigned.status_code == 200, assigned.text
+    moved = await desk.http.post(f"{url}/transition", json={"to": "in_progress"},
+                                 headers=agent)
+    assert moved.status_code == 200, moved.text
+    escalated = await desk.http.post(f"{url}/escalate", headers=director, json={
+        "reason": "Three days and the office still cannot send e-mail"})
+    assert escalated.status_code == 200, escalated.text
+    said = await desk.http.post(f"{url}/comments", json={"body": "Still broken"},
+                                headers=requester)
+    assert said.status_code == 202, said.text
+    view = await eventually(lambda: desk.http.get(url, headers=agent),
+                            lambda r: bool(r.json()["comments"]))
+    events = {e["kind"]: e["by"] for e in view.json()["events"]}
+    assert events["assigned"] == events["status:in_progress"] == "agent:belton-agent"
+    assert events["client_escalation"] == "director:belton-director"
+    [comment] = view.json()["comments"]
+    assert (comment["by"], comment["from_requester"]) == ("requester:belton-requester", True)
+
+    quote = await desk.http.post("/v1/quotes", headers=agent, json={
+        "title": "Three laptops", "lines": [{"description": "Laptop", "quantity": "3",
+                                             "unit_price": "1800"}]})
+    assert quote.status_code == 201, quote.text
+    decided = await desk.http.post(f"/v1/quotes/{quote.json()['ticket_id']}/decision",
+                                   json={"approve": True}, headers=director)
+    assert decided.status_code == 200, decided.text
+    decision = decided.json()["decision"]
+    assert (decision["by"], decision["director_email"], decision["channel"]) == (
+        "director:belton-director", "mia.chen@harbourside.example", "api")
