@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -69,8 +70,18 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
                         headers=problem.headers)
 
 
-def validation_errors(exc: RequestValidationError) -> tuple[list[dict[str, str]], bool]:
-    """The errors as {field, in, message, fix}; True if the body was not JSON at all."""
+def body_model(request: Request) -> type[BaseModel] | None:
+    """The model the route validates its JSON body with (None: no such body)."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) \
+        else None
+
+
+def validation_errors(exc: RequestValidationError, model: type[BaseModel] | None = None,
+                      ) -> tuple[list[dict[str, str]], bool]:
+    """The errors as {field, in, message, fix}; True if the body was not JSON at all.
+    ``model``: the body's, so that a missing field's fix gives its shape."""
     errors: list[dict[str, str]] = []
     malformed = False
     for error in exc.errors():
@@ -81,7 +92,8 @@ def validation_errors(exc: RequestValidationError) -> tuple[list[dict[str, str]]
                            "message": f"not valid JSON: {ctx.get('error', '')}",
                            "fix": "send a JSON object with Content-Type: application/json"})
             continue
-        e = explain(error, request=True)
+        loc = error.get("loc", ())
+        e = explain(error, request=True, model=model if loc and loc[0] == "body" else None)
         errors.append({"field": e.field, "in": e.where, "message": e.message, "fix": e.fix})
     return errors, malformed
 
@@ -93,7 +105,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors, malformed = validation_errors(exc)
+        errors, malformed = validation_errors(exc, body_model(request))
         status = 400 if malformed else 422
         title = "Malformed request" if malformed else "Request is not valid"
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

@@ -166,3 +166,67 @@ async def test_the_recorded_actor_is_the_credential(desk):
     decision = decided.json()["decision"]
     assert (decision["by"], decision["director_email"], decision["channel"]) == (
         "director:belton-director", "mia.chen@harbourside.example", "api")
+
+
+# ------------------------------------------------------------------ a missing field's shape
+
+REQUESTER = ("add 'requester': an object with 'name' (text of at most 200 characters) and "
+             "'email' (an e-mail address)")
+
+
+async def test_a_missing_fields_error_shows_its_shape(desk):
+    agent, hr = desk.as_("belton", "agent"), desk.as_("belton", "hr")
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(),
+                                   headers=agent)).json()["ticket_id"]
+    cases = [
+        ("/v1/service-requests", agent, {"subject": "New starter laptop", "type": "basic"},
+         {"requester": REQUESTER}),
+        ("/v1/quotes", agent, {"title": "Three laptops"},
+         {"lines": "add 'lines': a list of objects with 'description', 'quantity' and "
+                   "'unit_price'"}),
+        ("/v1/offboarding", hr, {"employee": {"name": "Sam Roe", "email": "sam@x.example"}},
+         {"user_principal_name": "add 'user_principal_name': text of at most 320 "
+                                 "characters",
+          "last_working_day": "add 'last_working_day': a date, e.g. 2027-02-01"}),
+        (f"/v1/tickets/{ticket}/transition", agent, {"reason": "Waiting on Jo"},
+         {"to": "add 'to': one of: new, acknowledged, in_progress, pending, on_hold, "
+                "resolved, closed"}),
+        (f"/v1/tickets/{ticket}/schedule", agent, {},
+         {"at": "add 'at': a date-time with offset, e.g. 2027-02-01T09:00:00+11:00"}),
+        ("/v1/sla/preview", agent, {"policy": "belton", "priority": "P2"},
+         {"opened_at": "add 'opened_at': a date-time with offset, e.g. "
+                       "2027-02-01T09:00:00+11:00"}),
+    ]
+    for path, who, body, fixes in cases:
+        problem = assert_problem(await desk.http.post(path, json=body, headers=who), 422)
+        named = {e["field"]: e["fix"] for e in problem["errors"]}
+        assert named == fixes, path
+    # A wrong shape is answered with the right one.
+    wrong = assert_problem(await desk.http.post("/v1/service-requests", headers=agent, json={
+        "subject": "New starter laptop", "type": "basic", "requester": "Jo Tran"}), 422)
+    assert wrong["errors"][0]["fix"] == REQUESTER.replace("add 'requester':", "send")
+
+
+async def test_every_routes_missing_fields_are_answered_with_their_shape(desk):
+    """Every JSON-body route, sent {}: each missing field's fix gives its shape."""
+    from tests.web.test_security_matrix import TABLE
+
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(),
+                                   headers=desk.as_("belton", "agent"))).json()["ticket_id"]
+    values = {"ticket_id": ticket, "quote_id": ticket, "token": "not-a-signed-link"}
+    checked = 0
+    for endpoint in TABLE:
+        if endpoint.body_model is None or endpoint.method != "POST":
+            continue
+        role = next(r for r in ("agent", "director", "hr", "integration")
+                     if endpoint.action is None or allowed(Role(r), endpoint.action))
+        url = endpoint.path.format(**{p: values[p] for p in endpoint.path_params})
+        answer = await desk.http.post(url, json={}, headers=desk.as_("belton", role))
+        if answer.status_code != 422:
+            continue  # nothing required (e.g. a comment-less retry), or refused before
+        for error in answer.json()["errors"]:
+            if error["message"] == "Field required":
+                assert error["fix"].startswith(f"add '{error['field']}': "), (endpoint.id, error)
+                assert "see /docs" not in error["fix"], (endpoint.id, error)
+                checked += 1
+    assert checked >= 30
