@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.body_examples import body_model_of
 from api.scim_errors import is_scim, scim_error
 from domain.errors import FieldError, explain
 from temporal_client import aborted_update
@@ -72,10 +73,7 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
 
 def body_model(request: Request) -> type[BaseModel] | None:
     """The model the route validates its JSON body with (None: no such body)."""
-    field = getattr(request.scope.get("route"), "body_field", None)
-    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) \
-        else None
+    return body_model_of(request.scope.get("route"))
 
 
 def validation_errors(exc: RequestValidationError, model: type[BaseModel] | None = None,

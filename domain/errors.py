@@ -57,7 +57,7 @@ _FIXES = {
 # Fixes that say what to send, for fields whose shape a newcomer cannot guess.
 _FIELD_FIXES = {
     "technical_contact": 'send an object: {"name": "Jo Tran", "email": "jo@client.example"}',
-    "severity": 'send an object, e.g. {"users_affected_pct": 40, "work_stoppage": true}',
+    "severity": 'send an object, e.g. {"users_affected_pct": 40, "work_stoppage": "significant"}',
 }
 _PATTERN_HINTS = {TICKET_ID_PATTERN: TICKET_ID_HINT}
 

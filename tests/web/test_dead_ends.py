@@ -230,3 +230,33 @@ async def test_every_routes_missing_fields_are_answered_with_their_shape(desk):
                 assert "see /docs" not in error["fix"], (endpoint.id, error)
                 checked += 1
     assert checked >= 30
+
+
+# ------------------------------------------------------------------ every body has an example
+
+
+def test_every_json_body_route_shows_an_example_its_model_accepts():
+    from api.body_examples import api_routes, body_model_of
+    from tests.web.test_security_matrix import isolated_config
+
+    app = create_app(make_settings(), isolated_config())
+    schema = app.openapi()
+    checked, missing = 0, []
+    for route in api_routes(app.routes):
+        for method in sorted(route.methods):
+            operation = schema["paths"].get(route.path, {}).get(method.lower(), {})
+            media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if media is None:
+                continue
+            model = body_model_of(route)
+            assert model is not None, f"{method} {route.path}: a JSON body without a model"
+            examples = media.get("examples") or {}
+            if not examples:
+                missing.append(f"{method} {route.path} ({model.__name__})")
+            for name, example in examples.items():
+                assert example["summary"], (route.path, name)
+                model.model_validate(example["value"])  # raises if the example is wrong
+                checked += 1
+    assert missing == [], ("JSON-body routes without an example: add one to "
+                           f"api/body_examples.py (or the body's examples): {missing}")
+    assert checked >= 30
