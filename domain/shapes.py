@@ -110,13 +110,12 @@ def _shape(annotation: Any, info: FieldInfo | None, name: str, depth: int) -> st
 
 def _object(model: type[BaseModel], depth: int) -> str:
     required = [(n, f) for n, f in model.model_fields.items() if f.is_required()]
-    if depth > 0:  # one level in words; deeper, the names alone
-        names = [n for n, _ in required][:_NAMED_MAX]
-        return "an object" + (f" with {_and([repr(n) for n in names])}" if names else "")
     if not required:
         optional = list(model.model_fields)[:_NAMED_MAX]
         return "an object" + (f" with any of {_and([repr(n) for n in optional], 'or')}"
                               if optional else ", e.g. {}")
+    if depth > 0:  # one level in words; deeper, the names alone
+        return f"an object with {_and([repr(n) for n, _ in required][:_NAMED_MAX])}"
     parts = [f"'{n}' ({_shape(f.annotation, f, n, depth + 1)})" for n, f in required]
     return "an object with " + _and(parts[:_NAMED_MAX] + (
         ["more"] if len(parts) > _NAMED_MAX else []))

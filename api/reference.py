@@ -1,0 +1,166 @@
+"""docs/api.md, written from the app itself: every route, who may call it, its body's
+fields (each with its shape) and an example body. A test checks the committed page is
+what this writes, so a new route or field shows up there the day it is added.
+
+    .venv/bin/python -m api.reference     # rewrites docs/api.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from api.body_examples import api_routes, body_model_of, examples_for
+from domain.roles import Action, roles_for
+from domain.shapes import shape
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+INTRO = """# The HTTP API: every route, who may call it, and its body
+
+Written by `.venv/bin/python -m api.reference` from the app's own route table (a test
+fails when this page is out of date). The same bodies and examples are in `/openapi.json`
+and the interactive docs at `/docs` (each body's "Examples" menu).
+
+Every route under `/v1` and `/scim` needs `Authorization: Bearer <key>` (the demo keys are
+`td_<client>_<role>_demo`, e.g. `td_belton_agent_demo`; MSP staff keys are
+`td_msp_agent_demo`, `td_msp_admin_demo`), except the signed links in e-mails, which carry
+their own token. A client's key acts only on its own client: another client's ticket or
+report is 404, as if it did not exist. MSP staff name the client in `client_id` when they
+raise something.
+
+Who did something is never a field of a body: the desk records it from the credential
+(and a decision's director, channel and address the same way). A body that sends such a
+field, or any field it does not list, is refused with 422 naming it. A missing field's
+error gives its shape (`add 'requester': an object with 'name' (text ...) and 'email' (an
+e-mail address)`). Every error is RFC 9457 `application/problem+json`.
+"""
+
+
+_CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+_ONBOARDING = "urn:tempodesk:params:scim:schemas:extension:onboarding:2.0:User"
+_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_HIRE = {"schemas": [_CORE, _ENTERPRISE, _ONBOARDING], "userName": "sam.lee@harbourside.example",
+         "active": True, "name": {"givenName": "Sam", "familyName": "Lee"},
+         "displayName": "Sam Lee", "title": "Associate",
+         "emails": [{"value": "sam.lee@harbourside.example", "type": "work", "primary": True}],
+         _ENTERPRISE: {"department": "Litigation"},
+         _ONBOARDING: {"startDate": "2027-02-01"}}
+# Bodies the app reads itself (SCIM's own format, mail, files): what to send, by route.
+RAW_BODIES: dict[str, tuple[str, Any]] = {
+    "POST /scim/v2/Users": ("a SCIM 2.0 User (RFC 7643), `application/scim+json`; with a "
+                            "start date it opens an onboarding", _HIRE),
+    "PUT /scim/v2/Users/{user_id}": ("the whole SCIM User; `\"active\": false` opens the "
+                                     "user exit", {**_HIRE, "active": False}),
+    "PATCH /scim/v2/Users/{user_id}": ("a SCIM PatchOp (Okta's or Entra's dialect)",
+                                       {"schemas": [_PATCH], "Operations": [
+                                           {"op": "replace", "value": {"active": False}}]}),
+    "POST /scim/v2/Users/.search": ("a SCIM SearchRequest", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'userName eq "sam.lee@harbourside.example"', "count": 10}),
+    "POST /scim/v2/.search": ("a SCIM SearchRequest", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'userName eq "sam.lee@harbourside.example"'}),
+    "POST /v1/email/inbound": ("the raw message, `message/rfc822` (up to 10 MiB)",
+                               "From: Jo Tran <jo.tran@harbourside.example>\n"
+                               "To: support@msp.example\nSubject: Printer offline\n\n"
+                               "The printer on level 3 is offline again.\n"),
+    "POST /v1/tickets/{ticket_id}/attachments": (
+        "one file: `multipart/form-data` with the part `file`, or the raw bytes as "
+        "`application/octet-stream` named by `?name=`",
+        "curl -F file=@screenshot.png .../v1/tickets/BEL-000123/attachments"),
+    "POST /v1/attachments": (
+        "one file, as for a ticket's attachments; name the answer's `upload` in the new "
+        "ticket's `uploads`", "curl -F file=@screenshot.png .../v1/attachments"),
+    "POST /v1/quotes/{quote_id}/review": (
+        "the approval page's form, `application/x-www-form-urlencoded`: `token`, "
+        "`decision` (approve or decline) and `reason`", "token=...&decision=approve"),
+}
+
+
+def _action(route: Any) -> Action | None:
+    def walk(dependant: Any) -> Action | None:
+        for sub in dependant.dependencies:
+            found = getattr(sub.call, "action", None) or walk(sub)
+            if found is not None:
+                return found
+        return None
+
+    return walk(route.dependant)
+
+
+def _who(route: Any, action: Action | None) -> str:
+    if action is not None:
+        return "roles " + ", ".join(f"`{r}`" for r in roles_for(action))
+    names = {p.name for p in (*route.dependant.path_params, *route.dependant.query_params)}
+    if "token" in names or route.path.endswith("/review"):
+        return "the signed link in an e-mail (no key)"
+    return "anyone (no key)"
+
+
+def _fields(model: Any) -> list[str]:
+    rows = ["| field | required | what to send |", "|---|---|---|"]
+    for name, info in model.model_fields.items():
+        what = shape(info, name, depth=1).replace("|", "\\|")
+        if info.description:
+            what += f" - {info.description}"
+        rows.append(f"| `{info.alias or name}` | {'yes' if info.is_required() else ''} | "
+                    f"{what} |")
+    return rows
+
+
+def _body(route: Any, method: str) -> list[str]:
+    model = body_model_of(route)
+    if model is None:
+        raw = RAW_BODIES.get(f"{method} {route.path}")
+        if raw is None:
+            return []
+        what, example = raw
+        text = example if isinstance(example, str) else json.dumps(example, indent=2)
+        fence = "json" if not isinstance(example, str) else "text"
+        return [f"Body: {what}. Example:", "", f"```{fence}", text.rstrip("\n"), "```"]
+    lines = [f"Body (`application/json`, `{model.__name__}`):", "", *_fields(model)]
+    for _, (summary, example) in examples_for(model).items():
+        lines += ["", f"Example - {summary}:", "", "```json",
+                  json.dumps(example, indent=2, ensure_ascii=False), "```"]
+    return lines
+
+
+def page(app: Any) -> str:
+    schema = app.openapi()
+    sections: dict[str, list[str]] = {}
+    for route in api_routes(app.routes):
+        if not getattr(route, "include_in_schema", True):
+            continue
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            operation = schema["paths"].get(route.path, {}).get(method.lower())
+            if operation is None:
+                continue
+            tag = (operation.get("tags") or ["other"])[0]
+            summary = operation.get("summary") or route.name.replace("_", " ")
+            entry = [f"### `{method} {route.path}`", "", summary, "",
+                     f"Who: {_who(route, _action(route))}."]
+            body = _body(route, method)
+            sections.setdefault(tag, []).extend([*entry, *(["", *body] if body else []), ""])
+    out = [INTRO]
+    for tag, entries in sections.items():
+        out += [f"## {tag[:1].upper()}{tag[1:]}", "", *entries]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main() -> None:
+    from api.app import create_app
+    from domain.settings import Settings
+    from domain.tenants import load_config
+
+    repo = PAGE.parent.parent
+    settings = Settings(_env_file=None, config_path=repo / "tempodesk.yaml")
+    text = page(create_app(settings, load_config(settings.config_path)))
+    PAGE.write_text(text)
+    print(f"wrote {PAGE} ({len(text.splitlines())} lines)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
