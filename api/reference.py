@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.body_examples import api_routes, body_model_of, examples_for
+from api.body_examples import RAW_BODIES, api_routes, body_model_of, examples_for
 from domain.roles import Action, roles_for
 from domain.shapes import shape
 
@@ -36,48 +36,6 @@ field, or any field it does not list, is refused with 422 naming it. A missing f
 error gives its shape (`add 'requester': an object with 'name' (text ...) and 'email' (an
 e-mail address)`). Every error is RFC 9457 `application/problem+json`.
 """
-
-
-_CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-_ONBOARDING = "urn:tempodesk:params:scim:schemas:extension:onboarding:2.0:User"
-_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-_HIRE = {"schemas": [_CORE, _ENTERPRISE, _ONBOARDING], "userName": "sam.lee@harbourside.example",
-         "active": True, "name": {"givenName": "Sam", "familyName": "Lee"},
-         "displayName": "Sam Lee", "title": "Associate",
-         "emails": [{"value": "sam.lee@harbourside.example", "type": "work", "primary": True}],
-         _ENTERPRISE: {"department": "Litigation"},
-         _ONBOARDING: {"startDate": "2027-02-01"}}
-# Bodies the app reads itself (SCIM's own format, mail, files): what to send, by route.
-RAW_BODIES: dict[str, tuple[str, Any]] = {
-    "POST /scim/v2/Users": ("a SCIM 2.0 User (RFC 7643), `application/scim+json`; with a "
-                            "start date it opens an onboarding", _HIRE),
-    "PUT /scim/v2/Users/{user_id}": ("the whole SCIM User; `\"active\": false` opens the "
-                                     "user exit", {**_HIRE, "active": False}),
-    "PATCH /scim/v2/Users/{user_id}": ("a SCIM PatchOp (Okta's or Entra's dialect)",
-                                       {"schemas": [_PATCH], "Operations": [
-                                           {"op": "replace", "value": {"active": False}}]}),
-    "POST /scim/v2/Users/.search": ("a SCIM SearchRequest", {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-        "filter": 'userName eq "sam.lee@harbourside.example"', "count": 10}),
-    "POST /scim/v2/.search": ("a SCIM SearchRequest", {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-        "filter": 'userName eq "sam.lee@harbourside.example"'}),
-    "POST /v1/email/inbound": ("the raw message, `message/rfc822` (up to 10 MiB)",
-                               "From: Jo Tran <jo.tran@harbourside.example>\n"
-                               "To: support@msp.example\nSubject: Printer offline\n\n"
-                               "The printer on level 3 is offline again.\n"),
-    "POST /v1/tickets/{ticket_id}/attachments": (
-        "one file: `multipart/form-data` with the part `file`, or the raw bytes as "
-        "`application/octet-stream` named by `?name=`",
-        "curl -F file=@screenshot.png .../v1/tickets/BEL-000123/attachments"),
-    "POST /v1/attachments": (
-        "one file, as for a ticket's attachments; name the answer's `upload` in the new "
-        "ticket's `uploads`", "curl -F file=@screenshot.png .../v1/attachments"),
-    "POST /v1/quotes/{quote_id}/review": (
-        "the approval page's form, `application/x-www-form-urlencoded`: `token`, "
-        "`decision` (approve or decline) and `reason`", "token=...&decision=approve"),
-}
 
 
 def _action(route: Any) -> Action | None:

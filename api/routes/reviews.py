@@ -5,13 +5,14 @@ from the figures its workflow keeps."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, require, signed_link_limit, signed_payload
@@ -28,6 +29,7 @@ from domain.roles import Action
 from workflows.reviews import NpsSurveyWorkflow, QbrWorkflow
 
 router = APIRouter(tags=["reviews"])
+QUERY_TIMEOUT = timedelta(seconds=5)  # a report that does not answer by then: not ready
 _RESPONDENT = re.compile(nps.RESPONDENT_PATTERN)
 
 
@@ -60,6 +62,22 @@ async def answer_nps(answer: NpsAnswer, token: str = Path(max_length=2048),
     return NpsRecorded(period=period, score=recorded.score)
 
 
+_NOT_READY = (RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.DEADLINE_EXCEEDED,
+              RPCStatusCode.CANCELLED)
+
+
+async def _report(handle: WorkflowHandle[QbrWorkflow, QbrReport]) -> QbrReport | None:
+    """The report as its workflow keeps it; None if it cannot say yet: a report just
+    asked for answers queries once its first task has run (the engine holds the query
+    until then, or refuses it), which a busy worker may take a while to do."""
+    try:
+        return await handle.query(QbrWorkflow.report, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        if exc.status in _NOT_READY:
+            return None
+        raise
+
+
 class ReportFormat(StrEnum):
     HTML = "html"
     PDF = "pdf"
@@ -88,12 +106,12 @@ async def qbr_report(
     handle = state.temporal.get_workflow_handle_for(
         QbrWorkflow.run, review_workflow_id(Job.QBR, client, quarter))
     try:
-        report: QbrReport = await handle.query(QbrWorkflow.report)
+        report = await _report(handle)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise missing from exc
         raise
-    if report.figures is None:
+    if report is None or report.figures is None:
         raise Problem(404, "Not found", f"the QBR for {client} {quarter} is being made: "
                       "try again in a minute", headers={"Retry-After": "60"})
     wanted = format or (ReportFormat.PDF if "application/pdf" in request.headers.get(
@@ -139,9 +157,10 @@ async def order_qbr(
     except FieldError as exc:
         raise field_problem(422, exc.field, exc.message, exc.fix, "No such report",
                             where="path") from exc
-    report: QbrReport = await order.handle.query(QbrWorkflow.report)
+    report = None if order.started else await _report(order.handle)
+    status = "compiling" if report is None else report.status  # None: not begun yet
     body = QbrOrdered(client=client, quarter=order.quarter, workflow_id=order.workflow_id,
-                      started=order.started, status=report.status,
+                      started=order.started, status=status,
                       report=f"{state.settings.public_url}/v1/reports/qbr/{client}/{quarter}")
     return Response(body.model_dump_json(), status_code=202 if order.started else 200,
                     media_type="application/json", headers={"Location": body.report})

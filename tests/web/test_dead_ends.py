@@ -264,7 +264,8 @@ def test_every_json_body_route_shows_an_example_its_model_accepts():
 
 def test_docs_api_md_is_what_the_app_says():
     """docs/api.md: `python -m api.reference` writes it from the route table."""
-    from api.reference import PAGE, RAW_BODIES, page
+    from api.body_examples import RAW_BODIES
+    from api.reference import PAGE, page
     from domain.tenants import load_config
     from tests.conftest import DEMO_CONFIG
 
@@ -281,3 +282,28 @@ def test_docs_api_md_is_what_the_app_says():
             if raw or (route.path.startswith("/scim/") and method != "DELETE"
                        and not route.path.endswith(("Schemas", "ResourceTypes"))):
                 assert f"{method} {route.path}" in RAW_BODIES, f"{method} {route.path}"
+
+
+async def test_a_report_whose_worker_has_not_picked_it_up_is_not_an_error(dev_client,
+                                                                          task_queue):
+    """Asked for while no worker takes its task (a busy or stopped worker): the order is
+    placed (202), asked again it is 'compiling' (200), and read it is being made (404 with
+    Retry-After) - never a 5xx, never a wait past the query's few seconds."""
+    from domain.tenants import load_config
+    from tests.conftest import DEMO_CONFIG, isolated, served
+
+    config = isolated(load_config(DEMO_CONFIG))
+    app = create_app(make_settings(task_queue=f"{task_queue}-no-worker"), config, dev_client)
+    async with served(app) as (_, http):
+        client = next(c.id for c in config.clients if c.id.startswith("belton-"))
+        zone = config.client(client).sla.calendar.timezone
+        quarter = quarter_label(datetime.now(UTC).astimezone(ZoneInfo(zone)).date())
+        path = f"/v1/reports/qbr/{client}/{quarter}"
+        agent = {"Authorization": "Bearer td_belton_agent_demo"}
+        first = await http.post(path, headers=agent)
+        assert (first.status_code, first.json()["status"]) == (202, "compiling"), first.text
+        again = await http.post(path, headers=agent)
+        assert (again.status_code, again.json()["status"]) == (200, "compiling"), again.text
+        read = assert_problem(await http.get(path, headers=agent), 404)
+        assert "is being made" in read["detail"]
+        await dev_client.get_workflow_handle(first.json()["workflow_id"]).terminate("done")
