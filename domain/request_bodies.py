@@ -11,7 +11,7 @@ a value sent is never silently replaced.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, create_model, model_validator
 
@@ -28,8 +28,6 @@ from domain.tickets import (
     RecipientConfirmation,
     Transition,
 )
-
-M = TypeVar("M", bound=BaseModel)
 
 # Why a caller may not send each field the desk fills (the fix its 422 gives).
 FILLED_BY_THE_DESK = {
@@ -84,14 +82,6 @@ def caller_body(message: type[BaseModel], examples: list[dict[str, Any]],
     body.filled = filled
     body.examples = examples
     return body
-
-
-def message_of(body: BaseModel, message: type[M], **filled: Any) -> M:
-    """``body`` as ``message`` (a body made by :func:`caller_body`, or the message itself)."""
-    if isinstance(body, CallerBody):
-        return body.message(**filled)
-    assert isinstance(body, message)
-    return body.model_copy(update=filled)
 
 
 TransitionBody = caller_body(Transition, [

@@ -141,7 +141,6 @@ class QbrOrdered(BaseModel):
                      "finds the same report",
              responses={200: {"model": QbrOrdered, "description": "the report already existed"}})
 async def order_qbr(
-    request: Request,
     client: str = Path(max_length=32, pattern=r"^[a-z0-9][a-z0-9-]{1,31}$",
                        examples=["belton"]),
     quarter: str = Path(max_length=7, pattern=QUARTER_PATTERN, examples=["2026-Q4"]),
