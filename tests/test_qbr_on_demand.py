@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 
 from activities.reviews import ReviewActivities
 from api.qbr_on_demand import produce_qbr
-from domain.documents.qbr import headline
+from domain.documents.qbr import headline, qbr_html
 from domain.errors import FieldError
 from domain.qbr import QBR_TICKETS_MAX
 from domain.reviews import on_demand_quarter, quarter_label
@@ -74,6 +74,8 @@ def test_a_report_of_a_quarter_not_over_says_it_is_interim():
                               "report follows when the quarter ends")
     assert rows["Tickets opened"].endswith("still open")
     assert "Status" not in dict(headline(f))
+    assert "Figures so far, as at 2027-03-12 04:00:00 UTC" in qbr_html(interim)
+    assert "Figures as at the end of the quarter" in qbr_html(f)
 
 
 class NoTickets:

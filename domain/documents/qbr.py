@@ -76,6 +76,14 @@ def headline(f: QbrFigures) -> list[tuple[str, str]]:
     return rows
 
 
+def as_at_text(f: QbrFigures) -> str:
+    """When the figures stand: the quarter's end, or (an interim report) when it was made."""
+    if f.generated_at < f.period_end:
+        return (f"Figures so far, as at {utc_text(f.generated_at)} (the quarter ends "
+                f"{utc_text(f.period_end)})")
+    return f"Figures as at the end of the quarter ({utc_text(f.period_end)})"
+
+
 def coverage_text(f: QbrFigures) -> str:
     """What a report that could not read every ticket covers, in a reader's words."""
     return (f"this report reads at most {QBR_TICKETS_MAX:,} tickets, and more than that "
@@ -211,8 +219,7 @@ def qbr_pdf(f: QbrFigures, *, msp_name: str = "Tempodesk") -> bytes:
                       "impact, 25 at most.", size=7)
     else:
         doc.paragraph("No risks are recorded for this client.")
-    doc.paragraph(f"Figures as at the end of the quarter ({utc_text(f.period_end)}); "
-                  "CSAT as answered when the report was made.", size=7)
+    doc.paragraph(f"{as_at_text(f)}; CSAT as answered when the report was made.", size=7)
     if doc.approximated:
         doc.paragraph("Some text has characters this document's fonts cannot draw: they are "
                       "shown without accents or as [U+code point].", size=7)
@@ -241,4 +248,4 @@ def qbr_html(f: QbrFigures, *, msp_name: str = "Tempodesk", url: str | None = No
                          for p in f.priorities],
         category_bars=[(c.category, round(100 * c.tickets / top) if top else 0, c.tickets)
                        for c in f.categories],
-        generated=utc_text(f.generated_at), as_at=utc_text(f.period_end))
+        generated=utc_text(f.generated_at), as_at=as_at_text(f))
