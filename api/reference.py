@@ -35,6 +35,12 @@ Who did something is never a field of a body: the desk records it from the crede
 field, or any field it does not list, is refused with 422 naming it. A missing field's
 error gives its shape (`add 'requester': an object with 'name' (text ...) and 'email' (an
 e-mail address)`). Every error is RFC 9457 `application/problem+json`.
+
+Operators have a CLI for some of the same from a shell: `tempodesk tickets list|show`, and
+`tempodesk reports qbr CLIENT QUARTER`, which makes a quarterly business review now (the
+current quarter, its figures so far, or one up to two years back), as
+`POST /v1/reports/qbr/{client}/{quarter}` does, and prints its headline (`--pdf FILE`
+writes the PDF).
 """
 
 
