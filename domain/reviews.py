@@ -378,12 +378,11 @@ def on_demand_quarter(label: str, zone: str, now: datetime) -> Period:
     if not re.match(QUARTER_PATTERN, label):
         raise FieldError("quarter", f"{label[:20]!r} is not a quarter", f"{span}, e.g. "
                          f"{current.label}")
-    wanted = quarter(label, zone)
-    if wanted.start > current.start:
-        raise FieldError("quarter", f"{label} has not begun: a report covers a quarter "
-                         "that has begun", f"{span} (the current one shows its figures so far)")
-    if wanted.start < oldest.start:
+    if label < oldest.label:  # "YYYY-Qn" sorts as it reads; year 0000 makes no date
         raise FieldError("quarter", f"{label} is more than {QBR_ON_DEMAND_QUARTERS_BACK} "
                          "quarters back: the desk keeps what a report reads for two years",
                          span)
-    return wanted
+    if label > current.label:
+        raise FieldError("quarter", f"{label} has not begun: a report covers a quarter "
+                         "that has begun", f"{span} (the current one shows its figures so far)")
+    return quarter(label, zone)

@@ -38,6 +38,8 @@ def test_the_current_quarter_and_eight_before_it_may_be_asked_for():
 @pytest.mark.parametrize(("label", "says"), [
     ("2027-Q1", "has not begun"),
     ("2024-Q3", "more than 8 quarters back"),
+    ("0000-Q1", "more than 8 quarters back"),  # no date at all: year 0 (fuzzed)
+    ("9999-Q4", "has not begun"),  # its end would be in year 10000
     ("2026-Q5", "is not a quarter"),
     ("Q4", "is not a quarter"),
 ])
