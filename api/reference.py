@@ -110,7 +110,8 @@ def page(app: Any) -> str:
             sections.setdefault(tag, []).extend([*entry, *(["", *body] if body else []), ""])
     out = [INTRO]
     for tag, entries in sections.items():
-        out += [f"## {tag[:1].upper()}{tag[1:]}", "", *entries]
+        title = {"scim": "SCIM 2.0", "sla": "SLA"}.get(tag, tag[:1].upper() + tag[1:])
+        out += [f"## {title}", "", *entries]
     return "\n".join(out).rstrip() + "\n"
 
 
