@@ -201,6 +201,10 @@ async def test_a_missing_fields_error_shows_its_shape(desk):
         problem = assert_problem(await desk.http.post(path, json=body, headers=who), 422)
         named = {e["field"]: e["fix"] for e in problem["errors"]}
         assert named == fixes, path
+    # A missing query parameter too.
+    review = assert_problem(await desk.http.get(f"/v1/quotes/{ticket}/review"), 422)
+    assert review["errors"] == [{"field": "token", "in": "query", "message": "Field required",
+                                 "fix": "add 'token': text of at most 2048 characters"}]
     # A wrong shape is answered with the right one.
     wrong = assert_problem(await desk.http.post("/v1/service-requests", headers=agent, json={
         "subject": "New starter laptop", "type": "basic", "requester": "Jo Tran"}), 422)
