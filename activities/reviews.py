@@ -34,11 +34,10 @@ from domain.qbr import (
     TicketFacts,
     qbr_figures,
 )
-from domain.review_plan import ReviewPlan
+from domain.review_plan import ReviewPlan, qbr_start
 from domain.reviews import Job, PlanRequest
 from domain.settings import Settings
 from domain.sla.durations import parse_duration
-from domain.sla.policy import Priority
 from domain.tenants import ClientConfig, TempodeskConfig
 from domain.ticket_list import ticket_query
 
@@ -110,20 +109,11 @@ class ReviewActivities:
                                                                      period.label),
                               period=period.label, nps=start)
         period = reviews.previous_quarter(request.fired_at, zone)
-        half = reviews.quarter_half(period.label)
-        start_qbr = QbrStart(
-            client_id=client.id, client_name=client.name, period=period,
-            generated_at=request.fired_at,
-            keep_until=request.fired_at + timedelta(seconds=_elapsed(cfg.report_kept_for)),
-            recipients=reviews.account_manager(client),
-            url=f"{self.settings.public_url}/v1/reports/qbr/{client.id}/{period.label}",
-            best_effort=[p for p in Priority if client.sla.targets[p].resolution is None],
-            answer_targets=cfg.answer_targets, risks=cfg.risk_register,
-            nps_workflow_ids=[reviews.review_workflow_id(Job.NPS, client.id, h)
-                              for h in (half, reviews.previous_half(half))])
         return ReviewPlan(workflow_id=reviews.review_workflow_id(Job.QBR, client.id,
                                                                  period.label),
-                          period=period.label, qbr=start_qbr)
+                          period=period.label,
+                          qbr=qbr_start(client, period, request.fired_at,
+                                        self.settings.public_url))
 
     # ------------------------------------------------------------------ NPS
 

@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 import log_hygiene
 from activities.file_store import FileStore
-from api import problems, scim_errors
+from api import body_examples, problems, scim_errors
 from api.auth import Authenticator
 from api.limits import RequestDeadline, RequestLimits
 from api.pages import PageHeaders
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
                          static_url=docs.STATIC_URL)
     problems.install(app)
     problems.document(app)
+    body_examples.document(app)
     scim_errors.install(app)
     # The deadline runs inside the limits: it starts once the body has been read.
     app.add_middleware(RequestDeadline, seconds=settings.api_request_seconds)

@@ -183,4 +183,5 @@ def require(action: Action):
                           f"allowed roles: {', '.join(roles_for(action))}")
         return principal
 
+    dependency.action = action  # type: ignore[attr-defined]  # for docs/api.md (api/reference.py)
     return Depends(dependency)

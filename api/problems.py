@@ -12,12 +12,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.body_examples import body_model_of
 from api.scim_errors import is_scim, scim_error
 from domain.errors import FieldError, explain
+from domain.shapes import shape
 from temporal_client import aborted_update
 
 log = logging.getLogger(__name__)
@@ -69,8 +73,35 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
                         headers=problem.headers)
 
 
-def validation_errors(exc: RequestValidationError) -> tuple[list[dict[str, str]], bool]:
-    """The errors as {field, in, message, fix}; True if the body was not JSON at all."""
+def body_model(request: Request) -> type[BaseModel] | None:
+    """The model the route validates its JSON body with (None: no such body)."""
+    return body_model_of(request.scope.get("route"))
+
+
+def param_fields(request: Request) -> dict[tuple[str, str], FieldInfo]:
+    """The route's path, query and header parameters by (where, name): their shapes."""
+    found: dict[tuple[str, str], FieldInfo] = {}
+
+    def walk(dependant: Any) -> None:
+        for where, params in (("path", dependant.path_params),
+                              ("query", dependant.query_params),
+                              ("header", dependant.header_params)):
+            found.update({(where, p.alias): p.field_info for p in params})
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is not None:
+        walk(dependant)
+    return found
+
+
+def validation_errors(exc: RequestValidationError, model: type[BaseModel] | None = None,
+                      params: dict[tuple[str, str], FieldInfo] | None = None,
+                      ) -> tuple[list[dict[str, str]], bool]:
+    """The errors as {field, in, message, fix}; True if the body was not JSON at all.
+    ``model``: the body's, ``params``: the other parameters', so that a missing field's
+    or parameter's fix gives its shape."""
     errors: list[dict[str, str]] = []
     malformed = False
     for error in exc.errors():
@@ -81,8 +112,13 @@ def validation_errors(exc: RequestValidationError) -> tuple[list[dict[str, str]]
                            "message": f"not valid JSON: {ctx.get('error', '')}",
                            "fix": "send a JSON object with Content-Type: application/json"})
             continue
-        e = explain(error, request=True)
-        errors.append({"field": e.field, "in": e.where, "message": e.message, "fix": e.fix})
+        loc = error.get("loc", ())
+        e = explain(error, request=True, model=model if loc and loc[0] == "body" else None)
+        fix = e.fix
+        param = (params or {}).get((e.where, e.field))
+        if error.get("type") == "missing" and param is not None:
+            fix = f"add '{e.field}': {shape(param, e.field)}"
+        errors.append({"field": e.field, "in": e.where, "message": e.message, "fix": fix})
     return errors, malformed
 
 
@@ -93,7 +129,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors, malformed = validation_errors(exc)
+        errors, malformed = validation_errors(exc, body_model(request), param_fields(request))
         status = 400 if malformed else 422
         title = "Malformed request" if malformed else "Request is not valid"
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

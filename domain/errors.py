@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from domain.ids import TICKET_ID_HINT, TICKET_ID_PATTERN
+from domain.shapes import field_at, shape
 
 
 class FieldError(ValueError):
@@ -54,7 +57,7 @@ _FIXES = {
 # Fixes that say what to send, for fields whose shape a newcomer cannot guess.
 _FIELD_FIXES = {
     "technical_contact": 'send an object: {"name": "Jo Tran", "email": "jo@client.example"}',
-    "severity": 'send an object, e.g. {"users_affected_pct": 40, "work_stoppage": true}',
+    "severity": 'send an object, e.g. {"users_affected_pct": 40, "work_stoppage": "significant"}',
 }
 _PATTERN_HINTS = {TICKET_ID_PATTERN: TICKET_ID_HINT}
 
@@ -70,9 +73,11 @@ def error_path(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def explain(error: dict[str, Any], request: bool = False) -> Explained:
+def explain(error: dict[str, Any], request: bool = False,
+            model: type[BaseModel] | None = None) -> Explained:
     """One pydantic error as field, message and fix. ``request``: the first part of the
-    location says where in an HTTP request (body, query, ...)."""
+    location says where in an HTTP request (body, query, ...). ``model``: what was
+    validated (a route's body), so a missing field's fix gives its shape."""
     loc = tuple(error.get("loc", ()))
     where = str(loc[0]) if request and loc else "body"
     field = error_path(loc[1:] if request else loc)
@@ -88,6 +93,9 @@ def explain(error: dict[str, Any], request: bool = False) -> Explained:
         return Explained("(body)", where, "the request has no JSON body",
                          "send a JSON object with Content-Type: application/json; /docs "
                          "lists its fields")
+    shaped = _shaped(kind, model, loc[1:] if request else loc, leaf)
+    if shaped is not None and not (kind.endswith("_type") and leaf in _FIELD_FIXES):
+        return Explained(field, where, message, shaped)
     if kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_HINTS:
         return Explained(field or where, where, f"not a valid {leaf or where}",
                          _PATTERN_HINTS[ctx["pattern"]])
@@ -99,6 +107,19 @@ def explain(error: dict[str, Any], request: bool = False) -> Explained:
         except (KeyError, IndexError):
             fix = message
     return Explained(field or ("(body)" if request else ""), where, message, fix)
+
+
+# Errors whose fix is the field's shape, when the model is known.
+_SHAPED = {"missing": "add '{field}': {shape}", "model_type": "send {shape}",
+           "model_attributes_type": "send {shape}", "list_type": "send {shape}"}
+
+
+def _shaped(kind: str, model: type[BaseModel] | None, path: tuple[Any, ...],
+            leaf: str) -> str | None:
+    if model is None or kind not in _SHAPED or not leaf:
+        return None
+    info = field_at(model, path)
+    return None if info is None else _SHAPED[kind].format(field=leaf, shape=shape(info, leaf))
 
 
 def one_line(errors: list[dict[str, Any]]) -> str:

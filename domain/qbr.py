@@ -345,7 +345,8 @@ class QbrReport(BaseModel):
 
     client_id: str
     quarter: str
-    status: str = Field("compiling", description="compiling, ready")
+    status: str = Field("compiling", description="compiling, interim (a quarter not yet "
+                        "over: its figures so far), ready")
     figures: QbrFigures | None = None
     emailed: list[str] = Field(default_factory=list)
     message_id: str | None = None

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.errors import FieldError
 from domain.incidents import Channel
 from domain.sla.durations import parse_duration
 from domain.text import EmailAddress, OneLine, PlainText
@@ -357,3 +358,31 @@ class KickoffResult(BaseModel):
     period: str
     workflow_id: str
     started: bool = Field(description="False: that period's run already existed")
+
+
+# ---------------------------------------------------------------- reports on demand
+
+QBR_ON_DEMAND_QUARTERS_BACK = 8  # two years: as long as a report is kept by default
+
+
+def on_demand_quarter(label: str, zone: str, now: datetime) -> Period:
+    """The quarter ``label`` (in ``zone``) if a QBR of it may be made on demand at ``now``:
+    the current quarter (its figures so far; the final ones follow at its end) or one of
+    the :data:`QBR_ON_DEMAND_QUARTERS_BACK` before it. Otherwise a FieldError saying which
+    quarters may be asked for."""
+    current = quarter(quarter_label(now.astimezone(ZoneInfo(zone)).date()), zone)
+    oldest = current
+    for _ in range(QBR_ON_DEMAND_QUARTERS_BACK):
+        oldest = previous_quarter(oldest.start, zone)
+    span = f"write a quarter from {oldest.label} to {current.label}"
+    if not re.match(QUARTER_PATTERN, label):
+        raise FieldError("quarter", f"{label[:20]!r} is not a quarter", f"{span}, e.g. "
+                         f"{current.label}")
+    if label < oldest.label:  # "YYYY-Qn" sorts as it reads; year 0000 makes no date
+        raise FieldError("quarter", f"{label} is more than {QBR_ON_DEMAND_QUARTERS_BACK} "
+                         "quarters back: the desk keeps what a report reads for two years",
+                         span)
+    if label > current.label:
+        raise FieldError("quarter", f"{label} has not begun: a report covers a quarter "
+                         "that has begun", f"{span} (the current one shows its figures so far)")
+    return quarter(label, zone)

@@ -32,6 +32,7 @@ class Action(StrEnum):
     WORK_OFFBOARDING = "people.offboard.work"  # hardware returns, legal hold
     USE_CODEC = "payloads.codec"           # decrypt history for the Web UI (MSP staff only)
     VIEW_REPORTS = "reports.view"          # a client's QBR
+    PRODUCE_REPORTS = "reports.produce"    # make a client's QBR now, on demand
     ATTACH_FILES = "tickets.attach"        # add a file (screenshot, log) to a ticket
 
 
@@ -59,6 +60,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     # A client's own agent/admin credential is refused too: see api/codec_server.py.
     Action.USE_CODEC: _STAFF,
     Action.VIEW_REPORTS: frozenset({Role.DIRECTOR, Role.AGENT, Role.ADMIN}),
+    Action.PRODUCE_REPORTS: _STAFF,
     # People attach files to the tickets they see; machines (monitoring, HR systems) do not.
     Action.ATTACH_FILES: frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR, Role.AGENT,
                                     Role.ADMIN}),

@@ -171,6 +171,21 @@ class QbrWorkflow:
             heartbeat_timeout=timedelta(minutes=1),
             summary=f"QBR {start.period.label}: read the quarter's tickets and NPS")
         r.status = "ready"
+        if start.period.end > workflow.now() and workflow.patched("qbr-on-demand-interim"):
+            # Asked for before the quarter ended: these figures are the quarter so far
+            # (served now); its final ones are made, and mailed, when it ends.
+            r.status = "interim"
+            workflow.set_current_details(f"QBR {start.period.label} for "
+                                         f"{start.client_name}: interim, final at its end")
+            await workflow.sleep(start.period.end - workflow.now(),
+                                 summary=f"{start.period.label} ends: its final figures")
+            final = start.model_copy(update={"generated_at": start.period.end})
+            r.figures = await workflow.execute_activity_method(
+                ReviewActivities.compile_qbr, final,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(minutes=1),
+                summary=f"QBR {start.period.label}: the whole quarter, now it has ended")
+            r.status = "ready"
         mail = QbrMail(mail_id=workflow.info().workflow_id, recipients=start.recipients,
                        url=start.url, figures=r.figures)
         try:

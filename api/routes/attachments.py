@@ -80,8 +80,9 @@ async def list_files(ticket_id: str = TicketPath,
 
 
 @router.get("/tickets/{ticket_id}/attachments/{sha256}", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}},
-                             "description": "the file, as a download"}},
+            responses={200: {"content": {"application/octet-stream": {}, "*/*": {}},
+                             "description": "the file, as a download, with the type sniffed "
+                                            "from its bytes (active types as octet-stream)"}},
             summary="Download one of the ticket's files (always as an attachment)")
 async def download(ticket_id: str = TicketPath, sha256: str = Sha256Path,
                    principal: Principal = require(Action.VIEW_TICKETS),

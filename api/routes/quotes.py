@@ -39,6 +39,7 @@ from domain.quotes import (
     QuoteView,
     Supersede,
 )
+from domain.request_bodies import DecisionBody
 from domain.roles import Action
 from domain.sla.deadlines import snapshot_for
 from workflows.quote import QuoteWorkflow
@@ -110,7 +111,7 @@ async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.I
 
 @router.post("/quotes/{quote_id}/decision", response_model=QuoteView,
              summary="A director of the client approves, or declines with a reason")
-async def decide(decision: Decision, request: Request, quote_id: str,
+async def decide(decision: DecisionBody, request: Request, quote_id: str,
                  principal: Principal = require(Action.DECIDE_QUOTE),
                  state: AppState = Depends(app_state)) -> Response:
     ref = await _quote(state, quote_id, principal)
@@ -118,9 +119,9 @@ async def decide(decision: Decision, request: Request, quote_id: str,
         raise Problem(403, "Forbidden", "only a director of the client may decide: this "
                       "credential names no director (set the key's 'email' to one of the "
                       "client's directors)")
-    return await update(ref, QuoteWorkflow.decide, decision.model_copy(update={
-        "by": principal.actor, "director_email": principal.email, "channel": Channel.API,
-        "ip": request.client.host if request.client else ""}))
+    return await update(ref, QuoteWorkflow.decide, decision.message(
+        by=principal.actor, director_email=principal.email, channel=Channel.API,
+        ip=request.client.host if request.client else ""))
 
 
 # ---------------------------------------------------------------- the signed link

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from domain.documents.pdf import MONTHS, Document, utc_text
 from domain.msp import MspLines
-from domain.qbr import QbrFigures, duration_text, pct_text
+from domain.qbr import QBR_TICKETS_MAX, QbrFigures, duration_text, pct_text
 
 TITLE = "Quarterly business review"
 _GREEN, _AMBER, _RED, _GREY = (46, 125, 50), (239, 160, 0), (198, 40, 40), (120, 120, 120)
@@ -51,11 +51,11 @@ def compliance_colour(pct: float | None) -> tuple[int, int, int]:
 def headline(f: QbrFigures) -> list[tuple[str, str]]:
     """The summary lines, shared by the PDF and the HTML."""
     nps = f.nps
-    return [
+    interim = f.generated_at < f.period_end
+    rows = [
         ("Period", period_text(f)),
-        ("Tickets opened", f"{f.tickets} ({f.incidents} incidents); {f.open_at_end} open "
-         "at the quarter's end" + (f"; {f.tickets_seen} found, only the first read"
-                                   if f.tickets_seen > f.tickets else "")),
+        ("Tickets opened", f"{f.tickets} ({f.incidents} incidents); {f.open_at_end} "
+         + ("still open" if interim else "open at the quarter's end")),
         ("SLA compliance", f"{pct_text(f.compliance_pct)} of resolved incidents within the "
          "resolution target"),
         ("SLA breaches", str(f.breaches)),
@@ -68,6 +68,29 @@ def headline(f: QbrFigures) -> list[tuple[str, str]]:
          f"{nps.responses} of {nps.invited} answered; {nps.promoters} promoters, "
          f"{nps.passives} passives, {nps.detractors} detractors)"),
     ]
+    if interim:
+        rows.insert(1, ("Status", f"interim: the quarter so far, to "
+                        f"{date_text(f.generated_at, f.zone)}; the final report follows "
+                        "when the quarter ends"))
+    if f.tickets_seen > QBR_TICKETS_MAX:
+        rows.insert(2, ("Not counted", coverage_text(f)))
+    return rows
+
+
+def as_at_text(f: QbrFigures) -> str:
+    """When the figures stand: the quarter's end, or (an interim report) when it was made."""
+    if f.generated_at < f.period_end:
+        return (f"Figures so far, as at {utc_text(f.generated_at)} (the quarter ends "
+                f"{utc_text(f.period_end)})")
+    return f"Figures as at the end of the quarter ({utc_text(f.period_end)})"
+
+
+def coverage_text(f: QbrFigures) -> str:
+    """What a report that could not read every ticket covers, in a reader's words."""
+    return (f"this report reads at most {QBR_TICKETS_MAX:,} tickets, and more than that "
+            f"were opened from {date_text(f.period_start, f.zone)} on: the rest were not "
+            "counted, so the numbers here are lower than the real ones; ask your account "
+            "manager for the full figures")
 
 
 def priority_rows(f: QbrFigures) -> list[list[str]]:
@@ -201,8 +224,7 @@ def qbr_pdf(f: QbrFigures, *, msp_name: str = "Tempodesk", msp: MspLines | None 
                       "impact, 25 at most.", size=7)
     else:
         doc.paragraph("No risks are recorded for this client.")
-    doc.paragraph(f"Figures as at the end of the quarter ({utc_text(f.period_end)}); "
-                  "CSAT as answered when the report was made.", size=7)
+    doc.paragraph(f"{as_at_text(f)}; CSAT as answered when the report was made.", size=7)
     if msp is not None and msp.terms:
         doc.paragraph(msp.terms, size=7)
     if doc.approximated:
@@ -238,4 +260,4 @@ def qbr_html(f: QbrFigures, *, msp_name: str = "Tempodesk", url: str | None = No
                          for p in f.priorities],
         category_bars=[(c.category, round(100 * c.tickets / top) if top else 0, c.tickets)
                        for c in f.categories],
-        generated=utc_text(f.generated_at), as_at=utc_text(f.period_end))
+        generated=utc_text(f.generated_at), as_at=as_at_text(f))

@@ -21,9 +21,11 @@ async def test_malformed_json_is_400(desk):
 async def test_missing_fields_are_each_named_with_a_fix(desk):
     body = assert_problem(await post_incident(desk, {"subject": "Printer on fire"}), 422)
     named = {e["field"]: e["fix"] for e in body["errors"]}
-    assert named == {"doing": "add 'doing'", "expected": "add 'expected'",
-                     "actual": "add 'actual'", "tried": "add 'tried'",
-                     "technical_contact": "add 'technical_contact'"}
+    text = "text of at most 10000 characters"
+    assert named == {"doing": f"add 'doing': {text}", "expected": f"add 'expected': {text}",
+                     "actual": f"add 'actual': {text}", "tried": f"add 'tried': {text}",
+                     "technical_contact": "add 'technical_contact': an object with 'name' "
+                     "(text of at most 200 characters) and 'email' (an e-mail address)"}
 
 
 @pytest.mark.parametrize(("overrides", "field", "fix"), [
