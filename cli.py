@@ -827,10 +827,11 @@ def reports_qbr(
     from api.qbr_on_demand import produce_qbr
     from domain.documents.qbr import headline, qbr_pdf
     from domain.errors import FieldError
+    from domain.msp import document_lines
     from domain.qbr import QbrReport
     from workflows.reviews import QbrWorkflow
 
-    settings = _settings()
+    settings = _tickets_settings()  # beside `make run`: its codec key
     config = _config(settings.config_path)
     tenant = config.client(client)
     if tenant is None:
@@ -855,7 +856,7 @@ def reports_qbr(
         raise typer.Exit(2) from exc
     url = f"{settings.public_url}/v1/reports/qbr/{tenant.id}/{quarter}"
     if report.figures is not None and pdf is not None:
-        pdf.write_bytes(qbr_pdf(report.figures))
+        pdf.write_bytes(qbr_pdf(report.figures, msp=document_lines(config.msp)))
     if output is Output.JSON:
         print(json.dumps({"started": started, "url": url,
                           **report.model_dump(mode="json")}, indent=2))
