@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,6 +36,7 @@ class DevRun:
                     "TEMPODESK_SANDBOX_PORT": self.sandbox.rsplit(":", 1)[1],
                     "TEMPODESK_MAILBOX_PORT": self.mailbox.rsplit(":", 1)[1]}
         self.base = f"http://127.0.0.1:{self.api}"
+        self.printed = ""
 
     def start(self) -> subprocess.Popen:
         self.process = subprocess.Popen([str(BIN / "tempodesk"), "dev"], env=self.env,
@@ -55,3 +58,20 @@ class DevRun:
         assert self.process.wait(timeout=30) == 0
         _, alive = psutil.wait_procs(children, timeout=15)
         return alive
+
+
+@contextlib.contextmanager
+def like_make_run(data_dir: Path) -> Iterator[DevRun]:
+    """`tempodesk dev` with the stack's own mail and link defaults (its local mailbox, its
+    own API port in links), stopped at the end: no process may outlive it. After the block,
+    ``run.printed`` holds what it printed."""
+    run = DevRun(data_dir)
+    for own in ("TEMPODESK_SMTP_HOST", "TEMPODESK_PUBLIC_URL"):
+        run.env.pop(own, None)
+    run.start()
+    try:
+        yield run
+    finally:
+        alive = run.stop()
+        run.printed = run.process.stdout.read().decode(errors="replace")
+        assert alive == [], f"orphans left running: {alive}"

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from api.pages import PAGE_POLICY
-from tests.devrun import BIN, DevRun
+from tests.devrun import BIN, DevRun, like_make_run
 from tests.peers import RefusingPort
 from tests.web.helpers import incident_body
 
@@ -35,17 +35,9 @@ QUOTE = {"title": "Client portal: matter status page",
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
-    run = DevRun(tmp_path_factory.mktemp("dev") / "data")
-    for own in ("TEMPODESK_SMTP_HOST", "TEMPODESK_PUBLIC_URL"):  # the stack's defaults
-        run.env.pop(own, None)
-    run.start()
-    try:
+    with like_make_run(tmp_path_factory.mktemp("dev") / "data") as run:
         yield run
-    finally:
-        alive = run.stop()
-    printed = run.process.stdout.read().decode()
-    assert f"Mailbox      {run.mailbox} " in printed, printed
-    assert alive == [], f"orphans left running: {alive}"
+    assert f"Mailbox      {run.mailbox} " in run.printed, run.printed
 
 
 def mailbox_page(run: DevRun) -> list[dict]:

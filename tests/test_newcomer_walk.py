@@ -26,7 +26,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.devrun import DevRun
+from tests.devrun import DevRun, like_make_run
 
 REQUESTER, AGENT, HR, DIRECTOR = ("td_belton_requester_demo", "td_belton_agent_demo",
                                   "td_belton_hr_demo", "td_belton_director_demo")
@@ -53,17 +53,9 @@ def new_user(domain: str, start: str) -> dict:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
-    run = DevRun(tmp_path_factory.mktemp("walk") / "data")
-    for own in ("TEMPODESK_SMTP_HOST", "TEMPODESK_PUBLIC_URL"):  # as `make run` has them
-        run.env.pop(own, None)
-    run.start()
-    try:
+    with like_make_run(tmp_path_factory.mktemp("walk") / "data") as run:
         yield run
-    finally:
-        alive = run.stop()
-        printed = run.process.stdout.read().decode(errors="replace")
-        assert "Traceback" not in printed, printed[-4000:]
-        assert alive == [], f"orphans left running: {alive}"
+    assert "Traceback" not in run.printed, run.printed[-4000:]
 
 
 class Walker:
