@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.body_examples import body_model_of
 from api.scim_errors import is_scim, scim_error
 from domain.errors import FieldError, explain
+from domain.refusals import Refusal
 from domain.shapes import shape
 from temporal_client import aborted_update
 
@@ -154,9 +155,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
-        reason = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
-        return problem_response(Problem(409, "Transition refused", reason, slug="conflict"),
-                                request.url.path)
+        return problem_response(refusal_problem(exc), request.url.path)
 
     @app.exception_handler(RPCError)
     async def _rpc(request: Request, exc: RPCError) -> JSONResponse:
@@ -174,6 +173,43 @@ def install(app: FastAPI) -> None:
         return problem_response(
             Problem(500, "Internal error", "an unexpected error occurred; it has been logged"),
             request.url.path)
+
+
+# A workflow's refusal (its ApplicationError's type, domain/refusals.py) -> status, title,
+# slug. The one place a refusal becomes an HTTP status; a type not here (none is left in the
+# workflows, tests/test_refusal_types.py) is a 409, the safe default.
+CONFLICT = (409, "Transition refused", "conflict")
+REFUSAL_STATUS: dict[Refusal, tuple[int, str, str]] = {
+    Refusal.INVALID_TRANSITION: CONFLICT,
+    Refusal.ALREADY_DONE: CONFLICT,
+    Refusal.LIMIT_REACHED: CONFLICT,
+    Refusal.TICKET_ENDED: CONFLICT,
+    Refusal.EXPIRED: (410, "Expired", "gone"),
+    Refusal.INVALID: (422, "Request is not valid", "invalid"),
+    Refusal.NOT_ALLOWED: (403, "Forbidden", "forbidden"),
+    Refusal.FILE_LIMIT: (413, "File refused", "file-refused"),
+    Refusal.VERSION_MISMATCH: (412, "Precondition failed", "precondition-failed"),
+    Refusal.DELETED: (404, "Not found", "not-found"),
+    Refusal.RETRY: (503, "Try again", "try-again"),
+    Refusal.TICKET_TAKEN: (503, "Try again", "try-again"),
+}
+
+
+def refusal_status(exc: WorkflowUpdateFailedError) -> tuple[int, str, str]:
+    """The status, title and slug of a workflow's refusal, by its type."""
+    try:
+        refusal = Refusal(getattr(exc.cause, "type", None))
+    except ValueError:  # untyped, or a type from outside the set
+        return CONFLICT
+    return REFUSAL_STATUS.get(refusal, CONFLICT)
+
+
+def refusal_problem(exc: WorkflowUpdateFailedError) -> Problem:
+    """A workflow's refusal as a problem: its message, the status its type maps to."""
+    reason = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
+    status, title, slug = refusal_status(exc)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return Problem(status, title, reason, slug=slug, headers=headers)
 
 
 def unanswered(when: str = "in time") -> Problem:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.ids import TicketKind
 from domain.quote_lines import LineItem, QuoteDocument, Totals
+from domain.refusals import Refusal
 from domain.tickets import PlainText, TicketStart, TicketState, TicketView
 
 
@@ -166,15 +167,24 @@ def decision_refusal(state: QuoteFacts, decision: Decision, directors: list[str]
                      now: datetime) -> str | None:
     """Why ``decision`` may not take effect (None: it may). One rule for the update's
     validator and the e-mail signal."""
+    refused = typed_decision_refusal(state, decision, directors, now)
+    return None if refused is None else refused[1]
+
+
+def typed_decision_refusal(state: QuoteFacts, decision: Decision, directors: list[str],
+                           now: datetime) -> tuple[Refusal, str] | None:
+    """``decision_refusal`` with the refusal's type (which the doors map to a status)."""
     if decision.director_email.lower() not in {d.lower() for d in directors}:
-        return "only a director of the client may decide on a quote"
+        return Refusal.NOT_ALLOWED, "only a director of the client may decide on a quote"
     if state.quote_state is QuoteState.SUPERSEDED:
-        return f"this quote was revised: decide on {state.superseded_by} instead"
+        return (Refusal.INVALID_TRANSITION,
+                f"this quote was revised: decide on {state.superseded_by} instead")
     if state.quote_state is QuoteState.EXPIRED or now >= state.valid_until:
-        return f"this quote expired at {state.valid_until.isoformat()}: ask for a new one"
+        return (Refusal.EXPIRED,
+                f"this quote expired at {state.valid_until.isoformat()}: ask for a new one")
     if state.decision is not None and state.decision.approve != decision.approve:
         done = "approved" if state.decision.approve else "declined"
-        return f"this quote was {done} already by {state.decision.by}"
+        return Refusal.ALREADY_DONE, f"this quote was {done} already by {state.decision.by}"
     if not decision.approve and not decision.reason:
-        return "say why the quote is declined in 'reason'"
+        return Refusal.INVALID, "say why the quote is declined in 'reason'"
     return None

@@ -45,13 +45,14 @@ with workflow.unsafe.imports_passed_through():
         MoveOutcome,
     )
     from domain.ids import TicketKind, workflow_id
+    from domain.refusals import Refusal
     from workflows.incident import IncidentWorkflow
 
 IDLE_CHECK = timedelta(days=1)   # a firing alert that goes quiet: is its incident done?
 HANDLED_MAX = 500                # messages per run (each carries a prepared incident)
 MOVE_TIMEOUT = timedelta(seconds=30)
-RETRY = "Retry"                  # an ApplicationError type: the API answers 503, retry later
-TICKET_TAKEN = "TicketTaken"     # the same, and the prepared number must not be used again
+RETRY = Refusal.RETRY            # an ApplicationError type: the API answers 503, retry later
+TICKET_TAKEN = Refusal.TICKET_TAKEN  # the same, and the prepared number must not be used again
 _DONE = ("resolved", "closed")
 
 
@@ -109,7 +110,8 @@ class AlertEpisodeWorkflow:
     def _validate_fire(self, firing: AlertFiring) -> None:
         self._check_sender(firing.client_id, firing.source)
         if firing.incident.client_id != self.state.client_id:
-            raise ApplicationError("the prepared incident is for another client")
+            raise ApplicationError("the prepared incident is for another client",
+                                   type=Refusal.NOT_ALLOWED)
 
     @workflow.update
     async def resolve(self, ending: AlertEnding) -> EpisodeAnswer:
@@ -132,7 +134,8 @@ class AlertEpisodeWorkflow:
     def _check_sender(self, client_id: str, source: AlertSource) -> None:
         if client_id != self.state.client_id or source is not self.state.source:
             raise ApplicationError(f"this episode is {self.state.source.value} of "
-                                   f"{self.state.client_id}, not {source.value} of {client_id}")
+                                   f"{self.state.client_id}, not {source.value} of {client_id}",
+                                   type=Refusal.NOT_ALLOWED)
 
     # ------------------------------------------------------------------ decisions
 

@@ -27,9 +27,10 @@ with workflow.unsafe.imports_passed_through():
         TicketLink,
     )
     from domain.ids import TicketKind, directory_user_key
+    from domain.refusals import Refusal
 
-VERSION_MISMATCH = "VersionMismatch"
-DELETED = "Deleted"
+VERSION_MISMATCH = Refusal.VERSION_MISMATCH
+DELETED = Refusal.DELETED
 
 
 @workflow.defn
@@ -118,7 +119,7 @@ class DirectoryUserWorkflow:
         self._check(None)
         if link.kind not in (TicketKind.ONBOARDING, TicketKind.OFFBOARDING):
             raise ApplicationError(f"a directory user opens onboardings and user exits, "
-                                   f"not a {link.kind.value}")
+                                   f"not a {link.kind.value}", type=Refusal.INVALID)
 
     @workflow.update
     def delete(self, deletion: Deletion) -> DirectoryUser:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         Reprioritisation,
     )
     from domain.post_mortems import PostMortemStart
+    from domain.refusals import Refusal
     from domain.sla.clock import SlaClockState
     from domain.sla.policy import Priority
     from domain.sla.timeline import US, to_us
@@ -136,9 +137,11 @@ class IncidentWorkflow(TicketWorkflow):
     @reprioritise.validator
     def _validate_reprioritise(self, request: Reprioritisation) -> None:
         if self.state.status in DONE:
-            raise ApplicationError("a resolved or closed ticket keeps its priority")
+            raise ApplicationError("a resolved or closed ticket keeps its priority",
+                                   type=Refusal.INVALID_TRANSITION)
         if request.priority is self.state.clock.priority:
-            raise ApplicationError(f"the ticket is already {request.priority.value}")
+            raise ApplicationError(f"the ticket is already {request.priority.value}",
+                                   type=Refusal.ALREADY_DONE)
 
     @workflow.update
     async def merge_into(self, request: MergeRequest) -> IncidentView:
@@ -155,9 +158,9 @@ class IncidentWorkflow(TicketWorkflow):
     @merge_into.validator
     def _validate_merge(self, request: MergeRequest) -> None:
         if request.survivor == self.state.ticket_id:
-            raise ApplicationError("a ticket cannot be merged into itself")
+            raise ApplicationError("a ticket cannot be merged into itself", type=Refusal.INVALID)
         if self.state.status is Status.CLOSED:
-            raise ApplicationError("the ticket is already closed")
+            raise ApplicationError("the ticket is already closed", type=Refusal.INVALID_TRANSITION)
 
     @workflow.signal
     def duplicate_merged(self, merged: DuplicateMerged) -> None:

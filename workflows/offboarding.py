@@ -42,8 +42,9 @@ with workflow.unsafe.imports_passed_through():
         ProviderCall,
         RevocationStep,
         exit_contact,
-        )
+    )
     from domain.provider_steps import StepState
+    from domain.refusals import Refusal
     from domain.sla.clock import ClockTarget, SlaClockState
     from domain.sla.deadlines import ResolvedTarget
     from domain.sla.policy import Priority
@@ -338,12 +339,14 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
                       None)
         if device is None:
             serials = ", ".join(d.device.serial for d in self.state.devices) or "none"
-            raise ApplicationError(f"no device {request.serial} on this exit; listed: {serials}")
+            raise ApplicationError(f"no device {request.serial} on this exit; listed: {serials}",
+                                   type=Refusal.INVALID)
         if device.returned_at is not None:
-            raise ApplicationError(f"{request.serial} was returned already")
+            raise ApplicationError(f"{request.serial} was returned already",
+                                   type=Refusal.ALREADY_DONE)
         if device.wiped_at is not None:
             raise ApplicationError(f"{request.serial} was wiped already: record it as received "
-                                   "in a comment")
+                                   "in a comment", type=Refusal.INVALID_TRANSITION)
 
     @workflow.update
     def set_legal_hold(self, request: LegalHold) -> OffboardingView:
@@ -364,10 +367,12 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     @set_legal_hold.validator
     def _validate_hold(self, request: LegalHold) -> None:
         if self.state.purged_at is not None:
-            raise ApplicationError("the data was purged already: nothing is left to hold")
+            raise ApplicationError("the data was purged already: nothing is left to hold",
+                                   type=Refusal.EXPIRED)
         if request.hold == self.state.legal_hold:
             raise ApplicationError("the legal hold is already " + ("on" if request.hold
-                                                                   else "off"))
+                                                                   else "off"),
+                                   type=Refusal.ALREADY_DONE)
 
 
 # The names of the steps beside the revocation, as they are kept in the state (a new run

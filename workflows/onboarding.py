@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         personal_contact,
     )
     from domain.provider_steps import StepState
+    from domain.refusals import Refusal
     from domain.sla.clock import ClockTarget, SlaClockState
     from domain.sla.policy import Priority
     from domain.tickets import DONE, Status, TicketEvent, Transition
@@ -363,13 +364,14 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         s = self.state
         if not s.expedited:
             raise ApplicationError("this new user was given the contract's notice: there is "
-                                   "no expedite to decide")
+                                   "no expedite to decide", type=Refusal.INVALID_TRANSITION)
         if s.expedite_approved_at is not None:
             raise ApplicationError(f"the expedite was approved already by "
-                                   f"{s.expedite_approved_by}")
+                                   f"{s.expedite_approved_by}", type=Refusal.ALREADY_DONE)
         self._check_open()
         if not request.approve and not request.reason:
-            raise ApplicationError("say why the expedite is declined in 'reason': HR is told")
+            raise ApplicationError("say why the expedite is declined in 'reason': HR is told",
+                                   type=Refusal.INVALID)
 
     @workflow.update
     async def cancel(self, request: Cancellation) -> OnboardingView:
@@ -403,7 +405,8 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     def _validate_retry(self, request: RetrySteps) -> None:
         self._check_open()
         if not any(st.needs_agent for st in self.state.steps):
-            raise ApplicationError("no step is waiting for an agent")
+            raise ApplicationError("no step is waiting for an agent",
+                                   type=Refusal.INVALID_TRANSITION)
         # Steps still in progress (a device awaited, backing off for minutes) do not make
         # the agent come back later: the refused steps run again once the pass ends.
 
@@ -416,16 +419,19 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
     def _validate_mfa(self, request: MfaEnrolled) -> None:
         self._check_open()
         if self.state.ready_at is None:
-            raise ApplicationError("the account is not ready yet: MFA comes after it")
+            raise ApplicationError("the account is not ready yet: MFA comes after it",
+                                   type=Refusal.INVALID_TRANSITION)
         if self.state.mfa_enrolled_at is not None:
-            raise ApplicationError("MFA enrolment was recorded already")
+            raise ApplicationError("MFA enrolment was recorded already", type=Refusal.ALREADY_DONE)
 
     def _check_open(self) -> None:
         s = self.state
         if s.cancelled_at is not None:
-            raise ApplicationError(f"this new user was cancelled: {s.cancel_reason}")
+            raise ApplicationError(f"this new user was cancelled: {s.cancel_reason}",
+                                   type=Refusal.INVALID_TRANSITION)
         if s.status in DONE:
-            raise ApplicationError(f"the ticket is {s.status.value}: raise a new one")
+            raise ApplicationError(f"the ticket is {s.status.value}: raise a new one",
+                                   type=Refusal.INVALID_TRANSITION)
 
 
 def _hours(span: timedelta) -> str:

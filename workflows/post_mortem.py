@@ -11,6 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from domain.notifications import Notice
     from domain.post_mortems import PostMortemCompletion, PostMortemStart, PostMortemView
+    from domain.refusals import Refusal
 
 REMIND_EVERY = timedelta(days=1)
 MAX_REMINDERS = 5
@@ -57,7 +58,7 @@ class PostMortemWorkflow:
     @complete.validator
     def _validate_complete(self, completion: PostMortemCompletion) -> None:
         if self.state.status == "done":
-            raise ApplicationError("the post-mortem is already complete")
+            raise ApplicationError("the post-mortem is already complete", type=Refusal.ALREADY_DONE)
 
     async def _notify(self, event: str, subject: str) -> None:
         notice = Notice(

@@ -34,7 +34,9 @@ with workflow.unsafe.imports_passed_through():
         QuoteView,
         Supersede,
         decision_refusal,
+        typed_decision_refusal,
     )
+    from domain.refusals import Refusal
     from domain.sla.clock import SlaClockState
     from domain.sla.policy import Priority
     from domain.tickets import Status, TicketEvent, Transition
@@ -160,9 +162,10 @@ class QuoteWorkflow(TicketWorkflow):
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
-        refusal = decision_refusal(self.state, decision, self.start.directors, workflow.now())
-        if refusal is not None:
-            raise ApplicationError(refusal)
+        refused = typed_decision_refusal(self.state, decision, self.start.directors,
+                                         workflow.now())
+        if refused is not None:
+            raise ApplicationError(refused[1], type=refused[0])
 
     @workflow.signal
     def decide_by_email(self, decision: Decision) -> None:
@@ -273,7 +276,8 @@ class QuoteWorkflow(TicketWorkflow):
         s = self.state
         if s.quote_state is not QuoteState.SENT:
             raise ApplicationError(f"quote {s.ticket_id} is {s.quote_state.value}: only a "
-                                   "quote still waiting for a decision can be revised")
+                                   "quote still waiting for a decision can be revised",
+                                   type=Refusal.INVALID_TRANSITION)
 
     # ------------------------------------------------------------------ helpers
 

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         respondent_key,
     )
     from domain.qbr import QbrMail, QbrReport, QbrStart
+    from domain.refusals import Refusal
     from domain.reviews import Job, KickoffResult, PlanRequest, ReviewKickoff
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
@@ -145,11 +146,12 @@ class NpsSurveyWorkflow:
     def _validate_answer(self, reply: NpsReply) -> None:
         s = self.state
         if s.closed or workflow.now() >= s.closes_at:
-            raise ApplicationError("the survey has closed")
+            raise ApplicationError("the survey has closed", type=Refusal.EXPIRED)
         if all(i.respondent != reply.respondent for i in s.invitations):
-            raise ApplicationError("this link is not one of this survey's")
+            raise ApplicationError("this link is not one of this survey's",
+                                   type=Refusal.NOT_ALLOWED)
         if any(r.respondent == reply.respondent for r in s.responses):
-            raise ApplicationError("the survey was already answered")
+            raise ApplicationError("the survey was already answered", type=Refusal.ALREADY_DONE)
 
     @workflow.query
     def result(self) -> NpsResult:

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.ids import TicketKind
     from domain.quotes import QuoteNews
+    from domain.refusals import Refusal
     from domain.service_requests import (
         FULFILMENT,
         SCHEDULE_AHEAD_MAX,
@@ -113,12 +114,15 @@ class ServiceRequestWorkflow(TicketWorkflow):
     def _validate_schedule(self, request: ScheduleAgreed) -> None:
         s = self.state
         if s.status in DONE:
-            raise ApplicationError(f"the request is {s.status.value}: reopen it first")
+            raise ApplicationError(f"the request is {s.status.value}: reopen it first",
+                                   type=Refusal.INVALID_TRANSITION)
         if s.request_type is RequestType.BASIC:
             raise ApplicationError("a basic request is due within 5 business days: it has "
-                                   "no schedule to agree")
+                                   "no schedule to agree", type=Refusal.INVALID_TRANSITION)
         now = workflow.now()
         if request.at <= now:
-            raise ApplicationError("the agreed date has passed: send a date in the future")
+            raise ApplicationError("the agreed date has passed: send a date in the future",
+                                   type=Refusal.INVALID)
         if request.at - now > SCHEDULE_AHEAD_MAX:
-            raise ApplicationError("more than a year ahead: agree a date within 12 months")
+            raise ApplicationError("more than a year ahead: agree a date within 12 months",
+                                   type=Refusal.INVALID)

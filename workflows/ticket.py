@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ids import TicketKind
     from domain.notifications import Invite, Notice, OutboxEntry, message_id
     from domain.quote_lines import ApprovalLink, QuoteDocument
+    from domain.refusals import Refusal
     from domain.sla.clock import ClockEvent, SlaClock
     from domain.sla.deadlines import SNAPSHOT_DAYS, SlaSnapshot
     from domain.sla.durations import parse_duration
@@ -436,7 +437,8 @@ class TicketWorkflow:
     @acknowledge.validator
     def _validate_acknowledge(self, request: Transition) -> None:
         if self.state.status is not Status.NEW:
-            raise ApplicationError(f"already acknowledged (status {self.state.status.value})")
+            raise ApplicationError(f"already acknowledged (status {self.state.status.value})",
+                                   type=Refusal.ALREADY_DONE)
         self._check_transition(request.model_copy(update={"to": Status.ACKNOWLEDGED}))
 
     @workflow.update
@@ -450,7 +452,8 @@ class TicketWorkflow:
     @assign.validator
     def _validate_assign(self, request: Assignment) -> None:
         if self.state.status is Status.CLOSED:
-            raise ApplicationError("the ticket is closed: reopen it first, or raise a new one")
+            raise ApplicationError("the ticket is closed: reopen it first, or raise a new one",
+                                   type=Refusal.INVALID_TRANSITION)
 
     @workflow.update
     def confirm_recipient(self, request: RecipientConfirmation) -> TicketView:
@@ -463,10 +466,12 @@ class TicketWorkflow:
     def _validate_confirm_recipient(self, request: RecipientConfirmation) -> None:
         confirmed = self.state.confirmed_recipients
         if request.email in confirmed:
-            raise ApplicationError(f"{request.email} is already confirmed for this ticket")
+            raise ApplicationError(f"{request.email} is already confirmed for this ticket",
+                                   type=Refusal.ALREADY_DONE)
         if len(confirmed) >= RECIPIENTS_CONFIRMED_MAX:
             raise ApplicationError(f"{RECIPIENTS_CONFIRMED_MAX} addresses are confirmed "
-                                   "already: add the client's domain to its config instead")
+                                   "already: add the client's domain to its config instead",
+                                   type=Refusal.LIMIT_REACHED)
 
     @workflow.update
     def escalate(self, request: ClientEscalation) -> TicketView:
@@ -488,10 +493,11 @@ class TicketWorkflow:
     def _validate_escalate(self, request: ClientEscalation) -> None:
         s = self.state
         if s.status is Status.CLOSED:
-            raise ApplicationError("the ticket is closed: reopen it, or raise a new one")
+            raise ApplicationError("the ticket is closed: reopen it, or raise a new one",
+                                   type=Refusal.INVALID_TRANSITION)
         if self.clock.state.escalation_level >= len(self.sla.ladder):
             raise ApplicationError("the ticket is at the top of the escalation ladder "
-                                   "already: call your account manager")
+                                   "already: call your account manager", type=Refusal.LIMIT_REACHED)
 
     @workflow.signal
     def comment(self, comment: CommentIn) -> None:
@@ -534,10 +540,10 @@ class TicketWorkflow:
     def _validate_attach(self, request: AttachmentIn) -> None:
         if self.state.files_released_at is not None:
             raise ApplicationError("the ticket has ended and let go of its files: raise a "
-                                   "new ticket", type="TicketEnded")
+                                   "new ticket", type=Refusal.TICKET_ENDED)
         refused = request.refusal(self.state.attachments)
         if refused is not None:
-            raise ApplicationError(refused.message, type="FileLimit")
+            raise ApplicationError(refused.message, type=Refusal.FILE_LIMIT)
 
     @workflow.update
     def record_csat(self, answer: CsatAnswer) -> TicketView:
@@ -551,11 +557,12 @@ class TicketWorkflow:
     def _validate_csat(self, answer: CsatAnswer) -> None:
         s = self.state
         if s.survey_expires_at is None:
-            raise ApplicationError("no survey was sent for this ticket")
+            raise ApplicationError("no survey was sent for this ticket",
+                                   type=Refusal.INVALID_TRANSITION)
         if s.csat_score is not None:
-            raise ApplicationError("the survey was already answered")
+            raise ApplicationError("the survey was already answered", type=Refusal.ALREADY_DONE)
         if workflow.now() > s.survey_expires_at:
-            raise ApplicationError("the survey link has expired")
+            raise ApplicationError("the survey link has expired", type=Refusal.EXPIRED)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -563,19 +570,21 @@ class TicketWorkflow:
         s = self.state
         refused = self.work_refused()
         if refused is not None:
-            raise ApplicationError(refused)
+            raise ApplicationError(refused, type=Refusal.INVALID_TRANSITION)  # e.g. merged
         allowed = self.allowed[s.status]
         if request.to not in allowed:
             names = ", ".join(sorted(x.value for x in allowed)) or "none"
             raise ApplicationError(f"cannot go from {s.status.value} to {request.to.value}; "
-                                   f"allowed: {names}")
+                                   f"allowed: {names}", type=Refusal.INVALID_TRANSITION)
         if s.status in DONE and request.to is Status.IN_PROGRESS and not self._can_reopen():
-            raise ApplicationError("the reopen window has passed: raise a new ticket")
+            raise ApplicationError("the reopen window has passed: raise a new ticket",
+                                   type=Refusal.INVALID_TRANSITION)
         if request.preventable is not None and request.to is not Status.RESOLVED:
-            raise ApplicationError("'preventable' is given when resolving")
+            raise ApplicationError("'preventable' is given when resolving", type=Refusal.INVALID)
         if request.to in PAUSED and len(self.clock.state.pauses) >= PAUSES_MAX:
             raise ApplicationError(f"this ticket has been paused {PAUSES_MAX} times: resolve "
-                                   "it and raise a new ticket for the remaining work")
+                                   "it and raise a new ticket for the remaining work",
+                                   type=Refusal.LIMIT_REACHED)
 
     def _apply_transition(self, request: Transition) -> None:
         """The one place a status changes on request (updates and replies share it)."""

@@ -20,7 +20,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from api.auth import Principal, require, signed_link_limit, signed_payload
 from api.intake import created, intake_client, start_ticket
 from api.pages import TEMPLATES
-from api.problems import Problem, field_problem
+from api.problems import Problem, field_problem, refusal_status
 from api.routes.ticket_actions import update
 from api.state import AppState, app_state
 from api.ticket_directory import TicketRef
@@ -218,7 +218,8 @@ async def review_decision(quote_id: str, request: Request,
                                                   result_type=QuoteView)
     except WorkflowUpdateFailedError as exc:
         reason = str(getattr(exc.cause, "message", "") or "the decision was refused")
-        return await _page(ref, token, state.config.msp, message=reason, status=409)
+        return await _page(ref, token, state.config.msp, message=reason,
+                           status=refusal_status(exc)[0])
     verb = "approved" if decision.approve else "declined"
     return await _page(ref, token, state.config.msp,
                        message=f"Thank you: the quote is {verb}.", view=decided)

@@ -20,7 +20,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import signed_link_limit, signed_payload
 from api.pages import TEMPLATES
-from api.problems import Problem, field_problem
+from api.problems import Problem, field_problem, refusal_status
 from api.routes.reviews import answer_nps
 from api.routes.surveys import answer_survey
 from api.state import AppState, app_state
@@ -99,7 +99,8 @@ def _refused(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, Problem):
         return exc.status, exc.detail
     if isinstance(exc, WorkflowUpdateFailedError):
-        return 409, str(getattr(exc.cause, "message", "") or "the answer was refused")
+        return (refusal_status(exc)[0],
+                str(getattr(exc.cause, "message", "") or "the answer was refused"))
     errors = exc.errors() if isinstance(exc, ValidationError) else []
     return 422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
 

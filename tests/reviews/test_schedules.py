@@ -143,7 +143,7 @@ async def test_a_triggered_nps_survey_takes_one_answer_per_link(wired_desk):
     assert result.closed  # everyone answered: closed early
     assert [(r.score, r.comment) for r in result.responses] == [(9, ""), (3, "slow on chat")]
     assert result.summary().nps == 0
-    assert_problem(await desk.http.post(f"/v1/surveys/nps/{links[1]}", json={"score": 4}), 409)
+    assert_problem(await desk.http.post(f"/v1/surveys/nps/{links[1]}", json={"score": 4}), 410)
     await handle.delete()
     await survey.terminate("test done")
 

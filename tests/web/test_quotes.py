@@ -180,7 +180,7 @@ async def test_the_approval_page_declines_with_a_reason_and_revisions_supersede(
     [token2] = await eventually(second_link, bool, timeout=30)
     no_reason = await desk.http.post(f"/v1/quotes/{second}/review",
                                      data={"token": token2, "decision": "decline"})
-    assert no_reason.status_code == 409 and "reason" in no_reason.text
+    assert no_reason.status_code == 422 and "reason" in no_reason.text
     declined = await desk.http.post(f"/v1/quotes/{second}/review", data={
         "token": token2, "decision": "decline", "reason": "over budget this quarter"})
     assert declined.status_code == 200 and "declined" in declined.text

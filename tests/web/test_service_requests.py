@@ -70,7 +70,7 @@ async def test_enhanced_work_waits_for_the_agreed_schedule(desk):
     assert_problem(by_requester, 403)
     past = await desk.http.post(f"/v1/tickets/{ticket}/schedule", headers=agent,
                                 json={"at": "2020-01-01T00:00:00Z"})
-    assert "future" in assert_problem(past, 409)["detail"]
+    assert "future" in assert_problem(past, 422)["detail"]
     agreed = await desk.http.post(f"/v1/tickets/{ticket}/schedule", headers=agent,
                                   json={"at": when.isoformat(), "note": "per the quote"})
     assert agreed.status_code == 200, agreed.text

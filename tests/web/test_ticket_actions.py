@@ -153,7 +153,7 @@ async def test_preventable_p1_opens_a_post_mortem_with_the_technical_contact(des
     view = await eventually(task, lambda v: v is not None and v.status == "open")
     assert view.incident == ticket
     wrong = assert_problem(await act(desk, ticket, "transition", {"to": "in_progress",
-                                                                  "preventable": True}), 409)
+                                                                  "preventable": True}), 422)
     assert wrong["detail"] == "'preventable' is given when resolving"
 
 
