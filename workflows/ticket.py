@@ -163,8 +163,9 @@ class TicketWorkflow:
         """The ticket changed: wake the loop (it recomputes its next moment and answers
         before work beside it issues commands) and publish search attributes and details
         now. Both by default, so neither half is forgotten. ``publish=False``: the loop
-        publishes on its next turn; ``wake=False``: nothing the loop waits for changed.
-        Either keeps the commands of histories recorded before this contract."""
+        publishes on the turn this wakes it for; ``wake=False``: nothing the loop waits
+        for changed. Each keeps the commands of a history recorded before this contract
+        (publishing earlier, or waking the loop, would add or move a command)."""
         if wake:
             self._changed = True
         if publish:
@@ -188,7 +189,7 @@ class TicketWorkflow:
         self._apply_transition(request)
 
     def close_ticket(self, by: str, reason: str, survey: bool = True,
-                    due: datetime | None = None) -> None:
+                     due: datetime | None = None) -> None:
         """Close the ticket now (a quote expired or superseded, an incident merged)."""
         self._close(by=by, reason=reason, survey=survey, due=due)
 
@@ -580,8 +581,8 @@ class TicketWorkflow:
         if not comment.from_requester or self.work_refused() is not None:
             return
         # A reply reopens only where the kind lets its tickets reopen (a decided quote, a
-        # closed exit: never).
-        # Pending waits on the requester: their answer ends the wait (clock resumes).
+        # closed exit: never); pending waits on the requester, so their answer ends the
+        # wait (the clock resumes).
         if reply_resumes(s.status, comment.body, self.allowed,
                          can_reopen=s.status in DONE and self._can_reopen(),
                          ends_by_kind_rules=self._ends,
@@ -638,12 +639,11 @@ class TicketWorkflow:
         refused = self.work_refused()
         if refused is not None:
             raise ApplicationError(refused)
-        refused = transition_refusal(
-            s.status, request.to, self.allowed,
-            can_reopen=not (s.status in DONE and request.to is Status.IN_PROGRESS)
-            or self._can_reopen(),
-            preventable_given=request.preventable is not None,
-            pauses=len(self.clock.state.pauses))
+        reopening = s.status in DONE and request.to is Status.IN_PROGRESS
+        refused = transition_refusal(s.status, request.to, self.allowed,
+                                     can_reopen=not reopening or self._can_reopen(),
+                                     preventable_given=request.preventable is not None,
+                                     pauses=len(self.clock.state.pauses))
         if refused is not None:
             raise ApplicationError(refused)
 
