@@ -1,8 +1,9 @@
 """How each kind of ticket ends (docs/lifecycle.md): which status changes a kind allows
-once it is done, and the instant a kind without an SLA target of its own publishes as
-``NextDue`` so queues sort it. Pure functions of a ticket's state and the instants the
-workflow worked out (the auto-close, the next MFA check), so they are tested without a
-server."""
+once it is done, which change is refused and why, what a requester's reply does, how
+the SLA clock moves with a status, and the instant a kind without an SLA target of its
+own publishes as ``NextDue`` so queues sort it. Pure functions of a ticket's state and
+the instants the workflow worked out (the auto-close, the next MFA check), so they are
+tested without a server."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from datetime import datetime
 from domain.offboarding import OffboardingState
 from domain.onboarding import OnboardingState
 from domain.quotes import QuoteRecordState, QuoteState
-from domain.tickets import ALLOWED, Status
+from domain.refusals import Refusal
+from domain.tickets import ALLOWED, DONE, PAUSED, PAUSES_MAX, Status, is_thanks_only
 
 # A decided quote is final: it closes after resolution and never reopens (a changed offer
 # is a revised quote, a new ticket the director decides again).
@@ -95,3 +97,58 @@ def offboarding_next_due(state: OffboardingState, auto_close_at: datetime | None
     purge = None if state.purged_at is not None or state.legal_hold else state.purge_at
     close = auto_close_at if state.status is Status.RESOLVED else None
     return earliest(revoke, state.return_by if devices_out else None, close, purge)
+
+
+# ------------------------------------------------------------------ every kind's changes
+
+
+def transition_refusal(status: Status, to: Status, allowed: dict[Status, frozenset[Status]],
+                       *, can_reopen: bool, preventable_given: bool, pauses: int,
+                       ) -> tuple[Refusal, str] | None:
+    """The refusal's type and why, if a ticket in ``status`` may not go to ``to`` under the
+    kind's ``allowed`` map (the core's transition validator raises it): ``can_reopen``:
+    whether the reopen window is still open; ``pauses``: the pending/on-hold periods so far."""
+    permitted = allowed[status]
+    if to not in permitted:
+        names = ", ".join(sorted(x.value for x in permitted)) or "none"
+        return (Refusal.INVALID_TRANSITION,
+                f"cannot go from {status.value} to {to.value}; allowed: {names}")
+    if status in DONE and to is Status.IN_PROGRESS and not can_reopen:
+        return Refusal.INVALID_TRANSITION, "the reopen window has passed: raise a new ticket"
+    if preventable_given and to is not Status.RESOLVED:
+        return Refusal.INVALID, "'preventable' is given when resolving"
+    if to in PAUSED and pauses >= PAUSES_MAX:
+        return (Refusal.LIMIT_REACHED, f"this ticket has been paused {PAUSES_MAX} times: "
+                "resolve it and raise a new ticket for the remaining work")
+    return None
+
+
+def reply_resumes(status: Status, body: str, allowed: dict[Status, frozenset[Status]], *,
+                  can_reopen: bool, ends_by_kind_rules: bool, reply_ends_pending: bool,
+                  ) -> bool:
+    """Whether the requester's reply ``body`` puts the ticket back in progress: a done
+    ticket reopens (within the reopen window, where the kind lets it: a decided quote or a
+    closed exit never does), and - by the kinds' rules - a pending one stops waiting on
+    the requester, if the client's rules say so. A "thanks" alone does neither."""
+    if is_thanks_only(body):
+        return False
+    if status in DONE:
+        kind_reopens = not ends_by_kind_rules or Status.IN_PROGRESS in allowed[status]
+        return can_reopen and kind_reopens
+    return (ends_by_kind_rules and status is Status.PENDING and reply_ends_pending
+            and Status.IN_PROGRESS in allowed[status])
+
+
+def clock_moves(old: Status, new: Status) -> list[str]:
+    """How the SLA clock moves when a ticket goes from ``old`` to ``new``, in order:
+    "resume" (a pause ends), "restart" (a done ticket reopens), "pause", "stop"."""
+    moves = []
+    if old in PAUSED and new not in PAUSED:
+        moves.append("resume")
+    if old in DONE and new not in DONE:
+        moves.append("restart")
+    if new in PAUSED:
+        moves.append("pause")
+    if new in DONE:
+        moves.append("stop")
+    return moves

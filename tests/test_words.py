@@ -69,7 +69,7 @@ def _produced_events() -> set[str]:
     found = set()
     for path in (REPO / "workflows").glob("*.py"):
         text = path.read_text()
-        found |= set(re.findall(r'_notify\(\s*"([a-z_]+)"', text))
+        found |= set(re.findall(r'(?:_notify|queue_notice)\(\s*"([a-z_]+)"', text))
         found |= set(re.findall(r'_send_to_directors\(\s*"([a-z_]+)"', text))
         if 'f"ticket_{request.to.value}"' in text:
             found |= {"ticket_pending", "ticket_resolved"}

@@ -105,7 +105,7 @@ class IncidentWorkflow(TicketWorkflow):
         s = self.state
         if s.post_mortem is None or s.post_mortem_started:
             return
-        due = self._business_after(workflow.now(), "5bd")
+        due = self.business_after(workflow.now(), "5bd")
         s.post_mortem_started = True
         await workflow.start_child_workflow(
             PostMortemWorkflow.run,
@@ -113,8 +113,8 @@ class IncidentWorkflow(TicketWorkflow):
                             technical_contact=s.technical_contact, due_at=due),
             id=s.post_mortem, parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             static_summary=f"Post-mortem of {s.ticket_id}, due {due:%Y-%m-%d}")
-        self._event("post_mortem_opened", f"{s.post_mortem} with {s.technical_contact}, due "
-                    f"{due.isoformat()}")
+        self.record_event("post_mortem_opened", f"{s.post_mortem} with {s.technical_contact}, due "
+                          f"{due.isoformat()}")
 
     # ------------------------------------------------------------------ messages
 
@@ -128,10 +128,9 @@ class IncidentWorkflow(TicketWorkflow):
         old = s.clock.priority
         self.clock.reprioritise(request.priority, workflow.now())
         s.priority_rule = f"reprioritised from {old.value}: {request.reason}"
-        self._event("reprioritised", f"{old.value} -> {request.priority.value}: "
-                    f"{request.reason}", by=request.by)
-        self._changed = True
-        self._refresh()
+        self.record_event("reprioritised", f"{old.value} -> {request.priority.value}: "
+                          f"{request.reason}", by=request.by)
+        self.mark_changed()
         return s.view()
 
     @reprioritise.validator
@@ -147,8 +146,8 @@ class IncidentWorkflow(TicketWorkflow):
     async def merge_into(self, request: MergeRequest) -> IncidentView:
         s = self.state
         s.merged_into = request.survivor
-        self._event("merged", f"duplicate of {request.survivor}", by=request.by)
-        self._close(by=request.by, reason=f"merged into {request.survivor}", survey=False)
+        self.record_event("merged", f"duplicate of {request.survivor}", by=request.by)
+        self.close_ticket(by=request.by, reason=f"merged into {request.survivor}", survey=False)
         survivor = workflow.get_external_workflow_handle_for(
             IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, request.survivor))
         await survivor.signal(IncidentWorkflow.duplicate_merged, DuplicateMerged(
@@ -166,8 +165,8 @@ class IncidentWorkflow(TicketWorkflow):
     def duplicate_merged(self, merged: DuplicateMerged) -> None:
         self.state.duplicates.append(merged.ticket_id)
         del self.state.duplicates[:-100]
-        self._event("duplicate_merged", f"{merged.ticket_id}: {merged.subject}", by=merged.by)
-        self._changed = True
+        self.record_event("duplicate_merged", f"{merged.ticket_id}: {merged.subject}", by=merged.by)
+        self.mark_changed(publish=False)
 
     # ------------------------------------------------------------------ helpers
 
@@ -181,9 +180,9 @@ class IncidentWorkflow(TicketWorkflow):
             if end is None:
                 continue
             total += to_us(end) - to_us(start)
-            business += self._timeline.counted_between(to_us(start), to_us(end))
+            business += self.business_between(start, end)
         after_hours = (total - business) // US
         if after_hours > s.on_call_seconds:
             minutes = round((after_hours - s.on_call_seconds) / 60)
-            self._event("on_call", f"{minutes} min after hours, billable")
+            self.record_event("on_call", f"{minutes} min after hours, billable")
             s.on_call_seconds = after_hours

@@ -17,8 +17,8 @@ so a notice is never sent by two runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -49,27 +49,36 @@ GIVE_UP_AFTER = timedelta(days=3)  # a notice this old tells nobody anything use
 _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)  # the lane retries, recording each attempt
 
 
+class OutboxTicket(Protocol):
+    """What the outbox needs of its ticket (:class:`workflows.ticket.TicketWorkflow`
+    implements it with its public contract)."""
+
+    def record_event(self, kind: str, detail: str = "") -> None:
+        """Add an event to the ticket's log."""
+
+    def mark_changed(self, *, publish: bool = True, wake: bool = True) -> None:
+        """``wake=False``: republish the ticket's search attributes (``NoticeFailing``);
+        ``publish=False``: make the loop recompute its next moment, which includes
+        :meth:`NoticeOutbox.next_retry` - the ticket keeps one timer, so a retry schedule
+        never competes with an SLA timer."""
+
+    def notices_failing(self) -> bool:
+        """Whether the notices are failing, by the rule the ticket's history was made with."""
+
+    def notices_held(self) -> bool:
+        """Whether lanes wait before starting a delivery (the loop has a change to answer)."""
+
+
 class NoticeOutbox:
-    def __init__(self, state: TicketState, retry_max: timedelta,
-                 record: Callable[[str, str], None], changed: Callable[[], None],
-                 wake: Callable[[], None], failing: Callable[[], bool],
-                 batched: bool = True, held: Callable[[], bool] = lambda: False) -> None:
-        """``record(kind, detail)`` adds a ticket event; ``changed()`` republishes the
-        ticket's search attributes (``NoticeFailing``); ``wake()`` makes the ticket's loop
-        recompute its next moment, which includes :meth:`next_retry` - the ticket keeps one
-        timer, so a retry schedule never competes with an SLA timer; ``failing()`` says
-        whether the ticket's notices are failing, by the rule its history was made with;
-        ``batched``: whether this run delivers a lane's pending notices in one activity (the
-        rule its history was made with, like ``failing``); ``held()``: whether lanes must
-        wait before starting a delivery (the ticket's loop has a change to answer first)."""
+    def __init__(self, state: TicketState, retry_max: timedelta, ticket: OutboxTicket,
+                 batched: bool = True) -> None:
+        """``ticket``: the ticket this outbox delivers for (events, publishing, waking its
+        loop, whether notices fail or wait); ``batched``: whether this run delivers a lane's
+        pending notices in one activity (the rule its history was made with)."""
         self.state = state
         self.retry_max = retry_max
-        self._record = record
-        self._changed = changed
-        self._wake = wake
-        self._failing = failing
+        self.ticket = ticket
         self._batched = batched
-        self._held = held
         # The client's webhook routing from the newest result, and the newest notice that
         # result's attempt carried (it read the config after that notice was queued).
         self._routing: WebhookRouting | None = None
@@ -105,7 +114,7 @@ class NoticeOutbox:
     async def _run_lane(self, lane: Lane) -> None:
         while True:
             await workflow.wait_condition(
-                lambda: not self._draining and not self._held()
+                lambda: not self._draining and not self.ticket.notices_held()
                 and self._next(lane) is not None)
             if self._batched:
                 retry_in = await self._attempt_batch(lane)
@@ -115,7 +124,7 @@ class NoticeOutbox:
                 retry_in = await self._attempt(entry, lane)
             if retry_in is not None:  # the ticket's loop wakes at next_retry()
                 self._retry_at[lane] = workflow.now() + retry_in
-                self._wake()
+                self.ticket.mark_changed(publish=False)
                 await workflow.wait_condition(
                     lambda: workflow.now() >= self._retry_at[lane] or self._draining)
                 del self._retry_at[lane]
@@ -124,7 +133,7 @@ class NoticeOutbox:
         """One attempt at the lane's pending notices; returns the wait before the next."""
         entries = [e for e in self.state.outbox
                    if e.lanes[lane].status == "pending"][:BATCH_MAX]
-        was_failing = self._failing()
+        was_failing = self.ticket.notices_failing()
         if lane is Lane.WEBHOOKS and self._routing is not None:
             for entry in entries:
                 if not self._routing.receives(entry.notice.event):
@@ -132,8 +141,8 @@ class NoticeOutbox:
             entries = [e for e in entries if e.lanes[lane].status == "pending"]
         retry_in = await self._deliver(entries, lane) if entries else None
         self.state.outbox[:] = [e for e in self.state.outbox if not e.settled()]
-        if was_failing != self._failing():
-            self._changed()
+        if was_failing != self.ticket.notices_failing():
+            self.ticket.mark_changed(wake=False)
         return retry_in
 
     async def _deliver(self, entries: list[OutboxEntry], lane: Lane) -> timedelta | None:
@@ -188,12 +197,13 @@ class NoticeOutbox:
             self.state.notices_sent += 1
         if receipt.unsent:
             self.state.notices_unsent += 1
-            self._record(f"notice_unsent:{entry.notice.event}", unsent_detail(receipt.unsent))
+            self.ticket.record_event(f"notice_unsent:{entry.notice.event}",
+                                     unsent_detail(receipt.unsent))
         detail = ", ".join(sent + receipt.skipped)
         if progress.attempts > 1:
             detail += f" (attempt {progress.attempts})"
         if detail:
-            self._record(f"notified:{entry.notice.event}", detail)
+            self.ticket.record_event(f"notified:{entry.notice.event}", detail)
 
     def _after_failure(self, entry: OutboxEntry, lane: Lane, final: bool) -> timedelta | None:
         """Fail the delivery for good, or say how long to wait before trying it again."""
@@ -206,7 +216,7 @@ class NoticeOutbox:
     async def _attempt(self, entry: OutboxEntry, lane: Lane) -> timedelta | None:
         """One delivery attempt; returns the wait before the next one, if any."""
         notice, progress = entry.notice, entry.lanes[lane]
-        was_failing = self._failing()
+        was_failing = self.ticket.notices_failing()
         progress.attempts += 1
         progress.last_attempt_at = workflow.now()
         retry_in: timedelta | None = None
@@ -228,8 +238,8 @@ class NoticeOutbox:
         # (No `finally`: on eviction the coroutine is closed and must not touch the workflow.)
         if entry.settled():
             self.state.outbox.remove(entry)
-        if was_failing != self._failing():
-            self._changed()
+        if was_failing != self.ticket.notices_failing():
+            self.ticket.mark_changed(wake=False)
         return retry_in
 
     def _fail(self, entry: OutboxEntry, lane: Lane) -> None:
@@ -240,7 +250,7 @@ class NoticeOutbox:
             notice_id=entry.notice.notice_id, event=entry.notice.event, lane=lane,
             attempts=progress.attempts, error=error, at=workflow.now()))
         del self.state.failed_notices[:-FAILED_NOTICES_KEPT]
-        self._record(f"notice_failed:{entry.notice.event}",
+        self.ticket.record_event(f"notice_failed:{entry.notice.event}",
                      f"{lane.value} gave up after {progress.attempts} attempt(s): {error}")
 
 

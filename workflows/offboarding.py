@@ -123,16 +123,16 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
     def due_instead(self) -> datetime | None:
         """Until access is revoked, the 1-hour promise is the SLA instant queues sort by."""
         revoked = self.state.access_revoked_at is not None
-        return self.clock.due(ACCESS_TARGET) if self._ends and not revoked else None
+        return self.clock.due(ACCESS_TARGET) if self.ends_by_kind_rules and not revoked else None
 
     def next_due(self) -> datetime | None:
-        return offboarding_next_due(self.state, self._auto_close_at())
+        return offboarding_next_due(self.state, self.auto_close_at())
 
     def finish_at(self) -> datetime | None:
         """Resolved once the work is done, the exit lives on (closed) until its archive is
         purged - or, on legal hold, until the hold is released and it is purged."""
         s = self.state
-        if self._ends and (self.busy_beside() or (
+        if self.ends_by_kind_rules and (self.busy_beside() or (
                 s.purged_at is None and not self._handed_over(PURGE_STEP))):
             return None
         return super().finish_at()
@@ -156,10 +156,10 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         s = self.state
         if self._revocation_due() and now >= s.effective_at:
             self._revoking = True
-            if self._ends and s.status in (Status.NEW, Status.ACKNOWLEDGED):
-                self._apply_transition(Transition(to=Status.IN_PROGRESS, by="system",
-                                                  reason="the effective time: revoking access"))
-            self._work.append(asyncio.create_task(self._revoke()))
+            if self.ends_by_kind_rules and s.status in (Status.NEW, Status.ACKNOWLEDGED):
+                self.apply_transition(Transition(to=Status.IN_PROGRESS, by="system",
+                                                 reason="the effective time: revoking access"))
+            self.start_beside(self._revoke())
         if now >= s.return_by:
             for device in self._unreturned():
                 serial = device.device.serial
@@ -168,14 +168,14 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
                     s.custody.append(CustodyEntry(serial=serial, at=now, by="system",
                                                   event="wipe_requested",
                                                   condition="not returned in time"))
-                self._work.append(asyncio.create_task(self._wipe(device)))
+                self.start_beside(self._wipe(device))
             for device in self._unconfirmed():
                 self._wiping.add(device.device.serial)
-                self._work.append(asyncio.create_task(self._confirm_wipe(device)))
+                self.start_beside(self._confirm_wipe(device))
         if self._purge_due() and now >= s.purge_at:
             self._purging = True
-            self._event("purge_started", f"the {ARCHIVE_DAYS}-day archive has ended")
-            self._work.append(asyncio.create_task(self._purge()))
+            self.record_event("purge_started", f"the {ARCHIVE_DAYS}-day archive has ended")
+            self.start_beside(self._purge())
 
     def _revocation_due(self) -> bool:
         return not self._revoking and any(st.done_at is None and not st.needs_agent
@@ -232,8 +232,8 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         s = self.state
         if not workflow.patched(LEAVER_GROUPS):  # exits started before groups were removed
             s.steps = [st for st in s.steps if st.name != RevocationStep.REMOVE_GROUPS]
-        self._event("revoking", "disable account, revoke sessions, remove groups, recycle "
-                    "licences, disconnect EDR: all at once")
+        self.record_event("revoking", "disable account, revoke sessions, remove groups, recycle "
+                          "licences, disconnect EDR: all at once")
         by_name = {step.name: step for step in s.steps}
 
         async def one(step: StepState) -> None:
@@ -253,10 +253,10 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         s.revoke_seconds = int((now - s.effective_at).total_seconds())
         s.archived_at = now
         self.clock.meet(ACCESS_TARGET, now)
-        self._event("access_revoked", f"{s.revoke_seconds} s after the effective time "
-                    f"(promise: {ACCESS_WITHIN_SECONDS // 60} min)")
-        self._notify("access_revoked", f"Access revoked: {s.employee}", [], requester=True)
-        self._refresh()
+        self.record_event("access_revoked", f"{s.revoke_seconds} s after the effective time "
+                          f"(promise: {ACCESS_WITHIN_SECONDS // 60} min)")
+        self.queue_notice("access_revoked", f"Access revoked: {s.employee}", [], requester=True)
+        self.mark_changed()  # the notice above woke the loop already
 
     async def _wipe(self, device: DeviceState) -> None:
         step = self.other_step(_wipe_step(device.device.serial))
@@ -287,20 +287,21 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
             self.state.purged_at = workflow.now()
             await self.release_files("the 30-day archive was purged")
         self._maybe_resolve()
-        if self._ends:
-            self._changed = True  # the loop sees the purge done (the exit's life may end)
+        if self.ends_by_kind_rules:
+            # the loop sees the purge done (the exit's life may end)
+            self.mark_changed(publish=False)
 
     def _maybe_resolve(self) -> None:
         """All done (or handed to an agent): the ticket resolves itself."""
         s = self.state
         if s.status in DONE:
             return
-        if self._ends:
+        if self.ends_by_kind_rules:
             if offboarding_work_done(s):
                 kept = ("on legal hold" if s.legal_hold
                         else f"purged on {s.purge_at:%Y-%m-%d}" if s.purged_at is None
                         else "purged")
-                self._apply_transition(Transition(
+                self.apply_transition(Transition(
                     to=Status.RESOLVED, by="system",
                     reason=f"access revoked, hardware back or wiped; archive {kept}"))
             return
@@ -309,9 +310,9 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         data_done = s.purged_at is not None  # a legal hold keeps the ticket (and data) alive
         if steps_done and devices_done and data_done and not any(
                 st.needs_agent for st in s.steps):
-            self._apply_transition(Transition(to=Status.RESOLVED, by="system",
-                                              reason="access revoked, hardware back or "
-                                                     "wiped, data purged or on hold"))
+            self.apply_transition(Transition(to=Status.RESOLVED, by="system",
+                                             reason="access revoked, hardware back or "
+                                                    "wiped, data purged or on hold"))
 
     # ------------------------------------------------------------------ messages
 
@@ -327,9 +328,9 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         s.custody.append(CustodyEntry(serial=request.serial, at=device.returned_at,
                                       by=request.by, event="returned",
                                       condition=request.condition))
-        self._event("hardware_returned", f"{request.serial}: {request.condition or 'ok'}",
-                    by=request.by)
-        self._changed = True
+        self.record_event("hardware_returned", f"{request.serial}: {request.condition or 'ok'}",
+                          by=request.by)
+        self.mark_changed(publish=False)
         self._maybe_resolve()
         return s.view()
 
@@ -355,13 +356,14 @@ class OffboardingWorkflow(ProviderSteps, TicketWorkflow):
         purges (at once if the 30 days are over)."""
         s = self.state
         s.legal_hold = request.hold
-        self._event("legal_hold" if request.hold else "legal_hold_released", request.reason,
-                    by=request.by)
+        self.record_event("legal_hold" if request.hold else "legal_hold_released", request.reason,
+                          by=request.by)
         status = Status.ON_HOLD if request.hold else Status.IN_PROGRESS
-        done = self._ends and s.status in DONE  # a hold on a finished exit reopens nothing
+        # a hold on a finished exit reopens nothing
+        done = self.ends_by_kind_rules and s.status in DONE
         if s.status is not status and status in self.allowed[s.status] and not done:
-            self._apply_transition(Transition(to=status, by=request.by, reason=request.reason))
-        self._changed = True
+            self.apply_transition(Transition(to=status, by=request.by, reason=request.reason))
+        self.mark_changed(publish=False)
         return s.view()
 
     @set_legal_hold.validator

@@ -133,15 +133,15 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         check = self._mfa_check_at()
         if check is not None and now >= check and not self._checking_mfa:
             self._checking_mfa = True
-            self._work.append(asyncio.create_task(self._check_mfa()))
+            self.start_beside(self._check_mfa())
 
     def due_instead(self) -> datetime | None:
         """Until ready, the ready target (the start) is the SLA instant queues sort by."""
         ready = self.state.ready_at is not None
-        return self.clock.due(READY_TARGET) if self._ends and not ready else None
+        return self.clock.due(READY_TARGET) if self.ends_by_kind_rules and not ready else None
 
     def next_due(self) -> datetime | None:
-        return onboarding_next_due(self.state, self._mfa_check_at(), self._auto_close_at())
+        return onboarding_next_due(self.state, self._mfa_check_at(), self.auto_close_at())
 
     def details(self) -> str:
         s = self.state
@@ -168,7 +168,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
                 or s.cancelled_at is not None or s.mfa_reminders >= MFA_REMINDERS_MAX):
             return None
         first = s.induction_at + timedelta(minutes=INDUCTION_MINUTES)
-        return self._business_after(first, f"{s.mfa_reminders}bd") if s.mfa_reminders else first
+        return self.business_after(first, f"{s.mfa_reminders}bd") if s.mfa_reminders else first
 
     # ------------------------------------------------------------------ provisioning
 
@@ -224,7 +224,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         result = await self.run_step(step, activity, call, cancellation=WAIT)
         if result is None:
             self.state.waiting_for_agent = f"{step.name}: {step.last_error}"
-            self._refresh()
+            self.mark_changed(wake=False)  # the loop waits for nothing here
         return result is not None
 
     def _check_ready(self) -> None:
@@ -236,22 +236,22 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         s.waiting_for_agent = None
         self.clock.meet(READY_TARGET, now)
         early = s.starts_at - now
-        self._event("ready", "account, licences, groups and devices ready "
-                    + (f"{_hours(early)} before the start" if early >= timedelta(0)
-                       else f"{_hours(-early)} after the start"))
-        self._notify("account_confirmation", f"Account ready: {s.employee} "
-                     f"({s.user_principal_name})", [], requester=True)
+        self.record_event("ready", "account, licences, groups and devices ready "
+                          + (f"{_hours(early)} before the start" if early >= timedelta(0)
+                             else f"{_hours(-early)} after the start"))
+        self.queue_notice("account_confirmation", f"Account ready: {s.employee} "
+                          f"({s.user_principal_name})", [], requester=True)
         s.confirmation_sent_at = now
         if s.induction_at is not None:
-            self._notify("induction_invite", f"Security induction: {s.employee}", [],
-                         requester=True, invite=Invite(
-                             uid=f"{workflow.info().workflow_id}:induction",
-                             starts_at=s.induction_at, minutes=INDUCTION_MINUTES,
-                             summary=f"Security and MFA induction: {s.employee}",
-                             attendees=[s.user_principal_name, s.technical_contact]))
-        if self._ends:
+            self.queue_notice("induction_invite", f"Security induction: {s.employee}", [],
+                              requester=True, invite=Invite(
+                                  uid=f"{workflow.info().workflow_id}:induction",
+                                  starts_at=s.induction_at, minutes=INDUCTION_MINUTES,
+                                  summary=f"Security and MFA induction: {s.employee}",
+                                  attendees=[s.user_principal_name, s.technical_contact]))
+        if self.ends_by_kind_rules:
             self._after_ready()
-        self._refresh()
+        self.mark_changed()  # the notices above woke the loop already
 
     def _after_ready(self) -> None:
         """Ready: the ticket is being worked (the induction and MFA are next), or done if
@@ -259,12 +259,12 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         s = self.state
         done = onboarding_resolution(s)
         if done is not None and s.status not in DONE:
-            self._apply_transition(Transition(to=Status.RESOLVED, by="system", reason=done))
+            self.apply_transition(Transition(to=Status.RESOLVED, by="system", reason=done))
         elif s.status in (Status.NEW, Status.ACKNOWLEDGED):
             next_step = (f"induction at {s.induction_at.isoformat()}" if s.induction_at
                          else "MFA enrolment")
-            self._apply_transition(Transition(to=Status.IN_PROGRESS, by="system",
-                                              reason=f"ready; next: {next_step}"))
+            self.apply_transition(Transition(to=Status.IN_PROGRESS, by="system",
+                                             reason=f"ready; next: {next_step}"))
 
     async def _check_mfa(self) -> None:
         s = self.state
@@ -279,24 +279,23 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
             self._mfa_done(by="system", detail=result.detail)
             return
         s.mfa_reminders += 1
-        self._event("mfa_reminder", f"reminder {s.mfa_reminders} of {MFA_REMINDERS_MAX}")
-        self._notify("mfa_reminder", f"Please set up multi-factor sign-in: {s.employee}",
-                     [s.user_principal_name], requester=True)
+        self.record_event("mfa_reminder", f"reminder {s.mfa_reminders} of {MFA_REMINDERS_MAX}")
+        self.queue_notice("mfa_reminder", f"Please set up multi-factor sign-in: {s.employee}",
+                          [s.user_principal_name], requester=True)
         if s.mfa_reminders >= MFA_REMINDERS_MAX:
             s.waiting_for_agent = (f"{s.employee} has not enrolled in MFA after "
                                    f"{MFA_REMINDERS_MAX} reminders: call them")
-            self._notify("mfa_overdue", f"MFA not set up: {s.employee}", self._assignee_mail())
-        self._changed = True
-        self._refresh()
+            self.queue_notice("mfa_overdue", f"MFA not set up: {s.employee}", self.assignee_mail())
+        self.mark_changed()
 
     def _mfa_done(self, by: str, detail: str) -> None:
         s = self.state
         s.mfa_enrolled_at = workflow.now()
         s.waiting_for_agent = None
-        self._event("mfa_enrolled", detail, by=by)
-        self._changed = True
+        self.record_event("mfa_enrolled", detail, by=by)
+        self.mark_changed(publish=False)
         if s.status not in DONE:
-            self._apply_transition(Transition(to=Status.RESOLVED, by="system", reason=(
+            self.apply_transition(Transition(to=Status.RESOLVED, by="system", reason=(
                 "account, licences, groups and devices ready; MFA enrolled")))
 
     # ------------------------------------------------------------------ cancellation (saga)
@@ -316,9 +315,9 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         s = self.state
         s.compensated_at = workflow.now()
         undone = ", ".join(st.name for st in started) or "nothing had started"
-        self._event("compensated", f"undone, newest first: {undone}")
-        self._apply_transition(Transition(to=Status.RESOLVED, by=by,
-                                          reason=f"cancelled: {reason}"))
+        self.record_event("compensated", f"undone, newest first: {undone}")
+        self.apply_transition(Transition(to=Status.RESOLVED, by=by,
+                                         reason=f"cancelled: {reason}"))
 
     async def _undo(self, step: StepState) -> None:
         kind = JoinerStep(step.name.split(" ")[0])
@@ -349,14 +348,14 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         if request.approve:
             s.expedite_approved_by = request.by
             s.expedite_approved_at = workflow.now()
-            self._event("expedite_approved", request.reason, by=request.by)
-            self._changed = True
+            self.record_event("expedite_approved", request.reason, by=request.by)
+            self.mark_changed(publish=False)
         else:
-            self._event("expedite_declined", request.reason, by=request.by)
+            self.record_event("expedite_declined", request.reason, by=request.by)
             s.cancelled_at = workflow.now()
             s.cancel_reason = f"expedite declined: {request.reason or 'no reason given'}"
-            self._apply_transition(Transition(to=Status.RESOLVED, by=request.by,
-                                              reason=s.cancel_reason))
+            self.apply_transition(Transition(to=Status.RESOLVED, by=request.by,
+                                             reason=s.cancel_reason))
         return s.view()
 
     @decide_expedite.validator
@@ -380,8 +379,8 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         s = self.state
         s.cancelled_at = workflow.now()
         s.cancel_reason = request.reason
-        self._event("cancelled", request.reason, by=request.by)
-        self._changed = True
+        self.record_event("cancelled", request.reason, by=request.by)
+        self.mark_changed(publish=False)
         await self._compensate(request.reason, request.by)
         return s.view()
 
@@ -397,8 +396,9 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
                 step.needs_agent = False
                 step.last_error = None
         s.waiting_for_agent = None
-        self._event("steps_retried", request.note, by=request.by)
-        self._changed = True  # the loop starts provisioning again (once a running pass ends)
+        self.record_event("steps_retried", request.note, by=request.by)
+        # the loop starts provisioning again (once a running pass ends)
+        self.mark_changed(publish=False)
         return s.view()
 
     @retry_steps.validator

@@ -144,7 +144,7 @@ class ProviderSteps:
         while True:
             # The loop answers a change first (its timer commands come before ours,
             # however the server groups a task's events; see workflows/ticket.py).
-            await workflow.wait_condition(lambda: not self._answering())
+            await workflow.wait_condition(lambda: not self.loop_answering())
             due = step.next_attempt_at
             if due is not None and due > workflow.now():
                 await workflow.sleep(due - workflow.now(), summary=(
@@ -163,7 +163,7 @@ class ProviderSteps:
                     self._episode_over(told=False)
                     return None
                 if failing != self._failing():
-                    self._changed = True  # the loop publishes ProviderFailing
+                    self.mark_changed(publish=False)  # the loop publishes ProviderFailing
                 self._tell_failing(step)
                 continue
             done = self._done(step, result)
@@ -185,20 +185,20 @@ class ProviderSteps:
         detail = result.detail
         if step.attempts_failed:
             detail += f" (after {step.attempts_failed} failed attempt(s))"
-        self._event(f"done:{step.name}", detail)
-        self._changed = True
+        self.record_event(f"done:{step.name}", detail)
+        self.mark_changed(publish=False)
         return result
 
     def _to_an_agent(self, step: StepState) -> None:
         joined = self._handed_over_once and joins_handoff(_all_steps(self.state), step,
                                                           workflow.now())
-        self._event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
-                    "this by hand, then resolve the ticket"
-                    + (" (with the steps handed over just before)" if joined else ""))
+        self.record_event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
+                          "this by hand, then resolve the ticket"
+                          + (" (with the steps handed over just before)" if joined else ""))
         if not joined:
-            self._notify("provider_step_failed", f"Do by hand: {step.name} for "
-                         f"{self.step_subject()}", self._assignee_mail())
-        self._changed = True
+            self.queue_notice("provider_step_failed", f"Do by hand: {step.name} for "
+                              f"{self.step_subject()}", self.assignee_mail())
+        self.mark_changed(publish=False)
 
     def _tell_failing(self, step: StepState) -> None:
         """The desk hears once that a provider keeps failing (not at each attempt)."""
@@ -206,10 +206,10 @@ class ProviderSteps:
         if not self._handed_over_once or not failing_notice_due(_all_steps(self.state), now):
             return
         step.failing_noticed_at = now
-        self._event("provider_failing", f"{step.name}: {step.attempts_failed} attempt(s) "
-                    f"failed, retrying: {step.last_error}")
-        self._notify("provider_failing", f"Provider failing: {step.name} for "
-                     f"{self.step_subject()} (retrying)", self._assignee_mail())
+        self.record_event("provider_failing", f"{step.name}: {step.attempts_failed} attempt(s) "
+                          f"failed, retrying: {step.last_error}")
+        self.queue_notice("provider_failing", f"Provider failing: {step.name} for "
+                          f"{self.step_subject()} (retrying)", self.assignee_mail())
 
     def _episode_over(self, told: bool) -> None:
         """Once no step fails any more: the desk, told of the episode, hears it is over
@@ -222,9 +222,9 @@ class ProviderSteps:
             st.failing_noticed_at = None
         if told:
             names = ", ".join(st.name for st in noticed)
-            self._event("provider_recovered", f"{names}: the provider answers again")
-            self._notify("provider_recovered", f"Provider answering again: {names} for "
-                         f"{self.step_subject()}", self._assignee_mail())
+            self.record_event("provider_recovered", f"{names}: the provider answers again")
+            self.queue_notice("provider_recovered", f"Provider answering again: {names} for "
+                              f"{self.step_subject()}", self.assignee_mail())
 
     async def _in_one_activity(self, step: StepState, activity: Any, call: Any,
                                cancellation: ActivityCancellationType,

@@ -8,7 +8,6 @@ request and the requester. A revised quote supersedes this one."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -102,7 +101,7 @@ class QuoteWorkflow(TicketWorkflow):
         return self.state.valid_until if self.state.quote_state is QuoteState.SENT else None
 
     def next_due(self) -> datetime | None:
-        return quote_next_due(self.state, self._auto_close_at())
+        return quote_next_due(self.state, self.auto_close_at())
 
     def details(self) -> str:
         s = self.state
@@ -134,15 +133,15 @@ class QuoteWorkflow(TicketWorkflow):
             if now >= at:
                 s.reminders_sent.append(at)
                 left = (s.valid_until - now).days
-                self._event("quote_reminder", f"{left} day(s) left", due=at)
+                self.record_event("quote_reminder", f"{left} day(s) left", due=at)
                 self._send_to_directors("quote_reminder", f"Reminder: quote {s.ticket_id} "
                                         f"expires in {left} day(s)")
         if s.quote_state is QuoteState.SENT and now >= s.valid_until:
             s.quote_state = QuoteState.EXPIRED
-            self._event("quote_expired", "not decided within 14 days", due=s.valid_until)
+            self.record_event("quote_expired", "not decided within 14 days", due=s.valid_until)
             self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                          detail="expired without a decision"))
-            self._close(by="system", reason="the quote expired", survey=False)
+            self.close_ticket(by="system", reason="the quote expired", survey=False)
 
     # ------------------------------------------------------------------ decisions
 
@@ -174,9 +173,9 @@ class QuoteWorkflow(TicketWorkflow):
         refusal = decision_refusal(self.state, decision, self.start.directors, workflow.now())
         if refusal is not None:
             self.state.refused_decisions += 1
-            self._event("decision_refused", f"{decision.channel.value} from "
-                        f"{decision.director_email or '?'}: {refusal}", by=decision.by)
-            self._changed = True
+            self.record_event("decision_refused", f"{decision.channel.value} from "
+                              f"{decision.director_email or '?'}: {refusal}", by=decision.by)
+            self.mark_changed(publish=False)
             return
         self._take(decision)
 
@@ -191,13 +190,13 @@ class QuoteWorkflow(TicketWorkflow):
                 or director not in {d.lower() for d in self.start.directors}):
             return
         s.confirmations_asked.append(director)
-        self._event("confirm_by_link_asked", f"{director}: {request.reason}"[:300],
-                    by=request.by or "system")
-        self._notify("quote_confirm", f"Please confirm by your link: quote {s.ticket_id}",
-                     [director], approval=ApprovalLink(quote_id=s.ticket_id,
-                                                       director_email=director,
-                                                       expires_at=s.valid_until))
-        self._changed = True
+        self.record_event("confirm_by_link_asked", f"{director}: {request.reason}"[:300],
+                          by=request.by or "system")
+        self.queue_notice("quote_confirm", f"Please confirm by your link: quote {s.ticket_id}",
+                          [director], approval=ApprovalLink(quote_id=s.ticket_id,
+                                                            director_email=director,
+                                                            expires_at=s.valid_until))
+        self.mark_changed(publish=False)
 
     def _take(self, decision: Decision) -> None:
         """The one place a decision takes effect; the same decision twice changes nothing."""
@@ -211,18 +210,17 @@ class QuoteWorkflow(TicketWorkflow):
             ip=decision.ip, at=now, pdf_sha256=s.pdf_sha256)
         s.quote_state = QuoteState.APPROVED if decision.approve else QuoteState.DECLINED
         verb = "approved" if decision.approve else "declined"
-        self._event(f"quote_{verb}", f"by {decision.director_email} via "
-                    f"{decision.channel.value}; PDF sha256 {s.pdf_sha256[:16]}…"
-                    + (f"; {decision.reason}" if decision.reason else ""), by=decision.by)
-        self._changed = True
+        self.record_event(f"quote_{verb}", f"by {decision.director_email} via "
+                          f"{decision.channel.value}; PDF sha256 {s.pdf_sha256[:16]}…"
+                          + (f"; {decision.reason}" if decision.reason else ""), by=decision.by)
         if decision.approve:
-            self._work.append(asyncio.create_task(self._order()))
+            self.start_beside(self._order())
         else:
             self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                          detail=f"declined: {decision.reason}"))
-            self._apply_transition(Transition(to=Status.RESOLVED, by=decision.by,
-                                              reason=f"declined: {decision.reason}"))
-        self._refresh()
+            self.apply_transition(Transition(to=Status.RESOLVED, by=decision.by,
+                                             reason=f"declined: {decision.reason}"))
+        self.mark_changed()
 
     async def _order(self) -> None:
         """Parts ordered the same day: the procurement hook, retried while it is down."""
@@ -239,26 +237,26 @@ class QuoteWorkflow(TicketWorkflow):
                 summary=f"order the parts of {s.ticket_id}")
         except ActivityError as err:
             s.order_failed = str(getattr(err.cause, "message", None) or err)[:500]
-            self._event("order_failed", f"{s.order_failed} - order by hand")
-            self._notify("order_failed", f"Order by hand: quote {s.ticket_id}",
-                         self._assignee_mail())
-            self._changed = True
-            if self._ends:  # the decision is made: the order is the agent's from here
+            self.record_event("order_failed", f"{s.order_failed} - order by hand")
+            self.queue_notice("order_failed", f"Order by hand: quote {s.ticket_id}",
+                              self.assignee_mail())
+            self.mark_changed(publish=False)
+            if self.ends_by_kind_rules:  # the decision is made: the order is the agent's from here
                 self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                              detail="approved; the parts are ordered by hand"))
-                self._apply_transition(Transition(
+                self.apply_transition(Transition(
                     to=Status.RESOLVED, by="system",
                     reason=f"approved; the order is handed to an agent: {s.order_failed}"))
             return
         s.order = order
         schedule = (f"order {order.order_id}: parts expected {order.eta.isoformat()}, "
                     f"install on {order.install_on.isoformat()}")
-        self._event("ordered", schedule)
-        self._notify("quote_ordered", f"Approved and ordered: {s.title} - install on "
-                     f"{order.install_on.isoformat()}", [], requester=True)
+        self.record_event("ordered", schedule)
+        self.queue_notice("quote_ordered", f"Approved and ordered: {s.title} - install on "
+                          f"{order.install_on.isoformat()}", [], requester=True)
         self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                      detail=schedule, install_at=order.install_at))
-        self._apply_transition(Transition(to=Status.RESOLVED, by="system", reason=schedule))
+        self.apply_transition(Transition(to=Status.RESOLVED, by="system", reason=schedule))
 
     # ------------------------------------------------------------------ revisions
 
@@ -267,8 +265,8 @@ class QuoteWorkflow(TicketWorkflow):
         s = self.state
         s.quote_state = QuoteState.SUPERSEDED
         s.superseded_by = request.by_quote
-        self._event("quote_superseded", f"revised as {request.by_quote}", by=request.by)
-        self._close(by=request.by, reason=f"revised as {request.by_quote}", survey=False)
+        self.record_event("quote_superseded", f"revised as {request.by_quote}", by=request.by)
+        self.close_ticket(by=request.by, reason=f"revised as {request.by_quote}", survey=False)
         return s.view()
 
     @supersede.validator
@@ -285,9 +283,9 @@ class QuoteWorkflow(TicketWorkflow):
         """One notice per director: each gets their own signed link, and the PDF."""
         s = self.state
         for director in self.start.directors:
-            self._notify(event, subject, [director], document=self.start.document,
-                         approval=ApprovalLink(quote_id=s.ticket_id, director_email=director,
-                                               expires_at=s.valid_until))
+            self.queue_notice(event, subject, [director], document=self.start.document,
+                              approval=ApprovalLink(quote_id=s.ticket_id, director_email=director,
+                                                    expires_at=s.valid_until))
 
     def _tell_request(self, news: QuoteNews) -> None:
         request_id = self.state.request_id
@@ -300,6 +298,6 @@ class QuoteWorkflow(TicketWorkflow):
             try:
                 await handle.signal("quote_news", news)
             except Exception as exc:  # the request ended: the quote's own record stands
-                self._event("request_not_told", f"{request_id}: {type(exc).__name__}")
+                self.record_event("request_not_told", f"{request_id}: {type(exc).__name__}")
 
-        self._work.append(asyncio.create_task(tell()))
+        self.start_beside(tell())

@@ -88,10 +88,10 @@ class ServiceRequestWorkflow(TicketWorkflow):
         s = self.state
         if news.quote_id not in s.quotes:
             s.quotes.append(news.quote_id)
-        self._event(f"quote_{news.quote_state.value}", f"{news.quote_id}: {news.detail}")
+        self.record_event(f"quote_{news.quote_state.value}", f"{news.quote_id}: {news.detail}")
         if news.install_at is not None and s.status not in DONE:
             self._schedule(news.install_at, f"install per {news.quote_id}")
-        self._changed = True
+        self.mark_changed(publish=False)
 
     @workflow.update
     def agree_schedule(self, request: ScheduleAgreed) -> RequestView:
@@ -105,10 +105,9 @@ class ServiceRequestWorkflow(TicketWorkflow):
         self.state.scheduled_for = at
         self.clock.meet(SCHEDULED, now)
         self.clock.set_target(ClockTarget(name=FULFILMENT, due_at=at), now)
-        self._event("scheduled", f"due {at.isoformat()}" + (f": {note}" if note else ""),
-                    by=by)
-        self._changed = True
-        self._refresh()
+        self.record_event("scheduled", f"due {at.isoformat()}" + (f": {note}" if note else ""),
+                          by=by)
+        self.mark_changed()
 
     @agree_schedule.validator
     def _validate_schedule(self, request: ScheduleAgreed) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.attachments import AttachmentIn, FilesHeld, FilesOnTicket
     from domain.ids import TicketKind
+    from domain.lifecycle import clock_moves, reply_resumes, transition_refusal
     from domain.notifications import Invite, Notice, OutboxEntry, message_id
     from domain.quote_lines import ApprovalLink, QuoteDocument
     from domain.refusals import Refusal
@@ -42,8 +43,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.tickets import (
         ALLOWED,
         DONE,
-        PAUSED,
-        PAUSES_MAX,
         RECIPIENTS_CONFIRMED_MAX,
         Assignment,
         ClientEscalation,
@@ -58,7 +57,6 @@ with workflow.unsafe.imports_passed_through():
         TicketState,
         TicketView,
         Transition,
-        is_thanks_only,
     )
     from workflows.notice_outbox import NoticeOutbox
 
@@ -147,11 +145,95 @@ class TicketWorkflow:
         self._published: dict[str, object] = {}
         self._inline_outbox: list[Notice] = []
         self._request_details: str | None = None
-        self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self._event,
-                                   self._refresh, self._wake, self._notice_failing,
-                                   batched=batched,
-                                   held=lambda: after_the_clock and self._answering())
+        self._notices_after_the_clock = after_the_clock
+        self.outbox = NoticeOutbox(state, _seconds(rules.notice_retry_max), self,
+                                   batched=batched)
         self._timeline = sla.timeline()
+
+    # ------------------------------------------------------------------ what kinds call
+    # The contract a kind (and a mixin such as ProviderSteps) works the ticket through
+    # (docs/architecture.md, "The ticket core"); the members beginning with "_" are the
+    # core's own, and tests/workflows/test_ticket_contract.py keeps kinds off them.
+
+    def record_event(self, kind: str, detail: str = "", by: str = "system",
+                     due: datetime | None = None) -> None:
+        """Add an event to the ticket's log (``due``: the instant it fell due, if timed)."""
+        self._event(kind, detail, by=by, due=due)
+
+    def mark_changed(self, *, publish: bool = True, wake: bool = True) -> None:
+        """The ticket changed: wake the loop (it recomputes its next moment and answers
+        before work beside it issues commands) and publish search attributes and details
+        now. Both by default, so neither half is forgotten. ``publish=False``: the loop
+        publishes on the turn this wakes it for; ``wake=False``: nothing the loop waits
+        for changed. Each keeps the commands of a history recorded before this contract
+        (publishing earlier, or waking the loop, would add or move a command)."""
+        if wake:
+            self._changed = True
+        if publish:
+            self._refresh()
+
+    def queue_notice(self, event: str, subject: str, recipients: list[str],
+                     requester: bool = False, survey_expires_at: datetime | None = None,
+                     invite: Invite | None = None, approval: ApprovalLink | None = None,
+                     document: QuoteDocument | None = None) -> None:
+        """Queue a notice (it wakes the loop; lanes deliver it beside the clock).
+        ``recipients`` come from the contract (ladder, assignee); ``requester`` adds the
+        technical contact."""
+        self._notify(event, subject, recipients, requester=requester,
+                     survey_expires_at=survey_expires_at, invite=invite, approval=approval,
+                     document=document)
+
+    def apply_transition(self, request: Transition) -> None:
+        """Change status as a validated ``transition`` update would (clock, events,
+        notices, the kind's ``on_status``), for a kind's own reasons; a kind checks its
+        own preconditions first (the core's validator does not run here)."""
+        self._apply_transition(request)
+
+    def close_ticket(self, by: str, reason: str, survey: bool = True,
+                     due: datetime | None = None) -> None:
+        """Close the ticket now (a quote expired or superseded, an incident merged)."""
+        self._close(by=by, reason=reason, survey=survey, due=due)
+
+    def start_beside(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the loop (a provider step, an order): continue-as-new waits
+        for it (``busy_beside``)."""
+        self._work.append(asyncio.create_task(work))
+
+    def loop_answering(self) -> bool:
+        """Whether the loop has a change to answer first: work beside it waits for this to
+        be false before issuing commands, so the loop's timer commands come first."""
+        return self._answering()
+
+    def notices_held(self) -> bool:
+        """Whether notice lanes wait before starting a delivery (for :class:`NoticeOutbox`;
+        tickets from before "notices-after-the-clock" never hold them)."""
+        return self._notices_after_the_clock and self._answering()
+
+    def notices_failing(self) -> bool:
+        """Whether the ticket's notices are failing, by the rule its history was made with."""
+        return self._notice_failing()
+
+    @property
+    def ends_by_kind_rules(self) -> bool:
+        """Whether this run ends by its kind's rules (docs/lifecycle.md); runs from before
+        "every-kind-ends-by-its-rules" keep the old ones."""
+        return self._ends
+
+    def assignee_mail(self) -> list[str]:
+        """The assignee as a notice recipient (when it is an address)."""
+        return self._assignee_mail()
+
+    def auto_close_at(self) -> datetime | None:
+        """When a resolved ticket closes by itself, if it is resolved."""
+        return self._auto_close_at()
+
+    def business_after(self, moment: datetime, duration: str) -> datetime:
+        """``moment`` plus ``duration`` (e.g. "5bd") counted in the client's working time."""
+        return self._business_after(moment, duration)
+
+    def business_between(self, start: datetime, end: datetime) -> int:
+        """The working time between two instants, in microseconds."""
+        return self._timeline.counted_between(to_us(start), to_us(end))
 
     # ------------------------------------------------------------------ what kinds add
 
@@ -285,9 +367,6 @@ class TicketWorkflow:
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and self.outbox.idle())
         workflow.continue_as_new(self.continue_input())
-
-    def _wake(self) -> None:
-        self._changed = True
 
     async def release_files(self, why: str) -> None:
         """Let go of the ticket's files (deleted from the store once no ticket of the
@@ -508,16 +587,12 @@ class TicketWorkflow:
         if not comment.from_requester or self.work_refused() is not None:
             return
         # A reply reopens only where the kind lets its tickets reopen (a decided quote, a
-        # closed exit: never).
-        kind_reopens = not self._ends or Status.IN_PROGRESS in self.allowed[s.status]
-        if (s.status in DONE and not is_thanks_only(comment.body) and self._can_reopen()
-                and kind_reopens):
-            self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
-                                              reason="the requester replied"))
-        elif (self._ends and s.status is Status.PENDING and self.rules.reply_ends_pending
-              and not is_thanks_only(comment.body)
-              and Status.IN_PROGRESS in self.allowed[s.status]):
-            # Pending waits on the requester: their answer ends the wait (clock resumes).
+        # closed exit: never); pending waits on the requester, so their answer ends the
+        # wait (the clock resumes).
+        if reply_resumes(s.status, comment.body, self.allowed,
+                         can_reopen=s.status in DONE and self._can_reopen(),
+                         ends_by_kind_rules=self._ends,
+                         reply_ends_pending=self.rules.reply_ends_pending):
             self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
                                               reason="the requester replied"))
 
@@ -571,20 +646,13 @@ class TicketWorkflow:
         refused = self.work_refused()
         if refused is not None:
             raise ApplicationError(refused, type=Refusal.INVALID_TRANSITION)  # e.g. merged
-        allowed = self.allowed[s.status]
-        if request.to not in allowed:
-            names = ", ".join(sorted(x.value for x in allowed)) or "none"
-            raise ApplicationError(f"cannot go from {s.status.value} to {request.to.value}; "
-                                   f"allowed: {names}", type=Refusal.INVALID_TRANSITION)
-        if s.status in DONE and request.to is Status.IN_PROGRESS and not self._can_reopen():
-            raise ApplicationError("the reopen window has passed: raise a new ticket",
-                                   type=Refusal.INVALID_TRANSITION)
-        if request.preventable is not None and request.to is not Status.RESOLVED:
-            raise ApplicationError("'preventable' is given when resolving", type=Refusal.INVALID)
-        if request.to in PAUSED and len(self.clock.state.pauses) >= PAUSES_MAX:
-            raise ApplicationError(f"this ticket has been paused {PAUSES_MAX} times: resolve "
-                                   "it and raise a new ticket for the remaining work",
-                                   type=Refusal.LIMIT_REACHED)
+        reopening = s.status in DONE and request.to is Status.IN_PROGRESS
+        refused = transition_refusal(s.status, request.to, self.allowed,
+                                     can_reopen=not reopening or self._can_reopen(),
+                                     preventable_given=request.preventable is not None,
+                                     pauses=len(self.clock.state.pauses))
+        if refused is not None:
+            raise ApplicationError(refused[1], type=refused[0])
 
     def _apply_transition(self, request: Transition) -> None:
         """The one place a status changes on request (updates and replies share it)."""
@@ -614,15 +682,8 @@ class TicketWorkflow:
         self._refresh()
 
     def _set_status(self, status: Status, now: datetime) -> None:
-        old = self.state.status
-        if old in PAUSED and status not in PAUSED:
-            self.clock.resume(now)
-        if old in DONE and status not in DONE:
-            self.clock.restart(now)
-        if status in PAUSED:
-            self.clock.pause(now)
-        if status in DONE:
-            self.clock.stop(now)
+        for move in clock_moves(self.state.status, status):
+            getattr(self.clock, move)(now)  # resume, restart, pause or stop
         self.state.status = status
 
     def _close(self, by: str, reason: str, survey: bool = True,
