@@ -37,6 +37,24 @@ def test_the_import_contracts_are_kept():
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
 
 
+def test_workflow_files_import_activities_and_domain_passed_through():
+    """House rule 1, the one way workflows import activities: at module level, inside
+    ``workflow.unsafe.imports_passed_through()`` (the sandbox then reuses the worker's
+    modules rather than re-importing them for every workflow run)."""
+    outside = []
+    for path in sorted((ROOT / "workflows").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:  # module level, outside any `with`
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            outside += [f"{path.name}:{node.lineno} {name}" for name in names
+                        if name.split(".")[0] in ("activities", "domain")]
+    assert outside == []
+
+
 def _project_graph() -> grimp.ImportGraph:
     """Every module of the packages, plus the root modules (cli.py, worker.py, ...), which
     grimp cannot read (it reads packages only): their imports are added from their syntax
