@@ -45,4 +45,4 @@ replay: $(STAMP)
 		--deselect tests/web/test_security_matrix.py::test_route_matrix
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .hypothesis .ruff_cache *.egg-info
+	rm -rf $(VENV) .data .pytest_cache .hypothesis .ruff_cache .import_linter_cache .grimp_cache *.egg-info
