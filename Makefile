@@ -16,10 +16,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports  # the import rules (.importlinter, docs/architecture.md)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/sla_bench.py
@@ -43,4 +45,4 @@ replay: $(STAMP)
 		--deselect tests/web/test_security_matrix.py::test_route_matrix
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .hypothesis .ruff_cache *.egg-info
+	rm -rf $(VENV) .data .pytest_cache .hypothesis .ruff_cache .import_linter_cache .grimp_cache *.egg-info

@@ -25,6 +25,7 @@ from activities.files import FileActivities
 from activities.notifications import NotificationActivities
 from activities.onboarding import OnboardingActivities
 from activities.procurement import ProcurementActivities
+from activities.provider_clients import ProviderClients
 from activities.providers import ProviderActivities
 from activities.reviews import ReviewActivities
 from activities.sla import SlaActivities
@@ -34,7 +35,7 @@ from domain.tenants import TempodeskConfig
 from workflows.alert_episode import AlertEpisodeWorkflow
 from workflows.directory_user import DirectoryUserWorkflow
 from workflows.idempotency_shard import IdempotencyShardWorkflow
-from workflows.kinds import TICKET_WORKFLOWS
+from workflows.kinds import TICKET_WORKFLOWS, view_models
 from workflows.post_mortem import PostMortemWorkflow
 from workflows.reviews import NpsSurveyWorkflow, QbrWorkflow, ReviewKickoffWorkflow
 from workflows.ticket_sequence import TicketSequenceWorkflow
@@ -81,8 +82,9 @@ def activities(settings: Settings, config: TempodeskConfig,
                http: httpx.AsyncClient) -> list[Callable[..., Any]]:
     notifications = NotificationActivities(settings, config, http)
     sla = SlaActivities(config)
-    providers = ProviderActivities(settings, config, http)
-    joiners = OnboardingActivities(settings, config, http)
+    clients = ProviderClients.build(settings, config, http)  # one Graph, one token cache
+    providers = ProviderActivities(config, clients)
+    joiners = OnboardingActivities(config, clients)
     procurement = ProcurementActivities(settings, http)
     files = FileActivities(FileStore.from_settings(settings))
     return [notifications.deliver, notifications.deliver_notices, notifications.notify,
@@ -101,7 +103,8 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
         task_queue=queue,
         workflows=[w for w in WORKFLOWS if w not in _NUMBERING],
         activities=[*activities(settings, config, http), *AlertActivities(client).all(),
-                    *ReviewActivities(settings, config, client).all()],
+                    *ReviewActivities(settings, config, client,
+                                     view_models=view_models()).all()],
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
         max_cached_workflows=settings.max_cached_workflows,
         interceptors=[log_hygiene.RefusalsInOneLine()],

@@ -1,6 +1,10 @@
 """What an alert episode asks of its incident: a workflow can only signal another one, and
 the incident's lifecycle is a set of updates with validators, so these activities send
-the update and bring back whether the incident took it (and why not)."""
+the update and bring back whether the incident took it (and why not).
+
+The incident is reached by its update and query names (``acknowledge``, ``transition``,
+``view``: the ticket core's), never by importing its workflow class: activities sit below
+workflows and import none of them."""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.alerts import IncidentMove, IncidentRef, MoveOutcome
 from domain.ids import TicketKind, workflow_id
-from domain.tickets import Status, Transition
-from workflows.incident import IncidentWorkflow
+from domain.incidents import IncidentView
+from domain.tickets import Status, TicketView, Transition
 
 
 class AlertActivities:
@@ -22,18 +26,17 @@ class AlertActivities:
         return [self.move_incident, self.incident_status]
 
     def _handle(self, ticket_id: str):
-        return self.client.get_workflow_handle_for(
-            IncidentWorkflow.run, workflow_id(TicketKind.INCIDENT, ticket_id))
+        return self.client.get_workflow_handle(workflow_id(TicketKind.INCIDENT, ticket_id))
 
     @activity.defn(name="alerts.move_incident")
     async def move_incident(self, move: IncidentMove) -> MoveOutcome:
         handle = self._handle(move.ticket_id)
         to = Status(move.to)
-        handler = (IncidentWorkflow.acknowledge if to is Status.ACKNOWLEDGED
-                   else IncidentWorkflow.transition)
+        update = "acknowledge" if to is Status.ACKNOWLEDGED else "transition"
         try:
             view = await handle.execute_update(
-                handler, Transition(to=to, reason=move.reason, by=move.by))
+                update, Transition(to=to, reason=move.reason, by=move.by),
+                result_type=TicketView)
         except WorkflowUpdateFailedError as exc:
             reason = str(getattr(exc.cause, "message", exc.cause))
             status = await self.incident_status(IncidentRef(ticket_id=move.ticket_id))
@@ -48,7 +51,7 @@ class AlertActivities:
     async def incident_status(self, ref: IncidentRef) -> MoveOutcome:
         """The incident's status (``status`` None once its workflow has ended)."""
         try:
-            view = await self._handle(ref.ticket_id).query(IncidentWorkflow.view)
+            view = await self._handle(ref.ticket_id).query("view", result_type=IncidentView)
         except RPCError as exc:
             if _ended(exc):
                 return MoveOutcome(applied=False)

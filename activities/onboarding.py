@@ -14,16 +14,14 @@ from __future__ import annotations
 import secrets
 from urllib.parse import quote
 
-import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.graph import Datto, Graph, SentinelOne
+from activities.provider_clients import ProviderClients
 from activities.providers import own_people_only
-from activities.signed_webhook import WebhookProvider, or_by_webhook
+from activities.signed_webhook import or_by_webhook
 from domain.onboarding import JoinerCall
 from domain.provider_steps import ProviderResult
-from domain.settings import Settings
 from domain.tenants import TempodeskConfig
 
 # What counts as a second factor (Graph authentication method types).
@@ -37,15 +35,14 @@ def _already(exc: ApplicationError, *codes: str) -> bool:
 
 
 class OnboardingActivities:
-    def __init__(self, settings: Settings, config: TempodeskConfig,
-                 http: httpx.AsyncClient) -> None:
-        self.settings = settings
+    """The joiner's steps, on the worker's shared provider clients."""
+
+    def __init__(self, config: TempodeskConfig, clients: ProviderClients) -> None:
         self.config = config
-        self.http = http
-        self.graph = Graph(settings, config, http)
-        self.webhook = WebhookProvider(settings, config, http)
-        self.datto = Datto(settings, http)
-        self.edr = SentinelOne(settings, http)
+        self.graph = clients.graph
+        self.webhook = clients.webhook
+        self.datto = clients.datto
+        self.edr = clients.edr
 
     async def _user_id(self, call: JoinerCall) -> str:
         upn = quote(call.user_principal_name)

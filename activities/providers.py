@@ -18,12 +18,11 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.graph import Graph, SentinelOne
-from activities.signed_webhook import WebhookProvider, or_by_webhook
+from activities.provider_clients import ProviderClients
+from activities.signed_webhook import or_by_webhook
 from domain.offboarding import ProviderCall
 from domain.people import NOT_THE_CLIENTS_PERSON, outsider
 from domain.provider_steps import ProviderResult
-from domain.settings import Settings
 from domain.tenants import TempodeskConfig
 
 
@@ -48,14 +47,13 @@ def own_people_only(step: Callable[[Any, Any], Awaitable[ProviderResult]]):
 
 
 class ProviderActivities:
-    def __init__(self, settings: Settings, config: TempodeskConfig,
-                 http: httpx.AsyncClient) -> None:
-        self.settings = settings
+    """The leaver's steps, on the worker's shared provider clients."""
+
+    def __init__(self, config: TempodeskConfig, clients: ProviderClients) -> None:
         self.config = config
-        self.http = http
-        self.graph = Graph(settings, config, http)
-        self.edr = SentinelOne(settings, http)
-        self.webhook = WebhookProvider(settings, config, http)
+        self.graph = clients.graph
+        self.edr = clients.edr
+        self.webhook = clients.webhook
 
     async def _graph(self, call: ProviderCall, method: str, path: str,
                      json: dict | None = None) -> httpx.Response:

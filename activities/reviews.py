@@ -9,6 +9,7 @@ from its workflow, so a retried send is recognisably the same message.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,7 +22,7 @@ from activities.smtp_send import new_message, send_mail
 from domain import nps as nps_domain
 from domain import reviews, tokens
 from domain.documents.qbr import qbr_html, qbr_pdf
-from domain.ids import parse_workflow_id
+from domain.ids import TicketKind, parse_workflow_id
 from domain.mail_words import nps_invite_text, qbr_mail_text
 from domain.msp import document_lines
 from domain.nps import InviteReceipt, NpsInvite, NpsResult, NpsStart, NpsSummary
@@ -34,12 +35,13 @@ from domain.qbr import (
     TicketFacts,
     qbr_figures,
 )
-from domain.review_plan import ReviewPlan, qbr_start
+from domain.review_plan import ReviewPlan, nps_contacts, qbr_start
 from domain.reviews import Job, PlanRequest
 from domain.settings import Settings
 from domain.sla.durations import parse_duration
 from domain.tenants import ClientConfig, TempodeskConfig
 from domain.ticket_list import ticket_query
+from domain.tickets import TicketView
 
 QUERY_CONCURRENCY = 8
 
@@ -70,12 +72,17 @@ class VisibilityTickets:
 
 
 class ReviewActivities:
+    """``view_models``: each ticket kind's view (``workflows.kinds.view_models()``), given by
+    whoever builds these, so a ticket's view is read without importing its workflow."""
+
     def __init__(self, settings: Settings, config: TempodeskConfig, temporal: Client,
-                 tickets: TicketSource | None = None) -> None:
+                 tickets: TicketSource | None = None, *,
+                 view_models: Mapping[TicketKind, type[TicketView]]) -> None:
         self.settings = settings
         self.config = config
         self.temporal = temporal
         self.tickets = tickets or VisibilityTickets(temporal)
+        self.view_models = view_models
 
     def all(self) -> list[Any]:
         return [self.plan_review, self.send_nps_invite, self.compile_qbr, self.send_qbr]
@@ -104,7 +111,7 @@ class ReviewActivities:
                 client_id=client.id, client_name=client.name, period=period.label,
                 sent_at=sent, closes_at=closes,
                 keep_until=closes + timedelta(seconds=_elapsed(cfg.report_kept_for)),
-                contacts=reviews.nps_contacts(client))
+                contacts=nps_contacts(client))
             return ReviewPlan(workflow_id=reviews.review_workflow_id(Job.NPS, client.id,
                                                                      period.label),
                               period=period.label, nps=start)
@@ -163,13 +170,11 @@ class ReviewActivities:
             answer_targets=start.answer_targets, risks=start.risks))
 
     async def _view(self, workflow_id: str) -> Any:
-        from workflows.kinds import TICKET_WORKFLOWS
-
         try:
             kind, _ = parse_workflow_id(workflow_id)
         except ValueError:
             return None
-        model = TICKET_WORKFLOWS[kind].view_model
+        model = self.view_models[kind]
         try:
             return await self.temporal.get_workflow_handle(workflow_id).query(
                 "view", result_type=model)
@@ -179,12 +184,11 @@ class ReviewActivities:
             raise
 
     async def _nps(self, start: QbrStart) -> NpsSummary | None:
-        from workflows.reviews import NpsSurveyWorkflow
-
         for workflow_id in start.nps_workflow_ids:
             try:
-                result: NpsResult = await self.temporal.get_workflow_handle_for(
-                    NpsSurveyWorkflow.run, workflow_id).query(NpsSurveyWorkflow.result)
+                # The survey's ``result`` query, by name: activities import no workflow.
+                result = await self.temporal.get_workflow_handle(workflow_id).query(
+                    "result", result_type=NpsResult)
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     continue

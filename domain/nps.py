@@ -13,7 +13,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.reviews import NPS_CONTACTS_MAX, Person
+from domain.person import Person
+from domain.reviews import NPS_CONTACTS_MAX
 from domain.text import PlainText
 
 NPS_COMMENT_MAX = 2000

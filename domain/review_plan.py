@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from domain import reviews
 from domain.nps import NpsStart
+from domain.person import Person
 from domain.qbr import QbrStart
 from domain.reviews import Job, Period
 from domain.sla.durations import parse_duration
@@ -37,9 +38,27 @@ def qbr_start(client: ClientConfig, period: Period, generated_at: datetime,
     return QbrStart(
         client_id=client.id, client_name=client.name, period=period,
         generated_at=generated_at, keep_until=max(generated_at, period.end) + kept_for,
-        recipients=reviews.account_manager(client),
+        recipients=account_manager(client),
         url=f"{public_url}/v1/reports/qbr/{client.id}/{period.label}",
         best_effort=[p for p in Priority if client.sla.targets[p].resolution is None],
         answer_targets=cfg.answer_targets, risks=cfg.risk_register,
         nps_workflow_ids=[reviews.review_workflow_id(Job.NPS, client.id, h)
                           for h in (half, reviews.previous_half(half))])
+
+
+def account_manager(client: ClientConfig) -> list[str]:
+    """Who gets the client's QBR."""
+    chosen = client.reviews.account_manager
+    if chosen is not None:
+        return [chosen.email]
+    for rung in client.sla.ladder:
+        if rung.role.lower() == "account manager" and rung.contact and "@" in rung.contact:
+            return [rung.contact.lower()]
+    return list(client.notifications.email)
+
+
+def nps_contacts(client: ClientConfig) -> list[Person]:
+    """Who gets the client's NPS survey."""
+    if client.reviews.nps_contacts is not None:
+        return list(client.reviews.nps_contacts)
+    return [Person(name=d.name, email=d.email) for d in client.directors]

@@ -26,18 +26,16 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import FieldError
 from domain.incidents import Channel
+from domain.person import Person
 from domain.sla.durations import parse_duration
-from domain.text import EmailAddress, OneLine, PlainText
-
-if TYPE_CHECKING:
-    from domain.tenants import ClientConfig
+from domain.text import OneLine, PlainText
 
 RISKS_MAX = 50
 NPS_CONTACTS_MAX = 200
@@ -131,12 +129,6 @@ class AnswerTarget(BaseModel):
     @property
     def seconds(self) -> int:
         return int(parse_duration(self.within or self.average or "").seconds)
-
-
-class Person(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: OneLine = Field(min_length=1, max_length=200)
-    email: EmailAddress = Field(max_length=320)
 
 
 class ReviewConfig(BaseModel):
@@ -297,24 +289,6 @@ def previous_half(label: str) -> str:
 
 
 # ---------------------------------------------------------------- people
-
-
-def account_manager(client: ClientConfig) -> list[str]:
-    """Who gets the client's QBR."""
-    chosen = client.reviews.account_manager
-    if chosen is not None:
-        return [chosen.email]
-    for rung in client.sla.ladder:
-        if rung.role.lower() == "account manager" and rung.contact and "@" in rung.contact:
-            return [rung.contact.lower()]
-    return list(client.notifications.email)
-
-
-def nps_contacts(client: ClientConfig) -> list[Person]:
-    """Who gets the client's NPS survey."""
-    if client.reviews.nps_contacts is not None:
-        return list(client.reviews.nps_contacts)
-    return [Person(name=d.name, email=d.email) for d in client.directors]
 
 
 # ---------------------------------------------------------------- workflow ids

@@ -20,6 +20,7 @@ from domain.errors import explain
 from domain.incidents import IncidentRules
 from domain.mail_config import MailConfig
 from domain.msp import MspConfig
+from domain.person import Person
 from domain.rates import parse_rate
 from domain.reviews import ReviewConfig
 from domain.roles import Role
@@ -29,7 +30,6 @@ from domain.sla.presets import PRESETS, deep_merge
 from domain.sla.priority import PriorityMatrix
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def hash_api_key(key: str) -> str:
@@ -54,19 +54,6 @@ class ApiKey(BaseModel):
             raise ValueError("not a SHA-256: store 64 hex characters from "
                              "`tempodesk config hash-key KEY`, never the key itself")
         return value
-
-
-class Person(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    email: str
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an e-mail address")
-        return value.lower()
 
 
 class Webhook(BaseModel):

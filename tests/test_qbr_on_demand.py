@@ -20,6 +20,7 @@ from tests.conftest import make_settings
 from tests.peers import Mailbox
 from tests.reviews.test_qbr_figures import figures
 from tests.web.helpers import eventually
+from workflows.kinds import view_models
 from workflows.reviews import QbrWorkflow
 
 MELBOURNE = "Australia/Melbourne"
@@ -95,7 +96,8 @@ async def test_an_interim_report_becomes_final_and_is_mailed_when_its_quarter_en
     with Mailbox() as mailbox:
         settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
                                  smtp_port=mailbox.port)
-        reviews = ReviewActivities(settings, config, ts_env.client, tickets=NoTickets())
+        reviews = ReviewActivities(settings, config, ts_env.client, tickets=NoTickets(),
+                                   view_models=view_models())
         async with Worker(ts_env.client, task_queue=task_queue, workflows=[QbrWorkflow],
                           activities=reviews.all()):
             order = await produce_qbr(ts_env.client, settings, client, label, now)

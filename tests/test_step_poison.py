@@ -31,6 +31,7 @@ from temporalio.worker import Worker
 
 from activities.graph import raise_for
 from activities.onboarding import OnboardingActivities
+from activities.provider_clients import ProviderClients
 from activities.providers import ProviderActivities
 from activities.sla import SlaActivities
 from domain.notifications import NoticeDelivery, NoticeReceipt
@@ -92,8 +93,9 @@ async def provider_worker(client: Client, config: TempodeskConfig, sandbox: Prov
     reaches it only if its config says so), and stand-in notice delivery (counted)."""
     settings = make_settings(**sandbox.settings())
     async with httpx.AsyncClient() as http:
-        providers = ProviderActivities(settings, config, http)
-        joiners = OnboardingActivities(settings, config, http)
+        clients = ProviderClients.build(settings, config, http)
+        providers = ProviderActivities(config, clients)
+        joiners = OnboardingActivities(config, clients)
         async with Worker(client, task_queue=task_queue, workflows=[workflow],
                           activities=[*providers.all(), *joiners.all(),
                                       SlaActivities(config).extend_calendar,

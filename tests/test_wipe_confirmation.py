@@ -8,6 +8,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.provider_clients import ProviderClients
 from activities.providers import ProviderActivities
 from domain.offboarding import Device, ProviderCall
 from domain.tenants import Providers
@@ -20,9 +21,9 @@ async def test_a_wipe_is_pending_until_intune_reports_it_done(config):
         clients = [c.model_copy(update={"providers": Providers(graph_tenant="contoso")})
                    for c in config.clients]
         async with httpx.AsyncClient() as http:
-            providers = ProviderActivities(make_settings(**sandbox.settings()),
-                                           config.model_copy(update={"clients": clients}),
-                                           http)
+            wired = config.model_copy(update={"clients": clients})
+            providers = ProviderActivities(wired, ProviderClients.build(
+                make_settings(**sandbox.settings()), wired, http))
             call = ProviderCall(client_id="belton", ticket_id="BEL-000001", step="wipe",
                                 user_principal_name="jo.tran@harbourside.example",
                                 device=Device(serial="PF3X9K", managed_device_id="dev-1"))

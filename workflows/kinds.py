@@ -8,6 +8,8 @@ serve it without further edits.
 
 from __future__ import annotations
 
+from temporalio import workflow
+
 from workflows import (  # noqa: F401  (each registers itself)
     incident,
     offboarding,
@@ -17,4 +19,14 @@ from workflows import (  # noqa: F401  (each registers itself)
 )
 from workflows.ticket import TICKET_WORKFLOWS, TicketWorkflow
 
-__all__ = ["TICKET_WORKFLOWS", "TicketWorkflow"]
+with workflow.unsafe.imports_passed_through():
+    from domain.ids import TicketKind
+    from domain.tickets import TicketView
+
+__all__ = ["TICKET_WORKFLOWS", "TicketWorkflow", "view_models"]
+
+
+def view_models() -> dict[TicketKind, type[TicketView]]:
+    """Each kind's view model: what activities that read a ticket's view are given (they
+    import no workflow)."""
+    return {kind: cls.view_model for kind, cls in TICKET_WORKFLOWS.items()}

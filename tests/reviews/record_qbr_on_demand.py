@@ -28,6 +28,7 @@ from tests.reviews.test_review_year import KnownTickets
 from tests.workflows.support import make_start, start_incident
 from worker import activities
 from workflows.incident import IncidentWorkflow
+from workflows.kinds import view_models
 from workflows.post_mortem import PostMortemWorkflow
 from workflows.reviews import QbrWorkflow
 
@@ -42,7 +43,8 @@ async def record() -> Path:
     async with time_skipping() as env:
         year = (await env.get_current_time()).astimezone(NY).year + 1
         known = KnownTickets()
-        reviews = ReviewActivities(settings, config, env.client, tickets=known)
+        reviews = ReviewActivities(settings, config, env.client, tickets=known,
+                                   view_models=view_models())
         async with httpx.AsyncClient() as http, Worker(
                 env.client, task_queue="record",
                 workflows=[IncidentWorkflow, PostMortemWorkflow, QbrWorkflow],

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from domain import reviews
+from domain import review_plan, reviews
 from domain.reviews import Job, ReviewConfig, fire_times, previous_quarter
 
 
@@ -19,10 +19,10 @@ def client(config, name):
 def test_demo_config_defaults_and_seed_values(config):
     belton, betterworld, plexacet = (client(config, n)
                                      for n in ("belton", "betterworld", "plexacet"))
-    assert reviews.account_manager(belton) == ["account.manager@belton.example"]  # ladder
-    assert reviews.account_manager(betterworld) == ["dana.brooks@betterworld.example"]
-    assert reviews.account_manager(plexacet) == ["support@plexacet.example"]      # desk
-    assert [p.email for p in reviews.nps_contacts(belton)] == [
+    assert review_plan.account_manager(belton) == ["account.manager@belton.example"]  # ladder
+    assert review_plan.account_manager(betterworld) == ["dana.brooks@betterworld.example"]
+    assert review_plan.account_manager(plexacet) == ["support@plexacet.example"]      # desk
+    assert [p.email for p in review_plan.nps_contacts(belton)] == [
         "mia.chen@harbourside.example", "tom.walsh@harbourside.example"]          # directors
     assert belton.reviews.nps_months == [3, 9] and belton.reviews.send_at == "09:00"
     register = belton.reviews.risk_register

@@ -37,6 +37,7 @@ from tests.web.helpers import incident_body
 from tests.workflows.support import start_incident
 from worker import activities
 from workflows.incident import IncidentWorkflow
+from workflows.kinds import view_models
 from workflows.post_mortem import PostMortemWorkflow
 from workflows.reviews import NpsSurveyWorkflow, QbrWorkflow, ReviewKickoffWorkflow
 
@@ -191,7 +192,8 @@ async def test_a_year_of_nps_and_qbr_schedules(ts_env, task_queue, config):
         async with httpx.AsyncClient() as worker_http, api(env.client, config,
                                                             settings) as http:
             year_run = Year(env, config, task_queue, mailbox, http)
-            reviews = ReviewActivities(settings, config, env.client, tickets=year_run.tickets)
+            reviews = ReviewActivities(settings, config, env.client, tickets=year_run.tickets,
+                                   view_models=view_models())
             async with Worker(env.client, task_queue=task_queue,
                               workflows=[IncidentWorkflow, PostMortemWorkflow,
                                          ReviewKickoffWorkflow, NpsSurveyWorkflow, QbrWorkflow],

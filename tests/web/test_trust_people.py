@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.onboarding import OnboardingActivities
+from activities.provider_clients import ProviderClients
 from activities.providers import ProviderActivities
 from api.intake import start_ticket
 from domain.offboarding import ExitForm, OffboardingStart, ProviderCall
@@ -485,8 +486,9 @@ async def test_every_provider_activity_refuses_another_clients_person_first(conf
         env = ActivityEnvironment()
         refused = 0
         async with httpx.AsyncClient() as http:
-            leaving = ProviderActivities(settings, wired, http).all()
-            joining = OnboardingActivities(settings, wired, http).all()
+            clients = ProviderClients.build(settings, wired, http)
+            leaving = ProviderActivities(wired, clients).all()
+            joining = OnboardingActivities(wired, clients).all()
             for client in (built_in, scripted):
                 own = client.domains[0]
                 calls: list[tuple[Any, Any]] = [
@@ -553,7 +555,8 @@ async def test_a_client_without_sentinelone_sites_is_never_searched(config):
             graph_tenant="harbourside-tenant")})
         wired = config.model_copy(update={"clients": [unscoped, *config.clients[1:]]})
         async with httpx.AsyncClient() as http:
-            activities = ProviderActivities(make_settings(**providers.settings()), wired, http)
+            activities = ProviderActivities(wired, ProviderClients.build(
+                make_settings(**providers.settings()), wired, http))
             with pytest.raises(ApplicationError) as refused:
                 await ActivityEnvironment().run(activities.disconnect_edr, ProviderCall(
                     client_id="belton", ticket_id="BEL-000001", step="disconnect_edr",
@@ -585,7 +588,8 @@ async def test_a_joiners_edr_check_counts_only_the_clients_own_sites(config):
                           display_name="Sam Lee", device=DeviceRequest(hostname="BEL-LT-042"))
         env = ActivityEnvironment()
         async with httpx.AsyncClient() as http:
-            joining = OnboardingActivities(make_settings(**providers.settings()), wired, http)
+            joining = OnboardingActivities(wired, ProviderClients.build(
+                make_settings(**providers.settings()), wired, http))
             with pytest.raises(ApplicationError) as waiting:
                 await env.run(joining.build_device, call)
             assert waiting.value.type == "EdrNotReporting" and not waiting.value.non_retryable
