@@ -143,6 +143,11 @@ def render_page(received: list[Received], kept: int | None) -> str:
     return TEMPLATES.get_template("dev_mailbox.html.j2").render(messages=messages, kept=kept)
 
 
+def _loopback_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in ("127.0.0.1", "localhost", "[::1]")
+
+
 class MailboxPage:
     """The sink's messages on loopback: ``/`` the page, ``/messages`` the same as JSON (for
     scripts), under the headers of the API's pages (api/pages.py)."""
@@ -154,7 +159,12 @@ class MailboxPage:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 kept = sink.received.maxlen
-                if path == "/":
+                if not _loopback_host(self.headers.get("Host", "")):
+                    # A page elsewhere that rebinds its own name to 127.0.0.1 would read
+                    # every signed link in the mailbox: only loopback names are answered.
+                    self._answer(421, "text/plain; charset=utf-8",
+                                 "the mailbox answers only 127.0.0.1 or localhost\n")
+                elif path == "/":
                     self._answer(200, "text/html; charset=utf-8",
                                  render_page(sink.snapshot(), kept))
                 elif path == "/messages":

@@ -99,7 +99,7 @@ async def one_file(request: Request) -> Upload:
             if parts.filename is None and seen > PREAMBLE_MAX_BYTES:
                 break
     except ClientDisconnect as exc:
-        raise Problem(400, "Upload cut short", "the client closed the connection") from exc
+        raise _cut_short() from exc
     except Exception as exc:  # python-multipart's MultipartParseError and kin
         raise field_problem(422, FIELD, f"the multipart body cannot be read: {exc}"[:200],
                             "send multipart/form-data with one part named 'file'",
@@ -111,10 +111,19 @@ async def one_file(request: Request) -> Upload:
     return Upload(filename=parts.filename, chunks=_file_part(parts, body))
 
 
+def _cut_short() -> Problem:
+    """A client gone mid-upload: an answer nobody reads, and no traceback in the log (it
+    is the network, not a fault of ours); nothing of the file is kept."""
+    return Problem(400, "Upload cut short", "the client closed the connection")
+
+
 async def _raw(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    async for chunk in body:
-        if chunk:
-            yield chunk
+    try:
+        async for chunk in body:
+            if chunk:
+                yield chunk
+    except ClientDisconnect as exc:
+        raise _cut_short() from exc
 
 
 async def _file_part(parts: _Parts, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -122,7 +131,10 @@ async def _file_part(parts: _Parts, body: AsyncIterator[bytes]) -> AsyncIterator
     if first:
         yield first
     while not parts.file_ended:
-        chunk = await anext(body, None)
+        try:
+            chunk = await anext(body, None)
+        except ClientDisconnect as exc:
+            raise _cut_short() from exc
         if chunk is None:
             raise Problem(400, "Upload cut short", "the body ended inside the file part")
         try:

@@ -126,6 +126,13 @@ def test_the_mailbox_page_is_a_page_like_ours(dev: DevRun):
     listed = httpx.get(f"{dev.mailbox}/messages", timeout=10).json()["messages"]
     assert any(f"[{ticket}]" in m["subject"] for m in listed)
     assert httpx.get(f"{dev.mailbox}/elsewhere", timeout=10).status_code == 404
+    # A web page whose name was rebound to 127.0.0.1 (DNS rebinding) reads nothing.
+    for path in ("/", "/messages"):
+        rebound = httpx.get(f"{dev.mailbox}{path}", headers={"Host": "attacker.example"},
+                            timeout=10)
+        assert rebound.status_code == 421 and "[" not in rebound.text, rebound.text
+    local = dev.mailbox.replace("127.0.0.1", "localhost")
+    assert httpx.get(f"{local}/messages", timeout=10).status_code == 200
 
 
 def tickets(run: DevRun, *args: str, **env: str) -> subprocess.CompletedProcess:

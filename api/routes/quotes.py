@@ -42,6 +42,7 @@ from domain.quotes import (
 from domain.request_bodies import DecisionBody
 from domain.roles import Action
 from domain.sla.deadlines import snapshot_for
+from domain.words import local_time_text
 from workflows.quote import QuoteWorkflow
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
@@ -98,7 +99,7 @@ async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.I
     at_intake = await start_ticket(
         state, QuoteWorkflow, start,
         f"{ticket} quote {draft.currency} {document.totals.total}, valid until "
-        f"{document.valid_until:%Y-%m-%d %H:%M} UTC")
+        f"{local_time_text(document.valid_until, zone)}")
     if old is not None:
         await update(old, QuoteWorkflow.supersede, Supersede(by_quote=ticket,
                                                              by=principal.actor))
