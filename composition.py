@@ -13,14 +13,16 @@ import signal
 import socket
 import subprocess
 from collections.abc import AsyncIterator
-
-from fastapi import FastAPI
-from temporalio.client import Client
-from temporalio.worker import Worker
+from typing import TYPE_CHECKING
 
 from console import err, out
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
+
+if TYPE_CHECKING:  # imported where used: `tempodesk sla preview` starts without them
+    from fastapi import FastAPI
+    from temporalio.client import Client
+    from temporalio.worker import Worker
 
 log = logging.getLogger(__name__)
 
