@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from commands import config, dev, reports, serve, sla, tickets
+from commands import config, dev, reports, roles, sla, tickets
 
 # The entry point only assembles: each command group lives in commands/, what the running
 # commands build in composition.py, the dev stack in dev_stack.py.
@@ -19,10 +19,10 @@ app.add_typer(sla.app, name="sla")
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(reports.app, name="reports")
 app.command("dev")(dev.dev)
-app.command("codec-server")(serve.codec_server_command)
-app.command("worker")(serve.worker_command)
-app.command("api")(serve.api_command)
-app.command("smtp")(serve.smtp_command)
+app.command("codec-server")(roles.codec_server_command)
+app.command("worker")(roles.worker_command)
+app.command("api")(roles.api_command)
+app.command("smtp")(roles.smtp_command)
 
 
 def main() -> None:
