@@ -8,6 +8,7 @@ COPY domain domain
 COPY activities activities
 COPY workflows workflows
 COPY api api
+COPY commands commands
 COPY *.py ./
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -204,7 +204,8 @@ class Settings(BaseSettings):
 
     @property
     def secret(self) -> str:
-        """The signing secret (present once a command has started: see cli.py)."""
+        """The signing secret (present once a command has started: see commands/common.py
+        and dev_stack.py)."""
         if self.signing_secret is None:
             raise RuntimeError("TEMPODESK_SIGNING_SECRET is not set")
         return self.signing_secret.get_secret_value()

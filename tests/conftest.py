@@ -25,8 +25,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities import outbound
-from api.app import create_app
+import composition
 from api.limits import uvicorn_options
 from domain import search_attributes
 from domain.settings import Settings
@@ -35,7 +34,6 @@ from local_s3 import LocalS3, find_weed
 from temporal_client import INTERCEPTORS, data_converter, ensure_search_attributes
 from tests.peers import Mailbox, WebhookReceiver
 from tests.tags import unique_tag
-from worker import build_workers
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -288,11 +286,9 @@ async def served(app) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
 @contextlib.asynccontextmanager
 async def running_desk(client: Client, config: TempodeskConfig, settings: Settings,
                        ) -> AsyncIterator[Desk]:
-    async with outbound.http_client(settings) as worker_http, \
-            contextlib.AsyncExitStack() as workers:
-        for worker in build_workers(client, settings, config, worker_http):
-            await workers.enter_async_context(worker)
-        app = create_app(settings, config, client)
+    """The workers and the API as `tempodesk dev` builds them (composition.py)."""
+    async with composition.running_workers(client, settings, config):
+        app = composition.api_app(settings, config, client)
         async with served(app) as (base, http):
             yield Desk(client, settings, config, base, http, app.state.tempodesk)
 

@@ -72,7 +72,7 @@ class DevServer:
 
     def start(self, timeout: float = 60) -> float:
         """Start and wait until it answers; the seconds that took."""
-        from cli import start_dev_server
+        from dev_stack import start_dev_server
 
         began = time.monotonic()
         self.process = start_dev_server(self.settings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from cli import _minutes
+from commands.tickets import minutes
 from tests.web.helpers import eventually, incident_body
 from tests.web.test_cli_tickets import cli
 from tests.web.test_offboarding import exit_form
@@ -16,10 +16,10 @@ from tests.web.test_service_requests import request
 
 
 def test_an_instant_with_an_offset_is_printed_in_utc():
-    assert _minutes("2026-12-22T00:00:00+11:00") == "2026-12-21 13:00Z"
-    assert _minutes("2026-12-21T13:00:00Z") == "2026-12-21 13:00Z"
-    assert _minutes("2026-07-01T09:30:59.999999-04:00") == "2026-07-01 13:30Z"
-    assert _minutes(None) is None
+    assert minutes("2026-12-22T00:00:00+11:00") == "2026-12-21 13:00Z"
+    assert minutes("2026-12-21T13:00:00Z") == "2026-12-21 13:00Z"
+    assert minutes("2026-07-01T09:30:59.999999-04:00") == "2026-07-01 13:30Z"
+    assert minutes(None) is None
 
 
 def cells(table: str, field: str) -> str:

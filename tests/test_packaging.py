@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TOP = ("domain", "activities", "workflows", "api")
+TOP = ("domain", "activities", "workflows", "api", "commands")
 
 
 def test_the_wheel_holds_every_module_and_template(tmp_path):

@@ -308,11 +308,11 @@ def test_chat_cards_are_worded_as_mail_and_link_the_ticket():
 
 
 def test_the_cli_converts_an_offset_to_utc_instead_of_cutting_it():
-    from cli import _minutes
+    from commands.tickets import minutes
 
-    assert _minutes("2026-12-22T00:00:00+11:00") == "2026-12-21 13:00Z"  # the quote's expiry
-    assert _minutes("2026-11-23T05:45:00.123456Z") == "2026-11-23 05:45Z"
-    assert _minutes(None) is None
+    assert minutes("2026-12-22T00:00:00+11:00") == "2026-12-21 13:00Z"  # the quote's expiry
+    assert minutes("2026-11-23T05:45:00.123456Z") == "2026-11-23 05:45Z"
+    assert minutes(None) is None
 
 
 def test_an_invitation_says_when_in_the_clients_zone():

@@ -13,7 +13,7 @@ import socket
 import httpx
 import pytest
 
-import cli
+import dev_stack
 from api.codec_server import LOCAL_UI_PREFIX, create_codec_app
 from tests.codec.test_codec_server import KEY, as_json, originals_and_sealed
 from tests.conftest import make_settings
@@ -54,9 +54,9 @@ async def test_the_dev_ui_decodes_only_at_its_secret_path(config, codec_settings
     originals, sealed = await originals_and_sealed()
     with socket.socket() as codec_socket:
         codec_socket.bind(("127.0.0.1", 0))
-        secret, endpoint = cli._local_ui_codec(codec_socket)
+        secret, endpoint = dev_stack.local_ui_codec(codec_socket)
         port = codec_socket.getsockname()[1]
-        next_start = cli._local_ui_codec(codec_socket)[0]
+        next_start = dev_stack.local_ui_codec(codec_socket)[0]
     assert endpoint == f"http://127.0.0.1:{port}/{LOCAL_UI_PREFIX}/{secret}"
     assert len(secret) >= 40 and secret != next_start  # made at each start
     app = create_codec_app(codec_settings, config, local_ui_secret=secret)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cli import _error_text, _preview_line
+from commands.sla import error_text, preview_line
 from domain.sla.preview_fast import FastPreview
 from tests.conftest import DEMO_CONFIG
 from tests.sla.strategies import instants, presets
@@ -29,9 +29,9 @@ POLICIES: dict[Path, dict] = {path: {} for path in CONFIGS}
 
 def reference(line: str, config: Path) -> str:
     try:
-        return json.dumps(_preview_line(json.loads(line), config, POLICIES[config]))
+        return json.dumps(preview_line(json.loads(line), config, POLICIES[config]))
     except (ValueError, ValidationError) as exc:  # as the CLI words them
-        return json.dumps({"line": 1, "error": _error_text(exc)})
+        return json.dumps({"line": 1, "error": error_text(exc)})
 
 
 @st.composite
@@ -93,7 +93,7 @@ def test_fast_path_answers_the_common_line():
                        "pauses": [[(opened + timedelta(hours=1)).isoformat(),
                                    (opened + timedelta(hours=2.5)).astimezone(UTC).isoformat()]]})
     assert fast.answer(line) is None  # policy not resolved yet: the reference path does it
-    expected = json.dumps(_preview_line(json.loads(line), DEMO_CONFIG, policies))
+    expected = json.dumps(preview_line(json.loads(line), DEMO_CONFIG, policies))
     assert fast.answer(line) == expected
     assert json.loads(expected)["response_due"] == "2026-11-23T14:30:00+11:00"
 
@@ -116,6 +116,6 @@ def test_the_fast_path_answers_the_shapes_it_exists_for():
     for request in WELL_FORMED:
         line = json.dumps(request)
         fast.answer(line)  # the first line of a policy resolves it (the reference path)
-        expected = json.dumps(_preview_line(json.loads(line), Path("/nonexistent.yaml"),
-                                            policies))
+        expected = json.dumps(preview_line(json.loads(line), Path("/nonexistent.yaml"),
+                                           policies))
         assert fast.answer(line) == expected, request
