@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.attachments import AttachmentIn, FilesHeld, FilesOnTicket
     from domain.ids import TicketKind
-    from domain.lifecycle import clock_moves, reply_resumes, transition_refusal
+    from domain.lifecycle import clock_moves, reply_reason, reply_resumes, transition_refusal
     from domain.notifications import Invite, Notice, OutboxEntry, message_id
     from domain.quote_lines import ApprovalLink, QuoteDocument
     from domain.refusals import Refusal
@@ -594,7 +594,7 @@ class TicketWorkflow:
                          ends_by_kind_rules=self._ends,
                          reply_ends_pending=self.rules.reply_ends_pending):
             self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
-                                              reason="the requester replied"))
+                                              reason=reply_reason(comment.by)))
 
     @workflow.update
     def attach(self, request: AttachmentIn) -> TicketView:
