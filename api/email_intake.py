@@ -40,12 +40,10 @@ from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, 
 from domain.quotes import Channel as DecisionChannel
 from domain.quotes import ConfirmByLink, Decision
 from domain.reply_address import claim
-from domain.roles import Role
 from domain.sender_auth import SenderVerdict, verdict
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
 from domain.tickets import ClientEscalation, CommentIn, Contact
-from domain.visibility import Viewer, may_see
 from workflows.quote import QuoteWorkflow
 from workflows.ticket import TicketWorkflow
 
@@ -53,14 +51,15 @@ NOT_GIVEN = NOT_GIVEN_BY_MAIL  # how the ticket view knows a mailed-in request
 
 
 class Outcome(BaseModel):
-    action: Literal["opened", "replied", "decided", "escalated", "staff_noted", "noted",
-                    "ignored"]
+    action: Literal["opened", "replied", "commented", "decided", "escalated", "staff_noted",
+                    "noted", "ignored"]
     ticket_id: str | None = None
     detail: str = ""
     sender_authenticated: bool | None = None
 
 
 _DONE = {MailAction.OPEN: "opened", MailAction.REPLY: "replied",
+         MailAction.COMMENT: "commented",
          MailAction.DECIDE: "decided", MailAction.ESCALATE: "escalated",
          MailAction.STAFF_NOTE: "staff_noted", MailAction.NOTE: "noted",
          MailAction.IGNORE: "ignored"}
@@ -113,10 +112,9 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
 
 
 async def _contact(ref: TicketRef) -> str | None:
-    """Whom the ticket's notices go to (only asked of kinds a requester may not see: the
-    rules hear a client's person there only if it is the contact or a director)."""
-    if may_see(Viewer(Role.REQUESTER), ref.kind):
-        return None
+    """Whom the ticket's notices go to: its own person. Only their reply is the requester's
+    (it may reopen the ticket or end its pending); on kinds a requester may not see, the
+    rules hear a client's person only if it is the contact or a director."""
     return (await ref.view()).technical_contact or None
 
 
@@ -181,10 +179,10 @@ async def _act(ref: TicketRef | None, decision: MailDecision, message: InboundMe
                 reason=(message.text or message.subject)[:2000].ljust(10, "."), by=by,
                 channel="email"))
         except WorkflowUpdateFailedError as exc:
-            await _comment(ref, text, by, from_requester=True)
+            await _comment(ref, text, by, from_requester=decision.own_person)
             decision.action = MailAction.NOTE
             decision.reason = f"not escalated: {getattr(exc.cause, 'message', exc)}"
-    elif action in (MailAction.REPLY, MailAction.STAFF_NOTE):
+    elif action in (MailAction.REPLY, MailAction.COMMENT, MailAction.STAFF_NOTE):
         await _comment(ref, text, by, from_requester=action is MailAction.REPLY)
     else:  # a note: recorded with the reason, never from the requester (no reopening)
         await _comment(ref, note_body(decision.reason, message, kept),

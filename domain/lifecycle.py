@@ -139,6 +139,14 @@ def reply_resumes(status: Status, body: str, allowed: dict[Status, frozenset[Sta
             and Status.IN_PROGRESS in allowed[status])
 
 
+def reply_reason(by: str) -> str:
+    """The event's words when a reply moves a ticket back to in progress, naming who:
+    the requester (their credential, or the ticket's own contact by mail), else the
+    credential that replied (HR, a director: ``hr:key-id replied``)."""
+    role = by.partition(":")[0]
+    return "the requester replied" if role in ("requester", "email") else f"{by} replied"
+
+
 def clock_moves(old: Status, new: Status) -> list[str]:
     """How the SLA clock moves when a ticket goes from ``old`` to ``new``, in order:
     "resume" (a pause ends), "restart" (a done ticket reopens), "pause", "stop"."""

@@ -19,6 +19,9 @@ The rules (docs/security.md, "Which mail may act"):
   a director is a note with the reason, and that director is sent their link to confirm.
 * Escalation: only mail copied to the configured escalations address (a full address at
   the MSP's domain), from an authenticated person of the ticket's client.
+* Only the ticket's own people reply as its requester (a reply may reopen it or end its
+  pending): its contact, or a director on a quote. Anyone else of the client,
+  authenticated, adds a comment naming them; the status does not change.
 * Mail follows who may see which ticket: on a kind a requester may not see (joiners,
   leavers, quotes), a client's person is heard only if they are one of its directors or
   the ticket's own contact (a leaver's manager); anyone else is ignored, as if the ticket
@@ -44,6 +47,7 @@ from domain.visibility import Viewer, may_see
 class MailAction(StrEnum):
     OPEN = "open"                # a new incident
     REPLY = "reply"              # the requester's comment (may reopen)
+    COMMENT = "comment"          # another of the client's people: recorded, status unchanged
     DECIDE = "decide"            # a director's approval of a quote
     ESCALATE = "escalate"        # the ladder climbs a rung
     STAFF_NOTE = "staff_note"    # an MSP staff member's comment
@@ -57,7 +61,7 @@ class ThreadFacts(BaseModel):
     ticket_id: str
     kind: TicketKind
     client: ClientConfig
-    contact: str | None = None  # whom the ticket's notices go to
+    contact: str | None = None  # whom the ticket's notices go to: the ticket's own person
 
 
 # A sender is a person of the client, of no known role: heard as a requester would be.
@@ -82,6 +86,7 @@ class MailDecision(BaseModel):
     reason: str
     acknowledge: bool = False
     confirm_director: str | None = None
+    own_person: bool = False  # the sender is the ticket's own person (its contact)
 
     @classmethod
     def ignore(cls, reason: str) -> MailDecision:
@@ -128,15 +133,32 @@ def _on_ticket(facts: MailFacts, thread: ThreadFacts) -> MailDecision:
                                    "forward it to an agent")
     if thread.kind is TicketKind.QUOTE and message.says_approved():
         return _approval(facts, thread, unverified)
+    own = _own_person(thread, sender)
     if facts.mail.escalations is not None and facts.mail.escalations in message.recipients:
         if verdict.authenticated:
             return MailDecision(action=MailAction.ESCALATE, reason="sent to the escalations "
-                                "address by the client's authenticated person")
+                                "address by the client's authenticated person",
+                                own_person=own)
         return MailDecision.note(f"not escalated: {unverified}")
+    if verdict.authenticated and own:
+        return MailDecision(action=MailAction.REPLY, reason="added to the ticket",
+                            own_person=True)
     if verdict.authenticated:
-        return MailDecision(action=MailAction.REPLY, reason="added to the ticket")
+        return MailDecision(action=MailAction.COMMENT, reason=(
+            f"added to the ticket as {sender}'s comment: not the ticket's own contact, so "
+            "it does not reopen the ticket or end its pending"))
     return MailDecision.note(f"{unverified}: kept as a note (it does not reopen the "
                              "ticket or end its pending)")
+
+
+def _own_person(thread: ThreadFacts, sender: str) -> bool:
+    """Whether ``sender`` is one of the ticket's own people: the contact it records (the
+    requester's technical contact, a leaver's manager, a joiner's HR contact), or, on a
+    quote, one of the client's directors it is addressed to. Only their reply is the
+    requester's (it may reopen the ticket or end its pending)."""
+    if sender == (thread.contact or "").lower():
+        return True
+    return thread.kind is TicketKind.QUOTE and thread.client.is_director(sender)
 
 
 def _approval(facts: MailFacts, thread: ThreadFacts, unverified: str) -> MailDecision:

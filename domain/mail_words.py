@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.documents.quote import money_text
+from domain.documents.quote import money_text, quantity_text
 from domain.msp import MspConfig, document_lines
 from domain.notifications import Notice
 from domain.words import day_text, local_time_text, parse_instant, time_for_reader
@@ -91,8 +91,15 @@ def notice_facts(notice: Notice, head: Letterhead) -> list[tuple[str, str]]:
     level = context.get("escalation_level")
     if notice.event in ESCALATION_EVENTS and isinstance(level, int) and level > 0:
         facts.append(("Escalation level", str(level)))
+    if notice.event == "provider_step_failed":
+        facts += [("Waiting for an agent", line)
+                  for line in str(notice.context.get("waiting_steps") or "").splitlines()]
+    if notice.event == "quote_decided":
+        facts += decision_lines(notice, head)
     if notice.document is not None:
         facts += quote_facts(notice)
+    if notice.event == "order_failed" and notice.document is not None:
+        facts += order_lines(notice)
     if notice.invite is not None:  # the .ics says it to calendars; the text to people
         facts += [("When", time_for_reader(notice.invite.starts_at, head.zone,
                                            head.reader_zone)),
@@ -111,12 +118,45 @@ def validity_words(valid_until: datetime, zone: str) -> str:
 
 
 def quote_facts(notice: Notice) -> list[tuple[str, str]]:
-    """A quote mail's facts, from the document it carries."""
+    """A quote mail's facts, from the document it carries (an approved quote's order is
+    past its validity: no "Valid until" there)."""
     doc = notice.document
     assert doc is not None
-    return [("Quote", doc.draft.title),
-            ("Total (incl. tax)", money_text(doc.totals.total, doc.draft.currency)),
-            ("Valid until", validity_words(doc.valid_until, doc.zone))]
+    facts = [("Quote", doc.draft.title),
+             ("Total (incl. tax)", money_text(doc.totals.total, doc.draft.currency))]
+    if notice.event != "order_failed":
+        facts.append(("Valid until", validity_words(doc.valid_until, doc.zone)))
+    return facts
+
+
+# A quote's decision, as its resolution notice says it (domain.quotes.decision_facts).
+DECISION_LABELS = (("decision", "Decision"), ("decided_by", "Decided by"),
+                   ("decided_at", "Decided on"), ("decided_via", "By way of"),
+                   ("decision_reason", "Reason"))
+
+
+def decision_lines(notice: Notice, head: Letterhead) -> list[tuple[str, str]]:
+    """What was decided on a quote, by whom, when (in the reader's zone) and how."""
+    facts = []
+    for key, label in DECISION_LABELS:
+        value = notice.context.get(key)
+        if value in (None, ""):
+            continue
+        text = when(value, head) if key == "decided_at" else str(value)
+        if text:
+            facts.append((label, text))
+    return facts
+
+
+def order_lines(notice: Notice) -> list[tuple[str, str]]:
+    """What to order by hand: each of the quote's lines, quantity and price."""
+    doc = notice.document
+    assert doc is not None
+    currency = doc.draft.currency
+    return [(f"Order line {n}", f"{quantity_text(line.quantity)} x {line.description} at "
+             f"{money_text(line.unit_price, currency)} each "
+             f"({money_text(line.amount, currency)} before tax)")
+            for n, line in enumerate(doc.draft.lines, start=1)]
 
 
 def dues(notice: Notice, head: Letterhead) -> dict[str, str]:

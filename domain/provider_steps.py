@@ -168,6 +168,13 @@ def recovery_notice_due(steps: Iterable[StepState]) -> bool:
             and any(step.failing_noticed_at is not None for step in steps))
 
 
+def waiting_for_an_agent(steps: Iterable[StepState]) -> str:
+    """The steps handed to an agent and not done, one a line, each with the provider's
+    reason: what the "Do by hand" notice names (its ``waiting_steps``)."""
+    return "\n".join(f"{st.name} (the provider said: {st.last_error or 'no reason'})"
+                     for st in steps if st.needs_agent and st.done_at is None)
+
+
 def joins_handoff(steps: Iterable[StepState], step: StepState, now: datetime) -> bool:
     """Whether ``step``, just handed to an agent, joins a hand-off made moments ago (its
     notice covers this one too)."""

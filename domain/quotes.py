@@ -64,6 +64,26 @@ class DecisionRecord(BaseModel):
     pdf_sha256: str = Field(description="the exact document decided on")
 
 
+_CHANNEL_WORDS = {"api": "the API", "email": "e-mail", "link": "the approval page"}
+
+
+def decision_facts(record: DecisionRecord | None, by: str, at: datetime, reason: str,
+                   ) -> dict[str, str]:
+    """What a quote's resolution notice says instead of "reply if it is not fixed": what
+    was decided, by whom, when (an instant: worded in the reader's zone by the mail) and
+    how; a quote resolved without a director's decision says who resolved it and why."""
+    if record is None:
+        facts = {"decision": "Resolved without a director's decision", "decided_by": by,
+                 "decided_at": at.isoformat(), "decision_reason": reason}
+    else:
+        facts = {"decision": "Approved" if record.approve else "Declined",
+                 "decided_by": record.director_email or record.by,
+                 "decided_at": record.at.isoformat(),
+                 "decided_via": _CHANNEL_WORDS.get(record.channel.value, record.channel.value),
+                 "decision_reason": record.reason}
+    return {key: value for key, value in facts.items() if value}
+
+
 class Order(BaseModel):
     """What the procurement system answered for the approved quote."""
 

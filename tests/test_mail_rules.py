@@ -98,10 +98,12 @@ TABLE = [
         message(PERSON, "Approved"), PASS, TicketKind.QUOTE, OWN_REPLY, contact=PERSON),
      MailAction.NOTE, False, None),
     ("a director replies on a joiner", facts(
-        message(DIRECTOR), PASS, TicketKind.ONBOARDING), MailAction.REPLY, False, None),
+        message(DIRECTOR), PASS, TicketKind.ONBOARDING), MailAction.COMMENT, False, None),
+    ("a director replies on a quote", facts(
+        message(DIRECTOR), PASS, TicketKind.QUOTE), MailAction.REPLY, False, None),
     # Finding 2: escalations only at the configured address, only authenticated.
     ("escalations at another domain", facts(
-        message(to=("escalations@evil.example",)), PASS, TicketKind.INCIDENT),
+        message(to=("escalations@evil.example",)), PASS, TicketKind.INCIDENT, contact=PERSON),
      MailAction.REPLY, False, None),
     ("escalations, authenticated", facts(
         message(to=("escalations@msp.example",)), PASS, TicketKind.INCIDENT),
@@ -118,8 +120,15 @@ TABLE = [
         message(OTHER_CLIENTS_PERSON), PASS, TicketKind.INCIDENT), MailAction.IGNORE, False, None),
     ("a stranger on the thread", facts(message("x@gmail.example"), PASS, TicketKind.INCIDENT),
      MailAction.IGNORE, False, None),
-    ("requester reply, authenticated", facts(message(), PASS, TicketKind.INCIDENT),
-     MailAction.REPLY, False, None),
+    ("requester reply, authenticated", facts(message(), PASS, TicketKind.INCIDENT,
+                                             contact=PERSON), MailAction.REPLY, False, None),
+    # Only the ticket's own people reply as its requester (the outside tester's finding 1).
+    ("another of the client's people replies, authenticated", facts(
+        message("eve.intern@harbourside.example"), PASS, TicketKind.INCIDENT, contact=PERSON),
+     MailAction.COMMENT, False, None),
+    ("a director replies on an incident not theirs", facts(
+        message(DIRECTOR), PASS, TicketKind.INCIDENT, contact=PERSON),
+     MailAction.COMMENT, False, None),
     ("requester reply, forged", facts(message(), FAIL, TicketKind.INCIDENT),
      MailAction.NOTE, False, None),
     # Finding 2 (backscatter): new mail opens a ticket, acknowledged only if authenticated.

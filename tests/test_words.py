@@ -16,6 +16,7 @@ from domain.links import TICKET_PATH, ticket_link
 from domain.msp import MspConfig, document_lines
 from domain.notifications import Invite, Notice
 from domain.quote_lines import ApprovalLink, QuoteDocument, QuoteDraft, totals, valid_until
+from domain.quotes import Channel, DecisionRecord, decision_facts
 from domain.tenants import ConfigError, load_config
 from domain.words import local_time_text, time_for_reader
 from tests.conftest import DEMO_CONFIG, REPO
@@ -24,6 +25,7 @@ from tests.documents.pdf_text import pdf_text
 MELBOURNE = "Australia/Melbourne"
 PUBLIC = "https://desk.msp.example"
 CONFIG = load_config(DEMO_CONFIG)
+DIRECTOR_MAIL = "mia.chen@harbourside.example"
 ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 # "Label:" with nothing after it (a label is a few words; a sentence may end in a colon).
 EMPTY_LABEL = re.compile(r"^[A-Z][\w()/.-]*(?: [\w()/.-]+){0,3}:[ \t]*$", re.M)
@@ -102,6 +104,16 @@ def _notice(kind: str, event: str, status: str = "new", **extra) -> Notice:
                   recipients=["jo.tran@harbourside.example"], context=context, **extra)
 
 
+def _decided(approve: bool) -> Notice:
+    """A quote's resolution notice as QuoteWorkflow words it (domain.quotes.decision_facts)."""
+    record = DecisionRecord(approve=approve, reason="" if approve else "over budget",
+                            by="director:bel-director", director_email=DIRECTOR_MAIL,
+                            channel=Channel.LINK, ip="127.0.0.1", at=OPENED, pdf_sha256="0")
+    notice = _notice("quote", "quote_decided", "resolved")
+    return notice.model_copy(update={"context": {
+        **notice.context, **decision_facts(record, "system", OPENED, "")}})
+
+
 def _walk() -> list[tuple[str, Notice]]:
     """One notice of every event, on each kind that sends it, as the workflows send them."""
     approval = ApprovalLink(quote_id="BEL-000042", director_email="mia.chen@harbourside.example",
@@ -122,6 +134,9 @@ def _walk() -> list[tuple[str, Notice]]:
         walk.append((event, _notice("quote", event, document=_document(), approval=approval)))
     walk += [("quote_confirm", _notice("quote", "quote_confirm", approval=approval)),
              ("order_failed", _notice("quote", "order_failed", "new")),
+             ("order_failed", _notice("quote", "order_failed", "resolved",
+                                      document=_document())),
+             ("quote_decided", _decided(approve=True)), ("quote_decided", _decided(False)),
              ("quote_ordered", _notice("quote", "quote_ordered", "new"))]
     walk += [(e, _notice("onboarding", e, "in_progress"))
              for e in ("account_confirmation", "mfa_reminder", "mfa_overdue",
@@ -322,3 +337,33 @@ def test_an_invitation_says_when_in_the_clients_zone():
     notice = _notice("onboarding", "induction_invite", "in_progress", invite=invite)
     body = render_body(notice, letterhead(notice, CONFIG, PUBLIC))
     assert "When: Mon 7 Dec 2026, 11:30 am AEDT\nLength: 30 minutes" in body
+
+
+def test_a_quotes_resolution_says_what_was_decided_and_asks_nothing_back():
+    """A decision is final (docs/lifecycle.md): no "reply if it is not fixed"; who decided,
+    when (in the client's zone), how and why."""
+    for notice, decision in ((_decided(True), "Approved"), (_decided(False), "Declined")):
+        body = render_body(notice, letterhead(notice, CONFIG, PUBLIC))
+        assert f"Decision: {decision}\n" in body and f"Decided by: {DIRECTOR_MAIL}" in body
+        assert "Decided on: Fri 4 Dec 2026, 4:00 pm AEDT" in body
+        assert "By way of: the approval page" in body and "not fixed" not in body
+    assert "Reason: over budget" in render_body(_decided(False), letterhead(
+        _decided(False), CONFIG, PUBLIC))
+
+
+def test_order_by_hand_lists_what_to_order():
+    notice = _notice("quote", "order_failed", "resolved", document=_document())
+    body = render_body(notice, letterhead(notice, CONFIG, PUBLIC))
+    assert "Order line 1: 80 x Development at AUD 150.00 each (AUD 12,000.00 before tax)" in body
+    assert "Valid until" not in body  # approved: past its validity, not an offer any more
+
+
+def test_do_by_hand_names_each_waiting_step_and_why():
+    notice = _notice("offboarding", "provider_step_failed", "in_progress")
+    notice.context["waiting_steps"] = (
+        "disable_account (the provider said: Microsoft Graph is not set up for plexacet)\n"
+        "revoke_sessions (the provider said: Microsoft Graph is not set up for plexacet)")
+    body = render_body(notice, letterhead(notice, CONFIG, PUBLIC))
+    assert ("Waiting for an agent: disable_account (the provider said: Microsoft Graph is "
+            "not set up for plexacet)") in body
+    assert "Waiting for an agent: revoke_sessions (the provider said: " in body

@@ -48,9 +48,11 @@ with workflow.unsafe.imports_passed_through():
         record_done,
         record_failure,
         recovery_notice_due,
+        waiting_for_an_agent,
     )
 
 STEP_TIMEOUT = timedelta(minutes=2)
+WAITING = "waiting_steps"  # the "Do by hand" notice's steps and reasons (domain.mail_words)
 # Runs from before the patch: Temporal retries inside one activity, at least once a minute,
 # until the provider answers.
 UNTIL_IT_WORKS = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coefficient=2,
@@ -195,10 +197,21 @@ class ProviderSteps:
         self.record_event(f"step_failed:{step.name}", f"{step.last_error} - an agent must do "
                           "this by hand, then resolve the ticket"
                           + (" (with the steps handed over just before)" if joined else ""))
+        waiting = {WAITING: waiting_for_an_agent(_all_steps(self.state))}
         if not joined:
             self.queue_notice("provider_step_failed", f"Do by hand: {step.name} for "
-                              f"{self.step_subject()}", self.assignee_mail())
+                              f"{self.step_subject()}", self.assignee_mail(), facts=waiting)
+        else:
+            self._name_in_handoff(waiting)
         self.mark_changed(publish=False)
+
+    def _name_in_handoff(self, waiting: dict[str, str]) -> None:
+        """A step joining a hand-off is named in its notice too, while the notice is still
+        to be delivered (an attempt already under way mails the steps it had)."""
+        for entry in reversed(self.state.outbox):
+            if entry.notice.event == "provider_step_failed":
+                entry.notice.context.update(waiting)
+                return
 
     def _tell_failing(self, step: StepState) -> None:
         """The desk hears once that a provider keeps failing (not at each attempt)."""

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         QuoteState,
         QuoteView,
         Supersede,
+        decision_facts,
         decision_refusal,
         typed_decision_refusal,
     )
@@ -45,6 +46,10 @@ ORDER_RETRIES = RetryPolicy(initial_interval=timedelta(seconds=5), backoff_coeff
                             maximum_interval=timedelta(minutes=5),
                             non_retryable_error_types=["ProviderRefused",
                                                        "ProviderNotConfigured"])
+# A decision is final (docs/lifecycle.md): the resolution's notice says what was decided,
+# with no "reply if it is not fixed" and no survey on closing; "order by hand" carries the
+# quote (its lines, and the PDF). Runs from before keep the core's notices.
+QUOTE_FINAL_WORDS = "quote-decision-final-words"
 
 
 @ticket_kind(TicketKind.QUOTE, QuoteView)
@@ -60,6 +65,7 @@ class QuoteWorkflow(TicketWorkflow):
     def __init__(self, start: QuoteStart) -> None:
         self.start = start
         self.setup(start.state or self.initial_state(start), start.sla, start.rules)
+        self._final_words = workflow.patched(QUOTE_FINAL_WORDS)
         if self.state.request is None:  # a run carried over from before requests were kept
             self.state.request = QuoteIntake.of(start)
 
@@ -239,7 +245,8 @@ class QuoteWorkflow(TicketWorkflow):
             s.order_failed = str(getattr(err.cause, "message", None) or err)[:500]
             self.record_event("order_failed", f"{s.order_failed} - order by hand")
             self.queue_notice("order_failed", f"Order by hand: quote {s.ticket_id}",
-                              self.assignee_mail())
+                              self.assignee_mail(),
+                              document=self.start.document if self._final_words else None)
             self.mark_changed(publish=False)
             if self.ends_by_kind_rules:  # the decision is made: the order is the agent's from here
                 self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
@@ -257,6 +264,23 @@ class QuoteWorkflow(TicketWorkflow):
         self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                      detail=schedule, install_at=order.install_at))
         self.apply_transition(Transition(to=Status.RESOLVED, by="system", reason=schedule))
+
+    # ------------------------------------------------------------------ final words
+
+    def notice_of_status(self, request: Transition) -> bool:
+        """Resolved: the directors and the requester are told what was decided, by whom
+        and when - never "reply if it is not fixed" (a decision is final)."""
+        s = self.state
+        if not self._final_words or request.to is not Status.RESOLVED:
+            return False
+        words = decision_facts(s.decision, request.by, workflow.now(), request.reason)
+        self.queue_notice("quote_decided", f"Quote {words['decision'].lower()}: {s.title}",
+                          list(self.start.directors), requester=True, facts=words)
+        return True
+
+    def surveys_on_close(self) -> bool:
+        """No "how did we do?" on a decided quote: nothing was fixed to rate."""
+        return not self._final_words
 
     # ------------------------------------------------------------------ revisions
 

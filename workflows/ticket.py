@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
     from domain.attachments import AttachmentIn, FilesHeld, FilesOnTicket
     from domain.ids import TicketKind
-    from domain.lifecycle import clock_moves, reply_resumes, transition_refusal
+    from domain.lifecycle import clock_moves, reply_reason, reply_resumes, transition_refusal
     from domain.notifications import Invite, Notice, OutboxEntry, message_id
     from domain.quote_lines import ApprovalLink, QuoteDocument
     from domain.refusals import Refusal
@@ -175,13 +175,15 @@ class TicketWorkflow:
     def queue_notice(self, event: str, subject: str, recipients: list[str],
                      requester: bool = False, survey_expires_at: datetime | None = None,
                      invite: Invite | None = None, approval: ApprovalLink | None = None,
-                     document: QuoteDocument | None = None) -> None:
+                     document: QuoteDocument | None = None,
+                     facts: dict[str, str] | None = None) -> None:
         """Queue a notice (it wakes the loop; lanes deliver it beside the clock).
         ``recipients`` come from the contract (ladder, assignee); ``requester`` adds the
-        technical contact."""
+        technical contact; ``facts``: the kind's own words for its mail (e.g. a quote's
+        decision), added to the notice's context."""
         self._notify(event, subject, recipients, requester=requester,
                      survey_expires_at=survey_expires_at, invite=invite, approval=approval,
-                     document=document)
+                     document=document, facts=facts)
 
     def apply_transition(self, request: Transition) -> None:
         """Change status as a validated ``transition`` update would (clock, events,
@@ -294,6 +296,17 @@ class TicketWorkflow:
 
     def on_closed(self) -> None:
         """Kind-specific effects of closing (after the survey is sent)."""
+
+    def notice_of_status(self, request: Transition) -> bool:
+        """A kind that words its own notice for going to ``request.to`` (pending, resolved)
+        queues it here and returns True; otherwise the core's ("Resolved - reply if it is not
+        fixed") goes to the requester."""
+        return False
+
+    def surveys_on_close(self) -> bool:
+        """Whether closing sends the requester the "how did we do?" survey (a decided
+        quote does not: a decision is final, nothing was fixed)."""
+        return True
 
     def details(self) -> str:
         """Markdown for the Web UI's current details."""
@@ -594,7 +607,7 @@ class TicketWorkflow:
                          ends_by_kind_rules=self._ends,
                          reply_ends_pending=self.rules.reply_ends_pending):
             self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
-                                              reason="the requester replied"))
+                                              reason=reply_reason(comment.by)))
 
     @workflow.update
     def attach(self, request: AttachmentIn) -> TicketView:
@@ -676,7 +689,8 @@ class TicketWorkflow:
             s.resolved_at = None
             s.closed_at = None
             self._notify("reopened", "Your ticket was reopened", [], requester=True)
-        elif request.to in (Status.PENDING, Status.RESOLVED):
+        elif request.to in (Status.PENDING, Status.RESOLVED) and not self.notice_of_status(
+                request):
             self._notify(f"ticket_{request.to.value}", _STATUS_SUBJECTS[request.to], [],
                          requester=True)
         self._refresh()
@@ -697,7 +711,7 @@ class TicketWorkflow:
         self._event("status:closed", reason, by=by, due=due)
         self._changed = True
         self._refresh()
-        if not survey:
+        if not survey or not self.surveys_on_close():
             return
         expires = now + _seconds(self.rules.survey_valid_for)
         s.survey_expires_at = expires
@@ -750,7 +764,7 @@ class TicketWorkflow:
     def _notify(self, event: str, subject: str, recipients: list[str], requester: bool = False,
                 survey_expires_at: datetime | None = None, invite: Invite | None = None,
                 approval: ApprovalLink | None = None, document: QuoteDocument | None = None,
-                ) -> None:
+                facts: dict[str, str] | None = None) -> None:
         """Queue a notice; lanes deliver it beside the clock, so nothing waits on e-mail.
         ``recipients`` come from the contract (ladder, assignee); ``requester`` adds the
         technical contact, whom the client named (mailed only if the config knows the
@@ -781,7 +795,8 @@ class TicketWorkflow:
             context={"priority": self.clock.state.priority.value, "subject": s.subject,
                      "status": s.status.value, "response_due": _iso(s.response_due),
                      "resolution_due": _iso(s.resolution_due),
-                     "escalation_level": self.clock.state.escalation_level},
+                     "escalation_level": self.clock.state.escalation_level,
+                     **(facts or {})},
         )
         if lanes:
             s.outbox.append(OutboxEntry(notice=notice))

@@ -144,6 +144,14 @@ def director(approve: bool, reason: str = "") -> Decision:
                     director_email=DIRECTOR)
 
 
+async def ended_without_a_survey(handle, view) -> None:
+    """A decided quote sends no "how did we do?" (a decision is final), so once closed it
+    waits for no survey: it ends after its reopen window."""
+    assert view.survey_expires_at is None
+    ended = await handle.result()  # it has ended: no survey left to wait for
+    assert ended.status is Status.CLOSED and ended.survey_expires_at is None
+
+
 async def test_an_approved_quote_without_procurement_goes_to_an_agent_and_closes(
         ts_env, task_queue):
     opened = await monday_10(ts_env)
@@ -175,7 +183,7 @@ async def test_an_approved_quote_without_procurement_goes_to_an_agent_and_closes
     # the auto-close once resolved, then none (closed).
     assert instants(await published(handle, "NextDue")) == to_the_second(
         resolved.valid_until, None, auto_close, None)
-    await handle.terminate("test done")
+    await ended_without_a_survey(handle, view)
 
 
 async def test_a_declined_quote_resolves_then_closes(ts_env, task_queue):
@@ -192,7 +200,7 @@ async def test_a_declined_quote_resolves_then_closes(ts_env, task_queue):
     assert view.status is Status.CLOSED
     dues = instants(await published(handle, "NextDue"))
     assert [dues[0], dues[-1]] == to_the_second(declined.valid_until, None)
-    await handle.terminate("test done")
+    await ended_without_a_survey(handle, view)
 
 
 async def test_an_expired_quote_closes_and_publishes_its_expiry(ts_env, task_queue):
