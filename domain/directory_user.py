@@ -11,6 +11,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.ids import TICKET_ID_PATTERN, TicketKind
+from domain.offboarding import OffboardingStart
+from domain.onboarding import OnboardingStart
 
 RESOURCE_MAX_BYTES = 16 * 1024   # a SCIM User as stored: far above what HR systems send
 NOTE_MAX_CHARS = 500
@@ -89,3 +91,36 @@ class TicketLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: TicketKind
     ticket_id: str = Field(pattern=TICKET_ID_PATTERN)
+
+
+SUMMARY_MAX_CHARS = 400
+# The starts name their kind's state, defined after them: complete them now, or a start
+# that arrived inside an order (never built on its own) cannot be serialised for its child.
+OffboardingStart.model_rebuild()
+OnboardingStart.model_rebuild()
+
+
+class ExitOrder(BaseModel):
+    """A leaver's user exit, opened whole by the user's workflow (claim, start, link in one
+    durable update): the offboarding's start, numbered and checked by the API, and the
+    Web UI's one-line summary of it."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: OffboardingStart
+    summary: str = Field(max_length=SUMMARY_MAX_CHARS)
+
+
+class OnboardingOrder(BaseModel):
+    """A hire's onboarding, opened and linked by the user's workflow in one durable update."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: OnboardingStart
+    summary: str = Field(max_length=SUMMARY_MAX_CHARS)
+
+
+class Opened(BaseModel):
+    """What an order did: ``opened`` False when the user had that ticket already (or another
+    caller is opening it); ``user`` as it stands after."""
+
+    opened: bool
+    user: DirectoryUser

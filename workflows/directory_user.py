@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from domain import search_attributes as sa
@@ -23,13 +24,24 @@ with workflow.unsafe.imports_passed_through():
         DirectoryUser,
         DirectoryUserStart,
         ExitClaim,
+        ExitOrder,
+        OnboardingOrder,
+        Opened,
         Replacement,
         TicketLink,
     )
-    from domain.ids import TicketKind, directory_user_key
+    from domain.ids import TicketKind, directory_user_key, workflow_id
+    from workflows.offboarding import OffboardingWorkflow
+    from workflows.onboarding import OnboardingWorkflow
+    from workflows.ticket import TicketWorkflow
 
 VERSION_MISMATCH = "VersionMismatch"
 DELETED = "Deleted"
+TICKET_TAKEN = "TicketTaken"     # the prepared number was used already: nothing was opened
+# The exit and the onboarding opened inside this workflow (before: claim, open and link sent
+# one by one by the API, a crash between them leaving half an exit). Updates that did not
+# exist before, so no committed history reaches them; the marker dates the histories that do.
+TICKETS_IN_WORKFLOW = "tickets-opened-in-workflow"
 
 
 @workflow.defn
@@ -37,6 +49,7 @@ class DirectoryUserWorkflow:
     @workflow.init
     def __init__(self, start: DirectoryUserStart) -> None:
         self.user = start.user
+        self._opening: set[TicketKind] = set()   # orders in flight (their handler awaits)
 
     @workflow.run
     async def run(self, start: DirectoryUserStart) -> None:
@@ -104,6 +117,9 @@ class DirectoryUserWorkflow:
 
     @workflow.update
     def link_ticket(self, link: TicketLink) -> DirectoryUser:
+        return self._link(link)
+
+    def _link(self, link: TicketLink) -> DirectoryUser:
         user = self.user
         if link.kind is TicketKind.ONBOARDING:
             user.onboarding_ticket = link.ticket_id
@@ -119,6 +135,75 @@ class DirectoryUserWorkflow:
         if link.kind not in (TicketKind.ONBOARDING, TicketKind.OFFBOARDING):
             raise ApplicationError(f"a directory user opens onboardings and user exits, "
                                    f"not a {link.kind.value}")
+
+    @workflow.update
+    async def open_exit(self, order: ExitOrder) -> Opened:
+        """The leaver's user exit, whole: claimed, started (a child workflow under its
+        ticket's business key, left running when this user ends) and linked. Once per
+        leaver: nothing is opened if the user has an exit, one is being opened, or an
+        older API's claim is still fresh."""
+        user = self.user
+        now = workflow.now()
+        claimed = (user.exit_claimed_at is not None
+                   and now - user.exit_claimed_at < timedelta(seconds=EXIT_CLAIM_SECONDS))
+        if (user.offboarding_ticket is not None or claimed
+                or TicketKind.OFFBOARDING in self._opening):
+            return Opened(opened=False, user=user)
+        user.exit_claimed_at = now
+        try:
+            await self._open_child(OffboardingWorkflow, order.start, order.summary)
+        except BaseException:
+            user.exit_claimed_at = None
+            raise
+        return Opened(opened=True, user=self._link(TicketLink(
+            kind=TicketKind.OFFBOARDING, ticket_id=order.start.ticket_id)))
+
+    @open_exit.validator
+    def _exit_allowed(self, order: ExitOrder) -> None:
+        self._check(None)
+        self._own_ticket(order.start.client_id)
+
+    @workflow.update
+    async def open_onboarding(self, order: OnboardingOrder) -> Opened:
+        """The hire's onboarding, started as a child workflow and linked; nothing if the
+        user has one (or one is being opened)."""
+        if self.user.onboarding_ticket is not None or TicketKind.ONBOARDING in self._opening:
+            return Opened(opened=False, user=self.user)
+        await self._open_child(OnboardingWorkflow, order.start, order.summary)
+        return Opened(opened=True, user=self._link(TicketLink(
+            kind=TicketKind.ONBOARDING, ticket_id=order.start.ticket_id)))
+
+    @open_onboarding.validator
+    def _onboarding_allowed(self, order: OnboardingOrder) -> None:
+        self._check(None)
+        self._own_ticket(order.start.client_id)
+
+    def _own_ticket(self, client_id: str) -> None:
+        if client_id != self.user.client_id:
+            raise ApplicationError(f"a user of {self.user.client_id} opens tickets of that "
+                                   f"client, not of {client_id}", type="WrongClient")
+
+    async def _open_child(self, kind_workflow: type[TicketWorkflow], start,
+                          summary: str) -> None:
+        """Start a ticket's workflow under its business key: a retried task or a replay
+        starts it once (the start is a command in this history)."""
+        workflow.patched(TICKETS_IN_WORKFLOW)
+        kind = kind_workflow.kind
+        self._opening.add(kind)
+        try:
+            at_intake = kind_workflow.initial_state(start)
+            await workflow.start_child_workflow(
+                kind_workflow.run, start, id=workflow_id(kind, start.ticket_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    kind_workflow.search_attributes(at_intake)),
+                static_summary=summary)
+        except WorkflowAlreadyStartedError as exc:
+            raise ApplicationError(f"ticket number {start.ticket_id} is taken: retry",
+                                   type=TICKET_TAKEN, non_retryable=True) from exc
+        finally:
+            self._opening.discard(kind)
 
     @workflow.update
     def delete(self, deletion: Deletion) -> DirectoryUser:

@@ -32,8 +32,8 @@ from scim2_models.path import CompareOperator, Comparison
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from api.auth import Principal, require
-from api.routes.offboarding import open_exit
-from api.routes.onboarding import open_onboarding
+from api.routes.offboarding import exit_start
+from api.routes.onboarding import joiner_start
 from api.routes.scim_discovery import base_url, scim_json
 from api.scim_directory import Directory, folded
 from api.state import AppState, app_state
@@ -41,9 +41,10 @@ from domain.directory_user import (
     RESOURCE_MAX_BYTES,
     Deletion,
     DirectoryUser,
-    ExitClaim,
+    ExitOrder,
+    OnboardingOrder,
+    Opened,
     Replacement,
-    TicketLink,
     resource_size,
 )
 from domain.ids import TicketKind, directory_user_key, workflow_id
@@ -268,17 +269,19 @@ async def create_user(c: Call = Depends(call)) -> Response:
 
 async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm,
                    keep: dict[str, Any]) -> DirectoryUser:
-    """Open the hire's onboarding and link it to the user (or note why it could not be)."""
+    """Open the hire's onboarding and link it to the user (or note why it could not be):
+    one update, the user's workflow starts the onboarding and links it."""
     try:
-        view = await open_onboarding(c.state, c.client, form, c.principal.actor)
+        start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
+        opened: Opened = await c.directory.update(
+            c.client.id, user.user_id, Wf.open_onboarding,
+            OnboardingOrder(start=start, summary=summary))
     except Exception as exc:  # the user stands; the note tells HR and the desk
         log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
         return await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(
             resource=keep, note=f"no onboarding: it could not be opened ({type(exc).__name__})"
             "; raise it with POST /v1/onboarding"))
-    return await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
-                                    TicketLink(kind=TicketKind.ONBOARDING,
-                                               ticket_id=view.ticket_id))
+    return opened.user
 
 
 def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False) -> bool:
@@ -329,15 +332,12 @@ async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[Direc
     form, note = exit_form(resource, c.client, await c.manager(resource), today)
     if form is None:
         return user, note
-    claim = await c.directory.update(c.client.id, user.user_id, Wf.claim_exit,
-                                     ExitClaim(by=c.principal.actor))
-    if not claim.granted:
-        return user, ""
-    view = await open_exit(c.state, c.client, form, c.principal.actor)
-    user = await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
-                                    TicketLink(kind=TicketKind.OFFBOARDING,
-                                               ticket_id=view.ticket_id))
-    return user, ""
+    # One update: the user's workflow claims, starts and links the exit durably (a crash
+    # part-way is finished by the workflow, not left as a claim without a ticket).
+    start, summary = await exit_start(c.state, c.client, form, c.principal.actor)
+    opened: Opened = await c.directory.update(c.client.id, user.user_id, Wf.open_exit,
+                                              ExitOrder(start=start, summary=summary))
+    return (opened.user if opened.opened else user), ""
 
 
 async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
