@@ -110,6 +110,15 @@ class ExitOrder(BaseModel):
     summary: str = Field(max_length=SUMMARY_MAX_CHARS)
 
 
+class Leaving(BaseModel):
+    """A deactivation that opens the leaver's exit: the new resource stored and the exit
+    opened in one update, so neither is kept without the other."""
+
+    model_config = ConfigDict(extra="forbid")
+    replacement: Replacement
+    exit: ExitOrder
+
+
 class OnboardingOrder(BaseModel):
     """A hire's onboarding, opened and linked by the user's workflow in one durable update."""
 

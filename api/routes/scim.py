@@ -19,6 +19,7 @@ from scim2_models import (
     InvalidSyntaxException,
     InvalidValueException,
     ListResponse,
+    NotFoundException,
     PatchOp,
     PayloadTooLargeException,
     PreconditionFailedException,
@@ -29,7 +30,7 @@ from scim2_models import (
     UniquenessException,
 )
 from scim2_models.path import CompareOperator, Comparison
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from api.auth import Principal, require
 from api.routes.offboarding import exit_start
@@ -42,6 +43,7 @@ from domain.directory_user import (
     Deletion,
     DirectoryUser,
     ExitOrder,
+    Leaving,
     OnboardingOrder,
     Opened,
     Replacement,
@@ -302,6 +304,14 @@ async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
     account being set up for nobody: their onboarding is cancelled (what was done is undone,
     newest first) instead of an exit opened. The note to keep; None if the hire has
     started, their onboarding is finished, or there is none (then the exit is opened)."""
+    handle = await _withdrawable(c, user)
+    if handle is None:
+        return None
+    return await _withdraw(c, user, handle)
+
+
+async def _withdrawable(c: Call, user: DirectoryUser) -> WorkflowHandle[Any, Any] | None:
+    """The onboarding of a hire who has not started, still open; else None."""
     if user.onboarding_ticket is None:
         return None
     handle = c.state.temporal.get_workflow_handle(
@@ -309,6 +319,11 @@ async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
     view = await handle.query(OnboardingWorkflow.view)
     if view.starts_at <= datetime.now(UTC) or view.status in DONE:
         return None
+    return handle
+
+
+async def _withdraw(c: Call, user: DirectoryUser,
+                    handle: WorkflowHandle[Any, Any]) -> str | None:
     try:  # accepted is enough: the undoing goes on in the workflow, retried
         await handle.start_update(
             OnboardingWorkflow.cancel, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
@@ -328,16 +343,38 @@ async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[Direc
     withdrawn = await _withdraw_hire(c, user)
     if withdrawn is not None:
         return user, withdrawn
-    today = datetime.now(ZoneInfo(c.client.sla.calendar.timezone)).date()
-    form, note = exit_form(resource, c.client, await c.manager(resource), today)
-    if form is None:
+    order, note = await _exit_order(c, resource)
+    if order is None:
         return user, note
     # One update: the user's workflow claims, starts and links the exit durably (a crash
     # part-way is finished by the workflow, not left as a claim without a ticket).
-    start, summary = await exit_start(c.state, c.client, form, c.principal.actor)
-    opened: Opened = await c.directory.update(c.client.id, user.user_id, Wf.open_exit,
-                                              ExitOrder(start=start, summary=summary))
+    opened = await _send_exit(c, user.user_id, Wf.open_exit, order, order)
     return (opened.user if opened.opened else user), ""
+
+
+async def _send_exit(c: Call, user_id: str, update: Any, arg: Any,
+                     order: ExitOrder) -> Opened:
+    """Send an update carrying ``order``; its number goes back to the pool if the workflow
+    did not use it (refused, or an exit open already), never if the outcome is unknown."""
+    try:
+        opened: Opened = await c.directory.update(c.client.id, user_id, update, arg)
+    except (PreconditionFailedException, NotFoundException):
+        c.state.numbers.give_back(order.start.ticket_id)  # refused by a validator
+        raise
+    if not opened.opened:
+        c.state.numbers.give_back(order.start.ticket_id)
+    return opened
+
+
+async def _exit_order(c: Call, resource: ScimUser) -> tuple[ExitOrder | None, str]:
+    """The leaver's exit, checked and numbered for their workflow to open; or the note
+    saying why there is none."""
+    today = datetime.now(ZoneInfo(c.client.sla.calendar.timezone)).date()
+    form, note = exit_form(resource, c.client, await c.manager(resource), today)
+    if form is None:
+        return None, note
+    start, summary = await exit_start(c.state, c.client, form, c.principal.actor)
+    return ExitOrder(start=start, summary=summary), ""
 
 
 async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
@@ -351,10 +388,22 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
         for other in await c.directory.holders(c.client.id, name):
             if other is not None and other.user_id != current.user_id:
                 raise UniquenessException(detail="another user has this userName")
-    user = await c.directory.update(c.client.id, current.user_id, Wf.replace,
-                                    Replacement(resource=keep, expected_version=expected))
-    note = ""
-    if _leaving(current, resource.active):
+    replacement = Replacement(resource=keep, expected_version=expected)
+    leaving = _leaving(current, resource.active)
+    if leaving and current.offboarding_ticket is None \
+            and await _withdrawable(c, current) is None:
+        # A leaver: the deactivation is stored and the exit opened by one update, so a
+        # crash cannot keep an inactive user whose exit no later request would open.
+        order, note = await _exit_order(c, resource)
+        if order is not None:
+            opened = await _send_exit(c, current.user_id, Wf.leave,
+                                      Leaving(replacement=replacement, exit=order), order)
+            return opened.user
+        leaving = False  # no exit to open (the note says why)
+    else:
+        note = ""
+    user = await c.directory.update(c.client.id, current.user_id, Wf.replace, replacement)
+    if leaving:
         user, note = await _exit(c, user, resource)
     elif _arriving(current, resource.active) and user.onboarding_ticket is None:
         # A pre-hire created inactive (Okta's and Workday's staged users) is activated:

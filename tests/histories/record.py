@@ -417,8 +417,9 @@ async def record_directory_user(name: str) -> Path:
 async def record_scim_user_tickets(name: str) -> Path:
     """scim_user_tickets_*: a SCIM user whose workflow opens its own tickets (patch
     tickets-opened-in-workflow): created, its onboarding opened and linked by one update
-    (a second order refused), deactivated, its user exit opened whole by one update (a
-    second refused), then deleted. The children are stand-ins that wait."""
+    (a second order refused), deactivated with its user exit opened whole by one update
+    (``leave``; a second ``open_exit`` refused), then deleted. The children are stand-ins
+    that wait."""
     from datetime import UTC, datetime
 
     from api.scim_directory import Directory
@@ -426,6 +427,7 @@ async def record_scim_user_tickets(name: str) -> Path:
         Deletion,
         DirectoryUser,
         ExitOrder,
+        Leaving,
         OnboardingOrder,
         Replacement,
     )
@@ -474,7 +476,6 @@ async def record_scim_user_tickets(name: str) -> Path:
             await env.sleep(timedelta(days=200))
             left = datetime.fromtimestamp((await env.get_current_time()).timestamp(), UTC)
             resource = {**resource, "active": False}
-            await update(Wf.replace, Replacement(resource=resource, expected_version=1))
 
             def leaver(ticket: str) -> ExitOrder:
                 return ExitOrder(start=OffboardingStart(
@@ -483,7 +484,8 @@ async def record_scim_user_tickets(name: str) -> Path:
                     sla=snapshot_for(belton_without_holidays(), left)),
                     summary=f"{ticket} user exit")
 
-            exited = await update(Wf.open_exit, leaver("BEL-000388"))
+            exited = await update(Wf.leave, Leaving(replacement=Replacement(
+                resource=resource, expected_version=1), exit=leaver("BEL-000388")))
             twice = await update(Wf.open_exit, leaver("BEL-000389"))
             assert exited.opened and not twice.opened
             await update(Wf.delete, Deletion(expected_version=2))

@@ -22,7 +22,13 @@ from temporalio.worker import (
     WorkflowOutboundInterceptor,
 )
 
-from domain.directory_user import DirectoryUser, DirectoryUserStart, ExitOrder
+from domain.directory_user import (
+    DirectoryUser,
+    DirectoryUserStart,
+    ExitOrder,
+    Leaving,
+    Replacement,
+)
 from domain.ids import TicketKind, directory_user_key, directory_user_workflow_id, workflow_id
 from domain.offboarding import OffboardingStart
 from domain.sla.deadlines import snapshot_for
@@ -63,12 +69,12 @@ def _order(client_id: str, now: datetime) -> ExitOrder:
     return ExitOrder(start=start, summary=f"{ticket} user exit")
 
 
-async def _user(client: Client, task_queue: str) -> WorkflowHandle:
+async def _user(client: Client, task_queue: str, active: bool = False) -> WorkflowHandle:
     now = datetime.now(UTC)
     client_id = f"c-{task_queue}"
     user_id = directory_user_key(client_id, "jo.tran@harbourside.example")
     user = DirectoryUser(client_id=client_id, user_id=user_id, created_at=now, modified_at=now,
-                         resource={"userName": "jo.tran@harbourside.example", "active": False})
+                         resource={"userName": "jo.tran@harbourside.example", "active": active})
     # A short task timeout: the dead worker's task moves to the next worker soon.
     return await client.start_workflow(
         DirectoryUserWorkflow.run, DirectoryUserStart(user=user),
@@ -108,6 +114,30 @@ async def test_a_worker_dying_mid_exit_leaves_no_half_exit(dev_client, task_queu
         assert not again.opened and again.user.offboarding_ticket == order.start.ticket_id
         view = await handle.query(DirectoryUserWorkflow.view)
         assert view.offboarding_ticket == order.start.ticket_id
+    await dev_client.get_workflow_handle(exit_id).terminate("test over")
+    await handle.terminate("test over")
+
+
+async def test_a_deactivation_is_never_kept_without_its_exit(dev_client, task_queue):
+    """Before, the API stored the deactivation, then opened the exit: a crash between left
+    an inactive user, and a retried deactivation of an inactive user opens nothing."""
+    handle = await _user(dev_client, task_queue, active=True)
+    order = _order(f"c-{task_queue}", datetime.now(UTC))
+    leaving = Leaving(replacement=Replacement(resource={
+        "userName": "jo.tran@harbourside.example", "active": False}, expected_version=1),
+        exit=order)
+    deaths = _Outbound.deaths
+    async with Worker(dev_client, task_queue=task_queue, workflows=[DirectoryUserWorkflow],
+                      interceptors=[DiesOpeningTickets()]):
+        call = asyncio.create_task(handle.execute_update(DirectoryUserWorkflow.leave, leaving))
+        await eventually(lambda: _Outbound.deaths, lambda n: n > deaths)
+    async with Worker(dev_client, task_queue=task_queue, workflows=[DirectoryUserWorkflow]):
+        opened = await asyncio.wait_for(call, timeout=60)
+        assert opened.opened and opened.user.resource["active"] is False
+        assert opened.user.offboarding_ticket == order.start.ticket_id
+        assert opened.user.version == 2
+    exit_id = workflow_id(TicketKind.OFFBOARDING, order.start.ticket_id)
+    assert await _exists(dev_client, exit_id)
     await dev_client.get_workflow_handle(exit_id).terminate("test over")
     await handle.terminate("test over")
 
