@@ -58,6 +58,8 @@ class DirectoryUser(BaseModel):
 
 class DirectoryUserStart(BaseModel):
     user: DirectoryUser
+    onboarding: OnboardingOrder | None = Field(None, description="the hire's onboarding, "
+                                               "opened by the workflow as it starts")
 
 
 class Replacement(BaseModel):
@@ -133,3 +135,6 @@ class Opened(BaseModel):
 
     opened: bool
     user: DirectoryUser
+
+
+DirectoryUserStart.model_rebuild()  # it names OnboardingOrder, defined after it

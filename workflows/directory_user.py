@@ -55,6 +55,13 @@ class DirectoryUserWorkflow:
     @workflow.run
     async def run(self, start: DirectoryUserStart) -> None:
         workflow.set_current_details(self._details())
+        if start.onboarding is not None:  # a hire created with the onboarding to open
+            try:
+                await self._open_onboarding(start.onboarding)
+            except ApplicationError as exc:  # its number was taken: the user stands
+                self._replace(Replacement(resource=self.user.resource, note=(
+                    f"no onboarding: it could not be opened ({exc.type}); raise it with "
+                    "POST /v1/onboarding")))
         await workflow.wait_condition(
             lambda: self.user.deleted_at is not None
             or workflow.info().is_continue_as_new_suggested())
@@ -186,8 +193,15 @@ class DirectoryUserWorkflow:
     async def open_onboarding(self, order: OnboardingOrder) -> Opened:
         """The hire's onboarding, started as a child workflow and linked; nothing if the
         user has one (or one is being opened)."""
-        if self.user.onboarding_ticket is not None or TicketKind.ONBOARDING in self._opening:
-            return Opened(opened=False, user=self.user)
+        return await self._open_onboarding(order)
+
+    async def _open_onboarding(self, order: OnboardingOrder) -> Opened:
+        # The same order again (the API asking for the onboarding its create started) is
+        # answered once that one is open: opened, with the link.
+        await workflow.wait_condition(lambda: TicketKind.ONBOARDING not in self._opening)
+        if self.user.onboarding_ticket is not None:
+            return Opened(opened=self.user.onboarding_ticket == order.start.ticket_id,
+                          user=self.user)
         await self._open_child(OnboardingWorkflow, order.start, order.summary)
         return Opened(opened=True, user=self._link(TicketLink(
             kind=TicketKind.ONBOARDING, ticket_id=order.start.ticket_id)))

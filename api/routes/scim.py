@@ -263,21 +263,36 @@ async def create_user(c: Call = Depends(call)) -> Response:
     form, note = joiner_form(resource, c.client, await c.manager(resource), now)
     user = DirectoryUser(client_id=c.client.id, user_id=directory_user_key(c.client.id, name),
                          resource=keep, created_at=now, modified_at=now, note=note)
-    await c.directory.create(user, name)
+    order = await _onboarding_order(c, form)  # in the input: the workflow opens it
+    await c.directory.create(user, name, onboarding=order)
     if form is not None:
-        user = await _onboard(c, user, form, keep)
+        user = await _onboard(c, user, form, keep, order)
     return c.answer(user, 201)
 
 
-async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm,
-                   keep: dict[str, Any]) -> DirectoryUser:
-    """Open the hire's onboarding and link it to the user (or note why it could not be):
-    one update, the user's workflow starts the onboarding and links it."""
+async def _onboarding_order(c: Call, form: JoinerForm | None) -> OnboardingOrder | None:
+    """The hire's onboarding, planned and numbered for their workflow to open; None if
+    there is none, or it cannot be planned (then :func:`_onboard` notes why)."""
+    if form is None:
+        return None
     try:
         start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
-        opened: Opened = await c.directory.update(
-            c.client.id, user.user_id, Wf.open_onboarding,
-            OnboardingOrder(start=start, summary=summary))
+    except Exception:
+        return None
+    return OnboardingOrder(start=start, summary=summary)
+
+
+async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm, keep: dict[str, Any],
+                   order: OnboardingOrder | None = None) -> DirectoryUser:
+    """Open the hire's onboarding and link it to the user (or note why it could not be):
+    one update, the user's workflow starts the onboarding and links it (for a create, it
+    started it already from its input: the update answers once it is linked)."""
+    try:
+        if order is None:
+            start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
+            order = OnboardingOrder(start=start, summary=summary)
+        opened: Opened = await c.directory.update(c.client.id, user.user_id,
+                                                  Wf.open_onboarding, order)
     except Exception as exc:  # the user stands; the note tells HR and the desk
         log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
         return await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(

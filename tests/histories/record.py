@@ -416,10 +416,10 @@ async def record_directory_user(name: str) -> Path:
 
 async def record_scim_user_tickets(name: str) -> Path:
     """scim_user_tickets_*: a SCIM user whose workflow opens its own tickets (patch
-    tickets-opened-in-workflow): created, its onboarding opened and linked by one update
-    (a second order refused), deactivated with its user exit opened whole by one update
-    (``leave``; a second ``open_exit`` refused), then deleted. The children are stand-ins
-    that wait."""
+    tickets-opened-in-workflow): created with its onboarding, which the run opens and
+    links (the API's same order answered, a second one refused), deactivated with its user
+    exit opened whole by one update (``leave``; a second ``open_exit`` refused), then
+    deleted. The children are stand-ins that wait."""
     from datetime import UTC, datetime
 
     from api.scim_directory import Directory
@@ -462,13 +462,13 @@ async def record_scim_user_tickets(name: str) -> Path:
             sla=sla)
         async with Worker(env.client, task_queue="record",
                           workflows=[Wf, OnboardingStandIn, OffboardingStandIn]):
-            await directory.create(user, name_)
+            order = OnboardingOrder(start=joiner, summary="BEL-000301 new user")
+            await directory.create(user, name_, onboarding=order)  # the run opens it
 
             async def update(message, arg):
                 return await directory.update("belton", user.user_id, message, arg)
 
-            onboarded = await update(Wf.open_onboarding, OnboardingOrder(
-                start=joiner, summary="BEL-000301 new user"))
+            onboarded = await update(Wf.open_onboarding, order)  # answered once linked
             again = await update(Wf.open_onboarding, OnboardingOrder(
                 start=joiner.model_copy(update={"ticket_id": "BEL-000302"}),
                 summary="BEL-000302 new user"))

@@ -27,14 +27,17 @@ from domain.directory_user import (
     DirectoryUserStart,
     ExitOrder,
     Leaving,
+    OnboardingOrder,
     Replacement,
 )
 from domain.ids import TicketKind, directory_user_key, directory_user_workflow_id, workflow_id
 from domain.offboarding import OffboardingStart
+from domain.onboarding import OnboardingStart, induction_slot
 from domain.sla.deadlines import snapshot_for
 from tests.web.helpers import eventually
 from tests.workflows.support import belton_without_holidays
 from tests.workflows.test_offboarding_timers import exit_form
+from tests.workflows.test_onboarding_timers import joiner_form
 from workflows.directory_user import DirectoryUserWorkflow
 
 pytestmark = pytest.mark.devserver
@@ -139,6 +142,39 @@ async def test_a_deactivation_is_never_kept_without_its_exit(dev_client, task_qu
     exit_id = workflow_id(TicketKind.OFFBOARDING, order.start.ticket_id)
     assert await _exists(dev_client, exit_id)
     await dev_client.get_workflow_handle(exit_id).terminate("test over")
+    await handle.terminate("test over")
+
+
+async def test_a_created_hire_gets_the_onboarding_even_if_nobody_asks_again(dev_client,
+                                                                           task_queue):
+    """Before, the API created the user, then opened the onboarding: a crash between left a
+    user without one, and HR's retried create is refused (the name is taken). Now the
+    onboarding is in the user's start: the workflow opens and links it by itself."""
+    now = datetime.now(UTC)
+    client_id = f"c-{task_queue}"
+    sla = snapshot_for(belton_without_holidays(), now)
+    starts = now + timedelta(days=14)
+    ticket = f"TST-{uuid.uuid4().int % 10**6:06d}"
+    joiner = OnboardingStart(
+        ticket_id=ticket, client_id=client_id, opened_at=now, raised_by="integration:test",
+        form=joiner_form(), starts_at=starts, licences=["SPE_E3"], groups=["g-staff"],
+        usage_location="AU", notice="3bd", induction_at=induction_slot(sla.timeline(), starts),
+        sla=sla)
+    user_id = directory_user_key(client_id, "sam.lee@harbourside.example")
+    user = DirectoryUser(client_id=client_id, user_id=user_id, created_at=now, modified_at=now,
+                         resource={"userName": "sam.lee@harbourside.example"})
+    async with Worker(dev_client, task_queue=task_queue, workflows=[DirectoryUserWorkflow]):
+        handle = await dev_client.start_workflow(
+            DirectoryUserWorkflow.run, DirectoryUserStart(
+                user=user, onboarding=OnboardingOrder(start=joiner, summary=f"{ticket} hire")),
+            id=directory_user_workflow_id(client_id, user_id), task_queue=task_queue,
+            execution_timeout=timedelta(minutes=2))
+        view = await eventually(lambda: handle.query(DirectoryUserWorkflow.view),
+                                lambda v: v.onboarding_ticket is not None)
+        assert view.onboarding_ticket == ticket
+    onboarding_id = workflow_id(TicketKind.ONBOARDING, ticket)
+    assert await _exists(dev_client, onboarding_id)
+    await dev_client.get_workflow_handle(onboarding_id).terminate("test over")
     await handle.terminate("test over")
 
 
