@@ -137,4 +137,35 @@ class Opened(BaseModel):
     user: DirectoryUser
 
 
+WITHDRAWN_REASON = "withdrawn by the HR system before the start date"
+
+
+def withdrawn_note(onboarding_ticket: str) -> str:
+    return (f"onboarding {onboarding_ticket} cancelled before the start date: what was set "
+            "up for this hire is undone; no user exit needed")
+
+
+class Withdrawing(BaseModel):
+    """A hire deactivated (``replacement``, then noted) or deleted (None) before their
+    start: the user's workflow cancels their onboarding if it is still to come."""
+
+    model_config = ConfigDict(extra="forbid")
+    replacement: Replacement | None = None
+    by: str = Field(max_length=200)
+
+
+class Withdrawal(BaseModel):
+    """What the workflow asks its activity: cancel this onboarding if the hire has not
+    started. ``asked_at`` tells a retried attempt its own cancellation from an older one."""
+
+    onboarding_ticket: str = Field(pattern=TICKET_ID_PATTERN)
+    by: str
+    asked_at: datetime
+
+
+class Withdrawn(BaseModel):
+    withdrawn: bool
+    user: DirectoryUser
+
+
 DirectoryUserStart.model_rebuild()  # it names OnboardingOrder, defined after it

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -30,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
         Opened,
         Replacement,
         TicketLink,
+        Withdrawal,
+        Withdrawing,
+        Withdrawn,
+        withdrawn_note,
     )
     from domain.ids import TicketKind, directory_user_key, workflow_id
     from workflows.offboarding import OffboardingWorkflow
@@ -38,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
 
 VERSION_MISMATCH = "VersionMismatch"
 DELETED = "Deleted"
+WITHDRAW_TIMEOUT = timedelta(seconds=30)
+WITHDRAW_ATTEMPTS = 5   # then the update fails (the API answers an error, as a failed read did)
 TICKET_TAKEN = "TicketTaken"     # the prepared number was used already: nothing was opened
 # The exit and the onboarding opened inside this workflow (before: claim, open and link sent
 # one by one by the API, a crash between them leaving half an exit). Updates that did not
@@ -188,6 +194,33 @@ class DirectoryUserWorkflow:
             raise
         return Opened(opened=True, user=self._link(TicketLink(
             kind=TicketKind.OFFBOARDING, ticket_id=order.start.ticket_id)))
+
+    @workflow.update
+    async def withdraw_hire(self, withdrawing: Withdrawing) -> Withdrawn:
+        """A hire deactivated or deleted before their start: the deactivation stored and
+        their onboarding cancelled (by an activity, retried until it answers) in one
+        update; a deactivation keeps a note saying so. ``withdrawn`` False if the hire has
+        started or the onboarding is over (the caller opens the exit instead)."""
+        workflow.patched(TICKETS_IN_WORKFLOW)
+        if withdrawing.replacement is not None:
+            self._replace(withdrawing.replacement)
+        ticket = self.user.onboarding_ticket
+        if ticket is None:
+            return Withdrawn(withdrawn=False, user=self.user)
+        withdrawn = await workflow.execute_activity(
+            "directory.withdraw_hire",
+            Withdrawal(onboarding_ticket=ticket, by=withdrawing.by, asked_at=workflow.now()),
+            result_type=bool, start_to_close_timeout=WITHDRAW_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=WITHDRAW_ATTEMPTS),
+            summary=f"withdraw the hire: cancel onboarding {ticket}")
+        if withdrawn and withdrawing.replacement is not None:
+            self._replace(Replacement(resource=self.user.resource, note=withdrawn_note(ticket)))
+        return Withdrawn(withdrawn=withdrawn, user=self.user)
+
+    @withdraw_hire.validator
+    def _withdraw_allowed(self, withdrawing: Withdrawing) -> None:
+        replacement = withdrawing.replacement
+        self._check(replacement.expected_version if replacement is not None else None)
 
     @workflow.update
     async def open_onboarding(self, order: OnboardingOrder) -> Opened:

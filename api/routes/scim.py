@@ -30,7 +30,7 @@ from scim2_models import (
     UniquenessException,
 )
 from scim2_models.path import CompareOperator, Comparison
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowHandle
 
 from api.auth import Principal, require
 from api.routes.offboarding import exit_start
@@ -47,10 +47,13 @@ from domain.directory_user import (
     OnboardingOrder,
     Opened,
     Replacement,
+    Withdrawing,
+    Withdrawn,
     resource_size,
+    withdrawn_note,
 )
 from domain.ids import TicketKind, directory_user_key, workflow_id
-from domain.onboarding import Cancellation, JoinerForm
+from domain.onboarding import JoinerForm
 from domain.roles import Action
 from domain.scim import (
     DEFAULT_COUNT,
@@ -319,10 +322,12 @@ async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
     account being set up for nobody: their onboarding is cancelled (what was done is undone,
     newest first) instead of an exit opened. The note to keep; None if the hire has
     started, their onboarding is finished, or there is none (then the exit is opened)."""
-    handle = await _withdrawable(c, user)
-    if handle is None:
+    if await _withdrawable(c, user) is None:
         return None
-    return await _withdraw(c, user, handle)
+    assert user.onboarding_ticket is not None
+    result: Withdrawn = await c.directory.update(c.client.id, user.user_id, Wf.withdraw_hire,
+                                                 Withdrawing(by=c.principal.actor))
+    return withdrawn_note(user.onboarding_ticket) if result.withdrawn else None
 
 
 async def _withdrawable(c: Call, user: DirectoryUser) -> WorkflowHandle[Any, Any] | None:
@@ -335,19 +340,6 @@ async def _withdrawable(c: Call, user: DirectoryUser) -> WorkflowHandle[Any, Any
     if view.starts_at <= datetime.now(UTC) or view.status in DONE:
         return None
     return handle
-
-
-async def _withdraw(c: Call, user: DirectoryUser,
-                    handle: WorkflowHandle[Any, Any]) -> str | None:
-    try:  # accepted is enough: the undoing goes on in the workflow, retried
-        await handle.start_update(
-            OnboardingWorkflow.cancel, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            arg=Cancellation(reason="withdrawn by the HR system before the start date",
-                             by=c.principal.actor))
-    except WorkflowUpdateFailedError:
-        return None  # finished meanwhile: the exit it needs is opened instead
-    return (f"onboarding {user.onboarding_ticket} cancelled before the start date: what was "
-            "set up for this hire is undone; no user exit needed")
 
 
 async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
@@ -405,8 +397,22 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
                 raise UniquenessException(detail="another user has this userName")
     replacement = Replacement(resource=keep, expected_version=expected)
     leaving = _leaving(current, resource.active)
+    note = ""
     if leaving and current.offboarding_ticket is None \
-            and await _withdrawable(c, current) is None:
+            and await _withdrawable(c, current) is not None:
+        # A hire who has not started: the deactivation stored and the onboarding cancelled
+        # (and noted) by one update; if it finished meanwhile, the exit is opened below.
+        withdrawal: Withdrawn = await c.directory.update(
+            c.client.id, current.user_id, Wf.withdraw_hire,
+            Withdrawing(replacement=replacement, by=c.principal.actor))
+        if withdrawal.withdrawn:
+            return withdrawal.user
+        user, note = await _exit(c, withdrawal.user, resource)
+        if note and note != user.note:
+            user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
+                                            Replacement(resource=keep, note=note))
+        return user
+    if leaving and current.offboarding_ticket is None:
         # A leaver: the deactivation is stored and the exit opened by one update, so a
         # crash cannot keep an inactive user whose exit no later request would open.
         order, note = await _exit_order(c, resource)
@@ -415,8 +421,6 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
                                       Leaving(replacement=replacement, exit=order), order)
             return opened.user
         leaving = False  # no exit to open (the note says why)
-    else:
-        note = ""
     user = await c.directory.update(c.client.id, current.user_id, Wf.replace, replacement)
     if leaving:
         user, note = await _exit(c, user, resource)

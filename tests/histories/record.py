@@ -419,7 +419,9 @@ async def record_scim_user_tickets(name: str) -> Path:
     tickets-opened-in-workflow): created with its onboarding, which the run opens and
     links (the API's same order answered, a second one refused), deactivated with its user
     exit opened whole by one update (``leave``; a second ``open_exit`` refused), then
-    deleted. The children are stand-ins that wait."""
+    deleted. scim_user_withdrawn_*: the same hire deactivated before the start instead
+    (``withdraw_hire``: stored, the onboarding cancelled by an activity, noted). The
+    children and the activity are stand-ins."""
     from datetime import UTC, datetime
 
     from api.scim_directory import Directory
@@ -430,12 +432,17 @@ async def record_scim_user_tickets(name: str) -> Path:
         Leaving,
         OnboardingOrder,
         Replacement,
+        Withdrawing,
     )
     from domain.ids import directory_user_key
     from domain.offboarding import OffboardingStart
     from domain.onboarding import OnboardingStart, induction_slot
     from domain.sla.deadlines import snapshot_for
-    from tests.histories.stand_ins import OffboardingStandIn, OnboardingStandIn
+    from tests.histories.stand_ins import (
+        OffboardingStandIn,
+        OnboardingStandIn,
+        withdraw_hire_stand_in,
+    )
     from tests.workflows.support import belton_without_holidays
     from tests.workflows.test_offboarding_timers import exit_form
     from tests.workflows.test_onboarding_timers import joiner_form
@@ -461,7 +468,8 @@ async def record_scim_user_tickets(name: str) -> Path:
             usage_location="AU", notice="3bd", induction_at=induction_slot(sla.timeline(), starts),
             sla=sla)
         async with Worker(env.client, task_queue="record",
-                          workflows=[Wf, OnboardingStandIn, OffboardingStandIn]):
+                          workflows=[Wf, OnboardingStandIn, OffboardingStandIn],
+                          activities=[withdraw_hire_stand_in]):
             order = OnboardingOrder(start=joiner, summary="BEL-000301 new user")
             await directory.create(user, name_, onboarding=order)  # the run opens it
 
@@ -473,6 +481,15 @@ async def record_scim_user_tickets(name: str) -> Path:
                 start=joiner.model_copy(update={"ticket_id": "BEL-000302"}),
                 summary="BEL-000302 new user"))
             assert onboarded.opened and not again.opened
+            if name.startswith("scim_user_withdrawn"):  # deactivated before the start
+                withdrawn = await update(Wf.withdraw_hire, Withdrawing(replacement=Replacement(
+                    resource={**resource, "active": False}, expected_version=1),
+                    by="integration:okta"))
+                assert withdrawn.withdrawn and withdrawn.user.version == 3
+                await update(Wf.delete, Deletion(expected_version=3))
+                handle = directory.handle("belton", user.user_id)
+                await handle.result()
+                return save(name, await handle.fetch_history())
             await env.sleep(timedelta(days=200))
             left = datetime.fromtimestamp((await env.get_current_time()).timestamp(), UTC)
             resource = {**resource, "active": False}
@@ -527,6 +544,7 @@ async def record_incident_files(name: str) -> Path:
 
 RECORDERS = {"offboarding_outage": record_offboarding_outage,
              "scim_user_tickets": record_scim_user_tickets,
+             "scim_user_withdrawn": record_scim_user_tickets,
              "incident_files": record_incident_files,
              "offboarding": record_offboarding, "onboarding_undo": record_mid_saga,
              "onboarding": record_onboarding,
