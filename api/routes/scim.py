@@ -267,7 +267,12 @@ async def create_user(c: Call = Depends(call)) -> Response:
     user = DirectoryUser(client_id=c.client.id, user_id=directory_user_key(c.client.id, name),
                          resource=keep, created_at=now, modified_at=now, note=note)
     order = await _onboarding_order(c, form)  # in the input: the workflow opens it
-    await c.directory.create(user, name, onboarding=order)
+    try:
+        await c.directory.create(user, name, onboarding=order)
+    except UniquenessException:
+        if order is not None:  # no workflow started: the number was not used
+            c.state.numbers.give_back(order.start.ticket_id)
+        raise
     if form is not None:
         user = await _onboard(c, user, form, keep, order)
     return c.answer(user, 201)
