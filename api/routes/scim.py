@@ -30,7 +30,6 @@ from scim2_models import (
     UniquenessException,
 )
 from scim2_models.path import CompareOperator, Comparison
-from temporalio.client import WorkflowHandle
 
 from api.auth import Principal, require
 from api.routes.offboarding import exit_start
@@ -327,7 +326,7 @@ async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
     account being set up for nobody: their onboarding is cancelled (what was done is undone,
     newest first) instead of an exit opened. The note to keep; None if the hire has
     started, their onboarding is finished, or there is none (then the exit is opened)."""
-    if await _withdrawable(c, user) is None:
+    if not await _withdrawable(c, user):
         return None
     assert user.onboarding_ticket is not None
     result: Withdrawn = await c.directory.update(c.client.id, user.user_id, Wf.withdraw_hire,
@@ -335,16 +334,15 @@ async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
     return withdrawn_note(user.onboarding_ticket) if result.withdrawn else None
 
 
-async def _withdrawable(c: Call, user: DirectoryUser) -> WorkflowHandle[Any, Any] | None:
-    """The onboarding of a hire who has not started, still open; else None."""
+async def _withdrawable(c: Call, user: DirectoryUser) -> bool:
+    """Whether the user is a hire who has not started, their onboarding still open (the
+    workflow's activity checks again as it cancels)."""
     if user.onboarding_ticket is None:
-        return None
+        return False
     handle = c.state.temporal.get_workflow_handle(
         workflow_id(TicketKind.ONBOARDING, user.onboarding_ticket))
     view = await handle.query(OnboardingWorkflow.view)
-    if view.starts_at <= datetime.now(UTC) or view.status in DONE:
-        return None
-    return handle
+    return not (view.starts_at <= datetime.now(UTC) or view.status in DONE)
 
 
 async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
@@ -403,8 +401,7 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
     replacement = Replacement(resource=keep, expected_version=expected)
     leaving = _leaving(current, resource.active)
     note = ""
-    if leaving and current.offboarding_ticket is None \
-            and await _withdrawable(c, current) is not None:
+    if leaving and current.offboarding_ticket is None and await _withdrawable(c, current):
         # A hire who has not started: the deactivation stored and the onboarding cancelled
         # (and noted) by one update; if it finished meanwhile, the exit is opened below.
         withdrawal: Withdrawn = await c.directory.update(
