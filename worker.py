@@ -20,6 +20,7 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker
 import log_hygiene
 from activities import outbound
 from activities.alerts import AlertActivities
+from activities.directory import DirectoryActivities
 from activities.file_store import FileStore
 from activities.files import FileActivities
 from activities.notifications import NotificationActivities
@@ -103,6 +104,7 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
         task_queue=queue,
         workflows=[w for w in WORKFLOWS if w not in _NUMBERING],
         activities=[*activities(settings, config, http), *AlertActivities(client).all(),
+                    *DirectoryActivities(client).all(),
                     *ReviewActivities(settings, config, client,
                                      view_models=view_models()).all()],
         # Bounded cache bounds memory: evicted tickets replay when they next wake.

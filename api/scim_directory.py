@@ -25,7 +25,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import search_attributes as sa
-from domain.directory_user import DirectoryUser, DirectoryUserStart
+from domain.directory_user import DirectoryUser, DirectoryUserStart, OnboardingOrder
 from domain.ids import DIRECTORY_USER_ID, directory_user_key, directory_user_workflow_id
 from workflows.directory_user import DELETED, VERSION_MISMATCH, DirectoryUserWorkflow
 
@@ -99,10 +99,12 @@ class Directory:
                 return found
         return None
 
-    async def create(self, user: DirectoryUser, user_name: str) -> None:
+    async def create(self, user: DirectoryUser, user_name: str,
+                     onboarding: OnboardingOrder | None = None) -> None:
+        """Start the user's workflow (with the hire's onboarding, which it opens itself)."""
         try:
             await self.temporal.start_workflow(
-                DirectoryUserWorkflow.run, DirectoryUserStart(user=user),
+                DirectoryUserWorkflow.run, DirectoryUserStart(user=user, onboarding=onboarding),
                 id=directory_user_workflow_id(user.client_id, user.user_id),
                 task_queue=self.task_queue,
                 # A deleted user's name may be used again; a live one's may not.

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.ids import TICKET_ID_PATTERN, TicketKind
+from domain.offboarding import OffboardingStart
+from domain.onboarding import OnboardingStart
 
 RESOURCE_MAX_BYTES = 16 * 1024   # a SCIM User as stored: far above what HR systems send
 NOTE_MAX_CHARS = 500
@@ -56,6 +58,8 @@ class DirectoryUser(BaseModel):
 
 class DirectoryUserStart(BaseModel):
     user: DirectoryUser
+    onboarding: OnboardingOrder | None = Field(None, description="the hire's onboarding, "
+                                               "opened by the workflow as it starts")
 
 
 class Replacement(BaseModel):
@@ -89,3 +93,79 @@ class TicketLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: TicketKind
     ticket_id: str = Field(pattern=TICKET_ID_PATTERN)
+
+
+SUMMARY_MAX_CHARS = 400
+# The starts name their kind's state, defined after them: complete them now, or a start
+# that arrived inside an order (never built on its own) cannot be serialised for its child.
+OffboardingStart.model_rebuild()
+OnboardingStart.model_rebuild()
+
+
+class ExitOrder(BaseModel):
+    """A leaver's user exit, opened whole by the user's workflow (claim, start, link in one
+    durable update): the offboarding's start, numbered and checked by the API, and the
+    Web UI's one-line summary of it."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: OffboardingStart
+    summary: str = Field(max_length=SUMMARY_MAX_CHARS)
+
+
+class Leaving(BaseModel):
+    """A deactivation that opens the leaver's exit: the new resource stored and the exit
+    opened in one update, so neither is kept without the other."""
+
+    model_config = ConfigDict(extra="forbid")
+    replacement: Replacement
+    exit: ExitOrder
+
+
+class OnboardingOrder(BaseModel):
+    """A hire's onboarding, opened and linked by the user's workflow in one durable update."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: OnboardingStart
+    summary: str = Field(max_length=SUMMARY_MAX_CHARS)
+
+
+class Opened(BaseModel):
+    """What an order did: ``opened`` False when the user had that ticket already (or another
+    caller is opening it); ``user`` as it stands after."""
+
+    opened: bool
+    user: DirectoryUser
+
+
+WITHDRAWN_REASON = "withdrawn by the HR system before the start date"
+
+
+def withdrawn_note(onboarding_ticket: str) -> str:
+    return (f"onboarding {onboarding_ticket} cancelled before the start date: what was set "
+            "up for this hire is undone; no user exit needed")
+
+
+class Withdrawing(BaseModel):
+    """A hire deactivated (``replacement``, then noted) or deleted (None) before their
+    start: the user's workflow cancels their onboarding if it is still to come."""
+
+    model_config = ConfigDict(extra="forbid")
+    replacement: Replacement | None = None
+    by: str = Field(max_length=200)
+
+
+class Withdrawal(BaseModel):
+    """What the workflow asks its activity: cancel this onboarding if the hire has not
+    started. ``asked_at`` tells a retried attempt its own cancellation from an older one."""
+
+    onboarding_ticket: str = Field(pattern=TICKET_ID_PATTERN)
+    by: str
+    asked_at: datetime
+
+
+class Withdrawn(BaseModel):
+    withdrawn: bool
+    user: DirectoryUser
+
+
+DirectoryUserStart.model_rebuild()  # it names OnboardingOrder, defined after it

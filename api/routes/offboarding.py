@@ -38,6 +38,15 @@ async def open_exit(state: AppState, client: ClientConfig, form: ExitForm,
                     raised_by: str) -> OffboardingView:
     """A user exit for ``client`` (the form and SCIM share it): only of the client's own
     people (422 naming the field otherwise), before a ticket number is taken."""
+    start, summary = await exit_start(state, client, form, raised_by)
+    at_intake = await start_ticket(state, OffboardingWorkflow, start, summary)
+    return at_intake.view()
+
+
+async def exit_start(state: AppState, client: ClientConfig, form: ExitForm,
+                     raised_by: str) -> tuple[OffboardingStart, str]:
+    """A user exit's workflow input, checked and numbered, and the Web UI's summary of it
+    (SCIM hands both to the user's workflow, which starts the exit itself)."""
     own_people(client, form.people())
     now = datetime.now(UTC)
     effective = effective_time(form, client.sla, now)
@@ -46,10 +55,7 @@ async def open_exit(state: AppState, client: ClientConfig, form: ExitForm,
     start = OffboardingStart(ticket_id=ticket, client_id=client.id, opened_at=now,
                              raised_by=raised_by, form=form, effective_at=effective,
                              sla=snapshot_for(client.sla, now), rules=client.incidents)
-    at_intake = await start_ticket(
-        state, OffboardingWorkflow, start,
-        f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC")
-    return at_intake.view()
+    return start, f"{ticket} user exit, access ends {effective:%Y-%m-%d %H:%M} UTC"
 
 
 @router.post("/offboarding", status_code=201, response_model=OffboardingView,

@@ -55,14 +55,20 @@ def onboarding_start(form: JoinerForm, client: ClientConfig, raised_by: str,
 
 async def open_onboarding(state: AppState, client: ClientConfig, form: JoinerForm,
                           raised_by: str) -> OnboardingView:
+    start, summary = await joiner_start(state, client, form, raised_by)
+    at_intake = await start_ticket(state, OnboardingWorkflow, start, summary)
+    return at_intake.view()
+
+
+async def joiner_start(state: AppState, client: ClientConfig, form: JoinerForm,
+                       raised_by: str) -> tuple[OnboardingStart, str]:
+    """An onboarding's workflow input, planned and numbered, and the Web UI's summary of it
+    (SCIM hands both to the user's workflow, which starts the onboarding itself)."""
     planned = onboarding_start(form, client, raised_by, datetime.now(UTC))
     ticket = await state.numbers.next(client.ticket_prefix)
     start = planned.model_copy(update={"ticket_id": ticket})
     flag = " (EXPEDITED: awaiting approval)" if start.expedited else ""
-    at_intake = await start_ticket(
-        state, OnboardingWorkflow, start,
-        f"{ticket} new user starting {start.starts_at:%Y-%m-%d %H:%M} UTC{flag}")
-    return at_intake.view()
+    return start, f"{ticket} new user starting {start.starts_at:%Y-%m-%d %H:%M} UTC{flag}"
 
 
 @router.post("/onboarding", status_code=201, response_model=OnboardingView,

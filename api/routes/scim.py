@@ -19,6 +19,7 @@ from scim2_models import (
     InvalidSyntaxException,
     InvalidValueException,
     ListResponse,
+    NotFoundException,
     PatchOp,
     PayloadTooLargeException,
     PreconditionFailedException,
@@ -29,11 +30,10 @@ from scim2_models import (
     UniquenessException,
 )
 from scim2_models.path import CompareOperator, Comparison
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from api.auth import Principal, require
-from api.routes.offboarding import open_exit
-from api.routes.onboarding import open_onboarding
+from api.routes.offboarding import exit_start
+from api.routes.onboarding import joiner_start
 from api.routes.scim_discovery import base_url, scim_json
 from api.scim_directory import Directory, folded
 from api.state import AppState, app_state
@@ -41,13 +41,18 @@ from domain.directory_user import (
     RESOURCE_MAX_BYTES,
     Deletion,
     DirectoryUser,
-    ExitClaim,
+    ExitOrder,
+    Leaving,
+    OnboardingOrder,
+    Opened,
     Replacement,
-    TicketLink,
+    Withdrawing,
+    Withdrawn,
     resource_size,
+    withdrawn_note,
 )
 from domain.ids import TicketKind, directory_user_key, workflow_id
-from domain.onboarding import Cancellation, JoinerForm
+from domain.onboarding import JoinerForm
 from domain.roles import Action
 from domain.scim import (
     DEFAULT_COUNT,
@@ -260,25 +265,47 @@ async def create_user(c: Call = Depends(call)) -> Response:
     form, note = joiner_form(resource, c.client, await c.manager(resource), now)
     user = DirectoryUser(client_id=c.client.id, user_id=directory_user_key(c.client.id, name),
                          resource=keep, created_at=now, modified_at=now, note=note)
-    await c.directory.create(user, name)
+    order = await _onboarding_order(c, form)  # in the input: the workflow opens it
+    try:
+        await c.directory.create(user, name, onboarding=order)
+    except UniquenessException:
+        if order is not None:  # no workflow started: the number was not used
+            c.state.numbers.give_back(order.start.ticket_id)
+        raise
     if form is not None:
-        user = await _onboard(c, user, form, keep)
+        user = await _onboard(c, user, form, keep, order)
     return c.answer(user, 201)
 
 
-async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm,
-                   keep: dict[str, Any]) -> DirectoryUser:
-    """Open the hire's onboarding and link it to the user (or note why it could not be)."""
+async def _onboarding_order(c: Call, form: JoinerForm | None) -> OnboardingOrder | None:
+    """The hire's onboarding, planned and numbered for their workflow to open; None if
+    there is none, or it cannot be planned (then :func:`_onboard` notes why)."""
+    if form is None:
+        return None
     try:
-        view = await open_onboarding(c.state, c.client, form, c.principal.actor)
+        start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
+    except Exception:
+        return None
+    return OnboardingOrder(start=start, summary=summary)
+
+
+async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm, keep: dict[str, Any],
+                   order: OnboardingOrder | None = None) -> DirectoryUser:
+    """Open the hire's onboarding and link it to the user (or note why it could not be):
+    one update, the user's workflow starts the onboarding and links it (for a create, it
+    started it already from its input: the update answers once it is linked)."""
+    try:
+        if order is None:
+            start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
+            order = OnboardingOrder(start=start, summary=summary)
+        opened: Opened = await c.directory.update(c.client.id, user.user_id,
+                                                  Wf.open_onboarding, order)
     except Exception as exc:  # the user stands; the note tells HR and the desk
         log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
         return await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(
             resource=keep, note=f"no onboarding: it could not be opened ({type(exc).__name__})"
             "; raise it with POST /v1/onboarding"))
-    return await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
-                                    TicketLink(kind=TicketKind.ONBOARDING,
-                                               ticket_id=view.ticket_id))
+    return opened.user
 
 
 def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False) -> bool:
@@ -299,22 +326,23 @@ async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
     account being set up for nobody: their onboarding is cancelled (what was done is undone,
     newest first) instead of an exit opened. The note to keep; None if the hire has
     started, their onboarding is finished, or there is none (then the exit is opened)."""
-    if user.onboarding_ticket is None:
+    if not await _withdrawable(c, user):
         return None
+    assert user.onboarding_ticket is not None
+    result: Withdrawn = await c.directory.update(c.client.id, user.user_id, Wf.withdraw_hire,
+                                                 Withdrawing(by=c.principal.actor))
+    return withdrawn_note(user.onboarding_ticket) if result.withdrawn else None
+
+
+async def _withdrawable(c: Call, user: DirectoryUser) -> bool:
+    """Whether the user is a hire who has not started, their onboarding still open (the
+    workflow's activity checks again as it cancels)."""
+    if user.onboarding_ticket is None:
+        return False
     handle = c.state.temporal.get_workflow_handle(
         workflow_id(TicketKind.ONBOARDING, user.onboarding_ticket))
     view = await handle.query(OnboardingWorkflow.view)
-    if view.starts_at <= datetime.now(UTC) or view.status in DONE:
-        return None
-    try:  # accepted is enough: the undoing goes on in the workflow, retried
-        await handle.start_update(
-            OnboardingWorkflow.cancel, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            arg=Cancellation(reason="withdrawn by the HR system before the start date",
-                             by=c.principal.actor))
-    except WorkflowUpdateFailedError:
-        return None  # finished meanwhile: the exit it needs is opened instead
-    return (f"onboarding {user.onboarding_ticket} cancelled before the start date: what was "
-            "set up for this hire is undone; no user exit needed")
+    return not (view.starts_at <= datetime.now(UTC) or view.status in DONE)
 
 
 async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
@@ -325,19 +353,38 @@ async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[Direc
     withdrawn = await _withdraw_hire(c, user)
     if withdrawn is not None:
         return user, withdrawn
+    order, note = await _exit_order(c, resource)
+    if order is None:
+        return user, note
+    # One update: the user's workflow claims, starts and links the exit durably (a crash
+    # part-way is finished by the workflow, not left as a claim without a ticket).
+    opened = await _send_exit(c, user.user_id, Wf.open_exit, order, order)
+    return (opened.user if opened.opened else user), ""
+
+
+async def _send_exit(c: Call, user_id: str, update: Any, arg: Any,
+                     order: ExitOrder) -> Opened:
+    """Send an update carrying ``order``; its number goes back to the pool if the workflow
+    did not use it (refused, or an exit open already), never if the outcome is unknown."""
+    try:
+        opened: Opened = await c.directory.update(c.client.id, user_id, update, arg)
+    except (PreconditionFailedException, NotFoundException):
+        c.state.numbers.give_back(order.start.ticket_id)  # refused by a validator
+        raise
+    if not opened.opened:
+        c.state.numbers.give_back(order.start.ticket_id)
+    return opened
+
+
+async def _exit_order(c: Call, resource: ScimUser) -> tuple[ExitOrder | None, str]:
+    """The leaver's exit, checked and numbered for their workflow to open; or the note
+    saying why there is none."""
     today = datetime.now(ZoneInfo(c.client.sla.calendar.timezone)).date()
     form, note = exit_form(resource, c.client, await c.manager(resource), today)
     if form is None:
-        return user, note
-    claim = await c.directory.update(c.client.id, user.user_id, Wf.claim_exit,
-                                     ExitClaim(by=c.principal.actor))
-    if not claim.granted:
-        return user, ""
-    view = await open_exit(c.state, c.client, form, c.principal.actor)
-    user = await c.directory.update(c.client.id, user.user_id, Wf.link_ticket,
-                                    TicketLink(kind=TicketKind.OFFBOARDING,
-                                               ticket_id=view.ticket_id))
-    return user, ""
+        return None, note
+    start, summary = await exit_start(c.state, c.client, form, c.principal.actor)
+    return ExitOrder(start=start, summary=summary), ""
 
 
 async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
@@ -351,10 +398,33 @@ async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
         for other in await c.directory.holders(c.client.id, name):
             if other is not None and other.user_id != current.user_id:
                 raise UniquenessException(detail="another user has this userName")
-    user = await c.directory.update(c.client.id, current.user_id, Wf.replace,
-                                    Replacement(resource=keep, expected_version=expected))
+    replacement = Replacement(resource=keep, expected_version=expected)
+    leaving = _leaving(current, resource.active)
     note = ""
-    if _leaving(current, resource.active):
+    if leaving and current.offboarding_ticket is None and await _withdrawable(c, current):
+        # A hire who has not started: the deactivation stored and the onboarding cancelled
+        # (and noted) by one update; if it finished meanwhile, the exit is opened below.
+        withdrawal: Withdrawn = await c.directory.update(
+            c.client.id, current.user_id, Wf.withdraw_hire,
+            Withdrawing(replacement=replacement, by=c.principal.actor))
+        if withdrawal.withdrawn:
+            return withdrawal.user
+        user, note = await _exit(c, withdrawal.user, resource)
+        if note and note != user.note:
+            user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
+                                            Replacement(resource=keep, note=note))
+        return user
+    if leaving and current.offboarding_ticket is None:
+        # A leaver: the deactivation is stored and the exit opened by one update, so a
+        # crash cannot keep an inactive user whose exit no later request would open.
+        order, note = await _exit_order(c, resource)
+        if order is not None:
+            opened = await _send_exit(c, current.user_id, Wf.leave,
+                                      Leaving(replacement=replacement, exit=order), order)
+            return opened.user
+        leaving = False  # no exit to open (the note says why)
+    user = await c.directory.update(c.client.id, current.user_id, Wf.replace, replacement)
+    if leaving:
         user, note = await _exit(c, user, resource)
     elif _arriving(current, resource.active) and user.onboarding_ticket is None:
         # A pre-hire created inactive (Okta's and Workday's staged users) is activated:

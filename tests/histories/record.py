@@ -5,7 +5,8 @@
          onboarding_* / onboarding_cancel_* a new user,
          onboarding_undo_* a new user's cancellation cut off mid-undo,
          quote_* a quote, service_request_* a service request, alert_episode_* an alert,
-         post_mortem_* a post-mortem, directory_user_* a SCIM user, numbering_v1 both
+         post_mortem_* a post-mortem, directory_user_* a SCIM user (scim_user_tickets_* one
+         opening its own tickets), numbering_v1 both
          ticket_sequence_v1 and idempotency_shard_v1)
 
 Runs one scripted incident lifecycle on a time-skipping server (timers, activities,
@@ -413,6 +414,104 @@ async def record_directory_user(name: str) -> Path:
         return save(name, history)
 
 
+async def record_scim_user_tickets(name: str) -> Path:
+    """scim_user_tickets_*: a SCIM user whose workflow opens its own tickets (patch
+    tickets-opened-in-workflow): created with its onboarding, which the run opens and
+    links (the API's same order answered, a second one refused), deactivated with its user
+    exit opened whole by one update (``leave``; a second ``open_exit`` refused), then
+    deleted. scim_user_withdrawn_*: the same hire deactivated before the start instead
+    (``withdraw_hire``: stored, the onboarding cancelled by an activity, noted). The
+    children and the activity are stand-ins."""
+    from datetime import UTC, datetime
+
+    from api.scim_directory import Directory
+    from domain.directory_user import (
+        Deletion,
+        DirectoryUser,
+        ExitOrder,
+        Leaving,
+        OnboardingOrder,
+        Replacement,
+        Withdrawing,
+    )
+    from domain.ids import directory_user_key
+    from domain.offboarding import OffboardingStart
+    from domain.onboarding import OnboardingStart, induction_slot
+    from domain.sla.deadlines import snapshot_for
+    from tests.histories.stand_ins import (
+        OffboardingStandIn,
+        OnboardingStandIn,
+        withdraw_hire_stand_in,
+    )
+    from tests.workflows.support import belton_without_holidays
+    from tests.workflows.test_offboarding_timers import exit_form
+    from tests.workflows.test_onboarding_timers import joiner_form
+    from workflows.directory_user import DirectoryUserWorkflow as Wf
+
+    async with time_skipping() as env:
+        now = datetime.fromtimestamp((await env.get_current_time()).timestamp(), UTC)
+        name_ = "sam.lee@harbourside.example"
+        resource = {"userName": name_, "active": True, "title": "Paralegal"}
+        user = DirectoryUser(client_id="belton", user_id=directory_user_key("belton", name_),
+                             resource=resource, created_at=now, modified_at=now)
+        directory = Directory(env.client, "record")
+
+        async def unlisted(*_) -> None:  # the time-skipping server has no visibility store
+            return None
+
+        directory._listed = unlisted
+        sla = snapshot_for(belton_without_holidays(), now)
+        starts = now + timedelta(days=14)
+        joiner = OnboardingStart(
+            ticket_id="BEL-000301", client_id="belton", opened_at=now, raised_by="integration:okta",
+            form=joiner_form(), starts_at=starts, licences=["SPE_E3"], groups=["g-staff"],
+            usage_location="AU", notice="3bd", induction_at=induction_slot(sla.timeline(), starts),
+            sla=sla)
+        async with Worker(env.client, task_queue="record",
+                          workflows=[Wf, OnboardingStandIn, OffboardingStandIn],
+                          activities=[withdraw_hire_stand_in]):
+            order = OnboardingOrder(start=joiner, summary="BEL-000301 new user")
+            await directory.create(user, name_, onboarding=order)  # the run opens it
+
+            async def update(message, arg):
+                return await directory.update("belton", user.user_id, message, arg)
+
+            onboarded = await update(Wf.open_onboarding, order)  # answered once linked
+            again = await update(Wf.open_onboarding, OnboardingOrder(
+                start=joiner.model_copy(update={"ticket_id": "BEL-000302"}),
+                summary="BEL-000302 new user"))
+            assert onboarded.opened and not again.opened
+            if name.startswith("scim_user_withdrawn"):  # deactivated before the start
+                withdrawn = await update(Wf.withdraw_hire, Withdrawing(replacement=Replacement(
+                    resource={**resource, "active": False}, expected_version=1),
+                    by="integration:okta"))
+                assert withdrawn.withdrawn and withdrawn.user.version == 3
+                await update(Wf.delete, Deletion(expected_version=3))
+                handle = directory.handle("belton", user.user_id)
+                await handle.result()
+                return save(name, await handle.fetch_history())
+            await env.sleep(timedelta(days=200))
+            left = datetime.fromtimestamp((await env.get_current_time()).timestamp(), UTC)
+            resource = {**resource, "active": False}
+
+            def leaver(ticket: str) -> ExitOrder:
+                return ExitOrder(start=OffboardingStart(
+                    ticket_id=ticket, client_id="belton", opened_at=left,
+                    raised_by="integration:okta", form=exit_form(), effective_at=left,
+                    sla=snapshot_for(belton_without_holidays(), left)),
+                    summary=f"{ticket} user exit")
+
+            exited = await update(Wf.leave, Leaving(replacement=Replacement(
+                resource=resource, expected_version=1), exit=leaver("BEL-000388")))
+            twice = await update(Wf.open_exit, leaver("BEL-000389"))
+            assert exited.opened and not twice.opened
+            await update(Wf.delete, Deletion(expected_version=2))
+            handle = directory.handle("belton", user.user_id)
+            await handle.result()
+            history = await handle.fetch_history()
+        return save(name, history)
+
+
 @activity.defn(name="release_files")
 async def release_files_stand_in(held: FilesHeld) -> FilesReleased:
     return FilesReleased(deleted=len(held.sha256s), kept=0)
@@ -444,6 +543,8 @@ async def record_incident_files(name: str) -> Path:
 
 
 RECORDERS = {"offboarding_outage": record_offboarding_outage,
+             "scim_user_tickets": record_scim_user_tickets,
+             "scim_user_withdrawn": record_scim_user_tickets,
              "incident_files": record_incident_files,
              "offboarding": record_offboarding, "onboarding_undo": record_mid_saga,
              "onboarding": record_onboarding,
