@@ -248,7 +248,7 @@ class DirectoryUserWorkflow:
     def _own_ticket(self, client_id: str) -> None:
         if client_id != self.user.client_id:
             raise ApplicationError(f"a user of {self.user.client_id} opens tickets of that "
-                                   f"client, not of {client_id}", type="WrongClient")
+                                   f"client, not of {client_id}", type=Refusal.NOT_ALLOWED)
 
     async def _open_child(self, kind_workflow: type[TicketWorkflow], start,
                           summary: str) -> None:

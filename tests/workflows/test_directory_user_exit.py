@@ -184,7 +184,7 @@ async def test_an_order_of_another_client_is_refused(dev_client, task_queue):
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(DirectoryUserWorkflow.open_exit,
                                         _order("someone-else", datetime.now(UTC)))
-        assert refused.value.cause.type == "WrongClient"
+        assert refused.value.cause.type == "NotAllowed"
         assert (await handle.query(DirectoryUserWorkflow.view)).exit_claimed_at is None
     await handle.terminate("test over")
 
