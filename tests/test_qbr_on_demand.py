@@ -77,7 +77,7 @@ def test_a_report_of_a_quarter_not_over_says_it_is_interim():
                               "report follows when the quarter ends")
     assert rows["Tickets opened"].endswith("still open")
     assert "Status" not in dict(headline(f))
-    assert "Figures so far, as at 2027-03-12 04:00:00 UTC" in qbr_html(interim)
+    assert "Figures so far, as at Thu 11 Mar 2027, 11:00 pm EST" in qbr_html(interim)
     assert "Figures as at the end of the quarter" in qbr_html(f)
 
 

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from domain.documents.pdf import MONTHS, Document, utc_text
 from domain.msp import MspLines
 from domain.qbr import QBR_TICKETS_MAX, QbrFigures, duration_text, pct_text
+from domain.words import local_time_text
 
 TITLE = "Quarterly business review"
 _GREEN, _AMBER, _RED, _GREY = (46, 125, 50), (239, 160, 0), (198, 40, 40), (120, 120, 120)
@@ -80,9 +81,9 @@ def headline(f: QbrFigures) -> list[tuple[str, str]]:
 def as_at_text(f: QbrFigures) -> str:
     """When the figures stand: the quarter's end, or (an interim report) when it was made."""
     if f.generated_at < f.period_end:
-        return (f"Figures so far, as at {utc_text(f.generated_at)} (the quarter ends "
-                f"{utc_text(f.period_end)})")
-    return f"Figures as at the end of the quarter ({utc_text(f.period_end)})"
+        return (f"Figures so far, as at {local_time_text(f.generated_at, f.zone)} (the "
+                f"quarter ends {local_time_text(f.period_end, f.zone)})")
+    return f"Figures as at the end of the quarter ({local_time_text(f.period_end, f.zone)})"
 
 
 def coverage_text(f: QbrFigures) -> str:
