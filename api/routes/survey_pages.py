@@ -10,12 +10,14 @@ the page with its reason.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import signed_link_limit, signed_payload
@@ -105,6 +107,21 @@ def _refused(exc: Exception) -> tuple[int, str]:
     return 422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
 
 
+async def _take_answer(request: Request, state: AppState, model: type[BaseModel],
+                       answer: Callable[[Any], Awaitable[Any]], title: str,
+                       thanks: Callable[[Any], str]) -> HTMLResponse:
+    """A survey page's posted form, answered through its JSON route's own function: the
+    thanks, or the page again with the reason it was refused."""
+    fields = await _form(request, state)
+    try:
+        recorded = await answer(model.model_validate({"score": fields.get("score", ""),
+                                                      "comment": fields.get("comment", "")}))
+    except (Problem, WorkflowUpdateFailedError, ValidationError) as exc:
+        status, reason = _refused(exc)
+        return _page(state, title=title, status=status, message=reason)
+    return _page(state, title="Thank you", message=thanks(recorded))
+
+
 # ---------------------------------------------------------------- CSAT
 
 
@@ -126,16 +143,10 @@ async def csat_form_answer(request: Request, token: str = Path(max_length=2048),
                            state: AppState = Depends(app_state)) -> HTMLResponse:
     signed_payload(state, token, "csat",  # a bad link is refused before the form is read
                    Problem(410, "Survey expired", "the survey link has expired"))
-    fields = await _form(request, state)
-    try:
-        answer = CsatAnswer.model_validate({"score": fields.get("score", ""),
-                                            "comment": fields.get("comment", "")})
-        recorded = await answer_survey(answer, token, state)
-    except (Problem, WorkflowUpdateFailedError, ValidationError) as exc:
-        status, reason = _refused(exc)
-        return _page(state, title="How did we do?", status=status, message=reason)
-    return _page(state, title="Thank you", message=f"Your score of {recorded.score} for "
-                 f"{recorded.ticket_id} is recorded.")
+    return await _take_answer(
+        request, state, CsatAnswer, lambda answer: answer_survey(answer, token, state),
+        "How did we do?", lambda recorded: f"Your score of {recorded.score} for "
+        f"{recorded.ticket_id} is recorded.")
 
 
 # ---------------------------------------------------------------- NPS
@@ -158,13 +169,6 @@ async def nps_form_answer(request: Request, token: str = Path(max_length=2048),
                           state: AppState = Depends(app_state)) -> HTMLResponse:
     signed_payload(state, token, nps.TOKEN_PURPOSE,
                    Problem(410, "Survey closed", "the survey has closed"))
-    fields = await _form(request, state)
-    try:
-        answer = NpsAnswer.model_validate({"score": fields.get("score", ""),
-                                           "comment": fields.get("comment", "")})
-        recorded = await answer_nps(answer, token, state)
-    except (Problem, WorkflowUpdateFailedError, ValidationError) as exc:
-        status, reason = _refused(exc)
-        return _page(state, title="One question", status=status, message=reason)
-    return _page(state, title="Thank you", message=f"Your score of {recorded.score} is "
-                 "recorded.")
+    return await _take_answer(
+        request, state, NpsAnswer, lambda answer: answer_nps(answer, token, state),
+        "One question", lambda recorded: f"Your score of {recorded.score} is recorded.")
