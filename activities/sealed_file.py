@@ -16,7 +16,7 @@ object or key id without the open failing.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -120,21 +120,31 @@ class FileSealer:
         return header, cipher
 
 
+def _segments(header: bytes, first_index: int, count: int, segment: int, size: int,
+              last: bool) -> Iterator[tuple[bytes, int, int, bytes, int]]:
+    """Each of ``count`` segments of ``segment`` bytes in a buffer of ``size``: its nonce,
+    where it starts and ends, its associated data (the last one marked so if ``last``)
+    and its index."""
+    prefix = header[-PREFIX_BYTES:]
+    for n in range(count):
+        start = n * segment
+        end = min(start + segment, size)
+        final = last and n == count - 1
+        index = first_index + n
+        yield prefix + index.to_bytes(4, "big"), start, end, header + (
+            _LAST if final else _MORE), index
+
+
 def _seal_segments(cipher: AESGCM, header: bytes, first_index: int, buffer: bytearray,
                    count: int, *, last: bool) -> memoryview:
     """The first ``count`` segments of the file in ``buffer`` sealed into one piece (the
     last of them the object's last segment if ``last``: then all of ``buffer``)."""
     size = len(buffer) if last else count * SEGMENT_BYTES
-    sealed = bytearray(size + count * TAG_BYTES)
-    prefix = header[-PREFIX_BYTES:]
+    out = memoryview(bytearray(size + count * TAG_BYTES))
     with memoryview(buffer) as source:
-        out = memoryview(sealed)
-        for n in range(count):
-            start = n * SEGMENT_BYTES
-            end = min(start + SEGMENT_BYTES, size)
-            final = last and n == count - 1
-            cipher.encrypt_into(prefix + (first_index + n).to_bytes(4, "big"),
-                                source[start:end], header + (_LAST if final else _MORE),
+        for n, (nonce, start, end, aad, _) in enumerate(
+                _segments(header, first_index, count, SEGMENT_BYTES, size, last)):
+            cipher.encrypt_into(nonce, source[start:end], aad,
                                 out[start + n * TAG_BYTES:end + (n + 1) * TAG_BYTES])
     return out
 
@@ -144,21 +154,14 @@ def _open_segments(cipher: AESGCM, header: bytes, first_index: int, buffer: byte
     """The first ``count`` segments of ``buffer`` opened into one piece (the last of them
     the object's last segment if ``last``)."""
     sealed_size = len(buffer) if last else count * SEALED_SEGMENT_BYTES
-    opened = bytearray(sealed_size - count * TAG_BYTES) if sealed_size >= count * TAG_BYTES \
-        else None
-    if opened is None:
+    if sealed_size < count * TAG_BYTES:
         raise SealError("the sealed file is cut short (a segment without its tag)")
-    prefix = header[-PREFIX_BYTES:]
+    out = memoryview(bytearray(sealed_size - count * TAG_BYTES))
     with memoryview(buffer) as source:
-        out = memoryview(opened)
-        for n in range(count):
-            start = n * SEALED_SEGMENT_BYTES
-            end = min(start + SEALED_SEGMENT_BYTES, sealed_size)
-            final = last and n == count - 1
-            index = first_index + n
+        for n, (nonce, start, end, aad, index) in enumerate(_segments(
+                header, first_index, count, SEALED_SEGMENT_BYTES, sealed_size, last)):
             try:
-                cipher.decrypt_into(prefix + index.to_bytes(4, "big"), source[start:end],
-                                    header + (_LAST if final else _MORE),
+                cipher.decrypt_into(nonce, source[start:end], aad,
                                     out[start - n * TAG_BYTES:end - (n + 1) * TAG_BYTES])
             except (InvalidTag, ValueError) as exc:
                 raise SealError(f"segment {index} of the sealed file does not authenticate: "
