@@ -103,7 +103,7 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
         message=message, verdict=judged, mail=mail, msp_domains=state.config.msp_domains,
         own_address=parseaddr(state.settings.smtp_from)[1].lower(), reply=reply,
         thread=ThreadFacts(ticket_id=ref.ticket_id, kind=ref.kind, client=ref.client,
-                           contact=await _contact(ref)) if ref else None,
+                           contact=await _contact(ref, message.sender)) if ref else None,
         client_for_new=None if ref else _client_for_new(state, message.sender, principal))
     decision = decide(facts)
     ticket_id = await _apply(state, principal, decision, message, ref, facts, files)
@@ -111,10 +111,14 @@ async def take_message(state: AppState, raw: bytes, principal: Principal,
                    detail=decision.reason, sender_authenticated=judged.authenticated)
 
 
-async def _contact(ref: TicketRef) -> str | None:
+async def _contact(ref: TicketRef, sender: str) -> str | None:
     """Whom the ticket's notices go to: its own person. Only their reply is the requester's
     (it may reopen the ticket or end its pending); on kinds a requester may not see, the
-    rules hear a client's person only if it is the contact or a director."""
+    rules hear a client's person only if it is the contact or a director. Asked of the
+    ticket only for a sender among the client's people: the rules read it for no one else
+    (staff, outsiders and forgers cost no query)."""
+    if not ref.client.owns(sender):
+        return None
     return (await ref.view()).technical_contact or None
 
 
