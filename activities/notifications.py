@@ -64,7 +64,7 @@ def letterhead(notice: Notice, config: TempodeskConfig, public_url: str) -> Lett
     """The MSP, the client's name and zone and the ticket's link for ``notice``'s mail."""
     client = config.client(notice.client_id)
     return Letterhead(msp=config.msp, client_name=client.name if client else notice.client_id,
-                      zone=client.sla.calendar.timezone if client else "UTC",
+                      zone=config.zone_of(notice.client_id),
                       ticket_url=ticket_link(public_url, notice.ticket_id))
 
 

@@ -136,8 +136,7 @@ class ReviewActivities:
                               invite.sent_at,
                               f"How likely are you to recommend us? ({invite.period})",
                               "auto-generated", "this survey")
-        client = self.config.client(invite.client_id)
-        zone = client.sla.calendar.timezone if client else "UTC"
+        zone = self.config.zone_of(invite.client_id)
         message.set_content(nps_invite_text(invite.contact.name, invite.client_name, url,
                                             invite.closes_at, zone, self.config.msp))
         return InviteReceipt(message_id=await send_mail(self.settings, message),

@@ -322,6 +322,12 @@ class TempodeskConfig(BaseModel):
     def client_by_prefix(self, prefix: str) -> ClientConfig | None:
         return next((c for c in self.clients if c.ticket_prefix == prefix), None)
 
+    def zone_of(self, client_id: str | None) -> str:
+        """The client's time zone (its calendar's), what people read times in; UTC for a
+        client the config no longer has."""
+        client = self.client(client_id) if client_id else None
+        return client.sla.calendar.timezone if client else "UTC"
+
 
 class ConfigError(Exception):
     """A config file that cannot be used; ``problems`` are 'path: what to change' lines."""

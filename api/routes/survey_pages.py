@@ -38,18 +38,13 @@ FORM_MAX_BYTES = 16 * 1024  # a score and a comment of at most 5,000 characters,
 CSAT_COMMENT_MAX = 5000
 
 
-def _zone(state: AppState, client_id: str | None) -> str:
-    client = state.config.client(client_id) if client_id else None
-    return client.sla.calendar.timezone if client else "UTC"
-
-
 def _csat_zone(state: AppState, ticket: str) -> str:
     try:
         prefix, _ = parse_ticket_id(ticket)
     except ValueError:
         return "UTC"
     client = state.config.client_by_prefix(prefix)
-    return _zone(state, client.id if client else None)
+    return state.config.zone_of(client.id if client else None)
 
 
 def _page(state: AppState, *, title: str, status: int = 200, message: str = "",
@@ -79,7 +74,7 @@ def _nps_form(state: AppState, token: str, payload: dict) -> dict:
             "scale_hint": "0 (not at all likely) to 10 (extremely likely)",
             "scores": range(0, 11), "comment_max": NPS_COMMENT_MAX,
             "form_url": f"/v1/surveys/nps/{token}/answer",
-            "until": local_time_text(until, _zone(state, client_id))}
+            "until": local_time_text(until, state.config.zone_of(client_id))}
 
 
 async def _form(request: Request, state: AppState) -> dict[str, str]:
