@@ -9,15 +9,8 @@ harmless.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
-from temporalio.worker import (
-    ActivityInboundInterceptor,
-    ExecuteActivityInput,
-    Interceptor,
-)
+from temporalio.exceptions import ApplicationError
 
 # The Temporal SDK dumps whole activations and activity tasks / completions (their
 # payloads, decoded unless a codec encrypts them) at DEBUG.
@@ -39,6 +32,9 @@ class _Below(logging.Filter):
 
 
 def install() -> None:
+    refusals = logging.getLogger("temporalio.activity")
+    if not any(isinstance(f, _RefusalsInOneLine) for f in refusals.filters):
+        refusals.addFilter(_RefusalsInOneLine())
     for names, level in ((PAYLOAD_LOGGERS, logging.INFO),
                          (TRANSCRIPT_LOGGERS, logging.WARNING)):
         for name in names:
@@ -47,31 +43,26 @@ def install() -> None:
                 logger.addFilter(_Below(level))
 
 
-class RefusalsInOneLine(Interceptor):
+class _RefusalsInOneLine(logging.Filter):
     """A refusal an activity raises on purpose (an ``ApplicationError``: a provider not set
     up, a 4xx, a peer down) is the desk working as designed - the workflow hands it to an
-    agent or tries again later - so it is logged as one line naming the activity, the
-    ticket and the reason, not as a traceback per attempt that reads like a crash to
-    whoever watches `make run`. Anything else an activity raises is a bug, and keeps its
-    traceback."""
+    agent or tries again later - so the SDK's "Completing activity as failed" and its
+    traceback become one line naming the activity, the ticket and the reason, which reads
+    less like a crash to whoever watches `make run`. Only the log changes: the failure, its
+    category and the SDK's metrics are untouched. Anything else an activity raises is a
+    bug, and keeps its traceback."""
 
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _OneLine(next)
+    def __init__(self) -> None:
+        super().__init__("tempodesk-refusals-in-one-line")
 
-
-class _OneLine(ActivityInboundInterceptor):
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        try:
-            return await self.next.execute_activity(input)
-        except ApplicationError as err:
-            if err.category == ApplicationErrorCategory.BENIGN:
-                raise
-            info = activity.info()
-            logging.getLogger("tempodesk.activities").warning(
-                "%s for %s (attempt %d) refused: %s%s", info.activity_type, info.workflow_id,
-                info.attempt, f"{err.type}: " if err.type else "", err.message)
-            # BENIGN: the SDK logs it at DEBUG, not again with its traceback.
-            raise ApplicationError(err.message, *err.details, type=err.type,
-                                   non_retryable=err.non_retryable,
-                                   next_retry_delay=err.next_retry_delay,
-                                   category=ApplicationErrorCategory.BENIGN) from err.__cause__
+    def filter(self, record: logging.LogRecord) -> bool:
+        failed = record.exc_info[1] if record.exc_info else None
+        if (not isinstance(failed, ApplicationError)
+                or getattr(record, "__temporal_error_identifier", None) != "ActivityFailure"):
+            return True
+        info = getattr(record, "temporal_activity", None) or {}
+        logging.getLogger("tempodesk.activities").log(
+            record.levelno, "%s for %s (attempt %d) refused: %s%s", info.get("activity_type"),
+            info.get("workflow_id"), info.get("attempt", 0),
+            f"{failed.type}: " if failed.type else "", failed.message)
+        return False

@@ -109,7 +109,6 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
                                      view_models=view_models()).all()],
         # Bounded cache bounds memory: evicted tickets replay when they next wake.
         max_cached_workflows=settings.max_cached_workflows,
-        interceptors=[log_hygiene.RefusalsInOneLine()],
         **POLLING,
         # A worker that dies leaves its tickets' next tasks on its sticky queue; after this
         # long they move to the shared queue, so a timer due meanwhile fires ~1 s late, not 10.

@@ -39,6 +39,7 @@ from domain.attachments import (
     safe_name,
 )
 from domain.email_inbound import Attachment as MailAttachment
+from domain.refusals import Refusal
 from domain.tenants import ClientConfig
 from domain.tickets import TicketView
 from workflows.kinds import TicketWorkflow
@@ -137,7 +138,7 @@ async def list_on_ticket(state: AppState, ref: TicketRef,
             raise store_down() from exc
         cause = getattr(exc, "cause", None)
         if isinstance(exc, WorkflowUpdateFailedError) and getattr(cause, "type", None) == (
-                "FileLimit"):
+                Refusal.FILE_LIMIT):
             raise field_problem(413, "file", cause.message, "see the client's files limits",
                                 "File refused") from exc
         raise

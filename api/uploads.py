@@ -78,7 +78,7 @@ class _Parts:
 async def one_file(request: Request) -> Upload:
     """The upload's file name and its bytes as they arrive; 422 naming what is missing."""
     media, options = parse_options_header(request.headers.get("content-type", ""))
-    body = request.stream()
+    body = _until_cut_short(request.stream())
     if media != b"multipart/form-data":
         name = request.query_params.get("name", "")
         return Upload(filename=name, chunks=_raw(body))
@@ -98,8 +98,8 @@ async def one_file(request: Request) -> Upload:
             parts.parser.write(chunk)
             if parts.filename is None and seen > PREAMBLE_MAX_BYTES:
                 break
-    except ClientDisconnect as exc:
-        raise _cut_short() from exc
+    except Problem:
+        raise
     except Exception as exc:  # python-multipart's MultipartParseError and kin
         raise field_problem(422, FIELD, f"the multipart body cannot be read: {exc}"[:200],
                             "send multipart/form-data with one part named 'file'",
@@ -117,13 +117,19 @@ def _cut_short() -> Problem:
     return Problem(400, "Upload cut short", "the client closed the connection")
 
 
-async def _raw(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _until_cut_short(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The request's body, a client gone midway being :func:`_cut_short`."""
     try:
         async for chunk in body:
-            if chunk:
-                yield chunk
+            yield chunk
     except ClientDisconnect as exc:
         raise _cut_short() from exc
+
+
+async def _raw(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in body:
+        if chunk:
+            yield chunk
 
 
 async def _file_part(parts: _Parts, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -131,10 +137,7 @@ async def _file_part(parts: _Parts, body: AsyncIterator[bytes]) -> AsyncIterator
     if first:
         yield first
     while not parts.file_ended:
-        try:
-            chunk = await anext(body, None)
-        except ClientDisconnect as exc:
-            raise _cut_short() from exc
+        chunk = await anext(body, None)
         if chunk is None:
             raise Problem(400, "Upload cut short", "the body ended inside the file part")
         try:

@@ -4,6 +4,7 @@ opens a file of the repository, and nothing points outside it."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -25,6 +26,7 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 OUTSIDE = ("../shared", "/work/", "SPEC.md", "seeds/")
 
 
+@functools.cache
 def _routes() -> list[tuple[str, re.Pattern]]:
     app = create_app(make_settings(), isolated_config())
     table = []

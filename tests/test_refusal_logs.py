@@ -1,6 +1,6 @@
 """A refusal an activity raises on purpose is one log line naming the activity, the
 workflow and the reason; a bug (any other exception) keeps its traceback
-(log_hygiene.RefusalsInOneLine, installed on the worker)."""
+(log_hygiene's filter on the SDK's activity logger, installed with the worker)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
-from log_hygiene import RefusalsInOneLine
+import log_hygiene
 
 
 @activity.defn
@@ -40,8 +40,9 @@ class TriesOnce:
 async def test_a_refusal_is_one_line_and_a_bug_keeps_its_traceback(ts_env, caplog):
     queue = f"refusals-{uuid.uuid4().hex[:8]}"
     caplog.set_level(logging.DEBUG)
+    log_hygiene.install()
     async with Worker(ts_env.client, task_queue=queue, workflows=[TriesOnce],
-                      activities=[refuse], interceptors=[RefusalsInOneLine()]):
+                      activities=[refuse]):
         refused = await ts_env.client.execute_workflow(
             TriesOnce.run, "refusal", id=f"{queue}-refusal", task_queue=queue)
         failed = await ts_env.client.execute_workflow(
