@@ -50,7 +50,13 @@ class DevRun:
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
-        pytest.fail("GET /healthz was not 200 within 60 s")
+        self.process.send_signal(signal.SIGINT)  # stops its children too
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        printed = self.process.stdout.read().decode(errors="replace")
+        pytest.fail(f"GET /healthz was not 200 within 60 s; it printed:\n{printed[-3000:]}")
 
     def stop(self) -> list[psutil.Process]:
         children = psutil.Process(self.process.pid).children(recursive=True)

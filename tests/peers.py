@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from activities import webhooks
 from dev_mailbox import SmtpSink
-from dev_mailbox import free_port as free_port  # the tests' free ports, as the dev stack's
+
+_HANDED_OUT: set[int] = set()
+
+
+def _below_ephemeral() -> range:
+    """Ports the kernel never hands to a ``bind(0)`` or an outgoing connection: those below
+    its ephemeral range. A port the tests choose for a server started later cannot be taken
+    meanwhile by a server that picks its own (weed's, Temporal's internal services)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), low)
+
+
+def free_port() -> int:
+    """A loopback port free now, never handed out before in this run."""
+    ours = _below_ephemeral()
+    for _ in range(500):
+        port = random.choice(ours)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {ours}")
 
 
 class RefusingPort:
