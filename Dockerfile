@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY domain domain
 COPY activities activities
 COPY workflows workflows
+COPY desk desk
 COPY api api
 COPY commands commands
 COPY *.py ./

@@ -53,6 +53,39 @@ def desk_state(settings: Settings, config: TempodeskConfig, client: Client):
     return build_state(settings, config, client)
 
 
+async def take_mail(settings: Settings, config: TempodeskConfig) -> None:
+    """`tempodesk smtp`: the SMTP listener until SIGINT or SIGTERM."""
+    from api.smtp import serve_smtp
+    from temporal_client import connect
+
+    state = desk_state(settings, config, await connect(settings))
+    server = await serve_smtp(state, settings.inbound_smtp_host, settings.inbound_smtp_port)
+    out.print(f"taking mail on {settings.inbound_smtp_host}:{settings.inbound_smtp_port}")
+    mail = config.mail
+    if not mail.trusted_authserv_ids:
+        out.print("no mail.trusted_authserv_ids in the config: mail opens tickets and "
+                  "adds notes, but never approves, escalates or comments as staff "
+                  "(docs/security.md)")
+    out.print(f"limits: {mail.smtp.per_ip} per sending address, {mail.smtp.per_sender} "
+              "per From address")
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def serve_codec(settings: Settings, config: TempodeskConfig) -> None:
+    """`tempodesk codec-server`: the codec server until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from api.limits import uvicorn_options
+
+    uvicorn.run(codec_app(settings, config), host=settings.codec_host,
+                port=settings.codec_port, log_level="warning", access_log=False,
+                **uvicorn_options())
+
+
 @contextlib.asynccontextmanager
 async def running_workers(client: Client, settings: Settings, config: TempodeskConfig,
                           ) -> AsyncIterator[list[Worker]]:

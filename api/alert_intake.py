@@ -40,9 +40,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.auth import Principal
-from api.intake import incident_start, incident_summary
 from api.state import AppState
+from desk.intake import incident_start, incident_summary
+from desk.principal import Principal
 from domain.alerts import (
     ALERT_KEY_MAX,
     AlertEnding,

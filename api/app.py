@@ -11,7 +11,6 @@ from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 import log_hygiene
-from activities.file_store import FileStore
 from api import body_examples, problems, scim_errors
 from api.auth import Authenticator
 from api.limits import RequestDeadline, RequestLimits
@@ -39,8 +38,6 @@ from api.routes import (
     tickets,
 )
 from api.state import AppState
-from api.ticket_directory import TicketDirectory
-from api.ticket_numbers import TicketNumbers
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, load_config
 from temporal_client import connect
@@ -53,12 +50,8 @@ listed in docs/access.md (e.g. `td_belton_agent_demo`). Errors are RFC 9457 prob
 
 def build_state(settings: Settings, config: TempodeskConfig, client: Client) -> AppState:
     """What every surface works with (routes, the SMTP listener): one per process."""
-    return AppState(settings=settings, config=config, temporal=client,
-                    auth=Authenticator(settings, config),
-                    numbers=TicketNumbers(client, settings.task_queue),
-                    tickets=TicketDirectory(client, config),
-                    limiter=RateLimiter(config, settings.api_replicas),
-                    files=FileStore.from_settings(settings))
+    return AppState.build(settings, config, client, auth=Authenticator(settings, config),
+                          limiter=RateLimiter(config, settings.api_replicas))
 
 
 def create_app(settings: Settings | None = None, config: TempodeskConfig | None = None,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -16,50 +15,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
+from desk.access import may
+from desk.principal import Principal
 from domain import tokens
-from domain.roles import Action, Role, allowed, roles_for
+from domain.roles import Action, Role
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig, hash_api_key
 
 _bearer = HTTPBearer(auto_error=False, description="an API key or an OIDC access token")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tempodesk"'}
 _JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"]
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who calls: a client's credential (``client_id`` set) or the MSP's staff
-    (``client_id`` None; ``clients`` the ones served, None for all)."""
-
-    client_id: str | None
-    role: Role
-    subject: str  # the key's id or the token's `sub`, for the audit trail
-    method: str   # "api_key" or "oidc"
-    clients: frozenset[str] | None = None
-    email: str | None = None  # whose mailbox (a director approving a quote is named by it)
-
-    @classmethod
-    def of_client(cls, client_id: str, role: Role, subject: str, method: str,
-                  email: str | None = None) -> Principal:
-        return cls(client_id, role, subject, method, frozenset({client_id}),
-                   email.lower() if email else None)
-
-    @property
-    def is_staff(self) -> bool:
-        return self.client_id is None
-
-    @property
-    def actor(self) -> str:
-        """How events name the caller: ``role:subject``, the same for every action."""
-        return f"{self.role.value}:{self.subject}"
-
-    @property
-    def scope(self) -> str:
-        """What page cursors are bound to: the client, or the staff member."""
-        return self.client_id or f"staff:{self.subject}"
-
-    def may_see(self, client_id: str) -> bool:
-        return self.clients is None or client_id in self.clients
 
 
 def unauthorized(detail: str) -> Problem:
@@ -177,10 +142,7 @@ def require(action: Action):
         wait = state.limiter.wait_for(principal)
         if wait:
             raise too_many(f"this credential may send {describe_rate(state, principal)}", wait)
-        if not allowed(principal.role, action):
-            raise Problem(403, "Forbidden",
-                          f"role {principal.role.value!r} may not {action.value}; "
-                          f"allowed roles: {', '.join(roles_for(action))}")
+        may(principal, action)
         return principal
 
     dependency.action = action  # type: ignore[attr-defined]  # for docs/api.md (api/reference.py)

@@ -33,16 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.common.v1 import Payload
 
 from api import problems
-from api.auth import (
-    Authenticator,
-    Principal,
-    _bearer,
-    require,
-    too_many,
-)
+from api.auth import Authenticator, _bearer, require, too_many
 from api.limits import RequestLimits
 from api.problems import Problem, field_problem
 from api.rate_limits import RateLimiter
+from desk.errors import DeskError
+from desk.principal import Principal
 from domain.roles import Action, Role
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig
@@ -111,7 +107,7 @@ async def _oidc_staff(state: CodecState, token: str) -> Principal | None:
     settings = state.settings
     try:
         claims = await state.auth.verified_claims(token)
-    except Problem:
+    except DeskError:
         return None  # refused with its reason by the API key path's own check
     role = claims.get(settings.oidc_role_claim)
     if claims.get(settings.oidc_client_claim) != EVERY_CLIENT or role not in (

@@ -21,12 +21,12 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 
-from api.auth import Principal
-from api.intake import open_incident
-from api.problems import Problem
 from api.state import AppState
-from api.ticket_directory import TicketRef
 from api.ticket_files import held_files, list_on_ticket, store_mail_files
+from desk.errors import DeskError
+from desk.intake import open_incident
+from desk.principal import Principal
+from desk.tickets import TicketRef
 from domain.attachments import Channel as FileChannel
 from domain.email_inbound import (
     TEXT_MAX_CHARS,
@@ -131,7 +131,7 @@ async def _ticket(state: AppState, message: InboundMessage, quote_id: str | None
             continue
         try:
             return await state.tickets.locate(ticket, principal)
-        except Problem:
+        except DeskError:
             continue
     return None
 

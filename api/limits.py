@@ -121,8 +121,7 @@ class RequestLimits:
             problem = field_problem(413, "(body)", f"over {max_body:,} bytes",
                                     "send a smaller body: text fields have their own limits "
                                     "(see /docs)", "Request too large", where="body")
-            problem.headers["Connection"] = "close"
-            await problem_response(problem, path)(scope, receive, send)
+            await problem_response(problem, path, {"Connection": "close"})(scope, receive, send)
             return
         delivered = False
 
@@ -141,8 +140,8 @@ class RequestLimits:
                                      or int(declared) > STREAMED_MAX_BYTES):
             problem = field_problem(413, "(body)", f"over {STREAMED_MAX_BYTES:,} bytes",
                                     "send a smaller file", "Request too large", where="body")
-            problem.headers["Connection"] = "close"
-            await problem_response(problem, scope.get("path", ""))(scope, receive, send)
+            closing = problem_response(problem, scope.get("path", ""), {"Connection": "close"})
+            await closing(scope, receive, send)
             return
         seen = 0
 

@@ -16,50 +16,49 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.body_examples import body_model_of
 from api.scim_errors import is_scim, scim_error
+from desk.errors import DeskError, engine_error, field_problem, refused, unanswered
 from domain.errors import FieldError, explain
-from domain.refusals import Refusal
 from domain.shapes import shape
-from temporal_client import aborted_update
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 
 
-class Problem(Exception):
+class Problem(DeskError):
+    """A refusal only the HTTP door makes (a credential challenge, a route's own headers):
+    a :class:`DeskError` with HTTP headers."""
+
     def __init__(self, status: int, title: str, detail: str, *, slug: str | None = None,
                  errors: list[dict[str, str]] | None = None,
                  headers: dict[str, str] | None = None,
                  extensions: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.slug = slug or title.lower().replace(" ", "-")
-        self.errors = errors or []
+        super().__init__(status, title, detail, slug=slug, errors=errors,
+                         extensions=extensions)
         self.headers = headers or {}
-        self.extensions = extensions or {}  # RFC 9457 extension members, e.g. earliest_start
-
-
-def field_problem(status: int, field: str, message: str, fix: str, title: str,
-                  where: str | None = None) -> Problem:
-    error = {"field": field, "message": message, "fix": fix}
-    if where is not None:
-        error["in"] = where
-    return Problem(status, title, f"{field}: {message}", errors=[error])
 
 
 # A signed link's path is its credential: an answer (and whatever logs it) names the route.
 _SIGNED_PATH = re.compile(r"^(/v1/surveys(?:/nps)?/)[^/]+$")
 
 
-def problem_response(problem: Problem, instance: str) -> JSONResponse:
+def headers_of(error: DeskError) -> dict[str, str]:
+    headers = dict(getattr(error, "headers", {}))
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return headers
+
+
+def problem_response(problem: DeskError, instance: str,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    """``problem`` as problem+json (a SCIM error on SCIM's paths), with ``headers`` added."""
     instance = _SIGNED_PATH.sub(r"\1{token}", instance)
+    headers = {**headers_of(problem), **(headers or {})}
     if is_scim(instance):  # SCIM clients read SCIM's error format, not RFC 9457
-        return scim_error(problem.status, problem.detail, headers=problem.headers)
+        return scim_error(problem.status, problem.detail, headers=headers)
     body: dict[str, Any] = {
         "type": f"urn:tempodesk:problem:{problem.slug}",
         "title": problem.title,
@@ -71,7 +70,7 @@ def problem_response(problem: Problem, instance: str) -> JSONResponse:
         body["errors"] = problem.errors
     body.update(problem.extensions)
     return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE,
-                        headers=problem.headers)
+                        headers=headers)
 
 
 def body_model(request: Request) -> type[BaseModel] | None:
@@ -124,8 +123,8 @@ def validation_errors(exc: RequestValidationError, model: type[BaseModel] | None
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    @app.exception_handler(DeskError)
+    async def _problem(request: Request, exc: DeskError) -> JSONResponse:
         return problem_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
@@ -155,11 +154,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(WorkflowUpdateFailedError)
     async def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
-        return problem_response(refusal_problem(exc), request.url.path)
+        return problem_response(refused(exc), request.url.path)
 
     @app.exception_handler(RPCError)
     async def _rpc(request: Request, exc: RPCError) -> JSONResponse:
-        return problem_response(rpc_problem(exc), request.url.path)
+        return problem_response(engine_error(exc), request.url.path)
 
     @app.exception_handler(RPCTimeoutOrCancelledError)
     async def _timed_out(request: Request, exc: RPCTimeoutOrCancelledError) -> JSONResponse:
@@ -173,78 +172,6 @@ def install(app: FastAPI) -> None:
         return problem_response(
             Problem(500, "Internal error", "an unexpected error occurred; it has been logged"),
             request.url.path)
-
-
-# A workflow's refusal (its ApplicationError's type, domain/refusals.py) -> status, title,
-# slug. The one place a refusal becomes an HTTP status; a type not here (none is left in the
-# workflows, tests/test_refusal_types.py) is a 409, the safe default.
-CONFLICT = (409, "Transition refused", "conflict")
-REFUSAL_STATUS: dict[Refusal, tuple[int, str, str]] = {
-    Refusal.INVALID_TRANSITION: CONFLICT,
-    Refusal.ALREADY_DONE: CONFLICT,
-    Refusal.LIMIT_REACHED: CONFLICT,
-    Refusal.TICKET_ENDED: CONFLICT,
-    Refusal.EXPIRED: (410, "Expired", "gone"),
-    Refusal.INVALID: (422, "Request is not valid", "invalid"),
-    Refusal.NOT_ALLOWED: (403, "Forbidden", "forbidden"),
-    Refusal.FILE_LIMIT: (413, "File refused", "file-refused"),
-    Refusal.VERSION_MISMATCH: (412, "Precondition failed", "precondition-failed"),
-    Refusal.DELETED: (404, "Not found", "not-found"),
-    Refusal.RETRY: (503, "Try again", "try-again"),
-    Refusal.TICKET_TAKEN: (503, "Try again", "try-again"),
-}
-
-
-def refusal_status(exc: WorkflowUpdateFailedError) -> tuple[int, str, str]:
-    """The status, title and slug of a workflow's refusal, by its type."""
-    try:
-        refusal = Refusal(getattr(exc.cause, "type", None))
-    except ValueError:  # untyped, or a type from outside the set
-        return CONFLICT
-    return REFUSAL_STATUS.get(refusal, CONFLICT)
-
-
-def refusal_problem(exc: WorkflowUpdateFailedError) -> Problem:
-    """A workflow's refusal as a problem: its message, the status its type maps to."""
-    reason = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
-    status, title, slug = refusal_status(exc)
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return Problem(status, title, reason, slug=slug, headers=headers)
-
-
-def unanswered(when: str = "in time") -> Problem:
-    """503 for a ticket that did not answer (its worker down, or its task failing): not done
-    as far as the caller knows, so retry."""
-    return Problem(503, "Temporal unavailable", f"the ticket did not answer {when}; retry "
-                   "(an Idempotency-Key or a repeated action is safe)",
-                   slug="temporal-unavailable", headers={"Retry-After": "5"})
-
-
-def rpc_problem(exc: RPCError) -> Problem:
-    # A message to a finished workflow comes back as NOT_FOUND "... already completed".
-    if "already completed" in exc.message:
-        return Problem(409, "Ticket is closed", "the ticket's workflow has completed: "
-                       "raise a new ticket", slug="conflict")
-    if exc.status == RPCStatusCode.NOT_FOUND:
-        return Problem(404, "Not found", "no such ticket")
-    if exc.status == RPCStatusCode.ALREADY_EXISTS:
-        return Problem(409, "Conflict", exc.message, slug="conflict")
-    # The client's "transport error" (status UNKNOWN) is a server it cannot reach, e.g. one
-    # whose connections a load balancer resets while it restarts: unavailable too.
-    # An update aborted by a failed workflow task every time it was sent (temporal_client
-    # sends it again a few times): not applied, so a retry is safe.
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                      RPCStatusCode.RESOURCE_EXHAUSTED) or aborted_update(exc) or (
-            exc.status == RPCStatusCode.UNKNOWN and exc.message == "transport error"):
-        return Problem(503, "Temporal unavailable", "the workflow engine did not answer; retry",
-                       headers={"Retry-After": "5"})
-    # Anything else: the engine's own words stay in our log, never in the answer.
-    log.warning("Temporal refused a request: %s (%s)", exc.message, exc.status)
-    if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-        return Problem(400, "Bad request", "the request could not be carried out as given: "
-                       "check the parameters against /docs")
-    return Problem(502, "Workflow engine error", "the workflow engine could not carry out "
-                   "the request; retry, and tell the MSP if it persists")
 
 
 # ------------------------------------------------------------------ OpenAPI

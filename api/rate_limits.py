@@ -19,13 +19,10 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from desk.principal import Principal
 from domain.rates import parse_rate
 from domain.tenants import TempodeskConfig
-
-if TYPE_CHECKING:  # api.auth uses this module's rate
-    from api.auth import Principal
 
 _BUCKETS_MAX = 100_000  # OIDC subjects are not listed in the config: bound the memory
 

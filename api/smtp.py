@@ -20,11 +20,11 @@ from email.utils import parseaddr
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import log_hygiene
-from api.auth import Principal
 from api.email_intake import take_message
-from api.problems import Problem
 from api.rate_limits import RateLimiter
 from api.state import AppState
+from desk.errors import DeskError
+from desk.principal import Principal
 from domain.email_inbound import MESSAGE_MAX_BYTES, MalformedMail, one_line
 from domain.roles import Role
 from domain.text import mailbox_of
@@ -80,7 +80,7 @@ class InboundMail:
                                          [str(r) for r in envelope.rcpt_tos])
         except MalformedMail as exc:
             return f"554 5.6.0 {exc.reason}"
-        except Problem as exc:
+        except DeskError as exc:
             if exc.status == 413:  # a file over the client's limit: no retry mends it
                 return f"552 5.3.4 {one_line(exc.detail, 300)}"
             log.exception("an inbound message was not taken")

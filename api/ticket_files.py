@@ -24,7 +24,8 @@ from activities.file_store import (
 from activities.sealed_file import SealError
 from api.problems import Problem, field_problem, unanswered
 from api.state import AppState
-from api.ticket_directory import TicketRef
+from desk.errors import DeskError
+from desk.tickets import TicketRef
 from domain import tokens
 from domain.attachments import (
     UPLOAD_PURPOSE,
@@ -271,7 +272,7 @@ async def follow_merge(state: AppState, files: list[Attachment], survivor: Ticke
             TicketWorkflow.attach, AttachmentIn(
                 files=[f.model_copy(update={"channel": Channel.MERGE}) for f in new],
                 limits=MERGED_LIMITS)))
-    except (Problem, WorkflowUpdateFailedError) as exc:
+    except (DeskError, WorkflowUpdateFailedError) as exc:
         log.warning("the files of a merged ticket were not listed on %s: %s",
                     survivor.ticket_id, exc)
     return merged

@@ -13,6 +13,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from api.problems import Problem, field_problem
+from desk.errors import DeskError
 
 FIELD = "file"
 PREAMBLE_MAX_BYTES = 64 * 1024  # multipart headers and fields before the file part
@@ -98,7 +99,7 @@ async def one_file(request: Request) -> Upload:
             parts.parser.write(chunk)
             if parts.filename is None and seen > PREAMBLE_MAX_BYTES:
                 break
-    except Problem:
+    except DeskError:
         raise
     except Exception as exc:  # python-multipart's MultipartParseError and kin
         raise field_problem(422, FIELD, f"the multipart body cannot be read: {exc}"[:200],

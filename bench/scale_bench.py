@@ -182,7 +182,7 @@ class Parking:
 
 def ticket_start(ticket: str, opened: datetime, priority: Priority, policy: SlaPolicy,
                  rules, snapshot=None) -> IncidentStart:
-    """What the intake builds (api/intake.py), built directly."""
+    """What the intake builds (desk/intake.py), built directly."""
     return IncidentStart(
         ticket_id=ticket, client_id=CLIENT, opened_at=opened,
         report=IncidentReport.model_validate(BODY),

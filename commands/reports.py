@@ -29,7 +29,7 @@ def reports_qbr(
     show its headline figures; the same as POST /v1/reports/qbr/CLIENT/QUARTER."""
     from datetime import UTC, datetime
 
-    from api.qbr_on_demand import produce_qbr
+    from desk.reports import produce_qbr
     from domain.documents.qbr import headline, qbr_pdf
     from domain.errors import FieldError
     from domain.msp import document_lines

@@ -90,7 +90,7 @@ def tickets_show(
     output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
 ) -> None:
     """Show one ticket of any kind (a workflow query)."""
-    from api.ticket_directory import find_kind
+    from desk.tickets import find_kind
     from domain.ids import TICKET_ID, TICKET_ID_HINT, workflow_id
     from workflows.kinds import TICKET_WORKFLOWS
 

@@ -1,7 +1,7 @@
 """Why the desk refuses a request: the one set of types every workflow refusal carries.
 
 A workflow (or a validator) that refuses raises ``ApplicationError(message, type=Refusal.X)``;
-the HTTP doors map the type to a status in one table (api/problems.py ``REFUSAL_STATUS``), so
+the HTTP doors map the type to a status in one table (desk/errors.py ``REFUSAL_STATUS``), so
 an expired link is a 410 and a request that contradicts itself a 422, not every refusal a 409.
 tests/test_refusal_types.py fails on a raise without a type or with one outside this set.
 

@@ -4,7 +4,7 @@ the personal data on a ticket that only some of those readers need.
 Tenancy (a client's credential never sees another client's tickets) is checked before
 this, in the API; this table narrows what a credential sees *within* its client. MSP
 credentials (``client_id`` None: staff agents and admins, the MSP's mail gateway) work
-every kind for the clients they serve. Enforced in ``api/ticket_directory.py``
+every kind for the clients they serve. Enforced in ``desk/tickets.py``
 (``TicketDirectory.locate``: a hidden kind answers 404, exactly as a missing ticket) and
 in the listing's query (``domain/ticket_list.py``); docs/security.md states the table.
 

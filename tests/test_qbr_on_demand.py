@@ -11,7 +11,7 @@ import pytest
 from temporalio.worker import Worker
 
 from activities.reviews import ReviewActivities
-from api.qbr_on_demand import produce_qbr
+from desk.reports import produce_qbr
 from domain.documents.qbr import headline, qbr_html
 from domain.errors import FieldError
 from domain.qbr import QBR_TICKETS_MAX

@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from api.problems import CONFLICT, REFUSAL_STATUS, refusal_problem
+from desk.errors import CONFLICT, REFUSAL_STATUS, refused
 from domain.refusals import Refusal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,10 +144,10 @@ def test_every_refusal_type_has_a_status_and_only_conflicts_are_409():
     (Refusal.EXPIRED, 410), (Refusal.INVALID, 422), (Refusal.ALREADY_DONE, 409),
     (Refusal.RETRY, 503), (None, 409), ("SomethingElse", 409)])
 def test_a_refusal_becomes_the_status_of_its_type_and_an_untyped_one_a_409(kind, status):
-    refused = ApplicationError("the survey link has expired", type=kind)
-    problem = refusal_problem(WorkflowUpdateFailedError(refused))
+    refusal = ApplicationError("the survey link has expired", type=kind)
+    problem = refused(WorkflowUpdateFailedError(refusal))
     assert (problem.status, problem.detail) == (status, "the survey link has expired")
     if status == 409:
         assert (problem.title, problem.slug) == CONFLICT[1:]  # the body it always had
     if status == 503:
-        assert problem.headers == {"Retry-After": "5"}
+        assert problem.retry_after == 5

@@ -20,9 +20,10 @@ from api.alert_intake import (
     take_alertmanager,
     take_event,
 )
-from api.auth import Principal, require
+from api.auth import require
 from api.problems import Problem
 from api.state import AppState, app_state
+from desk.principal import Principal
 from domain.alerts import AlertmanagerWebhook, EpisodeAction, EventIn
 from domain.roles import Action
 

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from api.auth import Principal, require
-from api.intake import intake_client
+from api.auth import require
 from api.routes.tickets import TicketPath
 from api.state import AppState, app_state
 from api.ticket_files import add_file, answered, held_files, open_file, stage_upload
 from api.uploads import one_file
+from desk.intake import intake_client
+from desk.principal import Principal
 from domain.attachments import SHA256_PATTERN, Attachment, Channel, Upload, served_type
 from domain.roles import Action
 

@@ -11,11 +11,13 @@ from email.utils import parseaddr
 
 from fastapi import APIRouter, Depends, Response
 
-from api.auth import Principal, require
-from api.intake import created, intake_client, own_people, start_ticket
+from api.answers import created
+from api.auth import require
 from api.problems import Problem
 from api.routes.tickets import TicketPath
 from api.state import AppState, app_state
+from desk.intake import intake_client, own_people, start_ticket
+from desk.principal import Principal
 from domain.documents.custody import as_of, custody_pdf
 from domain.ids import TicketKind
 from domain.offboarding import (

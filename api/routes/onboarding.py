@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Response
 
-from api.auth import Principal, require
-from api.intake import created, intake_client, own_people, start_ticket
+from api.answers import created
+from api.auth import require
 from api.problems import Problem
 from api.state import AppState, app_state
+from desk.intake import intake_client, own_people, start_ticket
+from desk.principal import Principal
 from domain.onboarding import (
     JoinerForm,
     OnboardingStart,

@@ -17,13 +17,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from temporalio.client import WorkflowUpdateFailedError
 
-from api.auth import Principal, require, signed_link_limit, signed_payload
-from api.intake import created, intake_client, start_ticket
+from api.answers import created
+from api.auth import require, signed_link_limit, signed_payload
 from api.pages import TEMPLATES
-from api.problems import Problem, field_problem, refusal_status
+from api.problems import Problem, field_problem
 from api.routes.ticket_actions import update
 from api.state import AppState, app_state
-from api.ticket_directory import TicketRef
+from desk.errors import refusal_status
+from desk.intake import intake_client, start_ticket
+from desk.principal import Principal
+from desk.tickets import TicketRef
 from domain.documents.quote import document_pdf
 from domain.form_origin import form_refusal
 from domain.ids import TicketKind

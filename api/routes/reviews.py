@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Principal, require, signed_link_limit, signed_payload
+from api.auth import require, signed_link_limit, signed_payload
 from api.problems import Problem, field_problem
-from api.qbr_on_demand import how_to_produce, produce_qbr
 from api.state import AppState, app_state
+from desk.principal import Principal
+from desk.reports import how_to_produce, produce_qbr
 from domain import nps
 from domain.documents.qbr import qbr_html, qbr_pdf
 from domain.errors import FieldError

@@ -17,7 +17,8 @@ from scim2_models import (
     ScimObject,
 )
 
-from api.auth import Principal, require
+from api.auth import require
+from desk.principal import Principal
 from domain.roles import Action
 from domain.scim import CONFIG, MEDIA_TYPE, PREFIX, SCHEMAS, USER_TYPE
 

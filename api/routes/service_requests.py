@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Response
 
-from api.auth import Principal, require
-from api.intake import created, intake_client, start_ticket
+from api.answers import created
+from api.auth import require
 from api.state import AppState, app_state
 from api.ticket_files import attach_uploads, claimed_uploads
+from desk.intake import intake_client, start_ticket
+from desk.principal import Principal
 from domain.roles import Action
 from domain.service_requests import RequestForm, RequestStart, RequestView
 from domain.sla.deadlines import snapshot_for

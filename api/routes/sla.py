@@ -3,9 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, require
+from api.auth import require
 from api.problems import field_problem
 from api.state import AppState, app_state
+from desk.principal import Principal
 from domain.roles import Action
 from domain.sla.preview import PreviewRequest, PreviewResult, preset_policy, preview
 

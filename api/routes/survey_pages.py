@@ -22,10 +22,11 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import signed_link_limit, signed_payload
 from api.pages import TEMPLATES
-from api.problems import Problem, field_problem, refusal_status
+from api.problems import Problem, field_problem
 from api.routes.reviews import answer_nps
 from api.routes.surveys import answer_survey
 from api.state import AppState, app_state
+from desk.errors import DeskError, refusal_status
 from domain import nps
 from domain.form_origin import form_refusal
 from domain.ids import parse_ticket_id
@@ -93,7 +94,7 @@ async def _form(request: Request, state: AppState) -> dict[str, str]:
 
 
 def _refused(exc: Exception) -> tuple[int, str]:
-    if isinstance(exc, Problem):
+    if isinstance(exc, DeskError):
         return exc.status, exc.detail
     if isinstance(exc, WorkflowUpdateFailedError):
         return (refusal_status(exc)[0],
@@ -111,7 +112,7 @@ async def _take_answer(request: Request, state: AppState, model: type[BaseModel]
     try:
         recorded = await answer(model.model_validate({"score": fields.get("score", ""),
                                                       "comment": fields.get("comment", "")}))
-    except (Problem, WorkflowUpdateFailedError, ValidationError) as exc:
+    except (DeskError, WorkflowUpdateFailedError, ValidationError) as exc:
         status, reason = _refused(exc)
         return _page(state, title=title, status=status, message=reason)
     return _page(state, title="Thank you", message=thanks(recorded))

@@ -9,12 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from api.auth import Principal, require
+from api.auth import require
 from api.problems import Problem, field_problem
 from api.routes.tickets import AnyTicketView, TicketPath
 from api.state import AppState, app_state
-from api.ticket_directory import TicketRef
 from api.ticket_files import follow_merge
+from desk.errors import DeskError
+from desk.principal import Principal
+from desk.tickets import TicketRef
 from domain.incidents import IncidentView
 from domain.offboarding import OffboardingView
 from domain.onboarding import OnboardingView
@@ -122,7 +124,7 @@ async def merge(request: MergeRequestBody, ticket_id: str = TicketPath,
         if target.client.id != duplicate.client.id:
             raise Problem(404, "Not found", "another client's ticket")
         survivor = await target.view()
-    except Problem as exc:
+    except DeskError as exc:
         raise field_problem(422, "survivor", f"no incident {request.survivor} of this client",
                             "name an open incident of the same client", "Cannot merge") from exc
     mine = await duplicate.view()

@@ -13,10 +13,11 @@ from typing import Union
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 
-from api.auth import Principal, require
+from api.auth import require
 from api.problems import field_problem
 from api.state import AppState, app_state
-from api.ticket_directory import viewer_of
+from desk.principal import Principal
+from desk.tickets import viewer_of
 from domain import tokens
 from domain.ids import TICKET_ID_PATTERN, TicketKind
 from domain.roles import Action

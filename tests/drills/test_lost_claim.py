@@ -16,8 +16,8 @@ from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError
 
 from api.app import create_app
-from api.auth import Principal
-from api.intake import scoped_key
+from desk.intake import scoped_key
+from desk.principal import Principal
 from domain.ids import idempotency_workflow_id
 from domain.roles import Role
 from domain.tenants import hash_api_key

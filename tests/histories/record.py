@@ -316,14 +316,14 @@ async def record_post_mortem(name: str) -> Path:
 
 
 async def record_numbering(name: str) -> list[Path]:
-    """Two API replicas (api/ticket_numbers.py, blocks of 4) number tickets from one
+    """Two API replicas (desk/ticket_numbers.py, blocks of 4) number tickets from one
     client's sequence, each leasing several blocks; idempotent requests claim keys in one
     shard: a repeat gets its number back, a key 25 hours old is forgotten, and after a
     day without a claim the shard completes. Writes ticket_sequence_* and
     idempotency_shard_* with NAME's suffix."""
     from temporalio.worker import Worker
 
-    from api.ticket_numbers import TicketNumbers
+    from desk.ticket_numbers import TicketNumbers
     from domain.ids import idempotency_workflow_id, sequence_task_queue, sequence_workflow_id
     from workflows.idempotency_shard import IdempotencyShardWorkflow
     from workflows.ticket_sequence import TicketSequenceWorkflow

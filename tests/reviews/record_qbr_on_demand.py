@@ -19,7 +19,7 @@ import httpx
 from temporalio.worker import Worker
 
 from activities.reviews import ReviewActivities
-from api.qbr_on_demand import produce_qbr
+from desk.reports import produce_qbr
 from domain.sla import Priority
 from domain.tenants import load_config
 from tests.conftest import DEMO_CONFIG, make_settings

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import rpc_problem
+from desk.errors import engine_error
 from tests.web.helpers import assert_problem, eventually, incident_body
 
 PREVIEW = {"policy": "betterworld", "priority": "P2", "opened_at": "2026-01-05T00:00:00+00:00"}
@@ -95,9 +95,9 @@ async def test_control_characters_in_filters_are_422_and_backslashes_are_findabl
 def test_engine_errors_never_reach_the_caller():
     internal = RPCError("sql: syntax error near 'x\\x00y' in visibility store",
                         RPCStatusCode.INTERNAL, b"")
-    problem = rpc_problem(internal)
+    problem = engine_error(internal)
     assert problem.status == 502 and "sql" not in problem.detail
-    invalid = rpc_problem(RPCError("invalid query: operation ORDER BY",
+    invalid = engine_error(RPCError("invalid query: operation ORDER BY",
                                    RPCStatusCode.INVALID_ARGUMENT, b""))
     assert invalid.status == 400 and "ORDER BY" not in invalid.detail
 
@@ -130,8 +130,8 @@ async def test_each_credential_is_rate_limited_with_retry_after(dev_client, conf
 
 
 def test_replicas_share_a_limit():
-    from api.auth import Principal
     from api.rate_limits import RateLimiter
+    from desk.principal import Principal
     from domain.roles import Role
     from domain.tenants import TempodeskConfig, load_config
     from tests.conftest import DEMO_CONFIG

@@ -1,4 +1,4 @@
-"""A workflow's refusal answers the status its type maps to (api/problems.py REFUSAL_STATUS),
+"""A workflow's refusal answers the status its type maps to (desk/errors.py REFUSAL_STATUS),
 through HTTP on the dev server: one status class each. Before typed refusals every one of
 these was a 409 "Transition refused"."""
 

@@ -29,7 +29,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.onboarding import OnboardingActivities
 from activities.provider_clients import ProviderClients
 from activities.providers import ProviderActivities
-from api.intake import start_ticket
+from desk.intake import start_ticket
 from domain.offboarding import ExitForm, OffboardingStart, ProviderCall
 from domain.onboarding import DeviceRequest, JoinerCall
 from domain.people import NOT_THE_CLIENTS_PERSON, outsider

@@ -7,13 +7,12 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from fastapi import Response
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.auth import Principal
-from api.problems import field_problem
-from api.state import AppState
+from desk.errors import field_problem
+from desk.principal import Principal
+from desk.state import Desk
 from domain.errors import FieldError
 from domain.idempotency import FINGERPRINT_HEX, KEY_HEX
 from domain.ids import TicketKind, workflow_id
@@ -35,7 +34,7 @@ def scoped_key(principal: Principal, idempotency_key: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:KEY_HEX]
 
 
-def intake_client(principal: Principal, requested: str | None, state: AppState) -> ClientConfig:
+def intake_client(principal: Principal, requested: str | None, state: Desk) -> ClientConfig:
     """The client a new ticket is for: always the credential's own; MSP staff name one of
     the clients they serve."""
     if principal.client_id is not None:
@@ -62,14 +61,7 @@ def own_people(client: ClientConfig, people: Iterable[tuple[str, str]]) -> None:
                             "Not the client's person", "body") from None
 
 
-def created(view: TicketView, headers: dict[str, str] | None = None) -> Response:
-    """201 with the new ticket's view and where to find it (the view is already validated:
-    serialised once, not re-validated by FastAPI)."""
-    return Response(view.model_dump_json(), status_code=201, media_type="application/json",
-                    headers={"Location": f"/v1/tickets/{view.ticket_id}", **(headers or {})})
-
-
-async def start_ticket(state: AppState, workflow: type[TicketWorkflow], start: TicketStart,
+async def start_ticket(state: Desk, workflow: type[TicketWorkflow], start: TicketStart,
                        summary: str, details: str | None = None) -> TicketState:
     """Start a ticket's workflow under its business key, with the search attributes of its
     state at intake and the Web UI's summary and details; returns that state (what the
@@ -103,7 +95,7 @@ def fingerprint(report: IncidentReport) -> str:
     return hashlib.sha256(report.model_dump_json().encode()).hexdigest()[:FINGERPRINT_HEX]
 
 
-async def open_incident(state: AppState, principal: Principal, client: ClientConfig,
+async def open_incident(state: Desk, principal: Principal, client: ClientConfig,
                         report: IncidentReport, idempotency_key: str | None,
                         contact_unconfirmed: bool = False) -> tuple[str, TicketView, bool]:
     """Open an incident (the form and e-mail share it): its id, its view, and whether an

@@ -19,8 +19,8 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Principal
-from api.problems import Problem
+from desk.errors import DeskError
+from desk.principal import Principal
 from domain.ids import TicketKind, parse_ticket_id, workflow_id
 from domain.tenants import ClientConfig, TempodeskConfig
 from domain.tickets import TicketView
@@ -65,9 +65,9 @@ def viewer_of(principal: Principal) -> Viewer:
     return Viewer(principal.role, msp=principal.is_staff)
 
 
-def not_found(ticket_id: str) -> Problem:
+def not_found(ticket_id: str) -> DeskError:
     # The same answer whether the ticket exists for another client or not at all.
-    return Problem(404, "Not found", f"no ticket {ticket_id}")
+    return DeskError(404, "Not found", f"no ticket {ticket_id}")
 
 
 class TicketDirectory:
