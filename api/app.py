@@ -15,7 +15,6 @@ from api import body_examples, problems, scim_errors
 from api.auth import Authenticator
 from api.limits import RequestDeadline, RequestLimits
 from api.pages import PageHeaders
-from api.rate_limits import RateLimiter
 from api.routes import (
     alerts,
     attachments,
@@ -50,8 +49,7 @@ listed in docs/access.md (e.g. `td_belton_agent_demo`). Errors are RFC 9457 prob
 
 def build_state(settings: Settings, config: TempodeskConfig, client: Client) -> AppState:
     """What every surface works with (routes, the SMTP listener): one per process."""
-    return AppState.build(settings, config, client, auth=Authenticator(settings, config),
-                          limiter=RateLimiter(config, settings.api_replicas))
+    return AppState.build(settings, config, client, auth=Authenticator(settings, config))
 
 
 def create_app(settings: Settings | None = None, config: TempodeskConfig | None = None,

@@ -36,9 +36,9 @@ from api import problems
 from api.auth import Authenticator, _bearer, require, too_many
 from api.limits import RequestLimits
 from api.problems import Problem, field_problem
-from api.rate_limits import RateLimiter
 from desk.errors import DeskError
 from desk.principal import Principal
+from desk.rate_limits import RateLimiter
 from domain.roles import Action, Role
 from domain.settings import Settings
 from domain.tenants import TempodeskConfig

@@ -20,11 +20,11 @@ from email.utils import parseaddr
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 import log_hygiene
-from api.email_intake import take_message
-from api.rate_limits import RateLimiter
 from api.state import AppState
 from desk.errors import DeskError
+from desk.mail import take_message
 from desk.principal import Principal
+from desk.rate_limits import RateLimiter
 from domain.email_inbound import MESSAGE_MAX_BYTES, MalformedMail, one_line
 from domain.roles import Role
 from domain.text import mailbox_of

@@ -9,14 +9,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.auth import Authenticator
-from api.rate_limits import RateLimiter
 from desk.state import Desk
 
 
 @dataclass(kw_only=True)
 class AppState(Desk):
     auth: Authenticator
-    limiter: RateLimiter
 
 
 def app_state(request: Request) -> AppState:

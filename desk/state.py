@@ -12,6 +12,7 @@ from typing import Self
 from temporalio.client import Client
 
 from activities.file_store import FileStore
+from desk.rate_limits import RateLimiter
 from desk.ticket_numbers import TicketNumbers
 from desk.tickets import TicketDirectory
 from domain.settings import Settings
@@ -47,6 +48,7 @@ class Desk:
     temporal: Client
     numbers: TicketNumbers
     tickets: TicketDirectory
+    limiter: RateLimiter
     alert_turns: KeyedLocks = field(default_factory=KeyedLocks)
     files: FileStore | None = None  # None: no bucket configured (uploads answer 503)
 
@@ -57,6 +59,7 @@ class Desk:
         return cls(settings=settings, config=config, temporal=client,
                    numbers=TicketNumbers(client, settings.task_queue),
                    tickets=TicketDirectory(client, config),
+                   limiter=RateLimiter(config, settings.api_replicas),
                    files=FileStore.from_settings(settings), **doors)
 
     def client_config(self, client_id: str) -> ClientConfig:

@@ -92,7 +92,7 @@ class IncidentReport(BaseModel):
 
 IncidentRules = TicketRules  # the config's ``incidents:`` block
 
-# What a mailed-in ticket says for the questions mail does not ask (api/email_intake.py).
+# What a mailed-in ticket says for the questions mail does not ask (desk/mail.py).
 NOT_GIVEN_BY_MAIL = "(not given: raised by e-mail)"
 
 

@@ -1,6 +1,6 @@
 """Which mail may act: what one inbound message does, decided from the parsed message, the
 receiving MTA's verdict on its sender, and what the desk knows. Pure: every rule is
-tested without a server (tests/test_mail_rules.py); ``api/email_intake.py`` applies it.
+tested without a server (tests/test_mail_rules.py); ``desk/mail.py`` applies it.
 
 The rules (docs/security.md, "Which mail may act"):
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from api.email_intake import incident_report, note_body
+from desk.mail import incident_report, note_body
 from domain.email_inbound import (
     MIME_DEPTH_MAX,
     MIME_PARTS_MAX,

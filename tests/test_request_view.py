@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.email_intake import incident_report
+from desk.mail import incident_report
 from domain.email_inbound import InboundMessage
 from domain.incidents import IncidentIntake, IncidentReport
 from domain.offboarding import ExitForm, ExitIntake

@@ -1,6 +1,6 @@
 """Monitoring's doors: Prometheus Alertmanager's webhook (version 4) and PagerDuty-style
 Events v2, posted with the client's integration key. What an alert does is
-api/alert_intake.py's; this module parses, calls and maps its refusals to HTTP (403 not a
+desk/alerts.py's; this module parses, calls and maps its refusals to HTTP (403 not a
 client's key, 429 over the key's budget of new incidents with Retry-After, 503 try again)."""
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.alert_intake import (
+from api.auth import require
+from api.problems import Problem
+from api.state import AppState, app_state
+from desk.alerts import (
     AlertResult,
     NotAClientKey,
     OverBudget,
@@ -20,9 +23,6 @@ from api.alert_intake import (
     take_alertmanager,
     take_event,
 )
-from api.auth import require
-from api.problems import Problem
-from api.state import AppState, app_state
 from desk.principal import Principal
 from domain.alerts import AlertmanagerWebhook, EpisodeAction, EventIn
 from domain.roles import Action

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 from api.auth import require
 from api.routes.tickets import TicketPath
 from api.state import AppState, app_state
-from api.ticket_files import add_file, answered, held_files, open_file, stage_upload
 from api.uploads import one_file
+from desk.files import add_file, answered, held_files, open_file, stage_upload
 from desk.intake import intake_client
 from desk.principal import Principal
 from domain.attachments import SHA256_PATTERN, Attachment, Channel, Upload, served_type

@@ -8,9 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from api.auth import require
-from api.email_intake import Outcome, take_message
 from api.problems import field_problem
 from api.state import AppState, app_state
+from desk.mail import Outcome, take_message
 from desk.principal import Principal
 from domain.email_inbound import MalformedMail
 from domain.roles import Action

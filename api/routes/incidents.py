@@ -8,7 +8,7 @@ from api.answers import created
 from api.auth import require
 from api.problems import Problem
 from api.state import AppState, app_state
-from api.ticket_files import attach_uploads, claimed_uploads
+from desk.files import attach_uploads, claimed_uploads
 from desk.intake import intake_client, open_incident
 from desk.principal import Principal
 from domain.incidents import (

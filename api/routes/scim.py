@@ -35,8 +35,8 @@ from api.auth import require
 from api.routes.offboarding import exit_start
 from api.routes.onboarding import joiner_start
 from api.routes.scim_discovery import base_url, scim_json
-from api.scim_directory import Directory, folded
 from api.state import AppState, app_state
+from desk.directory import Directory, folded
 from desk.principal import Principal
 from domain.directory_user import (
     RESOURCE_MAX_BYTES,

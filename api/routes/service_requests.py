@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from api.answers import created
 from api.auth import require
 from api.state import AppState, app_state
-from api.ticket_files import attach_uploads, claimed_uploads
+from desk.files import attach_uploads, claimed_uploads
 from desk.intake import intake_client, start_ticket
 from desk.principal import Principal
 from domain.roles import Action

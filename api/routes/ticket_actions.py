@@ -13,8 +13,8 @@ from api.auth import require
 from api.problems import Problem, field_problem
 from api.routes.tickets import AnyTicketView, TicketPath
 from api.state import AppState, app_state
-from api.ticket_files import follow_merge
 from desk.errors import DeskError
+from desk.files import follow_merge
 from desk.principal import Principal
 from desk.tickets import TicketRef
 from domain.incidents import IncidentView

@@ -362,7 +362,7 @@ async def record_directory_user(name: str) -> Path:
 
     from temporalio.worker import Worker
 
-    from api.scim_directory import Directory
+    from desk.directory import Directory
     from domain.directory_user import (
         Deletion,
         DirectoryUser,
@@ -424,7 +424,7 @@ async def record_scim_user_tickets(name: str) -> Path:
     children and the activity are stand-ins."""
     from datetime import UTC, datetime
 
-    from api.scim_directory import Directory
+    from desk.directory import Directory
     from domain.directory_user import (
         Deletion,
         DirectoryUser,

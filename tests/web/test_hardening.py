@@ -130,8 +130,8 @@ async def test_each_credential_is_rate_limited_with_retry_after(dev_client, conf
 
 
 def test_replicas_share_a_limit():
-    from api.rate_limits import RateLimiter
     from desk.principal import Principal
+    from desk.rate_limits import RateLimiter
     from domain.roles import Role
     from domain.tenants import TempodeskConfig, load_config
     from tests.conftest import DEMO_CONFIG

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.rate_limits import RateLimiter
 from desk.principal import Principal
+from desk.rate_limits import RateLimiter
 from domain.alerts import AlertRules, AlertSource, EpisodeState, EpisodeStatus, opens_incident
 from domain.ids import alert_workflow_id
 from domain.roles import Role

@@ -22,9 +22,8 @@ from activities.file_store import (
     StoredFile,
 )
 from activities.sealed_file import SealError
-from api.problems import Problem, field_problem, unanswered
-from api.state import AppState
-from desk.errors import DeskError
+from desk.errors import DeskError, field_problem, unanswered
+from desk.state import Desk
 from desk.tickets import TicketRef
 from domain import tokens
 from domain.attachments import (
@@ -51,21 +50,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def file_store(state: AppState) -> FileStore:
+def file_store(state: Desk) -> FileStore:
     if state.files is None:
-        raise Problem(503, "Files are not set up", "this desk has no file store: its "
+        raise DeskError(503, "Files are not set up", "this desk has no file store: its "
                       "operator sets TEMPODESK_S3_BUCKET (and the endpoint and keys)",
-                      headers={"Retry-After": "3600"})
+                      retry_after=3600)
     return state.files
 
 
-def store_down() -> Problem:
-    return Problem(503, "File store unavailable", "the file store did not answer: nothing "
-                   "was kept, send the file again later", headers={
-                       "Retry-After": str(RETRY_AFTER_SECONDS)})
+def store_down() -> DeskError:
+    return DeskError(503, "File store unavailable", "the file store did not answer: nothing "
+                     "was kept, send the file again later", retry_after=RETRY_AFTER_SECONDS)
 
 
-def limit_problem(refused: LimitRefusal) -> Problem:
+def limit_problem(refused: LimitRefusal) -> DeskError:
     return field_problem(refused.status, "file", refused.message, f"see the client's "
                          f"files.{refused.limit}", "File refused")
 
@@ -82,7 +80,7 @@ def storing(limits: FileLimits) -> Iterator[None]:
         raise store_down() from exc
 
 
-async def answered(state: AppState, call: Awaitable[T]) -> T:
+async def answered(state: Desk, call: Awaitable[T]) -> T:
     """A call to Temporal from a file route, bounded like every other request's (file
     routes stream, so the request deadline does not cover them: api/limits.py)."""
     try:
@@ -97,7 +95,7 @@ async def held_files(ref: TicketRef) -> list[Attachment]:
     return list(on_ticket.attachments)
 
 
-async def add_file(state: AppState, ref: TicketRef, name: str, chunks: AsyncIterator[bytes],
+async def add_file(state: Desk, ref: TicketRef, name: str, chunks: AsyncIterator[bytes],
                    by: str, channel: Channel, declared_size: int | None = None) -> Attachment:
     """Store one streamed file and list it on the ticket; 413/422 over a limit (checked
     before the first byte is read when the size is declared), 503 if the store is down."""
@@ -113,7 +111,7 @@ async def add_file(state: AppState, ref: TicketRef, name: str, chunks: AsyncIter
     return attachment
 
 
-async def list_on_ticket(state: AppState, ref: TicketRef,
+async def list_on_ticket(state: Desk, ref: TicketRef,
                          files: list[tuple[str, StoredFile]], by: str, channel: Channel,
                          held: list[Attachment]) -> tuple[list[Attachment], TicketView]:
     """Files already stored for the ticket's client join the ticket (``held``: what it
@@ -149,7 +147,7 @@ async def list_on_ticket(state: AppState, ref: TicketRef,
 UPLOAD_VALID = timedelta(hours=24)
 
 
-async def stage_upload(state: AppState, client: ClientConfig, name: str,
+async def stage_upload(state: Desk, client: ClientConfig, name: str,
                        chunks: AsyncIterator[bytes], by: str,
                        declared_size: int | None) -> Upload:
     """A file uploaded before its ticket exists: staged for ``client``, with a signed
@@ -171,7 +169,7 @@ async def stage_upload(state: AppState, client: ClientConfig, name: str,
                   sha256=file.sha256, expires_at=expires)
 
 
-async def claimed_uploads(state: AppState, client: ClientConfig,
+async def claimed_uploads(state: Desk, client: ClientConfig,
                           uploads: list[str]) -> list[dict[str, str]]:
     """The uploads an intake names, each checked (signed for this client, not expired,
     still in the store) before any ticket is opened; 422 naming the one at fault."""
@@ -201,7 +199,7 @@ async def claimed_uploads(state: AppState, client: ClientConfig,
     return claims
 
 
-async def attach_uploads(state: AppState, ref: TicketRef,
+async def attach_uploads(state: Desk, ref: TicketRef,
                          claims: list[dict[str, str]]) -> TicketView:
     """The claimed uploads join the new ticket (safe to repeat: a replayed intake); its
     view with them."""
@@ -215,16 +213,16 @@ async def attach_uploads(state: AppState, ref: TicketRef,
     except FileStoreUnavailable as exc:
         raise store_down() from exc
     except FileNotStored as exc:
-        raise Problem(503, "Upload lost", "an upload went missing from the store while the "
+        raise DeskError(503, "Upload lost", "an upload went missing from the store while the "
                       "ticket was opened: send the request again with the same "
-                      "Idempotency-Key", headers={"Retry-After": "5"}) from exc
+                      "Idempotency-Key", retry_after=5) from exc
     by = files[0][2]
     _, view = await list_on_ticket(state, ref, [(name, file) for name, file, _ in files], by,
                                    Channel.API, await answered(state, held_files(ref)))
     return view
 
 
-async def store_mail_files(state: AppState, client: ClientConfig,
+async def store_mail_files(state: Desk, client: ClientConfig,
                            attachments: list[MailAttachment],
                            files: list[bytes]) -> list[tuple[str, StoredFile]]:
     """Store the files a message carries for ``client`` (none kept when the desk has no
@@ -244,7 +242,7 @@ async def store_mail_files(state: AppState, client: ClientConfig,
 MERGED_LIMITS = FileLimits(max_files_per_ticket=500, max_ticket_bytes=10 * 1024 ** 3)
 
 
-async def follow_merge(state: AppState, files: list[Attachment], survivor: TicketRef,
+async def follow_merge(state: Desk, files: list[Attachment], survivor: TicketRef,
                        held: list[Attachment], merge: Awaitable[T]) -> T:
     """Run ``merge`` (the duplicate's update) with its files following it to the survivor:
     the survivor's hold is marked first (a merged duplicate ends at once and lets go of
@@ -278,7 +276,7 @@ async def follow_merge(state: AppState, files: list[Attachment], survivor: Ticke
     return merged
 
 
-async def open_file(state: AppState, ref: TicketRef, sha256: str,
+async def open_file(state: Desk, ref: TicketRef, sha256: str,
                     ) -> tuple[Attachment, AsyncIterator[bytes | memoryview]]:
     """A file the ticket lists, and its bytes (the first piece already opened, so a
     damaged or missing object is an error before any byte is sent); 404 otherwise.
@@ -292,11 +290,11 @@ async def open_file(state: AppState, ref: TicketRef, sha256: str,
         held = await answered(state, held_files(ref))
         attachment = next((a for a in held if a.sha256 == sha256), None)
         if attachment is None:
-            raise Problem(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
+            raise DeskError(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
         first = await ahead.next()
     except FileNotStored as exc:
         await ahead.close()
-        raise Problem(410, "File gone", "the file was deleted from the store (the ticket "
+        raise DeskError(410, "File gone", "the file was deleted from the store (the ticket "
                       "let go of it)") from exc
     except FileStoreUnavailable as exc:
         await ahead.close()
@@ -304,7 +302,7 @@ async def open_file(state: AppState, ref: TicketRef, sha256: str,
     except SealError as exc:
         await ahead.close()
         log.error("file %s… of %s does not open: %s", sha256[:16], ref.ticket_id, exc)
-        raise Problem(502, "File damaged", "the stored file does not open with the desk's "
+        raise DeskError(502, "File damaged", "the stored file does not open with the desk's "
                       "keys: tell the desk's operator") from exc
     except BaseException:
         await ahead.close()

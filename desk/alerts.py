@@ -40,9 +40,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.state import AppState
 from desk.intake import incident_start, incident_summary
 from desk.principal import Principal
+from desk.state import Desk
 from domain.alerts import (
     ALERT_KEY_MAX,
     AlertEnding,
@@ -103,7 +103,7 @@ class TryAgain(Exception):
         self.detail = detail
 
 
-async def take_alertmanager(state: AppState, principal: Principal,
+async def take_alertmanager(state: Desk, principal: Principal,
                             hook: AlertmanagerWebhook) -> list[AlertResult]:
     """Every alert of an Alertmanager webhook sent to its episode; what each did."""
     client = alert_client(principal, state)
@@ -134,7 +134,7 @@ async def take_alertmanager(state: AppState, principal: Principal,
     return results
 
 
-async def take_event(state: AppState, principal: Principal, event: EventIn) -> EpisodeAnswer:
+async def take_event(state: Desk, principal: Principal, event: EventIn) -> EpisodeAnswer:
     """An Events v2 event (trigger, acknowledge, resolve) sent to its episode."""
     client = alert_client(principal, state)
     key = event.key()
@@ -159,7 +159,7 @@ async def take_event(state: AppState, principal: Principal, event: EventIn) -> E
     return await end(state, principal, client, AlertSource.EVENTS, key, None, handler, note)
 
 
-def alert_client(principal: Principal, state: AppState) -> ClientConfig:
+def alert_client(principal: Principal, state: Desk) -> ClientConfig:
     """Alerts are the client's own: its integration key says which client they are for."""
     if principal.client_id is None:
         raise NotAClientKey("alerts are posted with the client's own integration key (the "
@@ -185,11 +185,11 @@ def resolve_note(hook: AlertmanagerWebhook, alert: AmAlert) -> str:
 
 class NewIncidents:
     """One request's share in its integration key's budget of new incidents a minute
-    (api/rate_limits.py). A firing takes a token before it is sent and gives it back if it
+    (desk/rate_limits.py). A firing takes a token before it is sent and gives it back if it
     opened nothing; without a token it is sent only if its episode is open already (a
     repeat costs nothing), and an incident it opens after all is charged."""
 
-    def __init__(self, state: AppState, principal: Principal, client: ClientConfig) -> None:
+    def __init__(self, state: Desk, principal: Principal, client: ClientConfig) -> None:
         self.limiter = state.limiter
         self.principal = principal
         self.per_minute = client.alerts.new_incidents_per_minute
@@ -227,7 +227,7 @@ class NewIncidents:
                           f"incidents a minute; send them again in {wait} s", wait, extensions)
 
 
-async def _would_open(state: AppState, client: ClientConfig, source: AlertSource, key: str,
+async def _would_open(state: Desk, client: ClientConfig, source: AlertSource, key: str,
                       starts_at: datetime | None) -> bool:
     """Whether firing ``key`` now would open an incident (its episode read ahead of the
     message; an episode that cannot be read counts as new)."""
@@ -243,7 +243,7 @@ async def _would_open(state: AppState, client: ClientConfig, source: AlertSource
                           client.alerts.flap_window_seconds())
 
 
-async def fire(state: AppState, principal: Principal, client: ClientConfig,
+async def fire(state: Desk, principal: Principal, client: ClientConfig,
                source: AlertSource, key: str, starts_at: datetime | None,
                report: IncidentReport, decision: PriorityDecision,
                budget: NewIncidents) -> EpisodeAnswer:
@@ -270,7 +270,7 @@ async def fire(state: AppState, principal: Principal, client: ClientConfig,
         budget.settle(reserved, opened)
 
 
-async def _fire(state: AppState, principal: Principal, client: ClientConfig,
+async def _fire(state: Desk, principal: Principal, client: ClientConfig,
                 source: AlertSource, key: str, starts_at: datetime | None,
                 report: IncidentReport, decision: PriorityDecision) -> EpisodeAnswer:
     workflow_key = alert_workflow_id(client.id, source.value, key)
@@ -294,7 +294,7 @@ async def _fire(state: AppState, principal: Principal, client: ClientConfig,
     return answer
 
 
-async def end(state: AppState, principal: Principal, client: ClientConfig,
+async def end(state: Desk, principal: Principal, client: ClientConfig,
               source: AlertSource, key: str, starts_at: datetime | None,
               handler: Callable[..., Any], note: str) -> EpisodeAnswer:
     ending = AlertEnding(client_id=client.id, source=source, starts_at=starts_at,
@@ -304,7 +304,7 @@ async def end(state: AppState, principal: Principal, client: ClientConfig,
         return await _send(state, client, source, key, handler, ending)
 
 
-async def _send(state: AppState, client: ClientConfig, source: AlertSource, key: str,
+async def _send(state: Desk, client: ClientConfig, source: AlertSource, key: str,
                 handler: Callable[..., Any], message: BaseModel) -> EpisodeAnswer:
     start = WithStartWorkflowOperation(
         AlertEpisodeWorkflow.run,

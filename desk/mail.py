@@ -21,11 +21,11 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 
-from api.state import AppState
-from api.ticket_files import held_files, list_on_ticket, store_mail_files
 from desk.errors import DeskError
+from desk.files import held_files, list_on_ticket, store_mail_files
 from desk.intake import open_incident
 from desk.principal import Principal
+from desk.state import Desk
 from desk.tickets import TicketRef
 from domain.attachments import Channel as FileChannel
 from domain.email_inbound import (
@@ -78,13 +78,13 @@ def _read(raw: bytes, trusted: list[str] | None,
                             trusted), files
 
 
-def _client_for_new(state: AppState, sender: str, principal: Principal) -> ClientConfig | None:
+def _client_for_new(state: Desk, sender: str, principal: Principal) -> ClientConfig | None:
     """The client that owns the sender's domain, if the credential routes its mail."""
     return next((c for c in state.config.clients
                  if principal.may_see(c.id) and c.owns(sender)), None)
 
 
-async def take_message(state: AppState, raw: bytes, principal: Principal,
+async def take_message(state: Desk, raw: bytes, principal: Principal,
                        envelope_recipients: list[str] | None = None) -> Outcome:
     """Raises :class:`domain.email_inbound.MalformedMail` for mail nobody can read."""
     mail = state.config.mail
@@ -122,7 +122,7 @@ async def _contact(ref: TicketRef, sender: str) -> str | None:
     return (await ref.view()).technical_contact or None
 
 
-async def _ticket(state: AppState, message: InboundMessage, quote_id: str | None,
+async def _ticket(state: Desk, message: InboundMessage, quote_id: str | None,
                   principal: Principal) -> TicketRef | None:
     in_thread = message.ticket_in_thread()
     for ticket in (in_thread[1] if in_thread else None, message.ticket_in_subject(),
@@ -136,7 +136,7 @@ async def _ticket(state: AppState, message: InboundMessage, quote_id: str | None
     return None
 
 
-async def _apply(state: AppState, principal: Principal, decision: MailDecision,
+async def _apply(state: Desk, principal: Principal, decision: MailDecision,
                  message: InboundMessage, ref: TicketRef | None, facts: MailFacts,
                  files: list[bytes]) -> str | None:
     """Carry the decision out. The message's files are stored first: if the store cannot
@@ -222,7 +222,7 @@ def note_body(reason: str, message: InboundMessage, kept: bool = True) -> str:
     return f"[Not acted on: {reason}]\n\n{text}"[:TEXT_MAX_CHARS]
 
 
-async def _open(state: AppState, principal: Principal, client: ClientConfig,
+async def _open(state: Desk, principal: Principal, client: ClientConfig,
                 message: InboundMessage, unconfirmed: bool, kept: bool) -> tuple[str, bool]:
     report = incident_report(message, None if principal.client_id else client.id, kept)
     key = (f"{message.message_id} {message.content_digest}" if message.message_id
