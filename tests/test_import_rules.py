@@ -24,13 +24,13 @@ from provider_sandbox import ProviderServer
 from tests.conftest import DEMO_CONFIG, make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("domain", "activities", "workflows", "api", "commands")
+PACKAGES = ("domain", "activities", "workflows", "desk", "api", "commands")
 
 
 def test_the_import_contracts_are_kept():
-    """``.importlinter`` (what ``make test`` runs): api -> workflows -> activities ->
-    domain, no cycle between the modules of a package, nothing below the doors imports
-    cli.py or worker.py."""
+    """``.importlinter`` (what ``make test`` runs): the doors (api | commands) -> desk ->
+    workflows -> activities -> domain, no cycle between the modules of a package, nothing
+    below the doors imports a door, the wiring (cli.py, worker.py ...) or FastAPI."""
     lint = Path(sys.executable).with_name("lint-imports")
     run = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
