@@ -102,6 +102,19 @@ async def running_workers(client: Client, settings: Settings, config: TempodeskC
         yield built
 
 
+async def work_until(client: Client, settings: Settings, config: TempodeskConfig,
+                     stop: asyncio.Event) -> None:
+    """`tempodesk worker`'s part of a process: the workers polling until ``stop``."""
+    from worker import NO_SMTP_WARNING, tune_gc
+
+    async with running_workers(client, settings, config):
+        tune_gc()  # everything is imported and built by now
+        logging.getLogger("worker").info("worker polling task queue %r", settings.task_queue)
+        if not settings.smtp_host:
+            logging.getLogger("worker").warning(NO_SMTP_WARNING)
+        await stop.wait()
+
+
 # ---------------------------------------------------------------- serving a process
 
 
@@ -149,7 +162,6 @@ async def serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool
     was started here. ``banner`` is printed once the API answers."""
     import uvicorn
 
-    import worker
     from api.limits import uvicorn_options
     from temporal_client import ensure_search_attributes
 
@@ -170,7 +182,7 @@ async def serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool
     tasks = []
     if run_worker:
         await ensure_schedules(client, settings, config)
-        tasks.append(asyncio.create_task(worker.run_worker(client, settings, config, stop)))
+        tasks.append(asyncio.create_task(work_until(client, settings, config, stop)))
     http_servers: list[uvicorn.Server] = []
     if run_api:
         api_server = _Server(uvicorn.Config(

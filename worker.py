@@ -5,8 +5,6 @@ Scale out by running more of these (and more API replicas) against the same clus
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import Callable, Sequence
@@ -18,7 +16,6 @@ from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 import log_hygiene
-from activities import outbound
 from activities.alerts import AlertActivities
 from activities.directory import DirectoryActivities
 from activities.file_store import FileStore
@@ -132,16 +129,3 @@ def build_workers(client: Client, settings: Settings, config: TempodeskConfig,
 NO_SMTP_WARNING = ("TEMPODESK_SMTP_HOST is not set: no e-mail leaves this desk (notices, "
                    "surveys, reports); each notice is recorded on its ticket as not sent "
                    "(event notice_unsent, counter notices_unsent), never as sent")
-
-
-async def run_worker(client: Client, settings: Settings, config: TempodeskConfig,
-                     stop: asyncio.Event) -> None:
-    async with outbound.http_client(settings) as http, contextlib.AsyncExitStack() as stack:
-        workers = build_workers(client, settings, config, http)
-        tune_gc()  # everything is imported and built by now
-        for worker in workers:
-            await stack.enter_async_context(worker)
-        log.info("worker polling task queue %r", settings.task_queue)
-        if not settings.smtp_host:
-            log.warning(NO_SMTP_WARNING)
-        await stop.wait()

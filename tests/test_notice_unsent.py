@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from composition import work_until
 from domain.tickets import TicketRecord
 from tests.conftest import make_settings
 from tests.web.helpers import eventually, incident_body
-from worker import NO_SMTP_WARNING, run_worker
+from worker import NO_SMTP_WARNING
 
 
 async def settled_view(desk, ticket: str) -> dict:
@@ -59,7 +60,7 @@ async def test_a_worker_without_smtp_warns_once_at_start(dev_client, config, tas
                                                          caplog):
     stop = asyncio.Event()
     with caplog.at_level(logging.WARNING, logger="worker"):
-        running = asyncio.create_task(run_worker(
+        running = asyncio.create_task(work_until(
             dev_client, make_settings(task_queue=task_queue), config, stop))
         await eventually(lambda: caplog.messages, lambda m: NO_SMTP_WARNING in m, timeout=30)
         stop.set()
