@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from api.route_table import every_route
 from domain.alerts import AlertmanagerWebhook, EventIn
 from domain.incidents import IncidentReport
 from domain.nps import NpsAnswer
@@ -171,13 +172,8 @@ def _gist(body: dict[str, Any]) -> str:
 
 
 def api_routes(routes: Any) -> Iterator[Any]:
-    """The app's API routes (each with its path, methods and body_field), through included
-    routers (FastAPI >= 0.165 keeps them as branches of effective routes)."""
-    for route in routes:
-        if hasattr(route, "effective_candidates"):
-            yield from api_routes(route.effective_candidates())
-        elif hasattr(route, "body_field"):
-            yield route
+    """The app's API routes (each with its path, methods and body_field)."""
+    return (route for route in every_route(routes) if hasattr(route, "body_field"))
 
 
 def body_model_of(route: Any) -> type[BaseModel] | None:

@@ -12,9 +12,10 @@ import pytest
 import typer
 
 from api.app import create_app
+from api.route_table import every_route
 from cli import app as cli_app
 from tests.conftest import make_settings
-from tests.web.test_security_matrix import _flat, isolated_config
+from tests.web.test_security_matrix import isolated_config
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = sorted([REPO / "README.md", REPO / "bench" / "README.md", *(REPO / "docs").glob("*.md")])
@@ -30,7 +31,7 @@ OUTSIDE = ("../shared", "/work/", "SPEC.md", "seeds/")
 def _routes() -> list[tuple[str, re.Pattern]]:
     app = create_app(make_settings(), isolated_config())
     table = []
-    for route in _flat(app.routes):
+    for route in every_route(app.routes):
         for method in getattr(route, "methods", None) or ():
             pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(route.path))
             table.append((method, re.compile(f"^{pattern}$")))

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from api.app import create_app
 from api.limits import LARGER_BODIES, MAX_BODY_BYTES, STREAMED
+from api.route_table import every_route
 from domain.roles import PERMISSIONS, Action, Role, allowed
 from tests.conftest import DEMO_CONFIG, file_settings, isolated, make_settings, running_desk
 from tests.web.helpers import incident_body
@@ -34,15 +35,6 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 # ------------------------------------------------------------------ the route table
-
-
-def _flat(routes) -> Iterator[Any]:
-    """Routes, through included routers (FastAPI >= 0.165 keeps them as branches)."""
-    for route in routes:
-        if hasattr(route, "effective_candidates"):
-            yield from _flat(route.effective_candidates())
-        else:
-            yield route
 
 
 def _actions(dependant) -> list[Action]:
@@ -84,7 +76,7 @@ class Endpoint:
 def route_table() -> list[Endpoint]:
     app = create_app(make_settings(), isolated_config())
     table = []
-    for route in _flat(app.routes):
+    for route in every_route(app.routes):
         dependant = getattr(route, "dependant", None)
         if dependant is None:
             continue  # a mount (the docs' static files) or a plain Starlette route

@@ -17,6 +17,7 @@ import pytest
 from fastapi.responses import HTMLResponse
 
 from api.app import create_app
+from api.route_table import every_route
 from domain.form_origin import form_refusal
 from domain.reviews import Job
 from tests.conftest import served
@@ -59,15 +60,6 @@ def token_of(review_url: str) -> str:
     return review_url.split("token=", 1)[1]
 
 
-def _flat(routes):
-    """Routes, through included routers (FastAPI >= 0.165 keeps them as branches)."""
-    for route in routes:
-        if hasattr(route, "effective_candidates"):
-            yield from _flat(route.effective_candidates())
-        else:
-            yield route
-
-
 def _html(kind: Any) -> bool:
     return isinstance(kind, type) and issubclass(kind, HTMLResponse)
 
@@ -76,7 +68,7 @@ def html_routes(app) -> set[tuple[str, str]]:
     """(method, path) of every route that answers HTML: declared so, or whose function
     says it returns an HTMLResponse."""
     found = set()
-    for route in _flat(app.routes):
+    for route in every_route(app.routes):
         declared = getattr(route, "response_class", None)  # None: a mount
         response_class = getattr(declared, "value", declared)  # unwrap FastAPI's default
         try:
