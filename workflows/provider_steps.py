@@ -81,11 +81,11 @@ class ProviderSteps:
     kind: ClassVar[TicketKind]
     kind_keys: tuple[SearchAttributeKey, ...]
     state: Any
-    _event: Callable[..., None]
-    _notify: Callable[..., None]
-    _assignee_mail: Callable[[], list[str]]
-    _answering: Callable[[], bool]
-    _changed: bool
+    record_event: Callable[..., None]
+    queue_notice: Callable[..., None]
+    assignee_mail: Callable[[], list[str]]
+    loop_answering: Callable[[], bool]
+    mark_changed: Callable[..., None]
 
     def setup_steps(self) -> None:
         self._retried_here = workflow.patched(STEP_RETRIES)

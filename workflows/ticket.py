@@ -155,11 +155,6 @@ class TicketWorkflow:
     # (docs/architecture.md, "The ticket core"); the members beginning with "_" are the
     # core's own, and tests/workflows/test_ticket_contract.py keeps kinds off them.
 
-    def record_event(self, kind: str, detail: str = "", by: str = "system",
-                     due: datetime | None = None) -> None:
-        """Add an event to the ticket's log (``due``: the instant it fell due, if timed)."""
-        self._event(kind, detail, by=by, due=due)
-
     def mark_changed(self, *, publish: bool = True, wake: bool = True) -> None:
         """The ticket changed: wake the loop (it recomputes its next moment and answers
         before work beside it issues commands) and publish search attributes and details
@@ -172,66 +167,21 @@ class TicketWorkflow:
         if publish:
             self._refresh()
 
-    def queue_notice(self, event: str, subject: str, recipients: list[str],
-                     requester: bool = False, survey_expires_at: datetime | None = None,
-                     invite: Invite | None = None, approval: ApprovalLink | None = None,
-                     document: QuoteDocument | None = None,
-                     facts: dict[str, str] | None = None) -> None:
-        """Queue a notice (it wakes the loop; lanes deliver it beside the clock).
-        ``recipients`` come from the contract (ladder, assignee); ``requester`` adds the
-        technical contact; ``facts``: the kind's own words for its mail (e.g. a quote's
-        decision), added to the notice's context."""
-        self._notify(event, subject, recipients, requester=requester,
-                     survey_expires_at=survey_expires_at, invite=invite, approval=approval,
-                     document=document, facts=facts)
-
-    def apply_transition(self, request: Transition) -> None:
-        """Change status as a validated ``transition`` update would (clock, events,
-        notices, the kind's ``on_status``), for a kind's own reasons; a kind checks its
-        own preconditions first (the core's validator does not run here)."""
-        self._apply_transition(request)
-
-    def close_ticket(self, by: str, reason: str, survey: bool = True,
-                     due: datetime | None = None) -> None:
-        """Close the ticket now (a quote expired or superseded, an incident merged)."""
-        self._close(by=by, reason=reason, survey=survey, due=due)
-
     def start_beside(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` beside the loop (a provider step, an order): continue-as-new waits
         for it (``busy_beside``)."""
         self._work.append(asyncio.create_task(work))
 
-    def loop_answering(self) -> bool:
-        """Whether the loop has a change to answer first: work beside it waits for this to
-        be false before issuing commands, so the loop's timer commands come first."""
-        return self._answering()
-
     def notices_held(self) -> bool:
         """Whether notice lanes wait before starting a delivery (for :class:`NoticeOutbox`;
         tickets from before "notices-after-the-clock" never hold them)."""
-        return self._notices_after_the_clock and self._answering()
-
-    def notices_failing(self) -> bool:
-        """Whether the ticket's notices are failing, by the rule its history was made with."""
-        return self._notice_failing()
+        return self._notices_after_the_clock and self.loop_answering()
 
     @property
     def ends_by_kind_rules(self) -> bool:
         """Whether this run ends by its kind's rules (docs/lifecycle.md); runs from before
         "every-kind-ends-by-its-rules" keep the old ones."""
         return self._ends
-
-    def assignee_mail(self) -> list[str]:
-        """The assignee as a notice recipient (when it is an address)."""
-        return self._assignee_mail()
-
-    def auto_close_at(self) -> datetime | None:
-        """When a resolved ticket closes by itself, if it is resolved."""
-        return self._auto_close_at()
-
-    def business_after(self, moment: datetime, duration: str) -> datetime:
-        """``moment`` plus ``duration`` (e.g. "5bd") counted in the client's working time."""
-        return self._business_after(moment, duration)
 
     def business_between(self, start: datetime, end: datetime) -> int:
         """The working time between two instants, in microseconds."""
@@ -249,7 +199,7 @@ class TicketWorkflow:
         s = self.state
         if s.status is not Status.CLOSED or s.closed_at is None:
             return None
-        ends = [self._business_after(s.resolved_at or s.closed_at, self.rules.reopen_window)]
+        ends = [self.business_after(s.resolved_at or s.closed_at, self.rules.reopen_window)]
         if s.csat_score is None and s.survey_expires_at is not None:
             ends.append(s.survey_expires_at)
         return max(ends)
@@ -315,7 +265,7 @@ class TicketWorkflow:
                 + (" **BREACHED**" if self.clock.breached else "")
                 + (f" - escalation level {self.clock.state.escalation_level}"
                    if self.clock.state.escalation_level else "")
-                + (" - **notices failing**" if self._notice_failing() else "")
+                + (" - **notices failing**" if self.notices_failing() else "")
                 + f"\n\n{s.subject}")
 
     def request_details(self) -> str:
@@ -331,7 +281,7 @@ class TicketWorkflow:
     async def run_ticket(self, fresh: bool) -> None:
         """The loop every ticket runs until its end of life; then it returns."""
         if fresh:
-            self._notify("ticket_opened", f"Logged: {self.state.subject}", [],
+            self.queue_notice("ticket_opened", f"Logged: {self.state.subject}", [],
                          requester=True)
         if self._lanes():
             self.outbox.start()
@@ -396,7 +346,7 @@ class TicketWorkflow:
                       sha256s=[a.sha256 for a in s.attachments]),
             start_to_close_timeout=timedelta(minutes=5), retry_policy=RELEASE_FILES_RETRY,
             summary=f"release {len(s.attachments)} file(s)")
-        self._event("files_released", f"{why}: {len(s.attachments)} file(s) let go, "
+        self.record_event("files_released", f"{why}: {len(s.attachments)} file(s) let go, "
                     f"{released.deleted} deleted from storage")
         self._changed = True
 
@@ -411,20 +361,21 @@ class TicketWorkflow:
         return not (self._continue_after_work and self.busy_beside()
                     and info.get_current_history_length() < DEFER_CONTINUE_AS_NEW_UNTIL_EVENTS)
 
-    def _answering(self) -> bool:
+    def loop_answering(self) -> bool:
         """Whether the loop has a change to answer before it waits again."""
         return self._in_loop and self._changed
 
     def _lanes(self) -> bool:
         return workflow.patched(NOTICE_LANES)
 
-    def _notice_failing(self) -> bool:
+    def notices_failing(self) -> bool:
+        """Whether the ticket's notices are failing, by the rule its history was made with."""
         return self.state.notice_failing(self._failing_after_a_failure)
 
     def _next_moment(self) -> tuple[datetime | None, str]:
         """The earliest SLA moment and what it is (for the timer's summary)."""
         at = self.clock.next_moment()
-        close = self._auto_close_at()
+        close = self.auto_close_at()
         if close is not None and (at is None or close < at):
             return close, "auto-close"
         if at is None:
@@ -441,30 +392,30 @@ class TicketWorkflow:
         for event in self.clock.fire_due(now):  # one at a time: state moves as each fires
             self._on_clock_event(event)
         self.on_moments(now)
-        auto_close = self._auto_close_at()
+        auto_close = self.auto_close_at()
         if auto_close is not None and auto_close <= now:
-            self._close(by="system", reason="auto-closed after resolution", due=auto_close)
+            self.close_ticket(by="system", reason="auto-closed after resolution", due=auto_close)
 
     def _on_clock_event(self, event: ClockEvent) -> None:
         if event.kind == "warning":
-            self._event(f"sla_warning:{event.target}:{event.percent}",
+            self.record_event(f"sla_warning:{event.target}:{event.percent}",
                         f"{event.percent}% of the {event.target} target used; due "
                         f"{self._due_text(event.target)}", due=event.due)
-            self._notify("sla_warning", f"{event.percent}% of the {event.target} SLA used",
-                         self._assignee_mail())
+            self.queue_notice("sla_warning", f"{event.percent}% of the {event.target} SLA used",
+                         self.assignee_mail())
         elif event.kind == "breach":
-            self._event(f"sla_breached:{event.target}", f"{event.target} target missed",
+            self.record_event(f"sla_breached:{event.target}", f"{event.target} target missed",
                         due=event.due)
             self._refresh()
-            self._notify("sla_breached", f"SLA breached: {event.target} target missed",
-                         self._assignee_mail())
+            self.queue_notice("sla_breached", f"SLA breached: {event.target} target missed",
+                         self.assignee_mail())
         else:
             rung = event.rung
             assert rung is not None
-            self._event("escalated", f"level {event.level}: {rung.role}"
+            self.record_event("escalated", f"level {event.level}: {rung.role}"
                         + (f" <{rung.contact}>" if rung.contact else ""), due=event.due)
             self._refresh()
-            self._notify("escalated", f"Escalated to {rung.role}",
+            self.queue_notice("escalated", f"Escalated to {rung.role}",
                          [rung.contact] if rung.contact else [])
 
     def _due_text(self, target: str) -> str:
@@ -474,10 +425,11 @@ class TicketWorkflow:
             due = self.clock.due(target)
         return due.isoformat() if due else "(paused)"
 
-    def _auto_close_at(self) -> datetime | None:
+    def auto_close_at(self) -> datetime | None:
+        """When a resolved ticket closes by itself, if it is resolved."""
         if self.state.status is not Status.RESOLVED or self.state.resolved_at is None:
             return None
-        return self._business_after(self.state.resolved_at, self.rules.auto_close_after)
+        return self.business_after(self.state.resolved_at, self.rules.auto_close_after)
 
     # ------------------------------------------------------------------ calendar
 
@@ -494,10 +446,11 @@ class TicketWorkflow:
         self.sla = self.sla.extended(later)
         self.clock.snapshot = self.sla
         self._timeline = self.sla.timeline()
-        self._event("sla_calendar_extended",
+        self.record_event("sla_calendar_extended",
                     f"working windows known until {self._calendar_ends().isoformat()}")
 
-    def _business_after(self, moment: datetime, duration: str) -> datetime:
+    def business_after(self, moment: datetime, duration: str) -> datetime:
+        """``moment`` plus ``duration`` (e.g. "5bd") counted in the client's working time."""
         length = parse_duration(duration).to_seconds(self.sla.business_day_seconds)
         return from_us(self._timeline.deadline(to_us(moment), round(length * US)))
 
@@ -514,7 +467,7 @@ class TicketWorkflow:
 
     @workflow.update
     def transition(self, request: Transition) -> TicketView:
-        self._apply_transition(request)
+        self.apply_transition(request)
         return self.state.view()
 
     @transition.validator
@@ -523,7 +476,7 @@ class TicketWorkflow:
 
     @workflow.update
     def acknowledge(self, request: Transition) -> TicketView:
-        self._apply_transition(request.model_copy(update={"to": Status.ACKNOWLEDGED}))
+        self.apply_transition(request.model_copy(update={"to": Status.ACKNOWLEDGED}))
         return self.state.view()
 
     @acknowledge.validator
@@ -536,7 +489,7 @@ class TicketWorkflow:
     @workflow.update
     def assign(self, request: Assignment) -> TicketView:
         self.state.assignee = request.assignee
-        self._event("assigned", request.assignee, by=request.by)
+        self.record_event("assigned", request.assignee, by=request.by)
         self._changed = True
         self._refresh()
         return self.state.view()
@@ -550,7 +503,7 @@ class TicketWorkflow:
     @workflow.update
     def confirm_recipient(self, request: RecipientConfirmation) -> TicketView:
         self.state.confirmed_recipients.append(request.email)
-        self._event("recipient_confirmed", request.email, by=request.by)
+        self.record_event("recipient_confirmed", request.email, by=request.by)
         self._changed = True
         return self.state.view()
 
@@ -573,9 +526,9 @@ class TicketWorkflow:
         if rung is None:  # the validator refuses this; a replayed race changes nothing
             return self.state.view()
         self.state.client_escalations += 1
-        self._event("client_escalation", f"level {self.clock.state.escalation_level}: "
+        self.record_event("client_escalation", f"level {self.clock.state.escalation_level}: "
                     f"{rung.role} - {request.reason}", by=request.by)
-        self._notify("client_escalation", f"Escalated by the client: {self.state.subject}",
+        self.queue_notice("client_escalation", f"Escalated by the client: {self.state.subject}",
                      [*self.rules.escalations, *([rung.contact] if rung.contact else [])])
         self._changed = True
         self._refresh()
@@ -606,7 +559,7 @@ class TicketWorkflow:
                          can_reopen=s.status in DONE and self._can_reopen(),
                          ends_by_kind_rules=self._ends,
                          reply_ends_pending=self.rules.reply_ends_pending):
-            self._apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
+            self.apply_transition(Transition(to=Status.IN_PROGRESS, by=comment.by,
                                               reason=reply_reason(comment.by)))
 
     @workflow.update
@@ -618,7 +571,7 @@ class TicketWorkflow:
                 continue
             held.add(file.sha256)
             self.state.attachments.append(file)
-            self._event("file_attached", f"{file.name} ({file.content_type}, {file.size:,} "
+            self.record_event("file_attached", f"{file.name} ({file.content_type}, {file.size:,} "
                         f"bytes, sha256 {file.sha256[:12]}…) by {file.channel.value}",
                         by=file.by)
         self._changed = True
@@ -637,7 +590,7 @@ class TicketWorkflow:
     def record_csat(self, answer: CsatAnswer) -> TicketView:
         self.state.csat_score = answer.score
         self.state.csat_comment = answer.comment or None
-        self._event("csat", f"{answer.score}/5", by="requester")
+        self.record_event("csat", f"{answer.score}/5", by="requester")
         self._changed = True
         return self.state.view()
 
@@ -667,12 +620,12 @@ class TicketWorkflow:
         if refused is not None:
             raise ApplicationError(refused[1], type=refused[0])
 
-    def _apply_transition(self, request: Transition) -> None:
+    def apply_transition(self, request: Transition) -> None:
         """The one place a status changes on request (updates and replies share it)."""
         s = self.state
         now = workflow.now()
         if request.to is Status.CLOSED:
-            self._close(by=request.by, reason=request.reason)
+            self.close_ticket(by=request.by, reason=request.reason)
             return
         old = s.status
         reopening = old in DONE
@@ -682,16 +635,16 @@ class TicketWorkflow:
         if request.to is Status.RESOLVED:
             s.resolved_at = now
         self.on_status(request, old, now)
-        self._event(f"status:{request.to.value}", request.reason, by=request.by)
+        self.record_event(f"status:{request.to.value}", request.reason, by=request.by)
         self._changed = True
         if reopening:
             s.reopen_count += 1
             s.resolved_at = None
             s.closed_at = None
-            self._notify("reopened", "Your ticket was reopened", [], requester=True)
+            self.queue_notice("reopened", "Your ticket was reopened", [], requester=True)
         elif request.to in (Status.PENDING, Status.RESOLVED) and not self.notice_of_status(
                 request):
-            self._notify(f"ticket_{request.to.value}", _STATUS_SUBJECTS[request.to], [],
+            self.queue_notice(f"ticket_{request.to.value}", _STATUS_SUBJECTS[request.to], [],
                          requester=True)
         self._refresh()
 
@@ -700,22 +653,23 @@ class TicketWorkflow:
             getattr(self.clock, move)(now)  # resume, restart, pause or stop
         self.state.status = status
 
-    def _close(self, by: str, reason: str, survey: bool = True,
+    def close_ticket(self, by: str, reason: str, survey: bool = True,
                due: datetime | None = None) -> None:
+        """Close the ticket now (a quote expired or superseded, an incident merged)."""
         s = self.state
         now = workflow.now()
         old = s.status
         self._set_status(Status.CLOSED, now)
         self.on_status(Transition(to=Status.CLOSED, by=by, reason=reason), old, now)
         s.closed_at = now
-        self._event("status:closed", reason, by=by, due=due)
+        self.record_event("status:closed", reason, by=by, due=due)
         self._changed = True
         self._refresh()
         if not survey or not self.surveys_on_close():
             return
         expires = now + _seconds(self.rules.survey_valid_for)
         s.survey_expires_at = expires
-        self._notify("ticket_closed", "Closed - how did we do?", [], requester=True,
+        self.queue_notice("ticket_closed", "Closed - how did we do?", [], requester=True,
                      survey_expires_at=expires)
         self.on_closed()
 
@@ -723,16 +677,18 @@ class TicketWorkflow:
         resolved = self.state.resolved_at or self.state.closed_at
         if resolved is None:
             return True
-        return workflow.now() <= self._business_after(resolved, self.rules.reopen_window)
+        return workflow.now() <= self.business_after(resolved, self.rules.reopen_window)
 
     # ------------------------------------------------------------------ publishing
 
-    def _assignee_mail(self) -> list[str]:
+    def assignee_mail(self) -> list[str]:
+        """The assignee as a notice recipient (when it is an address)."""
         assignee = self.state.assignee
         return [assignee] if assignee and "@" in assignee else []
 
-    def _event(self, kind: str, detail: str = "", by: str = "system",
+    def record_event(self, kind: str, detail: str = "", by: str = "system",
                due: datetime | None = None) -> None:
+        """Add an event to the ticket's log (``due``: the instant it fell due, if timed)."""
         self.state.add_event(TicketEvent(at=workflow.now(), kind=kind, detail=detail, by=by,
                                          due=due))
 
@@ -761,7 +717,7 @@ class TicketWorkflow:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(self.details() + self.request_details())
 
-    def _notify(self, event: str, subject: str, recipients: list[str], requester: bool = False,
+    def queue_notice(self, event: str, subject: str, recipients: list[str], requester: bool = False,
                 survey_expires_at: datetime | None = None, invite: Invite | None = None,
                 approval: ApprovalLink | None = None, document: QuoteDocument | None = None,
                 facts: dict[str, str] | None = None) -> None:
@@ -810,7 +766,7 @@ class TicketWorkflow:
             receipt = await workflow.execute_activity_method(
                 NotificationActivities.notify, notice, start_to_close_timeout=NOTIFY_TIMEOUT)
             detail = ", ".join(receipt.emailed + receipt.webhooks + receipt.skipped)
-            self._event(f"notified:{notice.event}", detail)
+            self.record_event(f"notified:{notice.event}", detail)
             if receipt.emailed or receipt.webhooks:
                 self.state.notices_sent += 1
 

@@ -61,8 +61,8 @@ def test_the_kinds_and_their_mixins_are_all_read():
     assert set(_kind_modules()) >= {
         "workflows.incident", "workflows.service_request", "workflows.quote",
         "workflows.onboarding", "workflows.offboarding", "workflows.provider_steps"}
-    assert {"_changed", "_refresh", "_event", "_notify", "_apply_transition",
-            "_work", "_ends"} <= _private_members(TicketWorkflow)
+    assert {"_changed", "_refresh", "_set_status", "_work", "_ends"} <= _private_members(
+        TicketWorkflow)
 
 
 def test_no_kind_touches_the_cores_private_members():
