@@ -1,8 +1,9 @@
 """Mail in: one message -> a new incident, a reply on its ticket, a director's decision on a
-quote, an escalation, a staff comment, a note, or nothing. Shared by
-``POST /v1/email/inbound`` and ``tempodesk smtp``; like every route it only starts and
-messages workflows. What a message may do is decided by :func:`domain.mail_rules.decide`
-(docs/security.md, "Which mail may act"); this module finds the facts and applies it.
+quote, an escalation, a staff comment, a note, or nothing: the desk operation "take a
+mail" that every mail door (the mail hook, the SMTP listener) calls with the raw message;
+it only starts and messages workflows. What a message may do is decided by
+:func:`domain.mail_rules.decide` (docs/security.md, "Which mail may act"); this module
+finds the facts and applies the outcome.
 
 Threading: our notices' Message-IDs name their ticket (``<incident.BEL-000123.3.…@tempodesk>``),
 so In-Reply-To / References find it; then ``[BEL-000123]`` in the subject; then a director's
@@ -21,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 
+from desk.access import may
 from desk.errors import DeskError
 from desk.files import held_files, list_on_ticket, store_mail_files
 from desk.intake import open_incident
@@ -40,6 +42,7 @@ from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, 
 from domain.quotes import Channel as DecisionChannel
 from domain.quotes import ConfirmByLink, Decision
 from domain.reply_address import claim
+from domain.roles import Action
 from domain.sender_auth import SenderVerdict, verdict
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
@@ -86,7 +89,10 @@ def _client_for_new(state: Desk, sender: str, principal: Principal) -> ClientCon
 
 async def take_message(state: Desk, raw: bytes, principal: Principal,
                        envelope_recipients: list[str] | None = None) -> Outcome:
-    """Raises :class:`domain.email_inbound.MalformedMail` for mail nobody can read."""
+    """What ``raw`` did (its outcome for the door to map to a reply). Raises
+    :class:`domain.email_inbound.MalformedMail` for mail nobody can read, and a 403
+    :class:`DeskError` for a principal whose role may not post mail."""
+    may(principal, Action.INBOUND_EMAIL)
     mail = state.config.mail
     # Only mail that came through the MSP's own MTA (its gateway key, or `tempodesk smtp`
     # behind it) carries headers that MTA wrote: a client's own integration key could

@@ -34,9 +34,10 @@ from scim2_models.path import CompareOperator, Comparison
 from api.auth import require
 from api.routes.offboarding import exit_start
 from api.routes.onboarding import joiner_start
-from api.routes.scim_discovery import base_url, scim_json
+from api.scim_http import base_url, scim_json
 from api.state import AppState, app_state
 from desk.directory import Directory, folded
+from desk.errors import DeskError
 from desk.principal import Principal
 from domain.directory_user import (
     RESOURCE_MAX_BYTES,
@@ -49,6 +50,7 @@ from domain.directory_user import (
     Replacement,
     Withdrawing,
     Withdrawn,
+    hire_withdrawable,
     resource_size,
     withdrawn_note,
 )
@@ -72,7 +74,7 @@ from domain.scim import (
 )
 from domain.scim_forms import contact, exit_form, foreign_user_name, joiner_form, manager_id
 from domain.tenants import ClientConfig
-from domain.tickets import DONE, Contact
+from domain.tickets import Contact
 from workflows.directory_user import DirectoryUserWorkflow as Wf
 from workflows.onboarding import OnboardingWorkflow
 
@@ -266,28 +268,44 @@ async def create_user(c: Call = Depends(call)) -> Response:
     form, note = joiner_form(resource, c.client, await c.manager(resource), now)
     user = DirectoryUser(client_id=c.client.id, user_id=directory_user_key(c.client.id, name),
                          resource=keep, created_at=now, modified_at=now, note=note)
-    order = await _onboarding_order(c, form)  # in the input: the workflow opens it
+    order, refusal = await _onboarding_order(c, form)  # in the input: the workflow opens it
     try:
         await c.directory.create(user, name, onboarding=order)
     except UniquenessException:
         if order is not None:  # no workflow started: the number was not used
             c.state.numbers.give_back(order.start.ticket_id)
         raise
-    if form is not None:
+    if order is not None and form is not None:
         user = await _onboard(c, user, form, keep, order)
+    elif refusal:  # planned once and refused: the note says why (no second attempt)
+        user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
+                                        Replacement(resource=keep, note=refusal))
     return c.answer(user, 201)
 
 
-async def _onboarding_order(c: Call, form: JoinerForm | None) -> OnboardingOrder | None:
-    """The hire's onboarding, planned and numbered for their workflow to open; None if
-    there is none, or it cannot be planned (then :func:`_onboard` notes why)."""
+async def _onboarding_order(c: Call, form: JoinerForm | None,
+                            ) -> tuple[OnboardingOrder | None, str]:
+    """The hire's onboarding, planned and numbered for their workflow to open; or None
+    and the note saying why there is none ("" when there is no form)."""
     if form is None:
-        return None
+        return None, ""
     try:
         start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
-    except Exception:
-        return None
-    return OnboardingOrder(start=start, summary=summary)
+    except Exception as exc:
+        return None, _not_opened(exc)
+    return OnboardingOrder(start=start, summary=summary), ""
+
+
+def _not_opened(exc: Exception) -> str:
+    """The note for an onboarding that could not be opened. A refusal (too little notice,
+    another client's people) is the desk's answer, said in the note; anything else is
+    logged with its traceback."""
+    if isinstance(exc, DeskError):
+        reason = exc.detail[:300]
+    else:
+        log.exception("SCIM: an onboarding could not be opened")
+        reason = f"it could not be opened ({type(exc).__name__})"
+    return f"no onboarding: {reason}; raise it with POST /v1/onboarding"
 
 
 async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm, keep: dict[str, Any],
@@ -302,10 +320,8 @@ async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm, keep: dict[st
         opened: Opened = await c.directory.update(c.client.id, user.user_id,
                                                   Wf.open_onboarding, order)
     except Exception as exc:  # the user stands; the note tells HR and the desk
-        log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
         return await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(
-            resource=keep, note=f"no onboarding: it could not be opened ({type(exc).__name__})"
-            "; raise it with POST /v1/onboarding"))
+            resource=keep, note=_not_opened(exc)))
     return opened.user
 
 
@@ -343,7 +359,7 @@ async def _withdrawable(c: Call, user: DirectoryUser) -> bool:
     handle = c.state.temporal.get_workflow_handle(
         workflow_id(TicketKind.ONBOARDING, user.onboarding_ticket))
     view = await handle.query(OnboardingWorkflow.view)
-    return not (view.starts_at <= datetime.now(UTC) or view.status in DONE)
+    return hire_withdrawable(view, datetime.now(UTC))
 
 
 async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
