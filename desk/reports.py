@@ -104,8 +104,13 @@ async def _query(handle: WorkflowHandle[QbrWorkflow, QbrReport]) -> QbrReport | 
     try:
         return await handle.query(QbrWorkflow.report, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
-        if exc.status in (RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.CANCELLED):
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:
             return None
+        # Not answered within QUERY_TIMEOUT (the client reports its deadline either way):
+        # its worker is down or busy - a retry may find it, so 503, never "being made".
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise DeskError(503, "Temporal unavailable", "the report did not answer in "
+                            "time; retry", retry_after=5) from exc
         raise
 
 
@@ -136,7 +141,7 @@ async def order_qbr(desk: Desk, principal: Principal, client_id: str, quarter: s
     if not order.started:  # found: what it says now (an engine slow to say: compiling)
         try:
             report = await _query(order.handle)
-        except RPCError:
+        except (RPCError, DeskError):
             report = None
     ordered = QbrOrdered(client=client_id, quarter=order.quarter,
                          workflow_id=order.workflow_id, started=order.started,
@@ -184,6 +189,10 @@ async def make_qbr(desk: Desk, principal: Principal, client_id: str, quarter: st
             report = await _query(handle)
         except RPCError as exc:
             raise engine_error(exc) from exc
+        except DeskError:  # not answered in time: again while there is time
+            if loop.time() >= deadline:
+                raise
+            continue
         if report is not None and (report.figures is not None or loop.time() >= deadline):
             return ordered, report
         if loop.time() >= deadline:
