@@ -43,7 +43,7 @@ from domain.quotes import Channel as DecisionChannel
 from domain.quotes import ConfirmByLink, Decision
 from domain.reply_address import claim
 from domain.roles import Action
-from domain.sender_auth import SenderVerdict, verdict
+from domain.sender_auth import SenderVerdict, judged
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
 from domain.tickets import ClientEscalation, CommentIn, Contact
@@ -68,17 +68,13 @@ _DONE = {MailAction.OPEN: "opened", MailAction.REPLY: "replied",
          MailAction.IGNORE: "ignored"}
 
 
-def _read(raw: bytes, trusted: list[str] | None,
+def _read(raw: bytes, trusted: list[str], through_msp_mta: bool,
           ) -> tuple[InboundMessage, SenderVerdict, list[bytes]]:
-    """Parse and judge the sender (``trusted``: None when the door stands behind no MTA of
-    the MSP's): CPU work on hostile input, run off the event loop. Also the bytes of the
-    files the message carries."""
+    """Parse and judge the sender (:func:`domain.sender_auth.judged`): CPU work on hostile
+    input, run off the event loop. Also the bytes of the files the message carries."""
     message, files = parse_with_files(raw)
-    if trusted is None:
-        return message, SenderVerdict.failed("posted with a client's own key: its "
-                                             "Authentication-Results prove nothing"), files
-    return message, verdict(message.auth_results, message.sender, message.senders_named,
-                            trusted), files
+    return message, judged(message.auth_results, message.sender, message.senders_named,
+                           trusted, through_msp_mta), files
 
 
 def _client_for_new(state: Desk, sender: str, principal: Principal) -> ClientConfig | None:
@@ -94,11 +90,9 @@ async def take_message(state: Desk, raw: bytes, principal: Principal,
     :class:`DeskError` for a principal whose role may not post mail."""
     may(principal, Action.INBOUND_EMAIL)
     mail = state.config.mail
-    # Only mail that came through the MSP's own MTA (its gateway key, or `tempodesk smtp`
-    # behind it) carries headers that MTA wrote: a client's own integration key could
-    # write any Authentication-Results it likes, so nothing it posts is authenticated.
-    trusted = mail.trusted_authserv_ids if principal.is_staff else None
-    message, judged, files = await asyncio.to_thread(_read, raw, trusted)
+    # The MSP's own key (its gateway, or `tempodesk smtp`) is mail through its own MTA.
+    message, sender_verdict, files = await asyncio.to_thread(
+        _read, raw, mail.trusted_authserv_ids, principal.is_staff)
     if envelope_recipients:
         extra = [r.lower() for r in envelope_recipients[:50]]
         message.recipients = list(dict.fromkeys([*message.recipients, *extra]))
@@ -106,7 +100,7 @@ async def take_message(state: Desk, raw: bytes, principal: Principal,
                   datetime.now(UTC))
     ref = await _ticket(state, message, reply.quote_id, principal)
     facts = MailFacts(
-        message=message, verdict=judged, mail=mail, msp_domains=state.config.msp_domains,
+        message=message, verdict=sender_verdict, mail=mail, msp_domains=state.config.msp_domains,
         own_address=parseaddr(state.settings.smtp_from)[1].lower(), reply=reply,
         thread=ThreadFacts(ticket_id=ref.ticket_id, kind=ref.kind, client=ref.client,
                            contact=await _contact(ref, message.sender)) if ref else None,
@@ -114,7 +108,7 @@ async def take_message(state: Desk, raw: bytes, principal: Principal,
     decision = decide(facts)
     ticket_id = await _apply(state, principal, decision, message, ref, facts, files)
     return Outcome(action=_DONE[decision.action], ticket_id=ticket_id,
-                   detail=decision.reason, sender_authenticated=judged.authenticated)
+                   detail=decision.reason, sender_authenticated=sender_verdict.authenticated)
 
 
 async def _contact(ref: TicketRef, sender: str) -> str | None:
@@ -146,8 +140,8 @@ async def _apply(state: Desk, principal: Principal, decision: MailDecision,
                  message: InboundMessage, ref: TicketRef | None, facts: MailFacts,
                  files: list[bytes]) -> str | None:
     """Carry the decision out. The message's files are stored first: if the store cannot
-    take them now, nothing is done and the sender's server tries again later (451/503),
-    so a file is never dropped."""
+    take them now, nothing is done (a DeskError the door answers with "try again later")
+    and the sender's server sends the message again, so a file is never dropped."""
     action = decision.action
     if action is MailAction.IGNORE:
         return ref.ticket_id if ref else None

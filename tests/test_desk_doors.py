@@ -30,6 +30,7 @@ from domain.nps import NpsAnswer
 from domain.reviews import quarter_label
 from domain.roles import Role
 from domain.scim import ScimUser, validated
+from domain.sender_auth import judged
 from domain.tenants import load_config
 from tests.conftest import isolated, make_settings, served
 from tests.test_reports_cli import own_config, reports
@@ -72,6 +73,16 @@ async def test_take_a_mail_refuses_a_role_that_may_not_post_mail(desk):
                       staff(Role.AGENT)):
         error = await refused(take_message(desk.state, MAIL, principal), 403)
         assert "integration" in error.detail  # the roles that may
+
+
+def test_only_mail_through_the_msps_own_mta_can_authenticate_its_sender():
+    """The trust rule the mail operation applies, pure: the same passing headers vouch
+    for the sender through the MSP's MTA, and for nobody when a client's key posts them."""
+    results = ["mx.msp.example; dmarc=pass header.from=belton.example"]
+    through = judged(results, "sam@belton.example", 1, ["mx.msp.example"], True)
+    assert through.authenticated, through.reason
+    posted = judged(results, "sam@belton.example", 1, ["mx.msp.example"], False)
+    assert not posted.authenticated and "client's own key" in posted.reason
 
 
 async def test_take_an_alert_refuses_other_roles_and_an_msp_key_as_desk_errors(desk):
