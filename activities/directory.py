@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 
-from domain.directory_user import WITHDRAWN_REASON, Withdrawal
+from domain.directory_user import WITHDRAWN_REASON, Withdrawal, hire_withdrawable
 from domain.ids import TicketKind, workflow_id
 from domain.onboarding import Cancellation, OnboardingView
-from domain.tickets import DONE
 
 
 class DirectoryActivities:
@@ -30,7 +29,7 @@ class DirectoryActivities:
         view = await handle.query("view", result_type=OnboardingView)
         if view.cancelled_at is not None and view.cancelled_at >= request.asked_at:
             return True  # this request's cancellation, made by an attempt before
-        if view.starts_at <= datetime.now(UTC) or view.status in DONE:
+        if not hire_withdrawable(view, datetime.now(UTC)):
             return False
         try:  # accepted is enough: the undoing goes on in the workflow, retried
             await handle.start_update(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,11 @@ import typer
 
 from commands.common import Output, config_or_exit, operator_settings, table, with_temporal
 from console import err, out
+from desk.principal import Principal
+from domain.roles import Role
 
+# Who runs the CLI: an operator of the MSP, with the Temporal connection's own trust.
+OPERATOR = Principal(None, Role.ADMIN, "cli", "cli")
 app = typer.Typer(help="Client reports (operators).", no_args_is_help=True)
 
 
@@ -27,14 +30,11 @@ def reports_qbr(
 ) -> None:
     """Make a client's quarterly business review now (or find the one made already) and
     show its headline figures; the same as POST /v1/reports/qbr/CLIENT/QUARTER."""
-    from datetime import UTC, datetime
-
-    from desk.reports import produce_qbr
+    from desk.errors import DeskError
+    from desk.reports import make_qbr
+    from desk.state import Desk
     from domain.documents.qbr import headline, qbr_pdf
-    from domain.errors import FieldError
     from domain.msp import document_lines
-    from domain.qbr import QbrReport
-    from workflows.reviews import QbrWorkflow
 
     settings = operator_settings()  # beside `make run`: its codec key
     config = config_or_exit(settings.config_path)
@@ -45,28 +45,27 @@ def reports_qbr(
                   markup=False)
         raise typer.Exit(2)
 
-    async def make(temporal) -> tuple[bool, QbrReport]:
-        order = await produce_qbr(temporal, settings, tenant, quarter, datetime.now(UTC))
-        deadline = asyncio.get_running_loop().time() + wait
-        while True:
-            report = await order.handle.query(QbrWorkflow.report)
-            if report.figures is not None or asyncio.get_running_loop().time() >= deadline:
-                return order.started, report
-            await asyncio.sleep(0.5)
+    async def make(temporal):
+        desk = Desk.build(settings, config, temporal)
+        return await make_qbr(desk, OPERATOR, tenant.id, quarter, wait)
 
     try:
-        started, report = with_temporal(make)
-    except FieldError as exc:
-        err.print(f"{exc.field}: {exc.message} ({exc.fix})", markup=False)
-        raise typer.Exit(2) from exc
-    url = f"{settings.public_url}/v1/reports/qbr/{tenant.id}/{quarter}"
+        ordered, report = with_temporal(make)
+    except DeskError as exc:  # one line, never a traceback: what to fix, or to retry
+        if exc.errors:  # the quarter: not one that may be made
+            error = exc.errors[0]
+            err.print(f"{error['field']}: {error['message']} ({error['fix']})", markup=False)
+            raise typer.Exit(2) from exc
+        err.print(f"{exc.title}: {exc.detail}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    url = ordered.report
     if report.figures is not None and pdf is not None:
         pdf.write_bytes(qbr_pdf(report.figures, msp=document_lines(config.msp)))
     if output is Output.JSON:
-        print(json.dumps({"started": started, "url": url,
+        print(json.dumps({"started": ordered.started, "url": url,
                           **report.model_dump(mode="json")}, indent=2))
     else:
-        news = "made now" if started else "already made"
+        news = "made now" if ordered.started else "already made"
         out.print(f"QBR {tenant.id} {quarter}: {news}, {report.status}; {url}", markup=False)
         if report.figures is not None:
             table([{"what": k, "value": v} for k, v in headline(report.figures)],

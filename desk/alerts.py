@@ -1,4 +1,4 @@
-"""Taking alerts (the logic behind api/routes/alerts.py, which parses, calls and maps):
+"""Taking alerts (the desk operations behind api/routes/alerts.py, which parses, calls and maps):
 Prometheus Alertmanager's webhook (version 4) and PagerDuty-style Events v2.
 
 Both are posted with the client's integration key; every alert in them becomes one message
@@ -17,8 +17,9 @@ already open is always taken; one that would open an incident past the budget is
 does not retry a 429 at once: it sends the whole group again at its next
 ``group_interval``, when the alerts taken now are repeats and the budget has refilled.
 
-Refusals are exceptions of this module (:class:`NotAClientKey`, :class:`OverBudget`,
-:class:`TryAgain`); the route maps them to HTTP.
+Refusals are :class:`desk.errors.DeskError` (:class:`NotAClientKey` 403,
+:class:`OverBudget` 429, :class:`TryAgain` 503; a role that may not post alerts 403): every
+door maps them as it maps any other.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from desk.access import may
+from desk.errors import DeskError
 from desk.intake import incident_start, incident_summary
 from desk.principal import Principal
 from desk.state import Desk
@@ -64,6 +67,7 @@ from domain.alerts import (
 )
 from domain.ids import alert_workflow_id
 from domain.incidents import IncidentReport
+from domain.roles import Action
 from domain.sla.priority import PriorityDecision
 from domain.tenants import ClientConfig
 from domain.ticket_details import incident_details
@@ -81,31 +85,35 @@ class AlertResult(BaseModel):
     detail: str = ""
 
 
-class NotAClientKey(Exception):
-    """Alerts were posted with a key that names no client (an MSP key)."""
-
-
-class OverBudget(Exception):
-    """Alerts that would open new incidents past the key's budget were not taken."""
-
-    def __init__(self, detail: str, retry_after: int, extensions: dict[str, Any]) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.retry_after = retry_after
-        self.extensions = extensions
-
-
-class TryAgain(Exception):
-    """The episode asked for the message again later (it was busy, or a number was taken)."""
+class NotAClientKey(DeskError):
+    """Alerts were posted with a key that names no client (an MSP key): 403."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(403, "Forbidden", detail)
+
+
+class OverBudget(DeskError):
+    """Alerts that would open new incidents past the key's budget were not taken: 429,
+    with when to send them again and what was done with each."""
+
+    def __init__(self, detail: str, retry_after: int, extensions: dict[str, Any]) -> None:
+        super().__init__(429, "Too many new incidents", detail,
+                         slug="too-many-new-incidents", retry_after=retry_after,
+                         extensions=extensions)
+
+
+class TryAgain(DeskError):
+    """The episode asked for the message again later (it was busy, or a number was
+    taken): 503, retry in a few seconds."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(503, "Try again", detail, retry_after=5)
 
 
 async def take_alertmanager(state: Desk, principal: Principal,
                             hook: AlertmanagerWebhook) -> list[AlertResult]:
     """Every alert of an Alertmanager webhook sent to its episode; what each did."""
+    may(principal, Action.POST_ALERTS)
     client = alert_client(principal, state)
     budget = NewIncidents(state, principal, client)
 
@@ -136,6 +144,7 @@ async def take_alertmanager(state: Desk, principal: Principal,
 
 async def take_event(state: Desk, principal: Principal, event: EventIn) -> EpisodeAnswer:
     """An Events v2 event (trigger, acknowledge, resolve) sent to its episode."""
+    may(principal, Action.POST_ALERTS)
     client = alert_client(principal, state)
     key = event.key()
     if event.event_action is EventAction.TRIGGER:

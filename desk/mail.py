@@ -1,8 +1,9 @@
 """Mail in: one message -> a new incident, a reply on its ticket, a director's decision on a
-quote, an escalation, a staff comment, a note, or nothing. Shared by
-``POST /v1/email/inbound`` and ``tempodesk smtp``; like every route it only starts and
-messages workflows. What a message may do is decided by :func:`domain.mail_rules.decide`
-(docs/security.md, "Which mail may act"); this module finds the facts and applies it.
+quote, an escalation, a staff comment, a note, or nothing: the desk operation "take a
+mail" that every mail door (the mail hook, the SMTP listener) calls with the raw message;
+it only starts and messages workflows. What a message may do is decided by
+:func:`domain.mail_rules.decide` (docs/security.md, "Which mail may act"); this module
+finds the facts and applies the outcome.
 
 Threading: our notices' Message-IDs name their ticket (``<incident.BEL-000123.3.…@tempodesk>``),
 so In-Reply-To / References find it; then ``[BEL-000123]`` in the subject; then a director's
@@ -21,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 
+from desk.access import may
 from desk.errors import DeskError
 from desk.files import held_files, list_on_ticket, store_mail_files
 from desk.intake import open_incident
@@ -40,7 +42,8 @@ from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, 
 from domain.quotes import Channel as DecisionChannel
 from domain.quotes import ConfirmByLink, Decision
 from domain.reply_address import claim
-from domain.sender_auth import SenderVerdict, verdict
+from domain.roles import Action
+from domain.sender_auth import SenderVerdict, judged
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
 from domain.tickets import ClientEscalation, CommentIn, Contact
@@ -65,17 +68,13 @@ _DONE = {MailAction.OPEN: "opened", MailAction.REPLY: "replied",
          MailAction.IGNORE: "ignored"}
 
 
-def _read(raw: bytes, trusted: list[str] | None,
+def _read(raw: bytes, trusted: list[str], through_msp_mta: bool,
           ) -> tuple[InboundMessage, SenderVerdict, list[bytes]]:
-    """Parse and judge the sender (``trusted``: None when the door stands behind no MTA of
-    the MSP's): CPU work on hostile input, run off the event loop. Also the bytes of the
-    files the message carries."""
+    """Parse and judge the sender (:func:`domain.sender_auth.judged`): CPU work on hostile
+    input, run off the event loop. Also the bytes of the files the message carries."""
     message, files = parse_with_files(raw)
-    if trusted is None:
-        return message, SenderVerdict.failed("posted with a client's own key: its "
-                                             "Authentication-Results prove nothing"), files
-    return message, verdict(message.auth_results, message.sender, message.senders_named,
-                            trusted), files
+    return message, judged(message.auth_results, message.sender, message.senders_named,
+                           trusted, through_msp_mta), files
 
 
 def _client_for_new(state: Desk, sender: str, principal: Principal) -> ClientConfig | None:
@@ -86,13 +85,14 @@ def _client_for_new(state: Desk, sender: str, principal: Principal) -> ClientCon
 
 async def take_message(state: Desk, raw: bytes, principal: Principal,
                        envelope_recipients: list[str] | None = None) -> Outcome:
-    """Raises :class:`domain.email_inbound.MalformedMail` for mail nobody can read."""
+    """What ``raw`` did (its outcome for the door to map to a reply). Raises
+    :class:`domain.email_inbound.MalformedMail` for mail nobody can read, and a 403
+    :class:`DeskError` for a principal whose role may not post mail."""
+    may(principal, Action.INBOUND_EMAIL)
     mail = state.config.mail
-    # Only mail that came through the MSP's own MTA (its gateway key, or `tempodesk smtp`
-    # behind it) carries headers that MTA wrote: a client's own integration key could
-    # write any Authentication-Results it likes, so nothing it posts is authenticated.
-    trusted = mail.trusted_authserv_ids if principal.is_staff else None
-    message, judged, files = await asyncio.to_thread(_read, raw, trusted)
+    # The MSP's own key (its gateway, or `tempodesk smtp`) is mail through its own MTA.
+    message, sender_verdict, files = await asyncio.to_thread(
+        _read, raw, mail.trusted_authserv_ids, principal.is_staff)
     if envelope_recipients:
         extra = [r.lower() for r in envelope_recipients[:50]]
         message.recipients = list(dict.fromkeys([*message.recipients, *extra]))
@@ -100,7 +100,7 @@ async def take_message(state: Desk, raw: bytes, principal: Principal,
                   datetime.now(UTC))
     ref = await _ticket(state, message, reply.quote_id, principal)
     facts = MailFacts(
-        message=message, verdict=judged, mail=mail, msp_domains=state.config.msp_domains,
+        message=message, verdict=sender_verdict, mail=mail, msp_domains=state.config.msp_domains,
         own_address=parseaddr(state.settings.smtp_from)[1].lower(), reply=reply,
         thread=ThreadFacts(ticket_id=ref.ticket_id, kind=ref.kind, client=ref.client,
                            contact=await _contact(ref, message.sender)) if ref else None,
@@ -108,7 +108,7 @@ async def take_message(state: Desk, raw: bytes, principal: Principal,
     decision = decide(facts)
     ticket_id = await _apply(state, principal, decision, message, ref, facts, files)
     return Outcome(action=_DONE[decision.action], ticket_id=ticket_id,
-                   detail=decision.reason, sender_authenticated=judged.authenticated)
+                   detail=decision.reason, sender_authenticated=sender_verdict.authenticated)
 
 
 async def _contact(ref: TicketRef, sender: str) -> str | None:
@@ -140,8 +140,8 @@ async def _apply(state: Desk, principal: Principal, decision: MailDecision,
                  message: InboundMessage, ref: TicketRef | None, facts: MailFacts,
                  files: list[bytes]) -> str | None:
     """Carry the decision out. The message's files are stored first: if the store cannot
-    take them now, nothing is done and the sender's server tries again later (451/503),
-    so a file is never dropped."""
+    take them now, nothing is done (a DeskError the door answers with "try again later")
+    and the sender's server sends the message again, so a file is never dropped."""
     action = decision.action
     if action is MailAction.IGNORE:
         return ref.ticket_id if ref else None

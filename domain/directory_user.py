@@ -12,7 +12,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.ids import TICKET_ID_PATTERN, TicketKind
 from domain.offboarding import OffboardingStart
-from domain.onboarding import OnboardingStart
+from domain.onboarding import OnboardingStart, OnboardingView
+from domain.tickets import DONE
 
 RESOURCE_MAX_BYTES = 16 * 1024   # a SCIM User as stored: far above what HR systems send
 NOTE_MAX_CHARS = 500
@@ -138,6 +139,13 @@ class Opened(BaseModel):
 
 
 WITHDRAWN_REASON = "withdrawn by the HR system before the start date"
+
+
+def hire_withdrawable(onboarding: OnboardingView, now: datetime) -> bool:
+    """Whether a hire's deactivation may cancel their onboarding instead of opening an
+    exit: they have not started and the onboarding is still open. Asked by the SCIM door
+    before it sends the withdrawal, and again by the activity as it cancels."""
+    return not (onboarding.starts_at <= now or onboarding.status in DONE)
 
 
 def withdrawn_note(onboarding_ticket: str) -> str:

@@ -97,3 +97,15 @@ def verdict(auth_results: list[str], sender: str, senders_named: int,
             return SenderVerdict(authenticated=True,
                                  reason=f"dkim=pass by {signer}, aligned with {domain}")
     return SenderVerdict.failed(f"no dmarc=pass or aligned dkim=pass for {domain}")
+
+
+def judged(auth_results: list[str], sender: str, senders_named: int,
+           trusted_authserv_ids: list[str], through_msp_mta: bool) -> SenderVerdict:
+    """The verdict on a message as a door took it. Only mail that came through the MSP's
+    own MTA (its gateway key, or `tempodesk smtp` behind it: ``through_msp_mta``) carries
+    headers that MTA wrote: a client's own integration key could write any
+    Authentication-Results it likes, so nothing it posts is authenticated."""
+    if not through_msp_mta:
+        return SenderVerdict.failed("posted with a client's own key: its "
+                                    "Authentication-Results prove nothing")
+    return verdict(auth_results, sender, senders_named, trusted_authserv_ids)

@@ -1,28 +1,18 @@
 """Monitoring's doors: Prometheus Alertmanager's webhook (version 4) and PagerDuty-style
 Events v2, posted with the client's integration key. What an alert does is
-desk/alerts.py's; this module parses, calls and maps its refusals to HTTP (403 not a
-client's key, 429 over the key's budget of new incidents with Retry-After, 503 try again)."""
+desk/alerts.py's; this module parses, calls and answers. Its refusals are DeskErrors the
+app's handler maps to problem+json (403 not a client's key, 429 over the key's budget of
+new incidents with Retry-After, 503 try again)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import require
-from api.problems import Problem
-from api.state import AppState, app_state
-from desk.alerts import (
-    AlertResult,
-    NotAClientKey,
-    OverBudget,
-    TryAgain,
-    take_alertmanager,
-    take_event,
-)
+from api.state import DeskState
+from desk.alerts import AlertResult, take_alertmanager, take_event
 from desk.principal import Principal
 from domain.alerts import AlertmanagerWebhook, EpisodeAction, EventIn
 from domain.roles import Action
@@ -44,21 +34,6 @@ class EventAnswer(BaseModel):
     detail: str = ""
 
 
-@contextmanager
-def _as_problems() -> Iterator[None]:
-    """The intake's refusals as problem+json."""
-    try:
-        yield
-    except NotAClientKey as exc:
-        raise Problem(403, "Forbidden", str(exc)) from exc
-    except OverBudget as exc:
-        raise Problem(429, "Too many new incidents", exc.detail, slug="too-many-new-incidents",
-                      headers={"Retry-After": str(exc.retry_after)},
-                      extensions=exc.extensions) from exc
-    except TryAgain as exc:
-        raise Problem(503, "Try again", exc.detail, headers={"Retry-After": "5"}) from exc
-
-
 @router.post("/alerts/alertmanager", response_model=AlertmanagerAnswer,
              summary="Prometheus Alertmanager webhook (version 4): each alert opens, repeats, "
                      "reopens or resolves its incident",
@@ -66,11 +41,9 @@ def _as_problems() -> Iterator[None]:
                         422: {"description": "invalid"}, 503: {"description": "retry"},
                         429: {"description": "over the key's budget of new incidents: what "
                               "was not taken is listed; Retry-After"}})
-async def alertmanager(hook: AlertmanagerWebhook,
-                       principal: Principal = require(Action.POST_ALERTS),
-                       state: AppState = Depends(app_state)) -> JSONResponse:
-    with _as_problems():
-        results = await take_alertmanager(state, principal, hook)
+async def alertmanager(hook: AlertmanagerWebhook, state: DeskState,
+                       principal: Principal = require(Action.POST_ALERTS)) -> JSONResponse:
+    results = await take_alertmanager(state, principal, hook)
     return JSONResponse(AlertmanagerAnswer(alerts=results).model_dump(mode="json"))
 
 
@@ -81,10 +54,9 @@ async def alertmanager(hook: AlertmanagerWebhook,
                         422: {"description": "invalid"}, 503: {"description": "retry"},
                         429: {"description": "over the key's budget of new incidents: what "
                               "was not taken is listed; Retry-After"}})
-async def events(event: EventIn, principal: Principal = require(Action.POST_ALERTS),
-                 state: AppState = Depends(app_state)) -> JSONResponse:
-    with _as_problems():
-        answer = await take_event(state, principal, event)
+async def events(event: EventIn, state: DeskState,
+                 principal: Principal = require(Action.POST_ALERTS)) -> JSONResponse:
+    answer = await take_event(state, principal, event)
     body = EventAnswer(dedup_key=event.key(), ticket_id=answer.ticket_id,
                        action=answer.action, detail=answer.detail)
     return JSONResponse(body.model_dump(mode="json"), status_code=202)

@@ -5,11 +5,11 @@ mail may act is decided by domain/mail_rules.py; a message nobody can read is 42
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from api.auth import require
 from api.problems import field_problem
-from api.state import AppState, app_state
+from api.state import DeskState
 from desk.mail import Outcome, take_message
 from desk.principal import Principal
 from domain.email_inbound import MalformedMail
@@ -28,8 +28,8 @@ router = APIRouter(prefix="/v1", tags=["channels"])
              summary="A raw e-mail in: a new ticket, a reply on its ticket, a director's "
                      "'Approved' on a quote, a note, or ignored (automatic mail, unknown "
                      "senders); only authenticated senders act (docs/security.md)")
-async def inbound_email(request: Request, principal: Principal = require(Action.INBOUND_EMAIL),
-                        state: AppState = Depends(app_state)) -> Outcome:
+async def inbound_email(request: Request, state: DeskState,
+                        principal: Principal = require(Action.INBOUND_EMAIL)) -> Outcome:
     raw = await request.body()
     if not raw.strip():
         raise field_problem(422, "(body)", "no message", "send the raw RFC 5322 message as "

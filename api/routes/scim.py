@@ -1,59 +1,39 @@
 """SCIM 2.0 Users at /scim/v2/Users for HR systems (role 'integration'): a create opens an
 onboarding, a deactivation (PATCH or PUT active=false, in Okta's and Entra's dialects) or a
 DELETE opens one immediate user exit. Each user is a workflow
-(workflows/directory_user.py); this module starts, queries and messages them."""
+(workflows/directory_user.py). What a write does is the desk's (desk/directory.py:
+create_user, write_user for a replace, patch or rename, delete_user); this module parses
+SCIM's HTTP (the body, filters, If-Match), reads, calls and answers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from datetime import UTC, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request, Response
 from scim2_models import (
     Context,
-    ForbiddenException,
     InvalidSyntaxException,
-    InvalidValueException,
     ListResponse,
-    NotFoundException,
     PatchOp,
-    PayloadTooLargeException,
     PreconditionFailedException,
     ResponseParameters,
     ScimFilter,
     SearchRequest,
     TooManyException,
-    UniquenessException,
 )
 from scim2_models.path import CompareOperator, Comparison
 
 from api.auth import require
 from api.routes.offboarding import exit_start
 from api.routes.onboarding import joiner_start
-from api.routes.scim_discovery import base_url, scim_json
+from api.scim_http import base_url, scim_json
 from api.state import AppState, app_state
-from desk.directory import Directory, folded
+from desk import directory as people
+from desk.directory import People, Planners, write_user
 from desk.principal import Principal
-from domain.directory_user import (
-    RESOURCE_MAX_BYTES,
-    Deletion,
-    DirectoryUser,
-    ExitOrder,
-    Leaving,
-    OnboardingOrder,
-    Opened,
-    Replacement,
-    Withdrawing,
-    Withdrawn,
-    resource_size,
-    withdrawn_note,
-)
-from domain.ids import TicketKind, directory_user_key, workflow_id
-from domain.onboarding import JoinerForm
+from domain.directory_user import DirectoryUser
 from domain.roles import Action
 from domain.scim import (
     DEFAULT_COUNT,
@@ -63,44 +43,37 @@ from domain.scim import (
     ScimUser,
     check_body_size,
     check_sizes,
-    loaded,
     patch_with_manager_refs,
-    stored,
     validated,
     versions,
     with_manager_refs,
 )
-from domain.scim_forms import contact, exit_form, foreign_user_name, joiner_form, manager_id
 from domain.tenants import ClientConfig
-from domain.tickets import DONE, Contact
-from workflows.directory_user import DirectoryUserWorkflow as Wf
-from workflows.onboarding import OnboardingWorkflow
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, tags=["scim"])
 PATCH_ATTEMPTS = 3   # read, patch, write at that version; again if another write came first
 T = TypeVar("T")
+# The intake of a hire's onboarding and a leaver's exit, which SCIM's changes open.
+PLANS = Planners(joiner=joiner_start, exit=exit_start)
 _SEARCH_PARAMS = ("filter", "startIndex", "count", "attributes", "excludedAttributes",
                   "sortBy", "sortOrder")
 
 
 class Call:
-    """One SCIM request: the caller's client, its directory and where its users live."""
+    """One SCIM request: the caller's directory (desk/directory.py :class:`People`, which
+    the writes go through) and what only HTTP knows (the body, If-Match, the answer)."""
 
     def __init__(self, request: Request, principal: Principal, state: AppState) -> None:
-        if principal.client_id is None:  # staff keys are never 'integration'; still, say so
-            raise ForbiddenException(detail="a client's integration key syncs its people")
         self.request = request
-        self.principal = principal
-        self.state = state
-        self.client: ClientConfig = state.client_config(principal.client_id)
-        self.directory = Directory(state.temporal, state.settings.task_queue)
+        self.people = People(state, principal, base_url(request), PLANS)
+        self.client: ClientConfig = self.people.client
+        self.directory = self.people.directory
 
     def location(self, user_id: str) -> str:
-        return f"{base_url(self.request)}/Users/{user_id}"
+        return self.people.location(user_id)
 
     def resource(self, user: DirectoryUser) -> ScimUser:
-        return loaded(user, self.location(user.user_id))
+        return self.people.resource(user)
 
     async def body(self) -> Any:
         raw = await self.request.body()
@@ -136,31 +109,10 @@ class Call:
         location = self.location(user.user_id)
         return scim_json(body, status, {"ETag": user.etag, "Location": location})
 
-    async def manager(self, resource: ScimUser) -> Contact | None:
-        boss = manager_id(resource)
-        user = await self.directory.get(self.client.id, boss) if boss else None
-        return contact(self.resource(user)) if user else None
-
 
 def call(request: Request, principal: Principal = require(Action.PEOPLE_SYNC),
          state: AppState = Depends(app_state)) -> Call:
     return Call(request, principal, state)
-
-
-def _own_person(c: Call, resource: ScimUser) -> None:
-    """An HR system syncs its own client's people: a userName in another client's domain
-    (created, or renamed into) is 400 invalidValue, RFC 7644's status for a value the
-    server cannot take (SCIM has no 422), before anything is stored."""
-    if refusal := foreign_user_name(resource, c.client):
-        raise InvalidValueException(detail=refusal)
-
-
-def _bounded(resource: ScimUser) -> dict[str, Any]:
-    keep = stored(resource)
-    if resource_size(keep) > RESOURCE_MAX_BYTES:
-        raise PayloadTooLargeException(detail=f"a user is at most {RESOURCE_MAX_BYTES} bytes "
-                                       "of JSON")
-    return keep
 
 
 # ---------------------------------------------------------------- reading
@@ -257,187 +209,8 @@ async def get_user(user_id: str, c: Call = Depends(call)) -> Response:
 async def create_user(c: Call = Depends(call)) -> Response:
     payload = with_manager_refs(await c.body(), c.location)
     resource = await c.parsed(ScimUser, payload, Context.RESOURCE_CREATION_REQUEST)
-    _own_person(c, resource)
-    keep = _bounded(resource)
-    name = str(resource.user_name)
-    if await c.directory.named(c.client.id, name) is not None:  # e.g. a user renamed to it
-        raise UniquenessException(detail="a user with this userName exists")
-    now = datetime.now(UTC)
-    form, note = joiner_form(resource, c.client, await c.manager(resource), now)
-    user = DirectoryUser(client_id=c.client.id, user_id=directory_user_key(c.client.id, name),
-                         resource=keep, created_at=now, modified_at=now, note=note)
-    order = await _onboarding_order(c, form)  # in the input: the workflow opens it
-    try:
-        await c.directory.create(user, name, onboarding=order)
-    except UniquenessException:
-        if order is not None:  # no workflow started: the number was not used
-            c.state.numbers.give_back(order.start.ticket_id)
-        raise
-    if form is not None:
-        user = await _onboard(c, user, form, keep, order)
+    user = await people.create_user(c.people, resource)
     return c.answer(user, 201)
-
-
-async def _onboarding_order(c: Call, form: JoinerForm | None) -> OnboardingOrder | None:
-    """The hire's onboarding, planned and numbered for their workflow to open; None if
-    there is none, or it cannot be planned (then :func:`_onboard` notes why)."""
-    if form is None:
-        return None
-    try:
-        start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
-    except Exception:
-        return None
-    return OnboardingOrder(start=start, summary=summary)
-
-
-async def _onboard(c: Call, user: DirectoryUser, form: JoinerForm, keep: dict[str, Any],
-                   order: OnboardingOrder | None = None) -> DirectoryUser:
-    """Open the hire's onboarding and link it to the user (or note why it could not be):
-    one update, the user's workflow starts the onboarding and links it (for a create, it
-    started it already from its input: the update answers once it is linked)."""
-    try:
-        if order is None:
-            start, summary = await joiner_start(c.state, c.client, form, c.principal.actor)
-            order = OnboardingOrder(start=start, summary=summary)
-        opened: Opened = await c.directory.update(c.client.id, user.user_id,
-                                                  Wf.open_onboarding, order)
-    except Exception as exc:  # the user stands; the note tells HR and the desk
-        log.exception("SCIM user %s: the onboarding could not be opened", user.user_id)
-        return await c.directory.update(c.client.id, user.user_id, Wf.replace, Replacement(
-            resource=keep, note=f"no onboarding: it could not be opened ({type(exc).__name__})"
-            "; raise it with POST /v1/onboarding"))
-    return opened.user
-
-
-def _leaving(current: DirectoryUser, active: bool | None, deleting: bool = False) -> bool:
-    """A deactivation or deletion of someone who had access: not of a user created
-    inactive and never activated (a hire that did not start), unless an earlier attempt
-    to open the exit was cut short (its claim is still held)."""
-    had_access = current.resource.get("active") is not False
-    return (deleting or active is False) and (had_access or current.exit_claimed_at is not None)
-
-
-def _arriving(current: DirectoryUser, active: bool | None) -> bool:
-    """An activation of a user who was inactive (created so, or deactivated)."""
-    return active is True and current.resource.get("active") is False
-
-
-async def _withdraw_hire(c: Call, user: DirectoryUser) -> str | None:
-    """A hire deactivated or deleted before their first day has no access to lose, only an
-    account being set up for nobody: their onboarding is cancelled (what was done is undone,
-    newest first) instead of an exit opened. The note to keep; None if the hire has
-    started, their onboarding is finished, or there is none (then the exit is opened)."""
-    if not await _withdrawable(c, user):
-        return None
-    assert user.onboarding_ticket is not None
-    result: Withdrawn = await c.directory.update(c.client.id, user.user_id, Wf.withdraw_hire,
-                                                 Withdrawing(by=c.principal.actor))
-    return withdrawn_note(user.onboarding_ticket) if result.withdrawn else None
-
-
-async def _withdrawable(c: Call, user: DirectoryUser) -> bool:
-    """Whether the user is a hire who has not started, their onboarding still open (the
-    workflow's activity checks again as it cancels)."""
-    if user.onboarding_ticket is None:
-        return False
-    handle = c.state.temporal.get_workflow_handle(
-        workflow_id(TicketKind.ONBOARDING, user.onboarding_ticket))
-    view = await handle.query(OnboardingWorkflow.view)
-    return not (view.starts_at <= datetime.now(UTC) or view.status in DONE)
-
-
-async def _exit(c: Call, user: DirectoryUser, resource: ScimUser) -> tuple[DirectoryUser, str]:
-    """Open the user's exit unless one is open (or being opened): once per leaver. The
-    note says why none could be. A hire who has not started is withdrawn instead."""
-    if user.offboarding_ticket is not None:
-        return user, ""
-    withdrawn = await _withdraw_hire(c, user)
-    if withdrawn is not None:
-        return user, withdrawn
-    order, note = await _exit_order(c, resource)
-    if order is None:
-        return user, note
-    # One update: the user's workflow claims, starts and links the exit durably (a crash
-    # part-way is finished by the workflow, not left as a claim without a ticket).
-    opened = await _send_exit(c, user.user_id, Wf.open_exit, order, order)
-    return (opened.user if opened.opened else user), ""
-
-
-async def _send_exit(c: Call, user_id: str, update: Any, arg: Any,
-                     order: ExitOrder) -> Opened:
-    """Send an update carrying ``order``; its number goes back to the pool if the workflow
-    did not use it (refused, or an exit open already), never if the outcome is unknown."""
-    try:
-        opened: Opened = await c.directory.update(c.client.id, user_id, update, arg)
-    except (PreconditionFailedException, NotFoundException):
-        c.state.numbers.give_back(order.start.ticket_id)  # refused by a validator
-        raise
-    if not opened.opened:
-        c.state.numbers.give_back(order.start.ticket_id)
-    return opened
-
-
-async def _exit_order(c: Call, resource: ScimUser) -> tuple[ExitOrder | None, str]:
-    """The leaver's exit, checked and numbered for their workflow to open; or the note
-    saying why there is none."""
-    today = datetime.now(ZoneInfo(c.client.sla.calendar.timezone)).date()
-    form, note = exit_form(resource, c.client, await c.manager(resource), today)
-    if form is None:
-        return None, note
-    start, summary = await exit_start(c.state, c.client, form, c.principal.actor)
-    return ExitOrder(start=start, summary=summary), ""
-
-
-async def _write(c: Call, current: DirectoryUser, resource: ScimUser,
-                 expected: int | None) -> DirectoryUser:
-    """Store a new state of the user; a deactivation opens its exit (once)."""
-    _own_person(c, resource)
-    keep = _bounded(resource)
-    name = str(resource.user_name)
-    if folded(name) != folded(str(current.resource.get("userName", ""))):
-        # A rename: the name must be free, and so must the workflow id it would make.
-        for other in await c.directory.holders(c.client.id, name):
-            if other is not None and other.user_id != current.user_id:
-                raise UniquenessException(detail="another user has this userName")
-    replacement = Replacement(resource=keep, expected_version=expected)
-    leaving = _leaving(current, resource.active)
-    note = ""
-    if leaving and current.offboarding_ticket is None and await _withdrawable(c, current):
-        # A hire who has not started: the deactivation stored and the onboarding cancelled
-        # (and noted) by one update; if it finished meanwhile, the exit is opened below.
-        withdrawal: Withdrawn = await c.directory.update(
-            c.client.id, current.user_id, Wf.withdraw_hire,
-            Withdrawing(replacement=replacement, by=c.principal.actor))
-        if withdrawal.withdrawn:
-            return withdrawal.user
-        user, note = await _exit(c, withdrawal.user, resource)
-        if note and note != user.note:
-            user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
-                                            Replacement(resource=keep, note=note))
-        return user
-    if leaving and current.offboarding_ticket is None:
-        # A leaver: the deactivation is stored and the exit opened by one update, so a
-        # crash cannot keep an inactive user whose exit no later request would open.
-        order, note = await _exit_order(c, resource)
-        if order is not None:
-            opened = await _send_exit(c, current.user_id, Wf.leave,
-                                      Leaving(replacement=replacement, exit=order), order)
-            return opened.user
-        leaving = False  # no exit to open (the note says why)
-    user = await c.directory.update(c.client.id, current.user_id, Wf.replace, replacement)
-    if leaving:
-        user, note = await _exit(c, user, resource)
-    elif _arriving(current, resource.active) and user.onboarding_ticket is None:
-        # A pre-hire created inactive (Okta's and Workday's staged users) is activated:
-        # now they are a new hire, with the start date they were sent with.
-        form, note = joiner_form(resource, c.client, await c.manager(resource),
-                                 datetime.now(UTC))
-        if form is not None:
-            return await _onboard(c, user, form, keep)
-    if note and note != user.note:
-        user = await c.directory.update(c.client.id, user.user_id, Wf.replace,
-                                        Replacement(resource=keep, note=note))
-    return user
 
 
 @router.put("/Users/{user_id}", summary="SCIM: replace a user (active=false opens the user "
@@ -448,7 +221,7 @@ async def replace_user(user_id: str, c: Call = Depends(call)) -> Response:
     payload = with_manager_refs(await c.body(), c.location)
     resource = await c.parsed(ScimUser, payload, Context.RESOURCE_REPLACEMENT_REQUEST)
     resource.replace(c.resource(current))  # read-only kept, immutable checked
-    return c.answer(await _write(c, current, resource, expected))
+    return c.answer(await write_user(c.people, current, resource, expected))
 
 
 @router.patch("/Users/{user_id}", summary="SCIM: patch a user (Okta's and Entra's dialects; "
@@ -462,7 +235,7 @@ async def patch_user(user_id: str, c: Call = Depends(call)) -> Response:
         resource = c.resource(current)
         patch.patch(resource, scim_policy=POLICY)
         try:
-            return c.answer(await _write(c, current, resource, current.version))
+            return c.answer(await write_user(c.people, current, resource, current.version))
         except PreconditionFailedException:
             if pinned is not None or attempt == PATCH_ATTEMPTS - 1:
                 raise
@@ -474,8 +247,5 @@ async def patch_user(user_id: str, c: Call = Depends(call)) -> Response:
 async def delete_user(user_id: str, c: Call = Depends(call)) -> Response:
     current = await c.directory.need(c.client.id, user_id)
     expected = c.expected(current)
-    if _leaving(current, None, deleting=True):
-        await _exit(c, current, c.resource(current))
-    await c.directory.update(c.client.id, user_id, Wf.delete,
-                             Deletion(expected_version=expected))
+    await people.delete_user(c.people, current, expected)
     return Response(status_code=204)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from scim2_models import (
     Context,
     ListResponse,
@@ -18,22 +17,14 @@ from scim2_models import (
 )
 
 from api.auth import require
+from api.scim_http import base_url, scim_json
 from desk.principal import Principal
 from domain.roles import Action
-from domain.scim import CONFIG, MEDIA_TYPE, PREFIX, SCHEMAS, USER_TYPE
+from domain.scim import CONFIG, PREFIX, SCHEMAS, USER_TYPE
 
 router = APIRouter(prefix=PREFIX, tags=["scim"])
 RESOURCE_TYPES = (USER_TYPE,)
 T = TypeVar("T", bound=ScimObject)
-
-
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + PREFIX
-
-
-def scim_json(body: dict[str, Any], status: int = 200,
-              headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def _described(obj: T, kind: str, location: str) -> T:

@@ -2,8 +2,9 @@
 each a small form under the MSP's name, logo and terms (no script; the page CSP).
 
 The signed link is the credential, as for the JSON routes beside them
-(``POST /v1/surveys/{token}``, ``POST /v1/surveys/nps/{token}``), which these pages' forms
-reach through the same functions: a form is accepted only from the desk's own page
+(``POST /v1/surveys/{token}``, ``POST /v1/surveys/nps/{token}``): these pages' forms answer
+through the same desk operations (desk/surveys.py) and check the links the same way
+(api/survey_links.py): a form is accepted only from the desk's own page
 (domain/form_origin.py), and a refusal (answered already, closed, a bad score) is shown on
 the page with its reason.
 """
@@ -20,13 +21,13 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 
-from api.auth import signed_link_limit, signed_payload
+from api.auth import signed_link_limit
 from api.pages import TEMPLATES
-from api.problems import Problem, field_problem
-from api.routes.reviews import answer_nps
-from api.routes.surveys import answer_survey
+from api.problems import field_problem
 from api.state import AppState, app_state
+from api.survey_links import csat_link, nps_link
 from desk.errors import DeskError, refusal_status
+from desk.surveys import answer_csat, answer_nps
 from domain import nps
 from domain.form_origin import form_refusal
 from domain.ids import parse_ticket_id
@@ -126,8 +127,7 @@ async def _take_answer(request: Request, state: AppState, model: type[BaseModel]
             summary="The page the closing e-mail's survey link opens (score 1-5, a comment)")
 async def csat_page(token: str = Path(max_length=2048),
                     state: AppState = Depends(app_state)) -> HTMLResponse:
-    payload = signed_payload(state, token, "csat",
-                             Problem(410, "Survey expired", "the survey link has expired"))
+    payload = csat_link(state, token)
     return _page(state, title="How did we do?", open=True,
                  **_csat_form(state, token, payload))
 
@@ -137,10 +137,9 @@ async def csat_page(token: str = Path(max_length=2048),
              summary="The CSAT page's form: a score 1-5 and a comment")
 async def csat_form_answer(request: Request, token: str = Path(max_length=2048),
                            state: AppState = Depends(app_state)) -> HTMLResponse:
-    signed_payload(state, token, "csat",  # a bad link is refused before the form is read
-                   Problem(410, "Survey expired", "the survey link has expired"))
+    link = csat_link(state, token)  # a bad link is refused before the form is read
     return await _take_answer(
-        request, state, CsatAnswer, lambda answer: answer_survey(answer, token, state),
+        request, state, CsatAnswer, lambda answer: answer_csat(state, link, answer),
         "How did we do?", lambda recorded: f"Your score of {recorded.score} for "
         f"{recorded.ticket_id} is recorded.")
 
@@ -153,8 +152,7 @@ async def csat_form_answer(request: Request, token: str = Path(max_length=2048),
             summary="The page the NPS invitation's link opens (score 0-10, a comment)")
 async def nps_page(token: str = Path(max_length=2048),
                    state: AppState = Depends(app_state)) -> HTMLResponse:
-    payload = signed_payload(state, token, nps.TOKEN_PURPOSE,
-                             Problem(410, "Survey closed", "the survey has closed"))
+    payload = nps_link(state, token)
     return _page(state, title="One question", open=True, **_nps_form(state, token, payload))
 
 
@@ -163,8 +161,7 @@ async def nps_page(token: str = Path(max_length=2048),
              summary="The NPS page's form: a score 0-10 and a comment")
 async def nps_form_answer(request: Request, token: str = Path(max_length=2048),
                           state: AppState = Depends(app_state)) -> HTMLResponse:
-    signed_payload(state, token, nps.TOKEN_PURPOSE,
-                   Problem(410, "Survey closed", "the survey has closed"))
+    link = nps_link(state, token)
     return await _take_answer(
-        request, state, NpsAnswer, lambda answer: answer_nps(answer, token, state),
+        request, state, NpsAnswer, lambda answer: answer_nps(state, link, answer),
         "One question", lambda recorded: f"Your score of {recorded.score} is recorded.")

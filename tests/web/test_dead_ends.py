@@ -296,8 +296,9 @@ def test_docs_api_md_is_what_the_app_says():
 async def test_a_report_whose_worker_has_not_picked_it_up_is_not_an_error(dev_client,
                                                                           task_queue):
     """Asked for while no worker takes its task (a busy or stopped worker): the order is
-    placed (202), asked again it is 'compiling' (200), and read it is being made (404 with
-    Retry-After) - never a 5xx, never a wait past the query's few seconds."""
+    placed (202), asked again it is 'compiling' (200), and a read that the engine does not
+    answer in the query's few seconds is 503 with Retry-After (retry: nothing says it is
+    being made) - never a 500, never a longer wait."""
     from domain.tenants import load_config
     from tests.conftest import DEMO_CONFIG, isolated, served
 
@@ -313,6 +314,7 @@ async def test_a_report_whose_worker_has_not_picked_it_up_is_not_an_error(dev_cl
         assert (first.status_code, first.json()["status"]) == (202, "compiling"), first.text
         again = await http.post(path, headers=agent)
         assert (again.status_code, again.json()["status"]) == (200, "compiling"), again.text
-        read = assert_problem(await http.get(path, headers=agent), 404)
-        assert "is being made" in read["detail"]
+        unanswered = await http.get(path, headers=agent)
+        read = assert_problem(unanswered, 503)
+        assert "did not answer" in read["detail"] and unanswered.headers["Retry-After"]
         await dev_client.get_workflow_handle(first.json()["workflow_id"]).terminate("done")
