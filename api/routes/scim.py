@@ -32,11 +32,10 @@ from scim2_models import (
 from scim2_models.path import CompareOperator, Comparison
 
 from api.auth import require
-from api.routes.offboarding import exit_start
-from api.routes.onboarding import joiner_start
 from api.routes.scim_discovery import base_url, scim_json
 from api.state import AppState, app_state
 from desk.directory import Directory, folded
+from desk.opening import exit_start, joiner_start
 from desk.principal import Principal
 from domain.directory_user import (
     RESOURCE_MAX_BYTES,

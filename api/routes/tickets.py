@@ -8,32 +8,27 @@ import base64
 import binascii
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Union
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from api.auth import require
+from api.params import AnyTicketView, TicketPath
 from api.problems import field_problem
 from api.state import AppState, app_state
 from desk.principal import Principal
 from desk.tickets import viewer_of
 from domain import tokens
-from domain.ids import TICKET_ID_PATTERN, TicketKind
+from domain.ids import TicketKind
 from domain.roles import Action
 from domain.sla.policy import Priority
 from domain.ticket_list import TicketSummary, ticket_query
 from domain.tickets import Status
 from domain.visibility import EVERY_KIND, visible_kinds
-from workflows.kinds import TICKET_WORKFLOWS
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
-# Every registered kind's view: what GET /v1/tickets/{id} may answer.
-AnyTicketView = Union[tuple(w.view_model for w in TICKET_WORKFLOWS.values())]  # noqa: UP007
 QUEUE_SCAN_MAX = 2000  # open tickets read to sort a queue by next due
-TicketPath = Path(pattern=TICKET_ID_PATTERN, max_length=18, examples=["BEL-000123"],
-                  description="the ticket id: the client's prefix, '-', 6 to 9 digits")
 
 
 class Sort(StrEnum):
