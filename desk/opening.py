@@ -10,7 +10,12 @@ onboarding or the exit itself.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
 
 from desk.access import may
 from desk.errors import DeskError
@@ -37,7 +42,7 @@ from domain.onboarding import (
     usage_location,
 )
 from domain.roles import Action, allowed
-from domain.service_requests import RequestForm, RequestStart
+from domain.service_requests import RequestForm, RequestStart, RequestView
 from domain.sla.deadlines import snapshot_for
 from domain.tenants import ClientConfig
 from domain.tickets import TicketView
@@ -162,3 +167,36 @@ async def raise_exit(desk: Desk, principal: Principal, form: ExitForm) -> Offboa
     start, summary = await exit_start(desk, client, form, principal.actor)
     at_intake = await start_ticket(desk, OffboardingWorkflow, start, summary)
     return at_intake.view()
+
+
+# ---------------------------------------------------------------- what every door offers
+
+OpenTicket = Callable[[Desk, Principal, Any], Awaitable[TicketView]]
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One way to open a ticket from a form, as every door offers it (the JSON routes are
+    made from it: api/intake_routes.py)."""
+
+    name: str              # POST /v1/<name>
+    operation: str         # the route's name (its OpenAPI operationId)
+    form: type[BaseModel]  # what the caller sends
+    view: type[TicketView]
+    permission: Action
+    open: OpenTicket
+    summary: str
+
+
+SERVICE_REQUEST = Opening(
+    "service-requests", "raise_request", RequestForm, RequestView, Action.RAISE_REQUEST,
+    raise_request, "Raise a service request: basic (5 business days), enhanced (quoted) or "
+    "advisory (quick answer, mini-consult, scoping workshop)")
+NEW_USER = Opening(
+    "onboarding", "raise_new_user", JoinerForm, OnboardingView, Action.ONBOARD,
+    raise_new_user, "Raise a new user: ready by the start if the contract's notice is given "
+    "(3bd or 48h); otherwise 422 with the earliest start, or 'expedite'")
+USER_EXIT = Opening(
+    "offboarding", "raise_exit", ExitForm, OffboardingView, Action.OFFBOARD, raise_exit,
+    "Raise a user exit: access revoked within 1 hour of the close of the last working day "
+    "(or at once with 'immediate')")

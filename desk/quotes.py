@@ -11,6 +11,7 @@ from typing import cast
 from desk.access import may
 from desk.errors import DeskError, field_problem
 from desk.intake import intake_client, start_ticket
+from desk.opening import Opening
 from desk.principal import Principal
 from desk.state import Desk
 from desk.ticket_actions import update
@@ -88,6 +89,12 @@ async def issue_quote(desk: Desk, principal: Principal, draft: QuoteDraft) -> Qu
             quote_id=ticket, quote_state=QuoteState.SENT,
             detail=f"{draft.currency} {document.totals.total} sent to the directors"))
     return cast(QuoteView, at_intake.view())
+
+
+ISSUE = Opening(
+    "quotes", "issue_quote", QuoteDraft, QuoteView, Action.ISSUE_QUOTE, issue_quote,
+    "Issue a quote (MSP staff): sent to the client's directors with the PDF and a signed "
+    "link; valid to the end of day 14 in the client's zone")
 
 
 async def decide_quote(desk: Desk, principal: Principal, quote_id: str, body: DecisionBody,

@@ -10,27 +10,22 @@ from email.utils import parseaddr
 
 from fastapi import APIRouter, Depends, Response
 
-from api.answers import created
 from api.auth import require
+from api.intake_routes import add_intake_route
 from api.params import TicketPath
 from api.problems import Problem
-from api.state import AppState, DeskState, app_state
+from api.state import AppState, app_state
 from desk import opening
 from desk.principal import Principal
 from domain.documents.custody import as_of, custody_pdf
 from domain.ids import TicketKind
-from domain.offboarding import ExitForm, OffboardingView
+from domain.offboarding import OffboardingView
 from domain.roles import Action
 
 router = APIRouter(prefix="/v1", tags=["people"])
 
 
-@router.post("/offboarding", status_code=201, response_model=OffboardingView,
-             summary="Raise a user exit: access revoked within 1 hour of the close of the "
-                     "last working day (or at once with 'immediate')")
-async def raise_exit(form: ExitForm, state: DeskState,
-                     principal: Principal = require(Action.OFFBOARD)) -> Response:
-    return created(await opening.raise_exit(state, principal, form))
+add_intake_route(router, opening.USER_EXIT)
 
 
 @router.get("/tickets/{ticket_id}/custody.pdf", response_class=Response,

@@ -5,22 +5,10 @@ approve it), then the account, licences, groups and devices are made ready by th
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
-from api.answers import created
-from api.auth import require
-from api.state import DeskState
+from api.intake_routes import add_intake_route
 from desk import opening
-from desk.principal import Principal
-from domain.onboarding import JoinerForm, OnboardingView
-from domain.roles import Action
 
 router = APIRouter(prefix="/v1", tags=["people"])
-
-
-@router.post("/onboarding", status_code=201, response_model=OnboardingView,
-             summary="Raise a new user: ready by the start if the contract's notice is given "
-                     "(3bd or 48h); otherwise 422 with the earliest start, or 'expedite'")
-async def raise_new_user(form: JoinerForm, state: DeskState,
-                         principal: Principal = require(Action.ONBOARD)) -> Response:
-    return created(await opening.raise_new_user(state, principal, form))
+add_intake_route(router, opening.NEW_USER)

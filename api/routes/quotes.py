@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api.answers import created
 from api.auth import require, signed_link_limit, signed_payload
+from api.intake_routes import add_intake_route
 from api.pages import TEMPLATES
 from api.problems import Problem, field_problem
 from api.state import AppState, app_state
@@ -29,7 +29,6 @@ from domain.documents.quote import document_pdf
 from domain.form_origin import form_refusal
 from domain.mail_words import validity_words
 from domain.msp import MspConfig
-from domain.quote_lines import QuoteDraft
 from domain.quotes import QuoteState, QuoteView
 from domain.request_bodies import DecisionBody
 from domain.roles import Action
@@ -39,12 +38,7 @@ router = APIRouter(prefix="/v1", tags=["quotes"])
 FORM_MAX_BYTES = 4096
 
 
-@router.post("/quotes", status_code=201, response_model=QuoteView,
-             summary="Issue a quote (MSP staff): sent to the client's directors with the PDF "
-                     "and a signed link; valid to the end of day 14 in the client's zone")
-async def issue_quote(draft: QuoteDraft, principal: Principal = require(Action.ISSUE_QUOTE),
-                      state: AppState = Depends(app_state)) -> Response:
-    return created(await quote_desk.issue_quote(state, principal, draft))
+add_intake_route(router, quote_desk.ISSUE)
 
 
 @router.post("/quotes/{quote_id}/decision", response_model=QuoteView,
