@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from desk import opening, quotes
+from desk import opening, quotes, ticket_reading
 from desk.errors import DeskError
 from desk.principal import Principal
 from desk.ticket_actions import ACTIONS, BY_NAME
@@ -214,3 +214,18 @@ async def test_a_quote_is_decided_by_its_clients_director_once(desk):
     assert twice.status == 409
     not_a_quote = await refusal(quotes.find_quote(desk.state, await incident(desk), None))
     assert not_a_quote.status == 409
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def test_reading_a_ticket_checks_the_tenancy_and_the_kind(desk):
+    ticket = await incident(desk)
+    shown = await ticket_reading.show_ticket(desk.state, person(desk, "belton", Role.HR), ticket)
+    assert shown.ticket_id == ticket
+    theirs = await refusal(ticket_reading.show_ticket(
+        desk.state, person(desk, "plexacet", Role.AGENT), ticket))
+    assert theirs.status == 404
+    not_an_exit = await refusal(ticket_reading.custody_record(
+        desk.state, person(desk, "belton", Role.AGENT), ticket))
+    assert not_an_exit.status == 409

@@ -13,13 +13,11 @@ from fastapi import APIRouter, Depends, Response
 from api.auth import require
 from api.intake_routes import add_intake_route
 from api.params import TicketPath
-from api.problems import Problem
 from api.state import AppState, app_state
 from desk import opening
 from desk.principal import Principal
+from desk.ticket_reading import custody_record
 from domain.documents.custody import as_of, custody_pdf
-from domain.ids import TicketKind
-from domain.offboarding import OffboardingView
 from domain.roles import Action
 
 router = APIRouter(prefix="/v1", tags=["people"])
@@ -36,12 +34,7 @@ add_intake_route(router, opening.USER_EXIT)
 async def custody_document(ticket_id: str = TicketPath,
                            principal: Principal = require(Action.VIEW_TICKETS),
                            state: AppState = Depends(app_state)) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    if ref.kind is not TicketKind.OFFBOARDING:
-        raise Problem(409, "Not for this kind", f"{ticket_id} is a {ref.kind.value}: only a "
-                      "user exit has a chain of custody", slug="conflict")
-    view = await ref.view()
-    assert isinstance(view, OffboardingView)
+    ref, view = await custody_record(state, principal, ticket_id)
     # Dated by the newest instant it shows, not by the clock: every read gives the same
     # bytes (and ETag) until the custody record changes. No side effect: query, render.
     msp_name = parseaddr(state.settings.smtp_from)[0] or "Tempodesk"

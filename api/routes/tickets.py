@@ -16,6 +16,7 @@ from api.auth import require
 from api.params import AnyTicketView, TicketPath
 from api.problems import field_problem
 from api.state import AppState, app_state
+from desk import ticket_reading
 from desk.principal import Principal
 from desk.tickets import viewer_of
 from domain import tokens
@@ -122,6 +123,5 @@ async def show_ticket(
     principal: Principal = require(Action.VIEW_TICKETS),
     state: AppState = Depends(app_state),
 ) -> Response:
-    ref = await state.tickets.locate(ticket_id, principal)
-    view = ref.shown(await ref.view())
+    view = await ticket_reading.show_ticket(state, principal, ticket_id)
     return Response(view.model_dump_json(), media_type="application/json")
