@@ -14,6 +14,7 @@ from desk import opening, quotes, ticket_reading
 from desk.errors import DeskError
 from desk.principal import Principal
 from desk.ticket_actions import ACTIONS, BY_NAME
+from desk.ticket_reading import TicketFilter
 from domain.incidents import IncidentReport, IncidentView
 from domain.merging import merge_refusal
 from domain.offboarding import ExitForm
@@ -229,3 +230,13 @@ async def test_reading_a_ticket_checks_the_tenancy_and_the_kind(desk):
     not_an_exit = await refusal(ticket_reading.custody_record(
         desk.state, person(desk, "belton", Role.AGENT), ticket))
     assert not_an_exit.status == 409
+
+
+async def test_a_listing_covers_only_the_callers_clients(desk):
+    belton = desk.client_id("belton")
+    elsewhere = await refusal(ticket_reading.list_tickets(
+        desk.state, person(desk, "plexacet", Role.AGENT), TicketFilter(client=belton)))
+    assert elsewhere.status == 404 and elsewhere.errors[0]["field"] == "client"
+    stolen = await refusal(ticket_reading.list_tickets(
+        desk.state, person(desk, "plexacet", Role.AGENT), TicketFilter(page_token="x.y")))
+    assert stolen.status == 400
