@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +38,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from desk.access import may
 from desk.errors import DeskError
+from desk.opening import exit_start, joiner_start
 from desk.principal import Principal
 from desk.state import Desk
 from domain import search_attributes as sa
@@ -67,8 +66,7 @@ from domain.ids import (
     directory_user_workflow_id,
     workflow_id,
 )
-from domain.offboarding import ExitForm, OffboardingStart
-from domain.onboarding import JoinerForm, OnboardingStart
+from domain.onboarding import JoinerForm
 from domain.roles import Action
 from domain.scim import ScimUser, loaded, stored
 from domain.scim_forms import contact, exit_form, foreign_user_name, joiner_form, manager_id
@@ -215,30 +213,18 @@ class Directory:
 # ---------------------------------------------------------------- the desk's operations
 
 
-@dataclass(frozen=True)
-class Planners:
-    """How a hire's onboarding and a leaver's exit are checked and numbered for a user's
-    workflow to open: the desk's intake of those kinds (``joiner_start``, ``exit_start``),
-    handed in by the door until they sit in desk/ beside the other intake."""
-
-    joiner: Callable[[Any, ClientConfig, JoinerForm, str],
-                     Awaitable[tuple[OnboardingStart, str]]]
-    exit: Callable[[Any, ClientConfig, ExitForm, str], Awaitable[tuple[OffboardingStart, str]]]
-
-
 class People:
     """One principal's SCIM directory: its client's users, their resources' locations
     under ``base`` (the service provider's base URL). Made only for a principal whose role
     syncs people (403 otherwise) with a client's key (an MSP key names no directory)."""
 
-    def __init__(self, desk: Desk, principal: Principal, base: str, plans: Planners) -> None:
+    def __init__(self, desk: Desk, principal: Principal, base: str) -> None:
         may(principal, Action.PEOPLE_SYNC)
         if principal.client_id is None:  # staff keys are never 'integration'; still, say so
             raise ForbiddenException(detail="a client's integration key syncs its people")
         self.desk = desk
         self.principal = principal
         self.base = base
-        self.plans = plans
         self.client: ClientConfig = desk.client_config(principal.client_id)
         self.directory = Directory(desk.temporal, desk.settings.task_queue)
 
@@ -307,7 +293,7 @@ async def _onboarding_order(c: People, form: JoinerForm | None,
     if form is None:
         return None, ""
     try:
-        start, summary = await c.plans.joiner(c.desk, c.client, form, c.principal.actor)
+        start, summary = await joiner_start(c.desk, c.client, form, c.principal.actor)
     except Exception as exc:
         return None, _not_opened(exc)
     return OnboardingOrder(start=start, summary=summary), ""
@@ -334,7 +320,7 @@ async def _onboard(c: People, user: DirectoryUser, form: JoinerForm, keep: dict[
     started it already from its input: the update answers once it is linked)."""
     try:
         if order is None:
-            start, summary = await c.plans.joiner(c.desk, c.client, form, c.principal.actor)
+            start, summary = await joiner_start(c.desk, c.client, form, c.principal.actor)
             order = OnboardingOrder(start=start, summary=summary)
         opened: Opened = await c.directory.update(c.client.id, user.user_id,
                                                   Wf.open_onboarding, order)
@@ -419,7 +405,7 @@ async def _exit_order(c: People, resource: ScimUser) -> tuple[ExitOrder | None, 
     form, note = exit_form(resource, c.client, await c.manager(resource), today)
     if form is None:
         return None, note
-    start, summary = await c.plans.exit(c.desk, c.client, form, c.principal.actor)
+    start, summary = await exit_start(c.desk, c.client, form, c.principal.actor)
     return ExitOrder(start=start, summary=summary), ""
 
 

@@ -1,6 +1,6 @@
 """Idempotency keys, remembered for 24 hours in small shards.
 
-A key (already hashed with the credential that sent it, see ``api/routes/incidents.py``)
+A key (already hashed with the credential that sent it, see ``desk/intake.py`` ``scoped_key``)
 is remembered by the shard workflow ``idempotency:<PREFIX>:<first 3 hex digits>``: 4,096
 shards per client, so even a whole day of keys at every credential's rate limit leaves each
 shard's state small (tests/test_idempotency_bounds.py works the numbers).

@@ -17,9 +17,9 @@ import pytest
 from scim2_models import Context, NotFoundException
 
 import composition
-from api.routes.scim import PLANS
+from desk import directory
 from desk.alerts import take_alertmanager, take_event
-from desk.directory import People, Planners, create_user
+from desk.directory import People, create_user
 from desk.errors import DeskError
 from desk.mail import take_message
 from desk.principal import Principal
@@ -108,21 +108,21 @@ async def test_a_scim_directory_is_the_integration_keys_own_clients(desk):
     base = f"{desk.base_url}{SCIM}"
     for role in (Role.REQUESTER, Role.HR, Role.AGENT):
         with pytest.raises(DeskError) as caught:
-            People(desk.state, of(belton, role), base, PLANS)
+            People(desk.state, of(belton, role), base)
         assert caught.value.status == 403
-    people = People(desk.state, of(belton, Role.INTEGRATION), base, PLANS)
+    people = People(desk.state, of(belton, Role.INTEGRATION), base)
     resource = validated(ScimUser, new_user("ivy.ng@harbourside.example"),
                          Context.RESOURCE_CREATION_REQUEST)
     user = await create_user(people, resource)
     assert user.client_id == belton
     # Another client's HR system does not reach the user (404), even by its id.
-    others = People(desk.state, of(betterworld, Role.INTEGRATION), base, PLANS)
+    others = People(desk.state, of(betterworld, Role.INTEGRATION), base)
     with pytest.raises(NotFoundException):
         await others.directory.need(others.client.id, user.user_id)
 
 
 async def test_a_refused_scim_onboarding_is_planned_once_and_noted_without_a_traceback(
-        desk, caplog):
+        desk, caplog, monkeypatch):
     """A hire whose onboarding the desk's intake refuses (here: too little notice, as
     the intake says it): the user stands, the note says why; the intake was asked once
     and no traceback was logged (a refusal is an answer, not a fault)."""
@@ -133,8 +133,9 @@ async def test_a_refused_scim_onboarding_is_planned_once_and_noted_without_a_tra
         raise DeskError(422, "Not enough notice", "start_date: the contract's notice is "
                         "3 business days")
 
+    monkeypatch.setattr(directory, "joiner_start", refusing)
     people = People(desk.state, of(desk.client_id("belton"), Role.INTEGRATION),
-                    f"{desk.base_url}{SCIM}", Planners(joiner=refusing, exit=PLANS.exit))
+                    f"{desk.base_url}{SCIM}")
     start = (datetime.now(UTC) + timedelta(days=28)).date()
     hire = new_user("noor.haddad@harbourside.example", displayName="Noor Haddad")
     hire["schemas"].append(ONBOARDING)

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.auth import require
-from api.routes.tickets import TicketPath
+from api.params import TicketPath
 from api.state import AppState, app_state
 from api.uploads import one_file
 from desk.files import add_file, answered, held_files, open_file, stage_upload

@@ -26,12 +26,10 @@ from scim2_models import (
 from scim2_models.path import CompareOperator, Comparison
 
 from api.auth import require
-from api.routes.offboarding import exit_start
-from api.routes.onboarding import joiner_start
 from api.scim_http import base_url, scim_json
 from api.state import AppState, app_state
 from desk import directory as people
-from desk.directory import People, Planners, write_user
+from desk.directory import People, write_user
 from desk.principal import Principal
 from domain.directory_user import DirectoryUser
 from domain.roles import Action
@@ -54,7 +52,6 @@ router = APIRouter(prefix=PREFIX, tags=["scim"])
 PATCH_ATTEMPTS = 3   # read, patch, write at that version; again if another write came first
 T = TypeVar("T")
 # The intake of a hire's onboarding and a leaver's exit, which SCIM's changes open.
-PLANS = Planners(joiner=joiner_start, exit=exit_start)
 _SEARCH_PARAMS = ("filter", "startIndex", "count", "attributes", "excludedAttributes",
                   "sortBy", "sortOrder")
 
@@ -65,7 +62,7 @@ class Call:
 
     def __init__(self, request: Request, principal: Principal, state: AppState) -> None:
         self.request = request
-        self.people = People(state, principal, base_url(request), PLANS)
+        self.people = People(state, principal, base_url(request))
         self.client: ClientConfig = self.people.client
         self.directory = self.people.directory
 
