@@ -132,6 +132,7 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
         view = await answered(state, ref.handle.execute_update(
             TicketWorkflow.attach, AttachmentIn(files=attachments, limits=ref.client.files),
             result_type=ref.view_model))
+        state.listed_files.remember(ref.ticket_id, view.attachments)
     except BaseException as exc:
         for sha256 in new:  # not on the ticket: take the marks back (the store may be down)
             with contextlib.suppress(Exception):
@@ -286,12 +287,17 @@ async def open_file(state: Desk, ref: TicketRef, sha256: str,
 
     The store is read while the ticket is asked, and ahead of the sender (a query's round
     trip, the store's reads and the sends overlap); nothing read is sent, and no store
-    error is told, unless the ticket lists the file. The read names the client's own
-    content address, so it never reaches another client's file."""
+    error is told, unless the ticket lists the file. A ticket this replica saw list the
+    file lately is not asked again (desk/listed_files.py: a ticket's list only grows).
+    The read names the client's own content address, so it never reaches another
+    client's file."""
     ahead = ReadAhead(file_store(state), ref.client.id, sha256)
     try:
-        held = await answered(state, held_files(ref))
-        attachment = next((a for a in held if a.sha256 == sha256), None)
+        attachment = state.listed_files.get(ref.ticket_id, sha256)
+        if attachment is None:  # not seen listed lately: ask the ticket
+            held = await answered(state, held_files(ref))
+            state.listed_files.remember(ref.ticket_id, held)
+            attachment = next((a for a in held if a.sha256 == sha256), None)
         if attachment is None:
             raise DeskError(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
         first = await ahead.next()
