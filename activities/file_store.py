@@ -136,7 +136,6 @@ class FileStore:
                     size += len(chunk)
                     if size > max_bytes:
                         raise FileTooLarge(max_bytes)
-                    digest.update(chunk)
                     if len(head) < SNIFF_BYTES:
                         head.extend(chunk[:SNIFF_BYTES - len(head)])
                     yield chunk
@@ -146,7 +145,7 @@ class FileStore:
 
         try:
             await obstore.put_async(self.store, key,
-                                    self.sealer.seal(counted(), READ_CHUNK_BYTES),
+                                    self.sealer.seal(counted(), READ_CHUNK_BYTES, digest),
                                     max_concurrency=PUT_CONCURRENCY)
         except Exception as exc:
             with contextlib.suppress(Exception):  # the store may be down: nothing to undo

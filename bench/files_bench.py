@@ -5,12 +5,15 @@ parallel uploads.
     .venv/bin/python bench/files_bench.py [--mib 25] [--rounds 5] [--parallel 10]
 
 One SeaweedFS (`weed mini`, loopback), one in-memory Temporal dev server, one
-`tempodesk worker` and one `tempodesk api` process. Bare: obstore's put (multipart, the
+`tempodesk worker` and two `tempodesk api` processes. Bare: obstore's put (multipart, the
 same 256 KiB pieces) and streamed get of the same bytes, no sealing. API: POST
 /v1/tickets/{id}/attachments (a raw streamed body) and GET .../attachments/{sha256},
-through sealing, hashing and the ticket's update. Each round uses new random bytes (the
-store keeps one object per content). Then --parallel uploads at once, the API's RSS
-sampled every 20 ms: what an upload holds is its chunks in flight, not its file.
+through sealing, hashing and the ticket's update; the download twice: from the replica
+that took the upload (it knows the ticket lists the file) and from the other one (which
+asks the ticket first, as any replica does the first time). Each round uses new random
+bytes (the store keeps one object per content). Then --parallel uploads at once, the
+API's RSS sampled every 20 ms: what an upload holds is its chunks in flight, not its
+file. CPU per MiB: the API process's for its side, the bench's own for bare.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -27,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -59,20 +63,41 @@ async def pieces(data: bytes) -> AsyncIterator[bytes]:
         yield data[start:start + PIECE]
 
 
-async def bare_round(store: S3Store, data: bytes) -> tuple[float, float]:
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+class Round:
+    """One round's wall-clock seconds and CPU seconds (of the process doing the work: the
+    bench itself for bare, the API process for the API), for the upload and the download."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timing(self, what: str) -> Iterator[None]:
+        began, cpu = time.perf_counter(), cpu_seconds(self.process)
+        yield
+        self.wall[what] = time.perf_counter() - began
+        self.cpu[what] = cpu_seconds(self.process) - cpu
+
+
+async def bare_round(store: S3Store, data: bytes) -> Round:
     path = f"bare/{uuid.uuid4().hex}"
-    began = time.perf_counter()
-    await obstore.put_async(store, path, pieces(data))
-    up = time.perf_counter() - began
-    began = time.perf_counter()
-    got = await obstore.get_async(store, path)
-    size = 0
-    async for chunk in got.stream(min_chunk_size=PIECE):
-        size += len(chunk)
-    down = time.perf_counter() - began
+    measured = Round(psutil.Process())
+    with measured.timing("up"):
+        await obstore.put_async(store, path, pieces(data))
+    with measured.timing("down"):
+        got = await obstore.get_async(store, path)
+        size = 0
+        async for chunk in got.stream(min_chunk_size=PIECE):
+            size += len(chunk)
     assert size == len(data)
     await obstore.delete_async(store, path)
-    return up, down
+    return measured
 
 
 async def http_upload(port: int, path: str, data: bytes) -> dict:
@@ -122,13 +147,22 @@ async def http_download(port: int, path: str, size: int) -> None:
             received += got
 
 
-async def api_round(port: int, ticket: str, data: bytes) -> tuple[float, float]:
-    began = time.perf_counter()
-    made = await http_upload(port, f"/v1/tickets/{ticket}/attachments?name=f.bin", data)
-    up = time.perf_counter() - began
-    began = time.perf_counter()
-    await http_download(port, f"/v1/tickets/{ticket}/attachments/{made['sha256']}", len(data))
-    return up, time.perf_counter() - began
+async def api_round(port: int, ticket: str, data: bytes, api_process: psutil.Process,
+                    other: tuple[int, psutil.Process] | None = None) -> tuple[Round, Round]:
+    """An upload and a download through one API replica (which took the upload, so it
+    knows the ticket lists the file), then a download of the same file through ``other``
+    (a replica that has not seen it listed, so it asks the ticket first)."""
+    measured = Round(api_process)
+    with measured.timing("up"):
+        made = await http_upload(port, f"/v1/tickets/{ticket}/attachments?name=f.bin", data)
+    path = f"/v1/tickets/{ticket}/attachments/{made['sha256']}"
+    with measured.timing("down"):
+        await http_download(port, path, len(data))
+    elsewhere = Round(other[1] if other else api_process)
+    if other is not None:
+        with elsewhere.timing("down"):
+            await http_download(other[0], path, len(data))
+    return measured, elsewhere
 
 
 async def peak_rss_during(pid: int, work) -> tuple[int, int]:
@@ -164,8 +198,10 @@ async def main(args: argparse.Namespace) -> None:
                           config, **extra)
         workers = worker(child, workdir / "worker.log")
         server = api(child, workdir / "api.log")
+        replica = api(child, workdir / "api-2.log")
         try:
             server.wait_healthy()
+            replica.wait_healthy()
             store = S3Store(s3.bucket, endpoint=s3.endpoint, access_key_id="local",
                             secret_access_key="local", region="us-east-1",
                             client_options={"allow_http": True})
@@ -175,32 +211,45 @@ async def main(args: argparse.Namespace) -> None:
                     assert made.status_code == 201, made.text
                     return made.json()["ticket_id"]
 
-                bare, through = [], []
+                api_process = psutil.Process(server.process.pid)
+                other = (replica.port, psutil.Process(replica.process.pid))
+                bare, through, elsewhere = [], [], []
                 for _ in range(args.rounds):  # interleaved: the machine's drift hits both
                     bare.append(await bare_round(store, os.urandom(size)))
-                    through.append(await api_round(server.port, await new_ticket(),
-                                                   os.urandom(size)))
+                    here, there = await api_round(server.port, await new_ticket(),
+                                                  os.urandom(size), api_process, other)
+                    through.append(here)
+                    elsewhere.append(there)
                 # Parallel uploads, each on a ticket of its own (a ticket's file limits).
                 tickets = [await new_ticket() for _ in range(args.parallel)]
                 datas = [os.urandom(size) for _ in tickets]
                 began = time.perf_counter()
                 before, peak = await peak_rss_during(server.process.pid, asyncio.gather(*(
-                    api_round(server.port, t, d) for t, d in zip(tickets, datas, strict=True))))
+                    api_round(server.port, t, d, api_process)
+                    for t, d in zip(tickets, datas, strict=True))))
                 parallel_seconds = time.perf_counter() - began
         finally:
+            replica.stop()
             server.stop()
             workers.stop()
             await env.shutdown()
-    up_bare = statistics.median(size / u for u, _ in bare)
-    down_bare = statistics.median(size / d for _, d in bare)
-    up_api = statistics.median(size / u for u, _ in through)
-    down_api = statistics.median(size / d for _, d in through)
+    def rate(rounds: list[Round], what: str) -> float:
+        return statistics.median(size / r.wall[what] for r in rounds)
+
+    def cpu_per_mib(rounds: list[Round], what: str) -> float:
+        """The mean (CPU time is counted in 10 ms ticks: a median of rounds is too coarse)."""
+        return sum(r.cpu[what] for r in rounds) * 1000 / args.mib / len(rounds)
+
     bound = OBSTORE_CHUNK * PUT_CONCURRENCY * args.parallel
-    print(f"{args.mib} MiB file, {args.rounds} rounds each (median):")
-    print(f"  upload   API {mib(up_api):>12}  bare {mib(up_bare):>12}  "
-          f"ratio {up_api / up_bare:.2f} (target >= 0.80)")
-    print(f"  download API {mib(down_api):>12}  bare {mib(down_bare):>12}  "
-          f"ratio {down_api / down_bare:.2f} (target >= 0.80)")
+    print(f"{args.mib} MiB file, {args.rounds} rounds each (median; load "
+          f"{os.getloadavg()[0]:.1f}):")
+    for what, label, rounds in (("up", "upload  ", through), ("down", "download", through),
+                                ("down", "download, another replica", elsewhere)):
+        api_rate, bare_rate = rate(rounds, what), rate(bare, what)
+        print(f"  {label} API {mib(api_rate):>12}  bare {mib(bare_rate):>12}  "
+              f"ratio {api_rate / bare_rate:.2f} (target >= 0.80)   CPU: API process "
+              f"{cpu_per_mib(rounds, what):.2f} ms/MiB, bare client "
+              f"{cpu_per_mib(bare, what):.2f} ms/MiB")
     print(f"{args.parallel} uploads of {args.mib} MiB at once ({parallel_seconds:.1f} s): API RSS "
           f"{before / 2**20:,.0f} MiB before, peak {peak / 2**20:,.0f} MiB "
           f"(+{(peak - before) / 2**20:,.0f} MiB; chunk x in flight x uploads = "

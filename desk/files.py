@@ -45,7 +45,10 @@ from domain.tickets import TicketView
 from workflows.kinds import TicketWorkflow
 
 RETRY_AFTER_SECONDS = 30
-SEND_BYTES = 1024 * 1024  # a download's pieces, as handed to the HTTP server
+# A download's pieces, as handed to the HTTP server: at least this much, so each of the
+# store's 1 MiB chunks (15 whole segments and a bit) goes out as one piece as it arrives;
+# at 1 MiB a piece waited for a second chunk (the first byte for 2 MiB of reading).
+SEND_BYTES = 512 * 1024
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -129,6 +132,7 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
         view = await answered(state, ref.handle.execute_update(
             TicketWorkflow.attach, AttachmentIn(files=attachments, limits=ref.client.files),
             result_type=ref.view_model))
+        state.listed_files.remember(ref.ticket_id, view.attachments)
     except BaseException as exc:
         for sha256 in new:  # not on the ticket: take the marks back (the store may be down)
             with contextlib.suppress(Exception):
@@ -283,12 +287,17 @@ async def open_file(state: Desk, ref: TicketRef, sha256: str,
 
     The store is read while the ticket is asked, and ahead of the sender (a query's round
     trip, the store's reads and the sends overlap); nothing read is sent, and no store
-    error is told, unless the ticket lists the file. The read names the client's own
-    content address, so it never reaches another client's file."""
+    error is told, unless the ticket lists the file. A ticket this replica saw list the
+    file lately is not asked again (desk/listed_files.py: a ticket's list only grows).
+    The read names the client's own content address, so it never reaches another
+    client's file."""
     ahead = ReadAhead(file_store(state), ref.client.id, sha256)
     try:
-        held = await answered(state, held_files(ref))
-        attachment = next((a for a in held if a.sha256 == sha256), None)
+        attachment = state.listed_files.get(ref.ticket_id, sha256)
+        if attachment is None:  # not seen listed lately: ask the ticket
+            held = await answered(state, held_files(ref))
+            state.listed_files.remember(ref.ticket_id, held)
+            attachment = next((a for a in held if a.sha256 == sha256), None)
         if attachment is None:
             raise DeskError(404, "Not found", f"no file {sha256[:16]}… on {ref.ticket_id}")
         first = await ahead.next()

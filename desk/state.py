@@ -12,6 +12,7 @@ from typing import Self
 from temporalio.client import Client
 
 from activities.file_store import FileStore
+from desk.listed_files import ListedFiles
 from desk.rate_limits import RateLimiter
 from desk.ticket_numbers import TicketNumbers
 from desk.tickets import TicketDirectory
@@ -51,6 +52,7 @@ class Desk:
     limiter: RateLimiter
     alert_turns: KeyedLocks = field(default_factory=KeyedLocks)
     files: FileStore | None = None  # None: no bucket configured (uploads answer 503)
+    listed_files: ListedFiles = field(default_factory=ListedFiles)  # desk/listed_files.py
 
     @classmethod
     def build(cls, settings: Settings, config: TempodeskConfig, client: Client,
