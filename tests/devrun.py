@@ -34,7 +34,8 @@ class DevRun:
                     "TEMPODESK_CONFIG_PATH": str(DEMO_CONFIG),
                     "TEMPODESK_TASK_QUEUE": f"dev-{self.grpc}",
                     "TEMPODESK_SANDBOX_PORT": self.sandbox.rsplit(":", 1)[1],
-                    "TEMPODESK_MAILBOX_PORT": self.mailbox.rsplit(":", 1)[1]}
+                    "TEMPODESK_MAILBOX_PORT": self.mailbox.rsplit(":", 1)[1],
+                    "TEMPODESK_INBOUND_SMTP_PORT": str(free_port())}
         self.base = f"http://127.0.0.1:{self.api}"
         self.printed = ""
 
