@@ -1,6 +1,7 @@
-"""A newcomer's first hour, as a test: a fresh `make run` (the real `tempodesk dev`, on free
-ports with its own data directory), then each process over HTTP with the demo keys as the
-docs show them. Every answer is below 500 and the stack's output holds no traceback.
+"""A newcomer's first hour, as a test: a `make run` (the real `tempodesk dev`, on free
+ports with its own data directory: the session's shared one), then each process over HTTP
+with the demo keys as the docs show them. Every answer is below 500 and the stack's output
+holds no traceback.
 
 - an incident: the agent reads the four answers; pending, then the requester's reply
   resumes the clock;
@@ -29,7 +30,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.devrun import DevRun, like_make_run
+from tests.devrun import DevRun
 from tests.web.test_files import png
 
 REQUESTER, AGENT, HR, DIRECTOR = ("td_belton_requester_demo", "td_belton_agent_demo",
@@ -56,10 +57,11 @@ def new_user(domain: str, start: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
-    with like_make_run(tmp_path_factory.mktemp("walk") / "data") as run:
-        yield run
-    assert "Traceback" not in run.printed, run.printed[-4000:]
+def dev(shared_dev: DevRun) -> Iterator[DevRun]:
+    """The session's `make run` (tests/conftest.py shared_dev): fresh ports and data, shared
+    with other tests that find their tickets by id."""
+    yield shared_dev
+    assert "Traceback" not in shared_dev.printed, shared_dev.printed[-4000:]
 
 
 class Walker:
