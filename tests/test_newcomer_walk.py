@@ -216,12 +216,16 @@ def test_mail_to_the_dev_stack_keeps_its_file(dev: DevRun):
 
     walk.until("the stack takes mail", sent, timeout=30)
 
-    def kept() -> list[dict] | None:
+    def kept() -> tuple[str, list[dict]] | None:
         listed = walk("GET", "/v1/tickets?kind=incident", AGENT, expect=200).json()
         views = (walk.ticket(row["ticket_id"]) for row in listed["tickets"])
         view = next((v for v in views if v["subject"] == "Scanner shows an error"), None)
-        return None if view is None else view["attachments"] or None
+        return None if view is None or not view["attachments"] else (
+            view["ticket_id"], view["attachments"])
 
-    [file] = walk.until("the mailed screenshot on its ticket", kept)
+    ticket, [file] = walk.until("the mailed screenshot on its ticket", kept)
     assert (file["name"], file["content_type"], file["size"]) == (
         "scanner.png", "image/png", len(image))
+    # ... and downloaded as mailed, from the stack's own file store.
+    got = walk("GET", f"/v1/tickets/{ticket}/attachments/{file['sha256']}", AGENT, expect=200)
+    assert got.content == image and got.headers["content-type"] == "image/png"
