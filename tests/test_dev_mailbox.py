@@ -14,6 +14,7 @@ import re
 import secrets
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 from pathlib import Path
 
@@ -168,8 +169,11 @@ def test_tickets_show_reads_what_the_dev_stack_encrypted(dev: DevRun, tmp_path: 
     failures["no Temporal"] = ({"TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{refusing.port}"},
                                "cannot reach Temporal")
     try:
-        for case, (env, said) in failures.items():
-            failed = tickets(dev, "show", incident, **env)
+        with ThreadPoolExecutor(len(failures)) as pool:  # four CLI starts side by side
+            ran = {case: pool.submit(tickets, dev, "show", incident, **env)
+                   for case, (env, _) in failures.items()}
+        for case, (_, said) in failures.items():
+            failed = ran[case].result()
             assert failed.returncode == 1, (case, failed.stdout, failed.stderr)
             assert said in failed.stderr, (case, failed.stderr)
             assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)
