@@ -75,6 +75,22 @@ async def take_mail(settings: Settings, config: TempodeskConfig) -> None:
         await stop.wait()
 
 
+async def open_mail_in(settings: Settings, config: TempodeskConfig, client: Client,
+                       ) -> asyncio.AbstractServer | None:
+    """`tempodesk dev`'s inbound SMTP listener (as `tempodesk smtp` takes mail, with this
+    process's keys and file store); a taken port is one line, not a failed start."""
+    from api.smtp import serve_smtp
+
+    try:
+        return await serve_smtp(desk_state(settings, config, client),
+                                settings.inbound_smtp_host, settings.inbound_smtp_port)
+    except OSError as exc:  # the port is taken (another stack, a `tempodesk smtp`)
+        err.print(f"no mail in: {settings.inbound_smtp_host}:{settings.inbound_smtp_port} "
+                  f"cannot be opened ({exc.strerror}); set TEMPODESK_INBOUND_SMTP_PORT to "
+                  "another port", markup=False)
+        return None
+
+
 def serve_codec(settings: Settings, config: TempodeskConfig) -> None:
     """`tempodesk codec-server`: the codec server until SIGINT or SIGTERM."""
     import uvicorn
@@ -156,10 +172,11 @@ async def ensure_schedules(client: Client, settings: Settings, config: Tempodesk
 async def serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool,
                 run_api: bool, server: subprocess.Popen | None = None,
                 codec_socket: socket.socket | None = None, codec_secret: str | None = None,
-                banner: str | None = None) -> None:
+                banner: str | None = None, take_mail: bool = False) -> None:
     """One process's parts until SIGINT or SIGTERM (or one of them ends): a worker, the API,
-    a codec server on ``codec_socket`` (`tempodesk dev`), against ``server`` if a dev server
-    was started here. ``banner`` is printed once the API answers."""
+    a codec server on ``codec_socket`` and, with ``take_mail``, the inbound SMTP listener
+    (`tempodesk dev`), against ``server`` if a dev server was started here. ``banner`` is
+    printed once the API answers."""
     import uvicorn
 
     from api.limits import uvicorn_options
@@ -199,11 +216,14 @@ async def serve(settings: Settings, config: TempodeskConfig, *, run_worker: bool
             log_level="warning", access_log=False, **uvicorn_options()))
         http_servers.append(codec_server)
         tasks.append(asyncio.create_task(codec_server.serve(sockets=[codec_socket])))
+    mail_in = await open_mail_in(settings, config, client) if take_mail else None
     if banner is not None:
         out.print(banner)
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     stop.set()
+    if mail_in is not None:
+        mail_in.close()
     for http_server in http_servers:
         http_server.should_exit = True
     results = await asyncio.gather(*tasks, return_exceptions=True)

@@ -268,6 +268,8 @@ class DevStack:
             f"  Temporal UI  http://127.0.0.1:{settings.ui_port}\n"
             f"  Codec server {socket_url(self.codec_socket)} (decodes for this Web UI, "
             "given this start's secret path; anyone else needs an MSP staff key)\n"
+            f"  Mail in      smtp://{settings.inbound_smtp_host}:{settings.inbound_smtp_port} "
+            "(mail to the desk, as `tempodesk smtp` takes it)\n"
             "  Demo keys    Authorization: Bearer td_belton_agent_demo "
             "(one per client and role, see docs/access.md)\n"
             "Press Ctrl-C to stop.\n")

@@ -425,3 +425,15 @@ async def files_desk(dev_client: Client, config: TempodeskConfig, task_queue: st
     async with running_desk(dev_client, isolated(config),
                             file_settings(local_s3, task_queue=task_queue)) as d:
         yield d
+
+
+@pytest.fixture(scope="session")
+def shared_dev(tmp_path_factory: pytest.TempPathFactory):
+    """One `make run` (tests/devrun.py like_make_run) for every test that needs a dev stack
+    but not a fresh one: a start is the slow part. Tests on it find their own tickets by
+    id or subject; a test of restarts or of what a start prints starts its own."""
+    from tests.devrun import like_make_run
+
+    with like_make_run(tmp_path_factory.mktemp("shared-dev") / "data") as run:
+        yield run
+    assert "Traceback" not in run.printed, run.printed[-4000:]

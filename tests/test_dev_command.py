@@ -16,7 +16,7 @@ import pytest
 
 from domain import tokens
 from domain.ids import TicketKind, workflow_id
-from tests.devrun import BIN, DevRun
+from tests.devrun import BIN, REVIEW_SCHEDULES, DevRun, review_schedules
 from tests.web.helpers import incident_body
 
 
@@ -63,13 +63,14 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
         assert forged.status_code == 401, forged.text
         codec = check_history_is_encrypted(run, ticket)
         sandbox = check_a_user_exit_reaches_the_sandbox(run)
+        assert review_schedules(run) == REVIEW_SCHEDULES
     finally:
         alive = run.stop()
     secret_file = tmp_path / "data" / "signing-secret"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     first_secret = secret_file.read_text()
     assert len(first_secret) >= 48
-    output_so_far = run.process.stdout.read().decode()
+    output_so_far = run.printed
     assert f"http://127.0.0.1:{run.api}/docs" in output_so_far
     assert f"http://127.0.0.1:{run.ui}" in output_so_far
     assert f"Codec server {codec.split('/local-ui/')[0]} " in output_so_far
@@ -96,6 +97,8 @@ def test_dev_runs_everything_and_keeps_data(tmp_path):
             time.sleep(0.2)
         else:
             pytest.fail(f"{ticket} is not listed after a restart")
+        # The review schedules made at the first start are found, not made twice.
+        assert review_schedules(run) == REVIEW_SCHEDULES
     finally:
         assert run.stop() == []
 

@@ -3,8 +3,8 @@ page lists each message with its links clickable; a director's approval link fou
 approves the quote. The operators' CLI reads the codec key that stack encrypts with, and a
 payload it cannot decrypt is one line, not a traceback.
 
-One dev stack for the module (a start is the slow part), on free ports with its own data
-directory (tests/devrun.py)."""
+On the session's shared dev stack (tests/conftest.py shared_dev: a start is the slow part),
+on free ports with its own data directory (tests/devrun.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import re
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from api.pages import PAGE_POLICY
-from tests.devrun import BIN, DevRun, like_make_run
+from tests.devrun import BIN, DevRun
 from tests.peers import RefusingPort
 from tests.web.helpers import incident_body
 
@@ -34,10 +34,9 @@ QUOTE = {"title": "Client portal: matter status page",
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
-    with like_make_run(tmp_path_factory.mktemp("dev") / "data") as run:
-        yield run
-    assert f"Mailbox      {run.mailbox} " in run.printed, run.printed
+def dev(shared_dev: DevRun) -> DevRun:
+    assert f"Mailbox      {shared_dev.mailbox} " in shared_dev.printed, shared_dev.printed
+    return shared_dev
 
 
 def mailbox_page(run: DevRun) -> list[dict]:
@@ -170,8 +169,11 @@ def test_tickets_show_reads_what_the_dev_stack_encrypted(dev: DevRun, tmp_path: 
     failures["no Temporal"] = ({"TEMPODESK_TEMPORAL_ADDRESS": f"127.0.0.1:{refusing.port}"},
                                "cannot reach Temporal")
     try:
-        for case, (env, said) in failures.items():
-            failed = tickets(dev, "show", incident, **env)
+        with ThreadPoolExecutor(len(failures)) as pool:  # four CLI starts side by side
+            ran = {case: pool.submit(tickets, dev, "show", incident, **env)
+                   for case, (env, _) in failures.items()}
+        for case, (_, said) in failures.items():
+            failed = ran[case].result()
             assert failed.returncode == 1, (case, failed.stdout, failed.stderr)
             assert said in failed.stderr, (case, failed.stderr)
             assert len(failed.stderr.strip().splitlines()) == 1, (case, failed.stderr)

@@ -1,6 +1,7 @@
-"""A newcomer's first hour, as a test: a fresh `make run` (the real `tempodesk dev`, on free
-ports with its own data directory), then each process over HTTP with the demo keys as the
-docs show them. Every answer is below 500 and the stack's output holds no traceback.
+"""A newcomer's first hour, as a test: a `make run` (the real `tempodesk dev`, on free
+ports with its own data directory: the session's shared one), then each process over HTTP
+with the demo keys as the docs show them. Every answer is below 500 and the stack's output
+holds no traceback.
 
 - an incident: the agent reads the four answers; pending, then the requester's reply
   resumes the clock;
@@ -17,16 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import smtplib
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from email.message import EmailMessage
+from email.utils import make_msgid
 from html import unescape
 
 import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.devrun import DevRun, like_make_run
+from tests.devrun import DevRun
+from tests.web.test_files import png
 
 REQUESTER, AGENT, HR, DIRECTOR = ("td_belton_requester_demo", "td_belton_agent_demo",
                                   "td_belton_hr_demo", "td_belton_director_demo")
@@ -52,10 +57,11 @@ def new_user(domain: str, start: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
-    with like_make_run(tmp_path_factory.mktemp("walk") / "data") as run:
-        yield run
-    assert "Traceback" not in run.printed, run.printed[-4000:]
+def dev(shared_dev: DevRun) -> Iterator[DevRun]:
+    """The session's `make run` (tests/conftest.py shared_dev): fresh ports and data, shared
+    with other tests that find their tickets by id."""
+    yield shared_dev
+    assert "Traceback" not in shared_dev.printed, shared_dev.printed[-4000:]
 
 
 class Walker:
@@ -186,3 +192,40 @@ def history_length(run: DevRun, workflow_id: str) -> int:
         return (await client.get_workflow_handle(workflow_id).describe()).raw_description \
             .workflow_execution_info.history_length
     return asyncio.run(length())
+
+
+def test_mail_to_the_dev_stack_keeps_its_file(dev: DevRun):
+    """`tempodesk dev` takes mail as `tempodesk smtp` does, with the stack's own file store:
+    a screenshot mailed in is kept on the ticket it opens (run beside the stack by hand,
+    without the store's settings, it was dropped with a note)."""
+    image = png(24, seed=7)
+    message = EmailMessage()
+    message["From"], message["To"] = "jo.tran@harbourside.example", "servicedesk@belton.example"
+    message["Subject"], message["Message-ID"] = "Scanner shows an error", make_msgid()
+    message.set_content("Screenshot attached.")
+    message.add_attachment(image, maintype="image", subtype="png", filename="scanner.png")
+    port = int(dev.env["TEMPODESK_INBOUND_SMTP_PORT"])
+    walk = Walker(dev)
+
+    def sent() -> bool:  # the listener opens just after the API answers
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+                return smtp.send_message(message) == {}
+        except ConnectionRefusedError:
+            return False
+
+    walk.until("the stack takes mail", sent, timeout=30)
+
+    def kept() -> tuple[str, list[dict]] | None:
+        listed = walk("GET", "/v1/tickets?kind=incident", AGENT, expect=200).json()
+        views = (walk.ticket(row["ticket_id"]) for row in listed["tickets"])
+        view = next((v for v in views if v["subject"] == "Scanner shows an error"), None)
+        return None if view is None or not view["attachments"] else (
+            view["ticket_id"], view["attachments"])
+
+    ticket, [file] = walk.until("the mailed screenshot on its ticket", kept)
+    assert (file["name"], file["content_type"], file["size"]) == (
+        "scanner.png", "image/png", len(image))
+    # ... and downloaded as mailed, from the stack's own file store.
+    got = walk("GET", f"/v1/tickets/{ticket}/attachments/{file['sha256']}", AGENT, expect=200)
+    assert got.content == image and got.headers["content-type"] == "image/png"
