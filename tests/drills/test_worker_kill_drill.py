@@ -5,14 +5,20 @@ once, with its scheduled instant, on every ticket. Lateness is printed, not asse
 
 from __future__ import annotations
 
-from tests.drills.worker_kill import run_drill
+from tests.drills.worker_kill import DrillSetupError, response_seconds_for, run_drill
 
 TICKETS = 200  # sized for the suite's budget on 2 cores; the bench runs 1,000
 
 
 async def test_kill_9_loses_and_repeats_no_breach_and_no_rung(dev_client, tmp_path,
                                                               task_queue):
-    result = await run_drill(dev_client, tmp_path, tickets=TICKETS, task_queue=task_queue)
+    try:
+        result = await run_drill(dev_client, tmp_path, tickets=TICKETS, task_queue=task_queue)
+    except DrillSetupError as exc:  # a machine too busy to stage it: stage it again, slower
+        print(f"\nstaged again with twice the response target: {exc}")
+        result = await run_drill(dev_client, tmp_path, tickets=TICKETS,
+                                 task_queue=f"{task_queue}-again",
+                                 response_seconds=2 * response_seconds_for(TICKETS))
     print("\n" + result.report())
     assert result.problems == []
     assert result.counted == result.expected
