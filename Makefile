@@ -14,10 +14,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/tempodesk dev
 
+# Two processes (pytest-xdist), each a file at a time: most tests wait on servers and
+# timers, so two share two cores well (docs/operations.md, "The suite").
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports  # the import rules (.importlinter, docs/architecture.md)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

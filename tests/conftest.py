@@ -72,6 +72,11 @@ _tests_run = itertools.count()
 
 def pytest_configure(config: pytest.Config) -> None:
     gc.disable()
+    if config.getoption("--temporal") == "stack" and (getattr(config.option, "numprocesses",
+                                                                None) or 0) > 1:
+        # Each xdist worker would bring up the same compose project.
+        raise pytest.UsageError("--temporal=stack runs one compose stack: run it on one "
+                                "process (make test PYTEST_WORKERS=1 ...)")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
