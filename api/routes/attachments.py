@@ -14,8 +14,7 @@ from api.auth import require
 from api.params import TicketPath
 from api.state import AppState, app_state
 from api.uploads import one_file
-from desk.files import add_file, answered, held_files, open_file, stage_upload
-from desk.intake import intake_client
+from desk.attachments import attach_file, read_file, stage_file, ticket_files
 from desk.principal import Principal
 from domain.attachments import SHA256_PATTERN, Attachment, Channel, Upload, served_type
 from domain.roles import Action
@@ -33,6 +32,12 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
+def _file_size(request: Request) -> int | None:
+    """The file's size as far as Content-Length tells (less the multipart framing)."""
+    declared = request.headers.get("content-length", "")
+    return max(int(declared) - FRAMING_BYTES, 0) if declared.isdigit() else None
+
+
 class AttachmentList(BaseModel):
     ticket_id: str
     attachments: list[Attachment]
@@ -45,12 +50,8 @@ class AttachmentList(BaseModel):
 async def upload(request: Request, ticket_id: str = TicketPath,
                  principal: Principal = require(Action.ATTACH_FILES),
                  state: AppState = Depends(app_state)) -> Attachment:
-    ref = await answered(state, state.tickets.locate(ticket_id, principal))
-    declared = request.headers.get("content-length", "")
-    size = max(int(declared) - FRAMING_BYTES, 0) if declared.isdigit() else None
-    found = await one_file(request)
-    return await add_file(state, ref, found.filename, found.chunks, principal.actor,
-                          Channel.API, declared_size=size)
+    return await attach_file(state, principal, ticket_id, lambda: one_file(request),
+                             Channel.API, declared_size=_file_size(request))
 
 
 @router.post("/attachments", status_code=201, response_model=Upload,
@@ -62,12 +63,8 @@ async def upload_for_intake(request: Request,
                             state: AppState = Depends(app_state),
                             client_id: str | None = Query(None, max_length=32, description=(
                                 "MSP staff: the client the file is for"))) -> Upload:
-    client = intake_client(principal, client_id, state)
-    declared = request.headers.get("content-length", "")
-    size = max(int(declared) - FRAMING_BYTES, 0) if declared.isdigit() else None
-    found = await one_file(request)
-    return await stage_upload(state, client, found.filename, found.chunks, principal.actor,
-                              declared_size=size)
+    return await stage_file(state, principal, client_id, lambda: one_file(request),
+                            declared_size=_file_size(request))
 
 
 @router.get("/tickets/{ticket_id}/attachments", response_model=AttachmentList,
@@ -75,9 +72,8 @@ async def upload_for_intake(request: Request,
 async def list_files(ticket_id: str = TicketPath,
                      principal: Principal = require(Action.VIEW_TICKETS),
                      state: AppState = Depends(app_state)) -> AttachmentList:
-    ref = await answered(state, state.tickets.locate(ticket_id, principal))
-    return AttachmentList(ticket_id=ref.ticket_id,
-                          attachments=await answered(state, held_files(ref)))
+    ticket, attachments = await ticket_files(state, principal, ticket_id)
+    return AttachmentList(ticket_id=ticket, attachments=attachments)
 
 
 @router.get("/tickets/{ticket_id}/attachments/{sha256}", response_class=StreamingResponse,
@@ -88,8 +84,7 @@ async def list_files(ticket_id: str = TicketPath,
 async def download(ticket_id: str = TicketPath, sha256: str = Sha256Path,
                    principal: Principal = require(Action.VIEW_TICKETS),
                    state: AppState = Depends(app_state)) -> StreamingResponse:
-    ref = await answered(state, state.tickets.locate(ticket_id, principal))
-    attachment, chunks = await open_file(state, ref, sha256)
+    attachment, chunks = await read_file(state, principal, ticket_id, sha256)
     name = attachment.name
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     return StreamingResponse(chunks, media_type=served_type(attachment.content_type), headers={
