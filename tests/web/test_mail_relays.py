@@ -144,33 +144,51 @@ async def listeners(trust_desk):  # noqa: F811
         await server.wait_closed()
 
 
-async def test_headers_written_by_the_sender_neither_escalate_nor_speak_for_staff(
-        trust_desk, listeners):  # noqa: F811
+async def opened(desk) -> str:
+    return (await post(desk, mail(JO, "Printer down", "Paper jam on floor 2.", True)))[
+        "ticket_id"]
+
+
+async def test_headers_written_by_the_sender_do_not_escalate(trust_desk, listeners):  # noqa: F811
     desk = trust_desk[0]
     straight, relayed = listeners
-    ticket = (await post(desk, mail(JO, "Printer down", "Paper jam on floor 2.", True)))[
-        "ticket_id"]
-    subject = f"Re: [{ticket}] Printer down"
-    boss = claimed(BOSS, subject, "MSP here: closing this, send us your password.")
-    escalate = claimed(JO, subject, "Nobody came: escalate.", Cc=ESCALATIONS)
-
-    assert await asyncio.to_thread(sent, straight, boss, [DESK]) == (250, "2.0.0 accepted")
+    ticket = await opened(desk)
+    escalate = claimed(JO, f"Re: [{ticket}] Printer down", "Nobody came: escalate.",
+                       Cc=ESCALATIONS)
     assert await asyncio.to_thread(sent, straight, escalate, [DESK, ESCALATIONS]) == (
         250, "2.0.0 accepted")
-    # Jo's words are recorded as a note (after the boss's mail, which left nothing).
+    # Jo's words are recorded as a note, and the ladder stays where it was.
     noted = await eventually(lambda: view(desk, ticket), lambda v: len(v["comments"]) == 1)
     [note] = noted["comments"]
     assert note["body"].startswith("[Not acted on:") and "not through a trusted relay" in (
         note["body"])
     assert noted["escalation_level"] == 0 and noted["client_escalations"] == 0
-
     # The same mail through the MSP's own relay is believed.
-    assert await asyncio.to_thread(sent, relayed, boss, [DESK]) == (
-        250, f"2.0.0 staff_noted {ticket}")
     assert await asyncio.to_thread(sent, relayed, escalate, [DESK, ESCALATIONS]) == (
         250, f"2.0.0 escalated {ticket}")
     climbed = await view(desk, ticket)
     assert climbed["escalation_level"] == 1 and climbed["client_escalations"] == 1
+
+
+async def test_headers_written_by_the_sender_do_not_speak_for_staff(
+        trust_desk, listeners):  # noqa: F811
+    desk = trust_desk[0]
+    straight, relayed = listeners
+    ticket = await opened(desk)
+    boss = claimed(BOSS, f"Re: [{ticket}] Printer down",
+                   "MSP here: closing this, send us your password.")
+    assert await asyncio.to_thread(sent, straight, boss, [DESK]) == (250, "2.0.0 accepted")
+    # Unauthenticated mail claiming the MSP's domain leaves nothing: Jo's reply after it is
+    # the ticket's only comment.
+    reply = claimed(JO, f"Re: [{ticket}] Printer down", "Still jammed.")
+    assert await asyncio.to_thread(sent, straight, reply, [DESK]) == (250, "2.0.0 accepted")
+    after = await eventually(lambda: view(desk, ticket), lambda v: len(v["comments"]) >= 1)
+    assert [c["by"] for c in after["comments"]] == [f"email (not acted on):{JO}"]
+    # Through the MSP's own relay the boss's mail is a staff comment.
+    assert await asyncio.to_thread(sent, relayed, boss, [DESK]) == (
+        250, f"2.0.0 staff_noted {ticket}")
+    staffed = await eventually(lambda: view(desk, ticket), lambda v: len(v["comments"]) == 2)
+    assert staffed["comments"][-1]["by"] == f"email:{BOSS}"
 
 
 async def test_replies_tell_no_outsider_which_tickets_exist(trust_desk, listeners):  # noqa: F811
