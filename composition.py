@@ -66,6 +66,7 @@ async def take_mail(settings: Settings, config: TempodeskConfig) -> None:
         out.print("no mail.trusted_authserv_ids in the config: mail opens tickets and "
                   "adds notes, but never approves, escalates or comments as staff "
                   "(docs/security.md)")
+    out.print(mail.smtp.believed_peers())
     out.print(f"limits: {mail.smtp.per_ip} per sending address, {mail.smtp.per_sender} "
               "per From address")
     stop = asyncio.Event()
@@ -82,13 +83,15 @@ async def open_mail_in(settings: Settings, config: TempodeskConfig, client: Clie
     from api.smtp import serve_smtp
 
     try:
-        return await serve_smtp(desk_state(settings, config, client),
-                                settings.inbound_smtp_host, settings.inbound_smtp_port)
+        server = await serve_smtp(desk_state(settings, config, client),
+                                  settings.inbound_smtp_host, settings.inbound_smtp_port)
     except OSError as exc:  # the port is taken (another stack, a `tempodesk smtp`)
         err.print(f"no mail in: {settings.inbound_smtp_host}:{settings.inbound_smtp_port} "
                   f"cannot be opened ({exc.strerror}); set TEMPODESK_INBOUND_SMTP_PORT to "
                   "another port", markup=False)
         return None
+    out.print(f"mail in: {config.mail.smtp.believed_peers()}", markup=False)
+    return server
 
 
 def serve_codec(settings: Settings, config: TempodeskConfig) -> None:

@@ -1,12 +1,14 @@
 """`tempodesk smtp`: an SMTP listener for MSPs that route mail straight in (an MTA with TLS,
 spam filtering and sender authentication in front of it: docs/security.md). Each accepted
 message goes through the same intake as ``POST /v1/email/inbound``, as the MSP's own
-integration.
+integration; but its Authentication-Results are believed only when the connecting peer is one
+of ``mail.smtp.trusted_relays`` (RFC 8601 section 5: anyone else wrote them itself).
 
-Answers: 250 with what the message did; 451 (the sending MTA keeps the message and tries
-again) when the desk cannot take it now or a sending address or From address is over its
-limit (``mail.smtp`` in the config; the reply says how many seconds to wait); 554 for a
-message nobody can read (retrying cannot help)."""
+Answers: 250 with what the message did (only to an authenticated sender: anyone else reads
+"accepted", whatever ticket the message names, so the replies tell no ticket ids); 451 (the
+sending MTA keeps the message and tries again) when the desk cannot take it now or a sending
+address or From address is over its limit (``mail.smtp`` in the config; the reply says how
+many seconds to wait); 554 for a message nobody can read (retrying cannot help)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from desk.principal import Principal
 from desk.rate_limits import RateLimiter
 from domain.email_inbound import MESSAGE_MAX_BYTES, MalformedMail, one_line
 from domain.roles import Role
+from domain.sender_auth import smtp_reply
 from domain.text import mailbox_of
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,10 @@ def _header_sender(raw: bytes) -> str:
         return one_line(parseaddr(str(headers.get("From", "")))[1], 254).lower()
     except Exception:  # unreadable headers: the intake refuses the message itself
         return ""
+
+
+def _peer(session: Session) -> str:
+    return session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
 
 
 def _over(what: str, wait: float) -> str:
@@ -57,7 +64,7 @@ class InboundMail:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        peer = _peer(session)
         wait = self.limits.wait_for_key("smtp-ip", peer, self.state.config.mail.smtp.per_ip)
         if wait:
             return _over(peer, wait)
@@ -77,7 +84,8 @@ class InboundMail:
                 return _over(sender, wait)
         try:
             outcome = await take_message(self.state, raw, LISTENER,
-                                         [str(r) for r in envelope.rcpt_tos])
+                                         [str(r) for r in envelope.rcpt_tos],
+                                         smtp_peer=_peer(session))
         except MalformedMail as exc:
             return f"554 5.6.0 {exc.reason}"
         except DeskError as exc:
@@ -88,7 +96,8 @@ class InboundMail:
         except Exception:  # Temporal unreachable, ...: the sender's MTA retries
             log.exception("an inbound message was not taken")  # no address: PII
             return "451 4.3.0 not taken now: try again later"
-        return f"250 2.0.0 {outcome.action} {outcome.ticket_id or ''}".rstrip()
+        said = smtp_reply(outcome.action, outcome.ticket_id, outcome.sender_authenticated)
+        return f"250 2.0.0 {said}"
 
 
 async def serve_smtp(state: AppState, host: str, port: int) -> asyncio.AbstractServer:

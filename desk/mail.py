@@ -38,12 +38,13 @@ from domain.email_inbound import (
 )
 from domain.ids import TicketKind
 from domain.incidents import NOT_GIVEN_BY_MAIL, Channel, IncidentReport
+from domain.mail_config import MailConfig
 from domain.mail_rules import MailAction, MailDecision, MailFacts, ThreadFacts, decide
 from domain.quotes import Channel as DecisionChannel
 from domain.quotes import ConfirmByLink, Decision
 from domain.reply_address import claim
 from domain.roles import Action
-from domain.sender_auth import SenderVerdict, judged
+from domain.sender_auth import SenderVerdict, judged, judged_at_smtp
 from domain.sla.priority import Level
 from domain.tenants import ClientConfig
 from domain.tickets import ClientEscalation, CommentIn, Contact
@@ -68,13 +69,20 @@ _DONE = {MailAction.OPEN: "opened", MailAction.REPLY: "replied",
          MailAction.IGNORE: "ignored"}
 
 
-def _read(raw: bytes, trusted: list[str], through_msp_mta: bool,
+def _read(raw: bytes, mail: MailConfig, through_msp_mta: bool, smtp_peer: str | None,
           ) -> tuple[InboundMessage, SenderVerdict, list[bytes]]:
-    """Parse and judge the sender (:func:`domain.sender_auth.judged`): CPU work on hostile
+    """Parse and judge the sender (:func:`domain.sender_auth.judged`, or
+    :func:`~domain.sender_auth.judged_at_smtp` for the listener's peer): CPU work on hostile
     input, run off the event loop. Also the bytes of the files the message carries."""
     message, files = parse_with_files(raw)
-    return message, judged(message.auth_results, message.sender, message.senders_named,
-                           trusted, through_msp_mta), files
+    if smtp_peer is not None:
+        sender_verdict = judged_at_smtp(
+            message.auth_results, message.sender, message.senders_named,
+            mail.trusted_authserv_ids, smtp_peer, mail.smtp.trusted_relays)
+    else:
+        sender_verdict = judged(message.auth_results, message.sender, message.senders_named,
+                                mail.trusted_authserv_ids, through_msp_mta)
+    return message, sender_verdict, files
 
 
 def _client_for_new(state: Desk, sender: str, principal: Principal) -> ClientConfig | None:
@@ -84,15 +92,18 @@ def _client_for_new(state: Desk, sender: str, principal: Principal) -> ClientCon
 
 
 async def take_message(state: Desk, raw: bytes, principal: Principal,
-                       envelope_recipients: list[str] | None = None) -> Outcome:
-    """What ``raw`` did (its outcome for the door to map to a reply). Raises
+                       envelope_recipients: list[str] | None = None,
+                       smtp_peer: str | None = None) -> Outcome:
+    """What ``raw`` did (its outcome for the door to map to a reply). ``smtp_peer``: the
+    address the SMTP listener took the message from (only a trusted relay's headers are
+    believed); None for the mail hook (only the MSP's own key is believed). Raises
     :class:`domain.email_inbound.MalformedMail` for mail nobody can read, and a 403
     :class:`DeskError` for a principal whose role may not post mail."""
     may(principal, Action.INBOUND_EMAIL)
     mail = state.config.mail
-    # The MSP's own key (its gateway, or `tempodesk smtp`) is mail through its own MTA.
+    # The MSP's own key (its gateway) is mail through its own MTA.
     message, sender_verdict, files = await asyncio.to_thread(
-        _read, raw, mail.trusted_authserv_ids, principal.is_staff)
+        _read, raw, mail, principal.is_staff, smtp_peer)
     if envelope_recipients:
         extra = [r.lower() for r in envelope_recipients[:50]]
         message.recipients = list(dict.fromkeys([*message.recipients, *extra]))

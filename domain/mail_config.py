@@ -4,6 +4,7 @@ and the inbound SMTP listener's limits. See docs/security.md, "Which mail may ac
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,6 +30,32 @@ class SmtpLimits(BaseModel):
     def _rate(cls, value: str) -> str:
         parse_rate(value)
         return value.strip()
+
+    trusted_relays: list[str] = Field(default_factory=list, max_length=50, description=(
+        "the IP addresses or CIDR networks of your own receiving MTA(s) that relay mail to "
+        "the listener; only mail arriving from one of them has its Authentication-Results "
+        "believed (RFC 8601 section 5). Default none: no sender is authenticated over SMTP"))
+
+    @field_validator("trusted_relays")
+    @classmethod
+    def _relays(cls, value: list[str]) -> list[str]:
+        relays = []
+        for relay in value:
+            try:  # strict: 10.0.0.1/8 is a typo of 10.0.0.0/8 or of 10.0.0.1, not a guess
+                relays.append(str(ipaddress.ip_network(relay.strip(), strict=True)))
+            except ValueError:
+                raise ValueError(f"{relay[:80]!r} is not an IP address or CIDR network: "
+                                 "write your MTA's address, e.g. '192.0.2.25' or "
+                                 "'192.0.2.0/28' (host bits zero)") from None
+        return relays
+
+    def believed_peers(self) -> str:
+        """One line for the listener's start: whose Authentication-Results it believes."""
+        if not self.trusted_relays:
+            return ("Authentication-Results believed from no peer (mail.smtp.trusted_relays "
+                    "is empty): no sender is authenticated over SMTP")
+        return ("Authentication-Results believed only from "
+                f"{', '.join(self.trusted_relays)} (mail.smtp.trusted_relays)")
 
 
 class MailConfig(BaseModel):

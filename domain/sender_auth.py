@@ -16,6 +16,7 @@ headers already bounded in number and length by :mod:`domain.email_inbound`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import authres
@@ -109,3 +110,41 @@ def judged(auth_results: list[str], sender: str, senders_named: int,
         return SenderVerdict.failed("posted with a client's own key: its "
                                     "Authentication-Results prove nothing")
     return verdict(auth_results, sender, senders_named, trusted_authserv_ids)
+
+
+def from_trusted_relay(peer: str, trusted_relays: list[str]) -> bool:
+    """Whether the SMTP peer's address is one of the MSP's own relays (addresses or CIDR
+    networks, as :class:`domain.mail_config.SmtpLimits` validated them). An IPv4 peer seen
+    through an IPv6 socket (``::ffff:192.0.2.25``) is its IPv4 address."""
+    try:
+        address = ipaddress.ip_address(peer.strip().split("%")[0])
+    except ValueError:  # no address (a Unix socket, ...): not a relay
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(relay) for relay in trusted_relays)
+
+
+def judged_at_smtp(auth_results: list[str], sender: str, senders_named: int,
+                   trusted_authserv_ids: list[str], peer: str,
+                   trusted_relays: list[str]) -> SenderVerdict:
+    """The verdict on a message the SMTP listener took from ``peer``. RFC 8601 section 5:
+    an Authentication-Results header is believed only when the message reached us through
+    the MTA that wrote it; anyone else connecting can write any header it likes, so mail
+    from a peer outside ``trusted_relays`` is unauthenticated (recorded, never acts)."""
+    if not from_trusted_relay(peer, trusted_relays):
+        return SenderVerdict.failed(
+            f"sent straight from {peer[:64] or 'an unknown peer'}, not through a trusted "
+            "relay (mail.smtp.trusted_relays): its Authentication-Results prove nothing")
+    return verdict(auth_results, sender, senders_named, trusted_authserv_ids)
+
+
+def smtp_reply(action: str, ticket_id: str | None, authenticated: bool | None) -> str:
+    """The text after ``250 2.0.0`` for a message the listener took. Whoever connects reads
+    it, so it never tells an unproven sender (or one whose mail is ignored) whether a ticket
+    exists: their reply is the same for every ticket id, real or made up."""
+    if not authenticated:
+        return "accepted"
+    if action == "ignored" or not ticket_id:
+        return action
+    return f"{action} {ticket_id}"

@@ -7,6 +7,7 @@ thank-you that does not reopen, automatic mail and our own mail ignored, a direc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import signal
@@ -164,7 +165,12 @@ async def test_a_directors_approved_approves_and_anyone_elses_is_not_heard(mailr
 async def test_the_smtp_listener_takes_mail_from_a_real_smtp_client(mailroom):
     desk, _ = mailroom
     port = free_port()
-    server = await serve_smtp(desk.state, "127.0.0.1", port)
+    # This test's SMTP client on loopback plays the MSP's MTA: the listener's one relay.
+    smtp = desk.config.mail.smtp.model_copy(update={"trusted_relays": ["127.0.0.1"]})
+    relayed = desk.config.model_copy(update={"mail": desk.config.mail.model_copy(
+        update={"smtp": smtp})})
+    server = await serve_smtp(dataclasses.replace(desk.state, config=relayed), "127.0.0.1",
+                              port)
     message = mail(JO, "VPN drops every 10 minutes", "Since this morning's update.")
 
     def send() -> tuple[int, bytes]:

@@ -71,8 +71,9 @@ async def trust_desk(dev_client, config, task_queue):
         hook = Webhook(url=hooks.url, secret=WebhookReceiver.SECRET)
         clients = [c.model_copy(update={"notifications": c.notifications.model_copy(
             update={"webhooks": [hook]})}) for c in base.clients]
-        mail_config = base.mail.model_copy(update={"smtp": SmtpLimits(per_ip="1000/min",
-                                                                      per_sender="5/min")})
+        # The listener's peer is this test's client on loopback: name it as the MSP's relay.
+        mail_config = base.mail.model_copy(update={"smtp": SmtpLimits(
+            per_ip="1000/min", per_sender="5/min", trusted_relays=["127.0.0.1"])})
         wired = base.model_copy(update={"clients": clients, "mail": mail_config})
         settings = make_settings(task_queue=task_queue, smtp_host="127.0.0.1",
                                  smtp_port=mailbox.port)
@@ -176,7 +177,8 @@ async def test_a_forged_directors_approved_is_a_note_and_the_director_confirms_b
             return smtp.data(bytes(by_smtp))
 
     code, reply = await asyncio.to_thread(send)
-    assert (code, reply.decode()) == (250, f"2.0.0 noted {ticket_id}")
+    # Noted, but the reply does not say so to an unproven sender (nor name the ticket).
+    assert (code, reply.decode()) == (250, "2.0.0 accepted")
 
     ticket = await eventually(lambda: view(desk, ticket_id), lambda v: len(v["comments"]) == 2)
     assert ticket["quote_state"] == "sent" and ticket["decision"] is None
@@ -304,11 +306,16 @@ async def test_forged_mail_to_the_listener_is_limited_and_never_mails_the_victim
     replies = await asyncio.to_thread(smtp_send, listener, forged)
     taken = [text for code, text in replies if code == 250]
     refused = [text for code, text in replies if code != 250]
-    assert len(taken) == 5 and all(t.startswith("2.0.0 opened ") for t in taken)  # per_sender
+    # Each opened a ticket, but the reply to an unproven sender names none (issue 24, S3).
+    assert taken == ["2.0.0 accepted"] * 5  # per_sender
     assert {code for code, _ in replies if code != 250} == {451}
     assert all(re.fullmatch(rf"4\.7\.1 too much mail from {JO}: try again in \d+ s", t)
                for t in refused), refused[:2]
-    tickets = [t.split()[-1] for t in taken]
+
+    async def listed() -> list[str]:
+        page = await desk.http.get("/v1/tickets", headers=desk.as_("belton", "agent"))
+        return [t["ticket_id"] for t in page.json()["tickets"]]
+    tickets = await eventually(listed, lambda ids: len(ids) == 5, timeout=30)
     # The desk's copy of each "Logged" arrives; the forged victim is never mailed.
     for ticket_id in tickets:
         logged = await mails(mailbox, ticket_id, "Logged")
