@@ -62,7 +62,7 @@ async def upload_for_intake(request: Request,
                             state: AppState = Depends(app_state),
                             client_id: str | None = Query(None, max_length=32, description=(
                                 "MSP staff: the client the file is for"))) -> Upload:
-    client = intake_client(principal, client_id, state)
+    client = intake_client(principal, client_id, state, where="query")
     declared = request.headers.get("content-length", "")
     size = max(int(declared) - FRAMING_BYTES, 0) if declared.isdigit() else None
     found = await one_file(request)
