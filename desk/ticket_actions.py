@@ -98,11 +98,12 @@ async def assign(desk: Desk, principal: Principal, ticket_id: str, action: Ticke
     """Assign MSP staff: an address outside the MSP's domains (where the ticket's notices
     would go unconfirmed) or a shape that names nobody is refused (domain/assignees.py)."""
     may(principal, action.permission)
+    ref = await desk.tickets.locate(ticket_id, principal)  # another client's: 404 first
     refusal = assignee_refusal(body.assignee, desk.config.msp_domains)
     if refusal is not None:
         raise field_problem(422, refusal.field, refusal.message, refusal.fix,
                             "Not a staff member", where="body")
-    return await act(desk, principal, ticket_id, action, body)
+    return ref.shown(await update(ref, action.handler, body.message(by=principal.actor)))
 
 
 async def merge(desk: Desk, principal: Principal, ticket_id: str, action: TicketAction,
