@@ -122,3 +122,17 @@ async def test_an_unusable_upload_says_where_it_was_named(files_desk):
         headers=files_desk.as_("belton", "requester")), 422))
     assert upload["type"] == "urn:tempodesk:problem:upload-not-usable"
     assert (upload["errors"][0]["field"], upload["errors"][0]["in"]) == ("uploads[0]", "body")
+
+
+def test_the_assignee_rule_without_a_server():
+    """The pure rule: staff addresses at msp_domains (any case), sign-in names; nothing
+    else, and with no msp_domains configured no address at all."""
+    from domain.assignees import assignee_refusal
+
+    staff = ["msp.example"]
+    for fine in ("sam@msp.example", "SAM@MSP.EXAMPLE.", "sam", "o'brien", "CORP\\sam", "x" * 64):
+        assert assignee_refusal(fine, staff) is None, fine
+    for wrong in ("leak@evil.example", "sam@msp.example.evil", "not an email", "a@b",
+                  "sam<x>", "x" * 65, "sam@msp.example"):
+        refusal = assignee_refusal(wrong, staff if wrong != "sam@msp.example" else [])
+        assert refusal is not None and refusal.field == "assignee", wrong
