@@ -40,11 +40,13 @@ async def attach_file(desk: Desk, principal: Principal, ticket_id: str, receive:
 
 
 async def stage_file(desk: Desk, principal: Principal, client_id: str | None,
-                     receive: Receive, declared_size: int | None = None) -> Upload:
+                     receive: Receive, declared_size: int | None = None,
+                     client_id_in: str = "body") -> Upload:
     """Keep a file for a ticket not opened yet (its ``upload`` is named in the new ticket's
-    ``uploads``): the caller's own client's, or the one MSP staff name."""
+    ``uploads``): the caller's own client's, or the one MSP staff name (``client_id_in``:
+    where the door's request carried it, for a refusal naming it)."""
     may(principal, Action.ATTACH_FILES)
-    client = intake_client(principal, client_id, desk)
+    client = intake_client(principal, client_id, desk, where=client_id_in)
     incoming = await receive()
     return await stage_upload(desk, client, incoming.filename, incoming.chunks,
                               principal.actor, declared_size=declared_size)

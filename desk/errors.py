@@ -9,6 +9,7 @@ engine's errors become a ``DeskError`` here too, through one table.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from temporalio.client import WorkflowUpdateFailedError
@@ -18,6 +19,8 @@ from domain.refusals import Refusal
 from temporal_client import aborted_update
 
 log = logging.getLogger(__name__)
+
+_NOT_SLUG = re.compile(r"[^a-z0-9-]")
 
 
 class DeskError(Exception):
@@ -33,10 +36,16 @@ class DeskError(Exception):
         self.status = status
         self.title = title
         self.detail = detail
-        self.slug = slug or title.lower().replace(" ", "-")
+        self.slug = slug or title_slug(title)
         self.errors = errors or []
         self.retry_after = retry_after
         self.extensions = extensions or {}  # RFC 9457 extension members, e.g. earliest_start
+
+
+def title_slug(title: str) -> str:
+    """The problem type's slug made from a title ("Which client?" -> which-client): only
+    what a URN may hold, so a slug that was already clean stays as it was."""
+    return _NOT_SLUG.sub("", title.lower().replace(" ", "-"))
 
 
 def field_problem(status: int, field: str, message: str, fix: str, title: str,

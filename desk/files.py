@@ -68,7 +68,7 @@ def store_down() -> DeskError:
 
 def limit_problem(refused: LimitRefusal) -> DeskError:
     return field_problem(refused.status, "file", refused.message, f"see the client's "
-                         f"files.{refused.limit}", "File refused")
+                         f"files.{refused.limit}", "File refused", where="body")
 
 
 @contextlib.contextmanager
@@ -143,7 +143,7 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
         if isinstance(exc, WorkflowUpdateFailedError) and getattr(cause, "type", None) == (
                 Refusal.FILE_LIMIT):
             raise field_problem(413, "file", cause.message, "see the client's files limits",
-                                "File refused") from exc
+                                "File refused", where="body") from exc
         raise
     return attachments, view
 
@@ -187,18 +187,19 @@ async def claimed_uploads(state: Desk, client: ClientConfig,
         except tokens.InvalidToken as exc:
             raise field_problem(422, f"uploads[{index}]", str(exc), "upload the file again "
                                 "(POST /v1/attachments) and name the new 'upload'",
-                                "Upload not usable") from exc
+                                "Upload not usable", where="body") from exc
         if claim["s"] != client.id:
             raise field_problem(422, f"uploads[{index}]", "not an upload of this client",
                                 "upload the file with this client's credential",
-                                "Upload not usable")
+                                "Upload not usable", where="body")
         try:
             kept = await store.has_upload(client.id, claim["key"], claim["sha"])
         except FileStoreUnavailable as exc:
             raise store_down() from exc
         if not kept:
             raise field_problem(422, f"uploads[{index}]", "the uploaded file is no longer "
-                                "kept", "upload the file again", "Upload not usable")
+                                "kept", "upload the file again", "Upload not usable",
+                                where="body")
         claims.append(claim)
     return claims
 

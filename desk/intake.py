@@ -34,19 +34,22 @@ def scoped_key(principal: Principal, idempotency_key: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:KEY_HEX]
 
 
-def intake_client(principal: Principal, requested: str | None, state: Desk) -> ClientConfig:
+def intake_client(principal: Principal, requested: str | None, state: Desk,
+                  where: str = "body") -> ClientConfig:
     """The client a new ticket is for: always the credential's own; MSP staff name one of
-    the clients they serve."""
+    the clients they serve (``where``: the request part carrying ``client_id``)."""
     if principal.client_id is not None:
         if requested not in (None, principal.client_id):
             raise field_problem(422, "client_id", "a client's credential raises tickets for "
-                                "its own client only", "remove 'client_id'", "Wrong client")
+                                "its own client only", "remove 'client_id'", "Wrong client",
+                                where)
         return state.client_config(principal.client_id)
     client = state.config.client(requested) if requested else None
     if client is None or not principal.may_see(client.id):
         served = sorted(principal.clients or (c.id for c in state.config.clients))
         raise field_problem(422, "client_id", "MSP staff name the client the ticket is for",
-                            f"add 'client_id', one of: {', '.join(served)}", "Which client?")
+                            f"add 'client_id', one of: {', '.join(served)}", "Which client?",
+                            where)
     return client
 
 
@@ -109,7 +112,8 @@ async def open_incident(state: Desk, principal: Principal, client: ClientConfig,
             client.ticket_prefix, scoped_key(principal, idempotency_key), fingerprint(report))
         if lease.replayed and not lease.fingerprint_matches:
             raise field_problem(422, "Idempotency-Key", "this key was used with a different body",
-                                "send the original body, or use a new key", "Idempotency conflict")
+                                "send the original body, or use a new key", "Idempotency conflict",
+                                where="header")
     # The uploads' references stay out of the workflow: their files join the ticket.
     kept = report.model_copy(update={"uploads": []})
     start = incident_start(client, ticket, kept, decide_priority(report,

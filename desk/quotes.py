@@ -17,7 +17,7 @@ from desk.state import Desk
 from desk.ticket_actions import update
 from desk.tickets import TicketRef
 from domain.documents.quote import document_pdf
-from domain.ids import TicketKind
+from domain.ids import TicketKind, a_kind
 from domain.msp import document_lines
 from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
 from domain.quotes import Channel, Decision, QuoteNews, QuoteStart, QuoteState, QuoteView, Supersede
@@ -33,7 +33,7 @@ async def find_quote(desk: Desk, quote_id: str, principal: Principal | None) -> 
     409 for a ticket of another kind."""
     ref = await desk.tickets.locate(quote_id, principal)
     if ref.kind is not TicketKind.QUOTE:
-        raise DeskError(409, "Not a quote", f"{quote_id} is a {ref.kind.value}", slug="conflict")
+        raise DeskError(409, "Not a quote", f"{quote_id} is {a_kind(ref.kind)}", slug="conflict")
     return ref
 
 
@@ -45,7 +45,8 @@ async def issue_quote(desk: Desk, principal: Principal, draft: QuoteDraft) -> Qu
     client = intake_client(principal, draft.client_id, desk)
     if not client.directors:
         raise field_problem(422, "client_id", f"{client.id} has no directors to approve a "
-                            "quote", "add the client's directors to tempodesk.yaml", "No approver")
+                            "quote", "add the client's directors to tempodesk.yaml", "No approver",
+                            where="body")
     requester = client.directors[0].email
     request_ref: TicketRef | None = None
     if draft.request_id is not None:
@@ -53,7 +54,7 @@ async def issue_quote(desk: Desk, principal: Principal, draft: QuoteDraft) -> Qu
         if request_ref.kind is not TicketKind.SERVICE_REQUEST or request_ref.client.id != client.id:
             raise field_problem(422, "request_id", f"{draft.request_id} is not a service "
                                 f"request of {client.id}", "name the request this quote prices",
-                                "Which request?")
+                                "Which request?", where="body")
         requester = (await request_ref.view()).technical_contact
     old: TicketRef | None = None
     if draft.supersedes is not None:
@@ -62,7 +63,7 @@ async def issue_quote(desk: Desk, principal: Principal, draft: QuoteDraft) -> Qu
         if old_view.quote_state is not QuoteState.SENT or old.client.id != client.id:
             raise field_problem(409, "supersedes", f"{draft.supersedes} is "
                                 f"{old_view.quote_state.value}", "revise a quote still "
-                                "waiting for a decision", "Cannot revise")
+                                "waiting for a decision", "Cannot revise", where="body")
     now = datetime.now(UTC)
     ticket = await desk.numbers.next(client.ticket_prefix)
     zone = client.sla.calendar.timezone

@@ -23,6 +23,8 @@ from desk.files import follow_merge
 from desk.principal import Principal
 from desk.state import Desk
 from desk.tickets import TicketRef
+from domain.assignees import assignee_refusal
+from domain.ids import a_kind
 from domain.incidents import IncidentView
 from domain.merging import merge_refusal
 from domain.offboarding import OffboardingView
@@ -61,13 +63,18 @@ CLIENT_SIDE = frozenset({Role.REQUESTER, Role.HR, Role.DIRECTOR})
 Perform = Callable[[Desk, Principal, str, "TicketAction", Any], Awaitable[TicketView | None]]
 
 
+def check_kind(ref: TicketRef, handler: Any) -> None:
+    """409 if the ticket's kind has no such action (asked before anything else about it)."""
+    if not ref.supports(handler):
+        raise DeskError(409, "Not for this kind", f"{ref.ticket_id} is {a_kind(ref.kind)}: "
+                        f"'{handler.__name__}' is not one of its actions", slug="conflict")
+
+
 async def update(ref: TicketRef, handler: Any, message: Any) -> TicketView:
     """Run update ``handler`` on the ticket with ``message``: the kind's whole view (not
     yet redacted). 409 if the kind has no such action; the workflow's refusal as its
     DeskError."""
-    if not ref.supports(handler):
-        raise DeskError(409, "Not for this kind", f"{ref.ticket_id} is a {ref.kind.value}: "
-                        f"'{handler.__name__}' is not one of its actions", slug="conflict")
+    check_kind(ref, handler)
     try:
         return await ref.handle.execute_update(handler, message, result_type=ref.view_model)
     except WorkflowUpdateFailedError as exc:
@@ -86,12 +93,26 @@ async def act(desk: Desk, principal: Principal, ticket_id: str, action: TicketAc
     return ref.shown(await update(ref, action.handler, message))
 
 
+async def assign(desk: Desk, principal: Principal, ticket_id: str, action: TicketAction,
+                 body: AssignmentBody) -> TicketView:
+    """Assign MSP staff: an address outside the MSP's domains (where the ticket's notices
+    would go unconfirmed) or a shape that names nobody is refused (domain/assignees.py)."""
+    may(principal, action.permission)
+    ref = await desk.tickets.locate(ticket_id, principal)  # another client's: 404 first
+    refusal = assignee_refusal(body.assignee, desk.config.msp_domains)
+    if refusal is not None:
+        raise field_problem(422, refusal.field, refusal.message, refusal.fix,
+                            "Not a staff member", where="body")
+    return ref.shown(await update(ref, action.handler, body.message(by=principal.actor)))
+
+
 async def merge(desk: Desk, principal: Principal, ticket_id: str, action: TicketAction,
                 body: MergeRequestBody) -> TicketView:
     """Merge a duplicate incident into the newest open incident of the same client; the
     duplicate's files follow it there."""
     may(principal, action.permission)
     duplicate = await desk.tickets.locate(ticket_id, principal)
+    check_kind(duplicate, action.handler)
     try:
         target = await desk.tickets.locate(body.survivor, principal)
         if target.client.id != duplicate.client.id:
@@ -99,12 +120,13 @@ async def merge(desk: Desk, principal: Principal, ticket_id: str, action: Ticket
         survivor = await target.view()
     except DeskError as exc:
         raise field_problem(422, "survivor", f"no incident {body.survivor} of this client",
-                            "name an open incident of the same client", "Cannot merge") from exc
+                            "name an open incident of the same client", "Cannot merge",
+                            where="body") from exc
     mine = await duplicate.view()
     refusal = merge_refusal(mine, survivor)
     if refusal is not None:
         raise field_problem(refusal.status, "survivor", refusal.message, refusal.fix,
-                            "Cannot merge")
+                            "Cannot merge", where="body")
     merged = await follow_merge(desk, mine.attachments, target, survivor.attachments,
                                 update(duplicate, action.handler,
                                        body.message(by=principal.actor)))
@@ -148,7 +170,7 @@ ACTIONS: tuple[TicketAction, ...] = (
                  "Move the ticket: in_progress, pending, on_hold, resolved, closed "
                  "(in_progress from resolved/closed reopens)"),
     TicketAction("assign", "assign", TicketWorkflow.assign, Action.WORK_TICKETS,
-                 AssignmentBody, None, "Assign an agent"),
+                 AssignmentBody, None, "Assign an agent", perform=assign),
     TicketAction("recipients", "confirm_recipient", TicketWorkflow.confirm_recipient,
                  Action.WORK_TICKETS, RecipientConfirmationBody, None,
                  "Confirm an address outside the client's known domains: the ticket's "

@@ -21,7 +21,7 @@ from desk.principal import Principal
 from desk.state import Desk
 from desk.tickets import TicketRef, viewer_of
 from domain import tokens
-from domain.ids import TicketKind
+from domain.ids import TicketKind, a_kind
 from domain.offboarding import OffboardingView
 from domain.roles import Action
 from domain.sla.policy import Priority
@@ -44,7 +44,7 @@ async def custody_record(desk: Desk, principal: Principal,
     may(principal, Action.VIEW_TICKETS)
     ref = await desk.tickets.locate(ticket_id, principal)
     if ref.kind is not TicketKind.OFFBOARDING:
-        raise DeskError(409, "Not for this kind", f"{ticket_id} is a {ref.kind.value}: only a "
+        raise DeskError(409, "Not for this kind", f"{ticket_id} is {a_kind(ref.kind)}: only a "
                         "user exit has a chain of custody", slug="conflict")
     view = await ref.view()
     assert isinstance(view, OffboardingView)
@@ -73,7 +73,8 @@ def visible_clients(principal: Principal, desk: Desk, client: str | None) -> lis
     if client is not None:
         if desk.config.client(client) is None or not principal.may_see(client):
             raise field_problem(404, "client", f"no client {client!r} among yours",
-                                "omit 'client' to see every client you serve", "Not found")
+                                "omit 'client' to see every client you serve", "Not found",
+                                where="query")
         return [client]
     if principal.clients is None:
         return sorted(c.id for c in desk.config.clients)
@@ -141,4 +142,4 @@ def read_page_token(secret: str, page_token: str, scope: str) -> bytes:
     except (tokens.InvalidToken, KeyError, ValueError, binascii.Error) as exc:
         raise field_problem(400, "page_token", "not a page token from this API (or expired)",
                             "pass next_page_token from the previous page unchanged",
-                            "Bad request") from exc
+                            "Bad request", where="query") from exc

@@ -25,6 +25,11 @@ class TicketKind(StrEnum):
     OFFBOARDING = "offboarding"
 
 
+def a_kind(kind: TicketKind) -> str:
+    """The kind with its article, for messages: "an incident", "a quote"."""
+    return f"{'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}"
+
+
 def ticket_id(prefix: str, number: int) -> str:
     """``BEL-000123``: the client's prefix and a zero-padded number."""
     return f"{prefix}-{number:06d}"

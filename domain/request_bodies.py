@@ -68,6 +68,13 @@ class CallerBody(BaseModel):
         return self.message_type.model_validate({**self.model_dump(), **filled})
 
 
+class NoBody(CallerBody):
+    """The body of an action that takes none (acknowledge): nothing, or ``{}``; a field
+    sent is refused by name, like every other action's unknown or desk-filled field."""
+
+    filled: ClassVar[tuple[str, ...]] = ("by",)
+
+
 def caller_body(message: type[BaseModel], examples: list[dict[str, Any]],
                 filled: tuple[str, ...] = ("by",)) -> type[CallerBody]:
     """``message``'s fields (types, limits, descriptions) except ``filled``: the body of

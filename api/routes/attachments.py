@@ -64,7 +64,7 @@ async def upload_for_intake(request: Request,
                             client_id: str | None = Query(None, max_length=32, description=(
                                 "MSP staff: the client the file is for"))) -> Upload:
     return await stage_file(state, principal, client_id, lambda: one_file(request),
-                            declared_size=_file_size(request))
+                            declared_size=_file_size(request), client_id_in="query")
 
 
 @router.get("/tickets/{ticket_id}/attachments", response_model=AttachmentList,
