@@ -6,6 +6,11 @@
   step took the failure for an ordinary one and went on retrying, so ``cancel`` never
   answered. An attempt that succeeds then is undone, and no step after it starts (before,
   licences, groups and devices were done and then undone).
+* An update in flight when an alert's episode continues as new is aborted, and the client
+  sends it again, with the same update id, to the next run - though the last run may have
+  applied it (under load, 20 concurrent firings counted 20 or 22 repeats, not 19). The
+  episode remembers the answers it gave by update id and gives a repeated id its first
+  answer, changing nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +25,22 @@ from temporalio.client import WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from domain.alerts import (
+    EPISODE_ANSWERS_KEPT,
+    AlertSource,
+    EpisodeAction,
+    EpisodeAnswer,
+    EpisodeStart,
+    EpisodeState,
+)
+from domain.ids import alert_workflow_id
 from domain.onboarding import Cancellation, JoinerCall
 from domain.provider_steps import ProviderResult
+from tests.web.helpers import eventually
 from tests.workflows import test_onboarding_timers as joiners
+from tests.workflows.test_alert_episode import WINDOW, episode_worker, firing
 from tests.workflows.test_step_retries import JOINER_STAND_INS, attempts, calls
+from workflows.alert_episode import HANDLED_MAX, AlertEpisodeWorkflow
 from workflows.onboarding import OnboardingWorkflow
 
 ANSWER_WAIT = 60  # seconds: a withdrawal that never answers fails the test, not hangs it
@@ -68,3 +85,43 @@ async def test_a_withdrawal_while_the_account_attempt_runs_ends_the_provisioning
     assert (attempts("assign_licences"), attempts("build_device")) == ([], [])  # none after
     undone = {st.name for st in view.other_steps if st.done_at is not None}
     assert undone == {"undo create_account"}  # started, so undone (safe if never created)
+
+
+async def test_a_firing_sent_again_to_the_next_run_is_answered_as_the_first_time(
+        dev_client, config, task_queue):
+    key = task_queue.removeprefix("tq-")
+    handle = await dev_client.start_workflow(
+        AlertEpisodeWorkflow.run, EpisodeStart(state=EpisodeState(
+            client_id="belton", source=AlertSource.ALERTMANAGER, key=key,
+            flap_window_seconds=WINDOW, handled=HANDLED_MAX - 1)),  # one message to go
+        id=alert_workflow_id("belton", "alertmanager", key), task_queue=task_queue,
+        execution_timeout=timedelta(minutes=5))
+    first_run = handle.result_run_id
+    starts = datetime.now(UTC)
+    async with episode_worker(dev_client, config, task_queue):
+        opened = await handle.execute_update(AlertEpisodeWorkflow.fire,
+                                             firing(datetime.now(UTC), starts), id="fire-1")
+        assert opened.action is EpisodeAction.OPENED
+
+        async def run_id() -> str | None:
+            return (await handle.describe()).run_id
+
+        await eventually(run_id, lambda run: run != first_run)  # continued as new
+        again = await handle.execute_update(AlertEpisodeWorkflow.fire,
+                                            firing(datetime.now(UTC), starts), id="fire-1")
+        repeat = await handle.execute_update(AlertEpisodeWorkflow.fire,
+                                             firing(datetime.now(UTC), starts), id="fire-2")
+        state = await handle.query(AlertEpisodeWorkflow.view)
+        await handle.terminate("test over")
+    assert again == opened  # its first answer, not "repeat"
+    assert (repeat.action, repeat.ticket_id) == (EpisodeAction.REPEAT, opened.ticket_id)
+    assert (state.repeats, state.tickets, state.handled) == (1, [opened.ticket_id], 1)
+
+
+def test_an_episode_keeps_its_last_answers_only():
+    state = EpisodeState(client_id="belton", source=AlertSource.ALERTMANAGER, key="k")
+    for n in range(EPISODE_ANSWERS_KEPT + 5):
+        state.remember(f"u{n}", EpisodeAnswer(action=EpisodeAction.REPEAT, detail=str(n)))
+    assert len(state.answers) == EPISODE_ANSWERS_KEPT
+    assert state.answer_for("u4") is None
+    assert state.answer_for(f"u{EPISODE_ANSWERS_KEPT + 4}").detail == str(EPISODE_ANSWERS_KEPT + 4)
