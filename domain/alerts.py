@@ -339,6 +339,9 @@ class EpisodeStatus(StrEnum):
 
 EPISODE_LOG_KEPT = 50
 EPISODE_TICKETS_KEPT = 20
+# Messages whose answers an episode keeps, by update id: Temporal admits at most 10 updates
+# in flight, and only those can come again (see EpisodeState.answers).
+EPISODE_ANSWERS_KEPT = 50
 
 
 class EpisodeEvent(BaseModel):
@@ -365,10 +368,22 @@ class EpisodeState(BaseModel):
     flaps: int = 0
     handled: int = Field(0, description="messages handled by this run")
     log: list[EpisodeEvent] = Field(default_factory=list)
+    answers: list[AnsweredUpdate] = Field(default_factory=list, description=(
+        "the last messages answered, by update id, newest last: an update in flight when "
+        "the run continues as new is aborted and sent again, with its id, to the next run, "
+        "though this run may have applied it; it gets its first answer again"))
 
     def note(self, at: datetime, kind: str, detail: str = "") -> None:
         self.log.append(EpisodeEvent(at=at, kind=kind, detail=detail[:300]))
         del self.log[:-EPISODE_LOG_KEPT]
+
+    def answer_for(self, update_id: str) -> EpisodeAnswer | None:
+        """The answer given to the message ``update_id``, if it was handled already."""
+        return next((a.answer for a in self.answers if a.update_id == update_id), None)
+
+    def remember(self, update_id: str, answer: EpisodeAnswer) -> None:
+        self.answers.append(AnsweredUpdate(update_id=update_id, answer=answer))
+        del self.answers[:-EPISODE_ANSWERS_KEPT]
 
 
 class EpisodeStart(BaseModel):
@@ -416,6 +431,14 @@ class EpisodeAnswer(BaseModel):
     ticket_id: str | None = None
     action: EpisodeAction
     detail: str = ""
+
+
+class AnsweredUpdate(BaseModel):
+    update_id: str
+    answer: EpisodeAnswer
+
+
+EpisodeState.model_rebuild()  # its answers are defined after it
 
 
 class IncidentRef(BaseModel):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -103,8 +104,7 @@ class AlertEpisodeWorkflow:
 
     @workflow.update
     async def fire(self, firing: AlertFiring) -> EpisodeAnswer:
-        async with self._lock:
-            return self._handled(await self._fire(firing))
+        return await self._once(lambda: self._fire(firing))
 
     @fire.validator
     def _validate_fire(self, firing: AlertFiring) -> None:
@@ -115,8 +115,7 @@ class AlertEpisodeWorkflow:
 
     @workflow.update
     async def resolve(self, ending: AlertEnding) -> EpisodeAnswer:
-        async with self._lock:
-            return self._handled(await self._resolve(ending))
+        return await self._once(lambda: self._resolve(ending))
 
     @resolve.validator
     def _validate_resolve(self, ending: AlertEnding) -> None:
@@ -124,12 +123,26 @@ class AlertEpisodeWorkflow:
 
     @workflow.update
     async def acknowledge(self, ending: AlertEnding) -> EpisodeAnswer:
-        async with self._lock:
-            return self._handled(await self._acknowledge(ending))
+        return await self._once(lambda: self._acknowledge(ending))
 
     @acknowledge.validator
     def _validate_acknowledge(self, ending: AlertEnding) -> None:
         self._check_sender(ending.client_id, ending.source)
+
+    async def _once(self, decide: Callable[[], Awaitable[EpisodeAnswer]]) -> EpisodeAnswer:
+        """A message's answer, decided once per update id: the client sends an update that
+        was in flight when a run continued as new to the next run with the same id, though
+        the last run may have applied it (one firing counted twice); it is answered as it
+        was the first time, and changes nothing."""
+        update = workflow.current_update_info()
+        assert update is not None  # called by the update handlers only
+        async with self._lock:
+            earlier = self.state.answer_for(update.id)
+            if earlier is not None:
+                return earlier
+            answer = self._handled(await decide())
+            self.state.remember(update.id, answer)
+            return answer
 
     def _check_sender(self, client_id: str, source: AlertSource) -> None:
         if client_id != self.state.client_id or source is not self.state.source:

@@ -72,6 +72,12 @@ STEP_RETRIES = "provider-steps-retried-by-the-workflow"
 # notice; a failing provider is told once an episode, and once when it recovers.
 HANDED_OVER_ONCE = "provider-steps-handed-over-once"
 HANDED_OVER_SHOWN = 5  # steps handed to an agent listed in the Web UI's details
+# A step withdrawn while its attempt ran (an onboarding cancelled mid-attempt): the attempt
+# may still fail as the provider's error, not as a cancellation (the activity never heard
+# of it). Before, the step took that for an ordinary failure and retried for ever, so the
+# withdrawal (the onboarding's ``cancel`` update) never answered; an attempt that
+# succeeded went on to the steps after it. Now the step ends with the withdrawal.
+WITHDRAWN_MID_ATTEMPT = "provider-steps-withdrawn-mid-attempt"
 
 
 class ProviderSteps:
@@ -158,6 +164,8 @@ class ProviderSteps:
             except ActivityError as err:
                 if isinstance(err.cause, CancelledError):  # the work was withdrawn
                     raise asyncio.CancelledError() from err
+                if _withdrawn() and workflow.patched(WITHDRAWN_MID_ATTEMPT):
+                    raise asyncio.CancelledError() from err
                 failing = self._failing()
                 record_failure(step, _failure(err), workflow.now())
                 if step.needs_agent:
@@ -170,6 +178,8 @@ class ProviderSteps:
                 continue
             done = self._done(step, result)
             self._episode_over(told=True)
+            if _withdrawn() and workflow.patched(WITHDRAWN_MID_ATTEMPT):
+                raise asyncio.CancelledError()  # done (so undone), and nothing after it
             return done
 
     async def _attempt(self, step: StepState, activity: Any, call: Any,
@@ -252,6 +262,13 @@ class ProviderSteps:
             self._to_an_agent(step)
             return None
         return self._done(step, result)
+
+
+def _withdrawn() -> bool:
+    """Whether the task running this step was cancelled (its work withdrawn) while the step
+    awaited something that finished anyway, e.g. an activity that failed regardless."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _all_steps(state: Any) -> list[StepState]:

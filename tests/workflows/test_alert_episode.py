@@ -90,12 +90,12 @@ async def test_20_concurrent_update_with_starts_open_one_incident(dev_client, co
     key = task_queue.removeprefix("tq-")
     starts = datetime.now(UTC) - timedelta(minutes=1)
 
-    async def fire() -> EpisodeAnswer:
+    async def fire(n: int) -> EpisodeAnswer:
         for attempt in range(50):  # Temporal admits 10 in-flight updates per workflow
-            try:
+            try:  # one update id per firing, as the client's own retries keep it
                 return await dev_client.execute_update_with_start_workflow(
                     AlertEpisodeWorkflow.fire, firing(datetime.now(UTC), starts),
-                    start_workflow_operation=with_start(key, task_queue))
+                    id=f"{key}-fire-{n}", start_workflow_operation=with_start(key, task_queue))
             except RPCError as exc:
                 if exc.status != RPCStatusCode.RESOURCE_EXHAUSTED:
                     raise
@@ -103,7 +103,7 @@ async def test_20_concurrent_update_with_starts_open_one_incident(dev_client, co
         raise AssertionError("never admitted")
 
     async with episode_worker(dev_client, config, task_queue):
-        answers = await asyncio.gather(*(fire() for _ in range(20)))
+        answers = await asyncio.gather(*(fire(n) for n in range(20)))
         tickets = {a.ticket_id for a in answers}
         assert len(tickets) == 1 and None not in tickets
         assert sorted(a.action for a in answers) == ["opened"] + ["repeat"] * 19
