@@ -81,12 +81,19 @@ async def update(ref: TicketRef, handler: Any, message: Any) -> TicketView:
         raise refused(exc) from exc
 
 
+async def allowed_on(desk: Desk, principal: Principal, ticket_id: str,
+                     action: TicketAction) -> TicketRef:
+    """The ticket, if the caller's role may take ``action`` (403) and the caller may see
+    it (404, as if missing): the two checks every action makes first."""
+    may(principal, action.permission)
+    return await desk.tickets.locate(ticket_id, principal)
+
+
 async def act(desk: Desk, principal: Principal, ticket_id: str, action: TicketAction,
               body: CallerBody | None) -> TicketView:
     """Run ``action`` on a ticket the caller may see, as the caller: the workflow message
     is the body plus who acted (and what else the action fills)."""
-    may(principal, action.permission)
-    ref = await desk.tickets.locate(ticket_id, principal)
+    ref = await allowed_on(desk, principal, ticket_id, action)
     sent = body if body is not None else action.fixed_body
     assert sent is not None, f"{action.name} takes a body"
     message = sent.message(by=principal.actor, **action.filled)
@@ -97,8 +104,7 @@ async def assign(desk: Desk, principal: Principal, ticket_id: str, action: Ticke
                  body: AssignmentBody) -> TicketView:
     """Assign MSP staff: an address outside the MSP's domains (where the ticket's notices
     would go unconfirmed) or a shape that names nobody is refused (domain/assignees.py)."""
-    may(principal, action.permission)
-    ref = await desk.tickets.locate(ticket_id, principal)  # another client's: 404 first
+    ref = await allowed_on(desk, principal, ticket_id, action)  # another client's: 404 first
     refusal = assignee_refusal(body.assignee, desk.config.msp_domains)
     if refusal is not None:
         raise field_problem(422, refusal.field, refusal.message, refusal.fix,
@@ -110,8 +116,7 @@ async def merge(desk: Desk, principal: Principal, ticket_id: str, action: Ticket
                 body: MergeRequestBody) -> TicketView:
     """Merge a duplicate incident into the newest open incident of the same client; the
     duplicate's files follow it there."""
-    may(principal, action.permission)
-    duplicate = await desk.tickets.locate(ticket_id, principal)
+    duplicate = await allowed_on(desk, principal, ticket_id, action)
     check_kind(duplicate, action.handler)
     try:
         target = await desk.tickets.locate(body.survivor, principal)
@@ -137,8 +142,7 @@ async def comment(desk: Desk, principal: Principal, ticket_id: str, action: Tick
                   body: CommentInBody) -> None:
     """Add a comment (signalled: accepted now, applied by the workflow); a requester's reply
     may reopen a resolved ticket."""
-    may(principal, action.permission)
-    ref = await desk.tickets.locate(ticket_id, principal)
+    ref = await allowed_on(desk, principal, ticket_id, action)
     await ref.handle.signal(action.handler, body.message(
         by=principal.actor, from_requester=principal.role in CLIENT_SIDE))
 

@@ -106,9 +106,16 @@ def judged(auth_results: list[str], sender: str, senders_named: int,
     own MTA (its gateway key, or `tempodesk smtp` behind it: ``through_msp_mta``) carries
     headers that MTA wrote: a client's own integration key could write any
     Authentication-Results it likes, so nothing it posts is authenticated."""
-    if not through_msp_mta:
-        return SenderVerdict.failed("posted with a client's own key: its "
-                                    "Authentication-Results prove nothing")
+    return _gated(through_msp_mta, "posted with a client's own key: its "
+                  "Authentication-Results prove nothing",
+                  auth_results, sender, senders_named, trusted_authserv_ids)
+
+
+def _gated(believed: bool, why_not: str, auth_results: list[str], sender: str,
+           senders_named: int, trusted_authserv_ids: list[str]) -> SenderVerdict:
+    """The one gate both doors pass: headers are read only from the MSP's own MTA."""
+    if not believed:
+        return SenderVerdict.failed(why_not)
     return verdict(auth_results, sender, senders_named, trusted_authserv_ids)
 
 
@@ -132,11 +139,10 @@ def judged_at_smtp(auth_results: list[str], sender: str, senders_named: int,
     an Authentication-Results header is believed only when the message reached us through
     the MTA that wrote it; anyone else connecting can write any header it likes, so mail
     from a peer outside ``trusted_relays`` is unauthenticated (recorded, never acts)."""
-    if not from_trusted_relay(peer, trusted_relays):
-        return SenderVerdict.failed(
-            f"sent straight from {peer[:64] or 'an unknown peer'}, not through a trusted "
-            "relay (mail.smtp.trusted_relays): its Authentication-Results prove nothing")
-    return verdict(auth_results, sender, senders_named, trusted_authserv_ids)
+    return _gated(from_trusted_relay(peer, trusted_relays),
+                  f"sent straight from {peer[:64] or 'an unknown peer'}, not through a trusted "
+                  "relay (mail.smtp.trusted_relays): its Authentication-Results prove nothing",
+                  auth_results, sender, senders_named, trusted_authserv_ids)
 
 
 def smtp_reply(action: str, ticket_id: str | None, authenticated: bool | None) -> str:
