@@ -58,7 +58,13 @@ async def run_p1(env, task_queue, deliver, hours: float, notices=None):
                       workflows=[IncidentWorkflow, PostMortemWorkflow],
                       activities=notices or notice_stand_ins(deliver)):
         handle = await start_incident(env.client, make_start(opened, Priority.P1), task_queue)
-        await env.sleep(timedelta(hours=hours))
+        # In steps: one skip of days, with retries every few minutes inside it, can outlast
+        # the test server's RPC timeout on a loaded machine.
+        left = timedelta(hours=hours)
+        while left > timedelta(0):
+            step = min(left, timedelta(hours=12))
+            await env.sleep(step)
+            left -= step
         view = await handle.query(IncidentWorkflow.view)
     await handle.terminate("test done")
     run_p1.handle = handle  # for the tests that read the history
