@@ -76,6 +76,13 @@ class FileSealer:
         self.key_id = key_id
         self._ciphers = {name: AESGCM(key) for name, key in keys.items()}
 
+    def sealed_size(self, plain_bytes: int) -> int:
+        """The size of the object a ``plain_bytes`` file is sealed into: the header, the
+        file, and a tag for each segment (an empty file is one empty segment)."""
+        segments = max(1, -(-plain_bytes // SEGMENT_BYTES))
+        return (len(self._header(self.key_id, bytes(PREFIX_BYTES))) + plain_bytes
+                + segments * TAG_BYTES)
+
     def _header(self, key_id: str, prefix: bytes) -> bytes:
         raw_id = key_id.encode()
         return MAGIC + bytes([len(raw_id)]) + raw_id + prefix

@@ -77,6 +77,7 @@ async def start_ticket(state: Desk, workflow: type[TicketWorkflow], start: Ticke
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(workflow.search_attributes(at_intake)),
         static_summary=summary, static_details=details)
+    state.tickets.learn(start.ticket_id, workflow.kind)
     return at_intake
 
 

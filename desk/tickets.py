@@ -102,10 +102,16 @@ class TicketDirectory:
         kind = await find_kind(self.client, ticket_id)
         if kind is None:
             raise not_found(ticket_id)
+        self.learn(ticket_id, kind)
+        return kind
+
+    def learn(self, ticket_id: str, kind: TicketKind) -> None:
+        """Remember a ticket's kind (found, or known since this replica opened it: the
+        file a requester sends with a new ticket does not wait for the describes)."""
         self._kinds[ticket_id] = kind
+        self._kinds.move_to_end(ticket_id)
         if len(self._kinds) > _REMEMBERED:
             self._kinds.popitem(last=False)
-        return kind
 
 
 async def find_kind(client: Client, ticket_id: str) -> TicketKind | None:

@@ -55,6 +55,7 @@ def test_what_is_sealed_opens_whatever_the_pieces(size, piece_in, piece_out, sea
     whole_segments, rest = divmod(size, SEGMENT_BYTES)
     segments = max(1, whole_segments + (1 if rest else 0))
     assert len(sealed) == len(b"TDF1") + 1 + 1 + 8 + size + segments * TAG_BYTES
+    assert sealer.sealed_size(size) == len(sealed)  # what an upload's parts are cut by
     assert data[:16] not in sealed or size < 16
     assert open_(sealer, sealed, piece_out, opened_piece) == data
 

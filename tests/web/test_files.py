@@ -208,7 +208,19 @@ def _send_until_answered(port: int, path: str, key: str, total: int, chunk: int,
                 break
             sent += chunk
         sock.settimeout(10)
-        return sent, sock.recv(200)
+        answer = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while not _whole(answer) and (got := sock.recv(4096)):  # its head and detail
+                answer += got
+        return sent, answer
+
+
+def _whole(answer: bytes) -> bool:
+    """Whether ``answer`` holds an HTTP response's head and all of its body."""
+    head, found, body = answer.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), None)
+    return bool(found) and length is not None and len(body) >= length
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
@@ -234,6 +246,38 @@ async def test_an_oversized_stream_is_refused_before_it_is_read_in_full(
         listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
                                      headers=desk.as_("belton", "agent"))
         assert listed.json()["attachments"] == []
+
+
+async def test_a_file_over_the_tickets_room_is_refused_while_it_streams(
+        dev_client, config, task_queue, local_s3):
+    """The ticket is asked what it holds while the first bytes are stored: once it has
+    answered, a stream that would take the ticket past its total is refused (413 naming
+    max_ticket_bytes) long before the body ends, and nothing of it is kept."""
+    base = isolated(config)
+    roomy = base.model_copy(update={"clients": [c.model_copy(update={
+        "files": c.files.model_copy(update={"max_file_bytes": 300 * 1024 * 1024,
+                                            "max_ticket_bytes": 2 * 1024 * 1024})})
+        for c in base.clients]})
+    async with running_desk(dev_client, roomy, file_settings(
+            local_s3, task_queue=task_queue)) as desk:
+        ticket = await open_ticket(desk)
+        first = await upload(desk, ticket, "log.bin", os.urandom(1536 * 1024))
+        assert first.status_code == 201, first.text
+        port = int(desk.base_url.rsplit(":", 1)[1])
+        for chunked in (False, True):
+            sent, answer = await asyncio.to_thread(
+                _send_until_answered, port, f"/v1/tickets/{ticket}/attachments",
+                "td_belton_requester_demo", 200 * 1024 * 1024, 64 * 1024, chunked)
+            assert answer.startswith(b"HTTP/1.1 413"), answer
+            assert b"max_ticket_bytes" in answer, answer
+            assert sent <= 32 * 1024 * 1024, sent
+        listed = await desk.http.get(f"/v1/tickets/{ticket}/attachments",
+                                     headers=desk.as_("belton", "agent"))
+        assert [a["name"] for a in listed.json()["attachments"]] == ["log.bin"]
+        store = desk.state.files.store
+        everything = [m["path"] for m in await obstore.list(store).collect_async()]
+        assert len([p for p in everything
+                    if p.startswith(f"{desk.client_id('belton')}/data/")]) == 1
 
 
 @contextlib.asynccontextmanager
