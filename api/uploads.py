@@ -23,6 +23,7 @@ PREAMBLE_MAX_BYTES = 64 * 1024  # multipart headers and fields before the file p
 class Upload:
     filename: str
     chunks: AsyncIterator[bytes]
+    size: int | None = None  # the file's length when the request says it exactly (raw)
 
 
 class _Parts:
@@ -82,7 +83,9 @@ async def one_file(request: Request) -> Upload:
     body = _until_cut_short(request.stream())
     if media != b"multipart/form-data":
         name = request.query_params.get("name", "")
-        return Upload(filename=name, chunks=_raw(body))
+        length = request.headers.get("content-length", "")
+        return Upload(filename=name, chunks=_raw(body),
+                      size=int(length) if length.isdigit() else None)
     boundary = options.get(b"boundary")
     if not boundary:
         raise field_problem(422, "Content-Type", "multipart/form-data without a boundary",

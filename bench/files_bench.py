@@ -7,16 +7,17 @@ parallel uploads.
 One SeaweedFS (`weed mini`, loopback), one in-memory Temporal dev server, one
 `tempodesk worker` and two `tempodesk api` processes. Bare: obstore's put (multipart, in
 256 KiB pieces, with the desk's own client options: no payload hash) and streamed get of
-the same bytes, no sealing. API: POST
-/v1/tickets/{id}/attachments (a raw streamed body) and GET .../attachments/{sha256},
-through sealing, hashing and the ticket's update; the download twice: from the replica
-that took the upload (it knows the ticket lists the file) and from the other one (which
-asks the ticket first, as any replica does the first time). Each round uses new random
-bytes (the store keeps one object per content). Then --parallel uploads at once, the
-API's RSS sampled every 20 ms: what an upload holds is its parts in flight, not its
-file. CPU per MiB: the API process's for its side, the bench's own for bare, and the S3
-server's for each (on two cores it is most of the machine: whatever the API spends is
-taken from it).
+the same bytes, no sealing. API: POST /v1/tickets/{id}/attachments, through sealing,
+hashing and the ticket's update, as a raw body (its length is the file's: one streamed
+PUT to the store) and as a multipart/form-data form, as browsers send files (the file's
+length is known only at its end: multipart parts); GET .../attachments/{sha256} twice:
+from the replica that took the upload (it knows the ticket lists the file) and from the
+other one (which asks the ticket first, as any replica does the first time). Each round
+uses new random bytes (the store keeps one object per content). Then --parallel uploads
+at once, raw and as forms, the API's RSS sampled every 20 ms: what an upload holds is
+its pieces or parts in flight, not its file. CPU per MiB: the API process's for its
+side, the bench's own for bare, and the S3 server's for each (on two cores it is most of
+the machine: whatever the API spends is taken from it).
 """
 
 from __future__ import annotations
@@ -107,18 +108,33 @@ async def bare_round(store: S3Store, data: bytes, s3_process: psutil.Process) ->
     return measured
 
 
-async def http_upload(port: int, path: str, data: bytes) -> dict:
-    """POST ``data`` as a raw body over one connection, handed to the kernel whole (a lean
-    client: httpx, or even a StreamWriter's pieces, spend more CPU per MiB than the API
-    does, and on 2 cores that would be measured instead)."""
+BOUNDARY = "tempodesk-bench-boundary"
+
+
+async def http_upload(port: int, path: str, data: bytes, form: bool = False) -> dict:
+    """POST ``data`` over one connection, handed to the kernel whole (a lean client: httpx,
+    or even a StreamWriter's pieces, spend more CPU per MiB than the API does, and on 2
+    cores that would be measured instead): as a raw body (its length is the file's: the
+    API streams it to the store in one PUT), or with ``form`` as the part 'file' of a
+    multipart/form-data body, as a browser sends it (the file's length is not known
+    until its end: the API sends it in multipart parts)."""
     loop = asyncio.get_running_loop()
+    if form:
+        before = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+                  'filename="f.bin"\r\nContent-Type: application/octet-stream\r\n\r\n').encode()
+        after = f"\r\n--{BOUNDARY}--\r\n".encode()
+        kind, length = f"multipart/form-data; boundary={BOUNDARY}", len(before + after)
+    else:
+        before = after = b""
+        kind, length = "application/octet-stream", 0
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setblocking(False)
         await loop.sock_sendall(sock, (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n"
-            "Connection: close\r\n\r\n").encode())
+            f"Content-Type: {kind}\r\nContent-Length: {length + len(data)}\r\n"
+            "Connection: close\r\n\r\n").encode() + before)
         await loop.sock_sendall(sock, memoryview(data))
+        await loop.sock_sendall(sock, after)
         answer = b""
         while chunk := await loop.sock_recv(sock, 65536):
             answer += chunk
@@ -156,13 +172,16 @@ async def http_download(port: int, path: str, size: int) -> None:
 
 async def api_round(port: int, ticket: str, data: bytes, api_process: psutil.Process,
                     s3_process: psutil.Process,
-                    other: tuple[int, psutil.Process] | None = None) -> tuple[Round, Round]:
-    """An upload and a download through one API replica (which took the upload, so it
-    knows the ticket lists the file), then a download of the same file through ``other``
-    (a replica that has not seen it listed, so it asks the ticket first)."""
+                    other: tuple[int, psutil.Process] | None = None,
+                    form: bool = False) -> tuple[Round, Round]:
+    """An upload (raw, or as a ``form``) and a download through one API replica (which
+    took the upload, so it knows the ticket lists the file), then a download of the same
+    file through ``other`` (a replica that has not seen it listed, so it asks the ticket
+    first)."""
     measured = Round(api_process, s3_process)
     with measured.timing("up"):
-        made = await http_upload(port, f"/v1/tickets/{ticket}/attachments?name=f.bin", data)
+        made = await http_upload(port, f"/v1/tickets/{ticket}/attachments?name=f.bin", data,
+                                 form)
     path = f"/v1/tickets/{ticket}/attachments/{made['sha256']}"
     with measured.timing("down"):
         await http_download(port, path, len(data))
@@ -223,7 +242,7 @@ async def main(args: argparse.Namespace) -> None:
 
                 api_process = psutil.Process(server.process.pid)
                 other = (replica.port, psutil.Process(replica.process.pid))
-                bare, through, elsewhere = [], [], []
+                bare, through, elsewhere, forms = [], [], [], []
                 for _ in range(args.rounds):  # interleaved: the machine's drift hits both
                     bare.append(await bare_round(store, os.urandom(size), s3_process))
                     here, there = await api_round(server.port, await new_ticket(),
@@ -231,14 +250,20 @@ async def main(args: argparse.Namespace) -> None:
                                                   other)
                     through.append(here)
                     elsewhere.append(there)
+                    form, _ = await api_round(server.port, await new_ticket(),
+                                              os.urandom(size), api_process, s3_process,
+                                              form=True)
+                    forms.append(form)
                 # Parallel uploads, each on a ticket of its own (a ticket's file limits).
-                tickets = [await new_ticket() for _ in range(args.parallel)]
-                datas = [os.urandom(size) for _ in tickets]
-                began = time.perf_counter()
-                before, peak = await peak_rss_during(server.process.pid, asyncio.gather(*(
-                    api_round(server.port, t, d, api_process, s3_process)
-                    for t, d in zip(tickets, datas, strict=True))))
-                parallel_seconds = time.perf_counter() - began
+                parallel = {}
+                for as_form in (False, True):
+                    tickets = [await new_ticket() for _ in range(args.parallel)]
+                    datas = [os.urandom(size) for _ in tickets]
+                    began = time.perf_counter()
+                    before, peak = await peak_rss_during(server.process.pid, asyncio.gather(*(
+                        api_round(server.port, t, d, api_process, s3_process, form=as_form)
+                        for t, d in zip(tickets, datas, strict=True))))
+                    parallel[as_form] = (time.perf_counter() - began, before, peak)
         finally:
             replica.stop()
             server.stop()
@@ -251,11 +276,10 @@ async def main(args: argparse.Namespace) -> None:
         """The mean (CPU time is counted in 10 ms ticks: a median of rounds is too coarse)."""
         return sum(getattr(r, of)[what] for r in rounds) * 1000 / args.mib / len(rounds)
 
-    # What an upload holds: the part being filled and the parts in flight to the store.
-    bound = part_bytes(size) * (PUT_CONCURRENCY + 1) * args.parallel
     print(f"{args.mib} MiB file, {args.rounds} rounds each (median; load "
           f"{os.getloadavg()[0]:.1f}):")
-    for what, label, rounds in (("up", "upload  ", through), ("down", "download", through),
+    for what, label, rounds in (("up", "upload  ", through), ("up", "upload as a form", forms),
+                                ("down", "download", through),
                                 ("down", "download, another replica", elsewhere)):
         api_rate, bare_rate = rate(rounds, what), rate(bare, what)
         print(f"  {label} API {mib(api_rate):>12}  bare {mib(bare_rate):>12}  "
@@ -264,11 +288,17 @@ async def main(args: argparse.Namespace) -> None:
               f"{cpu_per_mib(bare, what):.2f} ms/MiB; S3 server "
               f"{cpu_per_mib(rounds, what, 'store_cpu'):.2f} and "
               f"{cpu_per_mib(bare, what, 'store_cpu'):.2f} ms/MiB")
-    print(f"{args.parallel} uploads of {args.mib} MiB at once ({parallel_seconds:.1f} s): API RSS "
-          f"{before / 2**20:,.0f} MiB before, peak {peak / 2**20:,.0f} MiB "
-          f"(+{(peak - before) / 2**20:,.0f} MiB; part x (in flight + filling) x uploads = "
-          f"{bound / 2**20:,.0f} MiB; the files themselves "
-          f"{size * args.parallel / 2**20:,.0f} MiB)")
+    # What a form upload holds: the part being filled and the parts in flight to the
+    # store; a raw one (streamed in one PUT) holds a few 1 MiB pieces being sealed,
+    # hashed and sent.
+    part_bound = part_bytes(size) * (PUT_CONCURRENCY + 1)
+    for as_form, (seconds, before, peak) in parallel.items():
+        print(f"{args.parallel} {'form' if as_form else 'raw'} uploads of {args.mib} MiB at "
+              f"once ({seconds:.1f} s): API RSS {before / 2**20:,.0f} MiB before, peak "
+              f"{peak / 2**20:,.0f} MiB (+{(peak - before) / 2**20:,.0f} MiB, "
+              f"{(peak - before) / args.parallel / 2**20:,.1f} MiB an upload of a "
+              f"{args.mib} MiB file" + (f"; part x (in flight + filling) = "
+                                        f"{part_bound / 2**20:,.1f} MiB)" if as_form else ")"))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ class IncomingFile(Protocol):
 
     filename: str
     chunks: AsyncIterator[bytes]
+    size: int | None  # its exact length, when the door knows it (a raw body's)
 
 
 # How a door hands over a file's body: awaited only once the caller may add it.
@@ -36,7 +37,7 @@ async def attach_file(desk: Desk, principal: Principal, ticket_id: str, receive:
     ref = await answered(desk, desk.tickets.locate(ticket_id, principal))
     incoming = await receive()
     return await add_file(desk, ref, incoming.filename, incoming.chunks, principal.actor,
-                          channel, declared_size=declared_size)
+                          channel, declared_size=declared_size, exact_size=incoming.size)
 
 
 async def stage_file(desk: Desk, principal: Principal, client_id: str | None,
@@ -49,7 +50,8 @@ async def stage_file(desk: Desk, principal: Principal, client_id: str | None,
     client = intake_client(principal, client_id, desk, where=client_id_in)
     incoming = await receive()
     return await stage_upload(desk, client, incoming.filename, incoming.chunks,
-                              principal.actor, declared_size=declared_size)
+                              principal.actor, declared_size=declared_size,
+                              exact_size=incoming.size)
 
 
 async def ticket_files(desk: Desk, principal: Principal,

@@ -19,6 +19,7 @@ from activities.file_store import (
     FileStore,
     FileStoreUnavailable,
     FileTooLarge,
+    SizeHint,
     StoredFile,
 )
 from activities.sealed_file import SealError
@@ -99,9 +100,12 @@ async def held_files(ref: TicketRef) -> list[Attachment]:
 
 
 async def add_file(state: Desk, ref: TicketRef, name: str, chunks: AsyncIterator[bytes],
-                   by: str, channel: Channel, declared_size: int | None = None) -> Attachment:
+                   by: str, channel: Channel, declared_size: int | None = None,
+                   exact_size: int | None = None) -> Attachment:
     """Store one streamed file and list it on the ticket; 413/422 over a limit (checked
-    before the first byte is read when the size is declared), 503 if the store is down."""
+    before the first byte is read when the size is declared), 503 if the store is down.
+    ``declared_size``: at most the file's size (a body's length less any framing);
+    ``exact_size``: the file's very length, when the door knows it."""
     store = file_store(state)
     limits = ref.client.files
     refused = refusal([], declared_size, limits)  # the file's own limit needs no asking
@@ -113,12 +117,19 @@ async def add_file(state: Desk, ref: TicketRef, name: str, chunks: AsyncIterator
     try:
         with storing(limits):
             stored = await store.put(ref.client.id, within_ticket(
-                chunks, asking, declared_size, limits), limits.max_file_bytes, declared_size)
+                chunks, asking, declared_size, limits), limits.max_file_bytes,
+                size_hint(declared_size, exact_size))
         held = await asking
     finally:
         settled(asking)
     (attachment,), _ = await list_on_ticket(state, ref, [(name, stored)], by, channel, held)
     return attachment
+
+
+def size_hint(declared_size: int | None, exact_size: int | None) -> SizeHint:
+    if exact_size is not None:
+        return SizeHint(exact_size, exact=True)
+    return SizeHint(declared_size)
 
 
 def settled(task: asyncio.Future) -> None:
@@ -192,7 +203,7 @@ UPLOAD_VALID = timedelta(hours=24)
 
 async def stage_upload(state: Desk, client: ClientConfig, name: str,
                        chunks: AsyncIterator[bytes], by: str,
-                       declared_size: int | None) -> Upload:
+                       declared_size: int | None, exact_size: int | None = None) -> Upload:
     """A file uploaded before its ticket exists: staged for ``client``, with a signed
     reference the intake takes (``uploads``) within 24 hours."""
     store = file_store(state)
@@ -201,7 +212,8 @@ async def stage_upload(state: Desk, client: ClientConfig, name: str,
     if refused is not None:
         raise limit_problem(refused)
     with storing(limits):
-        staged = await store.stage(client.id, chunks, limits.max_file_bytes, declared_size)
+        staged = await store.stage(client.id, chunks, limits.max_file_bytes,
+                                   size_hint(declared_size, exact_size))
     file = staged.file
     expires = datetime.now(UTC) + UPLOAD_VALID
     name = safe_name(name)

@@ -24,6 +24,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 class Incoming:
     filename: str
     chunks: AsyncIterator[bytes]
+    size: int | None = None
 
 
 class Body:
