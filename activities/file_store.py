@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import math
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -102,6 +103,7 @@ class StagedFile:
     file: StoredFile
 
 
+REMEMBERED_OBJECTS = 10_000
 # How long a URL signed for one streamed PUT may be used (it is used at once).
 SIGNED_PUT_VALID = timedelta(minutes=15)
 
@@ -112,6 +114,11 @@ class FileStore:
         self.store = store
         self.sealer = sealer
         self.http = http  # streamed PUTs (None: every file goes up in parts)
+        # Content address -> the object it names, as this process last wrote or read it:
+        # a download skips a trip to the address. Never stale for long: a file deleted
+        # since is not found and the address is asked again (and an address only ever
+        # names one of its own client's objects).
+        self._objects: OrderedDict[str, str] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileStore | None:
@@ -218,9 +225,10 @@ class FileStore:
     async def _address(self, client_id: str, sha256: str, data: str) -> None:
         """Give the object ``data`` its content address, unless the client has the file
         already (then ``data`` is a second copy, and goes)."""
+        address = object_key(client_id, sha256)
         try:
-            await obstore.put_async(self.store, object_key(client_id, sha256), data.encode(),
-                                    mode="create")
+            await obstore.put_async(self.store, address, data.encode(), mode="create")
+            self._remember(address, data)
         except AlreadyExistsError:
             await self._forget(data)
         except NotSupportedError:  # a store without conditional writes: look, then write
@@ -264,9 +272,19 @@ class FileStore:
                    piece_bytes: int = READ_CHUNK_BYTES) -> AsyncIterator[memoryview]:
         """The file's bytes as they stream, in pieces of about ``piece_bytes``;
         :class:`FileNotStored` if there is none."""
+        address = object_key(client_id, sha256)
         try:
-            data = await self._data_of(client_id, sha256)
-            got = await obstore.get_async(self.store, data)
+            got = None
+            known = self._objects.get(address)
+            if known is not None:  # read here before: no trip to the address
+                try:
+                    got = await obstore.get_async(self.store, known)
+                except FileNotFoundError:  # deleted, or stored anew since: ask again
+                    self._objects.pop(address, None)
+            if got is None:
+                data = await self._data_of(client_id, sha256)
+                got = await obstore.get_async(self.store, data)
+                self._remember(address, data)
         except FileNotFoundError as exc:
             raise FileNotStored(sha256) from exc
         except FileNotStored:
@@ -274,6 +292,12 @@ class FileStore:
         except Exception as exc:
             raise FileStoreUnavailable(str(exc)[:300]) from exc
         return self.sealer.open(got.stream(min_chunk_size=READ_CHUNK_BYTES), piece_bytes)
+
+    def _remember(self, address: str, data: str) -> None:
+        self._objects[address] = data
+        self._objects.move_to_end(address)
+        if len(self._objects) > REMEMBERED_OBJECTS:
+            self._objects.popitem(last=False)
 
     async def _data_of(self, client_id: str, sha256: str) -> str:
         """The object a content address names (always one of the same client's)."""
@@ -320,6 +344,7 @@ class FileStore:
             data = await self._data_of(client_id, sha256)
         except (FileNotFoundError, FileNotStored):
             return True  # gone already: safe to run twice
+        self._objects.pop(object_key(client_id, sha256), None)
         await self._forget(object_key(client_id, sha256))
         await self._forget(data)
         return True
