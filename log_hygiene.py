@@ -1,5 +1,6 @@
 """What must never reach the logs, whatever level the deployment sets: payloads (tickets
-carry contacts' e-mail addresses and phone numbers) and SMTP transcripts (addresses).
+carry contacts' e-mail addresses and phone numbers), SMTP transcripts (addresses) and the
+query strings of the URLs the HTTP client logs (signatures).
 
 Logger filters, so they hold even when a deployment turns every logger to DEBUG. Called by
 every process that runs a worker, the API or the SMTP listener; installing twice is
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 from temporalio.exceptions import ApplicationError
 
 # The Temporal SDK dumps whole activations and activity tasks / completions (their
@@ -18,6 +20,8 @@ PAYLOAD_LOGGERS = ("temporalio.worker._activity", "temporalio.worker._workflow",
                    "temporalio.worker._workflow_instance", "temporalio.worker._worker")
 # aiosmtpd's session transcript: every MAIL FROM / RCPT TO and header line, at INFO/DEBUG.
 TRANSCRIPT_LOGGERS = ("mail.log",)
+# httpx logs every request's URL at INFO ("HTTP Request: PUT https://...").
+URL_LOGGERS = ("httpx",)
 
 
 class _Below(logging.Filter):
@@ -31,7 +35,27 @@ class _Below(logging.Filter):
         return record.levelno >= self.level
 
 
+class _NoQueryInUrls(logging.Filter):
+    """A URL in a record loses its query string: a URL the file store presigns carries its
+    signature and access key id there (anyone holding it could overwrite that object
+    until it expires), and other services' URLs may carry tokens the same way."""
+
+    def __init__(self) -> None:
+        super().__init__("tempodesk-no-query-in-urls")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) and a.query
+                                                  for a in record.args):
+            record.args = tuple(a.copy_with(query=None) if isinstance(a, httpx.URL) else a
+                                for a in record.args)
+        return True
+
+
 def install() -> None:
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoQueryInUrls) for f in logger.filters):
+            logger.addFilter(_NoQueryInUrls())
     refusals = logging.getLogger("temporalio.activity")
     if not any(isinstance(f, _RefusalsInOneLine) for f in refusals.filters):
         refusals.addFilter(_RefusalsInOneLine())

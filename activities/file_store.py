@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import ssl
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -63,11 +65,11 @@ def part_bytes(expected: int | None) -> int:
 
 @dataclass(frozen=True)
 class SizeHint:
-    """What a sender said of a file's size: ``bytes``, ``exact`` for a raw body's length
-    (the file goes up in one streamed PUT), else about (a form's length, less its framing:
-    it cuts the parts); ``None`` when it did not say."""
+    """What a sender said of a file's size: its ``length``, ``exact`` for a raw body's (the
+    file goes up in one streamed PUT), else about (a form's, less its framing: it cuts the
+    parts); ``None`` when it did not say."""
 
-    bytes: int | None = None
+    length: int | None = None
     exact: bool = False
 
 
@@ -84,6 +86,11 @@ class FileTooLarge(Exception):
 
 class FileStoreUnavailable(Exception):
     """Object storage did not answer or refused: try again later."""
+
+
+def _why(exc: BaseException) -> str:
+    """What went wrong, for FileStoreUnavailable (some errors say nothing: their type)."""
+    return (str(exc) or repr(exc))[:300]
 
 
 class FileNotStored(Exception):
@@ -104,8 +111,10 @@ class StagedFile:
 
 
 REMEMBERED_OBJECTS = 10_000
-# How long a URL signed for one streamed PUT may be used (it is used at once).
-SIGNED_PUT_VALID = timedelta(minutes=15)
+REMEMBERED_SECONDS = 300.0
+# How long a URL signed for one streamed PUT may be used: it is used at once, but the
+# store checks it against its own clock, which may be behind ours.
+SIGNED_PUT_VALID = timedelta(minutes=5)
 
 
 class FileStore:
@@ -114,11 +123,13 @@ class FileStore:
         self.store = store
         self.sealer = sealer
         self.http = http  # streamed PUTs (None: every file goes up in parts)
-        # Content address -> the object it names, as this process last wrote or read it:
-        # a download skips a trip to the address. Never stale for long: a file deleted
-        # since is not found and the address is asked again (and an address only ever
-        # names one of its own client's objects).
-        self._objects: OrderedDict[str, str] = OrderedDict()
+        # Content address -> (when, the object it names), as this process last wrote or
+        # read it: a download skips a trip to the address. A file deleted since is not
+        # found, and the address is asked again; an entry ends after a few minutes anyway,
+        # in case a deletion took the address but failed on the object. An address only
+        # ever names one of its own client's objects.
+        self._objects: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self.remembered_seconds = REMEMBERED_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileStore | None:
@@ -148,29 +159,38 @@ class FileStore:
         store = S3Store(settings.s3_bucket, client_options=options, unsigned_payload=True,
                         retry_config={"max_retries": 2, "retry_timeout": timedelta(seconds=10)},
                         **config)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=5))
+        # The system's trust store (a store behind a private CA), and no cap on
+        # connections: each upload streams on its own (httpx's default pool of 100 would
+        # make the 101st wait, and fail).
+        http = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=5),
+                                 limits=httpx.Limits(max_connections=None),
+                                 verify=ssl.create_default_context())
         return cls(store, FileSealer(keys, settings.codec_key_id), http)
 
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+
     async def put(self, client_id: str, chunks: AsyncIterator[bytes], max_bytes: int,
-                  size: SizeHint = UNKNOWN_SIZE) -> StoredFile:
-        """Store a file for ``client_id`` as it streams (``size``: what the sender said of
-        it); :class:`FileTooLarge` past ``max_bytes`` (nothing kept),
+                  hint: SizeHint = UNKNOWN_SIZE) -> StoredFile:
+        """Store a file for ``client_id`` as it streams (``hint``: what the sender said of
+        its size); :class:`FileTooLarge` past ``max_bytes`` (nothing kept),
         :class:`FileStoreUnavailable` if the store fails."""
         data = data_key(client_id, uuid.uuid4().hex)
-        file = await self._write(data, chunks, max_bytes, size)
+        file = await self._write(data, chunks, max_bytes, hint)
         await self._address(client_id, file.sha256, data)
         return file
 
     async def stage(self, client_id: str, chunks: AsyncIterator[bytes], max_bytes: int,
-                    size: SizeHint = UNKNOWN_SIZE) -> StagedFile:
+                    hint: SizeHint = UNKNOWN_SIZE) -> StagedFile:
         """Store a streamed file that waits for its ticket (an upload at intake):
         :meth:`settle` gives it its content address once a ticket names it."""
         staging = staging_key(client_id, uuid.uuid4().hex)
         return StagedFile(staging_key=staging,
-                          file=await self._write(staging, chunks, max_bytes, size))
+                          file=await self._write(staging, chunks, max_bytes, hint))
 
     async def _write(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int,
-                     size_hint: SizeHint) -> StoredFile:
+                     hint: SizeHint) -> StoredFile:
         digest = hashlib.sha256()
         head = bytearray()
         size = 0
@@ -191,9 +211,9 @@ class FileStore:
                 raise
 
         sealed = self.sealer.seal(counted(), READ_CHUNK_BYTES, digest)
-        expected = None if size_hint.bytes is None else self.sealer.sealed_size(size_hint.bytes)
+        expected = None if hint.length is None else self.sealer.sealed_size(hint.length)
         try:
-            if size_hint.exact and expected is not None and self.http is not None:
+            if hint.exact and expected is not None and self.http is not None:
                 await self._stream(key, sealed, expected)
             else:
                 await obstore.put_async(self.store, key, sealed,
@@ -204,7 +224,7 @@ class FileStore:
                 await self._forget(key)
             if failed is not None:
                 raise failed from None
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+            raise FileStoreUnavailable(_why(exc)) from exc
         return StoredFile(sha256=digest.hexdigest(), size=size, content_type=sniff(bytes(head)))
 
     async def _stream(self, key: str, sealed: AsyncIterator[bytes | memoryview],
@@ -239,7 +259,7 @@ class FileStore:
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await self._forget(data)
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+            raise FileStoreUnavailable(_why(exc)) from exc
 
     async def settle(self, client_id: str, staging: str, sha256: str) -> None:
         """Give a staged upload its content address (a no-op if the client has the file
@@ -255,7 +275,7 @@ class FileStore:
         except FileNotFoundError as exc:
             raise FileNotStored(sha256) from exc
         except Exception as exc:
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+            raise FileStoreUnavailable(_why(exc)) from exc
         await self._address(client_id, sha256, data)
         await self._forget(staging)
 
@@ -275,7 +295,7 @@ class FileStore:
         address = object_key(client_id, sha256)
         try:
             got = None
-            known = self._objects.get(address)
+            known = self._remembered(address)
             if known is not None:  # read here before: no trip to the address
                 try:
                     got = await obstore.get_async(self.store, known)
@@ -290,11 +310,18 @@ class FileStore:
         except FileNotStored:
             raise
         except Exception as exc:
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+            raise FileStoreUnavailable(_why(exc)) from exc
         return self.sealer.open(got.stream(min_chunk_size=READ_CHUNK_BYTES), piece_bytes)
 
+    def _remembered(self, address: str) -> str | None:
+        seen, data = self._objects.get(address, (0.0, None))
+        if data is not None and time.monotonic() - seen > self.remembered_seconds:
+            del self._objects[address]
+            return None
+        return data
+
     def _remember(self, address: str, data: str) -> None:
-        self._objects[address] = data
+        self._objects[address] = (time.monotonic(), data)
         self._objects.move_to_end(address)
         if len(self._objects) > REMEMBERED_OBJECTS:
             self._objects.popitem(last=False)
@@ -316,7 +343,7 @@ class FileStore:
         except FileNotFoundError:
             return await self.exists(client_id, sha256)
         except Exception as exc:
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+            raise FileStoreUnavailable(_why(exc)) from exc
         return True
 
     async def exists(self, client_id: str, sha256: str) -> bool:
@@ -325,7 +352,7 @@ class FileStore:
         except FileNotFoundError:
             return False
         except Exception as exc:
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+            raise FileStoreUnavailable(_why(exc)) from exc
         return True
 
     async def hold(self, client_id: str, sha256: str, ticket_id: str) -> None:
@@ -353,7 +380,7 @@ class FileStore:
         try:
             await obstore.put_async(self.store, key, data)
         except Exception as exc:
-            raise FileStoreUnavailable(str(exc)[:300]) from exc
+            raise FileStoreUnavailable(_why(exc)) from exc
 
     async def _forget(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None, config: TempodeskConfig | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.tempodesk = build_state(settings, config, temporal or await connect(settings))
         yield
+        if app.state.tempodesk.files is not None:  # its connections to the store
+            await app.state.tempodesk.files.close()
 
     # The docs pages load Swagger UI / ReDoc from the app, not a CDN (offline machines):
     # fastapi-offline serves the bundles, api/routes/docs.py the pages (no inline script).

@@ -102,12 +102,15 @@ async def held_files(ref: TicketRef) -> list[Attachment]:
 async def add_file(state: Desk, ref: TicketRef, name: str, chunks: AsyncIterator[bytes],
                    by: str, channel: Channel, declared_size: int | None = None,
                    exact_size: int | None = None) -> Attachment:
-    """Store one streamed file and list it on the ticket; 413/422 over a limit (checked
-    before the first byte is read when the size is declared), 503 if the store is down.
-    ``declared_size``: at most the file's size (a body's length less any framing);
-    ``exact_size``: the file's very length, when the door knows it."""
+    """Store one streamed file and list it on the ticket; 413/422 over a limit, 503 if
+    the store is down. ``declared_size``: what the body's length says of the file (less
+    any framing); ``exact_size``: the file's very length, when the door knows it. A
+    declared size over the file limit is refused before the first byte is read, one over
+    the ticket's room once the ticket has answered (asked while the first bytes are
+    stored)."""
     store = file_store(state)
     limits = ref.client.files
+    declared_size = exact_size if exact_size is not None else declared_size
     refused = refusal([], declared_size, limits)  # the file's own limit needs no asking
     if refused is not None:
         raise limit_problem(refused)
@@ -208,6 +211,7 @@ async def stage_upload(state: Desk, client: ClientConfig, name: str,
     reference the intake takes (``uploads``) within 24 hours."""
     store = file_store(state)
     limits = client.files
+    declared_size = exact_size if exact_size is not None else declared_size
     refused = refusal([], declared_size, limits)
     if refused is not None:
         raise limit_problem(refused)

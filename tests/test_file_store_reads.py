@@ -1,16 +1,19 @@
 """A process remembers which object a content address names, so a download skips a trip
 to the address (activities/file_store.py); against the real S3 server, with a second
 FileStore playing the worker that deletes files: what it deleted is gone for the first
-(FileNotStored, never a stale read), and the same file stored anew reads again."""
+(FileNotStored, never a stale read), the same file stored anew reads again, and an entry
+ends after its time even when a deletion took the address but not the object."""
 
 from __future__ import annotations
 
 import os
 import uuid
 
+import obstore
 import pytest
 
 from activities.file_store import FileNotStored, FileStore
+from domain.attachments import object_key
 from tests.conftest import file_settings
 
 
@@ -18,19 +21,43 @@ async def read_all(store: FileStore, client_id: str, sha256: str) -> bytes:
     return b"".join([bytes(p) async for p in await store.read(client_id, sha256)])
 
 
-async def test_a_remembered_object_is_asked_again_once_it_is_gone(local_s3):
+def pair(local_s3) -> tuple[FileStore, FileStore, str]:
+    """The API's store, the worker's, and a client of their own."""
     api, worker = (FileStore.from_settings(file_settings(local_s3)) for _ in range(2))
-    client_id = f"c{uuid.uuid4().hex[:10]}"
+    return api, worker, f"c{uuid.uuid4().hex[:10]}"
+
+
+async def test_a_remembered_object_is_asked_again_once_it_is_gone(local_s3):
+    api, worker, client_id = pair(local_s3)
     data = os.urandom(200_000)
     file = await api.put_bytes(client_id, data, 1024 * 1024)
     await api.hold(client_id, file.sha256, "BEL-000001")
-    assert await read_all(api, client_id, file.sha256) == data  # remembered from the put
+    address = object_key(client_id, file.sha256)
+    assert api._remembered(address) is not None  # known from the put: no trip to it
+    assert await read_all(api, client_id, file.sha256) == data
 
     # The worker lets the last ticket go of it: deleted, address and object.
     assert await worker.release(client_id, file.sha256, "BEL-000001")
     with pytest.raises(FileNotStored):
         await read_all(api, client_id, file.sha256)
+    assert api._remembered(address) is None
 
-    # Sent again (by the worker's side, so into a new object): the API reads the new one.
+    # Stored anew by the worker's side (a new object) and read: remembered again. Then
+    # deleted and stored anew once more while the API still remembers the old object:
+    # it finds that gone, asks the address, and reads the new one.
     await worker.put_bytes(client_id, data, 1024 * 1024)
     assert await read_all(api, client_id, file.sha256) == data
+    assert await worker.release(client_id, file.sha256, "BEL-000002")  # held by none
+    await worker.put_bytes(client_id, data, 1024 * 1024)
+    assert await read_all(api, client_id, file.sha256) == data
+
+
+async def test_an_entry_ends_after_its_time(local_s3):
+    """A deletion that took the address but failed on the object: a process that
+    remembered the object serves it only until its entry ends, then answers gone."""
+    api, _, client_id = pair(local_s3)
+    file = await api.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
+    await obstore.delete_async(api.store, object_key(client_id, file.sha256))
+    api.remembered_seconds = 0.0
+    with pytest.raises(FileNotStored):
+        await read_all(api, client_id, file.sha256)
