@@ -1,7 +1,8 @@
 """The desk's operations on a ticket's files, for every door: add one, upload one before its
 ticket exists, list them, open one. Each checks who may (``may``) and whose ticket it is
 (``locate``: another client's ticket is the 404 of a missing one) before a byte of the file
-is read; desk/files.py stores, seals and serves them."""
+is read, and that the caller's credential has not too many uploads in flight
+(desk/upload_slots.py); desk/files.py stores, seals and serves them."""
 
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ async def attach_file(desk: Desk, principal: Principal, ticket_id: str, receive:
     told to expect, so a file over the limits is refused before it is read)."""
     may(principal, Action.ATTACH_FILES)
     ref = await answered(desk, desk.tickets.locate(ticket_id, principal))
-    incoming = await receive()
-    return await add_file(desk, ref, incoming.filename, incoming.chunks, principal.actor,
-                          channel, declared_size=declared_size, exact_size=incoming.size)
+    with desk.uploads.slot(principal):
+        incoming = await receive()
+        return await add_file(desk, ref, incoming.filename, incoming.chunks,
+                              principal.actor, channel, declared_size=declared_size,
+                              exact_size=incoming.size)
 
 
 async def stage_file(desk: Desk, principal: Principal, client_id: str | None,
@@ -48,10 +51,11 @@ async def stage_file(desk: Desk, principal: Principal, client_id: str | None,
     where the door's request carried it, for a refusal naming it)."""
     may(principal, Action.ATTACH_FILES)
     client = intake_client(principal, client_id, desk, where=client_id_in)
-    incoming = await receive()
-    return await stage_upload(desk, client, incoming.filename, incoming.chunks,
-                              principal.actor, declared_size=declared_size,
-                              exact_size=incoming.size)
+    with desk.uploads.slot(principal):
+        incoming = await receive()
+        return await stage_upload(desk, client, incoming.filename, incoming.chunks,
+                                  principal.actor, declared_size=declared_size,
+                                  exact_size=incoming.size)
 
 
 async def ticket_files(desk: Desk, principal: Principal,

@@ -16,6 +16,7 @@ from desk.listed_files import ListedFiles
 from desk.rate_limits import RateLimiter
 from desk.ticket_numbers import TicketNumbers
 from desk.tickets import TicketDirectory
+from desk.upload_slots import UploadSlots
 from domain.settings import Settings
 from domain.tenants import ClientConfig, TempodeskConfig
 
@@ -53,6 +54,7 @@ class Desk:
     alert_turns: KeyedLocks = field(default_factory=KeyedLocks)
     files: FileStore | None = None  # None: no bucket configured (uploads answer 503)
     listed_files: ListedFiles = field(default_factory=ListedFiles)  # desk/listed_files.py
+    uploads: UploadSlots = field(default_factory=UploadSlots)  # in flight per credential
 
     @classmethod
     def build(cls, settings: Settings, config: TempodeskConfig, client: Client,

@@ -305,6 +305,46 @@ async def test_a_file_over_the_tickets_room_is_refused_while_it_streams(
                     if p.startswith(f"{desk.client_id('belton')}/data/")]) == 1
 
 
+def _upload_held_open(port: int, path: str, key: str) -> socket.socket:
+    """A raw upload that announces 1 MiB and sends one byte: in flight until closed."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall((f"POST {path}?name=slow.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  f"Authorization: Bearer {key}\r\nContent-Type: application/octet-stream"
+                  "\r\nContent-Length: 1048576\r\n\r\nx").encode())
+    return sock
+
+
+async def test_one_credential_has_only_so_many_uploads_in_flight(files_desk):
+    """Slow uploads cannot pile up behind one key: past the cap the next is 429 with
+    Retry-After (before a byte of it is read), another key is not held up, and a slot
+    comes back when an upload ends."""
+    desk = files_desk
+    ticket = await open_ticket(desk)
+    port = int(desk.base_url.rsplit(":", 1)[1])
+    slots = desk.state.uploads
+    path = f"/v1/tickets/{ticket}/attachments"
+    held = [_upload_held_open(port, path, "td_belton_requester_demo")
+            for _ in range(slots.per_credential)]
+    try:
+        async with asyncio.timeout(30):
+            while sum(slots._busy.values()) < slots.per_credential:
+                await asyncio.sleep(0.05)
+        over = await upload(desk, ticket, "one-more.png", png(8, seed=9), raw=True)
+        assert over.status_code == 429, over.text
+        assert int(over.headers["Retry-After"]) >= 1
+        agent = await upload(desk, ticket, "theirs.png", png(8, seed=10), role="agent")
+        assert agent.status_code == 201, agent.text
+        held.pop().close()
+        async with asyncio.timeout(30):
+            while sum(slots._busy.values()) >= slots.per_credential:
+                await asyncio.sleep(0.05)
+        again = await upload(desk, ticket, "one-more.png", png(8, seed=9), raw=True)
+        assert again.status_code == 201, again.text
+    finally:
+        for sock in held:
+            sock.close()
+
+
 @contextlib.asynccontextmanager
 async def store_down_desk(dev_client, config, task_queue: str, local_s3):
     """A desk whose object store refuses every connection."""
