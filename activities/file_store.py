@@ -19,9 +19,7 @@ import contextlib
 import hashlib
 import math
 import ssl
-import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +39,7 @@ from domain.attachments import (
     sniff,
     staging_key,
 )
+from domain.recent import Recent
 from domain.settings import Settings
 
 READ_CHUNK_BYTES = 1024 * 1024
@@ -123,13 +122,12 @@ class FileStore:
         self.store = store
         self.sealer = sealer
         self.http = http  # streamed PUTs (None: every file goes up in parts)
-        # Content address -> (when, the object it names), as this process last wrote or
-        # read it: a download skips a trip to the address. A file deleted since is not
-        # found, and the address is asked again; an entry ends after a few minutes anyway,
-        # in case a deletion took the address but failed on the object. An address only
-        # ever names one of its own client's objects.
-        self._objects: OrderedDict[str, tuple[float, str]] = OrderedDict()
-        self.remembered_seconds = REMEMBERED_SECONDS
+        # Content address -> the object it names, as this process last wrote or read it:
+        # a download skips a trip to the address. A file deleted since is not found, and
+        # the address is asked again; an entry ends after a few minutes anyway, in case a
+        # deletion took the address but failed on the object. An address only ever names
+        # one of its own client's objects.
+        self.objects: Recent[str, str] = Recent(REMEMBERED_OBJECTS, REMEMBERED_SECONDS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileStore | None:
@@ -248,7 +246,7 @@ class FileStore:
         address = object_key(client_id, sha256)
         try:
             await obstore.put_async(self.store, address, data.encode(), mode="create")
-            self._remember(address, data)
+            self.objects.put(address, data)
         except AlreadyExistsError:
             await self._forget(data)
         except NotSupportedError:  # a store without conditional writes: look, then write
@@ -295,16 +293,16 @@ class FileStore:
         address = object_key(client_id, sha256)
         try:
             got = None
-            known = self._remembered(address)
+            known = self.objects.get(address)
             if known is not None:  # read here before: no trip to the address
                 try:
                     got = await obstore.get_async(self.store, known)
                 except FileNotFoundError:  # deleted, or stored anew since: ask again
-                    self._objects.pop(address, None)
+                    self.objects.drop(address)
             if got is None:
                 data = await self._data_of(client_id, sha256)
                 got = await obstore.get_async(self.store, data)
-                self._remember(address, data)
+                self.objects.put(address, data)
         except FileNotFoundError as exc:
             raise FileNotStored(sha256) from exc
         except FileNotStored:
@@ -312,19 +310,6 @@ class FileStore:
         except Exception as exc:
             raise FileStoreUnavailable(_why(exc)) from exc
         return self.sealer.open(got.stream(min_chunk_size=READ_CHUNK_BYTES), piece_bytes)
-
-    def _remembered(self, address: str) -> str | None:
-        seen, data = self._objects.get(address, (0.0, None))
-        if data is not None and time.monotonic() - seen > self.remembered_seconds:
-            del self._objects[address]
-            return None
-        return data
-
-    def _remember(self, address: str, data: str) -> None:
-        self._objects[address] = (time.monotonic(), data)
-        self._objects.move_to_end(address)
-        if len(self._objects) > REMEMBERED_OBJECTS:
-            self._objects.popitem(last=False)
 
     async def _data_of(self, client_id: str, sha256: str) -> str:
         """The object a content address names (always one of the same client's)."""
@@ -371,7 +356,7 @@ class FileStore:
             data = await self._data_of(client_id, sha256)
         except (FileNotFoundError, FileNotStored):
             return True  # gone already: safe to run twice
-        self._objects.pop(object_key(client_id, sha256), None)
+        self.objects.drop(object_key(client_id, sha256))
         await self._forget(object_key(client_id, sha256))
         await self._forget(data)
         return True

@@ -37,6 +37,7 @@ from domain.attachments import (
     LimitRefusal,
     Upload,
     refusal,
+    room_for_file,
     safe_name,
 )
 from domain.email_inbound import Attachment as MailAttachment
@@ -110,8 +111,8 @@ async def add_file(state: Desk, ref: TicketRef, name: str, chunks: AsyncIterator
     stored)."""
     store = file_store(state)
     limits = ref.client.files
-    declared_size = exact_size if exact_size is not None else declared_size
-    refused = refusal([], declared_size, limits)  # the file's own limit needs no asking
+    hint = size_hint(declared_size, exact_size)
+    refused = refusal([], hint.length, limits)  # the file's own limit needs no asking
     if refused is not None:
         raise limit_problem(refused)
     # The ticket is asked what it holds while the first bytes are stored (a query's round
@@ -120,8 +121,7 @@ async def add_file(state: Desk, ref: TicketRef, name: str, chunks: AsyncIterator
     try:
         with storing(limits):
             stored = await store.put(ref.client.id, within_ticket(
-                chunks, asking, declared_size, limits), limits.max_file_bytes,
-                size_hint(declared_size, exact_size))
+                chunks, asking, hint.length, limits), limits.max_file_bytes, hint)
         held = await asking
     finally:
         settled(asking)
@@ -130,6 +130,8 @@ async def add_file(state: Desk, ref: TicketRef, name: str, chunks: AsyncIterator
 
 
 def size_hint(declared_size: int | None, exact_size: int | None) -> SizeHint:
+    """What the door knows of a file's size: its exact length if it has one (then also
+    the size its limits are checked against), else the declared one."""
     if exact_size is not None:
         return SizeHint(exact_size, exact=True)
     return SizeHint(declared_size)
@@ -155,7 +157,7 @@ async def within_ticket(chunks: AsyncIterator[bytes], asking: asyncio.Future[lis
         refused = refusal(held, max(size, declared_size or 0), limits)
         if refused is not None:
             raise limit_problem(refused)
-        return min(limits.max_file_bytes, limits.max_ticket_bytes - sum(a.size for a in held))
+        return room_for_file(held, limits)
 
     async for chunk in chunks:
         size += len(chunk)
@@ -211,13 +213,12 @@ async def stage_upload(state: Desk, client: ClientConfig, name: str,
     reference the intake takes (``uploads``) within 24 hours."""
     store = file_store(state)
     limits = client.files
-    declared_size = exact_size if exact_size is not None else declared_size
-    refused = refusal([], declared_size, limits)
+    hint = size_hint(declared_size, exact_size)
+    refused = refusal([], hint.length, limits)
     if refused is not None:
         raise limit_problem(refused)
     with storing(limits):
-        staged = await store.stage(client.id, chunks, limits.max_file_bytes,
-                                   size_hint(declared_size, exact_size))
+        staged = await store.stage(client.id, chunks, limits.max_file_bytes, hint)
     file = staged.file
     expires = datetime.now(UTC) + UPLOAD_VALID
     name = safe_name(name)

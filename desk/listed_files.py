@@ -8,36 +8,26 @@ every request still locates the ticket for its caller first (another client's: 4
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 
 from domain.attachments import Attachment
+from domain.recent import Recent
 
 REMEMBERED_TICKETS = 4096
 REMEMBERED_SECONDS = 300.0
 
 
 class ListedFiles:
-    def __init__(self, tickets: int = REMEMBERED_TICKETS,
-                 seconds: float = REMEMBERED_SECONDS) -> None:
-        self._tickets = tickets
-        self._seconds = seconds
-        self._listed: OrderedDict[str, tuple[float, dict[str, Attachment]]] = OrderedDict()
+    def __init__(self, tickets: int = REMEMBERED_TICKETS, seconds: float = REMEMBERED_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._listed: Recent[str, dict[str, Attachment]] = Recent(tickets, seconds, clock)
 
     def get(self, ticket_id: str, sha256: str) -> Attachment | None:
         """The file as ``ticket_id`` listed it, if seen lately; None: ask the ticket."""
-        entry = self._listed.get(ticket_id)
-        if entry is None:
-            return None
-        seen, files = entry
-        if time.monotonic() - seen > self._seconds:
-            del self._listed[ticket_id]
-            return None
-        return files.get(sha256)
+        files = self._listed.get(ticket_id)
+        return None if files is None else files.get(sha256)
 
     def remember(self, ticket_id: str, files: list[Attachment]) -> None:
         """``ticket_id`` lists ``files`` (its whole list, or files just added to it)."""
-        _, known = self._listed.pop(ticket_id, (0.0, {}))
-        known = {**known, **{f.sha256: f for f in files}}
-        self._listed[ticket_id] = (time.monotonic(), known)
-        while len(self._listed) > self._tickets:
-            self._listed.popitem(last=False)
+        known = self._listed.get(ticket_id) or {}
+        self._listed.put(ticket_id, {**known, **{f.sha256: f for f in files}})

@@ -12,7 +12,6 @@ may see (domain/visibility.py). Either refusal is the 404 of a missing ticket.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from desk.errors import DeskError
 from desk.principal import Principal
 from domain.ids import TicketKind, parse_ticket_id, workflow_id
+from domain.recent import Recent
 from domain.tenants import ClientConfig, TempodeskConfig
 from domain.tickets import TicketView
 from domain.visibility import Viewer, may_see, redacted
@@ -74,7 +74,7 @@ class TicketDirectory:
     def __init__(self, client: Client, config: TempodeskConfig) -> None:
         self.client = client
         self.config = config
-        self._kinds: OrderedDict[str, TicketKind] = OrderedDict()
+        self._kinds: Recent[str, TicketKind] = Recent(_REMEMBERED)  # a kind never changes
 
     async def locate(self, ticket_id: str, principal: Principal | None) -> TicketRef:
         """The ticket's workflow, if ``principal`` may see it: its client's, and a kind its
@@ -97,7 +97,6 @@ class TicketDirectory:
     async def _kind(self, ticket_id: str) -> TicketKind:
         kind = self._kinds.get(ticket_id)
         if kind is not None:
-            self._kinds.move_to_end(ticket_id)
             return kind
         kind = await find_kind(self.client, ticket_id)
         if kind is None:
@@ -108,10 +107,7 @@ class TicketDirectory:
     def learn(self, ticket_id: str, kind: TicketKind) -> None:
         """Remember a ticket's kind (found, or known since this replica opened it: the
         file a requester sends with a new ticket does not wait for the describes)."""
-        self._kinds[ticket_id] = kind
-        self._kinds.move_to_end(ticket_id)
-        if len(self._kinds) > _REMEMBERED:
-            self._kinds.popitem(last=False)
+        self._kinds.put(ticket_id, kind)
 
 
 async def find_kind(client: Client, ticket_id: str) -> TicketKind | None:

@@ -202,6 +202,11 @@ def served_type(content_type: str) -> str:
     return "application/octet-stream" if content_type in ACTIVE_TYPES else content_type
 
 
+def room_for_file(held: list[Attachment], limits: FileLimits) -> int:
+    """The most bytes one more file may have on a ticket holding ``held``."""
+    return min(limits.max_file_bytes, limits.max_ticket_bytes - sum(a.size for a in held))
+
+
 def refusal(held: list[Attachment], size: int | None, limits: FileLimits,
             sha256: str | None = None) -> LimitRefusal | None:
     """Whether one more file of ``size`` bytes (None: not known yet) may join a ticket

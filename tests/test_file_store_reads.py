@@ -33,14 +33,14 @@ async def test_a_remembered_object_is_asked_again_once_it_is_gone(local_s3):
     file = await api.put_bytes(client_id, data, 1024 * 1024)
     await api.hold(client_id, file.sha256, "BEL-000001")
     address = object_key(client_id, file.sha256)
-    assert api._remembered(address) is not None  # known from the put: no trip to it
+    assert api.objects.get(address) is not None  # known from the put: no trip to it
     assert await read_all(api, client_id, file.sha256) == data
 
     # The worker lets the last ticket go of it: deleted, address and object.
     assert await worker.release(client_id, file.sha256, "BEL-000001")
     with pytest.raises(FileNotStored):
         await read_all(api, client_id, file.sha256)
-    assert api._remembered(address) is None
+    assert api.objects.get(address) is None
 
     # Stored anew by the worker's side (a new object) and read: remembered again. Then
     # deleted and stored anew once more while the API still remembers the old object:
@@ -58,6 +58,6 @@ async def test_an_entry_ends_after_its_time(local_s3):
     api, _, client_id = pair(local_s3)
     file = await api.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
     await obstore.delete_async(api.store, object_key(client_id, file.sha256))
-    api.remembered_seconds = 0.0
+    api.objects.seconds = 0.0
     with pytest.raises(FileNotStored):
         await read_all(api, client_id, file.sha256)

@@ -72,10 +72,9 @@ def attachment(sha: str) -> Attachment:
                       at="2026-12-06T00:00:00Z", channel=Channel.API)
 
 
-def test_what_is_remembered_is_bounded_in_tickets_and_time(monkeypatch):
-    listed = ListedFiles(tickets=2, seconds=60)
+def test_what_is_remembered_is_bounded_in_tickets_and_time():
     clock = [1000.0]
-    monkeypatch.setattr("desk.listed_files.time.monotonic", lambda: clock[0])
+    listed = ListedFiles(tickets=2, seconds=60, clock=lambda: clock[0])
     listed.remember("T-1", [attachment("a" * 64)])
     listed.remember("T-1", [attachment("b" * 64)])  # added to, not replaced
     assert listed.get("T-1", "a" * 64) and listed.get("T-1", "b" * 64)
