@@ -58,6 +58,8 @@ async def test_an_entry_ends_after_its_time(local_s3):
     api, _, client_id = pair(local_s3)
     file = await api.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
     await obstore.delete_async(api.store, object_key(client_id, file.sha256))
+    # Within its time the entry is what the read follows: the object, without the address.
+    assert len(await read_all(api, client_id, file.sha256)) == 1000
     api.objects.seconds = 0.0
     with pytest.raises(FileNotStored):
         await read_all(api, client_id, file.sha256)
