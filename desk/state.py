@@ -64,6 +64,7 @@ class Desk:
                    numbers=TicketNumbers(client, settings.task_queue),
                    tickets=TicketDirectory(client, config),
                    limiter=RateLimiter(config, settings.api_replicas),
+                   uploads=UploadSlots(config.uploads_in_flight),
                    files=FileStore.from_settings(settings), **doors)
 
     def client_config(self, client_id: str) -> ClientConfig:

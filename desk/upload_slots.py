@@ -2,7 +2,7 @@
 as long as its sender takes (a piece at least every 30 s keeps it alive), and each upload
 holds its pieces and a connection to the store: without a cap, one key could hold a
 replica's memory and connections with slow uploads. Over the cap: 429 with Retry-After,
-before a byte of the file is read."""
+before a byte of the file is read. The cap is the config's ``uploads_in_flight``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ from collections.abc import Iterator
 from desk.errors import DeskError
 from desk.principal import Principal
 
-UPLOADS_PER_CREDENTIAL = 8
-
-
 class UploadSlots:
-    def __init__(self, per_credential: int = UPLOADS_PER_CREDENTIAL) -> None:
+    def __init__(self, per_credential: int = 8) -> None:
         self.per_credential = per_credential
         self._busy: Counter[str] = Counter()
 

@@ -247,6 +247,8 @@ class TempodeskConfig(BaseModel):
                              "mailboxes, the SMTP listener's limits")
     signed_link_rate: str = Field("60/min", description="requests from one address to "
                                   "signed links (quote pages, surveys), which carry no key")
+    uploads_in_flight: int = Field(8, ge=1, le=1000, description="files one credential may "
+                                   "be sending to one API replica at once (the next: 429)")
     msp: MspConfig = Field(MspConfig(), description="the MSP's name, address, logo and "
                            "terms: on every e-mail and document clients read")
 

@@ -52,6 +52,7 @@ def drill_config(path: Path, tag: str | None = None) -> tuple[Path, str, str]:
         if key.get("clients"):
             key["clients"] = [f"{c}-{tag}" for c in key["clients"]]
     raw["rate_limits"] = {"requester": "100000/s", "agent": "100000/s"}
+    raw["uploads_in_flight"] = 100  # drills and benches send many files at once
     path.write_text(yaml.safe_dump(raw))
     belton = next(c for c in raw["clients"] if c["ticket_prefix"].startswith("BEL"))
     return path, belton["id"], belton["ticket_prefix"]

@@ -322,6 +322,7 @@ async def test_one_credential_has_only_so_many_uploads_in_flight(files_desk):
     ticket = await open_ticket(desk)
     port = int(desk.base_url.rsplit(":", 1)[1])
     slots = desk.state.uploads
+    assert slots.per_credential == 8  # the default docs/configuration.md gives
     path = f"/v1/tickets/{ticket}/attachments"
     held = [_upload_held_open(port, path, "td_belton_requester_demo")
             for _ in range(slots.per_credential)]
