@@ -124,9 +124,9 @@ class FileStore:
         self.http = http  # streamed PUTs (None: every file goes up in parts)
         # Content address -> the object it names, as this process last wrote or read it:
         # a download skips a trip to the address. A file deleted since is not found, and
-        # the address is asked again; an entry ends after a few minutes anyway, in case a
-        # deletion took the address but failed on the object. An address only ever names
-        # one of its own client's objects.
+        # the address is asked again; an entry ends after a few minutes anyway, in case
+        # other hands took the address and left the object (an operator, a bucket rule).
+        # An address only ever names one of its own client's objects.
         self.objects: Recent[str, str] = Recent(REMEMBERED_OBJECTS, REMEMBERED_SECONDS)
 
     @classmethod
@@ -346,7 +346,9 @@ class FileStore:
 
     async def release(self, client_id: str, sha256: str, ticket_id: str) -> bool:
         """``ticket_id`` lets go of the file; the file itself is deleted once no ticket
-        of the client holds it. True if it was deleted. Safe to run twice."""
+        of the client holds it. True if it was deleted. Safe to run twice: the sealed
+        object goes before the address naming it, so a run that failed between the two
+        is finished by the next (the address first would leave an object nothing names)."""
         await self._forget(reference_key(client_id, sha256, ticket_id))
         async for held in obstore.list(self.store, prefix=reference_prefix(client_id, sha256),
                                        chunk_size=1):
@@ -357,8 +359,8 @@ class FileStore:
         except (FileNotFoundError, FileNotStored):
             return True  # gone already: safe to run twice
         self.objects.drop(object_key(client_id, sha256))
-        await self._forget(object_key(client_id, sha256))
         await self._forget(data)
+        await self._forget(object_key(client_id, sha256))
         return True
 
     async def _put(self, key: str, data: bytes) -> None:

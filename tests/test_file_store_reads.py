@@ -2,7 +2,8 @@
 to the address (activities/file_store.py); against the real S3 server, with a second
 FileStore playing the worker that deletes files: what it deleted is gone for the first
 (FileNotStored, never a stale read), the same file stored anew reads again, and an entry
-ends after its time even when a deletion took the address but not the object."""
+ends after its time even when other hands took the address but not the object; and a
+release that failed between the object and its address is finished by its retry."""
 
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ async def test_a_remembered_object_is_asked_again_once_it_is_gone(local_s3):
 
 
 async def test_an_entry_ends_after_its_time(local_s3):
-    """A deletion that took the address but failed on the object: a process that
-    remembered the object serves it only until its entry ends, then answers gone."""
+    """The address deleted by other hands (an operator, a bucket rule), the object left: a
+    process that remembered the object serves it only until its entry ends, then answers
+    gone."""
     api, _, client_id = pair(local_s3)
     file = await api.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
     await obstore.delete_async(api.store, object_key(client_id, file.sha256))
@@ -63,3 +65,30 @@ async def test_an_entry_ends_after_its_time(local_s3):
     api.objects.seconds = 0.0
     with pytest.raises(FileNotStored):
         await read_all(api, client_id, file.sha256)
+
+
+class FailingOnce(FileStore):
+    """A store whose first deletion of a sealed object fails (the store hiccups)."""
+
+    failed = False
+
+    async def _forget(self, key: str) -> None:
+        if "/data/" in key and not self.failed:
+            self.failed = True
+            raise OSError("the store did not answer")
+        await super()._forget(key)
+
+
+async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3):
+    """The worker's release is retried after a failure: nothing of the file is left in the
+    bucket, neither its address nor the sealed object (an object nothing names any more
+    would never be deleted)."""
+    made, _, client_id = pair(local_s3)
+    store = FailingOnce(made.store, made.sealer, made.http)
+    file = await store.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
+    await store.hold(client_id, file.sha256, "BEL-000001")
+    with pytest.raises(OSError):
+        await store.release(client_id, file.sha256, "BEL-000001")
+    assert await store.release(client_id, file.sha256, "BEL-000001")  # the retry
+    left = await obstore.list(store.store, prefix=f"{client_id}/").collect_async()
+    assert [m["path"] for m in left] == []
