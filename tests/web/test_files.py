@@ -16,6 +16,7 @@ import httpx
 import obstore
 import pytest
 
+from desk.files import held_files
 from domain.attachments import object_key
 from tests.conftest import file_settings, isolated, running_desk
 from tests.peers import RefusingPort
@@ -303,6 +304,35 @@ async def test_a_file_over_the_tickets_room_is_refused_while_it_streams(
         everything = [m["path"] for m in await obstore.list(store).collect_async()]
         assert len([p for p in everything
                     if p.startswith(f"{desk.client_id('belton')}/data/")]) == 1
+
+
+@BODIES
+async def test_the_file_is_stored_while_the_ticket_is_asked(files_desk, raw, monkeypatch):
+    """The ticket's question (what it holds) does not stand before the upload: the file's
+    bytes are already being sealed for the store while the ticket has not answered. (Ask
+    first, then store, and the held answer below is never given: the upload fails.)"""
+    desk = files_desk
+    ticket = await open_ticket(desk)
+    sealer = desk.state.files.sealer
+    storing = asyncio.Event()
+    seal = sealer.seal
+
+    def noted_seal(chunks, *args, **kwargs):
+        async def noted():
+            async for chunk in chunks:
+                storing.set()
+                yield chunk
+        return seal(noted(), *args, **kwargs)
+
+    async def held_files_late(ref):
+        async with asyncio.timeout(10):  # held back until the store has the first bytes
+            await storing.wait()
+        return await held_files(ref)
+
+    monkeypatch.setattr(sealer, "seal", noted_seal)
+    monkeypatch.setattr("desk.files.held_files", held_files_late)
+    made = await upload(desk, ticket, "log.bin", os.urandom(3 * 1024 * 1024), raw=raw)
+    assert made.status_code == 201, made.text
 
 
 def _upload_held_open(port: int, path: str, key: str) -> socket.socket:
