@@ -19,7 +19,10 @@ its pieces or parts in flight, not its file. CPU per MiB: the API process's and 
 client's for the API, the bench's own for bare, and the S3 server's for each (on two
 cores it is most of the machine: whatever the API spends is taken from it); and the CPU
 ratio, bare over API, of every process's CPU: where the cores are the bottleneck the
-throughput ratio comes to it.
+throughput ratio comes to it. And, for scale, the same bytes through a relay
+(bench/relay.py: the API's server and transfer code, with no credential, sealing,
+hashing, ticket or limits): what the second hop alone costs on this machine, so the
+distance between it and the API is what the desk's own work costs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import os
 import re
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +56,14 @@ sys.path.insert(0, str(REPO))
 from activities.file_store import PUT_CONCURRENCY, part_bytes  # noqa: E402
 from domain import search_attributes as sa  # noqa: E402
 from local_s3 import LocalS3  # noqa: E402
-from tests.processes import api, child_env, drill_config, worker  # noqa: E402
+from tests.processes import (  # noqa: E402
+    api,
+    child_env,
+    drill_config,
+    free_port,
+    stop_process,
+    worker,
+)
 
 BIN = Path(sys.executable).parent
 PIECE = 256 * 1024
@@ -66,6 +77,18 @@ INCIDENT = {"subject": "Files bench", "doing": "benching", "expected": "fast",
 async def pieces(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), PIECE):
         yield data[start:start + PIECE]
+
+
+async def wait_listening(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -200,6 +223,19 @@ async def api_round(port: int, ticket: str, data: bytes, api_process: psutil.Pro
     return measured, elsewhere
 
 
+async def relay_round(port: int, data: bytes, relay: psutil.Process,
+                      s3_process: psutil.Process) -> Round:
+    """The same bytes up and down through the relay (bench/relay.py): the second hop
+    alone."""
+    measured = Round(relay, s3_process, psutil.Process())
+    path = f"/relay/{uuid.uuid4().hex}"
+    with measured.timing("up"):
+        await http_upload(port, path, data)
+    with measured.timing("down"):
+        await http_download(port, path, len(data))
+    return measured
+
+
 async def peak_rss_during(pid: int, work) -> tuple[int, int]:
     """(RSS before, peak RSS while ``work`` runs) of process ``pid``, in bytes."""
     process = psutil.Process(pid)
@@ -234,9 +270,15 @@ async def main(args: argparse.Namespace) -> None:
         workers = worker(child, workdir / "worker.log")
         server = api(child, workdir / "api.log")
         replica = api(child, workdir / "api-2.log")
+        relay_port = free_port()
+        with open(workdir / "relay.log", "wb") as log:
+            relay = subprocess.Popen([sys.executable, str(REPO / "bench" / "relay.py"),
+                                      str(relay_port)], env=child, stdout=log,
+                                     stderr=subprocess.STDOUT)
         try:
             server.wait_healthy()
             replica.wait_healthy()
+            await wait_listening(relay_port)
             s3_process = psutil.Process(s3.process.pid)
             # The bare client has the desk's own client options (no payload hash).
             store = S3Store(s3.bucket, endpoint=s3.endpoint, access_key_id="local",
@@ -250,9 +292,11 @@ async def main(args: argparse.Namespace) -> None:
 
                 api_process = psutil.Process(server.process.pid)
                 other = (replica.port, psutil.Process(replica.process.pid))
-                bare, through, elsewhere, forms = [], [], [], []
-                for _ in range(args.rounds):  # interleaved: the machine's drift hits both
+                bare, through, elsewhere, forms, relayed = [], [], [], [], []
+                for _ in range(args.rounds):  # interleaved: the machine's drift hits all
                     bare.append(await bare_round(store, os.urandom(size), s3_process))
+                    relayed.append(await relay_round(relay_port, os.urandom(size),
+                                                     psutil.Process(relay.pid), s3_process))
                     here, there = await api_round(server.port, await new_ticket(),
                                                   os.urandom(size), api_process, s3_process,
                                                   other)
@@ -273,6 +317,7 @@ async def main(args: argparse.Namespace) -> None:
                         for t, d in zip(tickets, datas, strict=True))))
                     parallel[as_form] = (time.perf_counter() - began, before, peak)
         finally:
+            stop_process(relay)
             replica.stop()
             server.stop()
             workers.stop()
@@ -286,9 +331,11 @@ async def main(args: argparse.Namespace) -> None:
 
     print(f"{args.mib} MiB file, {args.rounds} rounds each (median; load "
           f"{os.getloadavg()[0]:.1f}):")
-    for what, label, rounds in (("up", "upload  ", through), ("up", "upload as a form", forms),
-                                ("down", "download", through),
-                                ("down", "download, another replica", elsewhere)):
+    for what, label, rounds in (
+            ("up", "upload", through), ("up", "upload as a form", forms),
+            ("up", "upload, the second hop alone", relayed),
+            ("down", "download", through), ("down", "download, another replica", elsewhere),
+            ("down", "download, the second hop alone", relayed)):
         api_rate, bare_rate = rate(rounds, what), rate(bare, what)
         # The API's side does all the bare side does (the store's work, a client's) and
         # more (a second hop, hashing, sealing). When the cores are the bottleneck, as
@@ -296,11 +343,12 @@ async def main(args: argparse.Namespace) -> None:
         # of the two sides' whole CPU (all processes), and cannot pass it for long.
         cpu_ratio = (sum(r.total_cpu(what) for r in bare)
                    / sum(r.total_cpu(what) for r in rounds) * len(rounds) / len(bare))
-        print(f"  {label} API {mib(api_rate):>12}  bare {mib(bare_rate):>12}  "
+        who = "relay" if rounds is relayed else "API"
+        print(f"  {label + ':':<32} {who} {mib(api_rate):>12}  bare {mib(bare_rate):>12}  "
               f"ratio {api_rate / bare_rate:.2f} (target >= 0.80; CPU ratio "
-              f"{cpu_ratio:.2f})   CPU: API process {cpu_per_mib(rounds, what):.2f} ms/MiB, "
-              f"its client {cpu_per_mib(rounds, what, 'client_cpu'):.2f}, bare client "
-              f"{cpu_per_mib(bare, what):.2f}; S3 server "
+              f"{cpu_ratio:.2f})\n      CPU: {who} process {cpu_per_mib(rounds, what):.2f} "
+              f"ms/MiB, its client {cpu_per_mib(rounds, what, 'client_cpu'):.2f}, bare "
+              f"client {cpu_per_mib(bare, what):.2f}; S3 server "
               f"{cpu_per_mib(rounds, what, 'store_cpu'):.2f} and "
               f"{cpu_per_mib(bare, what, 'store_cpu'):.2f} ms/MiB")
     # What a form upload holds: the part being filled and the parts in flight to the
