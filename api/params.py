@@ -7,10 +7,10 @@ from typing import Union
 
 from fastapi import Path
 
+from desk.tickets import TICKET_VIEWS
 from domain.ids import TICKET_ID_PATTERN
-from workflows.kinds import TICKET_WORKFLOWS
 
 # Every registered kind's view: what GET /v1/tickets/{id} may answer.
-AnyTicketView = Union[tuple(w.view_model for w in TICKET_WORKFLOWS.values())]  # noqa: UP007
+AnyTicketView = Union[TICKET_VIEWS]  # noqa: UP007
 TicketPath = Path(pattern=TICKET_ID_PATTERN, max_length=18, examples=["BEL-000123"],
                   description="the ticket id: the client's prefix, '-', 6 to 9 digits")

@@ -90,22 +90,14 @@ def tickets_show(
     output: Annotated[Output, typer.Option("--output", "-o")] = Output.TABLE,
 ) -> None:
     """Show one ticket of any kind (a workflow query)."""
-    from desk.tickets import find_kind
-    from domain.ids import TICKET_ID, TICKET_ID_HINT, workflow_id
-    from workflows.kinds import TICKET_WORKFLOWS
+    from desk.tickets import operator_view
+    from domain.ids import TICKET_ID, TICKET_ID_HINT
 
     if not TICKET_ID.match(ticket):
         err.print(f"{ticket[:40]!r}: {TICKET_ID_HINT}", markup=False)
         raise typer.Exit(2)
 
-    async def fetch(temporal):
-        kind = await find_kind(temporal, ticket)
-        if kind is None:
-            return None
-        handle = temporal.get_workflow_handle(workflow_id(kind, ticket))
-        return await handle.query("view", result_type=TICKET_WORKFLOWS[kind].view_model)
-
-    view = with_temporal(fetch)
+    view = with_temporal(lambda temporal: operator_view(temporal, ticket))
     if view is None:
         err.print(f"no ticket {ticket}", markup=False)
         raise typer.Exit(1)

@@ -37,6 +37,13 @@ async def find_quote(desk: Desk, quote_id: str, principal: Principal | None) -> 
     return ref
 
 
+async def quote_pdf(desk: Desk, quote_id: str) -> bytes:
+    """The PDF of quote ``quote_id`` as its directors were sent it (for a signed link,
+    which already proved who reads it)."""
+    ref = await find_quote(desk, quote_id, None)
+    return document_pdf(await ref.handle.query(QuoteWorkflow.document))
+
+
 async def issue_quote(desk: Desk, principal: Principal, draft: QuoteDraft) -> QuoteView:
     """Issue a quote: sent to the client's directors with the PDF and a signed link, valid
     to the end of day 14 in the client's zone; it may price a service request and may

@@ -28,6 +28,8 @@ from domain.visibility import Viewer, may_see, redacted
 from workflows.kinds import TICKET_WORKFLOWS, TicketWorkflow
 
 _REMEMBERED = 10_000
+# Every registered kind's view: what a ticket's view may be (GET /v1/tickets/{id}).
+TICKET_VIEWS: tuple[type[TicketView], ...] = tuple(w.view_model for w in TICKET_WORKFLOWS.values())
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,14 @@ async def find_kind(client: Client, ticket_id: str) -> TicketKind | None:
 
     found = await asyncio.gather(*(exists(k) for k in kinds))
     return next((k for k, hit in zip(kinds, found, strict=True) if hit), None)
+
+
+async def operator_view(client: Client, ticket_id: str) -> TicketView | None:
+    """A ticket's whole view, for the MSP's operators on the Temporal connection (the
+    CLI: no credential, nothing withheld); None if there is no such ticket."""
+    kind = await find_kind(client, ticket_id)
+    if kind is None:
+        return None
+    handle = client.get_workflow_handle(workflow_id(kind, ticket_id))
+    return await handle.query(TicketWorkflow.view.__name__,
+                              result_type=TICKET_WORKFLOWS[kind].view_model)

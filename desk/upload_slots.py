@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from desk.errors import DeskError
 from desk.principal import Principal
 
+
 class UploadSlots:
     def __init__(self, per_credential: int = 8) -> None:
         self.per_credential = per_credential

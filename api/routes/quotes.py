@@ -23,16 +23,14 @@ from api.state import AppState, app_state
 from desk import quotes as quote_desk
 from desk.errors import DeskError
 from desk.principal import Principal
-from desk.quotes import decide_by_link, decide_quote, find_quote
+from desk.quotes import decide_by_link, decide_quote, find_quote, quote_pdf
 from desk.tickets import TicketRef
-from domain.documents.quote import document_pdf
 from domain.form_origin import form_refusal
 from domain.mail_words import validity_words
 from domain.msp import MspConfig
 from domain.quotes import QuoteState, QuoteView
 from domain.request_bodies import DecisionBody
 from domain.roles import Action
-from workflows.quote import QuoteWorkflow
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
 FORM_MAX_BYTES = 4096
@@ -102,8 +100,7 @@ async def review(quote_id: str, token: str = Query(max_length=2048),
 async def quote_document(quote_id: str, token: str = Query(max_length=2048),
                          state: AppState = Depends(app_state)) -> Response:
     _link(state, quote_id, token)
-    ref = await find_quote(state, quote_id, None)
-    pdf = document_pdf(await ref.handle.query(QuoteWorkflow.document))
+    pdf = await quote_pdf(state, quote_id)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{quote_id}.pdf"',
         "ETag": f'"{hashlib.sha256(pdf).hexdigest()}"',
