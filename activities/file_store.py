@@ -242,18 +242,19 @@ class FileStore:
 
     async def _address(self, client_id: str, sha256: str, data: str) -> None:
         """Give the object ``data`` its content address, unless the client has the file
-        already (then ``data`` is a second copy, and goes)."""
+        already (then ``data`` is a second copy, and goes). An address whose object is
+        gone (a release that failed between the two: it deletes the object first) is
+        taken over, so that file is never lost to it."""
         address = object_key(client_id, sha256)
         try:
-            await obstore.put_async(self.store, address, data.encode(), mode="create")
+            try:
+                await obstore.put_async(self.store, address, data.encode(), mode="create")
+            except (AlreadyExistsError, NotSupportedError):  # NotSupported: look, then write
+                if await self.exists(client_id, sha256):
+                    await self._forget(data)
+                    return
+                await obstore.put_async(self.store, address, data.encode())
             self.objects.put(address, data)
-        except AlreadyExistsError:
-            await self._forget(data)
-        except NotSupportedError:  # a store without conditional writes: look, then write
-            if await self.exists(client_id, sha256):
-                await self._forget(data)
-            else:
-                await self._put(object_key(client_id, sha256), data.encode())
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await self._forget(data)
@@ -332,9 +333,11 @@ class FileStore:
         return True
 
     async def exists(self, client_id: str, sha256: str) -> bool:
+        """Whether the client has the file: its address, and the object the address names
+        (a release that failed between the two leaves the address alone)."""
         try:
-            await obstore.head_async(self.store, object_key(client_id, sha256))
-        except FileNotFoundError:
+            await obstore.head_async(self.store, await self._data_of(client_id, sha256))
+        except (FileNotFoundError, FileNotStored):
             return False
         except Exception as exc:
             raise FileStoreUnavailable(_why(exc)) from exc

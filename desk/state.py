@@ -51,10 +51,10 @@ class Desk:
     numbers: TicketNumbers
     tickets: TicketDirectory
     limiter: RateLimiter
+    uploads: UploadSlots  # in flight per credential (config.uploads_in_flight)
     alert_turns: KeyedLocks = field(default_factory=KeyedLocks)
     files: FileStore | None = None  # None: no bucket configured (uploads answer 503)
     listed_files: ListedFiles = field(default_factory=ListedFiles)  # desk/listed_files.py
-    uploads: UploadSlots = field(default_factory=UploadSlots)  # in flight per credential
 
     @classmethod
     def build(cls, settings: Settings, config: TempodeskConfig, client: Client,

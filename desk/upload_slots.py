@@ -15,7 +15,7 @@ from desk.principal import Principal
 
 
 class UploadSlots:
-    def __init__(self, per_credential: int = 8) -> None:
+    def __init__(self, per_credential: int) -> None:
         self.per_credential = per_credential
         self._busy: Counter[str] = Counter()
 
@@ -39,4 +39,6 @@ class UploadSlots:
 
 
 def _credential(principal: Principal) -> str:
-    return f"{principal.method}:{principal.subject}"
+    """One credential: a key's id is unique only within its client (or the staff), so it
+    is counted within its scope, as the rate limiter counts it (desk/rate_limits.py)."""
+    return f"{principal.scope}:{principal.method}:{principal.subject}"

@@ -68,23 +68,33 @@ async def test_an_entry_ends_after_its_time(local_s3):
 
 
 class FailingOnce(FileStore):
-    """A store whose first deletion of a sealed object fails (the store hiccups)."""
+    """A store whose first deletion of one kind of key fails (the store hiccups): of the
+    sealed ``object`` or of its ``address``."""
 
+    fails_on = "object"
     failed = False
 
     async def _forget(self, key: str) -> None:
-        if "/data/" in key and not self.failed:
+        kind = "object" if "/data/" in key else "address" if "refs/" not in key else "mark"
+        if kind == self.fails_on and not self.failed:
             self.failed = True
             raise OSError("the store did not answer")
         await super()._forget(key)
 
 
-async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3):
-    """The worker's release is retried after a failure: nothing of the file is left in the
-    bucket, neither its address nor the sealed object (an object nothing names any more
-    would never be deleted)."""
+def failing_once(local_s3, on: str) -> tuple[FailingOnce, str]:
     made, _, client_id = pair(local_s3)
     store = FailingOnce(made.store, made.sealer, made.http)
+    store.fails_on = on
+    return store, client_id
+
+
+@pytest.mark.parametrize("on", ["object", "address"])
+async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3, on):
+    """The worker's release is retried after a failure on either deletion: nothing of the
+    file is left in the bucket, neither its address nor the sealed object (an object
+    nothing names any more would never be deleted)."""
+    store, client_id = failing_once(local_s3, on)
     file = await store.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
     await store.hold(client_id, file.sha256, "BEL-000001")
     with pytest.raises(OSError):
@@ -92,3 +102,27 @@ async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3):
     assert await store.release(client_id, file.sha256, "BEL-000001")  # the retry
     left = await obstore.list(store.store, prefix=f"{client_id}/").collect_async()
     assert [m["path"] for m in left] == []
+
+
+@pytest.mark.parametrize("staged", [False, True], ids=["put", "staged"])
+async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
+    """A release that deleted the object and failed on its address, not retried yet: the
+    same file sent again (for another ticket, directly or staged at intake) is kept and
+    reads back, instead of being taken for a copy of a file that is gone."""
+    store, client_id = failing_once(local_s3, "address")
+    data = os.urandom(5000)
+    file = await store.put_bytes(client_id, data, 1024 * 1024)
+    await store.hold(client_id, file.sha256, "BEL-000001")
+    with pytest.raises(OSError):
+        await store.release(client_id, file.sha256, "BEL-000001")
+    assert not await store.exists(client_id, file.sha256)
+    if staged:
+        async def one():
+            yield data
+
+        upload = await store.stage(client_id, one(), 1024 * 1024)
+        await store.settle(client_id, upload.staging_key, file.sha256)
+    else:
+        await store.put_bytes(client_id, data, 1024 * 1024)
+    await store.hold(client_id, file.sha256, "BEL-000002")
+    assert await read_all(store, client_id, file.sha256) == data
