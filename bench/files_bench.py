@@ -22,7 +22,8 @@ ratio, bare over API, of every process's CPU: where the cores are the bottleneck
 throughput ratio comes to it. And, for scale, the same bytes through a relay
 (bench/relay.py: the API's server and transfer code, with no credential, sealing,
 hashing, ticket or limits): what the second hop alone costs on this machine, so the
-distance between it and the API is what the desk's own work costs.
+distance between it and the API is what the desk's own work costs; and an upload
+through it sealed and hashed on the way (all the desk's work but the ticket's).
 """
 
 from __future__ import annotations
@@ -224,16 +225,19 @@ async def api_round(port: int, ticket: str, data: bytes, api_process: psutil.Pro
 
 
 async def relay_round(port: int, data: bytes, relay: psutil.Process,
-                      s3_process: psutil.Process) -> Round:
+                      s3_process: psutil.Process) -> tuple[Round, Round]:
     """The same bytes up and down through the relay (bench/relay.py): the second hop
-    alone."""
+    alone; and up again, sealed and hashed on the way (the second hop and sealing)."""
     measured = Round(relay, s3_process, psutil.Process())
     path = f"/relay/{uuid.uuid4().hex}"
     with measured.timing("up"):
         await http_upload(port, path, data)
     with measured.timing("down"):
         await http_download(port, path, len(data))
-    return measured
+    sealed = Round(relay, s3_process, psutil.Process())
+    with sealed.timing("up"):
+        await http_upload(port, f"/sealed/{uuid.uuid4().hex}", data)
+    return measured, sealed
 
 
 async def quiet(process: psutil.Process, timeout: float = 30) -> None:
@@ -309,11 +313,13 @@ async def main(args: argparse.Namespace) -> None:
                 # with the API's uploads and be counted against them.
                 tickets = iter([await new_ticket() for _ in range(2 * args.rounds)])
                 await quiet(psutil.Process(workers.process.pid))
-                bare, through, elsewhere, forms, relayed = [], [], [], [], []
+                bare, through, elsewhere, forms, relayed, sealed = [], [], [], [], [], []
                 for _ in range(args.rounds):  # interleaved: the machine's drift hits all
                     bare.append(await bare_round(store, os.urandom(size), s3_process))
-                    relayed.append(await relay_round(relay_port, os.urandom(size),
-                                                     psutil.Process(relay.pid), s3_process))
+                    alone, with_sealing = await relay_round(
+                        relay_port, os.urandom(size), psutil.Process(relay.pid), s3_process)
+                    relayed.append(alone)
+                    sealed.append(with_sealing)
                     here, there = await api_round(server.port, next(tickets),
                                                   os.urandom(size), api_process, s3_process,
                                                   other)
@@ -351,6 +357,7 @@ async def main(args: argparse.Namespace) -> None:
     for what, label, rounds in (
             ("up", "upload", through), ("up", "upload as a form", forms),
             ("up", "upload, the second hop alone", relayed),
+            ("up", "upload, second hop and sealing", sealed),
             ("down", "download", through), ("down", "download, another replica", elsewhere),
             ("down", "download, the second hop alone", relayed)):
         api_rate, bare_rate = rate(rounds, what), rate(bare, what)
@@ -360,7 +367,7 @@ async def main(args: argparse.Namespace) -> None:
         # of the two sides' whole CPU (all processes), and cannot pass it for long.
         cpu_ratio = (sum(r.total_cpu(what) for r in bare)
                    / sum(r.total_cpu(what) for r in rounds) * len(rounds) / len(bare))
-        who = "relay" if rounds is relayed else "API"
+        who = "relay" if rounds is relayed or rounds is sealed else "API"
         print(f"  {label + ':':<32} {who} {mib(api_rate):>12}  bare {mib(bare_rate):>12}  "
               f"ratio {api_rate / bare_rate:.2f} (target >= 0.80; CPU ratio "
               f"{cpu_ratio:.2f})\n      CPU: {who} process {cpu_per_mib(rounds, what):.2f} "

@@ -3,13 +3,16 @@
 S3 server and an object back, the same way the desk's own code does (one streamed PUT
 to a URL obstore signs, sent with httpx; obstore's streamed get in 1 MiB pieces), with
 no credential, sealing, hashing, ticket or limits. What any design that passes a file
-through an API process costs on the machine the bench runs on.
+through an API process costs on the machine the bench runs on. ``POST /sealed/{key}``
+also seals and hashes the body on its way, as the desk does (a key of its own): the
+second hop and sealing, without the ticket.
 
     .venv/bin/python bench/relay.py PORT   (TEMPODESK_S3_BUCKET and _ENDPOINT set)
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -26,17 +29,22 @@ from starlette.routing import Route
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from activities.file_store import READ_CHUNK_BYTES, SIGNED_PUT_VALID
+from activities.sealed_file import FileSealer
 from api.limits import uvicorn_options
 
 
 def relay_app(store: S3Store) -> Starlette:
     http = httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=None))
+    sealer = FileSealer({"relay": os.urandom(32)}, "relay")
 
     async def put(request: Request) -> Response:
         url = await obstore.sign_async(store, "PUT", request.path_params["key"],
                                        SIGNED_PUT_VALID)
-        answer = await http.put(url, content=request.stream(), headers={
-            "Content-Length": request.headers["content-length"]})
+        body, length = request.stream(), int(request.headers["content-length"])
+        if request.url.path.startswith("/sealed/"):
+            body = sealer.seal(body, READ_CHUNK_BYTES, hashlib.sha256())
+            length = sealer.sealed_size(length)
+        answer = await http.put(url, content=body, headers={"Content-Length": str(length)})
         return Response("{}", status_code=201 if answer.status_code < 300 else 502)
 
     async def get(request: Request) -> Response:
@@ -45,6 +53,7 @@ def relay_app(store: S3Store) -> Starlette:
                                  headers={"Content-Length": str(got.meta["size"])})
 
     return Starlette(routes=[Route("/relay/{key}", put, methods=["POST"]),
+                             Route("/sealed/{key}", put, methods=["POST"]),
                              Route("/relay/{key}", get, methods=["GET"])])
 
 
