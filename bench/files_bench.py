@@ -22,8 +22,9 @@ ratio, bare over API, of every process's CPU: where the cores are the bottleneck
 throughput ratio comes to it. And, for scale, the same bytes through a relay
 (bench/relay.py: the API's server and transfer code, with no credential, sealing,
 hashing, ticket or limits): what the second hop alone costs on this machine, so the
-distance between it and the API is what the desk's own work costs; and an upload
-through it sealed and hashed on the way (all the desk's work but the ticket's).
+distance between it and the API is what the desk's own work costs; and the bytes
+through it sealed and hashed on the way up, opened on the way down (all the desk's
+work but the ticket's and the request's).
 """
 
 from __future__ import annotations
@@ -227,7 +228,8 @@ async def api_round(port: int, ticket: str, data: bytes, api_process: psutil.Pro
 async def relay_round(port: int, data: bytes, relay: psutil.Process,
                       s3_process: psutil.Process) -> tuple[Round, Round]:
     """The same bytes up and down through the relay (bench/relay.py): the second hop
-    alone; and up again, sealed and hashed on the way (the second hop and sealing)."""
+    alone; and up and down again, sealed and hashed on the way up and opened on the way
+    down (the second hop and sealing)."""
     measured = Round(relay, s3_process, psutil.Process())
     path = f"/relay/{uuid.uuid4().hex}"
     with measured.timing("up"):
@@ -235,8 +237,11 @@ async def relay_round(port: int, data: bytes, relay: psutil.Process,
     with measured.timing("down"):
         await http_download(port, path, len(data))
     sealed = Round(relay, s3_process, psutil.Process())
+    path = f"/sealed/{uuid.uuid4().hex}"
     with sealed.timing("up"):
-        await http_upload(port, f"/sealed/{uuid.uuid4().hex}", data)
+        await http_upload(port, path, data)
+    with sealed.timing("down"):
+        await http_download(port, f"{path}?size={len(data)}", len(data))
     return measured, sealed
 
 
@@ -359,7 +364,8 @@ async def main(args: argparse.Namespace) -> None:
             ("up", "upload, the second hop alone", relayed),
             ("up", "upload, second hop and sealing", sealed),
             ("down", "download", through), ("down", "download, another replica", elsewhere),
-            ("down", "download, the second hop alone", relayed)):
+            ("down", "download, the second hop alone", relayed),
+            ("down", "download, second hop and opening", sealed)):
         api_rate, bare_rate = rate(rounds, what), rate(bare, what)
         # The API's side does all the bare side does (the store's work, a client's) and
         # more (a second hop, hashing, sealing). When the cores are the bottleneck, as

@@ -3,9 +3,10 @@
 S3 server and an object back, the same way the desk's own code does (one streamed PUT
 to a URL obstore signs, sent with httpx; obstore's streamed get in 1 MiB pieces), with
 no credential, sealing, hashing, ticket or limits. What any design that passes a file
-through an API process costs on the machine the bench runs on. ``POST /sealed/{key}``
-also seals and hashes the body on its way, as the desk does (a key of its own): the
-second hop and sealing, without the ticket.
+through an API process costs on the machine the bench runs on. ``/sealed/{key}`` also
+seals and hashes the body on its way up, and opens it on its way down (``?size=`` the
+file's), as the desk does (a key of its own): the second hop and sealing, without the
+ticket.
 
     .venv/bin/python bench/relay.py PORT   (TEMPODESK_S3_BUCKET and _ENDPOINT set)
 """
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from activities.file_store import READ_CHUNK_BYTES, SIGNED_PUT_VALID
 from activities.sealed_file import FileSealer
 from api.limits import uvicorn_options
+from desk.files import SEND_BYTES
 
 
 def relay_app(store: S3Store) -> Starlette:
@@ -49,12 +51,15 @@ def relay_app(store: S3Store) -> Starlette:
 
     async def get(request: Request) -> Response:
         got = await obstore.get_async(store, request.path_params["key"])
-        return StreamingResponse(got.stream(min_chunk_size=READ_CHUNK_BYTES),
-                                 headers={"Content-Length": str(got.meta["size"])})
+        chunks, size = got.stream(min_chunk_size=READ_CHUNK_BYTES), got.meta["size"]
+        if request.url.path.startswith("/sealed/"):  # opened as the desk opens a file
+            chunks, size = sealer.open(chunks, SEND_BYTES), int(request.query_params["size"])
+        return StreamingResponse(chunks, headers={"Content-Length": str(size)})
 
     return Starlette(routes=[Route("/relay/{key}", put, methods=["POST"]),
                              Route("/sealed/{key}", put, methods=["POST"]),
-                             Route("/relay/{key}", get, methods=["GET"])])
+                             Route("/relay/{key}", get, methods=["GET"]),
+                             Route("/sealed/{key}", get, methods=["GET"])])
 
 
 if __name__ == "__main__":
