@@ -38,6 +38,11 @@ class _Pool:
         return sum(end - start for start, end in self.ranges)
 
 
+def _taken(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class TicketNumbers:
     def __init__(self, client: Client, task_queue: str, block: int = 100) -> None:
         self.client = client
@@ -57,6 +62,9 @@ class TicketNumbers:
     def _refill(self, prefix: str, pool: _Pool) -> asyncio.Task[Lease]:
         if pool.refill is None:
             pool.refill = asyncio.create_task(self._lease(prefix, LeaseRequest(count=self.block)))
+            # A failed refill is told to the request that takes from the pool next (its
+            # result() raises); if none comes (the API stopping), it is not an error to log.
+            pool.refill.add_done_callback(_taken)
         return pool.refill
 
     async def next(self, prefix: str) -> str:
