@@ -13,8 +13,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from domain.idempotency import Claim, ClaimResult, ShardState
 from domain.ids import (
@@ -38,9 +44,16 @@ class _Pool:
         return sum(end - start for start, end in self.ranges)
 
 
-def _taken(task: asyncio.Task) -> None:
+def _taken(task: asyncio.Future) -> None:
     if not task.cancelled():
         task.exception()
+
+
+def _start_failure_taken(start: WithStartWorkflowOperation) -> None:
+    """An update-with-start whose call failed before its workflow started leaves the same
+    failure in the start's own future (the SDK sets it there, and nobody waits on it):
+    taken, or it is logged as never retrieved once collected."""
+    asyncio.ensure_future(start.workflow_handle()).add_done_callback(_taken)
 
 
 class TicketNumbers:
@@ -56,8 +69,12 @@ class TicketNumbers:
             id=sequence_workflow_id(prefix), task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-        return await self.client.execute_update_with_start_workflow(
-            TicketSequenceWorkflow.lease, request, start_workflow_operation=start)
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                TicketSequenceWorkflow.lease, request, start_workflow_operation=start)
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            _start_failure_taken(start)
+            raise
 
     def _refill(self, prefix: str, pool: _Pool) -> asyncio.Task[Lease]:
         if pool.refill is None:
@@ -104,6 +121,9 @@ class TicketNumbers:
                 start_workflow_operation=start)
         except WorkflowUpdateFailedError:  # refused by the shard: the number is unused
             self._give_back(prefix, number)
+            raise
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            _start_failure_taken(start)
             raise
         # Any other failure (e.g. the server died after recording the claim, before it
         # answered) leaves the number possibly the key's: a gap, never a duplicate.
