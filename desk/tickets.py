@@ -49,9 +49,7 @@ class TicketRef:
         return self.workflow.view_model
 
     async def view(self) -> TicketView:
-        """The kind's whole view (queried by name: a method reference would decode it as
-        the base contract's type)."""
-        return await self.handle.query(TicketWorkflow.view.__name__, result_type=self.view_model)
+        return await kind_view(self.handle, self.kind)
 
     def shown(self, view: TicketView) -> TicketView:
         """``view`` as the caller may read it (personal data withheld from readers who do
@@ -138,6 +136,11 @@ async def operator_view(client: Client, ticket_id: str) -> TicketView | None:
     kind = await find_kind(client, ticket_id)
     if kind is None:
         return None
-    handle = client.get_workflow_handle(workflow_id(kind, ticket_id))
+    return await kind_view(client.get_workflow_handle(workflow_id(kind, ticket_id)), kind)
+
+
+async def kind_view(handle: WorkflowHandle[Any, Any], kind: TicketKind) -> TicketView:
+    """A ticket's whole view as its kind has it (queried by name: a method reference would
+    decode it as the base contract's type)."""
     return await handle.query(TicketWorkflow.view.__name__,
                               result_type=TICKET_WORKFLOWS[kind].view_model)

@@ -110,3 +110,9 @@ def test_cli_config_check(tmp_path):
         "role: agent", "role: janitor")))])
     assert bad.exit_code == 2
     assert "clients[0].api_keys[0].role" in bad.output and "'requester'" in bad.output
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "eight", "2.5"])
+def test_uploads_in_flight_out_of_range_is_refused_naming_it(tmp_path, value):
+    problems = problems_of(tmp_path, GOOD_CLIENT + f"uploads_in_flight: {value}\n")
+    assert len(problems) == 1 and "uploads_in_flight" in problems[0], problems

@@ -89,8 +89,9 @@ async def test_a_file_is_kept_sealed_listed_and_downloaded_byte_identical(files_
     ticket = await open_ticket(desk)
     image = png(64)
     streamed = []  # the PUTs sent to the store whole (a raw body: its length is known)
-    desk.state.files.http = httpx.AsyncClient(event_hooks={"request": [
-        lambda request: _note(streamed, request)]})
+    # Noted by the desk's own client (its limits and trust store, as served).
+    desk.state.files.http.event_hooks["request"].append(
+        lambda request: _note(streamed, request))
     caplog.set_level(logging.INFO)
     # The sender says text/plain; the desk reads the bytes and records a PNG.
     made = await upload(desk, ticket, "../../screen shot.png", image, raw=raw)
