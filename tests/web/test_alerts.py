@@ -121,7 +121,8 @@ async def children_started(desk: Desk, workflow_id: str) -> int:
 
 
 async def incidents_of(desk: Desk, client: str) -> int:
-    query = f"TicketKind = 'incident' AND ClientId = '{desk.client_id(client)}'"
+    query = (f"TicketKind = 'incident' AND ClientId = '{desk.client_id(client)}' "
+             "AND ExecutionStatus != 'ContinuedAsNew'")  # one row per ticket
     return (await desk.client.count_workflows(query)).count
 
 

@@ -90,7 +90,8 @@ async def test_a_mail_with_a_png_and_a_pdf_through_tempodesk_smtp(dev_client, ta
 
         async def opened() -> list[str]:
             found = [w async for w in worker_client.list_workflows(
-                f"TaskQueue = '{task_queue}' AND TicketKind = 'incident'")]
+                f"TaskQueue = '{task_queue}' AND TicketKind = 'incident' "
+                "AND ExecutionStatus != 'ContinuedAsNew'")]
             return [w.id.split(":", 1)[1] for w in found]
 
         (ticket,) = await eventually(opened, bool, timeout=30)

@@ -103,7 +103,8 @@ async def test_a_failing_provider_shows_on_the_ticket_and_in_the_web_ui_filter(h
         "last_working_day": "2026-12-04", "immediate": True})
     assert made.status_code == 201, made.text
     ticket = made.json()["ticket_id"]
-    wanted = f"ProviderFailing = true AND WorkflowId = 'offboarding:{ticket}'"
+    wanted = (f"ProviderFailing = true AND WorkflowId = 'offboarding:{ticket}' "
+              "AND ExecutionStatus = 'Running'")  # an earlier run keeps its last value
 
     async def found() -> int:
         return len([w async for w in desk.client.list_workflows(wanted)])
