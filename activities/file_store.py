@@ -11,6 +11,15 @@ another client's object. Which tickets hold a file is recorded beside it
 (``refs/<client>/<sha256>/<ticket>``), so it is deleted once the last of its client's
 tickets lets go of it. Uploads waiting for their ticket are staged under
 ``staging/<client>/`` (a bucket lifecycle rule clears the ones never claimed).
+
+A release and an upload of the same file for another ticket may run at once. The upload
+keeps its own copy (its ``spare``) until its ticket's mark is written, and only then,
+finding the address still naming a whole file, deletes it (:meth:`FileStore.hold`). A
+release marks the address released before it looks for marks a second time, and deletes
+the sealed object only if there are none; it never deletes the address. Whichever comes
+first, the other sees it: an upload that looked before the release marked the address
+had its mark written before, and stops the release; one that looks after finds the
+address released and gives it its own copy.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import math
 import ssl
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
@@ -98,9 +107,13 @@ class FileNotStored(Exception):
 
 @dataclass(frozen=True)
 class StoredFile:
+    """``spare``: this upload's own copy, when the client had the file already (kept until
+    a ticket's mark holds the file: :meth:`FileStore.hold`)."""
+
     sha256: str
     size: int
     content_type: str
+    spare: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,8 @@ class StagedFile:
     file: StoredFile
 
 
+# What a released address holds: the object it named, which is deleted (or is about to be).
+RELEASED = "released:"
 REMEMBERED_OBJECTS = 10_000
 REMEMBERED_SECONDS = 300.0
 # How long a URL signed for one streamed PUT may be used: it is used at once, but the
@@ -176,8 +191,7 @@ class FileStore:
         :class:`FileStoreUnavailable` if the store fails."""
         data = data_key(client_id, uuid.uuid4().hex)
         file = await self._write(data, chunks, max_bytes, hint)
-        await self._address(client_id, file.sha256, data)
-        return file
+        return replace(file, spare=await self._address(client_id, file.sha256, data))
 
     async def stage(self, client_id: str, chunks: AsyncIterator[bytes], max_bytes: int,
                     hint: SizeHint = UNKNOWN_SIZE) -> StagedFile:
@@ -240,34 +254,40 @@ class FileStore:
             raise FileStoreUnavailable(f"the store answered {answer.status_code}: "
                                        f"{answer.text[:200]}")
 
-    async def _address(self, client_id: str, sha256: str, data: str) -> None:
+    async def _address(self, client_id: str, sha256: str, data: str) -> str | None:
         """Give the object ``data`` its content address, unless the client has the file
-        already (then ``data`` is a second copy, and goes). An address whose object is
-        gone (a release that failed between the two: it deletes the object first) is
-        taken over, so that file is never lost to it."""
+        already: then ``data`` is returned, a spare copy that :meth:`hold` deletes once a
+        ticket's mark holds the file. An address naming nothing whole (released, or a
+        release that failed midway) is taken over, so that file is never lost to it."""
         address = object_key(client_id, sha256)
         try:
             try:
                 await obstore.put_async(self.store, address, data.encode(), mode="create")
             except (AlreadyExistsError, NotSupportedError):  # NotSupported: look, then write
                 if await self.exists(client_id, sha256):
-                    await self._forget(data)
-                    return
+                    return data
                 await obstore.put_async(self.store, address, data.encode())
             self.objects.put(address, data)
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await self._forget(data)
             raise FileStoreUnavailable(_why(exc)) from exc
+        return None
 
-    async def settle(self, client_id: str, staging: str, sha256: str) -> None:
-        """Give a staged upload its content address (a no-op if the client has the file
-        already); :class:`FileNotStored` if neither is there (a staged upload expired)."""
+    async def settle(self, client_id: str, staging: str, sha256: str) -> str | None:
+        """Give a staged upload its content address; if the client has the file already,
+        the staged upload is the spare :meth:`hold` deletes (returned). :class:`FileNotStored`
+        if neither is there (a staged upload expired)."""
         if not staging.startswith(staging_key(client_id, "")):
             raise FileNotStored(staging)  # one client's upload never lands in another's
         if await self.exists(client_id, sha256):
-            await self._forget(staging)
-            return
+            return staging
+        data = await self._copy_staged(client_id, staging, sha256)
+        spare = await self._address(client_id, sha256, data)
+        await self._forget(staging)
+        return spare
+
+    async def _copy_staged(self, client_id: str, staging: str, sha256: str) -> str:
         data = data_key(client_id, uuid.uuid4().hex)
         try:
             await obstore.copy_async(self.store, staging, data)
@@ -275,8 +295,7 @@ class FileStore:
             raise FileNotStored(sha256) from exc
         except Exception as exc:
             raise FileStoreUnavailable(_why(exc)) from exc
-        await self._address(client_id, sha256, data)
-        await self._forget(staging)
+        return data
 
     async def put_bytes(self, client_id: str, data: bytes, max_bytes: int) -> StoredFile:
         async def one() -> AsyncIterator[bytes]:
@@ -313,9 +332,9 @@ class FileStore:
         return self.sealer.open(got.stream(min_chunk_size=READ_CHUNK_BYTES), piece_bytes)
 
     async def _data_of(self, client_id: str, sha256: str) -> str:
-        """The object a content address names (always one of the same client's)."""
-        pointer = await obstore.get_async(self.store, object_key(client_id, sha256))
-        data = bytes(await pointer.bytes_async()).decode("ascii", "replace")
+        """The object a content address names (always one of the same client's; none
+        once released)."""
+        data = await self._pointer(object_key(client_id, sha256))
         if not data.startswith(data_key(client_id, "")):
             raise FileNotStored(sha256)
         return data
@@ -334,7 +353,7 @@ class FileStore:
 
     async def exists(self, client_id: str, sha256: str) -> bool:
         """Whether the client has the file: its address, and the object the address names
-        (a release that failed between the two leaves the address alone)."""
+        (released, or a release that failed midway, it names nothing whole)."""
         try:
             await obstore.head_async(self.store, await self._data_of(client_id, sha256))
         except (FileNotFoundError, FileNotStored):
@@ -343,27 +362,80 @@ class FileStore:
             raise FileStoreUnavailable(_why(exc)) from exc
         return True
 
-    async def hold(self, client_id: str, sha256: str, ticket_id: str) -> None:
-        """Record that ``ticket_id`` holds the file (before the ticket lists it)."""
-        await self._put(reference_key(client_id, sha256, ticket_id), b"")
+    async def hold(self, client_id: str, sha256: str, ticket_id: str,
+                   spare: str | None = None) -> None:
+        """Record that ``ticket_id`` holds the file (before the ticket lists it). Then the
+        upload's ``spare`` copy goes if the address still names the whole file, or takes
+        the address if it does not (released meanwhile); it goes as well if this fails."""
+        try:
+            await self._put(reference_key(client_id, sha256, ticket_id), b"")
+            if spare is not None:
+                await self._keep_one(client_id, sha256, spare)
+        except BaseException:
+            if spare is not None:
+                with contextlib.suppress(Exception):  # the upload failed: a copy of nothing
+                    await self._forget(spare)
+            raise
+
+    async def discard(self, spare: str) -> None:
+        """Delete an upload's spare copy that no ticket will hold (its upload failed)."""
+        await self._forget(spare)
+
+    async def _keep_one(self, client_id: str, sha256: str, spare: str) -> None:
+        if await self.exists(client_id, sha256):
+            await self._forget(spare)
+            return
+        data = spare
+        if not spare.startswith(data_key(client_id, "")):  # a staged upload: its own object
+            data = await self._copy_staged(client_id, spare, sha256)
+        await self._put(object_key(client_id, sha256), data.encode())
+        self.objects.put(object_key(client_id, sha256), data)
+        if data != spare:
+            await self._forget(spare)
 
     async def release(self, client_id: str, sha256: str, ticket_id: str) -> bool:
         """``ticket_id`` lets go of the file; the file itself is deleted once no ticket
-        of the client holds it. True if it was deleted. Safe to run twice: the sealed
-        object goes before the address naming it, so a run that failed between the two
-        is finished by the next (the address first would leave an object nothing names)."""
+        of the client holds it. True if it was deleted. The address is marked released
+        first and the marks are looked at again: a ticket that held the file meanwhile
+        keeps it (the address is given back). Safe to run twice; the address is never
+        deleted (an upload may be taking it over)."""
         await self._forget(reference_key(client_id, sha256, ticket_id))
+        if await self._held(client_id, sha256):
+            return False
+        address = object_key(client_id, sha256)
+        try:
+            pointer = await self._pointer(address)
+        except FileNotFoundError:
+            return True  # gone already
+        data = pointer.removeprefix(RELEASED)
+        if not data.startswith(data_key(client_id, "")):
+            return True  # names nothing of this client's
+        self.objects.drop(address)
+        if not pointer.startswith(RELEASED):
+            await self._put(address, f"{RELEASED}{data}".encode())
+        if await self._held(client_id, sha256):  # held since: the file stays
+            if await self._present(data):
+                await self._put(address, data.encode())
+            return False
+        await self._forget(data)
+        return True
+
+    async def _held(self, client_id: str, sha256: str) -> bool:
         async for held in obstore.list(self.store, prefix=reference_prefix(client_id, sha256),
                                        chunk_size=1):
             if held:
-                return False
+                return True
+        return False
+
+    async def _pointer(self, address: str) -> str:
+        pointer = await obstore.get_async(self.store, address)
+        return bytes(await pointer.bytes_async()).decode("ascii", "replace")
+
+    async def _present(self, key: str) -> bool:
         try:
-            data = await self._data_of(client_id, sha256)
-        except (FileNotFoundError, FileNotStored):
-            return True  # gone already: safe to run twice
-        self.objects.drop(object_key(client_id, sha256))
-        await self._forget(data)
-        await self._forget(object_key(client_id, sha256))
+            await obstore.head_async(self.store, key)
+        except FileNotFoundError:
+            return False
         return True
 
     async def _put(self, key: str, data: bytes) -> None:

@@ -181,9 +181,17 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
                               content_type=f.content_type, size=f.size, by=by[:200], at=now,
                               channel=channel) for name, f in files]
     new = {a.sha256 for a in attachments} - {a.sha256 for a in held}
+    # Copies of files the client had already: each goes once the ticket holds its file.
+    spares = [(f.sha256, f.spare) for _, f in files if f.spare is not None]
     try:
         for sha256 in new:
-            await store.hold(ref.client.id, sha256, ref.ticket_id)
+            spare = next((s for held_sha, s in spares if held_sha == sha256), None)
+            if spare is not None:
+                spares.remove((sha256, spare))
+            await store.hold(ref.client.id, sha256, ref.ticket_id, spare)
+        while spares:  # more copies: of a file the ticket holds already, or sent twice
+            sha256, spare = spares.pop()
+            await store.hold(ref.client.id, sha256, ref.ticket_id, spare)
         view = await answered(state, ref.handle.execute_update(
             TicketWorkflow.attach, AttachmentIn(files=attachments, limits=ref.client.files),
             result_type=ref.view_model))
@@ -192,6 +200,9 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
         for sha256 in new:  # not on the ticket: take the marks back (the store may be down)
             with contextlib.suppress(Exception):
                 await store.release(ref.client.id, sha256, ref.ticket_id)
+        for _, spare in spares:
+            with contextlib.suppress(Exception):
+                await store.discard(spare)
         if isinstance(exc, FileStoreUnavailable):
             raise store_down() from exc
         cause = getattr(exc, "cause", None)
@@ -268,9 +279,9 @@ async def attach_uploads(state: Desk, ref: TicketRef,
     files = []
     try:
         for claim in claims:  # settled already by a replayed intake: a no-op
-            await store.settle(ref.client.id, claim["key"], claim["sha"])
+            spare = await store.settle(ref.client.id, claim["key"], claim["sha"])
             files.append((claim["name"], StoredFile(sha256=claim["sha"], size=int(
-                claim["size"]), content_type=claim["type"]), claim["by"]))
+                claim["size"]), content_type=claim["type"], spare=spare), claim["by"]))
     except FileStoreUnavailable as exc:
         raise store_down() from exc
     except FileNotStored as exc:

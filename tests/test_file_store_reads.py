@@ -3,7 +3,8 @@ to the address (activities/file_store.py); against the real S3 server, with a se
 FileStore playing the worker that deletes files: what it deleted is gone for the first
 (FileNotStored, never a stale read), the same file stored anew reads again, and an entry
 ends after its time even when other hands took the address but not the object; and a
-release that failed between the object and its address is finished by its retry."""
+release that failed midway is finished by its retry (tests/test_file_release_race.py:
+a release and an upload of the same file at once)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import uuid
 import obstore
 import pytest
 
-from activities.file_store import FileNotStored, FileStore
+from activities.file_store import RELEASED, FileNotStored, FileStore
 from domain.attachments import object_key
 from tests.conftest import file_settings
 
@@ -69,7 +70,7 @@ async def test_an_entry_ends_after_its_time(local_s3):
 
 class FailingOnce(FileStore):
     """A store whose first deletion of one kind of key fails (the store hiccups): of the
-    sealed ``object`` or of its ``address``."""
+    sealed ``object`` or of the ticket's ``mark``."""
 
     fails_on = "object"
     failed = False
@@ -89,27 +90,39 @@ def failing_once(local_s3, on: str) -> tuple[FailingOnce, str]:
     return store, client_id
 
 
-@pytest.mark.parametrize("on", ["object", "address"])
+async def left_in_bucket(store: FileStore, client_id: str) -> dict[str, bytes]:
+    """Every object of the client's, marks and staged uploads included, and what it holds."""
+    left = {}
+    for prefix in (f"{client_id}/", f"refs/{client_id}/", f"staging/{client_id}/"):
+        for meta in await obstore.list(store.store, prefix=prefix).collect_async():
+            got = await obstore.get_async(store.store, meta["path"])
+            left[meta["path"]] = bytes(await got.bytes_async())
+    return left
+
+
+@pytest.mark.parametrize("on", ["object", "mark"])
 async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3, on):
-    """The worker's release is retried after a failure on either deletion: nothing of the
-    file is left in the bucket, neither its address nor the sealed object (an object
-    nothing names any more would never be deleted)."""
+    """The worker's release is retried after a failure on either deletion: of the file
+    only its address is left, marked released (it names no object: an object nothing
+    names any more would never be deleted)."""
     store, client_id = failing_once(local_s3, on)
     file = await store.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
     await store.hold(client_id, file.sha256, "BEL-000001")
     with pytest.raises(OSError):
         await store.release(client_id, file.sha256, "BEL-000001")
     assert await store.release(client_id, file.sha256, "BEL-000001")  # the retry
-    left = await obstore.list(store.store, prefix=f"{client_id}/").collect_async()
-    assert [m["path"] for m in left] == []
+    address = object_key(client_id, file.sha256)
+    [(path, named)] = (await left_in_bucket(store, client_id)).items()
+    assert path == address and named.decode().startswith(RELEASED)
 
 
 @pytest.mark.parametrize("staged", [False, True], ids=["put", "staged"])
 async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
-    """A release that deleted the object and failed on its address, not retried yet: the
-    same file sent again (for another ticket, directly or staged at intake) is kept and
-    reads back, instead of being taken for a copy of a file that is gone."""
-    store, client_id = failing_once(local_s3, "address")
+    """A release that marked the address released and failed on the object, not retried
+    yet: the same file sent again (for another ticket, directly or staged at intake) is
+    kept and reads back, instead of being taken for a copy of a file that is going; the
+    release's retry then leaves it alone."""
+    store, client_id = failing_once(local_s3, "object")
     data = os.urandom(5000)
     file = await store.put_bytes(client_id, data, 1024 * 1024)
     await store.hold(client_id, file.sha256, "BEL-000001")
@@ -121,8 +134,11 @@ async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
             yield data
 
         upload = await store.stage(client_id, one(), 1024 * 1024)
-        await store.settle(client_id, upload.staging_key, file.sha256)
+        spare = await store.settle(client_id, upload.staging_key, file.sha256)
     else:
-        await store.put_bytes(client_id, data, 1024 * 1024)
+        spare = (await store.put_bytes(client_id, data, 1024 * 1024)).spare
+    assert spare is None  # the address was taken over: this upload is the file now
     await store.hold(client_id, file.sha256, "BEL-000002")
+    assert await read_all(store, client_id, file.sha256) == data
+    assert not await store.release(client_id, file.sha256, "BEL-000001")  # the retry
     assert await read_all(store, client_id, file.sha256) == data
