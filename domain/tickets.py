@@ -264,13 +264,23 @@ class TicketStart(BaseModel):
 # ---------------------------------------------------------------- messages
 
 
+TRANSITION_REASON_MAX_CHARS = 1000
+
+
 class Transition(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: Status
-    reason: PlainText = Field("", max_length=1000)
+    reason: PlainText = Field("", max_length=TRANSITION_REASON_MAX_CHARS)
     preventable: bool | None = Field(None, description="on resolve: could it have been "
                                      "prevented? (P1/P2 incidents then get a post-mortem)")
     by: str = Field("", description="set from the credential; a value sent is replaced")
+
+    @classmethod
+    def made(cls, to: Status, by: str, reason: str) -> Transition:
+        """A transition a workflow makes itself, its reason composed around what a person
+        wrote ("declined: ..."): cut to the limit, where one sent is refused over it. A
+        reason at the limit plus a prefix failed the workflow on every attempt."""
+        return cls(to=to, by=by, reason=reason[:TRANSITION_REASON_MAX_CHARS])
 
 
 class Assignment(BaseModel):

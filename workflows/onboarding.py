@@ -316,8 +316,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
         s.compensated_at = workflow.now()
         undone = ", ".join(st.name for st in started) or "nothing had started"
         self.record_event("compensated", f"undone, newest first: {undone}")
-        self.apply_transition(Transition(to=Status.RESOLVED, by=by,
-                                         reason=f"cancelled: {reason}"))
+        self.apply_transition(Transition.made(Status.RESOLVED, by, f"cancelled: {reason}"))
 
     async def _undo(self, step: StepState) -> None:
         kind = JoinerStep(step.name.split(" ")[0])
@@ -354,8 +353,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
             self.record_event("expedite_declined", request.reason, by=request.by)
             s.cancelled_at = workflow.now()
             s.cancel_reason = f"expedite declined: {request.reason or 'no reason given'}"
-            self.apply_transition(Transition(to=Status.RESOLVED, by=request.by,
-                                             reason=s.cancel_reason))
+            self.apply_transition(Transition.made(Status.RESOLVED, request.by, s.cancel_reason))
         return s.view()
 
     @decide_expedite.validator

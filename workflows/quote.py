@@ -224,8 +224,8 @@ class QuoteWorkflow(TicketWorkflow):
         else:
             self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                          detail=f"declined: {decision.reason}"))
-            self.apply_transition(Transition(to=Status.RESOLVED, by=decision.by,
-                                             reason=f"declined: {decision.reason}"))
+            self.apply_transition(Transition.made(Status.RESOLVED, decision.by,
+                                                  f"declined: {decision.reason}"))
         self.mark_changed()
 
     async def _order(self) -> None:
@@ -251,9 +251,9 @@ class QuoteWorkflow(TicketWorkflow):
             if self.ends_by_kind_rules:  # the decision is made: the order is the agent's from here
                 self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                              detail="approved; the parts are ordered by hand"))
-                self.apply_transition(Transition(
-                    to=Status.RESOLVED, by="system",
-                    reason=f"approved; the order is handed to an agent: {s.order_failed}"))
+                self.apply_transition(Transition.made(
+                    Status.RESOLVED, "system",
+                    f"approved; the order is handed to an agent: {s.order_failed}"))
             return
         s.order = order
         schedule = (f"order {order.order_id}: parts expected {order.eta.isoformat()}, "
@@ -263,7 +263,7 @@ class QuoteWorkflow(TicketWorkflow):
                           f"{order.install_on.isoformat()}", [], requester=True)
         self._tell_request(QuoteNews(quote_id=s.ticket_id, quote_state=s.quote_state,
                                      detail=schedule, install_at=order.install_at))
-        self.apply_transition(Transition(to=Status.RESOLVED, by="system", reason=schedule))
+        self.apply_transition(Transition.made(Status.RESOLVED, "system", schedule))
 
     # ------------------------------------------------------------------ final words
 
