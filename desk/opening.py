@@ -28,6 +28,7 @@ from domain.offboarding import (
     ExitForm,
     OffboardingStart,
     OffboardingView,
+    check_last_day,
     check_manager,
     check_notice,
     effective_time,
@@ -149,6 +150,7 @@ async def exit_start(state: Desk, client: ClientConfig, form: ExitForm,
     client's own people (422 naming the field otherwise), before a number is taken."""
     own_people(client, form.people())
     now = datetime.now(UTC)
+    check_last_day(form, now)
     effective = effective_time(form, client.sla, now)
     check_notice(form, effective, now)
     ticket = await state.numbers.next(client.ticket_prefix)

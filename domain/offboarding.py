@@ -228,6 +228,21 @@ class ProviderCall(BaseModel):
 
 
 NOTICE_AHEAD_MAX = timedelta(days=366)
+# A last working day this long past is a typo in the year: it would cut the person off at
+# once. An exit that must end access now says 'immediate'.
+LAST_DAY_BEHIND_MAX = timedelta(days=30)
+
+
+def check_last_day(form: ExitForm, now: datetime) -> None:
+    """The last working day's range, before any calendar is built for it (one is built for
+    every year up to the day)."""
+    if form.last_working_day - now.date() > NOTICE_AHEAD_MAX:
+        raise FieldError("last_working_day", "more than a year ahead",
+                         "raise the exit closer to the day (within 12 months)")
+    if not form.immediate and now.date() - form.last_working_day > LAST_DAY_BEHIND_MAX:
+        raise FieldError("last_working_day", f"more than {LAST_DAY_BEHIND_MAX.days} days "
+                         "ago: access would end at once", "check the year, or send "
+                         "'immediate': true to end access now")
 
 
 def effective_time(form: ExitForm, policy: SlaPolicy, now: datetime) -> datetime:

@@ -38,6 +38,8 @@ from domain.tickets import (
 READY_TARGET = "ready"            # the clock's target: everything ready by the start
 READY_WARNINGS = (50, 75, 90)
 START_AHEAD_MAX = timedelta(days=366)
+# A start this long past is a typo in the year, not a late form (which expedites).
+START_BEHIND_MAX = timedelta(days=30)
 DEVICES_MAX = 5
 INDUCTION_MINUTES = 30
 INDUCTION_AFTER_START = timedelta(hours=2)  # settle in first: desk, coffee, sign-in
@@ -175,6 +177,14 @@ def schedule(form: JoinerForm, client: ClientConfig, now: datetime) -> Schedule:
     """Check the contract's notice (``3bd`` counted on the client's business calendar,
     ``48h`` on the wall clock) and find the earliest allowed start."""
     policy = client.sla
+    # The day's range first: a calendar is built for every year up to the day.
+    if form.start_date - now.date() > START_AHEAD_MAX:
+        raise FieldError("start_date", "more than a year ahead",
+                         "send the form closer to the start (within 12 months)")
+    if now.date() - form.start_date > START_BEHIND_MAX:
+        raise FieldError("start_date", f"more than {START_BEHIND_MAX.days} days ago",
+                         "check the year; a start already past is sent with its real date "
+                         "and 'expedite': true")
     starts_at = start_instant(form, policy)
     if starts_at - now > START_AHEAD_MAX:
         raise FieldError("start_date", "more than a year ahead",
