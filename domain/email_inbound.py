@@ -27,7 +27,7 @@ from domain.ids import TICKET_ID_PATTERN
 
 MESSAGE_MAX_BYTES = 10 * 1024 * 1024   # the SMTP listener's limit; the API's is 1 MiB
 TEXT_MAX_CHARS = 10_000                # a comment's limit
-ATTACHMENTS_MAX = 20
+ATTACHMENTS_MAX = 20                   # files in one message: more is refused, never cut
 MIME_DEPTH_MAX = 10                    # real mail nests 3-4 deep (a forward of a forward)
 MIME_PARTS_MAX = 100
 AUTH_RESULTS_MAX = 10                  # Authentication-Results headers read, at most
@@ -221,7 +221,7 @@ def _files(message: EmailMessage) -> list[tuple[Attachment, bytes]]:
     name, not marked as an attachment) are the message, not files."""
     found: list[tuple[Attachment, bytes]] = []
     queue = [message]
-    while queue and len(found) < ATTACHMENTS_MAX:
+    while queue:
         part = queue.pop(0)
         kind = part.get_content_type()
         name = part.get_filename()
@@ -240,6 +240,9 @@ def _files(message: EmailMessage) -> list[tuple[Attachment, bytes]]:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
             name = name or f"inline-{len(found) + 1}.{kind.rpartition('/')[2][:10]}"
+        if len(found) == ATTACHMENTS_MAX:  # a file is never dropped: the sender is told
+            raise MalformedMail(f"more than {ATTACHMENTS_MAX} files: send them in several "
+                                "messages")
         found.append((Attachment(filename=one_line(str(name)) or "unnamed",
                                  content_type=one_line(kind, 100), size=len(data),
                                  sha256=hashlib.sha256(data).hexdigest()), data))

@@ -16,11 +16,13 @@ from pydantic import ValidationError
 
 from desk.mail import incident_report, note_body
 from domain.email_inbound import (
+    ATTACHMENTS_MAX,
     MIME_DEPTH_MAX,
     MIME_PARTS_MAX,
     InboundMessage,
     MalformedMail,
     parse,
+    parse_with_files,
 )
 from domain.ids import TicketKind
 from domain.mail_config import MailConfig
@@ -315,6 +317,25 @@ def test_deep_or_wide_mime_is_refused_with_the_reason(kind):
                             filename=f"{index}.bin")
     with pytest.raises(MalformedMail, match="MIME parts"):
         parse(bytes(wide))
+
+
+def files_message(count: int) -> bytes:
+    message = EmailMessage()
+    message["From"] = PERSON
+    message.set_content("the logs")
+    for index in range(count):
+        message.add_attachment(b"log %d" % index, maintype="application",
+                               subtype="octet-stream", filename=f"{index}.log")
+    return bytes(message)
+
+
+def test_more_files_than_a_message_may_carry_are_refused_never_cut():
+    """The sender is told (554 with the reason) instead of the files past the cap being
+    dropped without a word (outside review: 60 files kept 20, answered 250)."""
+    _, files = parse_with_files(files_message(ATTACHMENTS_MAX))
+    assert len(files) == ATTACHMENTS_MAX
+    with pytest.raises(MalformedMail, match=f"more than {ATTACHMENTS_MAX} files"):
+        parse_with_files(files_message(ATTACHMENTS_MAX + 1))
 
 
 def test_unknown_charsets_read_with_replacement_and_controls_are_stripped():
