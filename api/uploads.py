@@ -1,7 +1,8 @@
 """One uploaded file read from a request as it arrives, never whole in memory: the part
 named ``file`` of a ``multipart/form-data`` body (what browsers and ``curl -F`` send), or
 a raw body (any other type) named by ``?name=``. The caller stores the chunks as they come
-and stops at its limit; whatever follows the file part is not read."""
+and stops at its limit. What follows the file part is read for up to 64 KiB, to refuse a
+second file (one file per request: a second was dropped without a word)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from desk.errors import DeskError
 
 FIELD = "file"
 PREAMBLE_MAX_BYTES = 64 * 1024  # multipart headers and fields before the file part
+AFTER_FILE_MAX_BYTES = 64 * 1024  # read after it, looking for a second file
 
 
 @dataclass
@@ -38,6 +40,7 @@ class _Parts:
         self.filename: str | None = None
         self.in_file = False
         self.file_ended = False
+        self.another_file = False  # a second part named 'file', or with a file name
         self.out: list[bytes] = []
         self._headers: dict[bytes, bytes] = {}
         self._name = b""
@@ -58,9 +61,12 @@ class _Parts:
 
     def _headers_finished(self) -> None:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        if options.get(b"name") == FIELD.encode() and self.filename is None:
+        named_file = options.get(b"name") == FIELD.encode()
+        if named_file and self.filename is None:
             self.in_file = True
             self.filename = options.get(b"filename", b"").decode("utf-8", "replace")
+        elif self.filename is not None and (named_file or b"filename" in options):
+            self.another_file = True
 
     def _data(self, data: bytes, start: int, end: int) -> None:
         if self.in_file:
@@ -144,12 +150,26 @@ async def _file_part(parts: _Parts, body: AsyncIterator[bytes]) -> AsyncIterator
         chunk = await anext(body, None)
         if chunk is None:
             raise Problem(400, "Upload cut short", "the body ended inside the file part")
-        try:
-            parts.parser.write(chunk)
-        except Exception as exc:
-            raise field_problem(422, FIELD, f"the multipart body cannot be read: {exc}"[:200],
-                                "send multipart/form-data with one part named 'file'",
-                                "Request is not valid") from exc
+        _write(parts, chunk)
         data = parts.take()
         if data:
             yield data
+    after = 0  # the rest, before the file is taken: a second file is refused, not dropped
+    while not parts.another_file and after < AFTER_FILE_MAX_BYTES:
+        chunk = await anext(body, None)
+        if chunk is None:
+            break
+        after += len(chunk)
+        _write(parts, chunk)
+    if parts.another_file:
+        raise field_problem(422, FIELD, "a second file in the form: one file per request",
+                            "send each file in a request of its own", "Request is not valid")
+
+
+def _write(parts: _Parts, chunk: bytes) -> None:
+    try:
+        parts.parser.write(chunk)
+    except Exception as exc:
+        raise field_problem(422, FIELD, f"the multipart body cannot be read: {exc}"[:200],
+                            "send multipart/form-data with one part named 'file'",
+                            "Request is not valid") from exc
