@@ -294,6 +294,23 @@ async def attach_uploads(state: Desk, ref: TicketRef,
     return view
 
 
+def room_for_mail(ref: TicketRef, held: list[Attachment],
+                  carried: list[MailAttachment]) -> None:
+    """A message's files against its ticket's limits, before anything of the message is
+    stored or done: 413 naming the limit (the sender's server bounces it whole), where a
+    note naming the files was kept on the ticket without them."""
+    now = datetime.now(UTC)
+    incoming = AttachmentIn(files=[Attachment(
+        sha256=f.sha256, name=safe_name(f.filename), content_type=f.content_type[:100],
+        size=f.size, by="email", at=now, channel=Channel.EMAIL) for f in carried],
+        limits=ref.client.files)
+    refused = incoming.refusal(held)
+    if refused is not None:  # 413 whatever the limit: the listener's 552, final
+        raise field_problem(413, "file", refused.message,
+                            f"see the client's files.{refused.limit}", "File refused",
+                            where="body")
+
+
 async def store_mail_files(state: Desk, client: ClientConfig,
                            attachments: list[MailAttachment],
                            files: list[bytes]) -> list[tuple[str, StoredFile]]:

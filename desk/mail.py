@@ -24,7 +24,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from desk.access import may
 from desk.errors import DeskError
-from desk.files import held_files, list_on_ticket, store_mail_files
+from desk.files import held_files, list_on_ticket, room_for_mail, store_mail_files
 from desk.intake import open_incident
 from desk.principal import Principal
 from desk.state import Desk
@@ -158,6 +158,8 @@ async def _apply(state: Desk, principal: Principal, decision: MailDecision,
         return ref.ticket_id if ref else None
     client = ref.client if ref else facts.client_for_new
     assert client is not None
+    if ref is not None and action is not MailAction.OPEN and files and state.files:
+        room_for_mail(ref, await held_files(ref), message.attachments)
     stored = await store_mail_files(state, client, message.attachments, files)
     if action is MailAction.OPEN:
         ticket, replayed = await _open(state, principal, client, message,
