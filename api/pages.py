@@ -36,6 +36,7 @@ TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templat
                         autoescape=select_autoescape(enabled_extensions=("html", "j2")))
 TEMPLATES.filters["money"] = lambda value: f"{Decimal(value):,.2f}"
 TEMPLATES.filters["number"] = lambda value: f"{Decimal(value).normalize():f}"
+TEMPLATES.filters["capitalize_first"] = lambda text: str(text)[:1].upper() + str(text)[1:]
 
 # Scripts only as files of this origin: a file a requester uploads is never one (it is
 # served as a download, nosniff, sandboxed), and no inline script runs.

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,6 +19,7 @@ from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedEr
 from temporalio.service import RPCError
 
 from api.body_examples import body_model_of
+from api.pages import TEMPLATES
 from api.scim_errors import is_scim, scim_error
 from desk.errors import DeskError, engine_error, field_problem, refused, unanswered
 from domain.errors import FieldError, explain
@@ -53,7 +54,7 @@ def headers_of(error: DeskError) -> dict[str, str]:
 
 
 def problem_response(problem: DeskError, instance: str,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+                     headers: dict[str, str] | None = None) -> Response:
     """``problem`` as problem+json (a SCIM error on SCIM's paths), with ``headers`` added."""
     instance = _SIGNED_PATH.sub(r"\1{token}", instance)
     headers = {**headers_of(problem), **(headers or {})}
@@ -122,56 +123,75 @@ def validation_errors(exc: RequestValidationError, model: type[BaseModel] | None
     return errors, malformed
 
 
+def wants_page(request: Request) -> bool:
+    """Whether the caller is a browser on one of the desk's pages (a route answering
+    HTML, asked for HTML): a refusal is then a page, not JSON."""
+    route = request.scope.get("route")
+    return (getattr(route, "response_class", None) is HTMLResponse
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def answer(request: Request, problem: DeskError) -> Response:
+    """``problem`` as its caller reads it: a page saying it to a browser on a page (under
+    the MSP's name, with the fix), problem+json to everyone else."""
+    if not wants_page(request):
+        return problem_response(problem, request.url.path)
+    tempodesk = getattr(request.app.state, "tempodesk", None)
+    msp = tempodesk.config.msp if tempodesk is not None else None
+    fixes = [e["fix"] for e in problem.errors or [] if e.get("fix")]
+    html = TEMPLATES.get_template("problem.html.j2").render(
+        problem=problem, fixes=fixes, msp=msp, logo_src=msp.logo_src() if msp else None,
+        terms=msp.terms_text() if msp else None)
+    return HTMLResponse(html, status_code=problem.status, headers=headers_of(problem))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DeskError)
-    async def _problem(request: Request, exc: DeskError) -> JSONResponse:
-        return problem_response(exc, request.url.path)
+    async def _problem(request: Request, exc: DeskError) -> Response:
+        return answer(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors, malformed = validation_errors(exc, body_model(request), param_fields(request))
         status = 400 if malformed else 422
         title = "Malformed request" if malformed else "Request is not valid"
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(Problem(status, title, detail, slug="validation", errors=errors),
-                                request.url.path)
+        return answer(request, Problem(status, title, detail, slug="validation", errors=errors))
 
     @app.exception_handler(FieldError)
-    async def _field(request: Request, exc: FieldError) -> JSONResponse:
+    async def _field(request: Request, exc: FieldError) -> Response:
         """A rule checked in a route (not a model) that the request breaks: 422."""
-        return problem_response(field_problem(422, exc.field, exc.message, exc.fix,
-                                              "Request is not valid"), request.url.path)
+        return answer(request, field_problem(422, exc.field, exc.message, exc.fix,
+                                             "Request is not valid"))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         titles = {404: "Not found", 405: "Method not allowed"}
         detail = str(exc.detail) if exc.detail else titles.get(exc.status_code, "HTTP error")
         if exc.status_code == 404 and exc.detail == "Not Found":
             detail = f"no route {request.url.path}: see /docs for the routes"
-        return problem_response(
-            Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), detail,
-                    headers=dict(exc.headers or {})), request.url.path)
+        return answer(request, Problem(exc.status_code, titles.get(exc.status_code, "HTTP error"),
+                                       detail, headers=dict(exc.headers or {})))
 
     @app.exception_handler(WorkflowUpdateFailedError)
-    async def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> JSONResponse:
-        return problem_response(refused(exc), request.url.path)
+    async def _update_failed(request: Request, exc: WorkflowUpdateFailedError) -> Response:
+        return answer(request, refused(exc))
 
     @app.exception_handler(RPCError)
-    async def _rpc(request: Request, exc: RPCError) -> JSONResponse:
-        return problem_response(engine_error(exc), request.url.path)
+    async def _rpc(request: Request, exc: RPCError) -> Response:
+        return answer(request, engine_error(exc))
 
     @app.exception_handler(RPCTimeoutOrCancelledError)
-    async def _timed_out(request: Request, exc: RPCTimeoutOrCancelledError) -> JSONResponse:
+    async def _timed_out(request: Request, exc: RPCTimeoutOrCancelledError) -> Response:
         """An update or query the engine took but did not answer in time (e.g. the worker
         holding the ticket died): not done as far as the caller knows, so retry."""
-        return problem_response(unanswered(), request.url.path)
+        return answer(request, unanswered())
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            Problem(500, "Internal error", "an unexpected error occurred; it has been logged"),
-            request.url.path)
+        return answer(request, Problem(500, "Internal error",
+                                       "an unexpected error occurred; it has been logged"))
 
 
 # ------------------------------------------------------------------ OpenAPI

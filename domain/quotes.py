@@ -205,6 +205,6 @@ def typed_decision_refusal(state: QuoteFacts, decision: Decision, directors: lis
     if state.decision is not None and state.decision.approve != decision.approve:
         done = "approved" if state.decision.approve else "declined"
         return Refusal.ALREADY_DONE, f"this quote was {done} already by {state.decision.by}"
-    if not decision.approve and not decision.reason:
+    if not decision.approve and not decision.reason.strip():
         return Refusal.INVALID, "say why the quote is declined in 'reason'"
     return None

@@ -366,7 +366,7 @@ class OnboardingWorkflow(ProviderSteps, TicketWorkflow):
             raise ApplicationError(f"the expedite was approved already by "
                                    f"{s.expedite_approved_by}", type=Refusal.ALREADY_DONE)
         self._check_open()
-        if not request.approve and not request.reason:
+        if not request.approve and not request.reason.strip():
             raise ApplicationError("say why the expedite is declined in 'reason': HR is told",
                                    type=Refusal.INVALID)
 

@@ -33,7 +33,10 @@ from domain.request_bodies import DecisionBody
 from domain.roles import Action
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
-FORM_MAX_BYTES = 4096
+REASON_MAX_CHARS = 1000
+# The page's form, percent-encoded: its token, and a reason of 1000 characters of up to
+# 4 bytes each, every byte as %XX (a reason the page allows was refused as too large).
+FORM_MAX_BYTES = 2048 + REASON_MAX_CHARS * 4 * 3 + 1024
 
 
 add_intake_route(router, quote_desk.ISSUE)
@@ -68,9 +71,11 @@ def _link(state: AppState, quote_id: str, token: str) -> str:
 
 
 async def _page(ref: TicketRef, token: str, msp: MspConfig, message: str = "",
-                status: int = 200, view: QuoteView | None = None) -> HTMLResponse:
+                status: int = 200, view: QuoteView | None = None, reason: str = "",
+                reason_error: str = "") -> HTMLResponse:
     """The review page of the quote ``ref`` names (``view`` if the caller has it), under
-    the MSP's name, logo and terms."""
+    the MSP's name, logo and terms; ``reason_error`` is said beside the reason, which
+    keeps what was typed."""
     quote_id = ref.ticket_id
     view = view or cast(QuoteView, await ref.view())
     zone = ref.client.sla.calendar.timezone
@@ -80,7 +85,8 @@ async def _page(ref: TicketRef, token: str, msp: MspConfig, message: str = "",
         open=view.quote_state is QuoteState.SENT and view.decision is None, token=token,
         form_url=f"/v1/quotes/{quote_id}/review",
         pdf_url=f"/v1/quotes/{quote_id}/pdf?token={quote(token)}",
-        msp=msp, logo_src=msp.logo_src(), terms=msp.terms_text())
+        msp=msp, logo_src=msp.logo_src(), terms=msp.terms_text(), reason=reason,
+        reason_error=reason_error, reason_max=REASON_MAX_CHARS)
     return HTMLResponse(html, status_code=status)
 
 
@@ -137,9 +143,19 @@ async def review_decision(quote_id: str, request: Request,
                             "Request is not valid")
     ref = await find_quote(state, quote_id, None)
     approve = fields["decision"] == "approve"
+    reason = fields.get("reason", "")
+    if not approve and not reason.strip():  # said beside the field while it is open
+        view = cast(QuoteView, await ref.view())
+        if view.quote_state is QuoteState.SENT and view.decision is None:
+            return await _page(ref, token, state.config.msp, status=422, view=view,
+                               reason=reason, reason_error="Say why you decline the "
+                               "quote: the service desk reads it.")
+    if len(reason) > REASON_MAX_CHARS:
+        return await _page(ref, token, state.config.msp, status=422, reason=reason,
+                           reason_error=f"At most {REASON_MAX_CHARS:,} characters: "
+                           "shorten the reason.")
     try:
-        decided = await decide_by_link(ref, director, approve, fields.get("reason", ""),
-                                       client_ip(request))
+        decided = await decide_by_link(ref, director, approve, reason, client_ip(request))
     except DeskError as refusal:  # decided already, or expired: the page says so
         return await _page(ref, token, state.config.msp, status=refusal.status,
                            message=refusal.detail or "the decision was refused")

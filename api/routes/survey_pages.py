@@ -36,8 +36,10 @@ from domain.tickets import CsatAnswer
 from domain.words import local_time_text
 
 router = APIRouter(tags=["surveys"])
-FORM_MAX_BYTES = 16 * 1024  # a score and a comment of at most 5,000 characters, encoded
 CSAT_COMMENT_MAX = 5000
+# A score and a comment of at most 5,000 characters of up to 4 bytes each, every byte as
+# %XX (a comment the page allows was refused as too large).
+FORM_MAX_BYTES = max(CSAT_COMMENT_MAX, NPS_COMMENT_MAX) * 4 * 3 + 1024
 
 
 def _csat_zone(state: AppState, ticket: str) -> str:
@@ -94,26 +96,42 @@ async def _form(request: Request, state: AppState) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
-def _refused(exc: Exception) -> tuple[int, str]:
+def _refused(exc: DeskError | WorkflowUpdateFailedError) -> tuple[int, str]:
     if isinstance(exc, DeskError):
         return exc.status, exc.detail
-    if isinstance(exc, WorkflowUpdateFailedError):
-        return (refusal_status(exc)[0],
-                str(getattr(exc.cause, "message", "") or "the answer was refused"))
-    errors = exc.errors() if isinstance(exc, ValidationError) else []
-    return 422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    return (refusal_status(exc)[0],
+            str(getattr(exc.cause, "message", "") or "the answer was refused"))
+
+
+def _field_errors(exc: ValidationError, form: dict) -> dict[str, str]:
+    """What to say beside each field the form got wrong, in the page's words."""
+    said = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field == "score":
+            said["score_error"] = f"Pick a score, {form['scale_hint']}."
+        elif field == "comment":
+            said["comment_error"] = (f"At most {form['comment_max']:,} characters: shorten "
+                                     "the comment.")
+    return said or {"score_error": "Pick a score and send the form again."}
 
 
 async def _take_answer(request: Request, state: AppState, model: type[BaseModel],
                        answer: Callable[[Any], Awaitable[Any]], title: str,
-                       thanks: Callable[[Any], str]) -> HTMLResponse:
+                       thanks: Callable[[Any], str], form: dict) -> HTMLResponse:
     """A survey page's posted form, answered through its JSON route's own function: the
-    thanks, or the page again with the reason it was refused."""
+    thanks; the form again with what to mend beside the field (the comment kept); or the
+    page with the reason it was refused (answered already, closed)."""
     fields = await _form(request, state)
+    comment = fields.get("comment", "")
     try:
-        recorded = await answer(model.model_validate({"score": fields.get("score", ""),
-                                                      "comment": fields.get("comment", "")}))
-    except (DeskError, WorkflowUpdateFailedError, ValidationError) as exc:
+        parsed = model.model_validate({"score": fields.get("score", ""), "comment": comment})
+    except ValidationError as exc:
+        return _page(state, title=title, status=422, open=True, comment=comment, **form,
+                     **_field_errors(exc, form))
+    try:
+        recorded = await answer(parsed)
+    except (DeskError, WorkflowUpdateFailedError) as exc:
         status, reason = _refused(exc)
         return _page(state, title=title, status=status, message=reason)
     return _page(state, title="Thank you", message=thanks(recorded))
@@ -141,7 +159,7 @@ async def csat_form_answer(request: Request, token: str = Path(max_length=2048),
     return await _take_answer(
         request, state, CsatAnswer, lambda answer: answer_csat(state, link, answer),
         "How did we do?", lambda recorded: f"Your score of {recorded.score} for "
-        f"{recorded.ticket_id} is recorded.")
+        f"{recorded.ticket_id} is recorded.", _csat_form(state, token, link))
 
 
 # ---------------------------------------------------------------- NPS
@@ -164,4 +182,5 @@ async def nps_form_answer(request: Request, token: str = Path(max_length=2048),
     link = nps_link(state, token)
     return await _take_answer(
         request, state, NpsAnswer, lambda answer: answer_nps(state, link, answer),
-        "One question", lambda recorded: f"Your score of {recorded.score} is recorded.")
+        "One question", lambda recorded: f"Your score of {recorded.score} is recorded.",
+        _nps_form(state, token, link))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tests.web.helpers import eventually
+from tests.web.helpers import assert_problem, eventually
 from tests.web.test_onboarding import new_user
 from tests.web.test_quotes import draft, raise_request
 
@@ -67,3 +67,15 @@ async def test_a_quote_declined_with_the_longest_reason(desk):
     view = await eventually(lambda: view_of(desk, quote_id),
                             lambda v: v["status"] == "resolved")
     resolved_because(view, "declined: xxx")
+
+
+async def test_a_decline_whose_reason_is_only_spaces_is_refused(desk):
+    """A reason says why: spaces say nothing (outside review: a quote was declined so)."""
+    request = await raise_request(desk)
+    issued = await desk.http.post("/v1/quotes", headers=desk.as_("belton", "agent"),
+                                  json=draft(request_id=request))
+    quote_id = issued.json()["ticket_id"]
+    declined = await desk.http.post(f"/v1/quotes/{quote_id}/decision",
+                                    json={"approve": False, "reason": "   "},
+                                    headers=desk.as_("belton", "director"))
+    assert "say why" in assert_problem(declined, 422)["detail"]
