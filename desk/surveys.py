@@ -51,6 +51,13 @@ async def answer_csat(desk: Desk, link: dict[str, Any], answer: CsatAnswer) -> S
     return SurveyRecorded(ticket_id=ticket, score=view.csat_score or answer.score)
 
 
+async def csat_recorded(desk: Desk, link: dict[str, Any]) -> int | None:
+    """The score the ticket ``link`` names has recorded already, if any (its page then
+    says so instead of offering a form that can only be refused)."""
+    ref = await desk.tickets.locate(str(link["s"]), None)  # the signed link is the credential
+    return (await ref.view()).csat_score
+
+
 async def answer_nps(desk: Desk, link: dict[str, Any], answer: NpsAnswer) -> NpsRecorded:
     """Record ``answer`` for the respondent ``link`` (a verified NPS link's payload) names,
     in their client's survey of the period; 410 once the survey has closed."""

@@ -27,7 +27,7 @@ from api.problems import field_problem
 from api.state import AppState, app_state
 from api.survey_links import csat_link, nps_link
 from desk.errors import DeskError, refusal_status
-from desk.surveys import answer_csat, answer_nps
+from desk.surveys import answer_csat, answer_nps, csat_recorded
 from domain import nps
 from domain.form_origin import form_refusal
 from domain.ids import parse_ticket_id
@@ -146,6 +146,10 @@ async def _take_answer(request: Request, state: AppState, model: type[BaseModel]
 async def csat_page(token: str = Path(max_length=2048),
                     state: AppState = Depends(app_state)) -> HTMLResponse:
     payload = csat_link(state, token)
+    recorded = await csat_recorded(state, payload)
+    if recorded is not None:
+        return _page(state, title="How did we do?", message=f"Your score of {recorded} for "
+                     f"{payload['s']} is recorded already: thank you.")
     return _page(state, title="How did we do?", open=True,
                  **_csat_form(state, token, payload))
 
