@@ -22,7 +22,11 @@ _SHA256 = re.compile(SHA256_PATTERN)
 _CLIENT = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 SNIFF_BYTES = 8192          # what the type is read from
 NAME_MAX_CHARS = 200
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|]+')
+# Control characters (C0, C1), quoting and path characters, and the invisible ones that
+# change how a name reads: bidirectional marks, embeddings, overrides and isolates
+# ("\u202egpj.exe" shows as "exe.jpg"), line and paragraph separators.
+_UNSAFE_NAME = re.compile(
+    r'[\x00-\x1f\x7f-\x9f"\\/:*?<>|\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]+')
 
 # Served only as downloads, and never with a type a browser would run or render as a
 # page from our origin: these go out as application/octet-stream.

@@ -38,7 +38,9 @@ def test_keys_and_their_parser_are_a_pair():
 
 @pytest.mark.parametrize(("given", "kept"), [
     ("../../etc/passwd", "passwd"), ("C:\\Users\\jo\\shot.png", "shot.png"),
-    ('a"b\r\n.png', "a_b_.png"), ("", "file"), ("...", "file"), ("x" * 500, "x" * 200)])
+    ('a"b\r\n.png', "a_b_.png"), ("", "file"), ("...", "file"), ("x" * 500, "x" * 200),
+    ("\u202egpj.exe", "gpj.exe"), ("invoice\u2066\u200f.pdf\u2069.exe", "invoice_.pdf_.exe"),
+    ("a\x85b.txt", "a_b.txt")])
 def test_names_lose_paths_quotes_and_control_characters(given, kept):
     assert safe_name(given) == kept
 

@@ -1,10 +1,11 @@
 """The pages speak to people, in a real browser (Chromium, checked by axe-core): a link that
 is damaged or expired is a page saying so under the MSP's name, not JSON; a form the page
 cannot take says what to mend beside the field (aria-invalid, described by the message,
-focused), keeps what was typed, and takes every reason the page allows; a survey answered already
-says so when its link is opened again, instead of a form that can only be refused. Other callers of the same routes still get
-problem+json. (Outside review: raw JSON on 401/410, messages above the table naming
-'reason', 1000 "é" refused as too large, a comment lost with the form.)"""
+focused), keeps what was typed, and takes every reason the page allows; a survey answered
+already says so when its link is opened again, instead of a form that can only be
+refused. Other callers of the same routes still get problem+json. (Outside review: raw
+JSON on 401/410, messages above the table naming 'reason', 1000 "é" refused as too
+large, a comment lost with the form.)"""
 
 from __future__ import annotations
 
