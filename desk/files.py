@@ -306,9 +306,13 @@ def room_for_mail(ref: TicketRef, held: list[Attachment],
         limits=ref.client.files)
     refused = incoming.refusal(held)
     if refused is not None:  # 413 whatever the limit: the listener's 552, final
-        raise field_problem(413, "file", refused.message,
-                            f"see the client's files.{refused.limit}", "File refused",
-                            where="body")
+        # Said to whoever sent the mail, proven or not: the limit, never what the ticket
+        # holds (how many files, how many bytes).
+        message = (refused.message if refused.limit == "max_file_bytes" else
+                   "the ticket has no room for these files: send fewer or smaller files, "
+                   "or a link to them")
+        raise field_problem(413, "file", message, f"see the client's files.{refused.limit}",
+                            "File refused", where="body")
 
 
 async def store_mail_files(state: Desk, client: ClientConfig,

@@ -37,3 +37,4 @@ async def test_files_to_a_full_ticket_leave_the_ticket_as_it_was(dev_client, con
                                     prefix=f"{desk.client_id('belton')}/data/").collect_async()
         assert len(stored) == 1  # b.png was never stored
         assert "max_files_per_ticket" in answer.text  # which limit, for the bounce
+        assert "holds" not in answer.text  # not what the ticket holds: any sender reads it
