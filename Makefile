@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/intake_bench.py
 	$(VENV)/bin/python bench/email_bench.py
 	$(VENV)/bin/python bench/files_bench.py
+	$(VENV)/bin/python bench/pages_bench.py
 	$(VENV)/bin/python bench/revoke_bench.py
 	$(VENV)/bin/python bench/preview_bench.py
 	$(VENV)/bin/python bench/drill_worker_kill.py

@@ -217,14 +217,21 @@ class Lane:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        return await self.send("POST", path, body, {
+            **headers, "Content-Type": "application/json"})
+
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> Answer:
+        return await self.send("GET", path, b"", headers or {})
+
+    async def send(self, method: str, path: str, body: bytes,
+                   headers: dict[str, str]) -> Answer:
         try:
             if self._streams is None:
                 self._streams = await asyncio.open_connection("127.0.0.1", self.port)
             reader, writer = self._streams
             head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
-                          f"Content-Type: application/json\r\nContent-Length: {len(body)}"
-                          "\r\n\r\n").encode() + body)
+            writer.write((f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+                          f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
             status_line = await reader.readline()
             if not status_line:
                 raise ConnectionError("connection closed")
