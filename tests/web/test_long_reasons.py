@@ -54,12 +54,16 @@ async def test_an_expedite_declined_with_the_longest_reason(desk):
     resolved_because(view, "expedite declined: xxx")
 
 
-async def test_a_quote_declined_with_the_longest_reason(desk):
+async def issued_quote(desk) -> str:
     request = await raise_request(desk)
     issued = await desk.http.post("/v1/quotes", headers=desk.as_("belton", "agent"),
                                   json=draft(request_id=request))
     assert issued.status_code == 201, issued.text
-    quote_id = issued.json()["ticket_id"]
+    return issued.json()["ticket_id"]
+
+
+async def test_a_quote_declined_with_the_longest_reason(desk):
+    quote_id = await issued_quote(desk)
     declined = await desk.http.post(f"/v1/quotes/{quote_id}/decision",
                                     json={"approve": False, "reason": AT_THE_LIMIT},
                                     headers=desk.as_("belton", "director"))
@@ -71,10 +75,7 @@ async def test_a_quote_declined_with_the_longest_reason(desk):
 
 async def test_a_decline_whose_reason_is_only_spaces_is_refused(desk):
     """A reason says why: spaces say nothing (outside review: a quote was declined so)."""
-    request = await raise_request(desk)
-    issued = await desk.http.post("/v1/quotes", headers=desk.as_("belton", "agent"),
-                                  json=draft(request_id=request))
-    quote_id = issued.json()["ticket_id"]
+    quote_id = await issued_quote(desk)
     declined = await desk.http.post(f"/v1/quotes/{quote_id}/decision",
                                     json={"approve": False, "reason": "   "},
                                     headers=desk.as_("belton", "director"))
