@@ -12,14 +12,16 @@ another client's object. Which tickets hold a file is recorded beside it
 tickets lets go of it. Uploads waiting for their ticket are staged under
 ``staging/<client>/`` (a bucket lifecycle rule clears the ones never claimed).
 
-A release and an upload of the same file for another ticket may run at once. The upload
-keeps its own copy (its ``spare``) until its ticket's mark is written, and only then,
-finding the address still naming a whole file, deletes it (:meth:`FileStore.hold`). A
+A release and an upload of the same file for another ticket may run at once. An upload
+that finds an address (naming the file, or released) keeps its own copy (its ``spare``)
+until its ticket's mark is written; only then does it delete the copy, if the address
+still names a whole file, or give the address its copy (:meth:`FileStore.hold`). A
 release marks the address released before it looks for marks a second time, and deletes
-the sealed object only if there are none; it never deletes the address. Whichever comes
+the sealed object only if there are none; it never deletes the address, and gives it back
+whenever it finds a holder (a release that failed midway is retried). Whichever comes
 first, the other sees it: an upload that looked before the release marked the address
 had its mark written before, and stops the release; one that looks after finds the
-address released and gives it its own copy.
+address released and gives it its own copy - after its mark, so no release deletes it.
 """
 
 from __future__ import annotations
@@ -255,16 +257,19 @@ class FileStore:
                                        f"{answer.text[:200]}")
 
     async def _address(self, client_id: str, sha256: str, data: str) -> str | None:
-        """Give the object ``data`` its content address, unless the client has the file
-        already: then ``data`` is returned, a spare copy that :meth:`hold` deletes once a
-        ticket's mark holds the file. An address naming nothing whole (released, or a
-        release that failed midway) is taken over, so that file is never lost to it."""
+        """Give the object ``data`` its content address if the client has none for the
+        file. If it has one (naming the file, or released), ``data`` is returned: a spare
+        copy that :meth:`hold` deletes, or gives the address, once a ticket's mark holds
+        the file. Never taken over before the mark: a release being retried would delete
+        the copy."""
         address = object_key(client_id, sha256)
         try:
             try:
                 await obstore.put_async(self.store, address, data.encode(), mode="create")
-            except (AlreadyExistsError, NotSupportedError):  # NotSupported: look, then write
-                if await self.exists(client_id, sha256):
+            except AlreadyExistsError:
+                return data
+            except NotSupportedError:  # a store without create-if-absent: look, then write
+                if await self._present(address):
                     return data
                 await obstore.put_async(self.store, address, data.encode())
             self.objects.put(address, data)
@@ -364,22 +369,33 @@ class FileStore:
 
     async def hold(self, client_id: str, sha256: str, ticket_id: str,
                    spare: str | None = None) -> None:
-        """Record that ``ticket_id`` holds the file (before the ticket lists it). Then the
-        upload's ``spare`` copy goes if the address still names the whole file, or takes
-        the address if it does not (released meanwhile); it goes as well if this fails."""
+        """Record that ``ticket_id`` holds the file (before the ticket lists it), then
+        :meth:`keep_one_copy` of the upload's ``spare`` (deleted as well if this fails)."""
         try:
             await self._put(reference_key(client_id, sha256, ticket_id), b"")
-            if spare is not None:
-                await self._keep_one(client_id, sha256, spare)
         except BaseException:
             if spare is not None:
-                with contextlib.suppress(Exception):  # the upload failed: a copy of nothing
-                    await self._forget(spare)
+                await self.discard(client_id, spare)
             raise
+        if spare is not None:
+            await self.keep_one_copy(client_id, sha256, spare)
 
-    async def discard(self, spare: str) -> None:
-        """Delete an upload's spare copy that no ticket will hold (its upload failed)."""
-        await self._forget(spare)
+    async def discard(self, client_id: str, spare: str) -> None:
+        """Delete an upload's spare copy that no ticket will hold (its upload failed); a
+        staged upload stays for its intake's retry (a bucket rule clears it)."""
+        if spare.startswith(data_key(client_id, "")):
+            with contextlib.suppress(Exception):  # the store may be down: a leak at worst
+                await self._forget(spare)
+
+    async def keep_one_copy(self, client_id: str, sha256: str, spare: str) -> None:
+        """Once a ticket's mark holds the file: the spare copy goes if the address names
+        the whole file, or becomes the file if it does not (released meanwhile). If this
+        fails the copy goes (the upload fails)."""
+        try:
+            await self._keep_one(client_id, sha256, spare)
+        except BaseException:
+            await self.discard(client_id, spare)
+            raise
 
     async def _keep_one(self, client_id: str, sha256: str, spare: str) -> None:
         if await self.exists(client_id, sha256):
@@ -400,9 +416,10 @@ class FileStore:
         keeps it (the address is given back). Safe to run twice; the address is never
         deleted (an upload may be taking it over)."""
         await self._forget(reference_key(client_id, sha256, ticket_id))
-        if await self._held(client_id, sha256):
-            return False
         address = object_key(client_id, sha256)
+        if await self._held(client_id, sha256):
+            await self._give_back(client_id, address)  # an earlier attempt may have marked it
+            return False
         try:
             pointer = await self._pointer(address)
         except FileNotFoundError:
@@ -414,11 +431,22 @@ class FileStore:
         if not pointer.startswith(RELEASED):
             await self._put(address, f"{RELEASED}{data}".encode())
         if await self._held(client_id, sha256):  # held since: the file stays
-            if await self._present(data):
-                await self._put(address, data.encode())
+            await self._give_back(client_id, address)
             return False
         await self._forget(data)
         return True
+
+    async def _give_back(self, client_id: str, address: str) -> None:
+        """An address marked released while a ticket holds its file names the file again
+        (if its object is still there; if not, the holder's upload took the address)."""
+        try:
+            pointer = await self._pointer(address)
+        except FileNotFoundError:
+            return
+        data = pointer.removeprefix(RELEASED)
+        if (pointer.startswith(RELEASED) and data.startswith(data_key(client_id, ""))
+                and await self._present(data)):
+            await self._put(address, data.encode())
 
     async def _held(self, client_id: str, sha256: str) -> bool:
         async for held in obstore.list(self.store, prefix=reference_prefix(client_id, sha256),

@@ -2,7 +2,8 @@
 named ``file`` of a ``multipart/form-data`` body (what browsers and ``curl -F`` send), or
 a raw body (any other type) named by ``?name=``. The caller stores the chunks as they come
 and stops at its limit. What follows the file part is read for up to 64 KiB, to refuse a
-second file (one file per request: a second was dropped without a word)."""
+second file (one file per request: a second was dropped without a word); one before it is
+refused as well."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class _Parts:
         self.filename: str | None = None
         self.in_file = False
         self.file_ended = False
-        self.another_file = False  # a second part named 'file', or with a file name
+        self.another_file = False  # another part named 'file', or with a file name
         self.out: list[bytes] = []
         self._headers: dict[bytes, bytes] = {}
         self._name = b""
@@ -65,7 +66,7 @@ class _Parts:
         if named_file and self.filename is None:
             self.in_file = True
             self.filename = options.get(b"filename", b"").decode("utf-8", "replace")
-        elif self.filename is not None and (named_file or b"filename" in options):
+        elif named_file or b"filename" in options:  # before the file part or after it
             self.another_file = True
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -143,6 +144,8 @@ async def _raw(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 async def _file_part(parts: _Parts, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if parts.another_file:  # a file before the file part: refused before anything is kept
+        _refuse_another()
     first = parts.take()
     if first:
         yield first
@@ -162,8 +165,12 @@ async def _file_part(parts: _Parts, body: AsyncIterator[bytes]) -> AsyncIterator
         after += len(chunk)
         _write(parts, chunk)
     if parts.another_file:
-        raise field_problem(422, FIELD, "a second file in the form: one file per request",
-                            "send each file in a request of its own", "Request is not valid")
+        _refuse_another()
+
+
+def _refuse_another() -> None:
+    raise field_problem(422, FIELD, "another file in the form: one file per request",
+                        "send each file in a request of its own", "Request is not valid")
 
 
 def _write(parts: _Parts, chunk: bytes) -> None:

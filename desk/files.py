@@ -183,6 +183,7 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
     new = {a.sha256 for a in attachments} - {a.sha256 for a in held}
     # Copies of files the client had already: each goes once the ticket holds its file.
     spares = [(f.sha256, f.spare) for _, f in files if f.spare is not None]
+    asked = False  # whether the ticket was asked to list them (it may have, unanswered)
     try:
         for sha256 in new:
             spare = next((s for held_sha, s in spares if held_sha == sha256), None)
@@ -191,18 +192,19 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
             await store.hold(ref.client.id, sha256, ref.ticket_id, spare)
         while spares:  # more copies: of a file the ticket holds already, or sent twice
             sha256, spare = spares.pop()
-            await store.hold(ref.client.id, sha256, ref.ticket_id, spare)
+            await store.keep_one_copy(ref.client.id, sha256, spare)
+        asked = True
         view = await answered(state, ref.handle.execute_update(
             TicketWorkflow.attach, AttachmentIn(files=attachments, limits=ref.client.files),
             result_type=ref.view_model))
         state.listed_files.remember(ref.ticket_id, view.attachments)
     except BaseException as exc:
-        for sha256 in new:  # not on the ticket: take the marks back (the store may be down)
-            with contextlib.suppress(Exception):
-                await store.release(ref.client.id, sha256, ref.ticket_id)
         for _, spare in spares:
-            with contextlib.suppress(Exception):
-                await store.discard(spare)
+            await store.discard(ref.client.id, spare)
+        refused_all = not asked or isinstance(exc, WorkflowUpdateFailedError)
+        for sha256 in new if refused_all else await _surely_unlisted(state, ref, new):
+            with contextlib.suppress(Exception):  # not on the ticket: its mark taken back
+                await store.release(ref.client.id, sha256, ref.ticket_id)
         if isinstance(exc, FileStoreUnavailable):
             raise store_down() from exc
         cause = getattr(exc, "cause", None)
@@ -212,6 +214,17 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
                                 "File refused", where="body") from exc
         raise
     return attachments, view
+
+
+async def _surely_unlisted(state: Desk, ref: TicketRef, files: set[str]) -> set[str]:
+    """Of ``files``, those the ticket does not list, after it was asked to and did not
+    answer (it may have listed them): none if it cannot be asked. A mark kept is a leak;
+    one taken back from a listed file would delete it."""
+    try:
+        listed = await answered(state, held_files(ref))
+    except Exception:
+        return set()
+    return files - {a.sha256 for a in listed}
 
 
 UPLOAD_VALID = timedelta(hours=24)
@@ -276,34 +289,37 @@ async def attach_uploads(state: Desk, ref: TicketRef,
     """The claimed uploads join the new ticket (safe to repeat: a replayed intake); its
     view with them."""
     store = file_store(state)
-    files = []
+    stored: list[tuple[str, StoredFile]] = []
     try:
         for claim in claims:  # settled already by a replayed intake: a no-op
             spare = await store.settle(ref.client.id, claim["key"], claim["sha"])
-            files.append((claim["name"], StoredFile(sha256=claim["sha"], size=int(
-                claim["size"]), content_type=claim["type"], spare=spare), claim["by"]))
-    except FileStoreUnavailable as exc:
-        raise store_down() from exc
-    except FileNotStored as exc:
-        raise DeskError(503, "Upload lost", "an upload went missing from the store while the "
-                      "ticket was opened: send the request again with the same "
-                      "Idempotency-Key", retry_after=5) from exc
-    by = files[0][2]
-    _, view = await list_on_ticket(state, ref, [(name, file) for name, file, _ in files], by,
-                                   Channel.API, await answered(state, held_files(ref)))
+            stored.append((claim["name"], StoredFile(sha256=claim["sha"], size=int(
+                claim["size"]), content_type=claim["type"], spare=spare)))
+        held = await answered(state, held_files(ref))
+    except BaseException as exc:
+        await discard_spares(state, ref.client, stored)
+        if isinstance(exc, FileStoreUnavailable):
+            raise store_down() from exc
+        if isinstance(exc, FileNotStored):
+            raise DeskError(503, "Upload lost", "an upload went missing from the store while "
+                            "the ticket was opened: send the request again with the same "
+                            "Idempotency-Key", retry_after=5) from exc
+        raise
+    _, view = await list_on_ticket(state, ref, stored, claims[0]["by"], Channel.API, held)
     return view
 
 
-def room_for_mail(ref: TicketRef, held: list[Attachment],
+def room_for_mail(limits: FileLimits, held: list[Attachment],
                   carried: list[MailAttachment]) -> None:
-    """A message's files against its ticket's limits, before anything of the message is
-    stored or done: 413 naming the limit (the sender's server bounces it whole), where a
-    note naming the files was kept on the ticket without them."""
+    """A message's files against its ticket's limits (``held``: what it lists; none for
+    a ticket the message opens), before anything of the message is stored or done: 413
+    naming the limit (the sender's server bounces it whole), where a note naming the
+    files was kept on the ticket without them, or a ticket opened without them."""
     now = datetime.now(UTC)
     incoming = AttachmentIn(files=[Attachment(
         sha256=f.sha256, name=safe_name(f.filename), content_type=f.content_type[:100],
         size=f.size, by="email", at=now, channel=Channel.EMAIL) for f in carried],
-        limits=ref.client.files)
+        limits=limits)
     refused = incoming.refusal(held)
     if refused is not None:  # 413 whatever the limit: the listener's 552, final
         # Said to whoever sent the mail, proven or not: the limit, never what the ticket
@@ -333,6 +349,15 @@ async def store_mail_files(state: Desk, client: ClientConfig,
 # Files that follow a merged duplicate are never refused by the survivor's limits: the
 # merge has happened, and they were within the duplicate's.
 MERGED_LIMITS = FileLimits(max_files_per_ticket=500, max_ticket_bytes=10 * 1024 ** 3)
+
+
+async def discard_spares(state: Desk, client: ClientConfig,
+                         stored: list[tuple[str, StoredFile]]) -> None:
+    """The copies stored files made of files the client had already, when no ticket will
+    list them (what was to list them failed): deleted, not left for good."""
+    for _, file in stored:
+        if file.spare is not None and state.files is not None:
+            await state.files.discard(client.id, file.spare)
 
 
 async def follow_merge(state: Desk, files: list[Attachment], survivor: TicketRef,

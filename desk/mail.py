@@ -24,7 +24,13 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from desk.access import may
 from desk.errors import DeskError
-from desk.files import held_files, list_on_ticket, room_for_mail, store_mail_files
+from desk.files import (
+    discard_spares,
+    held_files,
+    list_on_ticket,
+    room_for_mail,
+    store_mail_files,
+)
 from desk.intake import open_incident
 from desk.principal import Principal
 from desk.state import Desk
@@ -158,25 +164,31 @@ async def _apply(state: Desk, principal: Principal, decision: MailDecision,
         return ref.ticket_id if ref else None
     client = ref.client if ref else facts.client_for_new
     assert client is not None
-    if ref is not None and action is not MailAction.OPEN and files and state.files:
-        room_for_mail(ref, await held_files(ref), message.attachments)
+    if files and state.files:  # room for them, before anything is stored or done
+        opening = ref is None or action is MailAction.OPEN
+        room_for_mail(client.files, [] if opening else await held_files(ref),
+                      message.attachments)
     stored = await store_mail_files(state, client, message.attachments, files)
-    if action is MailAction.OPEN:
-        ticket, replayed = await _open(state, principal, client, message,
-                                       unconfirmed=not decision.acknowledge,
-                                       kept=state.files is not None)
-        if replayed:
-            decision.reason = "the same message again: its ticket"
-        if not stored:
-            return ticket
-        ref = await state.tickets.locate(ticket, None)  # just opened for this client
-    else:
-        await _act(ref, decision, message, kept=state.files is not None)
+    try:
+        if action is MailAction.OPEN:
+            ticket, replayed = await _open(state, principal, client, message,
+                                           unconfirmed=not decision.acknowledge,
+                                           kept=state.files is not None)
+            if replayed:
+                decision.reason = "the same message again: its ticket"
+            if not stored:
+                return ticket
+            ref = await state.tickets.locate(ticket, None)  # just opened for this client
+        else:
+            await _act(ref, decision, message, kept=state.files is not None)
+        held = await held_files(ref) if stored else []
+    except BaseException:
+        await discard_spares(state, client, stored)  # the sender's server sends it again
+        raise
     if stored:  # whose files they are, as far as the desk can tell
         by = (f"email:{message.sender}" if facts.verdict.authenticated
               else f"email (sender not authenticated):{message.sender}")
-        await list_on_ticket(state, ref, stored, by, FileChannel.EMAIL,
-                             await held_files(ref))
+        await list_on_ticket(state, ref, stored, by, FileChannel.EMAIL, held)
     return ref.ticket_id
 
 

@@ -27,7 +27,9 @@ from domain.ids import TICKET_ID_PATTERN
 
 MESSAGE_MAX_BYTES = 10 * 1024 * 1024   # the SMTP listener's limit; the API's is 1 MiB
 TEXT_MAX_CHARS = 10_000                # a comment's limit
-ATTACHMENTS_MAX = 20                   # files in one message: more is refused, never cut
+# Files in one message, inline images (signatures in a long thread) included: more is
+# refused, never cut. A ticket's own limit (files.max_files_per_ticket) applies as well.
+ATTACHMENTS_MAX = 50
 MIME_DEPTH_MAX = 10                    # real mail nests 3-4 deep (a forward of a forward)
 MIME_PARTS_MAX = 100
 AUTH_RESULTS_MAX = 10                  # Authentication-Results headers read, at most

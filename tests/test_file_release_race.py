@@ -10,6 +10,8 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from activities.file_store import FileStore
 from tests.conftest import file_settings
 from tests.test_file_store_reads import left_in_bucket, read_all
@@ -79,8 +81,9 @@ async def test_a_hold_while_a_release_looks(local_s3):
 
 
 async def test_an_upload_after_the_address_is_marked_released(local_s3):
-    """The release marked the address released; the upload takes it over with its own
-    copy before the release looks again (no holder yet) and deletes the old object."""
+    """The release marked the address released; the upload keeps its copy (it takes the
+    address only once its ticket holds the file) and the release, finding no holder yet,
+    deletes the old object."""
     worker, api, client_id, data, sha256 = await held_by_one(local_s3)
     uploaded = []
 
@@ -90,8 +93,61 @@ async def test_an_upload_after_the_address_is_marked_released(local_s3):
     worker.at, worker.meanwhile = 2, upload
     assert await worker.release(client_id, sha256, "BEL-000001")
     [copy] = uploaded
-    assert copy.spare is None  # the address was released: this upload took it
+    assert copy.spare is not None  # the address is not taken before the ticket's mark
     await api.hold(client_id, sha256, "BEL-000002", copy.spare)
+    assert await read_anew(local_s3, client_id, sha256) == data
+
+
+class FailsOnce(Crossed):
+    """A release whose first deletion of a sealed object, or first giving back of an
+    address, fails (the store hiccups, or the worker dies there): Temporal retries it."""
+
+    fails = "object"
+
+    async def _forget(self, key: str) -> None:
+        if self.fails == "object" and "/data/" in key:
+            self.fails = ""
+            raise OSError("the store did not answer")
+        await super()._forget(key)
+
+    async def _give_back(self, client_id: str, address: str) -> None:
+        if self.fails == "give back":
+            self.fails = ""
+            raise OSError("the store did not answer")
+        await super()._give_back(client_id, address)
+
+
+def failing_once(worker: Crossed, fails: str) -> FailsOnce:
+    failing = FailsOnce(worker.store, worker.sealer, worker.http)
+    failing.fails = fails
+    return failing
+
+
+async def test_an_upload_between_a_failed_release_and_its_retry(local_s3):
+    """The release marked the address and failed before deleting the object; an upload
+    of the same file comes before the retry, which deletes the old object: the upload's
+    copy is kept (it was never given the address before its ticket held the file)."""
+    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
+    release = failing_once(worker, "object")
+    with pytest.raises(OSError):
+        await release.release(client_id, sha256, "BEL-000001")
+    copy = await api.put_bytes(client_id, data, LIMIT)  # mail: its ticket is opened next
+    assert await release.release(client_id, sha256, "BEL-000001")  # Temporal's retry
+    await api.hold(client_id, sha256, "BEL-000002", copy.spare)
+    assert await read_anew(local_s3, client_id, sha256) == data
+
+
+async def test_a_release_that_failed_before_giving_the_address_back(local_s3):
+    """The upload held the file and deleted its copy before the release marked the
+    address; the release then failed before giving it back. Its retry finds the holder
+    first and gives the address back, so the file reads again."""
+    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
+    copy = await api.put_bytes(client_id, data, LIMIT)
+    release = failing_once(worker, "give back")
+    release.meanwhile = lambda: api.hold(client_id, sha256, "BEL-000002", copy.spare)
+    with pytest.raises(OSError):
+        await release.release(client_id, sha256, "BEL-000001")
+    assert not await release.release(client_id, sha256, "BEL-000001")  # the retry
     assert await read_anew(local_s3, client_id, sha256) == data
 
 

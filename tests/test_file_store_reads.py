@@ -38,20 +38,21 @@ async def test_a_remembered_object_is_asked_again_once_it_is_gone(local_s3):
     assert api.objects.get(address) is not None  # known from the put: no trip to it
     assert await read_all(api, client_id, file.sha256) == data
 
-    # The worker lets the last ticket go of it: deleted, address and object.
+    # The worker lets the last ticket go of it: the object deleted, the address released.
     assert await worker.release(client_id, file.sha256, "BEL-000001")
     with pytest.raises(FileNotStored):
         await read_all(api, client_id, file.sha256)
     assert api.objects.get(address) is None
 
-    # Stored anew by the worker's side (a new object) and read: remembered again. Then
-    # deleted and stored anew once more while the API still remembers the old object:
-    # it finds that gone, asks the address, and reads the new one.
-    await worker.put_bytes(client_id, data, 1024 * 1024)
-    assert await read_all(api, client_id, file.sha256) == data
-    assert await worker.release(client_id, file.sha256, "BEL-000002")  # held by none
-    await worker.put_bytes(client_id, data, 1024 * 1024)
-    assert await read_all(api, client_id, file.sha256) == data
+    # Stored anew by the worker's side for another ticket (a new object, given the
+    # address once the ticket holds it) and read: remembered again. Then deleted and
+    # stored anew once more while the API still remembers the old object: it finds that
+    # gone, asks the address, and reads the new one.
+    for ticket in ("BEL-000002", "BEL-000003"):
+        again = await worker.put_bytes(client_id, data, 1024 * 1024)
+        await worker.hold(client_id, file.sha256, ticket, again.spare)
+        assert await read_all(api, client_id, file.sha256) == data
+        assert await worker.release(client_id, file.sha256, ticket)
 
 
 async def test_an_entry_ends_after_its_time(local_s3):
@@ -137,8 +138,7 @@ async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
         spare = await store.settle(client_id, upload.staging_key, file.sha256)
     else:
         spare = (await store.put_bytes(client_id, data, 1024 * 1024)).spare
-    assert spare is None  # the address was taken over: this upload is the file now
-    await store.hold(client_id, file.sha256, "BEL-000002")
+    await store.hold(client_id, file.sha256, "BEL-000002", spare)  # takes the address
     assert await read_all(store, client_id, file.sha256) == data
     assert not await store.release(client_id, file.sha256, "BEL-000001")  # the retry
     assert await read_all(store, client_id, file.sha256) == data

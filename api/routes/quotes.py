@@ -143,17 +143,18 @@ async def review_decision(quote_id: str, request: Request,
                             "Request is not valid")
     ref = await find_quote(state, quote_id, None)
     approve = fields["decision"] == "approve"
-    reason = fields.get("reason", "")
-    if not approve and not reason.strip():  # said beside the field while it is open
+    # A browser sends each line break as CRLF, and counts it as one for maxlength.
+    reason = fields.get("reason", "").replace("\r\n", "\n")
+    mend = (f"At most {REASON_MAX_CHARS:,} characters: shorten the reason."
+            if len(reason) > REASON_MAX_CHARS else
+            "Say why you decline the quote: the service desk reads it."
+            if not approve and not reason.strip() else None)
+    if mend is not None:  # said beside the field while the form is open
         view = cast(QuoteView, await ref.view())
         if view.quote_state is QuoteState.SENT and view.decision is None:
             return await _page(ref, token, state.config.msp, status=422, view=view,
-                               reason=reason, reason_error="Say why you decline the "
-                               "quote: the service desk reads it.")
-    if len(reason) > REASON_MAX_CHARS:
-        return await _page(ref, token, state.config.msp, status=422, reason=reason,
-                           reason_error=f"At most {REASON_MAX_CHARS:,} characters: "
-                           "shorten the reason.")
+                               reason=reason, reason_error=mend)
+        # Decided or expired: the workflow says so below.
     try:
         decided = await decide_by_link(ref, director, approve, reason, client_ip(request))
     except DeskError as refusal:  # decided already, or expired: the page says so

@@ -123,7 +123,8 @@ async def _take_answer(request: Request, state: AppState, model: type[BaseModel]
     thanks; the form again with what to mend beside the field (the comment kept); or the
     page with the reason it was refused (answered already, closed)."""
     fields = await _form(request, state)
-    comment = fields.get("comment", "")
+    # A browser sends each line break as CRLF, and counts it as one for maxlength.
+    comment = fields.get("comment", "").replace("\r\n", "\n")
     try:
         parsed = model.model_validate({"score": fields.get("score", ""), "comment": comment})
     except ValidationError as exc:

@@ -16,12 +16,13 @@ async def listed(desk, ticket: str) -> list[str]:
     return [a["name"] for a in answer.json()["attachments"]]
 
 
-@pytest.mark.parametrize("second", ["file", "other"])
-async def test_a_second_file_in_the_form_is_refused_and_nothing_kept(files_desk, second):
+@pytest.mark.parametrize(("first", "second"), [("file", "file"), ("file", "other"),
+                                               ("other", "file")])
+async def test_another_file_in_the_form_is_refused_and_nothing_kept(files_desk, first, second):
     desk = files_desk
     ticket = await open_ticket(desk)
     sent = await desk.http.post(f"/v1/tickets/{ticket}/attachments", files=[
-        ("file", ("a.png", png(8, seed=1), "image/png")),
+        (first, ("a.png", png(8, seed=1), "image/png")),
         (second, ("b.png", png(8, seed=2), "image/png"))], headers=desk.as_("belton",
                                                                              "requester"))
     assert sent.status_code == 422, sent.text
