@@ -123,25 +123,40 @@ def validation_errors(exc: RequestValidationError, model: type[BaseModel] | None
     return errors, malformed
 
 
-def wants_page(request: Request) -> bool:
-    """Whether the caller is a browser on one of the desk's pages (a route answering
-    HTML, asked for HTML): a refusal is then a page, not JSON."""
+def navigating(request: Request) -> bool:
+    """A browser opening an address (a link followed, one typed): it asks for HTML
+    first. Programs ask for JSON or anything (``*/*``)."""
+    return (request.method == "GET"
+            and request.headers.get("accept", "").lstrip().startswith("text/html"))
+
+
+def on_a_page(request: Request) -> bool:
+    """A browser on one of the desk's pages (a route answering HTML, asked for HTML)."""
     route = request.scope.get("route")
     return (getattr(route, "response_class", None) is HTMLResponse
             and "text/html" in request.headers.get("accept", ""))
 
 
+# What a person who followed a link in a mail should do when the address needs a key (a
+# ticket's link, until the portal has a page for it: domain/links.py).
+SIGN_IN_HINT = ("This address shows a ticket to the service desk's tools, which sign in "
+                "with a key. To add to your ticket, reply to the e-mail you received about "
+                "it: the service desk answers by e-mail.")
+
+
 def answer(request: Request, problem: DeskError) -> Response:
-    """``problem`` as its caller reads it: a page saying it to a browser on a page (under
-    the MSP's name, with the fix), problem+json to everyone else."""
-    if not wants_page(request):
+    """``problem`` as its caller reads it: a page saying it to a browser (under the MSP's
+    name, with the fix), problem+json to everyone else."""
+    page = on_a_page(request)
+    if not (page or navigating(request)):
         return problem_response(problem, request.url.path)
     tempodesk = getattr(request.app.state, "tempodesk", None)
     msp = tempodesk.config.msp if tempodesk is not None else None
     fixes = [e["fix"] for e in problem.errors or [] if e.get("fix")]
     html = TEMPLATES.get_template("problem.html.j2").render(
         problem=problem, fixes=fixes, msp=msp, logo_src=msp.logo_src() if msp else None,
-        terms=msp.terms_text() if msp else None)
+        terms=msp.terms_text() if msp else None,
+        hint=SIGN_IN_HINT if problem.status == 401 and not page else None)
     return HTMLResponse(html, status_code=problem.status, headers=headers_of(problem))
 
 

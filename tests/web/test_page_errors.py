@@ -13,6 +13,7 @@ from html import unescape
 
 import pytest
 
+from tests.web.helpers import incident_body
 from tests.web.test_trust_pages import (
     assert_page_headers,
     chromium,
@@ -57,6 +58,24 @@ async def test_a_bad_link_is_a_page_for_a_browser_and_json_for_a_program(mailed_
     assert as_program.headers["content-type"] == "application/problem+json"
     assert as_program.json()["title"] == "Invalid link"
     assert token_of(review_url) not in as_browser.text  # the credential is not echoed
+
+
+async def test_a_tickets_link_opened_in_a_browser_says_what_to_do(desk, browser):
+    """The link in every mail (the API's ticket address, until the portal has a page)
+    opened in a browser without a key: a page saying how to add to the ticket, not a JSON
+    401; a program still gets problem+json, and a key still gets the ticket."""
+    ticket = (await desk.http.post("/v1/incidents", json=incident_body(), headers=desk.as_(
+        "belton", "requester"))).json()["ticket_id"]
+    page = await browser.new_page()
+    opened = await page.goto(f"{desk.base_url}/v1/tickets/{ticket}")
+    assert opened.status == 401
+    assert "reply to the e-mail" in await page.locator("main").inner_text()
+    await accessible(page)
+    as_program = await desk.http.get(f"/v1/tickets/{ticket}")
+    assert as_program.headers["content-type"] == "application/problem+json"
+    with_key = await desk.http.get(f"/v1/tickets/{ticket}", headers={
+        **desk.as_("belton", "agent"), "Accept": "text/html,*/*"})
+    assert with_key.status_code == 200 and with_key.json()["ticket_id"] == ticket
 
 
 async def test_the_quote_page_says_beside_the_reason_what_to_mend(mailed_desk, browser):
