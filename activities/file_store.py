@@ -8,20 +8,21 @@ object of its own (``<client>/data/<random>``). Once it is whole, its content ad
 such file yet; if it has, the new copy is deleted: the same file twice is kept once per
 client, and no byte is copied inside the store. One client's address never names
 another client's object. Which tickets hold a file is recorded beside it
-(``refs/<client>/<sha256>/<ticket>``), so it is deleted once the last of its client's
+(``refs/<client>/<sha256>/<ticket>/<attempt>``), so it is deleted once the last of its client's
 tickets lets go of it. Uploads waiting for their ticket are staged under
 ``staging/<client>/`` (a bucket lifecycle rule clears the ones never claimed).
 
 A release and an upload of the same file for another ticket may run at once. An upload
 that finds an address (naming the file, or released) keeps its own copy (its ``spare``)
 until its ticket's mark is written; only then does it delete the copy, if the address
-still names a whole file, or give the address its copy (:meth:`FileStore.hold`). A
-release marks the address released before it looks for marks a second time, and deletes
-the sealed object only if there are none; it never deletes the address, and gives it back
-whenever it finds a holder (a release that failed midway is retried). Whichever comes
-first, the other sees it: an upload that looked before the release marked the address
-had its mark written before, and stops the release; one that looks after finds the
-address released and gives it its own copy - after its mark, so no release deletes it.
+names a whole file and is not released, or give the address its copy
+(:meth:`FileStore.hold`). A release marks the address released before it looks for marks
+a second time, and deletes the sealed object only if there are none; it never deletes the
+address nor writes it back, and a released address is read while its object is there.
+Whichever comes first, the other sees it: an upload that looked before the release marked
+the address had its mark written before, and stops the release; one that looks after
+finds the address released and gives it its own copy - after its mark, so no release
+deletes it. docs/files.md ("Lifecycle") names the one crossing that remains.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ from activities.sealed_file import FileSealer
 from domain.attachments import (
     SNIFF_BYTES,
     data_key,
+    mark_key,
     object_key,
     reference_key,
     reference_prefix,
     sniff,
     staging_key,
+    ticket_marks_prefix,
 )
 from domain.recent import Recent
 from domain.settings import Settings
@@ -267,6 +270,9 @@ class FileStore:
             try:
                 await obstore.put_async(self.store, address, data.encode(), mode="create")
             except AlreadyExistsError:
+                if (await self._pointer(address)) == data:  # our own create, retried
+                    self.objects.put(address, data)
+                    return None
                 return data
             except NotSupportedError:  # a store without create-if-absent: look, then write
                 if await self._present(address):
@@ -337,9 +343,10 @@ class FileStore:
         return self.sealer.open(got.stream(min_chunk_size=READ_CHUNK_BYTES), piece_bytes)
 
     async def _data_of(self, client_id: str, sha256: str) -> str:
-        """The object a content address names (always one of the same client's; none
-        once released)."""
-        data = await self._pointer(object_key(client_id, sha256))
+        """The object a content address names (always one of the same client's), released
+        or not: a released address's object is read until the release deletes it (a
+        ticket that held the file meanwhile keeps it)."""
+        data = (await self._pointer(object_key(client_id, sha256))).removeprefix(RELEASED)
         if not data.startswith(data_key(client_id, "")):
             raise FileNotStored(sha256)
         return data
@@ -357,8 +364,8 @@ class FileStore:
         return True
 
     async def exists(self, client_id: str, sha256: str) -> bool:
-        """Whether the client has the file: its address, and the object the address names
-        (released, or a release that failed midway, it names nothing whole)."""
+        """Whether the client has the file: the object its address names (a released
+        address still names it until the release deletes it)."""
         try:
             await obstore.head_async(self.store, await self._data_of(client_id, sha256))
         except (FileNotFoundError, FileNotStored):
@@ -368,17 +375,20 @@ class FileStore:
         return True
 
     async def hold(self, client_id: str, sha256: str, ticket_id: str,
-                   spare: str | None = None) -> None:
+                   spare: str | None = None) -> str:
         """Record that ``ticket_id`` holds the file (before the ticket lists it), then
-        :meth:`keep_one_copy` of the upload's ``spare`` (deleted as well if this fails)."""
+        :meth:`keep_one_copy` of the upload's ``spare`` (deleted as well if this fails).
+        The mark this attempt wrote, for :meth:`take_back` if the ticket does not list it."""
+        mark = mark_key(client_id, sha256, ticket_id, uuid.uuid4().hex)
         try:
-            await self._put(reference_key(client_id, sha256, ticket_id), b"")
+            await self._put(mark, b"")
         except BaseException:
             if spare is not None:
                 await self.discard(client_id, spare)
             raise
         if spare is not None:
             await self.keep_one_copy(client_id, sha256, spare)
+        return mark
 
     async def discard(self, client_id: str, spare: str) -> None:
         """Delete an upload's spare copy that no ticket will hold (its upload failed); a
@@ -389,36 +399,64 @@ class FileStore:
 
     async def keep_one_copy(self, client_id: str, sha256: str, spare: str) -> None:
         """Once a ticket's mark holds the file: the spare copy goes if the address names
-        the whole file, or becomes the file if it does not (released meanwhile). If this
-        fails the copy goes (the upload fails)."""
+        the whole file and is not released, or becomes the file if not (a release under
+        way may delete what a released address names). If this fails before the address
+        is written, the copy goes (the upload fails); once it is written, never: the
+        address may name it (a leak at worst)."""
+        address = object_key(client_id, sha256)
         try:
-            await self._keep_one(client_id, sha256, spare)
+            if await self._live(client_id, sha256):
+                await self._forget(spare)
+                return
+            data = spare
+            if not spare.startswith(data_key(client_id, "")):  # staged: its own object
+                data = await self._copy_staged(client_id, spare, sha256)
         except BaseException:
             await self.discard(client_id, spare)
             raise
-
-    async def _keep_one(self, client_id: str, sha256: str, spare: str) -> None:
-        if await self.exists(client_id, sha256):
-            await self._forget(spare)
-            return
-        data = spare
-        if not spare.startswith(data_key(client_id, "")):  # a staged upload: its own object
-            data = await self._copy_staged(client_id, spare, sha256)
-        await self._put(object_key(client_id, sha256), data.encode())
-        self.objects.put(object_key(client_id, sha256), data)
+        await self._put(address, data.encode())
+        self.objects.put(address, data)
         if data != spare:
             await self._forget(spare)
 
+    async def _live(self, client_id: str, sha256: str) -> bool:
+        """Whether the address names the file's object, present, and is not released."""
+        try:
+            pointer = await self._pointer(object_key(client_id, sha256))
+            return (pointer.startswith(data_key(client_id, ""))
+                    and await self._present(pointer))
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            raise FileStoreUnavailable(_why(exc)) from exc
+
     async def release(self, client_id: str, sha256: str, ticket_id: str) -> bool:
-        """``ticket_id`` lets go of the file; the file itself is deleted once no ticket
-        of the client holds it. True if it was deleted. The address is marked released
-        first and the marks are looked at again: a ticket that held the file meanwhile
-        keeps it (the address is given back). Safe to run twice; the address is never
-        deleted (an upload may be taking it over)."""
+        """``ticket_id`` lets go of the file (every mark it has); the file itself is
+        deleted once no ticket of the client holds it. True if it was deleted. Safe to
+        run twice."""
         await self._forget(reference_key(client_id, sha256, ticket_id))
+        marks = obstore.list(self.store, prefix=ticket_marks_prefix(client_id, sha256,
+                                                                    ticket_id))
+        async for chunk in marks:
+            for meta in chunk:
+                await self._forget(meta["path"])
+        return await self._let_go(client_id, sha256)
+
+    async def take_back(self, client_id: str, sha256: str, mark: str) -> bool:
+        """One attempt's mark taken back (its ticket did not list the file); the file is
+        deleted if nothing else holds it. True if it was deleted."""
+        if not mark.startswith(reference_prefix(client_id, sha256)):
+            raise ValueError(f"not a mark of this file: {mark!r}")
+        await self._forget(mark)
+        return await self._let_go(client_id, sha256)
+
+    async def _let_go(self, client_id: str, sha256: str) -> bool:
+        """Delete the file if no ticket holds it. The address is marked released first and
+        the marks are looked at again: a ticket that held the file meanwhile keeps it (the
+        released address still names it, and reads follow it). The address is never
+        deleted or given back (an upload may be taking it over)."""
         address = object_key(client_id, sha256)
         if await self._held(client_id, sha256):
-            await self._give_back(client_id, address)  # an earlier attempt may have marked it
             return False
         try:
             pointer = await self._pointer(address)
@@ -431,22 +469,9 @@ class FileStore:
         if not pointer.startswith(RELEASED):
             await self._put(address, f"{RELEASED}{data}".encode())
         if await self._held(client_id, sha256):  # held since: the file stays
-            await self._give_back(client_id, address)
             return False
         await self._forget(data)
         return True
-
-    async def _give_back(self, client_id: str, address: str) -> None:
-        """An address marked released while a ticket holds its file names the file again
-        (if its object is still there; if not, the holder's upload took the address)."""
-        try:
-            pointer = await self._pointer(address)
-        except FileNotFoundError:
-            return
-        data = pointer.removeprefix(RELEASED)
-        if (pointer.startswith(RELEASED) and data.startswith(data_key(client_id, ""))
-                and await self._present(data)):
-            await self._put(address, data.encode())
 
     async def _held(self, client_id: str, sha256: str) -> bool:
         async for held in obstore.list(self.store, prefix=reference_prefix(client_id, sha256),

@@ -184,12 +184,13 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
     # Copies of files the client had already: each goes once the ticket holds its file.
     spares = [(f.sha256, f.spare) for _, f in files if f.spare is not None]
     asked = False  # whether the ticket was asked to list them (it may have, unanswered)
+    marks: dict[str, str] = {}  # this attempt's own, by file: only these are taken back
     try:
         for sha256 in new:
             spare = next((s for held_sha, s in spares if held_sha == sha256), None)
             if spare is not None:
                 spares.remove((sha256, spare))
-            await store.hold(ref.client.id, sha256, ref.ticket_id, spare)
+            marks[sha256] = await store.hold(ref.client.id, sha256, ref.ticket_id, spare)
         while spares:  # more copies: of a file the ticket holds already, or sent twice
             sha256, spare = spares.pop()
             await store.keep_one_copy(ref.client.id, sha256, spare)
@@ -202,9 +203,9 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
         for _, spare in spares:
             await store.discard(ref.client.id, spare)
         refused_all = not asked or isinstance(exc, WorkflowUpdateFailedError)
-        for sha256 in new if refused_all else await _surely_unlisted(state, ref, new):
-            with contextlib.suppress(Exception):  # not on the ticket: its mark taken back
-                await store.release(ref.client.id, sha256, ref.ticket_id)
+        unlisted = set(marks) if refused_all else await _surely_unlisted(state, ref,
+                                                                          set(marks))
+        await _take_back(store, ref, {sha: marks[sha] for sha in unlisted})
         if isinstance(exc, FileStoreUnavailable):
             raise store_down() from exc
         cause = getattr(exc, "cause", None)
@@ -360,6 +361,13 @@ async def discard_spares(state: Desk, client: ClientConfig,
             await state.files.discard(client.id, file.spare)
 
 
+async def _take_back(store: FileStore, ref: TicketRef, marks: dict[str, str]) -> None:
+    """This attempt's marks taken back (the ticket does not list their files)."""
+    for sha256, mark in marks.items():
+        with contextlib.suppress(Exception):  # the store may be down: a leak at worst
+            await store.take_back(ref.client.id, sha256, mark)
+
+
 async def follow_merge(state: Desk, files: list[Attachment], survivor: TicketRef,
                        held: list[Attachment], merge: Awaitable[T]) -> T:
     """Run ``merge`` (the duplicate's update) with its files following it to the survivor:
@@ -369,19 +377,20 @@ async def follow_merge(state: Desk, files: list[Attachment], survivor: TicketRef
     new = [f for f in files if f.sha256 not in {h.sha256 for h in held}]
     if not new or state.files is None:
         return await merge
+    marks: dict[str, str] = {}
     try:
         for file in new:
-            await state.files.hold(survivor.client.id, file.sha256, survivor.ticket_id)
+            marks[file.sha256] = await state.files.hold(survivor.client.id, file.sha256,
+                                                        survivor.ticket_id)
     except FileStoreUnavailable as exc:
         log.warning("the files of a duplicate will not follow it to %s: %s",
                     survivor.ticket_id, exc)
+        await _take_back(state.files, survivor, marks)
         return await merge
     try:
         merged = await merge
     except BaseException:
-        for file in new:
-            with contextlib.suppress(Exception):
-                await state.files.release(survivor.client.id, file.sha256, survivor.ticket_id)
+        await _take_back(state.files, survivor, marks)
         raise
     try:
         await answered(state, survivor.handle.execute_update(

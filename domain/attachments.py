@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 _SHA256 = re.compile(SHA256_PATTERN)
 _CLIENT = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+# The bucket's own folders: a client with one of these ids would share keys with them
+# (its files under the staged uploads' lifecycle rule, its addresses among the marks).
+RESERVED_CLIENT_IDS = frozenset({"staging", "refs"})
 SNIFF_BYTES = 8192          # what the type is read from
 NAME_MAX_CHARS = 200
 # Control characters (C0, C1), quoting and path characters, and the invisible ones that
@@ -164,9 +167,20 @@ def staging_key(client_id: str, name: str) -> str:
 
 
 def reference_key(client_id: str, sha256: str, ticket_id: str) -> str:
-    """The marker saying ``ticket_id`` holds the file: a file is deleted once no ticket
-    of its client holds it."""
+    """A marker saying ``ticket_id`` holds the file, as written before marks were per
+    attempt (:func:`mark_key`): still counted, and deleted with the ticket's marks."""
     return f"{reference_prefix(client_id, sha256)}{ticket_id}"
+
+
+def ticket_marks_prefix(client_id: str, sha256: str, ticket_id: str) -> str:
+    return f"{reference_key(client_id, sha256, ticket_id)}/"
+
+
+def mark_key(client_id: str, sha256: str, ticket_id: str, attempt: str) -> str:
+    """The marker one attempt to put the file on ``ticket_id`` writes: a file is deleted
+    once no ticket of its client holds it. Each attempt has its own (two uploads of one
+    file to one ticket at once), so an attempt that fails takes back only its own."""
+    return f"{ticket_marks_prefix(client_id, sha256, ticket_id)}{attempt}"
 
 
 def reference_prefix(client_id: str, sha256: str) -> str:

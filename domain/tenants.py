@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from domain.alerts import AlertRules
-from domain.attachments import FileLimits
+from domain.attachments import RESERVED_CLIENT_IDS, FileLimits
 from domain.errors import explain
 from domain.incidents import IncidentRules
 from domain.mail_config import MailConfig
@@ -150,6 +150,14 @@ class ClientConfig(BaseModel):
                                   "each quarter (see domain/reviews.py)")
     files: FileLimits = Field(FileLimits(), description="files on tickets: per file (25 MB), "
                               "per ticket (count and total)")
+
+    @field_validator("id")
+    @classmethod
+    def _not_a_bucket_folder(cls, value: str) -> str:
+        if value in RESERVED_CLIENT_IDS:
+            raise ValueError(f"'{value}' names a folder of the file store's bucket (its "
+                             "marks and staged uploads): choose another id")
+        return value
 
     @field_validator("rate_limits")
     @classmethod

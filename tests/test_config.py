@@ -116,3 +116,11 @@ def test_cli_config_check(tmp_path):
 def test_uploads_in_flight_out_of_range_is_refused_naming_it(tmp_path, value):
     problems = problems_of(tmp_path, GOOD_CLIENT + f"uploads_in_flight: {value}\n")
     assert len(problems) == 1 and "uploads_in_flight" in problems[0], problems
+
+
+@pytest.mark.parametrize("client_id", ["staging", "refs"])
+def test_a_client_id_naming_a_folder_of_the_bucket_is_refused(tmp_path, client_id):
+    """Its files would fall under the staged uploads' lifecycle rule, or among the marks
+    (outside review)."""
+    problems = problems_of(tmp_path, GOOD_CLIENT.replace("id: acme\n", f"id: {client_id}\n"))
+    assert len(problems) == 1 and "folder of the file store" in problems[0], problems

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from activities.file_store import FileStore
+from activities.file_store import FileStore, FileStoreUnavailable
 from tests.conftest import file_settings
 from tests.test_file_store_reads import left_in_bucket, read_all
 
@@ -99,8 +99,8 @@ async def test_an_upload_after_the_address_is_marked_released(local_s3):
 
 
 class FailsOnce(Crossed):
-    """A release whose first deletion of a sealed object, or first giving back of an
-    address, fails (the store hiccups, or the worker dies there): Temporal retries it."""
+    """A release whose first deletion of a sealed object fails (the store hiccups, or the
+    worker dies there): Temporal retries it."""
 
     fails = "object"
 
@@ -109,12 +109,6 @@ class FailsOnce(Crossed):
             self.fails = ""
             raise OSError("the store did not answer")
         await super()._forget(key)
-
-    async def _give_back(self, client_id: str, address: str) -> None:
-        if self.fails == "give back":
-            self.fails = ""
-            raise OSError("the store did not answer")
-        await super()._give_back(client_id, address)
 
 
 def failing_once(worker: Crossed, fails: str) -> FailsOnce:
@@ -137,17 +131,60 @@ async def test_an_upload_between_a_failed_release_and_its_retry(local_s3):
     assert await read_anew(local_s3, client_id, sha256) == data
 
 
-async def test_a_release_that_failed_before_giving_the_address_back(local_s3):
+async def test_a_file_held_after_its_address_was_marked_released_reads(local_s3):
     """The upload held the file and deleted its copy before the release marked the
-    address; the release then failed before giving it back. Its retry finds the holder
-    first and gives the address back, so the file reads again."""
+    address; the release's second look finds the holder and leaves the object. The
+    address stays marked released and reads follow it: nothing is written back (a stale
+    write-back by one of two releases at once named a deleted object)."""
     worker, api, client_id, data, sha256 = await held_by_one(local_s3)
     copy = await api.put_bytes(client_id, data, LIMIT)
-    release = failing_once(worker, "give back")
-    release.meanwhile = lambda: api.hold(client_id, sha256, "BEL-000002", copy.spare)
-    with pytest.raises(OSError):
-        await release.release(client_id, sha256, "BEL-000001")
-    assert not await release.release(client_id, sha256, "BEL-000001")  # the retry
+    worker.meanwhile = lambda: api.hold(client_id, sha256, "BEL-000002", copy.spare)
+    assert not await worker.release(client_id, sha256, "BEL-000001")
+    assert not await worker.release(client_id, sha256, "BEL-000001")  # a retry
+    assert await read_anew(local_s3, client_id, sha256) == data
+
+
+async def test_two_uploads_of_a_file_to_one_ticket_one_failing(local_s3):
+    """A double-click: both uploads hold the file for the same ticket; the first is
+    listed, the second fails and takes back its own mark only: the file stays."""
+    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
+    second = await api.put_bytes(client_id, data, LIMIT)
+    mark = await api.hold(client_id, sha256, "BEL-000001", second.spare)
+    assert not await api.take_back(client_id, sha256, mark)  # the first mark still holds
+    assert await read_anew(local_s3, client_id, sha256) == data
+    assert await worker.release(client_id, sha256, "BEL-000001")  # its end: every mark
+
+
+class AnswerLost(FileStore):
+    """A store that writes an address but whose answer is lost (a timeout after the
+    write landed), while ``meanwhile`` runs (another process's step)."""
+
+    meanwhile: Callable[[], Awaitable[object]] | None = None
+
+    async def _put(self, key: str, data: bytes) -> None:
+        await super()._put(key, data)
+        if "/data/" not in key and not key.startswith("refs/"):
+            if self.meanwhile is not None:
+                await self.meanwhile()
+            raise FileStoreUnavailable("the store did not answer in time")
+
+
+async def test_a_copy_given_the_address_is_not_deleted_when_the_answer_is_lost(local_s3):
+    """An upload gives a released address its copy but hears no answer; meanwhile a
+    third ticket's upload finds the address naming that copy and deletes its own. The
+    first upload fails without deleting the copy the address names."""
+    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
+    assert await worker.release(client_id, sha256, "BEL-000001")  # the address released
+    lost = AnswerLost(api.store, api.sealer, api.http)
+    copy = await lost.put_bytes(client_id, data, LIMIT)
+
+    async def third_upload() -> None:  # finds the address naming the copy: its own goes
+        third = await api.put_bytes(client_id, data, LIMIT)
+        await api.hold(client_id, sha256, "BEL-000003", third.spare)
+
+    lost.meanwhile = third_upload
+    with pytest.raises(FileStoreUnavailable):
+        await lost.hold(client_id, sha256, "BEL-000002", copy.spare)
     assert await read_anew(local_s3, client_id, sha256) == data
 
 

@@ -15,7 +15,7 @@ import obstore
 import pytest
 
 from activities.file_store import RELEASED, FileNotStored, FileStore
-from domain.attachments import object_key
+from domain.attachments import object_key, reference_key
 from tests.conftest import file_settings
 
 
@@ -129,7 +129,9 @@ async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
     await store.hold(client_id, file.sha256, "BEL-000001")
     with pytest.raises(OSError):
         await store.release(client_id, file.sha256, "BEL-000001")
-    assert not await store.exists(client_id, file.sha256)
+    # Still read (a released address names its object until the release deletes it),
+    # but never taken for a file to keep a copy of: the release may delete it any time.
+    assert await store.exists(client_id, file.sha256)
     if staged:
         async def one():
             yield data
@@ -142,3 +144,16 @@ async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
     assert await read_all(store, client_id, file.sha256) == data
     assert not await store.release(client_id, file.sha256, "BEL-000001")  # the retry
     assert await read_all(store, client_id, file.sha256) == data
+
+
+async def test_a_mark_written_before_marks_were_per_attempt_is_let_go(local_s3):
+    """Buckets hold marks of the older shape, ``refs/<client>/<sha>/<ticket>``: they
+    still hold the file, and the ticket's release takes them back with its own."""
+    store, _, client_id = pair(local_s3)
+    file = await store.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
+    await obstore.put_async(store.store, reference_key(client_id, file.sha256, "BEL-000001"),
+                            b"")
+    await store.hold(client_id, file.sha256, "BEL-000002")
+    assert not await store.release(client_id, file.sha256, "BEL-000002")  # the old one holds
+    assert await store.release(client_id, file.sha256, "BEL-000001")
+    assert not await store.exists(client_id, file.sha256)
