@@ -13,16 +13,16 @@ tickets lets go of it. Uploads waiting for their ticket are staged under
 ``staging/<client>/`` (a bucket lifecycle rule clears the ones never claimed).
 
 A release and an upload of the same file for another ticket may run at once. An upload
-that finds an address (naming the file, or released) keeps its own copy (its ``spare``)
-until its ticket's mark is written; only then does it delete the copy, if the address
-names a whole file and is not released, or give the address its copy
-(:meth:`FileStore.hold`). A release marks the address released before it looks for marks
-a second time, and deletes the sealed object only if there are none; it never deletes the
-address nor writes it back, and a released address is read while its object is there.
-Whichever comes first, the other sees it: an upload that looked before the release marked
-the address had its mark written before, and stops the release; one that looks after
-finds the address released and gives it its own copy - after its mark, so no release
-deletes it. docs/files.md ("Lifecycle") names the one crossing that remains.
+that finds an address keeps its own copy (its ``spare``) until its ticket's mark is
+written; only then does it delete the copy, if the address names a whole file that no
+release has marked, or give the address its copy (:meth:`FileStore.hold`). A release
+writes a marker for the object the address names (``refs/<client>/released/<name>``)
+before it looks for marks a second time, and deletes the object only if there are none;
+it never writes or deletes the address. Whichever comes first, the other sees it: an
+upload that looked before the marker had its mark written before, and stops the release;
+one that looks after gives the address its own copy - after its mark, so no release
+deletes it. A marker names an object, not the address, so a late one cannot hide a copy
+an upload gave the address meanwhile.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from domain.attachments import (
     object_key,
     reference_key,
     reference_prefix,
+    release_marker_key,
     sniff,
     staging_key,
     ticket_marks_prefix,
@@ -127,8 +128,6 @@ class StagedFile:
     file: StoredFile
 
 
-# What a released address holds: the object it named, which is deleted (or is about to be).
-RELEASED = "released:"
 REMEMBERED_OBJECTS = 10_000
 REMEMBERED_SECONDS = 300.0
 # How long a URL signed for one streamed PUT may be used: it is used at once, but the
@@ -261,10 +260,9 @@ class FileStore:
 
     async def _address(self, client_id: str, sha256: str, data: str) -> str | None:
         """Give the object ``data`` its content address if the client has none for the
-        file. If it has one (naming the file, or released), ``data`` is returned: a spare
-        copy that :meth:`hold` deletes, or gives the address, once a ticket's mark holds
-        the file. Never taken over before the mark: a release being retried would delete
-        the copy."""
+        file. If it has one, ``data`` is returned: a spare copy that :meth:`hold` deletes,
+        or gives the address, once a ticket's mark holds the file. Never given the address
+        before the mark: a release under way would delete the copy."""
         address = object_key(client_id, sha256)
         try:
             try:
@@ -343,10 +341,8 @@ class FileStore:
         return self.sealer.open(got.stream(min_chunk_size=READ_CHUNK_BYTES), piece_bytes)
 
     async def _data_of(self, client_id: str, sha256: str) -> str:
-        """The object a content address names (always one of the same client's), released
-        or not: a released address's object is read until the release deletes it (a
-        ticket that held the file meanwhile keeps it)."""
-        data = (await self._pointer(object_key(client_id, sha256))).removeprefix(RELEASED)
+        """The object a content address names (always one of the same client's)."""
+        data = await self._pointer(object_key(client_id, sha256))
         if not data.startswith(data_key(client_id, "")):
             raise FileNotStored(sha256)
         return data
@@ -364,8 +360,8 @@ class FileStore:
         return True
 
     async def exists(self, client_id: str, sha256: str) -> bool:
-        """Whether the client has the file: the object its address names (a released
-        address still names it until the release deletes it)."""
+        """Whether the client has the file: the object its address names (read until a
+        release deletes it, marked or not)."""
         try:
             await obstore.head_async(self.store, await self._data_of(client_id, sha256))
         except (FileNotFoundError, FileNotStored):
@@ -399,10 +395,10 @@ class FileStore:
 
     async def keep_one_copy(self, client_id: str, sha256: str, spare: str) -> None:
         """Once a ticket's mark holds the file: the spare copy goes if the address names
-        the whole file and is not released, or becomes the file if not (a release under
-        way may delete what a released address names). If this fails before the address
-        is written, the copy goes (the upload fails); once it is written, never: the
-        address may name it (a leak at worst)."""
+        the whole file and no release has marked it, or becomes the file if not (a release
+        under way may delete a marked object). If this fails before the address is
+        written, the copy goes (the upload fails); once it is written, never: the address
+        may name it (a leak at worst)."""
         address = object_key(client_id, sha256)
         try:
             if await self._live(client_id, sha256):
@@ -420,11 +416,13 @@ class FileStore:
             await self._forget(spare)
 
     async def _live(self, client_id: str, sha256: str) -> bool:
-        """Whether the address names the file's object, present, and is not released."""
+        """Whether the address names the file's object, present, and no release has
+        marked that object (it may be deleted any moment)."""
         try:
             pointer = await self._pointer(object_key(client_id, sha256))
             return (pointer.startswith(data_key(client_id, ""))
-                    and await self._present(pointer))
+                    and await self._present(pointer)
+                    and not await self._present(release_marker_key(client_id, pointer)))
         except FileNotFoundError:
             return False
         except Exception as exc:
@@ -451,26 +449,27 @@ class FileStore:
         return await self._let_go(client_id, sha256)
 
     async def _let_go(self, client_id: str, sha256: str) -> bool:
-        """Delete the file if no ticket holds it. The address is marked released first and
-        the marks are looked at again: a ticket that held the file meanwhile keeps it (the
-        released address still names it, and reads follow it). The address is never
-        deleted or given back (an upload may be taking it over)."""
+        """Delete the file if no ticket holds it. The object the address names is marked
+        first and the marks are looked at again: a ticket that held the file meanwhile
+        keeps it (its upload either saw no marker, and its mark is seen now, or saw one
+        and gave the address its own copy). Nothing writes or deletes the address here:
+        an upload may be giving it its copy."""
         address = object_key(client_id, sha256)
         if await self._held(client_id, sha256):
             return False
         try:
-            pointer = await self._pointer(address)
+            data = await self._pointer(address)
         except FileNotFoundError:
             return True  # gone already
-        data = pointer.removeprefix(RELEASED)
         if not data.startswith(data_key(client_id, "")):
             return True  # names nothing of this client's
+        marker = release_marker_key(client_id, data)
         self.objects.drop(address)
-        if not pointer.startswith(RELEASED):
-            await self._put(address, f"{RELEASED}{data}".encode())
-        if await self._held(client_id, sha256):  # held since: the file stays
+        await self._put(marker, b"")
+        if await self._held(client_id, sha256):  # held since: the file stays (marked)
             return False
         await self._forget(data)
+        await self._forget(marker)  # the object is gone: nothing can take it any more
         return True
 
     async def _held(self, client_id: str, sha256: str) -> bool:

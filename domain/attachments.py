@@ -166,6 +166,14 @@ def staging_key(client_id: str, name: str) -> str:
     return f"staging/{client_id}/{name}"
 
 
+def release_marker_key(client_id: str, data: str) -> str:
+    """The marker a release writes before it deletes the sealed object ``data`` (one of
+    the client's, :func:`data_key`): no upload takes an object so marked for its file."""
+    if not data.startswith(data_key(client_id, "")):
+        raise ValueError(f"not an object of {client_id!r}: {data!r}")
+    return f"refs/{client_id}/released/{data.rsplit('/', 1)[1]}"
+
+
 def reference_key(client_id: str, sha256: str, ticket_id: str) -> str:
     """A marker saying ``ticket_id`` holds the file, as written before marks were per
     attempt (:func:`mark_key`): still counted, and deleted with the ticket's marks."""

@@ -203,3 +203,36 @@ async def test_a_staged_upload_settled_across_a_release(local_s3):
     await api.hold(client_id, sha256, "BEL-000002", spare)
     assert await read_anew(local_s3, client_id, sha256) == data
     assert not [k for k in await left_in_bucket(api, client_id) if "staging/" in k]
+
+
+class ReadThenWait(FileStore):
+    """A release that, once it has read the address, waits while ``meanwhile`` runs (a
+    slow worker; or an attempt past its timeout beside its own retry)."""
+
+    meanwhile: Callable[[], Awaitable[object]] | None = None
+
+    async def _pointer(self, address: str) -> str:
+        pointer = await super()._pointer(address)
+        if self.meanwhile is not None:
+            step, self.meanwhile = self.meanwhile, None
+            await step()
+        return pointer
+
+
+async def test_a_late_release_cannot_hide_a_copy_given_the_address(local_s3):
+    """Two runs of one release: the first reads the address, then the second marks the
+    object and deletes it, and a third ticket's upload gives the address its copy; the
+    first run goes on (its marker names the deleted object, not the address) and finds
+    the new holder. The file reads. (Before, the first run wrote 'released' over the
+    address, which then named the deleted object.)"""
+    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
+    slow = ReadThenWait(worker.store, worker.sealer, worker.http)
+
+    async def the_other_run_then_an_upload() -> None:
+        assert await worker.release(client_id, sha256, "BEL-000001")
+        copy = await api.put_bytes(client_id, data, LIMIT)
+        await api.hold(client_id, sha256, "BEL-000003", copy.spare)
+
+    slow.meanwhile = the_other_run_then_an_upload
+    assert not await slow.release(client_id, sha256, "BEL-000001")
+    assert await read_anew(local_s3, client_id, sha256) == data

@@ -14,7 +14,7 @@ import uuid
 import obstore
 import pytest
 
-from activities.file_store import RELEASED, FileNotStored, FileStore
+from activities.file_store import FileNotStored, FileStore
 from domain.attachments import object_key, reference_key
 from tests.conftest import file_settings
 
@@ -104,8 +104,8 @@ async def left_in_bucket(store: FileStore, client_id: str) -> dict[str, bytes]:
 @pytest.mark.parametrize("on", ["object", "mark"])
 async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3, on):
     """The worker's release is retried after a failure on either deletion: of the file
-    only its address is left, marked released (it names no object: an object nothing
-    names any more would never be deleted)."""
+    only its address is left, naming an object that is gone (an object nothing names any
+    more would never be deleted), and no release marker."""
     store, client_id = failing_once(local_s3, on)
     file = await store.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
     await store.hold(client_id, file.sha256, "BEL-000001")
@@ -114,23 +114,24 @@ async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3, o
     assert await store.release(client_id, file.sha256, "BEL-000001")  # the retry
     address = object_key(client_id, file.sha256)
     [(path, named)] = (await left_in_bucket(store, client_id)).items()
-    assert path == address and named.decode().startswith(RELEASED)
+    assert path == address and named.decode().startswith(f"{client_id}/data/")
+    assert not await store.exists(client_id, file.sha256)
 
 
 @pytest.mark.parametrize("staged", [False, True], ids=["put", "staged"])
 async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
-    """A release that marked the address released and failed on the object, not retried
-    yet: the same file sent again (for another ticket, directly or staged at intake) is
-    kept and reads back, instead of being taken for a copy of a file that is going; the
-    release's retry then leaves it alone."""
+    """A release that marked the object and failed on deleting it, not retried yet: the
+    same file sent again (for another ticket, directly or staged at intake) is kept and
+    reads back, instead of being taken for a copy of a file that is going; the release's
+    retry then leaves it alone."""
     store, client_id = failing_once(local_s3, "object")
     data = os.urandom(5000)
     file = await store.put_bytes(client_id, data, 1024 * 1024)
     await store.hold(client_id, file.sha256, "BEL-000001")
     with pytest.raises(OSError):
         await store.release(client_id, file.sha256, "BEL-000001")
-    # Still read (a released address names its object until the release deletes it),
-    # but never taken for a file to keep a copy of: the release may delete it any time.
+    # Still read (its object is there until the release's retry deletes it), but never
+    # taken for a file to keep a copy of: it is marked.
     assert await store.exists(client_id, file.sha256)
     if staged:
         async def one():
