@@ -38,7 +38,6 @@ from datetime import timedelta
 
 import httpx
 import obstore
-from obstore.exceptions import AlreadyExistsError, NotSupportedError
 from obstore.store import S3Store
 
 from activities.sealed_file import FileSealer
@@ -195,7 +194,7 @@ class FileStore:
         :class:`FileStoreUnavailable` if the store fails."""
         data = data_key(client_id, uuid.uuid4().hex)
         file = await self._write(data, chunks, max_bytes, hint)
-        return replace(file, spare=await self._address(client_id, file.sha256, data))
+        return replace(file, spare=data)  # addressed once a ticket holds it: hold()
 
     async def stage(self, client_id: str, chunks: AsyncIterator[bytes], max_bytes: int,
                     hint: SizeHint = UNKNOWN_SIZE) -> StagedFile:
@@ -258,43 +257,13 @@ class FileStore:
             raise FileStoreUnavailable(f"the store answered {answer.status_code}: "
                                        f"{answer.text[:200]}")
 
-    async def _address(self, client_id: str, sha256: str, data: str) -> str | None:
-        """Give the object ``data`` its content address if the client has none for the
-        file. If it has one, ``data`` is returned: a spare copy that :meth:`hold` deletes,
-        or gives the address, once a ticket's mark holds the file. Never given the address
-        before the mark: a release under way would delete the copy."""
-        address = object_key(client_id, sha256)
-        try:
-            try:
-                await obstore.put_async(self.store, address, data.encode(), mode="create")
-            except AlreadyExistsError:
-                if (await self._pointer(address)) == data:  # our own create, retried
-                    self.objects.put(address, data)
-                    return None
-                return data
-            except NotSupportedError:  # a store without create-if-absent: look, then write
-                if await self._present(address):
-                    return data
-                await obstore.put_async(self.store, address, data.encode())
-            self.objects.put(address, data)
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                await self._forget(data)
-            raise FileStoreUnavailable(_why(exc)) from exc
-        return None
-
-    async def settle(self, client_id: str, staging: str, sha256: str) -> str | None:
-        """Give a staged upload its content address; if the client has the file already,
-        the staged upload is the spare :meth:`hold` deletes (returned). :class:`FileNotStored`
-        if neither is there (a staged upload expired)."""
+    def settle(self, client_id: str, staging: str) -> str:
+        """A staged upload of ``client_id``'s as the spare copy :meth:`hold` takes (moved
+        to the file's address, or deleted if the client has the file);
+        :class:`FileNotStored` for another client's."""
         if not staging.startswith(staging_key(client_id, "")):
             raise FileNotStored(staging)  # one client's upload never lands in another's
-        if await self.exists(client_id, sha256):
-            return staging
-        data = await self._copy_staged(client_id, staging, sha256)
-        spare = await self._address(client_id, sha256, data)
-        await self._forget(staging)
-        return spare
+        return staging
 
     async def _copy_staged(self, client_id: str, staging: str, sha256: str) -> str:
         data = data_key(client_id, uuid.uuid4().hex)
@@ -379,11 +348,18 @@ class FileStore:
         try:
             await self._put(mark, b"")
         except BaseException:
+            with contextlib.suppress(Exception):  # it may have been written: taken back
+                await self.take_back(client_id, sha256, mark)
             if spare is not None:
                 await self.discard(client_id, spare)
             raise
         if spare is not None:
-            await self.keep_one_copy(client_id, sha256, spare)
+            try:
+                await self.keep_one_copy(client_id, sha256, spare)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the ticket will not list it
+                    await self.take_back(client_id, sha256, mark)
+                raise
         return mark
 
     async def discard(self, client_id: str, spare: str) -> None:
@@ -420,9 +396,11 @@ class FileStore:
         marked that object (it may be deleted any moment)."""
         try:
             pointer = await self._pointer(object_key(client_id, sha256))
+            # The marker first: a release deletes the object before its marker, so an
+            # object seen after no marker was seen is one no release had decided to delete.
             return (pointer.startswith(data_key(client_id, ""))
-                    and await self._present(pointer)
-                    and not await self._present(release_marker_key(client_id, pointer)))
+                    and not await self._present(release_marker_key(client_id, pointer))
+                    and await self._present(pointer))
         except FileNotFoundError:
             return False
         except Exception as exc:

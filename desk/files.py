@@ -202,10 +202,10 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
     except BaseException as exc:
         for _, spare in spares:
             await store.discard(ref.client.id, spare)
-        refused_all = not asked or isinstance(exc, WorkflowUpdateFailedError)
-        unlisted = set(marks) if refused_all else await _surely_unlisted(state, ref,
-                                                                          set(marks))
-        await _take_back(store, ref, {sha: marks[sha] for sha in unlisted})
+        # Refused, or never asked: not listed. Asked and not answered: it may be listed
+        # yet (an update Temporal took is applied later), so the marks stay (a leak).
+        if not asked or isinstance(exc, WorkflowUpdateFailedError):
+            await _take_back(store, ref, marks)
         if isinstance(exc, FileStoreUnavailable):
             raise store_down() from exc
         cause = getattr(exc, "cause", None)
@@ -215,17 +215,6 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
                                 "File refused", where="body") from exc
         raise
     return attachments, view
-
-
-async def _surely_unlisted(state: Desk, ref: TicketRef, files: set[str]) -> set[str]:
-    """Of ``files``, those the ticket does not list, after it was asked to and did not
-    answer (it may have listed them): none if it cannot be asked. A mark kept is a leak;
-    one taken back from a listed file would delete it."""
-    try:
-        listed = await answered(state, held_files(ref))
-    except Exception:
-        return set()
-    return files - {a.sha256 for a in listed}
 
 
 UPLOAD_VALID = timedelta(hours=24)
@@ -290,23 +279,16 @@ async def attach_uploads(state: Desk, ref: TicketRef,
     """The claimed uploads join the new ticket (safe to repeat: a replayed intake); its
     view with them."""
     store = file_store(state)
-    stored: list[tuple[str, StoredFile]] = []
-    try:
-        for claim in claims:  # settled already by a replayed intake: a no-op
-            spare = await store.settle(ref.client.id, claim["key"], claim["sha"])
-            stored.append((claim["name"], StoredFile(sha256=claim["sha"], size=int(
-                claim["size"]), content_type=claim["type"], spare=spare)))
-        held = await answered(state, held_files(ref))
-    except BaseException as exc:
-        await discard_spares(state, ref.client, stored)
-        if isinstance(exc, FileStoreUnavailable):
-            raise store_down() from exc
-        if isinstance(exc, FileNotStored):
-            raise DeskError(503, "Upload lost", "an upload went missing from the store while "
-                            "the ticket was opened: send the request again with the same "
-                            "Idempotency-Key", retry_after=5) from exc
-        raise
-    _, view = await list_on_ticket(state, ref, stored, claims[0]["by"], Channel.API, held)
+    try:  # a staged upload moved already (a replayed intake) is found at its address
+        stored = [(claim["name"], StoredFile(
+            sha256=claim["sha"], size=int(claim["size"]), content_type=claim["type"],
+            spare=store.settle(ref.client.id, claim["key"]))) for claim in claims]
+        _, view = await list_on_ticket(state, ref, stored, claims[0]["by"], Channel.API,
+                                       await answered(state, held_files(ref)))
+    except FileNotStored as exc:
+        raise DeskError(503, "Upload lost", "an upload went missing from the store while "
+                        "the ticket was opened: send the request again with the same "
+                        "Idempotency-Key", retry_after=5) from exc
     return view
 
 

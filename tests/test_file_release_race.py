@@ -6,6 +6,7 @@ holders just before deleted the one both tickets then named."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Awaitable, Callable
@@ -197,7 +198,7 @@ async def test_a_staged_upload_settled_across_a_release(local_s3):
         yield data
 
     staged = await api.stage(client_id, one(), LIMIT)
-    spare = await api.settle(client_id, staged.staging_key, sha256)
+    spare = api.settle(client_id, staged.staging_key)
     assert spare == staged.staging_key
     assert await worker.release(client_id, sha256, "BEL-000001")
     await api.hold(client_id, sha256, "BEL-000002", spare)
@@ -235,4 +236,63 @@ async def test_a_late_release_cannot_hide_a_copy_given_the_address(local_s3):
 
     slow.meanwhile = the_other_run_then_an_upload
     assert not await slow.release(client_id, sha256, "BEL-000001")
+    assert await read_anew(local_s3, client_id, sha256) == data
+
+
+async def test_a_first_upload_is_addressed_only_once_its_ticket_holds_it(local_s3):
+    """A mail brings a file the client never had; while its ticket is opened, an upload
+    of the same file to another ticket is refused and takes back its mark. The mail's
+    copy was not the address yet, so nothing of it is deleted: its ticket holds it and
+    reads it. (Before, the mail's put wrote the address, and the refused upload's
+    release deleted that object.)"""
+    _, api, client_id, _, _ = await held_by_one(local_s3)
+    data = os.urandom(100_000)
+    mail_copy = await api.put_bytes(client_id, data, LIMIT)  # the mail's ticket opens next
+    sha256 = mail_copy.sha256
+    other = await api.put_bytes(client_id, data, LIMIT)
+    mark = await api.hold(client_id, sha256, "BEL-000007", other.spare)
+    assert await api.take_back(client_id, sha256, mark)  # that ticket refused it
+    await api.hold(client_id, sha256, "BEL-000008", mail_copy.spare)
+    assert await read_anew(local_s3, client_id, sha256) == data
+
+
+class PausedAfterFirstLook(FileStore):
+    """An upload that, after its first look at the store while deciding whether to keep
+    its copy, waits while ``meanwhile`` runs."""
+
+    meanwhile: Callable[[], Awaitable[object]] | None = None
+
+    async def _present(self, key: str) -> bool:
+        found = await super()._present(key)
+        if self.meanwhile is not None:
+            step, self.meanwhile = self.meanwhile, None
+            await step()
+        return found
+
+
+async def test_an_upload_deciding_while_a_release_deletes(local_s3):
+    """A release has marked the object and found no holder; an upload's mark comes, and
+    while the upload looks (the marker first, then the object), the release deletes the
+    object and its marker. The upload saw the marker and gives the address its copy.
+    (Looking at the object first, it saw the object, then no marker, and deleted its
+    copy of a file that was gone.)"""
+    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
+    copy = await api.put_bytes(client_id, data, LIMIT)
+    decided, may_go = asyncio.Event(), asyncio.Event()
+
+    async def paused_before_deleting() -> None:
+        decided.set()
+        await may_go.wait()
+
+    worker.at, worker.meanwhile = 2, paused_before_deleting
+    release = asyncio.create_task(worker.release(client_id, sha256, "BEL-000001"))
+    await decided.wait()
+    upload = PausedAfterFirstLook(api.store, api.sealer, api.http)
+
+    async def release_finishes() -> None:
+        may_go.set()
+        assert await release
+
+    upload.meanwhile = release_finishes
+    await upload.hold(client_id, sha256, "BEL-000002", copy.spare)
     assert await read_anew(local_s3, client_id, sha256) == data

@@ -33,7 +33,7 @@ async def test_a_remembered_object_is_asked_again_once_it_is_gone(local_s3):
     api, worker, client_id = pair(local_s3)
     data = os.urandom(200_000)
     file = await api.put_bytes(client_id, data, 1024 * 1024)
-    await api.hold(client_id, file.sha256, "BEL-000001")
+    await api.hold(client_id, file.sha256, "BEL-000001", file.spare)
     address = object_key(client_id, file.sha256)
     assert api.objects.get(address) is not None  # known from the put: no trip to it
     assert await read_all(api, client_id, file.sha256) == data
@@ -61,6 +61,7 @@ async def test_an_entry_ends_after_its_time(local_s3):
     gone."""
     api, _, client_id = pair(local_s3)
     file = await api.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
+    await api.hold(client_id, file.sha256, "BEL-000001", file.spare)
     await obstore.delete_async(api.store, object_key(client_id, file.sha256))
     # Within its time the entry is what the read follows: the object, without the address.
     assert len(await read_all(api, client_id, file.sha256)) == 1000
@@ -108,7 +109,7 @@ async def test_a_release_that_failed_midway_is_finished_by_its_retry(local_s3, o
     more would never be deleted), and no release marker."""
     store, client_id = failing_once(local_s3, on)
     file = await store.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
-    await store.hold(client_id, file.sha256, "BEL-000001")
+    await store.hold(client_id, file.sha256, "BEL-000001", file.spare)
     with pytest.raises(OSError):
         await store.release(client_id, file.sha256, "BEL-000001")
     assert await store.release(client_id, file.sha256, "BEL-000001")  # the retry
@@ -127,7 +128,7 @@ async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
     store, client_id = failing_once(local_s3, "object")
     data = os.urandom(5000)
     file = await store.put_bytes(client_id, data, 1024 * 1024)
-    await store.hold(client_id, file.sha256, "BEL-000001")
+    await store.hold(client_id, file.sha256, "BEL-000001", file.spare)
     with pytest.raises(OSError):
         await store.release(client_id, file.sha256, "BEL-000001")
     # Still read (its object is there until the release's retry deletes it), but never
@@ -138,7 +139,7 @@ async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
             yield data
 
         upload = await store.stage(client_id, one(), 1024 * 1024)
-        spare = await store.settle(client_id, upload.staging_key, file.sha256)
+        spare = store.settle(client_id, upload.staging_key)
     else:
         spare = (await store.put_bytes(client_id, data, 1024 * 1024)).spare
     await store.hold(client_id, file.sha256, "BEL-000002", spare)  # takes the address
@@ -154,7 +155,7 @@ async def test_a_mark_written_before_marks_were_per_attempt_is_let_go(local_s3):
     file = await store.put_bytes(client_id, os.urandom(1000), 1024 * 1024)
     await obstore.put_async(store.store, reference_key(client_id, file.sha256, "BEL-000001"),
                             b"")
-    await store.hold(client_id, file.sha256, "BEL-000002")
+    await store.hold(client_id, file.sha256, "BEL-000002", file.spare)
     assert not await store.release(client_id, file.sha256, "BEL-000002")  # the old one holds
     assert await store.release(client_id, file.sha256, "BEL-000001")
     assert not await store.exists(client_id, file.sha256)

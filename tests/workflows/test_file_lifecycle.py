@@ -37,7 +37,7 @@ from workflows.offboarding import OffboardingWorkflow
 async def stored(store: FileStore, client_id: str, ticket_id: str, data: bytes) -> AttachmentIn:
     """A file put in the store and marked as held by ``ticket_id``, as the API does."""
     file = await store.put_bytes(client_id, data, 1024 * 1024)
-    await store.hold(client_id, file.sha256, ticket_id)
+    await store.hold(client_id, file.sha256, ticket_id, file.spare)
     return AttachmentIn(files=[Attachment(
         sha256=file.sha256, name="shot.png", content_type=file.content_type, size=file.size,
         by="requester:test", at=datetime.now(UTC), channel=Channel.API)])
