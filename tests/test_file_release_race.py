@@ -206,18 +206,29 @@ async def test_a_staged_upload_settled_across_a_release(local_s3):
     assert not [k for k in await left_in_bucket(api, client_id) if "staging/" in k]
 
 
-class ReadThenWait(FileStore):
-    """A release that, once it has read the address, waits while ``meanwhile`` runs (a
-    slow worker; or an attempt past its timeout beside its own retry)."""
+class PausedOnce(FileStore):
+    """A store whose first read of an address (``after = "read"``: a slow release, or an
+    attempt past its timeout beside its own retry) or first look for an object (``after
+    = "look"``: an upload deciding whether to keep its copy) is followed by
+    ``meanwhile`` (another process's steps) before it goes on."""
 
+    after = "read"
     meanwhile: Callable[[], Awaitable[object]] | None = None
+
+    async def _then(self, what: str) -> None:
+        if what == self.after and self.meanwhile is not None:
+            step, self.meanwhile = self.meanwhile, None
+            await step()
 
     async def _pointer(self, address: str) -> str:
         pointer = await super()._pointer(address)
-        if self.meanwhile is not None:
-            step, self.meanwhile = self.meanwhile, None
-            await step()
+        await self._then("read")
         return pointer
+
+    async def _present(self, key: str) -> bool:
+        found = await super()._present(key)
+        await self._then("look")
+        return found
 
 
 async def test_a_late_release_cannot_hide_a_copy_given_the_address(local_s3):
@@ -227,7 +238,7 @@ async def test_a_late_release_cannot_hide_a_copy_given_the_address(local_s3):
     the new holder. The file reads. (Before, the first run wrote 'released' over the
     address, which then named the deleted object.)"""
     worker, api, client_id, data, sha256 = await held_by_one(local_s3)
-    slow = ReadThenWait(worker.store, worker.sealer, worker.http)
+    slow = PausedOnce(worker.store, worker.sealer, worker.http)
 
     async def the_other_run_then_an_upload() -> None:
         assert await worker.release(client_id, sha256, "BEL-000001")
@@ -256,20 +267,6 @@ async def test_a_first_upload_is_addressed_only_once_its_ticket_holds_it(local_s
     assert await read_anew(local_s3, client_id, sha256) == data
 
 
-class PausedAfterFirstLook(FileStore):
-    """An upload that, after its first look at the store while deciding whether to keep
-    its copy, waits while ``meanwhile`` runs."""
-
-    meanwhile: Callable[[], Awaitable[object]] | None = None
-
-    async def _present(self, key: str) -> bool:
-        found = await super()._present(key)
-        if self.meanwhile is not None:
-            step, self.meanwhile = self.meanwhile, None
-            await step()
-        return found
-
-
 async def test_an_upload_deciding_while_a_release_deletes(local_s3):
     """A release has marked the object and found no holder; an upload's mark comes, and
     while the upload looks (the marker first, then the object), the release deletes the
@@ -287,7 +284,8 @@ async def test_an_upload_deciding_while_a_release_deletes(local_s3):
     worker.at, worker.meanwhile = 2, paused_before_deleting
     release = asyncio.create_task(worker.release(client_id, sha256, "BEL-000001"))
     await decided.wait()
-    upload = PausedAfterFirstLook(api.store, api.sealer, api.http)
+    upload = PausedOnce(api.store, api.sealer, api.http)
+    upload.after = "look"
 
     async def release_finishes() -> None:
         may_go.set()
