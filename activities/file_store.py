@@ -378,7 +378,7 @@ class FileStore:
         address = object_key(client_id, sha256)
         try:
             if await self._live(client_id, sha256):
-                await self._forget(spare)
+                await self.discard(client_id, spare)  # a staged upload stays for a replay
                 return
             data = spare
             if not spare.startswith(data_key(client_id, "")):  # staged: its own object

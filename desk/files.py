@@ -321,11 +321,15 @@ async def store_mail_files(state: Desk, client: ClientConfig,
     file store: the text names them); 503 if the store cannot take them now."""
     if state.files is None or not files:
         return []
-    stored = []
-    with storing(client.files):
-        for attachment, data in zip(attachments, files, strict=True):
-            stored.append((attachment.filename, await state.files.put_bytes(
-                client.id, data, client.files.max_file_bytes)))
+    stored: list[tuple[str, StoredFile]] = []
+    try:
+        with storing(client.files):
+            for attachment, data in zip(attachments, files, strict=True):
+                stored.append((attachment.filename, await state.files.put_bytes(
+                    client.id, data, client.files.max_file_bytes)))
+    except BaseException:
+        await discard_spares(state, client, stored)  # the sender's server sends it again
+        raise
     return stored
 
 
@@ -343,6 +347,13 @@ async def discard_spares(state: Desk, client: ClientConfig,
             await state.files.discard(client.id, file.spare)
 
 
+def close_unawaited(call: Awaitable[object]) -> None:
+    """A coroutine that will not be awaited, closed (no 'never awaited' warning)."""
+    close = getattr(call, "close", None)
+    if close is not None:
+        close()
+
+
 async def _take_back(store: FileStore, ref: TicketRef, marks: dict[str, str]) -> None:
     """This attempt's marks taken back (the ticket does not list their files)."""
     for sha256, mark in marks.items():
@@ -354,8 +365,8 @@ async def follow_merge(state: Desk, files: list[Attachment], survivor: TicketRef
                        held: list[Attachment], merge: Awaitable[T]) -> T:
     """Run ``merge`` (the duplicate's update) with its files following it to the survivor:
     the survivor's hold is marked first (a merged duplicate ends at once and lets go of
-    its own), then the files are listed on the survivor. If the store is down the merge
-    still happens and the files stay listed on the duplicate, where an agent finds them."""
+    its own), then the files are listed on the survivor. If the store cannot mark them,
+    nothing is merged (503: a merged duplicate's files would be deleted with it)."""
     new = [f for f in files if f.sha256 not in {h.sha256 for h in held}]
     if not new or state.files is None:
         return await merge
@@ -364,16 +375,18 @@ async def follow_merge(state: Desk, files: list[Attachment], survivor: TicketRef
         for file in new:
             marks[file.sha256] = await state.files.hold(survivor.client.id, file.sha256,
                                                         survivor.ticket_id)
-    except FileStoreUnavailable as exc:
-        log.warning("the files of a duplicate will not follow it to %s: %s",
-                    survivor.ticket_id, exc)
+    except BaseException as exc:
         await _take_back(state.files, survivor, marks)
-        return await merge
+        close_unawaited(merge)
+        if isinstance(exc, FileStoreUnavailable):
+            raise store_down() from exc
+        raise
     try:
         merged = await merge
-    except BaseException:
+    except WorkflowUpdateFailedError:  # refused: nothing merged, the marks taken back
         await _take_back(state.files, survivor, marks)
         raise
+    # Unanswered or cancelled: the merge may be applied yet, so the marks stay (a leak).
     try:
         await answered(state, survivor.handle.execute_update(
             TicketWorkflow.attach, AttachmentIn(
