@@ -294,3 +294,23 @@ async def test_an_upload_deciding_while_a_release_deletes(local_s3):
     upload.meanwhile = release_finishes
     await upload.hold(client_id, sha256, "BEL-000002", copy.spare)
     assert await read_anew(local_s3, client_id, sha256) == data
+
+
+async def test_a_replayed_intake_finds_its_staged_upload_again(local_s3):
+    """An intake's staged upload is held while a release looks (the release then marks
+    the object, sees the new holder and stops: its marker stays); the intake's answer was
+    lost and it is replayed. Its staged upload was left for the bucket rule, so the
+    replay takes it again (before, it was deleted, and every replay answered 'Upload
+    lost')."""
+    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
+
+    async def one():
+        yield data
+
+    staged = await api.stage(client_id, one(), LIMIT)
+    worker.meanwhile = lambda: api.hold(client_id, sha256, "BEL-000002",
+                                        api.settle(client_id, staged.staging_key))
+    assert not await worker.release(client_id, sha256, "BEL-000001")
+    assert await api.has_upload(client_id, staged.staging_key, sha256)
+    await api.hold(client_id, sha256, "BEL-000002", api.settle(client_id, staged.staging_key))
+    assert await read_anew(local_s3, client_id, sha256) == data
