@@ -11,6 +11,7 @@ import contextlib
 import obstore
 
 import desk.mail as desk_mail
+from activities.file_store import FileStoreUnavailable
 from desk.errors import unanswered
 from tests.conftest import file_settings, isolated, running_desk
 from tests.web.test_email_inbound import GATEWAY, JO, mail
@@ -27,6 +28,15 @@ async def one_file_desk(dev_client, config, task_queue, local_s3):
     async with running_desk(dev_client, one_file, file_settings(
             local_s3, task_queue=task_queue)) as desk:
         yield desk
+
+
+async def mail_two_photos(desk, seeds: tuple[int, int]):
+    """A new message from Jo with two distinct PNGs, through the inbound hook."""
+    message = mail(JO, "Two photos", "Both attached.")
+    for seed in seeds:
+        message.add_attachment(png(8, seed=seed), maintype="image", subtype="png",
+                               filename=f"{seed}.png")
+    return await desk.http.post("/v1/email/inbound", content=bytes(message), headers=GATEWAY)
 
 
 async def sealed_objects(desk) -> list:
@@ -58,12 +68,7 @@ async def test_files_to_a_full_ticket_leave_the_ticket_as_it_was(dev_client, con
 async def test_more_files_than_a_new_ticket_takes_open_no_ticket(dev_client, config,
                                                                  task_queue, local_s3):
     async with one_file_desk(dev_client, config, task_queue, local_s3) as desk:
-        message = mail(JO, "Two photos", "Both attached.")
-        for seed in (33, 34):
-            message.add_attachment(png(8, seed=seed), maintype="image", subtype="png",
-                                   filename=f"{seed}.png")
-        answer = await desk.http.post("/v1/email/inbound", content=bytes(message),
-                                      headers=GATEWAY)
+        answer = await mail_two_photos(desk, seeds=(33, 34))
         assert answer.status_code == 413, answer.text
         listed = await desk.http.get("/v1/tickets", headers=desk.as_("belton", "agent"))
         assert listed.json()["tickets"] == []  # the sender's fixed resend opens the one
@@ -91,3 +96,25 @@ async def test_a_message_whose_ticket_does_not_answer_leaves_no_copy(
         assert answer.status_code == 503, answer.text
         assert len(await sealed_objects(desk)) == 1  # no copy left behind
 
+
+
+async def test_a_message_whose_second_file_fails_to_store_leaves_no_copy(files_desk,
+                                                                         monkeypatch):
+    """The store takes the first file and fails on the second: the message is answered
+    503 (the sender's server sends it again) and the first file's copy goes."""
+    desk = files_desk
+    store = desk.state.files
+    put_bytes = store.put_bytes
+    calls = []
+
+    async def second_fails(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise FileStoreUnavailable("the store did not answer")
+        return await put_bytes(*args, **kwargs)
+
+    monkeypatch.setattr(store, "put_bytes", second_fails)
+    answer = await mail_two_photos(desk, seeds=(36, 37))
+    assert answer.status_code == 503, answer.text
+    assert len(calls) == 2
+    assert await sealed_objects(desk) == []
