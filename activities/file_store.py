@@ -3,14 +3,14 @@ Backblaze B2, SeaweedFS: one code path, through ``obstore``), sealed with the de
 (:mod:`activities.sealed_file`).
 
 A file streams in once: sealed as it comes, hashed and counted against its limit, into an
-object of its own (``<client>/data/<random>``). Once it is whole, its content address
-(``<client>/<sha256>``, a few bytes naming that object) is created if the client has no
+object of its own (``<client>/data/<random>``). Which tickets hold a file is recorded
+beside it (``refs/<client>/<sha256>/<ticket>/<attempt>``), so it is deleted once the last
+of its client's tickets lets go of it. Once a ticket holds it, its content address
+(``<client>/<sha256>``, a few bytes naming that object) is written if the client has no
 such file yet; if it has, the new copy is deleted: the same file twice is kept once per
-client, and no byte is copied inside the store. One client's address never names
-another client's object. Which tickets hold a file is recorded beside it
-(``refs/<client>/<sha256>/<ticket>/<attempt>``), so it is deleted once the last of its client's
-tickets lets go of it. Uploads waiting for their ticket are staged under
-``staging/<client>/`` (a bucket lifecycle rule clears the ones never claimed).
+client. One client's address never names another client's object. Uploads waiting for
+their ticket are staged under ``staging/<client>/`` (a bucket lifecycle rule clears the
+ones never claimed), and copied out of it, inside the store, once their ticket holds them.
 
 A release and an upload of the same file for another ticket may run at once. An upload
 that finds an address keeps its own copy (its ``spare``) until its ticket's mark is
@@ -112,8 +112,8 @@ class FileNotStored(Exception):
 
 @dataclass(frozen=True)
 class StoredFile:
-    """``spare``: this upload's own copy, when the client had the file already (kept until
-    a ticket's mark holds the file: :meth:`FileStore.hold`)."""
+    """``spare``: this upload's own copy (its object, or its staged upload), which
+    :meth:`FileStore.hold` gives the file's address or deletes once a ticket holds it."""
 
     sha256: str
     size: int
@@ -198,8 +198,8 @@ class FileStore:
 
     async def stage(self, client_id: str, chunks: AsyncIterator[bytes], max_bytes: int,
                     hint: SizeHint = UNKNOWN_SIZE) -> StagedFile:
-        """Store a streamed file that waits for its ticket (an upload at intake):
-        :meth:`settle` gives it its content address once a ticket names it."""
+        """Store a streamed file that waits for its ticket (an upload at intake): its
+        ticket's :meth:`hold` takes it (:meth:`staged_copy`)."""
         staging = staging_key(client_id, uuid.uuid4().hex)
         return StagedFile(staging_key=staging,
                           file=await self._write(staging, chunks, max_bytes, hint))
@@ -257,7 +257,7 @@ class FileStore:
             raise FileStoreUnavailable(f"the store answered {answer.status_code}: "
                                        f"{answer.text[:200]}")
 
-    def settle(self, client_id: str, staging: str) -> str:
+    def staged_copy(self, client_id: str, staging: str) -> str:
         """A staged upload of ``client_id``'s as the spare copy :meth:`hold` takes (moved
         to the file's address, or deleted if the client has the file);
         :class:`FileNotStored` for another client's."""

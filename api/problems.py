@@ -137,11 +137,12 @@ def on_a_page(request: Request) -> bool:
             and "text/html" in request.headers.get("accept", ""))
 
 
-# What a person who followed a link in a mail should do when the address needs a key (a
-# ticket's link, until the portal has a page for it: domain/links.py).
-SIGN_IN_HINT = ("This address shows a ticket to the service desk's tools, which sign in "
-                "with a key. To add to your ticket, reply to the e-mail you received about "
-                "it: the service desk answers by e-mail.")
+# What a person who opened an address of the API needing a key should do: they followed a
+# ticket's link in a mail (the API's ticket address until the portal has a page for it,
+# domain/links.py), so the words are for them, whichever address it was.
+SIGN_IN_HINT = ("This address is for the service desk's tools, which sign in with a key. "
+                "To add to your ticket, reply to the e-mail you received about it: the "
+                "service desk answers by e-mail.")
 
 
 def answer(request: Request, problem: DeskError) -> Response:

@@ -181,27 +181,26 @@ async def list_on_ticket(state: Desk, ref: TicketRef,
                               content_type=f.content_type, size=f.size, by=by[:200], at=now,
                               channel=channel) for name, f in files]
     new = {a.sha256 for a in attachments} - {a.sha256 for a in held}
-    # Copies of files the client had already: each goes once the ticket holds its file.
-    spares = [(f.sha256, f.spare) for _, f in files if f.spare is not None]
+    pending = [file for _, file in files]  # copies neither kept nor deleted yet
     asked = False  # whether the ticket was asked to list them (it may have, unanswered)
     marks: dict[str, str] = {}  # this attempt's own, by file: only these are taken back
     try:
-        for sha256 in new:
-            spare = next((s for held_sha, s in spares if held_sha == sha256), None)
-            if spare is not None:
-                spares.remove((sha256, spare))
-            marks[sha256] = await store.hold(ref.client.id, sha256, ref.ticket_id, spare)
-        while spares:  # more copies: of a file the ticket holds already, or sent twice
-            sha256, spare = spares.pop()
-            await store.keep_one_copy(ref.client.id, sha256, spare)
+        while pending:
+            file = pending.pop(0)
+            if file.sha256 in new and file.sha256 not in marks:
+                marks[file.sha256] = await store.hold(ref.client.id, file.sha256,
+                                                      ref.ticket_id, file.spare)
+            elif file.spare is not None:  # a file the ticket holds already, or sent twice
+                await store.keep_one_copy(ref.client.id, file.sha256, file.spare)
         asked = True
         view = await answered(state, ref.handle.execute_update(
             TicketWorkflow.attach, AttachmentIn(files=attachments, limits=ref.client.files),
             result_type=ref.view_model))
         state.listed_files.remember(ref.ticket_id, view.attachments)
     except BaseException as exc:
-        for _, spare in spares:
-            await store.discard(ref.client.id, spare)
+        for file in pending:
+            if file.spare is not None:
+                await store.discard(ref.client.id, file.spare)
         # Refused, or never asked: not listed. Asked and not answered: it may be listed
         # yet (an update Temporal took is applied later), so the marks stay (a leak).
         if not asked or isinstance(exc, WorkflowUpdateFailedError):
@@ -282,7 +281,7 @@ async def attach_uploads(state: Desk, ref: TicketRef,
     try:  # a staged upload moved already (a replayed intake) is found at its address
         stored = [(claim["name"], StoredFile(
             sha256=claim["sha"], size=int(claim["size"]), content_type=claim["type"],
-            spare=store.settle(ref.client.id, claim["key"]))) for claim in claims]
+            spare=store.staged_copy(ref.client.id, claim["key"]))) for claim in claims]
         _, view = await list_on_ticket(state, ref, stored, claims[0]["by"], Channel.API,
                                        await answered(state, held_files(ref)))
     except FileNotStored as exc:
@@ -340,10 +339,12 @@ MERGED_LIMITS = FileLimits(max_files_per_ticket=500, max_ticket_bytes=10 * 1024 
 
 async def discard_spares(state: Desk, client: ClientConfig,
                          stored: list[tuple[str, StoredFile]]) -> None:
-    """The copies stored files made of files the client had already, when no ticket will
-    list them (what was to list them failed): deleted, not left for good."""
+    """The copies ``stored`` made, when no ticket will list them (what was to list them
+    failed): deleted, not left for good (staged uploads stay for a replay)."""
+    if state.files is None:
+        return
     for _, file in stored:
-        if file.spare is not None and state.files is not None:
+        if file.spare is not None:
             await state.files.discard(client.id, file.spare)
 
 

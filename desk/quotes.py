@@ -20,7 +20,16 @@ from domain.documents.quote import document_pdf
 from domain.ids import TicketKind, a_kind
 from domain.msp import document_lines
 from domain.quote_lines import QuoteDocument, QuoteDraft, reminders, totals, valid_until
-from domain.quotes import Channel, Decision, QuoteNews, QuoteStart, QuoteState, QuoteView, Supersede
+from domain.quotes import (
+    DECISION_REASON_MAX_CHARS,
+    Channel,
+    Decision,
+    QuoteNews,
+    QuoteStart,
+    QuoteState,
+    QuoteView,
+    Supersede,
+)
 from domain.request_bodies import DecisionBody
 from domain.roles import Action
 from domain.sla.deadlines import snapshot_for
@@ -124,6 +133,7 @@ async def decide_by_link(ref: TicketRef, director: str, approve: bool, reason: s
                          ip: str) -> QuoteView:
     """The decision of the director a signed link names, on the quote ``ref`` (found with
     :func:`find_quote`): the workflow's refusal (decided already, expired) is a DeskError."""
-    decision = Decision(approve=approve, reason=reason[:1000], by=f"director:{director}",
+    decision = Decision(approve=approve, reason=reason[:DECISION_REASON_MAX_CHARS],
+                        by=f"director:{director}",
                         director_email=director, channel=Channel.LINK, ip=ip)
     return cast(QuoteView, await update(ref, QuoteWorkflow.decide, decision))

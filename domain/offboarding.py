@@ -237,8 +237,7 @@ def check_last_day(form: ExitForm, now: datetime) -> None:
     """The last working day's range, before any calendar is built for it (one is built for
     every year up to the day)."""
     if form.last_working_day - now.date() > NOTICE_AHEAD_MAX:
-        raise FieldError("last_working_day", "more than a year ahead",
-                         "raise the exit closer to the day (within 12 months)")
+        raise _a_year_ahead()
     if not form.immediate and now.date() - form.last_working_day > LAST_DAY_BEHIND_MAX:
         raise FieldError("last_working_day", f"more than {LAST_DAY_BEHIND_MAX.days} days "
                          "ago: access would end at once", "check the year, or send "
@@ -270,6 +269,10 @@ def check_manager(form: ExitForm) -> None:
 
 
 def check_notice(form: ExitForm, effective: datetime, now: datetime) -> None:
-    if effective - now > NOTICE_AHEAD_MAX:
-        raise FieldError("last_working_day", "more than a year ahead",
-                         "raise the exit closer to the day (within 12 months)")
+    if effective - now > NOTICE_AHEAD_MAX:  # the day at the limit, and its close past it
+        raise _a_year_ahead()
+
+
+def _a_year_ahead() -> FieldError:
+    return FieldError("last_working_day", "more than a year ahead",
+                      "raise the exit closer to the day (within 12 months)")

@@ -173,22 +173,25 @@ def start_instant(form: JoinerForm, policy: SlaPolicy, day: date | None = None) 
     return datetime.combine(day, opening_time, zone)
 
 
+def _a_year_ahead() -> FieldError:
+    return FieldError("start_date", "more than a year ahead",
+                      "send the form closer to the start (within 12 months)")
+
+
 def schedule(form: JoinerForm, client: ClientConfig, now: datetime) -> Schedule:
     """Check the contract's notice (``3bd`` counted on the client's business calendar,
     ``48h`` on the wall clock) and find the earliest allowed start."""
     policy = client.sla
     # The day's range first: a calendar is built for every year up to the day.
     if form.start_date - now.date() > START_AHEAD_MAX:
-        raise FieldError("start_date", "more than a year ahead",
-                         "send the form closer to the start (within 12 months)")
+        raise _a_year_ahead()
     if now.date() - form.start_date > START_BEHIND_MAX:
         raise FieldError("start_date", f"more than {START_BEHIND_MAX.days} days ago",
                          "check the year; a start already past is sent with its real date "
                          "and 'expedite': true")
     starts_at = start_instant(form, policy)
-    if starts_at - now > START_AHEAD_MAX:
-        raise FieldError("start_date", "more than a year ahead",
-                         "send the form closer to the start (within 12 months)")
+    if starts_at - now > START_AHEAD_MAX:  # the day at the limit, and its start past it
+        raise _a_year_ahead()
     notice = parse_duration(client.onboarding_notice)
     if notice.business_days:
         timeline = _timeline(policy, now, now + timedelta(days=60))

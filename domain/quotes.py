@@ -31,12 +31,15 @@ class Channel(StrEnum):
     EMAIL = "email"     # a director's reply "Approved"
 
 
+DECISION_REASON_MAX_CHARS = 1000
+
+
 class Decision(BaseModel):
     """A director's decision, as it reaches the quote (update or signal)."""
 
     model_config = ConfigDict(extra="forbid")
     approve: bool
-    reason: PlainText = Field("", max_length=1000)
+    reason: PlainText = Field("", max_length=DECISION_REASON_MAX_CHARS)
     by: str = Field("", description="set from the credential or the signed link")
     director_email: str = ""
     channel: Channel = Channel.API

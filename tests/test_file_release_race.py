@@ -59,32 +59,22 @@ async def held_by_one(local_s3) -> tuple[Crossed, FileStore, str, bytes, str]:
 
 
 async def test_a_release_between_an_upload_and_its_hold(local_s3):
-    """The upload finds the file stored and keeps its copy; the release then finds no
-    holder and deletes the stored one; the upload's hold gives the address its copy."""
+    """The upload keeps its copy until its ticket holds the file; the release meanwhile
+    finds no holder and deletes the stored one; the upload's hold gives the address its
+    copy."""
     worker, api, client_id, data, sha256 = await held_by_one(local_s3)
     copy = await api.put_bytes(client_id, data, LIMIT)
-    assert copy.spare is not None  # the client has the file: this copy waits
+    assert copy.spare is not None  # every upload's copy waits for its ticket's hold
     assert await worker.release(client_id, sha256, "BEL-000001")
     await api.hold(client_id, sha256, "BEL-000002", copy.spare)
     assert await read_anew(local_s3, client_id, sha256) == data
     assert len([k for k in await left_in_bucket(api, client_id) if "/data/" in k]) == 1
 
 
-async def test_a_hold_while_a_release_looks(local_s3):
-    """The release found no holder; before it marks the address, the upload holds the
-    file and deletes its copy (the address still named the file): the release's second
-    look finds the new holder and gives the address back."""
-    worker, api, client_id, data, sha256 = await held_by_one(local_s3)
-    copy = await api.put_bytes(client_id, data, LIMIT)
-    worker.meanwhile = lambda: api.hold(client_id, sha256, "BEL-000002", copy.spare)
-    assert not await worker.release(client_id, sha256, "BEL-000001")
-    assert await read_anew(local_s3, client_id, sha256) == data
-
-
-async def test_an_upload_after_the_address_is_marked_released(local_s3):
-    """The release marked the address released; the upload keeps its copy (it takes the
-    address only once its ticket holds the file) and the release, finding no holder yet,
-    deletes the old object."""
+async def test_an_upload_after_the_object_is_marked(local_s3):
+    """The release marked the object; the upload keeps its copy (it takes the address only
+    once its ticket holds the file) and the release, finding no holder yet, deletes the
+    old object."""
     worker, api, client_id, data, sha256 = await held_by_one(local_s3)
     uploaded = []
 
@@ -132,11 +122,11 @@ async def test_an_upload_between_a_failed_release_and_its_retry(local_s3):
     assert await read_anew(local_s3, client_id, sha256) == data
 
 
-async def test_a_file_held_after_its_address_was_marked_released_reads(local_s3):
-    """The upload held the file and deleted its copy before the release marked the
-    address; the release's second look finds the holder and leaves the object. The
-    address stays marked released and reads follow it: nothing is written back (a stale
-    write-back by one of two releases at once named a deleted object)."""
+async def test_a_hold_while_a_release_looks(local_s3):
+    """The release found no holder; before it marks the object, the upload holds the file
+    and deletes its copy (the address names the file, unmarked): the release's second look
+    finds the new holder and leaves the object, and so does its retry. Nothing writes the
+    address (a stale write-back by one of two releases at once named a deleted object)."""
     worker, api, client_id, data, sha256 = await held_by_one(local_s3)
     copy = await api.put_bytes(client_id, data, LIMIT)
     worker.meanwhile = lambda: api.hold(client_id, sha256, "BEL-000002", copy.spare)
@@ -171,11 +161,11 @@ class AnswerLost(FileStore):
 
 
 async def test_a_copy_given_the_address_is_not_deleted_when_the_answer_is_lost(local_s3):
-    """An upload gives a released address its copy but hears no answer; meanwhile a
+    """An upload gives an address whose object is gone its copy but hears no answer; meanwhile a
     third ticket's upload finds the address naming that copy and deletes its own. The
     first upload fails without deleting the copy the address names."""
     worker, api, client_id, data, sha256 = await held_by_one(local_s3)
-    assert await worker.release(client_id, sha256, "BEL-000001")  # the address released
+    assert await worker.release(client_id, sha256, "BEL-000001")  # the object deleted
     lost = AnswerLost(api.store, api.sealer, api.http)
     copy = await lost.put_bytes(client_id, data, LIMIT)
 
@@ -198,7 +188,7 @@ async def test_a_staged_upload_settled_across_a_release(local_s3):
         yield data
 
     staged = await api.stage(client_id, one(), LIMIT)
-    spare = api.settle(client_id, staged.staging_key)
+    spare = api.staged_copy(client_id, staged.staging_key)
     assert spare == staged.staging_key
     assert await worker.release(client_id, sha256, "BEL-000001")
     await api.hold(client_id, sha256, "BEL-000002", spare)
@@ -309,8 +299,8 @@ async def test_a_replayed_intake_finds_its_staged_upload_again(local_s3):
 
     staged = await api.stage(client_id, one(), LIMIT)
     worker.meanwhile = lambda: api.hold(client_id, sha256, "BEL-000002",
-                                        api.settle(client_id, staged.staging_key))
+                                        api.staged_copy(client_id, staged.staging_key))
     assert not await worker.release(client_id, sha256, "BEL-000001")
     assert await api.has_upload(client_id, staged.staging_key, sha256)
-    await api.hold(client_id, sha256, "BEL-000002", api.settle(client_id, staged.staging_key))
+    await api.hold(client_id, sha256, "BEL-000002", api.staged_copy(client_id, staged.staging_key))
     assert await read_anew(local_s3, client_id, sha256) == data

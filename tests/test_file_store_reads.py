@@ -38,7 +38,7 @@ async def test_a_remembered_object_is_asked_again_once_it_is_gone(local_s3):
     assert api.objects.get(address) is not None  # known from the put: no trip to it
     assert await read_all(api, client_id, file.sha256) == data
 
-    # The worker lets the last ticket go of it: the object deleted, the address released.
+    # The worker lets the last ticket go of it: the object deleted, the address left.
     assert await worker.release(client_id, file.sha256, "BEL-000001")
     with pytest.raises(FileNotStored):
         await read_all(api, client_id, file.sha256)
@@ -139,7 +139,7 @@ async def test_the_same_file_after_a_failed_release_is_kept(local_s3, staged):
             yield data
 
         upload = await store.stage(client_id, one(), 1024 * 1024)
-        spare = store.settle(client_id, upload.staging_key)
+        spare = store.staged_copy(client_id, upload.staging_key)
     else:
         spare = (await store.put_bytes(client_id, data, 1024 * 1024)).spare
     await store.hold(client_id, file.sha256, "BEL-000002", spare)  # takes the address

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from typing import cast
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.auth import require, signed_link_limit, signed_payload
 from api.intake_routes import add_intake_route
+from api.page_forms import form_bytes, page_form
 from api.pages import TEMPLATES
 from api.problems import Problem, field_problem
 from api.state import AppState, app_state
@@ -25,18 +26,15 @@ from desk.errors import DeskError
 from desk.principal import Principal
 from desk.quotes import decide_by_link, decide_quote, find_quote, quote_pdf
 from desk.tickets import TicketRef
-from domain.form_origin import form_refusal
 from domain.mail_words import validity_words
 from domain.msp import MspConfig
-from domain.quotes import QuoteState, QuoteView
+from domain.quotes import DECISION_REASON_MAX_CHARS, QuoteState, QuoteView
 from domain.request_bodies import DecisionBody
 from domain.roles import Action
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
-REASON_MAX_CHARS = 1000
-# The page's form, percent-encoded: its token, and a reason of 1000 characters of up to
-# 4 bytes each, every byte as %XX (a reason the page allows was refused as too large).
-FORM_MAX_BYTES = 2048 + REASON_MAX_CHARS * 4 * 3 + 1024
+# The page's form: its token (at most 2048 characters, all ASCII) and a reason.
+FORM_MAX_BYTES = 2048 + form_bytes(DECISION_REASON_MAX_CHARS)
 
 
 add_intake_route(router, quote_desk.ISSUE)
@@ -86,7 +84,7 @@ async def _page(ref: TicketRef, token: str, msp: MspConfig, message: str = "",
         form_url=f"/v1/quotes/{quote_id}/review",
         pdf_url=f"/v1/quotes/{quote_id}/pdf?token={quote(token)}",
         msp=msp, logo_src=msp.logo_src(), terms=msp.terms_text(), reason=reason,
-        reason_error=reason_error, reason_max=REASON_MAX_CHARS)
+        reason_error=reason_error, reason_max=DECISION_REASON_MAX_CHARS)
     return HTMLResponse(html, status_code=status)
 
 
@@ -114,28 +112,14 @@ async def quote_document(quote_id: str, token: str = Query(max_length=2048),
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def _same_site_form(request: Request, state: AppState) -> None:
-    """403 unless the form was sent from the desk's own page (see domain/form_origin.py)."""
-    own = (state.settings.public_url, f"{request.url.scheme}://{request.url.netloc}")
-    refusal = form_refusal(request.headers.get("origin"),
-                           request.headers.get("sec-fetch-site"), own)
-    if refusal is not None:
-        raise field_problem(403, "Origin", refusal, "decide from the quote's own page (the "
-                            "link in the e-mail), or with POST /v1/quotes/{id}/decision",
-                            "Forbidden", where="header")
-
-
 @router.post("/quotes/{quote_id}/review", response_class=HTMLResponse,
              dependencies=[Depends(signed_link_limit)],
              summary="The approval page's form: approve, or decline with a reason")
 async def review_decision(quote_id: str, request: Request,
                           state: AppState = Depends(app_state)) -> HTMLResponse:
-    _same_site_form(request, state)
-    body = await request.body()
-    if len(body) > FORM_MAX_BYTES:
-        raise field_problem(413, "body", "the form is too large", "send the page's form",
-                            "Too large")
-    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    fields = await page_form(request, state, FORM_MAX_BYTES, "decide from the quote's own "
+                             "page (the link in the e-mail), or with POST "
+                             "/v1/quotes/{id}/decision")
     token = fields.get("token", "")
     director = _link(state, quote_id, token)
     if fields.get("decision") not in ("approve", "decline"):
@@ -143,10 +127,9 @@ async def review_decision(quote_id: str, request: Request,
                             "Request is not valid")
     ref = await find_quote(state, quote_id, None)
     approve = fields["decision"] == "approve"
-    # A browser sends each line break as CRLF, and counts it as one for maxlength.
-    reason = fields.get("reason", "").replace("\r\n", "\n")
-    mend = (f"At most {REASON_MAX_CHARS:,} characters: shorten the reason."
-            if len(reason) > REASON_MAX_CHARS else
+    reason = fields.get("reason", "")
+    mend = (f"At most {DECISION_REASON_MAX_CHARS:,} characters: shorten the reason."
+            if len(reason) > DECISION_REASON_MAX_CHARS else
             "Say why you decline the quote: the service desk reads it."
             if not approve and not reason.strip() else None)
     if mend is not None:  # said beside the field while the form is open

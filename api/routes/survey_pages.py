@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
@@ -22,14 +21,13 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.auth import signed_link_limit
+from api.page_forms import form_bytes, page_form
 from api.pages import TEMPLATES
-from api.problems import field_problem
 from api.state import AppState, app_state
 from api.survey_links import csat_link, nps_link
 from desk.errors import DeskError, refusal_status
 from desk.surveys import answer_csat, answer_nps, csat_recorded
 from domain import nps
-from domain.form_origin import form_refusal
 from domain.ids import parse_ticket_id
 from domain.nps import NPS_COMMENT_MAX, NpsAnswer
 from domain.tickets import CsatAnswer
@@ -37,9 +35,7 @@ from domain.words import local_time_text
 
 router = APIRouter(tags=["surveys"])
 CSAT_COMMENT_MAX = 5000
-# A score and a comment of at most 5,000 characters of up to 4 bytes each, every byte as
-# %XX (a comment the page allows was refused as too large).
-FORM_MAX_BYTES = max(CSAT_COMMENT_MAX, NPS_COMMENT_MAX) * 4 * 3 + 1024
+FORM_MAX_BYTES = form_bytes(max(CSAT_COMMENT_MAX, NPS_COMMENT_MAX))  # a score, a comment
 
 
 def _csat_zone(state: AppState, ticket: str) -> str:
@@ -81,21 +77,6 @@ def _nps_form(state: AppState, token: str, payload: dict) -> dict:
             "until": local_time_text(until, state.config.zone_of(client_id))}
 
 
-async def _form(request: Request, state: AppState) -> dict[str, str]:
-    """The posted form's fields, once its origin is the desk's own page."""
-    own = (state.settings.public_url, f"{request.url.scheme}://{request.url.netloc}")
-    refusal = form_refusal(request.headers.get("origin"),
-                           request.headers.get("sec-fetch-site"), own)
-    if refusal is not None:
-        raise field_problem(403, "Origin", refusal, "answer from the survey's own page (the "
-                            "link in the e-mail)", "Forbidden", where="header")
-    body = await request.body()
-    if len(body) > FORM_MAX_BYTES:
-        raise field_problem(413, "body", "the form is too large", "send the page's form",
-                            "Too large")
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-
-
 def _refused(exc: DeskError | WorkflowUpdateFailedError) -> tuple[int, str]:
     if isinstance(exc, DeskError):
         return exc.status, exc.detail
@@ -122,9 +103,9 @@ async def _take_answer(request: Request, state: AppState, model: type[BaseModel]
     """A survey page's posted form, answered through its JSON route's own function: the
     thanks; the form again with what to mend beside the field (the comment kept); or the
     page with the reason it was refused (answered already, closed)."""
-    fields = await _form(request, state)
-    # A browser sends each line break as CRLF, and counts it as one for maxlength.
-    comment = fields.get("comment", "").replace("\r\n", "\n")
+    fields = await page_form(request, state, FORM_MAX_BYTES, "answer from the survey's own "
+                             "page (the link in the e-mail)")
+    comment = fields.get("comment", "")
     try:
         parsed = model.model_validate({"score": fields.get("score", ""), "comment": comment})
     except ValidationError as exc:
